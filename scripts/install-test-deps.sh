@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Install everything ferrocast's test suite needs on a fresh Debian 12 machine.
+# Idempotent and fast when everything is already present:
+#   - apt packages are checked with `dpkg -s`; `apt-get update/install` runs only
+#     for missing ones;
+#   - `npm ci` in scripts/browser runs only when node_modules is missing or
+#     package-lock.json is newer than the last install.
+# Ends with one "component: version" line per component.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BROWSER_DIR="$ROOT/scripts/browser"
+APT_PACKAGES=(ffmpeg chromium redis-server python3)
+
+log() { printf '[install-test-deps] %s\n' "$*" >&2; }
+die() { printf '[install-test-deps] error: %s\n' "$*" >&2; exit 1; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot apt-get install"
+  SUDO=(sudo)
+fi
+
+# ---- apt -------------------------------------------------------------------
+is_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  is_installed "$p" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Wait for a concurrently running apt/dpkg instead of failing on its lock.
+  apt_opts=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=3)
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq \
+    --no-install-recommends "${missing[@]}"
+else
+  log "apt: ${APT_PACKAGES[*]} already installed"
+fi
+
+# ---- node / npm ------------------------------------------------------------
+command -v node >/dev/null 2>&1 || die "node not found (Node >= 20.9 required)"
+command -v npm >/dev/null 2>&1 || die "npm not found"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=9)?0:1)' \
+  || die "Node $(node --version) is too old (>= 20.9 required)"
+
+stamp="$BROWSER_DIR/node_modules/.package-lock.json" # written by npm on every install
+if [ ! -d "$BROWSER_DIR/node_modules" ] || [ ! -f "$stamp" ] \
+   || { [ -f "$BROWSER_DIR/package-lock.json" ] && [ "$BROWSER_DIR/package-lock.json" -nt "$stamp" ]; }; then
+  if [ -f "$BROWSER_DIR/package-lock.json" ]; then
+    log "npm: npm ci in scripts/browser"
+    (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    log "npm: npm install in scripts/browser (no lockfile)"
+    (cd "$BROWSER_DIR" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+else
+  log "npm: scripts/browser/node_modules up to date"
+fi
+
+# ---- versions --------------------------------------------------------------
+npm_version() {
+  node -p "require('$BROWSER_DIR/node_modules/$1/package.json').version" 2>/dev/null || echo missing
+}
+echo "ffmpeg: $(ffmpeg -hide_banner -version 2>/dev/null | head -n1)"
+# (Debian's chromium wrapper can print a harmless shell warning on stderr)
+echo "chromium: $(chromium --version 2>/dev/null)"
+echo "redis-server: $(redis-server --version 2>/dev/null | head -n1)"
+echo "python3: $(python3 --version 2>&1)"
+echo "node: $(node --version)"
+echo "npm: $(npm --version 2>/dev/null)"
+echo "hls.js: $(npm_version hls.js)"
+echo "mpegts.js: $(npm_version mpegts.js)"
+echo "playwright-core: $(npm_version playwright-core)"

@@ -1,0 +1,79 @@
+//! The boundaries that origins and edges call: publish authorization and stream lookup.
+
+use async_trait::async_trait;
+
+/// Permission to publish: this origin owns the stream under `epoch` until released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishGrant {
+    /// The stream's internal id.
+    pub stream_id: String,
+    /// The stream's public playback id.
+    pub playback_id: String,
+    /// Fencing epoch; index writes carry it.
+    pub epoch: u64,
+}
+
+/// Why a publish was refused. None of the variants carries the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The RTMP application is not the publish application.
+    #[error("unknown application {0:?}")]
+    WrongApp(String),
+    /// The key does not name a known stream.
+    #[error("unknown stream")]
+    UnknownStream,
+    /// The key names a stream but its secret is wrong.
+    #[error("wrong stream key for stream {stream_id}")]
+    WrongKey {
+        /// The stream the key claimed.
+        stream_id: String,
+    },
+    /// The stream already has a publisher.
+    #[error("stream {stream_id} is already live")]
+    AlreadyLive {
+        /// The stream.
+        stream_id: String,
+    },
+    /// Control could not answer in time; publishing fails closed.
+    #[error("authorization unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl AuthError {
+    /// A short, bounded label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::WrongApp(_) => "wrong_app",
+            AuthError::UnknownStream => "unknown_stream",
+            AuthError::WrongKey { .. } => "wrong_key",
+            AuthError::AlreadyLive { .. } => "already_live",
+            AuthError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// The stream concerned, where the key named one.
+    pub fn stream_id(&self) -> Option<&str> {
+        match self {
+            AuthError::WrongKey { stream_id } | AuthError::AlreadyLive { stream_id } => {
+                Some(stream_id)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Decides who may publish, and places the stream on the asking origin.
+#[async_trait]
+pub trait PublishAuthorizer: Send + Sync {
+    /// Checks `app` and `key`; on success the caller owns the stream under the grant's epoch.
+    async fn authorize(&self, app: &str, key: &str) -> Result<PublishGrant, AuthError>;
+    /// Ends the grant's lease (the publisher stopped).
+    async fn release(&self, grant: &PublishGrant);
+}
+
+/// Resolves public playback ids to streams.
+#[async_trait]
+pub trait StreamDirectory: Send + Sync {
+    /// The internal stream id of a playback id, if it exists.
+    async fn resolve_playback(&self, playback_id: &str) -> Option<String>;
+}

@@ -1,0 +1,74 @@
+//! Stream ids, playback ids and stream keys.
+//!
+//! A stream key is `sk_<stream id>_<secret>`: the public stream id in front lets a refusal be
+//! logged by stream id without ever logging the key; the 192-bit secret is random and only its
+//! SHA-256 is stored, compared in constant time.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+const KEY_PREFIX: &str = "sk_";
+
+/// A new random stream id (public, 12 hex digits).
+pub fn new_stream_id() -> String {
+    random_hex(6)
+}
+
+/// A new random playback id (public, 16 hex digits), unrelated to the stream id.
+pub fn new_playback_id() -> String {
+    random_hex(8)
+}
+
+/// A new secret stream key for `stream_id`.
+pub fn new_stream_key(stream_id: &str) -> String {
+    format!("{KEY_PREFIX}{stream_id}_{}", random_hex(24))
+}
+
+/// The stream id a key claims to belong to, if it is well formed. Says nothing about validity.
+pub fn claimed_stream_id(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(KEY_PREFIX)?;
+    let (stream_id, secret) = rest.split_once('_')?;
+    let well_formed = !stream_id.is_empty()
+        && !secret.is_empty()
+        && stream_id.bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then_some(stream_id)
+}
+
+/// SHA-256 of a stream key: what is stored instead of the key.
+pub fn key_hash(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Whether `key` hashes to `expected`, in constant time.
+pub fn key_matches(key: &str, expected: &[u8; 32]) -> bool {
+    key_hash(key).ct_eq(expected).into()
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0; bytes];
+    rand::rng().fill_bytes(&mut buffer);
+    hex::encode(buffer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_random_and_name_their_stream() {
+        let id = new_stream_id();
+        let key = new_stream_key(&id);
+        assert_ne!(key, new_stream_key(&id));
+        assert_eq!(claimed_stream_id(&key), Some(id.as_str()));
+        assert!(key_matches(&key, &key_hash(&key)));
+        assert!(!key_matches("sk_x_y", &key_hash(&key)));
+    }
+
+    #[test]
+    fn malformed_keys_claim_nothing() {
+        for key in ["", "sk_", "sk_abc", "sk__x", "sk_zz_x", "abc_def", "sk_ab_"] {
+            assert_eq!(claimed_stream_id(key), None, "{key}");
+        }
+    }
+}

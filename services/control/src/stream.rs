@@ -1,0 +1,27 @@
+//! The stream object.
+
+use serde::{Deserialize, Serialize};
+
+/// A stream as the control plane stores it. The key itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamRecord {
+    /// Internal id, also the public part of the stream key.
+    pub id: String,
+    /// Public id used in play URLs.
+    pub playback_id: String,
+    /// SHA-256 of the secret stream key, hex.
+    pub key_sha256: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: i64,
+}
+
+impl StreamRecord {
+    /// The stored key hash as bytes; `None` if the record is corrupt.
+    pub fn key_hash(&self) -> Option<[u8; 32]> {
+        let mut hash = [0; 32];
+        hex::decode_to_slice(&self.key_sha256, &mut hash).ok()?;
+        Some(hash)
+    }
+}

@@ -1,0 +1,174 @@
+//! HTTP-FLV: the FLV header, metadata, codec configurations and the cached GOP in one write,
+//! then live tags shared zero-copy from the hub's ring.
+//!
+//! A viewer is a cursor into the shared ring, not a queue. One that falls `max_lag` behind, or
+//! off the end of the ring, skips to the next keyframe; one that must skip `max_skips` times in
+//! `skip_window` is cut. A socket that accepts nothing for `write_timeout` is cut by the
+//! listener.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use ferrocast_live::{Frame, FrameKind, Hub, LiveError, Subscription};
+use ferrocast_media::flv::file_header;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::FlvViewerLimits;
+use crate::router::{Edge, error, not_found};
+
+/// `GET /live/{playback_id}.flv`.
+pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Response {
+    let Some(playback_id) = file.strip_suffix(".flv") else {
+        return not_found();
+    };
+    let Some(stream_id) = edge.deps.directory.resolve_playback(playback_id).await else {
+        return not_found();
+    };
+    let (hub, subscription) = match edge.deps.live.subscribe(&stream_id).await {
+        Ok(opened) => opened,
+        Err(LiveError::Offline) => return not_found(),
+        Err(failure) => {
+            tracing::warn!(%stream_id, error = %failure, "live upstream unavailable");
+            return error(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "live upstream unavailable\n",
+            );
+        }
+    };
+    let viewer = Viewer::new(hub, subscription, edge.config.flv.clone());
+    let body = Body::from_stream(futures::stream::unfold(viewer, Viewer::next_chunk));
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("video/x-flv"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache, no-store"),
+        ),
+    ];
+    (headers, body).into_response()
+}
+
+/// One HTTP-FLV viewer's position in the stream.
+struct Viewer {
+    hub: Arc<Hub>,
+    subscription: Subscription,
+    limits: FlvViewerLimits,
+    sent_start: bool,
+    waiting_for_keyframe: bool,
+    recent_skips: VecDeque<Instant>,
+}
+
+impl Viewer {
+    fn new(hub: Arc<Hub>, subscription: Subscription, limits: FlvViewerLimits) -> Self {
+        Self {
+            hub,
+            subscription,
+            limits,
+            sent_start: false,
+            waiting_for_keyframe: false,
+            recent_skips: VecDeque::new(),
+        }
+    }
+
+    /// The next body chunk; `None` ends the response.
+    async fn next_chunk(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        if !self.sent_start {
+            self.sent_start = true;
+            let start = self.start_chunk();
+            return Some((Ok(start), self));
+        }
+        loop {
+            let frame = match self.subscription.live.recv().await {
+                Ok(frame) => frame,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "flv viewer fell off the ring");
+                    self.skip()?;
+                    continue;
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            if self.should_send(&frame)? {
+                return Some((Ok(frame.tag), self));
+            }
+        }
+    }
+
+    fn start_chunk(&mut self) -> Bytes {
+        let start = std::mem::take(&mut self.subscription.start);
+        let has_audio = start.iter().any(|frame| frame.kind == FrameKind::Audio);
+        let has_video =
+            start.iter().any(|frame| frame.kind == FrameKind::Video) || self.hub.has_video();
+        // The stream may not have announced audio yet; declaring both is what players expect.
+        let header = file_header(has_audio || !has_video, true);
+        let size = header.len() + start.iter().map(|frame| frame.tag.len()).sum::<usize>();
+        let mut chunk = Vec::with_capacity(size);
+        chunk.extend_from_slice(&header);
+        for frame in &start {
+            chunk.extend_from_slice(&frame.tag);
+        }
+        Bytes::from(chunk)
+    }
+
+    /// Whether to send `frame`; `None` cuts the viewer.
+    fn should_send(&mut self, frame: &Frame) -> Option<bool> {
+        if frame.config || frame.kind == FrameKind::Script {
+            return Some(true);
+        }
+        if self.waiting_for_keyframe {
+            if !self.is_resume_point(frame) {
+                return Some(false);
+            }
+            self.waiting_for_keyframe = false;
+            return Some(true);
+        }
+        let behind_ms = self
+            .hub
+            .newest_timestamp_ms()
+            .saturating_sub(frame.timestamp_ms);
+        if u128::from(behind_ms) > self.limits.max_lag.as_millis() {
+            tracing::debug!(behind_ms, "flv viewer lagging");
+            // The lagging frame is old even if it is a keyframe: wait for a fresh one.
+            self.skip()?;
+            return Some(false);
+        }
+        Some(true)
+    }
+
+    fn is_resume_point(&self, frame: &Frame) -> bool {
+        match frame.kind {
+            FrameKind::Video => frame.keyframe,
+            FrameKind::Audio => !self.hub.has_video(),
+            FrameKind::Script => false,
+        }
+    }
+
+    /// Records a skip to the next keyframe; `None` if the viewer must be cut.
+    fn skip(&mut self) -> Option<()> {
+        let now = Instant::now();
+        while self
+            .recent_skips
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > self.limits.skip_window)
+        {
+            self.recent_skips.pop_front();
+        }
+        self.recent_skips.push_back(now);
+        self.waiting_for_keyframe = true;
+        if self.recent_skips.len() > self.limits.max_skips {
+            tracing::info!(
+                skips = self.recent_skips.len(),
+                "flv viewer cut: cannot keep up"
+            );
+            return None;
+        }
+        Some(())
+    }
+}

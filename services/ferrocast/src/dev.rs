@@ -1,0 +1,197 @@
+//! `ferrocast dev`: every role in one process on embedded defaults — in-memory index and
+//! control, a local directory as the object store, in-process live hubs — through the same
+//! traits the cluster implements.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use ferrocast_control::{LocalControl, StreamRecord, credentials};
+use ferrocast_edge::{EdgeConfig, EdgeDeps, FlvViewerLimits};
+use ferrocast_live::{HubLimits, Hubs};
+use ferrocast_origin::{HlsConfig, OriginConfig, OriginDeps};
+use ferrocast_store::{MemoryIndex, RetryPolicy, SegmentStore};
+use object_store::local::LocalFileSystem;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Settings of `ferrocast dev`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevConfig {
+    /// RTMP ingest address.
+    pub rtmp_listen: SocketAddr,
+    /// HTTP (HLS, HTTP-FLV) address.
+    pub http_listen: SocketAddr,
+    /// Where the dev stream and segments are kept.
+    pub data_dir: PathBuf,
+    /// Host name printed in URLs; defaults to the listen address (127.0.0.1 for 0.0.0.0).
+    pub public_host: String,
+    /// RTMP application for publishing.
+    pub publish_app: String,
+    /// HLS packaging.
+    pub hls: HlsConfig,
+    /// HTTP-FLV viewer bounds.
+    pub flv: FlvViewerLimits,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        Self {
+            rtmp_listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
+            http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            data_dir: PathBuf::from("ferrocast-data"),
+            public_host: String::new(),
+            publish_app: "live".into(),
+            hls: HlsConfig::default(),
+            flv: FlvViewerLimits::default(),
+        }
+    }
+}
+
+/// The dev stream as kept in the data directory. The key is kept in clear here, and only
+/// here, because `dev` prints it on every start; the control plane itself holds the hash.
+#[derive(Debug, Serialize, Deserialize)]
+struct DevStream {
+    id: String,
+    playback_id: String,
+    stream_key: String,
+    created_at_ms: i64,
+}
+
+/// Runs `dev` until `shutdown` is cancelled.
+pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let stream = load_or_create_stream(&config.data_dir)?;
+    let control = Arc::new(LocalControl::new(config.publish_app.clone()));
+    control.insert(StreamRecord {
+        id: stream.id.clone(),
+        playback_id: stream.playback_id.clone(),
+        key_sha256: hex_sha256(&stream.stream_key),
+        name: "dev".into(),
+        created_at_ms: stream.created_at_ms,
+    });
+
+    let store = SegmentStore::new(
+        segment_directory(&config.data_dir)?,
+        "",
+        RetryPolicy::default(),
+    );
+    let index = Arc::new(MemoryIndex::new());
+    let hubs = Arc::new(Hubs::new(HubLimits::default()));
+
+    let rtmp = TcpListener::bind(config.rtmp_listen)
+        .await
+        .with_context(|| format!("binding rtmp {}", config.rtmp_listen))?;
+    let http = TcpListener::bind(config.http_listen)
+        .await
+        .with_context(|| format!("binding http {}", config.http_listen))?;
+    print_urls(&config, &stream, rtmp.local_addr()?, http.local_addr()?);
+
+    let origin_config = OriginConfig {
+        publish_app: config.publish_app.clone(),
+        hls: config.hls.clone(),
+        ..OriginConfig::default()
+    };
+    let origin_deps = OriginDeps {
+        authorizer: control.clone(),
+        index: index.clone(),
+        store: store.clone(),
+        hubs: hubs.clone(),
+    };
+    let edge_config = EdgeConfig {
+        hls_window: config.hls.window,
+        hls_min_target_duration_s: config.hls.target_duration.as_secs().max(1),
+        flv: config.flv.clone(),
+    };
+    let edge_deps = EdgeDeps {
+        directory: control,
+        index,
+        store,
+        live: hubs,
+    };
+    tokio::join!(
+        ferrocast_origin::run(origin_config, rtmp, origin_deps, shutdown.clone()),
+        ferrocast_edge::run(edge_config, http, edge_deps, shutdown),
+    );
+    Ok(())
+}
+
+fn load_or_create_stream(data_dir: &Path) -> anyhow::Result<DevStream> {
+    let path = data_dir.join("stream.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()));
+    }
+    let id = credentials::new_stream_id();
+    let stream = DevStream {
+        stream_key: credentials::new_stream_key(&id),
+        playback_id: credentials::new_playback_id(),
+        id,
+        created_at_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as i64,
+    };
+    write_private(&path, &serde_json::to_string_pretty(&stream)?)?;
+    Ok(stream)
+}
+
+/// The segment directory, emptied: the in-memory index of an earlier run is gone, so its
+/// segments are unreachable, and epochs restart, so their keys would collide.
+fn segment_directory(data_dir: &Path) -> anyhow::Result<Arc<LocalFileSystem>> {
+    let dir = data_dir.join("segments");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let store = LocalFileSystem::new_with_prefix(&dir)
+        .with_context(|| format!("opening {}", dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn hex_sha256(key: &str) -> String {
+    credentials::key_hash(key)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn print_urls(config: &DevConfig, stream: &DevStream, rtmp: SocketAddr, http: SocketAddr) {
+    let host = |addr: SocketAddr| {
+        if !config.public_host.is_empty() {
+            config.public_host.clone()
+        } else if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        }
+    };
+    let server = format!(
+        "rtmp://{}:{}/{}",
+        host(rtmp),
+        rtmp.port(),
+        config.publish_app
+    );
+    let web = format!("http://{}:{}", host(http), http.port());
+    let key = &stream.stream_key;
+    let playback = &stream.playback_id;
+    println!("RTMP publish URL: {server}/{key}");
+    println!("OBS server: {server}");
+    println!("OBS stream key: {key}");
+    println!("HLS: {web}/hls/{playback}/index.m3u8");
+    println!("HTTP-FLV: {web}/live/{playback}.flv");
+}

@@ -1,0 +1,232 @@
+//! The per-stream fan-out point: a bounded broadcast ring plus the state a new viewer needs
+//! (metadata, codec configurations, the GOP since the last keyframe).
+//!
+//! The ring is shared by every viewer, so a viewer costs a cursor, not a queue: memory per
+//! stream is bounded by `ring_frames` and `max_gop_bytes`, whatever the number of viewers.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use tokio::sync::broadcast;
+
+use crate::{Frame, FrameKind};
+
+/// Bounds for one hub.
+#[derive(Debug, Clone)]
+pub struct HubLimits {
+    /// Frames kept in the broadcast ring; a viewer further behind than this has lagged.
+    pub ring_frames: usize,
+    /// Bytes of GOP cache; a longer GOP is not cached (viewers then wait for a keyframe).
+    pub max_gop_bytes: usize,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        Self {
+            ring_frames: 1024,
+            max_gop_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// What a new viewer receives: the frames to send first, then the live receiver.
+pub struct Subscription {
+    /// Metadata, codec configurations and the cached GOP, in order.
+    pub start: Vec<Frame>,
+    /// Live frames published after `start` was taken.
+    pub live: broadcast::Receiver<Frame>,
+}
+
+/// The fan-out point of one live stream.
+pub struct Hub {
+    limits: HubLimits,
+    state: Mutex<State>,
+    newest_timestamp_ms: AtomicU32,
+    has_video: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    /// `None` once the stream has ended; dropping it ends every receiver.
+    sender: Option<broadcast::Sender<Frame>>,
+    metadata: Option<Frame>,
+    video_config: Option<Frame>,
+    audio_config: Option<Frame>,
+    gop: Vec<Frame>,
+    gop_bytes: usize,
+    gop_overflowed: bool,
+}
+
+impl Hub {
+    /// Creates a live hub.
+    pub fn new(limits: HubLimits) -> Self {
+        let (sender, _) = broadcast::channel(limits.ring_frames.max(1));
+        let state = State {
+            sender: Some(sender),
+            ..State::default()
+        };
+        Self {
+            limits,
+            state: Mutex::new(state),
+            newest_timestamp_ms: AtomicU32::new(0),
+            has_video: AtomicBool::new(false),
+        }
+    }
+
+    /// Publishes a frame to every viewer and updates the start state for new viewers.
+    pub fn publish(&self, frame: Frame) {
+        self.newest_timestamp_ms
+            .store(frame.timestamp_ms, Ordering::Relaxed);
+        if frame.kind == FrameKind::Video {
+            self.has_video.store(true, Ordering::Relaxed);
+        }
+        let mut state = self.lock();
+        state.remember(&frame, &self.limits);
+        if let Some(sender) = &state.sender {
+            // An error only means nobody is watching right now.
+            let _ = sender.send(frame);
+        }
+    }
+
+    /// Subscribes a viewer; `None` once the stream has ended.
+    pub fn subscribe(&self) -> Option<Subscription> {
+        // Taking the snapshot and the receiver under one lock is what makes the hand-over
+        // from cached frames to live frames gap-free and duplicate-free.
+        let state = self.lock();
+        let live = state.sender.as_ref()?.subscribe();
+        let start = state.start_frames();
+        Some(Subscription { start, live })
+    }
+
+    /// Ends the stream: viewers drain what is queued, then see the end.
+    pub fn end(&self) {
+        self.lock().sender = None;
+    }
+
+    /// Whether [`Hub::end`] was called.
+    pub fn is_ended(&self) -> bool {
+        self.lock().sender.is_none()
+    }
+
+    /// Timestamp of the newest published frame, to tell how far behind a viewer is.
+    pub fn newest_timestamp_ms(&self) -> u32 {
+        self.newest_timestamp_ms.load(Ordering::Relaxed)
+    }
+
+    /// Whether the stream has carried video; without it any audio frame is a resume point.
+    pub fn has_video(&self) -> bool {
+        self.has_video.load(Ordering::Relaxed)
+    }
+
+    /// Number of subscribed viewers.
+    pub fn viewer_count(&self) -> usize {
+        self.lock()
+            .sender
+            .as_ref()
+            .map_or(0, broadcast::Sender::receiver_count)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the state half-updated in a way that
+        // matters more than losing the stream, so recover the guard instead of poisoning.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn remember(&mut self, frame: &Frame, limits: &HubLimits) {
+        if frame.kind == FrameKind::Script {
+            self.metadata = Some(frame.clone());
+            return;
+        }
+        if frame.config {
+            match frame.kind {
+                FrameKind::Video => self.video_config = Some(frame.clone()),
+                _ => self.audio_config = Some(frame.clone()),
+            }
+            return;
+        }
+        if frame.keyframe {
+            self.gop.clear();
+            self.gop_bytes = 0;
+            self.gop_overflowed = false;
+        } else if self.gop.is_empty() || self.gop_overflowed {
+            return;
+        }
+        self.gop_bytes += frame.tag.len();
+        if self.gop_bytes > limits.max_gop_bytes {
+            self.gop.clear();
+            self.gop_bytes = 0;
+            self.gop_overflowed = true;
+            return;
+        }
+        self.gop.push(frame.clone());
+    }
+
+    fn start_frames(&self) -> Vec<Frame> {
+        let headers = [&self.metadata, &self.video_config, &self.audio_config];
+        let mut start: Vec<Frame> = headers.into_iter().flatten().cloned().collect();
+        start.extend(self.gop.iter().cloned());
+        start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn video(ts: u32, keyframe: bool) -> Frame {
+        Frame::new(FrameKind::Video, ts, keyframe, false, &[0x17, 1, 0, 0, 0])
+    }
+
+    #[test]
+    fn new_viewer_starts_at_last_keyframe_with_configs_first() {
+        let hub = Hub::new(HubLimits::default());
+        hub.publish(Frame::new(FrameKind::Script, 0, false, false, b"meta"));
+        hub.publish(Frame::new(FrameKind::Video, 0, false, true, &[0x17, 0]));
+        hub.publish(video(0, true));
+        hub.publish(video(33, false));
+        hub.publish(video(66, true));
+        hub.publish(video(100, false));
+        let subscription = hub.subscribe().unwrap();
+        let kinds: Vec<(bool, u32)> = subscription
+            .start
+            .iter()
+            .map(|f| (f.config, f.timestamp_ms))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![(false, 0), (true, 0), (false, 66), (false, 100)]
+        );
+    }
+
+    #[tokio::test]
+    async fn live_frames_follow_the_snapshot_without_gap_and_end_closes() {
+        let hub = Hub::new(HubLimits::default());
+        hub.publish(video(0, true));
+        let mut subscription = hub.subscribe().unwrap();
+        hub.publish(video(33, false));
+        hub.end();
+        assert_eq!(subscription.start.len(), 1);
+        assert_eq!(subscription.live.recv().await.unwrap().timestamp_ms, 33);
+        assert!(subscription.live.recv().await.is_err());
+        assert!(hub.subscribe().is_none());
+    }
+
+    #[test]
+    fn oversized_gop_is_not_cached() {
+        let limits = HubLimits {
+            ring_frames: 8,
+            max_gop_bytes: 40,
+        };
+        let hub = Hub::new(limits);
+        hub.publish(video(0, true));
+        hub.publish(video(33, false));
+        hub.publish(video(66, false));
+        assert!(hub.subscribe().unwrap().start.is_empty());
+        hub.publish(video(99, true));
+        assert_eq!(hub.subscribe().unwrap().start.len(), 1);
+    }
+}

@@ -1,0 +1,14 @@
+//! Live media fan-out: frames, the per-stream [`Hub`] with its GOP cache, and the
+//! [`LiveSource`] boundary through which viewers subscribe.
+//!
+//! An origin feeds a hub from RTMP ingest; an edge (in the cluster) feeds its own hub from the
+//! gRPC relay. Either way a viewer subscribes to a hub and gets the stream's metadata, codec
+//! configurations and the current GOP, then live frames, with no gap and no duplicate.
+
+mod frame;
+mod hub;
+mod registry;
+
+pub use frame::{Frame, FrameKind};
+pub use hub::{Hub, HubLimits, Subscription};
+pub use registry::{Hubs, LiveError, LiveSource};

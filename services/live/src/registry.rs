@@ -1,0 +1,98 @@
+//! The set of live hubs in a process, and the [`LiveSource`] boundary that viewers use.
+//!
+//! In `dev` and on an origin the hubs are fed by ingest; in the cluster an edge implements
+//! [`LiveSource`] by relaying from the owning origin into hubs of its own.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::{Hub, HubLimits, Subscription};
+
+/// Why a live subscription could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The stream is not live.
+    #[error("stream is not live")]
+    Offline,
+    /// The upstream that owns the stream could not be reached in time.
+    #[error("live upstream unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where viewers get live frames from.
+#[async_trait]
+pub trait LiveSource: Send + Sync {
+    /// Subscribes to a stream by its internal id, starting at its last keyframe.
+    async fn subscribe(&self, stream_id: &str) -> Result<(Arc<Hub>, Subscription), LiveError>;
+}
+
+/// The hubs of the streams live in this process.
+#[derive(Default)]
+pub struct Hubs {
+    limits: HubLimits,
+    hubs: Mutex<HashMap<String, Arc<Hub>>>,
+}
+
+impl Hubs {
+    /// An empty registry whose hubs use `limits`.
+    pub fn new(limits: HubLimits) -> Self {
+        Self {
+            limits,
+            hubs: Mutex::default(),
+        }
+    }
+
+    /// Starts a new hub for a publish session, ending any previous one of the same stream.
+    pub fn start(&self, stream_id: &str) -> Arc<Hub> {
+        let hub = Arc::new(Hub::new(self.limits.clone()));
+        let previous = self.lock().insert(stream_id.to_owned(), hub.clone());
+        if let Some(previous) = previous {
+            previous.end();
+        }
+        hub
+    }
+
+    /// Ends `hub` and forgets it, unless a newer session already replaced it.
+    pub fn finish(&self, stream_id: &str, hub: &Arc<Hub>) {
+        hub.end();
+        let mut hubs = self.lock();
+        if hubs
+            .get(stream_id)
+            .is_some_and(|current| Arc::ptr_eq(current, hub))
+        {
+            hubs.remove(stream_id);
+        }
+    }
+
+    /// The live hub of a stream, if any.
+    pub fn get(&self, stream_id: &str) -> Option<Arc<Hub>> {
+        self.lock().get(stream_id).cloned()
+    }
+
+    /// Number of live streams.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no stream is live.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Hub>>> {
+        self.hubs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl LiveSource for Hubs {
+    async fn subscribe(&self, stream_id: &str) -> Result<(Arc<Hub>, Subscription), LiveError> {
+        let hub = self.get(stream_id).ok_or(LiveError::Offline)?;
+        let subscription = hub.subscribe().ok_or(LiveError::Offline)?;
+        Ok((hub, subscription))
+    }
+}

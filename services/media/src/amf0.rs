@@ -1,0 +1,76 @@
+//! Just enough AMF0 to write an FLV `onMetaData` script tag body.
+
+/// A metadata property value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// An AMF0 number.
+    Number(f64),
+    /// An AMF0 boolean.
+    Bool(bool),
+    /// An AMF0 short string (truncated to 65535 bytes).
+    String(String),
+}
+
+const NUMBER: u8 = 0x00;
+const BOOLEAN: u8 = 0x01;
+const STRING: u8 = 0x02;
+const ECMA_ARRAY: u8 = 0x08;
+const OBJECT_END: [u8; 3] = [0x00, 0x00, 0x09];
+
+/// Writes `"onMetaData"` followed by an ECMA array of `properties`.
+pub fn write_on_metadata(properties: &[(&str, Value)], out: &mut Vec<u8>) {
+    write_string_value("onMetaData", out);
+    out.push(ECMA_ARRAY);
+    let count = u32::try_from(properties.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&count.to_be_bytes());
+    for (name, value) in properties {
+        write_short_string(name, out);
+        match value {
+            Value::Number(number) => {
+                out.push(NUMBER);
+                out.extend_from_slice(&number.to_be_bytes());
+            }
+            Value::Bool(flag) => {
+                out.push(BOOLEAN);
+                out.push(u8::from(*flag));
+            }
+            Value::String(text) => write_string_value(text, out),
+        }
+    }
+    out.extend_from_slice(&OBJECT_END);
+}
+
+fn write_string_value(text: &str, out: &mut Vec<u8>) {
+    out.push(STRING);
+    write_short_string(text, out);
+}
+
+fn write_short_string(text: &str, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    let len = bytes.len().min(usize::from(u16::MAX));
+    out.extend_from_slice(&(len as u16).to_be_bytes());
+    out.extend_from_slice(&bytes[..len]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_an_ecma_array_of_properties() {
+        let mut out = Vec::new();
+        write_on_metadata(
+            &[
+                ("width", Value::Number(1280.0)),
+                ("stereo", Value::Bool(true)),
+            ],
+            &mut out,
+        );
+        assert_eq!(&out[..13], b"\x02\x00\x0aonMetaData");
+        assert_eq!(&out[13..18], &[ECMA_ARRAY, 0, 0, 0, 2]);
+        assert_eq!(&out[18..25], b"\x00\x05width");
+        assert_eq!(out[25], NUMBER);
+        assert_eq!(&out[26..34], &1280.0f64.to_be_bytes());
+        assert_eq!(&out[out.len() - 3..], &OBJECT_END);
+    }
+}

@@ -1,0 +1,19 @@
+//! HLS packaging: FLV audio/video tag bodies in, MPEG-TS segments and media
+//! playlists out.
+
+mod packager;
+mod playlist;
+mod segmenter;
+
+pub use packager::{DroppedTracks, Packager, PackagerConfig};
+pub use playlist::{Playlist, PlaylistSegment, render, window_start};
+pub use segmenter::Segment;
+
+/// Delay (0.7 s at 90 kHz) added to every PTS and DTS written to segments.
+///
+/// The PCR is derived from the undelayed decode time, so it runs this far
+/// ahead of the DTS: decoders following the MPEG-TS buffer model get time to
+/// receive a frame before it must be decoded, and B-frame streams (whose first
+/// DTS precedes their first PTS) never need negative timestamps. It is the
+/// same default mux delay ffmpeg uses.
+pub const PRESENTATION_DELAY_90K: u64 = 63_000;

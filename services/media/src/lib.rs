@@ -1,0 +1,21 @@
+//! Pure (sans-I/O) media handling for ferrocast: FLV in, MPEG-TS segments and
+//! HLS playlists out.
+//!
+//! Nothing in this crate touches the network, the file system, threads or the
+//! clock, so every parser can be fed arbitrary bytes by tests and fuzzers.
+//! Parsers of untrusted input return [`MediaError`] instead of panicking.
+
+pub mod aac;
+pub mod amf0;
+pub mod avc;
+pub mod flv;
+pub mod hls;
+pub mod timestamp;
+pub mod ts;
+
+mod error;
+mod read;
+#[cfg(test)]
+mod test_support;
+
+pub use error::MediaError;

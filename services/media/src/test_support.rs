@@ -1,0 +1,227 @@
+//! Test-only transport stream demuxing helpers used to check muxer output.
+
+use std::collections::HashMap;
+
+use crate::ts::{PACKET_SIZE, PAT_PID, PMT_PID, SYNC_BYTE, crc32_mpeg2};
+
+/// One parsed transport packet.
+#[derive(Debug, Clone)]
+pub(crate) struct Packet {
+    pub pid: u16,
+    pub unit_start: bool,
+    pub continuity: u8,
+    pub random_access: bool,
+    pub pcr: Option<u64>,
+    pub payload: Vec<u8>,
+}
+
+/// Splits `data` into packets, asserting size, sync byte and field sanity.
+pub(crate) fn parse_packets(data: &[u8]) -> Vec<Packet> {
+    assert_eq!(data.len() % PACKET_SIZE, 0, "not a whole number of packets");
+    data.chunks(PACKET_SIZE)
+        .map(|p| {
+            assert_eq!(p[0], SYNC_BYTE);
+            let pid = (u16::from(p[1] & 0x1F) << 8) | u16::from(p[2]);
+            let control = (p[3] >> 4) & 0x03;
+            assert!(control & 0x01 != 0, "packet without payload");
+            let mut offset = 4;
+            let mut random_access = false;
+            let mut pcr = None;
+            if control & 0x02 != 0 {
+                let len = usize::from(p[4]);
+                assert!(len <= 183);
+                if len > 0 {
+                    let flags = p[5];
+                    random_access = flags & 0x40 != 0;
+                    if flags & 0x10 != 0 {
+                        let b = &p[6..12];
+                        let base = (u64::from(b[0]) << 25)
+                            | (u64::from(b[1]) << 17)
+                            | (u64::from(b[2]) << 9)
+                            | (u64::from(b[3]) << 1)
+                            | u64::from(b[4] >> 7);
+                        pcr = Some(base);
+                    }
+                }
+                offset += 1 + len;
+            }
+            Packet {
+                pid,
+                unit_start: p[1] & 0x40 != 0,
+                continuity: p[3] & 0x0F,
+                random_access,
+                pcr,
+                payload: p[offset..].to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// Tracks continuity counters per PID across calls.
+#[derive(Debug, Default)]
+pub(crate) struct ContinuityChecker {
+    last: HashMap<u16, u8>,
+}
+
+impl ContinuityChecker {
+    pub(crate) fn check(&mut self, data: &[u8]) {
+        for packet in parse_packets(data) {
+            if let Some(previous) = self.last.get(&packet.pid) {
+                assert_eq!(
+                    packet.continuity,
+                    (previous + 1) & 0x0F,
+                    "pid {:#x} discontinuous",
+                    packet.pid
+                );
+            }
+            self.last.insert(packet.pid, packet.continuity);
+        }
+    }
+}
+
+/// A parsed PES packet.
+#[derive(Debug, Clone)]
+pub(crate) struct PesHeader {
+    pub stream_id: u8,
+    pub packet_length: u16,
+    pub pts: Option<u64>,
+    pub dts: Option<u64>,
+    pub payload: Vec<u8>,
+}
+
+fn timestamp(b: &[u8]) -> u64 {
+    assert_eq!(b[0] & 1, 1);
+    assert_eq!(b[2] & 1, 1);
+    assert_eq!(b[4] & 1, 1);
+    (u64::from(b[0] >> 1 & 0x07) << 30)
+        | (u64::from(b[1]) << 22)
+        | (u64::from(b[2] >> 1) << 15)
+        | (u64::from(b[3]) << 7)
+        | u64::from(b[4] >> 1)
+}
+
+pub(crate) fn parse_pes(data: &[u8]) -> PesHeader {
+    assert_eq!(&data[..3], &[0, 0, 1]);
+    let packet_length = u16::from_be_bytes([data[4], data[5]]);
+    let flags = data[7];
+    let header_len = usize::from(data[8]);
+    let (pts, dts) = match flags >> 6 {
+        0b10 => {
+            assert_eq!(data[9] >> 4, 0x2);
+            (Some(timestamp(&data[9..14])), None)
+        }
+        0b11 => {
+            assert_eq!(data[9] >> 4, 0x3);
+            assert_eq!(data[14] >> 4, 0x1);
+            (
+                Some(timestamp(&data[9..14])),
+                Some(timestamp(&data[14..19])),
+            )
+        }
+        _ => (None, None),
+    };
+    let payload = data[9 + header_len..].to_vec();
+    if packet_length != 0 {
+        assert_eq!(usize::from(packet_length), data.len() - 6);
+    }
+    PesHeader {
+        stream_id: data[3],
+        packet_length,
+        pts,
+        dts,
+        payload,
+    }
+}
+
+/// A reassembled PES packet with the adaptation flags of its first packet.
+#[derive(Debug, Clone)]
+pub(crate) struct PesUnit {
+    pub pid: u16,
+    pub random_access: bool,
+    pub pcr: Option<u64>,
+    pub pes: PesHeader,
+}
+
+/// Reassembles every elementary stream PES packet in `data`, in the order
+/// their first packets appear.
+pub(crate) fn pes_units(data: &[u8]) -> Vec<PesUnit> {
+    let mut raw: Vec<(u16, bool, Option<u64>, Vec<u8>)> = Vec::new();
+    let mut open: HashMap<u16, usize> = HashMap::new();
+    for packet in parse_packets(data) {
+        if packet.pid == PAT_PID || packet.pid == PMT_PID {
+            continue;
+        }
+        if packet.unit_start {
+            open.insert(packet.pid, raw.len());
+            raw.push((packet.pid, packet.random_access, packet.pcr, packet.payload));
+        } else {
+            let index = open.get(&packet.pid).expect("continuation without start");
+            raw[*index].3.extend(packet.payload);
+        }
+    }
+    raw.into_iter()
+        .map(|(pid, random_access, pcr, bytes)| PesUnit {
+            pid,
+            random_access,
+            pcr,
+            pes: parse_pes(&bytes),
+        })
+        .collect()
+}
+
+/// What the PAT/PMT packets in a buffer say.
+#[derive(Debug, Default)]
+pub(crate) struct Tables {
+    pub pcr_pid: Option<u16>,
+    pub pmt_version: Option<u8>,
+    pub streams: Vec<(u8, u16)>,
+}
+
+/// Checks the CRC of every PAT/PMT section and returns the last PMT's content.
+pub(crate) fn verify_tables(data: &[u8]) -> Tables {
+    let mut tables = Tables::default();
+    for packet in parse_packets(data) {
+        if packet.pid != PAT_PID && packet.pid != PMT_PID {
+            continue;
+        }
+        assert!(packet.unit_start);
+        let pointer = usize::from(packet.payload[0]);
+        let section = &packet.payload[1 + pointer..];
+        let len = (usize::from(section[1] & 0x0F) << 8) | usize::from(section[2]);
+        let section = &section[..3 + len];
+        assert_eq!(crc32_mpeg2(section), 0, "bad crc on pid {:#x}", packet.pid);
+        if packet.pid == PAT_PID {
+            assert_eq!(section[0], 0);
+            let pmt_pid = (u16::from(section[10] & 0x1F) << 8) | u16::from(section[11]);
+            assert_eq!(pmt_pid, PMT_PID);
+            continue;
+        }
+        assert_eq!(section[0], 2);
+        tables.pmt_version = Some((section[5] >> 1) & 0x1F);
+        tables.pcr_pid = Some((u16::from(section[8] & 0x1F) << 8) | u16::from(section[9]));
+        tables.streams.clear();
+        let mut entries = &section[12..section.len() - 4];
+        while !entries.is_empty() {
+            let pid = (u16::from(entries[1] & 0x1F) << 8) | u16::from(entries[2]);
+            tables.streams.push((entries[0], pid));
+            let info_len = (usize::from(entries[3] & 0x0F) << 8) | usize::from(entries[4]);
+            entries = &entries[5 + info_len..];
+        }
+    }
+    tables
+}
+
+/// NAL unit types of an Annex-B byte stream, in order.
+pub(crate) fn nal_types(annex_b: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut i = 0;
+    while i + 3 < annex_b.len() {
+        if annex_b[i..i + 3] == [0, 0, 1] {
+            types.push(annex_b[i + 3] & 0x1F);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    types
+}

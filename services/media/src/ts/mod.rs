@@ -1,0 +1,273 @@
+//! MPEG-TS muxer for HLS segments: one program with an H.264 and/or an AAC
+//! (ADTS) stream, one PES packet per frame.
+
+mod packet;
+mod pes;
+mod psi;
+
+pub use packet::{CLOCK_MASK, PACKET_SIZE, SYNC_BYTE};
+pub use pes::{STREAM_ID_AUDIO, STREAM_ID_VIDEO};
+pub use psi::{PROGRAM_NUMBER, crc32_mpeg2};
+
+use packet::FirstPacket;
+use psi::{NO_PCR_PID, StreamEntry};
+
+/// PID of the program association table.
+pub const PAT_PID: u16 = 0;
+/// PID of the program map table.
+pub const PMT_PID: u16 = 0x1000;
+/// PID of the H.264 elementary stream.
+pub const VIDEO_PID: u16 = 0x100;
+/// PID of the AAC elementary stream.
+pub const AUDIO_PID: u16 = 0x101;
+/// PMT stream_type of H.264 video.
+pub const STREAM_TYPE_H264: u8 = 0x1B;
+/// PMT stream_type of AAC audio with ADTS framing.
+pub const STREAM_TYPE_AAC_ADTS: u8 = 0x0F;
+
+/// Muxes frames into transport stream packets.
+///
+/// One muxer lives for a whole publish session so continuity counters run on
+/// across segment boundaries, as players expect of consecutive segments.
+#[derive(Debug, Clone)]
+pub struct Muxer {
+    has_video: bool,
+    has_audio: bool,
+    pmt_version: u8,
+    pcr_lead_90k: u64,
+    pat_continuity: u8,
+    pmt_continuity: u8,
+    video_continuity: u8,
+    audio_continuity: u8,
+    scratch: Vec<u8>,
+}
+
+impl Muxer {
+    /// A muxer whose PMT declares the given streams.
+    pub fn new(has_video: bool, has_audio: bool) -> Self {
+        Self {
+            has_video,
+            has_audio,
+            pmt_version: 0,
+            pcr_lead_90k: 0,
+            pat_continuity: 0,
+            pmt_continuity: 0,
+            video_continuity: 0,
+            audio_continuity: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Makes the PCR run `lead_90k` behind the DTS of the frame carrying it.
+    ///
+    /// By default PCR equals the DTS passed in. Callers that add a
+    /// presentation delay to every PTS/DTS pass that delay here so the PCR
+    /// reflects the real send time and decoders get that much buffering.
+    pub fn with_pcr_lead(mut self, lead_90k: u64) -> Self {
+        self.pcr_lead_90k = lead_90k;
+        self
+    }
+
+    /// Changes the declared streams; the PMT version is bumped if they change.
+    /// Takes effect at the next [`Muxer::write_tables`].
+    pub fn set_streams(&mut self, has_video: bool, has_audio: bool) {
+        if (has_video, has_audio) != (self.has_video, self.has_audio) {
+            self.has_video = has_video;
+            self.has_audio = has_audio;
+            self.pmt_version = (self.pmt_version + 1) & 0x1F;
+        }
+    }
+
+    /// Whether the PMT declares a video stream.
+    pub fn has_video(&self) -> bool {
+        self.has_video
+    }
+
+    /// Whether the PMT declares an audio stream.
+    pub fn has_audio(&self) -> bool {
+        self.has_audio
+    }
+
+    /// The PID whose adaptation fields carry the PCR.
+    pub fn pcr_pid(&self) -> u16 {
+        match (self.has_video, self.has_audio) {
+            (true, _) => VIDEO_PID,
+            (false, true) => AUDIO_PID,
+            (false, false) => NO_PCR_PID,
+        }
+    }
+
+    /// Writes one PAT and one PMT packet (start of every segment).
+    pub fn write_tables(&mut self, out: &mut Vec<u8>) {
+        psi::write_section_packet(
+            out,
+            PAT_PID,
+            &mut self.pat_continuity,
+            &psi::pat_section(PMT_PID),
+        );
+        let mut streams = Vec::with_capacity(2);
+        if self.has_video {
+            streams.push(StreamEntry {
+                stream_type: STREAM_TYPE_H264,
+                pid: VIDEO_PID,
+            });
+        }
+        if self.has_audio {
+            streams.push(StreamEntry {
+                stream_type: STREAM_TYPE_AAC_ADTS,
+                pid: AUDIO_PID,
+            });
+        }
+        let pmt = psi::pmt_section(self.pcr_pid(), self.pmt_version, &streams);
+        psi::write_section_packet(out, PMT_PID, &mut self.pmt_continuity, &pmt);
+    }
+
+    /// Writes one Annex-B access unit as a video PES (90 kHz timestamps,
+    /// taken mod 2^33).
+    pub fn write_video(
+        &mut self,
+        pts: u64,
+        dts: u64,
+        keyframe: bool,
+        annex_b: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        self.scratch.clear();
+        pes::write_header(
+            &mut self.scratch,
+            STREAM_ID_VIDEO,
+            pts,
+            Some(dts),
+            annex_b.len(),
+            false,
+        );
+        self.scratch.extend_from_slice(annex_b);
+        let first = FirstPacket {
+            pcr: self.pcr_for(VIDEO_PID, dts),
+            random_access: keyframe,
+        };
+        packet::write_pes_packets(
+            out,
+            VIDEO_PID,
+            &mut self.video_continuity,
+            &self.scratch,
+            first,
+        );
+    }
+
+    /// Writes one ADTS frame as an audio PES (90 kHz PTS, taken mod 2^33).
+    pub fn write_audio(&mut self, pts: u64, adts: &[u8], out: &mut Vec<u8>) {
+        self.scratch.clear();
+        pes::write_header(
+            &mut self.scratch,
+            STREAM_ID_AUDIO,
+            pts,
+            None,
+            adts.len(),
+            true,
+        );
+        self.scratch.extend_from_slice(adts);
+        let first = FirstPacket {
+            pcr: self.pcr_for(AUDIO_PID, pts),
+            random_access: false,
+        };
+        packet::write_pes_packets(
+            out,
+            AUDIO_PID,
+            &mut self.audio_continuity,
+            &self.scratch,
+            first,
+        );
+    }
+
+    fn pcr_for(&self, pid: u16, decode_time: u64) -> Option<u64> {
+        (pid == self.pcr_pid()).then(|| decode_time.wrapping_sub(self.pcr_lead_90k) & CLOCK_MASK)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{ContinuityChecker, parse_packets, pes_units, verify_tables};
+
+    #[test]
+    fn tables_verify_and_list_streams() {
+        let mut muxer = Muxer::new(true, true);
+        let mut out = Vec::new();
+        muxer.write_tables(&mut out);
+        assert_eq!(out.len(), 2 * PACKET_SIZE);
+        let tables = verify_tables(&out);
+        assert_eq!(tables.pcr_pid, Some(VIDEO_PID));
+        assert_eq!(
+            tables.streams,
+            vec![
+                (STREAM_TYPE_H264, VIDEO_PID),
+                (STREAM_TYPE_AAC_ADTS, AUDIO_PID)
+            ]
+        );
+
+        let mut audio_only = Muxer::new(false, true);
+        let mut out = Vec::new();
+        audio_only.write_tables(&mut out);
+        let tables = verify_tables(&out);
+        assert_eq!(tables.pcr_pid, Some(AUDIO_PID));
+        assert_eq!(tables.streams, vec![(STREAM_TYPE_AAC_ADTS, AUDIO_PID)]);
+    }
+
+    #[test]
+    fn set_streams_bumps_pmt_version() {
+        let mut muxer = Muxer::new(true, true);
+        muxer.set_streams(true, true);
+        let mut out = Vec::new();
+        muxer.write_tables(&mut out);
+        assert_eq!(verify_tables(&out).pmt_version, Some(0));
+        muxer.set_streams(false, true);
+        out.clear();
+        muxer.write_tables(&mut out);
+        assert_eq!(verify_tables(&out).pmt_version, Some(1));
+        assert_eq!(muxer.pcr_pid(), AUDIO_PID);
+    }
+
+    #[test]
+    fn continuity_and_timestamps_across_many_writes() {
+        let mut muxer = Muxer::new(true, true).with_pcr_lead(63_000);
+        let mut checker = ContinuityChecker::default();
+        let mut all = Vec::new();
+        for segment in 0..5u64 {
+            let mut out = Vec::new();
+            muxer.write_tables(&mut out);
+            for frame in 0..40u64 {
+                let dts = CLOCK_MASK - 200_000 + (segment * 40 + frame) * 3_000;
+                let pts = dts + 6_000 * (frame % 3);
+                let data = vec![frame as u8; (frame as usize * 97) % 3_000];
+                muxer.write_video(pts, dts, frame == 0, &data, &mut out);
+                muxer.write_audio(dts, &data[..data.len() / 4], &mut out);
+            }
+            checker.check(&out);
+            all.push(out);
+        }
+        let joined: Vec<u8> = all.concat();
+        let units = pes_units(&joined);
+        let video: Vec<_> = units.iter().filter(|u| u.pid == VIDEO_PID).collect();
+        assert_eq!(video.len(), 200);
+        for (i, unit) in video.iter().enumerate() {
+            let frame = i as u64 % 40;
+            let dts = (CLOCK_MASK - 200_000 + i as u64 * 3_000) & CLOCK_MASK;
+            let pts = (CLOCK_MASK - 200_000 + i as u64 * 3_000 + 6_000 * (frame % 3)) & CLOCK_MASK;
+            assert_eq!(unit.pes.pts, Some(pts));
+            assert_eq!(unit.pes.dts, if pts == dts { None } else { Some(dts) });
+            assert_eq!(unit.random_access, frame == 0);
+            assert_eq!(unit.pcr, Some(dts.wrapping_sub(63_000) & CLOCK_MASK));
+            assert_eq!(unit.pes.payload.len(), (frame as usize * 97) % 3_000);
+        }
+        for unit in units.iter().filter(|u| u.pid == AUDIO_PID) {
+            assert_eq!(unit.pcr, None);
+            assert_eq!(unit.pes.dts, None);
+            assert_eq!(
+                usize::from(unit.pes.packet_length),
+                8 + unit.pes.payload.len()
+            );
+        }
+        assert!(parse_packets(&joined).iter().all(|p| p.pid != 0x1FFF));
+    }
+}

@@ -1,0 +1,59 @@
+//! Origin settings.
+
+use std::time::Duration;
+
+use ferrocast_rtmp::Limits;
+use serde::{Deserialize, Serialize};
+
+/// HLS packaging settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HlsConfig {
+    /// Cut a segment at the first keyframe after this much media.
+    #[serde(with = "humantime_serde")]
+    pub target_duration: Duration,
+    /// Segments listed in a playlist.
+    pub window: usize,
+    /// Segments kept in the index and object store (at least `window`); older ones are deleted.
+    pub retain: usize,
+    /// Segments waiting for upload per stream; beyond it a segment is dropped and counted.
+    pub upload_queue: usize,
+}
+
+impl Default for HlsConfig {
+    fn default() -> Self {
+        Self {
+            target_duration: Duration::from_secs(2),
+            window: 6,
+            retain: 12,
+            upload_queue: 8,
+        }
+    }
+}
+
+/// Everything an origin needs to know.
+#[derive(Debug, Clone)]
+pub struct OriginConfig {
+    /// RTMP application publishers must use (`rtmp://host/<app>/<key>`).
+    pub publish_app: String,
+    /// Concurrent RTMP connections.
+    pub max_connections: usize,
+    /// Deadline of one publish authorization.
+    pub authorize_timeout: Duration,
+    /// Per-connection RTMP bounds.
+    pub rtmp: Limits,
+    /// HLS packaging.
+    pub hls: HlsConfig,
+}
+
+impl Default for OriginConfig {
+    fn default() -> Self {
+        Self {
+            publish_app: "live".into(),
+            max_connections: 1000,
+            authorize_timeout: Duration::from_secs(3),
+            rtmp: Limits::default(),
+            hls: HlsConfig::default(),
+        }
+    }
+}

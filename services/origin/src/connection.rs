@@ -1,0 +1,165 @@
+//! One RTMP connection on the origin: the protocol yields events, this module decides.
+
+use std::net::SocketAddr;
+
+use ferrocast_control::{AuthError, PublishGrant};
+use ferrocast_rtmp::{Connection, Event, RtmpError, StreamMetadata};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tracing::Instrument;
+
+use crate::publish::PublishSession;
+use crate::{OriginConfig, OriginDeps};
+
+/// Serves one connection until it ends. Errors end only this connection.
+pub async fn serve(socket: TcpStream, peer: SocketAddr, config: &OriginConfig, deps: &OriginDeps) {
+    let span = tracing::info_span!("rtmp", %peer, stream_id = tracing::field::Empty);
+    async move {
+        match handle(socket, config, deps).await {
+            Ok(()) => tracing::info!("rtmp connection closed"),
+            Err(error) => tracing::warn!(%error, "rtmp connection ended by error"),
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn handle(
+    socket: TcpStream,
+    config: &OriginConfig,
+    deps: &OriginDeps,
+) -> Result<(), RtmpError> {
+    let mut connection = Connection::handshake(socket, config.rtmp.clone()).await?;
+    let mut metadata: Option<StreamMetadata> = None;
+    let mut publish: Option<PublishSession> = None;
+    let outcome = loop {
+        let event = match connection.next_event().await {
+            Ok(Some(event)) => event,
+            Ok(None) => break Ok(()),
+            Err(error) => break Err(error),
+        };
+        let step = match event {
+            Event::PublishRequested {
+                request_id,
+                app,
+                key,
+            } => {
+                let started = on_publish(
+                    &mut connection,
+                    request_id,
+                    &app,
+                    &key,
+                    config,
+                    deps,
+                    &metadata,
+                )
+                .await;
+                match started {
+                    Ok(Some(session)) => {
+                        publish = Some(session);
+                        Ok(())
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(error) => Err(error),
+                }
+            }
+            Event::Metadata(update) => {
+                if let Some(session) = publish.as_mut() {
+                    session.on_metadata(&update);
+                }
+                metadata = Some(update);
+                Ok(())
+            }
+            Event::Audio { timestamp_ms, data } => {
+                if let Some(session) = publish.as_mut() {
+                    session.on_audio(timestamp_ms, &data);
+                }
+                Ok(())
+            }
+            Event::Video { timestamp_ms, data } => {
+                if let Some(session) = publish.as_mut() {
+                    session.on_video(timestamp_ms, &data);
+                }
+                Ok(())
+            }
+            Event::PublishFinished => break Ok(()),
+            Event::PlayRequested { request_id, .. } => {
+                let why = "rtmp play is not offered; play over HTTP-FLV or HLS";
+                connection
+                    .reject(request_id, "NetStream.Play.Failed", why)
+                    .await
+            }
+        };
+        if let Err(error) = step {
+            break Err(error);
+        }
+    };
+    if let Some(session) = publish {
+        session.finish().await;
+    }
+    outcome
+}
+
+/// Authorizes and starts a publish. `Ok(None)` means it was refused and the connection ends.
+async fn on_publish(
+    connection: &mut Connection,
+    request_id: u32,
+    app: &str,
+    key: &str,
+    config: &OriginConfig,
+    deps: &OriginDeps,
+    metadata: &Option<StreamMetadata>,
+) -> Result<Option<PublishSession>, RtmpError> {
+    let grant = match authorize(app, key, config, deps).await {
+        Ok(grant) => grant,
+        Err(refusal) => {
+            let stream_id = refusal.stream_id().unwrap_or("unknown");
+            tracing::warn!(stream_id, reason = refusal.reason(), %app, "publish refused");
+            let code = refusal_code(&refusal);
+            connection
+                .reject(request_id, code, &refusal.to_string())
+                .await?;
+            return Ok(None);
+        }
+    };
+    tracing::Span::current().record("stream_id", grant.stream_id.as_str());
+    let session = match PublishSession::start(grant.clone(), config, deps, metadata.as_ref()).await
+    {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::error!(%error, "publish refused: index unavailable");
+            deps.authorizer.release(&grant).await;
+            let why = "stream storage unavailable, try again";
+            connection
+                .reject(request_id, "NetStream.Publish.Failed", why)
+                .await?;
+            return Ok(None);
+        }
+    };
+    connection.accept(request_id).await?;
+    tracing::info!(epoch = grant.epoch, playback_id = %grant.playback_id, "publish started");
+    Ok(Some(session))
+}
+
+async fn authorize(
+    app: &str,
+    key: &str,
+    config: &OriginConfig,
+    deps: &OriginDeps,
+) -> Result<PublishGrant, AuthError> {
+    let deadline = config.authorize_timeout;
+    match timeout(deadline, deps.authorizer.authorize(app, key)).await {
+        Ok(result) => result,
+        Err(_) => Err(AuthError::Unavailable(format!(
+            "no answer within {deadline:?}"
+        ))),
+    }
+}
+
+fn refusal_code(refusal: &AuthError) -> &'static str {
+    match refusal {
+        AuthError::AlreadyLive { .. } => "NetStream.Publish.BadName",
+        AuthError::Unavailable(_) => "NetStream.Publish.Failed",
+        _ => "NetStream.Publish.Denied",
+    }
+}

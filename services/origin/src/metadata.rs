@@ -1,0 +1,36 @@
+//! Turns the publisher's `onMetaData` into the script tag that FLV viewers receive.
+
+use ferrocast_media::amf0::{self, Value};
+use ferrocast_rtmp::StreamMetadata;
+
+/// The `onMetaData` script tag body for `metadata`.
+pub fn script_body(metadata: &StreamMetadata) -> Vec<u8> {
+    let numbers = [
+        ("width", metadata.video_width.map(f64::from)),
+        ("height", metadata.video_height.map(f64::from)),
+        ("videocodecid", metadata.video_codec_id.map(f64::from)),
+        ("framerate", metadata.video_frame_rate.map(f64::from)),
+        ("videodatarate", metadata.video_bitrate_kbps.map(f64::from)),
+        ("audiocodecid", metadata.audio_codec_id.map(f64::from)),
+        ("audiodatarate", metadata.audio_bitrate_kbps.map(f64::from)),
+        ("audiosamplerate", metadata.audio_sample_rate.map(f64::from)),
+        ("audiochannels", metadata.audio_channels.map(f64::from)),
+    ];
+    let mut properties: Vec<(&str, Value)> = numbers
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, Value::Number(value?))))
+        .collect();
+    if let Some(stereo) = metadata.audio_is_stereo {
+        properties.push(("stereo", Value::Bool(stereo)));
+    }
+    properties.push(("encoder", Value::String("ferrocast".into())));
+    let mut body = Vec::with_capacity(256);
+    amf0::write_on_metadata(&properties, &mut body);
+    body
+}
+
+/// Whether the publisher announced a video track (so HLS waits for a video keyframe).
+pub fn announces_video(metadata: Option<&StreamMetadata>) -> bool {
+    metadata
+        .is_none_or(|metadata| metadata.video_codec_id.is_some() || metadata.video_width.is_some())
+}

@@ -1,0 +1,180 @@
+//! Segment objects in an S3-compatible store, a local directory or memory, behind
+//! `object_store`. Every call has a deadline; writes retry with backoff within a bound.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
+use tokio::time::{sleep, timeout};
+
+use crate::keys;
+
+/// How a failed PUT or GET is retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    /// Deadline of one try.
+    pub attempt_timeout: Duration,
+    /// Wait before the second try; doubles after each failure.
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            attempt_timeout: Duration::from_secs(10),
+            first_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Why a segment could not be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist.
+    #[error("segment object not found")]
+    NotFound,
+    /// A different write already created this key.
+    #[error("segment object already exists")]
+    AlreadyExists,
+    /// Every try failed; the last failure is given.
+    #[error("object store failed after {attempts} tries: {last}")]
+    Exhausted {
+        /// Tries made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+}
+
+/// Reads and writes segment objects under one key prefix.
+#[derive(Clone)]
+pub struct SegmentStore {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    retry: RetryPolicy,
+}
+
+impl SegmentStore {
+    /// Wraps an object store.
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: impl Into<String>, retry: RetryPolicy) -> Self {
+        Self {
+            store,
+            prefix: prefix.into(),
+            retry,
+        }
+    }
+
+    /// Stores a segment; returns once the store has acknowledged it.
+    ///
+    /// Keys are immutable, so the PUT is create-only. "Already exists" on a retry means an
+    /// earlier try of ours landed after its deadline, which is a success.
+    pub async fn put(
+        &self,
+        stream_id: &str,
+        epoch: u64,
+        msn: u64,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let path = keys::segment(&self.prefix, stream_id, epoch, msn);
+        let mut backoff = self.retry.first_backoff;
+        let mut last = String::new();
+        // Set once a failed try may still have reached the store (timeout, transport error).
+        let mut earlier_try_may_have_landed = false;
+        for attempt in 1..=self.retry.attempts {
+            let options = PutOptions::from(PutMode::Create);
+            let put = self.store.put_opts(&path, data.clone().into(), options);
+            match timeout(self.retry.attempt_timeout, put).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(object_store::Error::AlreadyExists { .. })) => {
+                    if earlier_try_may_have_landed {
+                        return Ok(());
+                    }
+                    return Err(StoreError::AlreadyExists);
+                }
+                Ok(Err(error)) => last = error.to_string(),
+                Err(_) => last = format!("timed out after {:?}", self.retry.attempt_timeout),
+            }
+            earlier_try_may_have_landed = true;
+            tracing::warn!(%path, attempt, error = %last, "segment put failed");
+            if attempt < self.retry.attempts {
+                sleep(backoff).await;
+                backoff *= 2;
+            }
+        }
+        Err(StoreError::Exhausted {
+            attempts: self.retry.attempts,
+            last,
+        })
+    }
+
+    /// Reads a segment.
+    pub async fn get(&self, stream_id: &str, epoch: u64, msn: u64) -> Result<Bytes, StoreError> {
+        let path = keys::segment(&self.prefix, stream_id, epoch, msn);
+        let read = async { self.store.get(&path).await?.bytes().await };
+        match timeout(self.retry.attempt_timeout, read).await {
+            Ok(Ok(data)) => Ok(data),
+            Ok(Err(object_store::Error::NotFound { .. })) => Err(StoreError::NotFound),
+            Ok(Err(error)) => Err(StoreError::Exhausted {
+                attempts: 1,
+                last: error.to_string(),
+            }),
+            Err(_) => Err(StoreError::Exhausted {
+                attempts: 1,
+                last: format!("timed out after {:?}", self.retry.attempt_timeout),
+            }),
+        }
+    }
+
+    /// Deletes a segment that left the index; a missing object is fine.
+    pub async fn delete(&self, stream_id: &str, epoch: u64, msn: u64) -> Result<(), StoreError> {
+        let path = keys::segment(&self.prefix, stream_id, epoch, msn);
+        match timeout(self.retry.attempt_timeout, self.store.delete(&path)).await {
+            Ok(Ok(())) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
+            Ok(Err(error)) => Err(StoreError::Exhausted {
+                attempts: 1,
+                last: error.to_string(),
+            }),
+            Err(_) => Err(StoreError::Exhausted {
+                attempts: 1,
+                last: "delete timed out".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+
+    #[tokio::test]
+    async fn put_get_delete_round_trip_and_keys_are_create_only() {
+        let store = SegmentStore::new(Arc::new(InMemory::new()), "p", RetryPolicy::default());
+        store
+            .put("s", 1, 7, Bytes::from_static(b"ts"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("s", 1, 7).await.unwrap(),
+            Bytes::from_static(b"ts")
+        );
+        let overwrite = store.put("s", 1, 7, Bytes::from_static(b"other")).await;
+        assert!(
+            matches!(overwrite, Err(StoreError::AlreadyExists)),
+            "never overwritten"
+        );
+        assert_eq!(
+            store.get("s", 1, 7).await.unwrap(),
+            Bytes::from_static(b"ts")
+        );
+        store.delete("s", 1, 7).await.unwrap();
+        assert!(matches!(
+            store.get("s", 1, 7).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}
