@@ -103,11 +103,9 @@ impl Viewer {
 
     fn start_chunk(&mut self) -> Bytes {
         let start = std::mem::take(&mut self.subscription.start);
-        let has_audio = start.iter().any(|frame| frame.kind == FrameKind::Audio);
-        let has_video =
-            start.iter().any(|frame| frame.kind == FrameKind::Video) || self.hub.has_video();
-        // The stream may not have announced audio yet; declaring both is what players expect.
-        let header = file_header(has_audio || !has_video, true);
+        let (audio, video) = (self.hub.has_audio(), self.hub.has_video());
+        // Before any media has arrived, announce both: the usual stream carries both.
+        let header = if audio || video { file_header(audio, video) } else { file_header(true, true) };
         let size = header.len() + start.iter().map(|frame| frame.tag.len()).sum::<usize>();
         let mut chunk = Vec::with_capacity(size);
         chunk.extend_from_slice(&header);

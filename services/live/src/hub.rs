@@ -43,6 +43,7 @@ pub struct Hub {
     state: Mutex<State>,
     newest_timestamp_ms: AtomicU32,
     has_video: AtomicBool,
+    has_audio: AtomicBool,
 }
 
 #[derive(Default)]
@@ -70,6 +71,7 @@ impl Hub {
             state: Mutex::new(state),
             newest_timestamp_ms: AtomicU32::new(0),
             has_video: AtomicBool::new(false),
+            has_audio: AtomicBool::new(false),
         }
     }
 
@@ -77,8 +79,10 @@ impl Hub {
     pub fn publish(&self, frame: Frame) {
         self.newest_timestamp_ms
             .store(frame.timestamp_ms, Ordering::Relaxed);
-        if frame.kind == FrameKind::Video {
-            self.has_video.store(true, Ordering::Relaxed);
+        match frame.kind {
+            FrameKind::Video => self.has_video.store(true, Ordering::Relaxed),
+            FrameKind::Audio => self.has_audio.store(true, Ordering::Relaxed),
+            FrameKind::Script => {}
         }
         let mut state = self.lock();
         state.remember(&frame, &self.limits);
@@ -116,6 +120,11 @@ impl Hub {
     /// Whether the stream has carried video; without it any audio frame is a resume point.
     pub fn has_video(&self) -> bool {
         self.has_video.load(Ordering::Relaxed)
+    }
+
+    /// Whether the stream has carried audio.
+    pub fn has_audio(&self) -> bool {
+        self.has_audio.load(Ordering::Relaxed)
     }
 
     /// Number of subscribed viewers.

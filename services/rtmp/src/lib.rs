@@ -12,6 +12,7 @@
 mod connection;
 mod error;
 mod limits;
+pub mod testing;
 
 pub use connection::{Connection, Event, StreamMetadata};
 pub use error::RtmpError;

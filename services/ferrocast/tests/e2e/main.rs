@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `ferrocast` binary with real ffmpeg, ffprobe and Chromium, all on
+//! 127.0.0.1. Run `scripts/install-test-deps.sh` first; a missing tool fails the test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
+
+mod browser;
+mod ingest;
+mod robustness;
+mod support;
+mod viewers;

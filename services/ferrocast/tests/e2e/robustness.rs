@@ -1,0 +1,37 @@
+//! Bad input ends only its own connection.
+
+use std::io::Write;
+use std::time::Duration;
+
+use ferrocast_rtmp::testing::{client_handshake, set_data_frame_without_metadata};
+
+use crate::ingest::{playlist_when, segment_uris};
+use crate::support::media::publish_clip;
+use crate::support::server::DevServer;
+use crate::viewers::watch_flv;
+
+#[test]
+fn a_connection_that_panics_the_parser_leaves_the_live_stream_playing() {
+    let mut server = DevServer::start();
+    let mut publisher = publish_clip(&server.publish_url, -1);
+    playlist_when(&server, "the stream to go live", |text| !segment_uris(text).is_empty());
+
+    let url = server.flv_url.clone();
+    let viewer = std::thread::spawn(move || watch_flv(&url, Duration::from_secs(5)));
+    let rtmp_addr = server.rtmp_server.trim_start_matches("rtmp://").trim_end_matches("/live").to_owned();
+    for _ in 0..3 {
+        let mut evil = std::net::TcpStream::connect(&rtmp_addr).unwrap();
+        client_handshake(&mut evil).unwrap();
+        evil.write_all(&set_data_frame_without_metadata()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let received = viewer.join().unwrap();
+
+    assert!(server.is_running(), "the process survives");
+    assert!(publisher.try_wait().unwrap().is_none(), "the publisher is still connected");
+    assert!(received.video_span_ms() >= 4000, "the viewer kept receiving: {received:?}");
+    let panics = server.log().matches("rtmp parser panicked").count();
+    assert_eq!(panics, 3, "each bad connection ended with a clear error");
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+}

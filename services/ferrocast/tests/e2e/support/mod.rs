@@ -1,0 +1,20 @@
+//! Shared helpers: the server under test, media fixtures and clients, HTTP.
+
+pub mod http;
+pub mod media;
+pub mod server;
+
+use std::time::{Duration, Instant};
+
+/// Polls `condition` every 100 ms until it holds or `deadline` passes. This waits for an
+/// event the test caused (a segment being written); it never re-runs an assertion.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut condition: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = condition() {
+            return value;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

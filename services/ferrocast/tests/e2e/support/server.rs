@@ -1,0 +1,118 @@
+//! Starts `ferrocast dev` on loopback with ephemeral ports and reads the URLs it prints.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `ferrocast dev`, killed on drop.
+pub struct DevServer {
+    child: Child,
+    /// Where it keeps its stream and segments.
+    pub data_dir: PathBuf,
+    log_path: PathBuf,
+    /// `rtmp://127.0.0.1:<port>/live/<key>`.
+    pub publish_url: String,
+    /// `rtmp://127.0.0.1:<port>/live`.
+    pub rtmp_server: String,
+    /// The secret stream key.
+    pub stream_key: String,
+    /// The HLS playlist URL.
+    pub hls_url: String,
+    /// The HTTP-FLV URL.
+    pub flv_url: String,
+}
+
+impl DevServer {
+    /// Starts the binary and waits for its URLs.
+    pub fn start() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!("ferrocast-e2e-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let data_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let log_path = data_dir.join("server.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocast"))
+            .args(["dev", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir.join("data"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start ferrocast");
+        let lines = read_startup_lines(&mut child);
+        let field = |label: &str| -> String {
+            let prefix = format!("{label}: ");
+            let line = lines.iter().find(|line| line.starts_with(&prefix));
+            line.unwrap_or_else(|| panic!("no {label:?} line in {lines:?}"))[prefix.len()..].to_owned()
+        };
+        Self {
+            publish_url: field("RTMP publish URL"),
+            rtmp_server: field("OBS server"),
+            stream_key: field("OBS stream key"),
+            hls_url: field("HLS"),
+            flv_url: field("HTTP-FLV"),
+            child,
+            data_dir,
+            log_path,
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Segment objects on disk.
+    pub fn segment_files(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![self.data_dir.join("data").join("segments")];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn read_startup_lines(child: &mut Child) -> Vec<String> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while lines.len() < 5 {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .expect("ferrocast dev printed its URLs within 20 s");
+        lines.push(line);
+    }
+    lines
+}
