@@ -10,7 +10,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BROWSER_DIR="$ROOT/scripts/browser"
-APT_PACKAGES=(ffmpeg chromium redis-server python3)
+APT_PACKAGES=(ffmpeg chromium redis-server python3 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 
 log() { printf '[install-test-deps] %s\n' "$*" >&2; }
 die() { printf '[install-test-deps] error: %s\n' "$*" >&2; exit 1; }
@@ -72,6 +72,7 @@ echo "ffmpeg: $(ffmpeg -hide_banner -version 2>/dev/null | head -n1)"
 echo "chromium: $(chromium --version 2>/dev/null)"
 echo "redis-server: $(redis-server --version 2>/dev/null | head -n1)"
 echo "python3: $(python3 --version 2>&1)"
+echo "gstreamer: $(gst-launch-1.0 --version 2>/dev/null | head -n1)"
 echo "node: $(node --version)"
 echo "npm: $(npm --version 2>/dev/null)"
 echo "hls.js: $(npm_version hls.js)"

@@ -105,7 +105,11 @@ impl Viewer {
         let start = std::mem::take(&mut self.subscription.start);
         let (audio, video) = (self.hub.has_audio(), self.hub.has_video());
         // Before any media has arrived, announce both: the usual stream carries both.
-        let header = if audio || video { file_header(audio, video) } else { file_header(true, true) };
+        let header = if audio || video {
+            file_header(audio, video)
+        } else {
+            file_header(true, true)
+        };
         let size = header.len() + start.iter().map(|frame| frame.tag.len()).sum::<usize>();
         let mut chunk = Vec::with_capacity(size);
         chunk.extend_from_slice(&header);

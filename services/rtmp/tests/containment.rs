@@ -14,7 +14,9 @@ async fn parser_panic_ends_only_that_connection() {
         let mut outcomes = Vec::new();
         for _ in 0..2 {
             let (socket, _) = listener.accept().await.expect("accept");
-            let mut connection = Connection::handshake(socket, Limits::default()).await.expect("handshake");
+            let mut connection = Connection::handshake(socket, Limits::default())
+                .await
+                .expect("handshake");
             outcomes.push(connection.next_event().await);
         }
         outcomes
@@ -22,7 +24,8 @@ async fn parser_panic_ends_only_that_connection() {
     let clients = tokio::task::spawn_blocking(move || {
         let mut evil = std::net::TcpStream::connect(addr).expect("connect");
         client_handshake(&mut evil).expect("handshake");
-        evil.write_all(&set_data_frame_without_metadata()).expect("send");
+        evil.write_all(&set_data_frame_without_metadata())
+            .expect("send");
         // A well-behaved peer after it is still served.
         let mut good = std::net::TcpStream::connect(addr).expect("connect");
         client_handshake(&mut good).expect("second handshake after the panic");
@@ -31,6 +34,10 @@ async fn parser_panic_ends_only_that_connection() {
     });
     let outcomes = server.await.expect("server task survived the panic");
     drop(clients.await);
-    assert!(matches!(outcomes[0], Err(RtmpError::ParserPanicked)), "{:?}", outcomes[0]);
+    assert!(
+        matches!(outcomes[0], Err(RtmpError::ParserPanicked)),
+        "{:?}",
+        outcomes[0]
+    );
     assert!(matches!(outcomes[1], Ok(None)), "{:?}", outcomes[1]);
 }

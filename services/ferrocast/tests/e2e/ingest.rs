@@ -9,16 +9,26 @@ use crate::support::wait_for;
 
 /// Segment URIs listed by a playlist, in order.
 pub fn segment_uris(playlist: &str) -> Vec<String> {
-    playlist.lines().filter(|line| !line.starts_with('#') && !line.is_empty()).map(str::to_owned).collect()
+    playlist
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The value of a `#TAG:value` line.
 pub fn tag_value(playlist: &str, tag: &str) -> Option<u64> {
     let prefix = format!("{tag}:");
-    playlist.lines().find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
+    playlist
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
 }
 
-pub fn playlist_when(server: &DevServer, what: &str, mut condition: impl FnMut(&str) -> bool) -> String {
+pub fn playlist_when(
+    server: &DevServer,
+    what: &str,
+    mut condition: impl FnMut(&str) -> bool,
+) -> String {
     wait_for(what, Duration::from_secs(30), || {
         let response = get(&server.hls_url);
         let text = response.text();
@@ -32,36 +42,74 @@ fn synthetic_source_with_b_frames_plays_over_hls_and_flv() {
     let started = Instant::now();
     let publisher = publish_live(&server.publish_url, 10);
 
-    let first = playlist_when(&server, "the first playlist", |text| !segment_uris(text).is_empty());
-    eprintln!("first playable playlist {:?} after the publisher started", started.elapsed());
+    let first = playlist_when(&server, "the first playlist", |text| {
+        !segment_uris(text).is_empty()
+    });
+    eprintln!(
+        "first playable playlist {:?} after the publisher started",
+        started.elapsed()
+    );
     let live = probe(&server.hls_url);
     assert_eq!(codecs(&live), ["aac", "h264"], "{live}");
-    assert_eq!(live["streams"].as_array().unwrap().iter().find(|s| s["codec_name"] == "h264").unwrap()["width"], 1280);
+    assert_eq!(
+        live["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["codec_name"] == "h264")
+            .unwrap()["width"],
+        1280
+    );
 
     let flv = probe(&server.flv_url);
     assert_eq!(codecs(&flv), ["aac", "h264"], "{flv}");
-    assert_eq!(decode_errors(&server.flv_url, 3), "", "HTTP-FLV decodes without errors");
+    assert_eq!(
+        decode_errors(&server.flv_url, 3),
+        "",
+        "HTTP-FLV decodes without errors"
+    );
 
     let playlist = get(&server.hls_url);
-    assert_eq!(playlist.header("content-type"), Some("application/vnd.apple.mpegurl"));
+    assert_eq!(
+        playlist.header("content-type"),
+        Some("application/vnd.apple.mpegurl")
+    );
     assert_eq!(playlist.header("cache-control"), Some("public, max-age=1"));
     assert_eq!(playlist.header("access-control-allow-origin"), Some("*"));
     assert!(first.contains("#EXT-X-PROGRAM-DATE-TIME:"));
 
     let (ok, errors) = finish(publisher);
     assert!(ok, "publisher failed: {errors}");
-    let ended = playlist_when(&server, "EXT-X-ENDLIST", |text| text.contains("#EXT-X-ENDLIST"));
+    let ended = playlist_when(&server, "EXT-X-ENDLIST", |text| {
+        text.contains("#EXT-X-ENDLIST")
+    });
     let base = server.hls_url.trim_end_matches("index.m3u8");
     for uri in segment_uris(&ended) {
         let segment = get(&format!("{base}{uri}"));
         assert_eq!(segment.status, 200, "listed segment {uri} must exist");
         assert_eq!(segment.header("content-type"), Some("video/mp2t"));
-        assert!(segment.header("cache-control").unwrap().contains("immutable"));
+        assert!(
+            segment
+                .header("cache-control")
+                .unwrap()
+                .contains("immutable")
+        );
         assert_eq!(segment.body.len() % 188, 0);
     }
-    let duration: f64 = probe(&server.hls_url)["format"]["duration"].as_str().unwrap().parse().unwrap();
-    assert!((9.0..=11.0).contains(&duration), "HLS duration {duration} s for a 10 s publish");
-    assert_eq!(decode_errors(&server.hls_url, 30), "", "HLS decodes without errors");
+    let duration: f64 = probe(&server.hls_url)["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (9.0..=11.0).contains(&duration),
+        "HLS duration {duration} s for a 10 s publish"
+    );
+    assert_eq!(
+        decode_errors(&server.hls_url, 30),
+        "",
+        "HLS decodes without errors"
+    );
 }
 
 #[test]
@@ -72,15 +120,31 @@ fn wrong_key_is_refused_and_leaves_no_segment() {
     let wrong_url = format!("{}/sk_{stream_id}_{wrong_secret}", server.rtmp_server);
     let (ok, errors) = finish(publish_clip(&wrong_url, 0));
     assert!(!ok, "ffmpeg must fail to publish with a wrong key");
-    assert!(errors.contains("wrong stream key"), "the RTMP error status reaches the client: {errors}");
+    assert!(
+        errors.contains("wrong stream key"),
+        "the RTMP error status reaches the client: {errors}"
+    );
 
     let log = server.log();
-    let refusal = log.lines().find(|line| line.contains("publish refused")).expect("a refusal log line");
-    assert!(refusal.contains(&stream_id), "names the stream id: {refusal}");
-    assert!(!log.contains(wrong_secret) && !log.contains(&server.stream_key), "never logs a key");
+    let refusal = log
+        .lines()
+        .find(|line| line.contains("publish refused"))
+        .expect("a refusal log line");
+    assert!(
+        refusal.contains(&stream_id),
+        "names the stream id: {refusal}"
+    );
+    assert!(
+        !log.contains(wrong_secret) && !log.contains(&server.stream_key),
+        "never logs a key"
+    );
     assert_eq!(get(&server.hls_url).status, 404);
     assert_eq!(get(&server.flv_url).status, 404);
-    assert!(server.segment_files().is_empty(), "no segment behind: {:?}", server.segment_files());
+    assert!(
+        server.segment_files().is_empty(),
+        "no segment behind: {:?}",
+        server.segment_files()
+    );
 }
 
 #[test]
@@ -88,7 +152,9 @@ fn reconnect_continues_the_playlist_after_one_discontinuity() {
     let server = DevServer::start();
     let (ok, errors) = finish(publish_clip(&server.publish_url, 0));
     assert!(ok, "{errors}");
-    let first = playlist_when(&server, "the first session to end", |text| text.contains("#EXT-X-ENDLIST"));
+    let first = playlist_when(&server, "the first session to end", |text| {
+        text.contains("#EXT-X-ENDLIST")
+    });
     let first_uris = segment_uris(&first);
     assert!(!first.contains("#EXT-X-DISCONTINUITY\n"));
 
@@ -104,14 +170,30 @@ fn reconnect_continues_the_playlist_after_one_discontinuity() {
     let (ok, errors) = finish(publisher);
     assert!(ok, "{errors}");
 
-    assert_eq!(second.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{second}");
-    let msns: Vec<u64> = segment_uris(&second).iter().map(|uri| uri.trim_end_matches(".ts").parse().unwrap()).collect();
-    assert!(msns.windows(2).all(|pair| pair[1] == pair[0] + 1), "contiguous, increasing: {msns:?}");
-    assert!(sequences.windows(2).all(|pair| pair[1] >= pair[0]), "media sequence never rewinds: {sequences:?}");
+    assert_eq!(
+        second.matches("#EXT-X-DISCONTINUITY\n").count(),
+        1,
+        "{second}"
+    );
+    let msns: Vec<u64> = segment_uris(&second)
+        .iter()
+        .map(|uri| uri.trim_end_matches(".ts").parse().unwrap())
+        .collect();
+    assert!(
+        msns.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "contiguous, increasing: {msns:?}"
+    );
+    assert!(
+        sequences.windows(2).all(|pair| pair[1] >= pair[0]),
+        "media sequence never rewinds: {sequences:?}"
+    );
     let after_gap = second.split("#EXT-X-DISCONTINUITY\n").nth(1).unwrap();
     let first_new = segment_uris(after_gap)[0].clone();
     let last_old = first_uris.last().unwrap();
-    let (old, new): (u64, u64) = (last_old.trim_end_matches(".ts").parse().unwrap(), first_new.trim_end_matches(".ts").parse().unwrap());
+    let (old, new): (u64, u64) = (
+        last_old.trim_end_matches(".ts").parse().unwrap(),
+        first_new.trim_end_matches(".ts").parse().unwrap(),
+    );
     assert_eq!(new, old + 1, "the new session continues the media sequence");
 }
 
@@ -119,10 +201,18 @@ fn reconnect_continues_the_playlist_after_one_discontinuity() {
 fn a_second_publisher_on_a_live_key_is_refused() {
     let server = DevServer::start();
     let mut first = publish_clip(&server.publish_url, -1);
-    playlist_when(&server, "the first publisher's playlist", |text| !segment_uris(text).is_empty());
+    playlist_when(&server, "the first publisher's playlist", |text| {
+        !segment_uris(text).is_empty()
+    });
     let (ok, errors) = finish(publish_clip(&server.publish_url, 0));
-    assert!(!ok && errors.contains("already live"), "second publisher refused: {errors}");
-    assert!(first.try_wait().unwrap().is_none(), "the first publisher keeps going");
+    assert!(
+        !ok && errors.contains("already live"),
+        "second publisher refused: {errors}"
+    );
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first publisher keeps going"
+    );
     let _ = first.kill();
     let _ = first.wait();
 }

@@ -5,6 +5,7 @@
 
 mod browser;
 mod ingest;
+mod interop;
 mod robustness;
 mod support;
 mod viewers;

@@ -14,11 +14,17 @@ use crate::viewers::watch_flv;
 fn a_connection_that_panics_the_parser_leaves_the_live_stream_playing() {
     let mut server = DevServer::start();
     let mut publisher = publish_clip(&server.publish_url, -1);
-    playlist_when(&server, "the stream to go live", |text| !segment_uris(text).is_empty());
+    playlist_when(&server, "the stream to go live", |text| {
+        !segment_uris(text).is_empty()
+    });
 
     let url = server.flv_url.clone();
     let viewer = std::thread::spawn(move || watch_flv(&url, Duration::from_secs(5)));
-    let rtmp_addr = server.rtmp_server.trim_start_matches("rtmp://").trim_end_matches("/live").to_owned();
+    let rtmp_addr = server
+        .rtmp_server
+        .trim_start_matches("rtmp://")
+        .trim_end_matches("/live")
+        .to_owned();
     for _ in 0..3 {
         let mut evil = std::net::TcpStream::connect(&rtmp_addr).unwrap();
         client_handshake(&mut evil).unwrap();
@@ -28,8 +34,14 @@ fn a_connection_that_panics_the_parser_leaves_the_live_stream_playing() {
     let received = viewer.join().unwrap();
 
     assert!(server.is_running(), "the process survives");
-    assert!(publisher.try_wait().unwrap().is_none(), "the publisher is still connected");
-    assert!(received.video_span_ms() >= 4000, "the viewer kept receiving: {received:?}");
+    assert!(
+        publisher.try_wait().unwrap().is_none(),
+        "the publisher is still connected"
+    );
+    assert!(
+        received.video_span_ms() >= 4000,
+        "the viewer kept receiving: {received:?}"
+    );
     let panics = server.log().matches("rtmp parser panicked").count();
     assert_eq!(panics, 3, "each bad connection ended with a clear error");
     let _ = publisher.kill();

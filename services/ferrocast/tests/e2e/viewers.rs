@@ -24,7 +24,8 @@ pub struct Received {
 impl Received {
     /// Media time covered by the video received.
     pub fn video_span_ms(&self) -> u32 {
-        self.last_video_ms.saturating_sub(self.first_video_ms.unwrap_or(0))
+        self.last_video_ms
+            .saturating_sub(self.first_video_ms.unwrap_or(0))
     }
 }
 
@@ -65,7 +66,9 @@ pub fn watch_flv(url: &str, duration: Duration) -> Received {
 fn twenty_concurrent_flv_viewers_all_receive_the_stream() {
     let server = DevServer::start();
     let mut publisher = publish_clip(&server.publish_url, -1);
-    playlist_when(&server, "the stream to go live", |text| !segment_uris(text).is_empty());
+    playlist_when(&server, "the stream to go live", |text| {
+        !segment_uris(text).is_empty()
+    });
 
     let viewers: Vec<_> = (0..20)
         .map(|_| {
@@ -73,15 +76,30 @@ fn twenty_concurrent_flv_viewers_all_receive_the_stream() {
             std::thread::spawn(move || watch_flv(&url, Duration::from_secs(4)))
         })
         .collect();
-    let results: Vec<Received> = viewers.into_iter().map(|viewer| viewer.join().unwrap()).collect();
+    let results: Vec<Received> = viewers
+        .into_iter()
+        .map(|viewer| viewer.join().unwrap())
+        .collect();
     let _ = publisher.kill();
     let _ = publisher.wait();
 
     for (n, received) in results.iter().enumerate() {
-        assert!(received.script_tags >= 1, "viewer {n} got onMetaData: {received:?}");
-        assert!(received.keyframes >= 1, "viewer {n} started on a keyframe: {received:?}");
-        assert!(received.audio_tags >= 50, "viewer {n} got audio: {received:?}");
-        assert!(received.video_span_ms() >= 3000, "viewer {n} got >= 3 s of video: {received:?}");
+        assert!(
+            received.script_tags >= 1,
+            "viewer {n} got onMetaData: {received:?}"
+        );
+        assert!(
+            received.keyframes >= 1,
+            "viewer {n} started on a keyframe: {received:?}"
+        );
+        assert!(
+            received.audio_tags >= 50,
+            "viewer {n} got audio: {received:?}"
+        );
+        assert!(
+            received.video_span_ms() >= 3000,
+            "viewer {n} got >= 3 s of video: {received:?}"
+        );
     }
 }
 
@@ -94,7 +112,15 @@ fn unknown_and_offline_streams_are_404() {
         format!("{base}/live/nosuchstream.flv"),
         server.hls_url.clone(),
         server.flv_url.clone(),
-        format!("{base}/live/{}", server.flv_url.rsplit('/').next().unwrap().trim_end_matches(".flv")),
+        format!(
+            "{base}/live/{}",
+            server
+                .flv_url
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".flv")
+        ),
     ] {
         assert_eq!(get(&url).status, 404, "{url}");
     }

@@ -42,7 +42,11 @@ pub fn get(url: &str) -> Response {
     let headers = read_headers(&mut body);
     let mut bytes = Vec::new();
     body.read_to_end(&mut bytes).expect("read body");
-    Response { status, headers, body: bytes }
+    Response {
+        status,
+        headers,
+        body: bytes,
+    }
 }
 
 /// `GET url`, returning after the headers so the body can be streamed.
@@ -56,14 +60,22 @@ fn open(url: &str, origin: Option<&str>) -> Streaming {
     let rest = url.strip_prefix("http://").expect("http url");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut socket = TcpStream::connect(authority).expect("connect");
-    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
     let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n{origin}\r\n");
     socket.write_all(request.as_bytes()).expect("send request");
     let mut body = BufReader::new(socket);
     let mut status_line = String::new();
     body.read_line(&mut status_line).expect("status line");
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
     Streaming { status, body }
 }
 

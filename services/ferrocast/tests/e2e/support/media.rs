@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 /// The synthetic live source of `shared/TESTING.md` (720p30 test pattern and a tone, 2 s GOP),
 /// with B-frames, as ffmpeg input and encoder arguments.
+#[rustfmt::skip]
 const SYNTHETIC_SOURCE: &[&str] = &[
     "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
     "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
@@ -15,8 +16,14 @@ const SYNTHETIC_SOURCE: &[&str] = &[
 ];
 
 fn tool(name: &str) -> Command {
-    let found = Command::new("which").arg(name).output().is_ok_and(|out| out.status.success());
-    assert!(found, "{name} is not installed: run scripts/install-test-deps.sh");
+    let found = Command::new("which")
+        .arg(name)
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        found,
+        "{name} is not installed: run scripts/install-test-deps.sh"
+    );
     Command::new(name)
 }
 
@@ -25,7 +32,8 @@ fn tool(name: &str) -> Command {
 pub fn clip() -> &'static Path {
     static CLIP: OnceLock<PathBuf> = OnceLock::new();
     CLIP.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("clip-{}.flv", std::process::id()));
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("clip-{}.flv", std::process::id()));
         let output = tool("ffmpeg")
             .args(["-nostdin", "-v", "error", "-y"])
             .args(SYNTHETIC_SOURCE)
@@ -33,7 +41,11 @@ pub fn clip() -> &'static Path {
             .arg(&path)
             .output()
             .expect("run ffmpeg");
-        assert!(output.status.success(), "encoding the clip: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "encoding the clip: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         path
     })
 }
@@ -41,7 +53,15 @@ pub fn clip() -> &'static Path {
 /// Publishes the clip at real-time pace, `loops` extra times (-1 forever).
 pub fn publish_clip(url: &str, loops: i32) -> Child {
     tool("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-re", "-stream_loop", &loops.to_string(), "-i"])
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-re",
+            "-stream_loop",
+            &loops.to_string(),
+            "-i",
+        ])
         .arg(clip())
         .args(["-c", "copy", "-f", "flv", url])
         .stdout(Stdio::null())
@@ -77,17 +97,29 @@ pub fn run_bounded(command: Command, timeout_s: u32) -> Output {
 /// ffprobe's JSON view of the streams and format at `url`.
 pub fn probe(url: &str) -> serde_json::Value {
     let mut command = tool("ffprobe");
-    command.args(["-v", "error", "-show_entries", "stream=codec_name,codec_type,width,height,has_b_frames"]);
+    command.args([
+        "-v",
+        "error",
+        "-show_entries",
+        "stream=codec_name,codec_type,width,height,has_b_frames",
+    ]);
     command.args(["-show_entries", "format=duration", "-of", "json", url]);
     let output = run_bounded(command, 60);
-    assert!(output.status.success(), "ffprobe {url}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "ffprobe {url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("ffprobe json")
 }
 
 /// The codec names ffprobe found, sorted.
 pub fn codecs(probe: &serde_json::Value) -> Vec<String> {
     let streams = probe["streams"].as_array().cloned().unwrap_or_default();
-    let mut names: Vec<String> = streams.iter().filter_map(|s| s["codec_name"].as_str().map(str::to_owned)).collect();
+    let mut names: Vec<String> = streams
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str().map(str::to_owned))
+        .collect();
     names.sort();
     names
 }
@@ -95,9 +127,24 @@ pub fn codecs(probe: &serde_json::Value) -> Vec<String> {
 /// Decodes `seconds` of `url` with ffmpeg; returns ffmpeg's error output (empty when clean).
 pub fn decode_errors(url: &str, seconds: u32) -> String {
     let mut command = tool("ffmpeg");
-    command.args(["-nostdin", "-v", "error", "-i", url, "-t", &seconds.to_string(), "-f", "null", "-"]);
+    command.args([
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        url,
+        "-t",
+        &seconds.to_string(),
+        "-f",
+        "null",
+        "-",
+    ]);
     let output = run_bounded(command, 60);
-    assert!(output.status.success(), "ffmpeg decode of {url} failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "ffmpeg decode of {url} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

@@ -14,7 +14,10 @@ pub fn wait_for<T>(what: &str, deadline: Duration, mut condition: impl FnMut() -
         if let Some(value) = condition() {
             return value;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -29,13 +29,23 @@ impl DevServer {
     /// Starts the binary and waits for its URLs.
     pub fn start() -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!("ferrocast-e2e-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "ferrocast-e2e-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         let data_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
         std::fs::create_dir_all(&data_dir).unwrap();
         let log_path = data_dir.join("server.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocast"))
-            .args(["dev", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args([
+                "dev",
+                "--rtmp-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
             .arg("--data-dir")
             .arg(data_dir.join("data"))
             .env("RUST_LOG", "info")
@@ -47,7 +57,8 @@ impl DevServer {
         let field = |label: &str| -> String {
             let prefix = format!("{label}: ");
             let line = lines.iter().find(|line| line.starts_with(&prefix));
-            line.unwrap_or_else(|| panic!("no {label:?} line in {lines:?}"))[prefix.len()..].to_owned()
+            line.unwrap_or_else(|| panic!("no {label:?} line in {lines:?}"))[prefix.len()..]
+                .to_owned()
         };
         Self {
             publish_url: field("RTMP publish URL"),
