@@ -63,6 +63,17 @@ else
   log "npm: scripts/browser/node_modules up to date"
 fi
 
+# ---- s3s-fs (S3-compatible server for the object store tests) ---------------
+# 0.14.1: newer releases need a newer rustc than the workspace's.
+if command -v s3s-fs >/dev/null 2>&1; then
+  log "cargo: s3s-fs already installed"
+else
+  command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to install s3s-fs)"
+  log "cargo: installing s3s-fs 0.14.1 (takes a few minutes)"
+  cargo install s3s-fs@0.14.1 --features binary --locked
+  command -v s3s-fs >/dev/null 2>&1 || die "s3s-fs installed but not on PATH (add ~/.cargo/bin)"
+fi
+
 # ---- versions --------------------------------------------------------------
 npm_version() {
   node -p "require('$BROWSER_DIR/node_modules/$1/package.json').version" 2>/dev/null || echo missing
@@ -71,6 +82,7 @@ echo "ffmpeg: $(ffmpeg -hide_banner -version 2>/dev/null | head -n1)"
 # (Debian's chromium wrapper can print a harmless shell warning on stderr)
 echo "chromium: $(chromium --version 2>/dev/null)"
 echo "redis-server: $(redis-server --version 2>/dev/null | head -n1)"
+echo "s3s-fs: $(s3s-fs --version 2>/dev/null | head -n1)"
 echo "python3: $(python3 --version 2>&1)"
 echo "gstreamer: $(gst-launch-1.0 --version 2>/dev/null | head -n1)"
 echo "node: $(node --version)"

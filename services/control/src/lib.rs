@@ -1,14 +1,21 @@
-//! The control plane's model and boundaries: streams and their secret keys, publish
-//! authorization with placement epochs, and playback-id lookup.
+//! The control plane: streams and their secret keys, publish authorization with placement
+//! epochs, the node registry, and playback-id lookup.
 //!
-//! [`LocalControl`] keeps all of it in process for `ferrocast dev`; the cluster's control
-//! service implements the same traits over gRPC and Redis.
+//! - [`LocalControl`] keeps it all in process for `ferrocast dev`.
+//! - [`run`] is the `ferrocast control` role: a gRPC service for origins and edges and a REST
+//!   admin API for operators, with the state in Redis.
+//! - [`ControlClient`] is what origins and edges use to reach it; it implements the same
+//!   traits as [`LocalControl`].
 
 mod boundary;
+mod client;
 pub mod credentials;
 mod local;
+mod server;
 mod stream;
 
 pub use boundary::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory};
+pub use client::{ClientError, ClientOptions, ControlClient};
 pub use local::LocalControl;
+pub use server::{ControlConfig, RepoError, ServerError, connect_redis, generate_admin_token, run};
 pub use stream::StreamRecord;

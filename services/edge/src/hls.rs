@@ -78,7 +78,7 @@ async fn serve_segment(edge: &Edge, stream_id: &str, state: &IndexState, msn: u6
     let Some(record) = state.segments.iter().find(|record| record.msn == msn) else {
         return not_found();
     };
-    match edge.deps.store.get(stream_id, record.epoch, msn).await {
+    match edge.deps.segments.get(stream_id, record.epoch, msn).await {
         Ok(data) => {
             let headers = [
                 (header::CONTENT_TYPE, HeaderValue::from_static(SEGMENT_TYPE)),

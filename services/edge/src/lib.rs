@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use ferrocast_control::StreamDirectory;
 use ferrocast_live::LiveSource;
-use ferrocast_store::{SegmentIndex, SegmentStore};
+use ferrocast_store::{SegmentCache, SegmentIndex};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +27,8 @@ pub struct EdgeDeps {
     pub directory: Arc<dyn StreamDirectory>,
     /// Segment lists.
     pub index: Arc<dyn SegmentIndex>,
-    /// Segment objects.
-    pub store: SegmentStore,
+    /// Segment objects, through a read-through cache with single-flight.
+    pub segments: Arc<SegmentCache>,
     /// Live frames for HTTP-FLV.
     pub live: Arc<dyn LiveSource>,
 }

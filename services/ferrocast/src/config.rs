@@ -14,6 +14,8 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 const ENV_PREFIX: &str = "FERROCAST_";
+/// Variables with the prefix that belong to the command line, not to a role's configuration.
+const COMMAND_LINE_VARIABLES: &[&str] = &["FERROCAST_LOG_JSON"];
 
 /// Loads a role's configuration. `env` is injected so tests need not touch the process's.
 pub fn load<T: Default + Serialize + DeserializeOwned>(
@@ -46,6 +48,9 @@ pub fn load<T: Default + Serialize + DeserializeOwned>(
 fn env_table(env: &BTreeMap<String, String>) -> Table {
     let mut table = Table::new();
     for (name, raw) in env {
+        if COMMAND_LINE_VARIABLES.contains(&name.as_str()) {
+            continue;
+        }
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };

@@ -2,7 +2,7 @@
 //! role until SIGINT or SIGTERM.
 
 mod config;
-mod dev;
+mod roles;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -40,11 +40,31 @@ enum Role {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Control plane: stream keys, authorization, placement, admin API.
+    Control {
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// RTMP ingest, HLS packaging to S3 + Redis, relay to edges.
+    Origin {
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Stateless HLS and HTTP-FLV delivery.
+    Edge {
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_json);
+    // object_store's S3 client uses rustls with the ring provider, which must be chosen once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.role {
@@ -64,11 +84,23 @@ fn main() -> anyhow::Result<()> {
             if let Some(dir) = data_dir {
                 flags.insert("data_dir".into(), Value::String(dir.display().to_string()));
             }
-            let dev_config: dev::DevConfig = config::load(config.as_deref(), &env, flags)?;
-            runtime.block_on(async {
-                let shutdown = shutdown_on_signal();
-                dev::run(dev_config, shutdown).await
-            })
+            let dev_config: roles::dev::DevConfig = config::load(config.as_deref(), &env, flags)?;
+            runtime.block_on(async { roles::dev::run(dev_config, shutdown_on_signal()).await })
+        }
+        Role::Control { config } => {
+            let role_config: roles::control::ControlRoleConfig =
+                config::load(config.as_deref(), &env, Table::new())?;
+            runtime.block_on(async { roles::control::run(role_config, shutdown_on_signal()).await })
+        }
+        Role::Origin { config } => {
+            let role_config: roles::origin::OriginRoleConfig =
+                config::load(config.as_deref(), &env, Table::new())?;
+            runtime.block_on(async { roles::origin::run(role_config, shutdown_on_signal()).await })
+        }
+        Role::Edge { config } => {
+            let role_config: roles::edge::EdgeRoleConfig =
+                config::load(config.as_deref(), &env, Table::new())?;
+            runtime.block_on(async { roles::edge::run(role_config, shutdown_on_signal()).await })
         }
     }
 }

@@ -11,4 +11,4 @@ mod registry;
 
 pub use frame::{Frame, FrameKind};
 pub use hub::{Hub, HubLimits, Subscription};
-pub use registry::{Hubs, LiveError, LiveSource};
+pub use registry::{Hubs, LiveError, LiveSource, StreamOwners};

@@ -28,6 +28,13 @@ pub trait LiveSource: Send + Sync {
     async fn subscribe(&self, stream_id: &str) -> Result<(Arc<Hub>, Subscription), LiveError>;
 }
 
+/// Finds which origin owns a live stream, for edges that relay from it.
+#[async_trait]
+pub trait StreamOwners: Send + Sync {
+    /// The relay URL (`http://host:port`) of the origin publishing `stream_id`, if it is live.
+    async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, LiveError>;
+}
+
 /// The hubs of the streams live in this process.
 #[derive(Default)]
 pub struct Hubs {

@@ -8,6 +8,7 @@ mod config;
 mod connection;
 mod metadata;
 mod publish;
+mod publishing;
 mod uploader;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{HlsConfig, OriginConfig};
+pub use publishing::{PublishReport, Publishing};
 
 /// What an origin talks to.
 #[derive(Clone)]
@@ -32,6 +34,8 @@ pub struct OriginDeps {
     pub store: SegmentStore,
     /// The live hubs viewers subscribe to.
     pub hubs: Arc<Hubs>,
+    /// The publishes running here, for heartbeats.
+    pub publishing: Arc<Publishing>,
 }
 
 /// Serves RTMP ingest on `listener` until `shutdown` is cancelled.

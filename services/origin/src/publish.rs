@@ -2,6 +2,7 @@
 //! uploader, and on the end flushes, indexes `ENDLIST` and releases the lease.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrocast_control::PublishGrant;
@@ -36,6 +37,7 @@ pub struct PublishSession {
     uploader: JoinHandle<()>,
     /// A segment was dropped before upload; the next one starts a discontinuity.
     gap_pending: bool,
+    bytes_in: Arc<AtomicU64>,
 }
 
 impl PublishSession {
@@ -59,6 +61,7 @@ impl PublishSession {
         let uploader = Uploader::new(&grant, start, config, deps);
         let session = Self {
             hub: deps.hubs.start(&grant.stream_id),
+            bytes_in: deps.publishing.add(&grant.stream_id, grant.epoch),
             grant,
             deps: deps.clone(),
             normalizer: Normalizer::new(),
@@ -93,6 +96,8 @@ impl PublishSession {
 
     /// An FLV video tag body.
     pub fn on_video(&mut self, raw_timestamp_ms: u32, body: &[u8]) {
+        self.bytes_in
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         let dts = self.normalize(Track::Video, raw_timestamp_ms);
         let Ok(tag) = flv::parse_video(body) else {
             tracing::debug!(len = body.len(), "malformed video tag dropped");
@@ -113,6 +118,8 @@ impl PublishSession {
 
     /// An FLV audio tag body.
     pub fn on_audio(&mut self, raw_timestamp_ms: u32, body: &[u8]) {
+        self.bytes_in
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         let dts = self.normalize(Track::Audio, raw_timestamp_ms);
         let Ok(tag) = flv::parse_audio(body) else {
             tracing::debug!(len = body.len(), "malformed audio tag dropped");
@@ -142,6 +149,9 @@ impl PublishSession {
         if let Err(error) = self.uploader.await {
             tracing::error!(%error, "segment uploader failed");
         }
+        self.deps
+            .publishing
+            .remove(&self.grant.stream_id, self.grant.epoch);
         self.deps.authorizer.release(&self.grant).await;
         tracing::info!(epoch = self.grant.epoch, "publish ended");
     }

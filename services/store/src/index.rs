@@ -5,8 +5,16 @@
 //!   (one writer per stream, a zombie origin cannot write after a takeover);
 //! - media sequence numbers only grow, across sessions and writers;
 //! - the caller appends a segment only after its object is stored (object before index).
+//!
+//! Every index also announces which streams changed ([`SegmentIndex::changes`]), so readers
+//! can cache playlists and refresh them on a notification instead of polling.
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+/// The [`SegmentIndex::changes`] value meaning "anything may have changed": notifications may
+/// have been lost (e.g. a reconnect), so every cached state must be dropped.
+pub const CHANGED_ANYTHING: &str = "";
 
 /// One listed segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +54,7 @@ pub struct SessionStart {
 }
 
 /// Why an index operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum IndexError {
     /// A newer epoch owns the stream; this writer is fenced out.
     #[error("stale epoch {offered}: stream is owned by epoch {current}")]
@@ -89,4 +97,9 @@ pub trait SegmentIndex: Send + Sync {
 
     /// The stream's current state; `None` if it never had a session.
     async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError>;
+
+    /// Ids of streams whose state changed, sent after each successful write (by any writer
+    /// this index can hear). [`CHANGED_ANYTHING`] (and a lagged receiver) means notifications
+    /// may have been missed: treat every stream as changed.
+    fn changes(&self) -> broadcast::Receiver<String>;
 }

@@ -1,12 +1,29 @@
 //! Storage boundaries: the segment index (which segments a stream's playlist lists) and the
 //! segment object store, each a trait-like boundary with an in-memory twin for `dev` and
 //! unit tests. [`keys`] is the one module that owns every key layout.
+//!
+//! - Index: [`MemoryIndex`] (dev, tests), [`RedisIndex`] (cluster), and [`CachedIndex`] in
+//!   front of either for edges; every index announces changes ([`SegmentIndex::changes`]).
+//! - Objects: [`SegmentStore`] over any `object_store` (memory, local directory, or S3 via
+//!   [`s3_object_store`]), and [`SegmentCache`] in front of it for edges.
 
+mod cached_index;
 pub mod index;
 pub mod keys;
 mod memory_index;
+mod redis_changes;
+mod redis_index;
+mod redis_scripts;
+mod s3;
+mod segment_cache;
 mod segments;
 
-pub use index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+pub use cached_index::{CachedIndex, CachedIndexConfig};
+pub use index::{
+    CHANGED_ANYTHING, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+};
 pub use memory_index::MemoryIndex;
+pub use redis_index::{RedisIndex, RedisIndexConfig};
+pub use s3::{S3Config, s3_object_store};
+pub use segment_cache::{CacheStats, DEFAULT_SEGMENT_CACHE_BYTES, SegmentCache};
 pub use segments::{RetryPolicy, SegmentStore, StoreError};

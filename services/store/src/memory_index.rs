@@ -4,19 +4,40 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 
 use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
 
+/// Notifications a slow reader may fall behind by before it must flush everything.
+const CHANGES_CAPACITY: usize = 1024;
+
 /// A process-local segment index.
-#[derive(Default)]
 pub struct MemoryIndex {
     streams: Mutex<HashMap<String, IndexState>>,
+    changes: broadcast::Sender<String>,
+}
+
+impl Default for MemoryIndex {
+    fn default() -> Self {
+        Self {
+            streams: Mutex::default(),
+            changes: broadcast::channel(CHANGES_CAPACITY).0,
+        }
+    }
 }
 
 impl MemoryIndex {
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Announces a successful write; no subscriber is fine.
+    fn changed<T>(&self, stream_id: &str, result: Result<T, IndexError>) -> Result<T, IndexError> {
+        if result.is_ok() {
+            let _ = self.changes.send(stream_id.to_owned());
+        }
+        result
     }
 
     fn with_streams<T>(&self, action: impl FnOnce(&mut HashMap<String, IndexState>) -> T) -> T {
@@ -41,7 +62,7 @@ fn check_epoch(state: &IndexState, offered: u64) -> Result<(), IndexError> {
 #[async_trait]
 impl SegmentIndex for MemoryIndex {
     async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
-        self.with_streams(|streams| {
+        let result = self.with_streams(|streams| {
             let state = streams.entry(stream_id.to_owned()).or_default();
             check_epoch(state, epoch)?;
             state.epoch = epoch;
@@ -51,7 +72,8 @@ impl SegmentIndex for MemoryIndex {
                 next_msn: last.map_or(0, |segment| segment.msn + 1),
                 discontinuity: last.is_some(),
             })
-        })
+        });
+        self.changed(stream_id, result)
     }
 
     async fn append(
@@ -60,7 +82,7 @@ impl SegmentIndex for MemoryIndex {
         record: SegmentRecord,
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
-        self.with_streams(|streams| {
+        let result = self.with_streams(|streams| {
             let state = streams.entry(stream_id.to_owned()).or_default();
             check_epoch(state, record.epoch)?;
             if record.epoch > state.epoch {
@@ -83,21 +105,27 @@ impl SegmentIndex for MemoryIndex {
             let trimmed: Vec<SegmentRecord> = state.segments.drain(..excess).collect();
             state.discontinuity_base += trimmed.iter().filter(|s| s.discontinuity).count() as u64;
             Ok(trimmed)
-        })
+        });
+        self.changed(stream_id, result)
     }
 
     async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
-        self.with_streams(|streams| {
+        let result = self.with_streams(|streams| {
             let Some(state) = streams.get_mut(stream_id) else {
                 return Ok(());
             };
             check_epoch(state, epoch)?;
             state.ended = true;
             Ok(())
-        })
+        });
+        self.changed(stream_id, result)
     }
 
     async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
         Ok(self.with_streams(|streams| streams.get(stream_id).cloned()))
+    }
+
+    fn changes(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
     }
 }

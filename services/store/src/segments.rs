@@ -32,7 +32,7 @@ impl Default for RetryPolicy {
 }
 
 /// Why a segment could not be stored or read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The object does not exist.
     #[error("segment object not found")]
@@ -48,6 +48,9 @@ pub enum StoreError {
         /// The last failure.
         last: String,
     },
+    /// The object store is misconfigured; the message names every bad setting.
+    #[error("object store config: {0}")]
+    Config(String),
 }
 
 /// Reads and writes segment objects under one key prefix.
@@ -66,6 +69,11 @@ impl SegmentStore {
             prefix: prefix.into(),
             retry,
         }
+    }
+
+    /// Deadline of one GET, which bounds how long a reader may wait on one.
+    pub(crate) fn attempt_timeout(&self) -> Duration {
+        self.retry.attempt_timeout
     }
 
     /// Stores a segment; returns once the store has acknowledged it.

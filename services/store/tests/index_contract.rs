@@ -1,40 +1,65 @@
-//! The contract every [`SegmentIndex`] implementation must keep. Run against the memory twin
-//! here; the Redis implementation runs the same suite against a real redis-server.
+//! The contract every [`SegmentIndex`] implementation must keep, run against the memory twin,
+//! against [`RedisIndex`] on a real redis-server started here, and against [`CachedIndex`]
+//! over each; plus Redis fencing, change notifications and the cache's behaviour.
 
 #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
-use ferrocast_store::{IndexError, MemoryIndex, SegmentIndex, SegmentRecord};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use ferrocast_store::{
+    CHANGED_ANYTHING, CachedIndex, CachedIndexConfig, IndexError, IndexState, MemoryIndex,
+    RedisIndex, RedisIndexConfig, SegmentIndex, SegmentRecord, SessionStart, keys,
+};
+use tokio::sync::broadcast;
 
 fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
     SegmentRecord {
         msn,
         epoch,
         duration_ms: 2000,
-        program_date_time_ms: 1_700_000_000_000 + msn as i64 * 2000,
+        program_date_time_ms: 1_700_000_000_000i64.wrapping_add((msn as i64).wrapping_mul(2000)),
         discontinuity,
     }
 }
 
-async fn contract(index: &dyn SegmentIndex) {
-    assert!(index.load("s").await.unwrap().is_none());
+/// A stream id no other test (or earlier run against the same server) has used.
+fn unique_stream() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("st-{}-{nanos}-{n}", std::process::id())
+}
 
-    let first = index.open_session("s", 1).await.unwrap();
+async fn contract(index: &dyn SegmentIndex, s: &str) {
+    assert!(index.load(s).await.unwrap().is_none());
+
+    let first = index.open_session(s, 1).await.unwrap();
     assert_eq!((first.next_msn, first.discontinuity), (0, false));
     for msn in 0..5 {
-        index.append("s", record(msn, 1, false), 3).await.unwrap();
+        index.append(s, record(msn, 1, false), 3).await.unwrap();
     }
-    let state = index.load("s").await.unwrap().unwrap();
+    let state = index.load(s).await.unwrap().unwrap();
     let msns: Vec<u64> = state.segments.iter().map(|s| s.msn).collect();
     assert_eq!(msns, vec![2, 3, 4], "retains the newest three");
+    assert_eq!(state.segments[0], record(2, 1, false), "records round-trip");
 
-    let rewind = index.append("s", record(4, 1, false), 3).await;
+    let rewind = index.append(s, record(4, 1, false), 3).await;
     assert!(matches!(rewind, Err(IndexError::SequenceRewind { .. })));
 
     // A takeover by epoch 2 continues the sequence after a discontinuity...
-    let second = index.open_session("s", 2).await.unwrap();
+    let second = index.open_session(s, 2).await.unwrap();
     assert_eq!((second.next_msn, second.discontinuity), (5, true));
     // ...and the zombie writer of epoch 1 is fenced out, for appends and session changes.
-    let zombie = index.append("s", record(5, 1, false), 3).await;
+    let zombie = index.append(s, record(5, 1, false), 3).await;
     assert!(matches!(
         zombie,
         Err(IndexError::StaleEpoch {
@@ -42,17 +67,17 @@ async fn contract(index: &dyn SegmentIndex) {
             current: 2
         })
     ));
-    assert!(index.close_session("s", 1).await.is_err());
-    assert!(index.open_session("s", 1).await.is_err());
+    assert!(index.close_session(s, 1).await.is_err());
+    assert!(index.open_session(s, 1).await.is_err());
     // An epoch that never opened a session cannot write either.
-    assert!(index.append("s", record(5, 3, false), 3).await.is_err());
+    assert!(index.append(s, record(5, 3, false), 3).await.is_err());
 
-    index.append("s", record(5, 2, true), 3).await.unwrap();
+    index.append(s, record(5, 2, true), 3).await.unwrap();
     for msn in 6..9 {
-        index.append("s", record(msn, 2, false), 3).await.unwrap();
+        index.append(s, record(msn, 2, false), 3).await.unwrap();
     }
-    index.close_session("s", 2).await.unwrap();
-    let state = index.load("s").await.unwrap().unwrap();
+    index.close_session(s, 2).await.unwrap();
+    let state = index.load(s).await.unwrap().unwrap();
     assert!(state.ended);
     assert_eq!(state.epoch, 2);
     assert_eq!(
@@ -61,12 +86,434 @@ async fn contract(index: &dyn SegmentIndex) {
     );
     assert_eq!(state.segments.first().unwrap().msn, 6);
 
-    let reopened = index.open_session("s", 3).await.unwrap();
+    let reopened = index.open_session(s, 3).await.unwrap();
     assert_eq!((reopened.next_msn, reopened.discontinuity), (9, true));
-    assert!(!index.load("s").await.unwrap().unwrap().ended);
+    assert!(!index.load(s).await.unwrap().unwrap().ended);
+}
+
+/// Epochs and sequence numbers are compared exactly, also where a double (Lua's number)
+/// could not tell them apart.
+async fn exact_beyond_f64(index: &dyn SegmentIndex, s: &str) {
+    let big = 1u64 << 60;
+    index.open_session(s, big + 1).await.unwrap();
+    assert!(matches!(
+        index.open_session(s, big).await,
+        Err(IndexError::StaleEpoch { offered, current }) if offered == big && current == big + 1
+    ));
+    index
+        .append(s, record(big + 1, big + 1, false), 3)
+        .await
+        .unwrap();
+    assert!(matches!(
+        index.append(s, record(big, big + 1, false), 3).await,
+        Err(IndexError::SequenceRewind { offered, last }) if offered == big && last == big + 1
+    ));
+    let next = index.open_session(s, big + 2).await.unwrap();
+    assert_eq!(next.next_msn, big + 2);
+}
+
+/// A redis-server on a free loopback port, killed (by PID) on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        for _ in 0..5 {
+            if let Some(server) = Self::start_on(free_port()) {
+                return server;
+            }
+        }
+        panic!("redis-server did not come up on any of 5 ports");
+    }
+
+    /// Starts on `port`; `None` if it exited (port taken meanwhile) or never answered.
+    fn start_on(port: u16) -> Option<Self> {
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                panic!("redis-server not found: run scripts/install-test-deps.sh")
+            }
+            Err(error) => panic!("cannot start redis-server: {error}"),
+        };
+        let mut server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if server.answers_ping() {
+                return Some(server);
+            }
+            if server.child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut socket) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let timeout = Some(Duration::from_secs(1));
+        socket.set_read_timeout(timeout).unwrap();
+        socket.set_write_timeout(timeout).unwrap();
+        let mut reply = [0u8; 7];
+        socket.write_all(b"PING\r\n").is_ok()
+            && socket.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn index(&self) -> RedisIndex {
+        RedisIndex::new(&RedisIndexConfig {
+            url: self.url(),
+            call_timeout: Duration::from_secs(2),
+        })
+        .unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits for the next notification, with a deadline.
+async fn next_change(changes: &mut broadcast::Receiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(5), changes.recv())
+        .await
+        .expect("no change notification within 5 s")
+        .unwrap()
+}
+
+/// Waits until the Redis change listener has (re)subscribed.
+async fn wait_subscribed(changes: &mut broadcast::Receiver<String>) {
+    while next_change(changes).await != CHANGED_ANYTHING {}
+}
+
+/// Waits until `count` notifications have named `stream_id`.
+async fn wait_for_changes(
+    changes: &mut broadcast::Receiver<String>,
+    stream_id: &str,
+    count: usize,
+) {
+    let mut seen = 0;
+    while seen < count {
+        if next_change(changes).await == stream_id {
+            seen += 1;
+        }
+    }
+}
+
+/// Counts backend loads and can slow them down, to observe a cache from outside.
+struct CountingIndex {
+    inner: Arc<dyn SegmentIndex>,
+    loads: AtomicUsize,
+    delay: Duration,
+}
+
+impl CountingIndex {
+    fn new(inner: Arc<dyn SegmentIndex>, delay: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            loads: AtomicUsize::new(0),
+            delay,
+        })
+    }
+
+    fn loads(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl SegmentIndex for CountingIndex {
+    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+        self.inner.open_session(stream_id, epoch).await
+    }
+    async fn append(
+        &self,
+        stream_id: &str,
+        record: SegmentRecord,
+        retain: usize,
+    ) -> Result<Vec<SegmentRecord>, IndexError> {
+        self.inner.append(stream_id, record, retain).await
+    }
+    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+        self.inner.close_session(stream_id, epoch).await
+    }
+    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.inner.load(stream_id).await
+    }
+    fn changes(&self) -> broadcast::Receiver<String> {
+        self.inner.changes()
+    }
+}
+
+/// A cache that only a notification (not its age) can refresh within a test.
+fn long_lived_cache(inner: Arc<dyn SegmentIndex>) -> CachedIndex {
+    CachedIndex::new(
+        inner,
+        CachedIndexConfig {
+            max_age: Duration::from_secs(600),
+            ..CachedIndexConfig::default()
+        },
+    )
+}
+
+/// After a write on the index under the cache, a cached load sees it through the change
+/// notification; loads without changes hit the backend once.
+async fn cache_follows_notifications(backend: Arc<dyn SegmentIndex>) {
+    let s = unique_stream();
+    let counting = CountingIndex::new(backend.clone(), Duration::ZERO);
+    let cache = long_lived_cache(counting.clone());
+    let mut changes = backend.changes();
+    backend.open_session(&s, 1).await.unwrap();
+    backend.append(&s, record(0, 1, false), 5).await.unwrap();
+    // Once delivered here, the cache's own receiver holds them too: no late invalidation.
+    wait_for_changes(&mut changes, &s, 2).await;
+
+    assert_eq!(cache.load(&s).await.unwrap().unwrap().segments.len(), 1);
+    for _ in 0..50 {
+        assert_eq!(cache.load(&s).await.unwrap().unwrap().segments.len(), 1);
+    }
+    assert_eq!(counting.loads(), 1, "unchanged state is served from cache");
+
+    backend.append(&s, record(1, 1, false), 5).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cache.load(&s).await.unwrap().unwrap().segments.len() != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no notification reached the cache"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_for_changes(&mut changes, &s, 1).await;
+    cache.load(&s).await.unwrap();
+    let after = counting.loads();
+    assert!(after >= 2, "the change was read from the backend");
+    for _ in 0..50 {
+        assert_eq!(cache.load(&s).await.unwrap().unwrap().segments.len(), 2);
+    }
+    assert_eq!(counting.loads(), after);
 }
 
 #[tokio::test]
 async fn memory_index_keeps_the_contract() {
-    contract(&MemoryIndex::new()).await;
+    contract(&MemoryIndex::new(), &unique_stream()).await;
+}
+
+#[tokio::test]
+async fn redis_index_keeps_the_contract() {
+    let server = RedisServer::start();
+    contract(&server.index(), &unique_stream()).await;
+}
+
+#[tokio::test]
+async fn indexes_compare_numbers_exactly() {
+    exact_beyond_f64(&MemoryIndex::new(), &unique_stream()).await;
+    let server = RedisServer::start();
+    exact_beyond_f64(&server.index(), &unique_stream()).await;
+}
+
+#[tokio::test]
+async fn cached_memory_index_keeps_the_contract() {
+    let cache = CachedIndex::new(Arc::new(MemoryIndex::new()), CachedIndexConfig::default());
+    contract(&cache, &unique_stream()).await;
+}
+
+#[tokio::test]
+async fn cached_redis_index_keeps_the_contract() {
+    let server = RedisServer::start();
+    let cache = CachedIndex::new(Arc::new(server.index()), CachedIndexConfig::default());
+    contract(&cache, &unique_stream()).await;
+}
+
+#[tokio::test]
+async fn redis_refuses_a_stale_epoch_write_atomically() {
+    let server = RedisServer::start();
+    let s = unique_stream();
+    // Two origins sharing one Redis: the zombie and the one that took over.
+    let zombie = server.index();
+    let successor = server.index();
+    zombie.open_session(&s, 1).await.unwrap();
+    zombie.append(&s, record(0, 1, false), 10).await.unwrap();
+    successor.open_session(&s, 2).await.unwrap();
+
+    let refused = zombie.append(&s, record(1, 1, false), 10).await;
+    assert!(
+        matches!(
+            refused,
+            Err(IndexError::StaleEpoch {
+                offered: 1,
+                current: 2
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        zombie.close_session(&s, 1).await,
+        Err(IndexError::StaleEpoch { .. })
+    ));
+    assert!(zombie.open_session(&s, 1).await.is_err());
+
+    // Read Redis itself: the refused write left no trace.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let records: Vec<String> = redis::cmd("LRANGE")
+        .arg(keys::index_segments(&s))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(records, vec!["v1|0|1|2000|1700000000000|0".to_owned()]);
+    let (epoch, ended): (String, String) = redis::cmd("HMGET")
+        .arg(keys::index_meta(&s))
+        .arg("epoch")
+        .arg("ended")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!((epoch.as_str(), ended.as_str()), ("2", "0"));
+}
+
+#[tokio::test]
+async fn redis_changes_deliver_the_stream_id_after_a_write() {
+    let server = RedisServer::start();
+    let index = server.index();
+    let mut changes = index.changes();
+    wait_subscribed(&mut changes).await;
+
+    let s = unique_stream();
+    index.open_session(&s, 1).await.unwrap();
+    assert_eq!(next_change(&mut changes).await, s);
+    index.append(&s, record(0, 1, false), 3).await.unwrap();
+    assert_eq!(next_change(&mut changes).await, s);
+
+    // Another process's writes arrive too (through Redis, not in-process).
+    let other = server.index();
+    other.close_session(&s, 1).await.unwrap();
+    assert_eq!(next_change(&mut changes).await, s);
+
+    // A refused write changes nothing and announces nothing.
+    assert!(index.append(&s, record(0, 1, false), 3).await.is_err());
+    let quiet = tokio::time::timeout(Duration::from_millis(200), changes.recv()).await;
+    assert!(quiet.is_err(), "unexpected notification {quiet:?}");
+}
+
+#[tokio::test]
+async fn redis_outage_is_unavailable_within_the_deadline_and_recovers() {
+    let mut server = RedisServer::start();
+    let port = server.port;
+    let index = RedisIndex::new(&RedisIndexConfig {
+        url: server.url(),
+        call_timeout: Duration::from_millis(500),
+    })
+    .unwrap();
+    let mut changes = index.changes();
+    wait_subscribed(&mut changes).await;
+    let s = unique_stream();
+    index.open_session(&s, 1).await.unwrap();
+
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let started = Instant::now();
+    let down = index.load(&s).await;
+    assert!(matches!(down, Err(IndexError::Unavailable(_))), "{down:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the deadline held"
+    );
+
+    // A fresh (empty) server on the same port: the listener resubscribes and tells readers
+    // to flush, and calls work again.
+    let _restarted = RedisServer::start_on(port).expect("restart on the same port");
+    wait_subscribed(&mut changes).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match index.load(&s).await {
+            Ok(state) => {
+                assert!(state.is_none(), "the new server is empty");
+                break;
+            }
+            Err(error) => assert!(Instant::now() < deadline, "never recovered: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn cached_memory_index_follows_notifications() {
+    cache_follows_notifications(Arc::new(MemoryIndex::new())).await;
+}
+
+#[tokio::test]
+async fn cached_redis_index_follows_notifications() {
+    let server = RedisServer::start();
+    let index = server.index();
+    // Subscribe first, so the listener's first flush marker cannot land mid-test.
+    wait_subscribed(&mut index.changes()).await;
+    cache_follows_notifications(Arc::new(index)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_index_single_flight_and_flush_marker() {
+    let memory = Arc::new(MemoryIndex::new());
+    let counting = CountingIndex::new(memory.clone(), Duration::from_millis(100));
+    let cache = Arc::new(long_lived_cache(counting.clone()));
+    let s = unique_stream();
+    memory.open_session(&s, 1).await.unwrap();
+
+    let loads: Vec<_> = (0..200)
+        .map(|_| {
+            let cache = cache.clone();
+            let s = s.clone();
+            tokio::spawn(async move { cache.load(&s).await })
+        })
+        .collect();
+    for load in loads {
+        assert!(load.await.unwrap().unwrap().is_some());
+    }
+    assert_eq!(
+        counting.loads(),
+        1,
+        "200 concurrent misses, one backend load"
+    );
+
+    // A lagged receiver flushes everything: overflow the notification buffer with other ids.
+    for n in 0..2000 {
+        memory
+            .open_session(&format!("{s}-other-{n}"), 1)
+            .await
+            .unwrap();
+    }
+    cache.load(&s).await.unwrap();
+    assert_eq!(
+        counting.loads(),
+        2,
+        "lagging behind notifications flushed the cache"
+    );
 }

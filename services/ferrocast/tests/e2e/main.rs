@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
 mod browser;
+mod cluster;
 mod ingest;
 mod interop;
 mod robustness;

@@ -1,5 +1,5 @@
-//! A minimal blocking HTTP/1.0 client: enough for playlists, segments and FLV streams, with
-//! no framing to undo (HTTP/1.0 responses end when the connection closes).
+//! A minimal blocking HTTP/1.0 client: enough for playlists, segments, FLV streams and the
+//! admin API, with no framing to undo (HTTP/1.0 responses end when the connection closes).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -36,12 +36,20 @@ pub struct Streaming {
     pub body: BufReader<TcpStream>,
 }
 
-/// `GET url` and reads the whole response.
+/// `GET url` as a browser page on another origin would, and reads the whole response.
 pub fn get(url: &str) -> Response {
-    let Streaming { status, mut body } = open(url, Some("https://player.example"));
-    let headers = read_headers(&mut body);
+    request("GET", url, &[("Origin", "https://player.example")], "")
+}
+
+/// Any request with extra headers and a JSON body (empty for none); reads the whole response.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Response {
+    let Streaming {
+        status,
+        body: mut reader,
+    } = open(method, url, headers, body);
+    let headers = read_headers(&mut reader);
     let mut bytes = Vec::new();
-    body.read_to_end(&mut bytes).expect("read body");
+    reader.read_to_end(&mut bytes).expect("read body");
     Response {
         status,
         headers,
@@ -51,32 +59,39 @@ pub fn get(url: &str) -> Response {
 
 /// `GET url`, returning after the headers so the body can be streamed.
 pub fn stream(url: &str) -> Streaming {
-    let mut response = open(url, None);
+    let mut response = open("GET", url, &[], "");
     read_headers(&mut response.body);
     response
 }
 
-fn open(url: &str, origin: Option<&str>) -> Streaming {
+fn open(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Streaming {
     let rest = url.strip_prefix("http://").expect("http url");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut socket = TcpStream::connect(authority).expect("connect");
     socket
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let origin = origin
-        .map(|o| format!("Origin: {o}\r\n"))
-        .unwrap_or_default();
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n{origin}\r\n");
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {authority}\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     socket.write_all(request.as_bytes()).expect("send request");
-    let mut body = BufReader::new(socket);
+    let mut reader = BufReader::new(socket);
     let mut status_line = String::new();
-    body.read_line(&mut status_line).expect("status line");
+    reader.read_line(&mut status_line).expect("status line");
     let status = status_line
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status code");
-    Streaming { status, body }
+    Streaming {
+        status,
+        body: reader,
+    }
 }
 
 fn read_headers(reader: &mut BufReader<TcpStream>) -> Vec<(String, String)> {

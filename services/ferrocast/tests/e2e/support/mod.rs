@@ -1,9 +1,11 @@
 //! Shared helpers: the server under test, media fixtures and clients, HTTP.
 
+pub mod cluster;
 pub mod http;
 pub mod media;
 pub mod server;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Polls `condition` every 100 ms until it holds or `deadline` passes. This waits for an
@@ -20,4 +22,21 @@ pub fn wait_for<T>(what: &str, deadline: Duration, mut condition: impl FnMut() -
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Every file below `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }

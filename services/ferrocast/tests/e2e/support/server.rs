@@ -84,19 +84,7 @@ impl DevServer {
 
     /// Segment objects on disk.
     pub fn segment_files(&self) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut pending = vec![self.data_dir.join("data").join("segments")];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    pending.push(path);
-                } else {
-                    found.push(path);
-                }
-            }
-        }
-        found
+        super::files_under(&self.data_dir.join("data").join("segments"))
     }
 }
 

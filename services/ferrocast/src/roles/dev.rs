@@ -12,7 +12,9 @@ use ferrocast_control::{LocalControl, StreamRecord, credentials};
 use ferrocast_edge::{EdgeConfig, EdgeDeps, FlvViewerLimits};
 use ferrocast_live::{HubLimits, Hubs};
 use ferrocast_origin::{HlsConfig, OriginConfig, OriginDeps};
-use ferrocast_store::{MemoryIndex, RetryPolicy, SegmentStore};
+use ferrocast_store::{
+    DEFAULT_SEGMENT_CACHE_BYTES, MemoryIndex, RetryPolicy, SegmentCache, SegmentStore,
+};
 use object_store::local::LocalFileSystem;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -102,6 +104,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         index: index.clone(),
         store: store.clone(),
         hubs: hubs.clone(),
+        publishing: Arc::default(),
     };
     let edge_config = EdgeConfig {
         hls_window: config.hls.window,
@@ -111,7 +114,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     let edge_deps = EdgeDeps {
         directory: control,
         index,
-        store,
+        segments: Arc::new(SegmentCache::new(store, DEFAULT_SEGMENT_CACHE_BYTES)),
         live: hubs,
     };
     tokio::join!(

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Starts a whole ferrocast cluster on loopback: redis-server, an S3-compatible server
+# (s3s-fs), control, two origins and two edges. Prints KEY=value lines, then runs until
+# SIGTERM/SIGINT and stops everything it started, by PID.
+#
+#   deploy/local-cluster.sh            # uses target/debug/ferrocast (builds it if missing)
+#   LOCAL_CLUSTER_BIN=path deploy/local-cluster.sh
+#
+# Needs redis-server and s3s-fs (scripts/install-test-deps.sh installs both).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${LOCAL_CLUSTER_BIN:-$ROOT/target/debug/ferrocast}"
+[ -x "$BIN" ] || (cd "$ROOT" && cargo build -q -p ferrocast)
+for tool in redis-server s3s-fs; do
+  command -v "$tool" >/dev/null || { echo "$tool not found: run scripts/install-test-deps.sh" >&2; exit 1; }
+done
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/ferrocast-cluster.XXXXXX")"
+PIDS=()
+stop() {
+  trap - TERM INT EXIT
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap stop EXIT
+trap 'exit 0' TERM INT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # host port what
+  for _ in $(seq 200); do (echo >"/dev/tcp/$1/$2") 2>/dev/null && return 0; sleep 0.05; done
+  echo "$3 did not start; its log:" >&2; tail -n 20 "$WORK/$3.log" >&2 || true; exit 1
+}
+start() { # name command... ; logs to $WORK/name.log
+  local name=$1; shift
+  "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+}
+
+REDIS_PORT=$(free_port)
+start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no
+wait_port 127.0.0.1 "$REDIS_PORT" redis-server
+
+S3_PORT=$(free_port); S3_ROOT="$WORK/s3"; BUCKET=ferrocast
+S3_KEY=ferrocastlocal; S3_SECRET=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+mkdir -p "$S3_ROOT/$BUCKET"
+start s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_KEY" --secret-key "$S3_SECRET" "$S3_ROOT"
+wait_port 127.0.0.1 "$S3_PORT" s3s-fs
+
+ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+CONTROL_REST=$(free_port); CONTROL_GRPC=$(free_port)
+ORIGIN_RTMP=($(free_port) $(free_port)); ORIGIN_RELAY=($(free_port) $(free_port))
+EDGE_HTTP=($(free_port) $(free_port))
+
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+CONTROL_URL="http://127.0.0.1:$CONTROL_GRPC"
+# What origins and edges share: the index, the bucket, control.
+storage_env=(FERROCAST_REDIS_URL="$REDIS_URL" FERROCAST_CONTROL_URL="$CONTROL_URL"
+  FERROCAST_S3__ENDPOINT="$S3_ENDPOINT" FERROCAST_S3__BUCKET="$BUCKET" FERROCAST_S3__REGION=us-east-1
+  FERROCAST_S3__ACCESS_KEY_ID="$S3_KEY" FERROCAST_S3__SECRET_ACCESS_KEY="$S3_SECRET"
+  FERROCAST_S3__PATH_STYLE=true FERROCAST_S3__ALLOW_HTTP=true)
+
+FERROCAST_REDIS_URL="$REDIS_URL" \
+FERROCAST_REST_LISTEN="127.0.0.1:$CONTROL_REST" FERROCAST_GRPC_LISTEN="127.0.0.1:$CONTROL_GRPC" \
+FERROCAST_CONTROL__ADMIN_TOKEN="$ADMIN_TOKEN" \
+FERROCAST_CONTROL__PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live" \
+FERROCAST_CONTROL__PUBLIC_PLAY_URL="http://127.0.0.1:${EDGE_HTTP[0]}" \
+  start control "$BIN" control
+wait_port 127.0.0.1 "$CONTROL_GRPC" control
+
+for i in 0 1; do
+  n=$((i + 1))
+  start "origin-$n" env "${storage_env[@]}" FERROCAST_NODE_ID="origin-$n" \
+    FERROCAST_RTMP_LISTEN="127.0.0.1:${ORIGIN_RTMP[$i]}" FERROCAST_RELAY_LISTEN="127.0.0.1:${ORIGIN_RELAY[$i]}" \
+    FERROCAST_PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[$i]}/live" \
+    FERROCAST_PUBLIC_RELAY_URL="http://127.0.0.1:${ORIGIN_RELAY[$i]}" "$BIN" origin
+  start "edge-$n" env "${storage_env[@]}" FERROCAST_NODE_ID="edge-$n" \
+    FERROCAST_HTTP_LISTEN="127.0.0.1:${EDGE_HTTP[$i]}" "$BIN" edge
+done
+for i in 0 1; do
+  wait_port 127.0.0.1 "${ORIGIN_RTMP[$i]}" "origin-$((i + 1))"
+  wait_port 127.0.0.1 "${EDGE_HTTP[$i]}" "edge-$((i + 1))"
+done
+
+cat <<OUT
+ADMIN_URL=http://127.0.0.1:$CONTROL_REST
+ADMIN_TOKEN=$ADMIN_TOKEN
+CONTROL_URL=$CONTROL_URL
+ORIGIN_RTMP_1=rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live
+ORIGIN_RTMP_2=rtmp://127.0.0.1:${ORIGIN_RTMP[1]}/live
+EDGE_URL_1=http://127.0.0.1:${EDGE_HTTP[0]}
+EDGE_URL_2=http://127.0.0.1:${EDGE_HTTP[1]}
+REDIS_URL=$REDIS_URL
+S3_ENDPOINT=$S3_ENDPOINT
+S3_BUCKET=$BUCKET
+S3_ACCESS_KEY_ID=$S3_KEY
+S3_SECRET_ACCESS_KEY=$S3_SECRET
+S3_ROOT=$S3_ROOT
+LOG_DIR=$WORK
+READY=1
+OUT
+# `wait` returns when a signal arrives; then the EXIT trap stops everything.
+wait "${PIDS[@]}"

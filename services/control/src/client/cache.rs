@@ -1,0 +1,97 @@
+//! A small bounded cache of playback id → stream id, so edges do not ask control on every
+//! viewer request. Playback ids never change, so hits live long (deletes still show up after
+//! `hit_ttl`); misses live a few seconds so a new stream becomes playable quickly.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Bounded playback-id cache with separate TTLs for hits and misses.
+pub struct PlaybackCache {
+    capacity: usize,
+    hit_ttl: Duration,
+    miss_ttl: Duration,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    stream_id: Option<String>,
+    expires: Instant,
+}
+
+impl PlaybackCache {
+    /// A cache of at most `capacity` entries (0 disables it).
+    pub fn new(capacity: usize, hit_ttl: Duration, miss_ttl: Duration) -> Self {
+        Self {
+            capacity,
+            hit_ttl,
+            miss_ttl,
+            entries: Mutex::default(),
+        }
+    }
+
+    /// `Some(answer)` if cached and fresh (the answer itself may be "no such stream").
+    pub fn get(&self, playback_id: &str, now: Instant) -> Option<Option<String>> {
+        let entries = self.lock();
+        let entry = entries.get(playback_id)?;
+        (entry.expires > now).then(|| entry.stream_id.clone())
+    }
+
+    /// Remembers an answer.
+    pub fn put(&self, playback_id: &str, stream_id: Option<String>, now: Instant) {
+        if self.capacity == 0 {
+            return;
+        }
+        let ttl = if stream_id.is_some() {
+            self.hit_ttl
+        } else {
+            self.miss_ttl
+        };
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity && !entries.contains_key(playback_id) {
+            entries.retain(|_, entry| entry.expires > now);
+            // Still full of fresh entries: drop an arbitrary one. Simple, and bounded.
+            if entries.len() >= self.capacity
+                && let Some(victim) = entries.keys().next().cloned()
+            {
+                entries.remove(&victim);
+            }
+        }
+        entries.insert(
+            playback_id.to_owned(),
+            Entry {
+                stream_id,
+                expires: now + ttl,
+            },
+        );
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        // A panic while holding the lock cannot leave the map inconsistent: keep using it.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_with_ttls() {
+        let cache = PlaybackCache::new(2, Duration::from_secs(60), Duration::from_secs(1));
+        let t0 = Instant::now();
+        cache.put("a", Some("s1".into()), t0);
+        cache.put("b", None, t0);
+        assert_eq!(cache.get("a", t0), Some(Some("s1".into())));
+        assert_eq!(cache.get("b", t0), Some(None));
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!(cache.get("b", later), None, "misses expire quickly");
+        cache.put("c", Some("s3".into()), later);
+        assert_eq!(cache.lock().len(), 2, "the expired miss made room");
+        cache.put("d", Some("s4".into()), later);
+        assert_eq!(cache.lock().len(), 2, "never above capacity");
+        assert_eq!(cache.get("d", later), Some(Some("s4".into())));
+    }
+}

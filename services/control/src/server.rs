@@ -1,0 +1,141 @@
+//! The `ferrocast control` role as a library: the gRPC service origins and edges call, the
+//! REST admin API operators call, both over one Redis.
+
+mod config;
+mod grpc;
+mod keys;
+mod leases;
+mod nodes;
+mod repo;
+mod rest;
+mod views;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ferrocast_proto::control::control_server::ControlServer;
+use rand::RngCore;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::ControlConfig;
+pub use repo::RepoError;
+
+use crate::credentials::key_hash;
+use repo::Repo;
+
+/// Why the control service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is invalid; the message names every bad key.
+    #[error("invalid control configuration: {0}")]
+    Config(String),
+    /// Redis could not be reached at start-up.
+    #[error("cannot connect to redis: {0}")]
+    Redis(String),
+    /// The REST listener failed.
+    #[error("admin API server failed: {0}")]
+    Rest(#[source] std::io::Error),
+    /// The gRPC server failed.
+    #[error("gRPC server failed: {0}")]
+    Grpc(#[source] tonic::transport::Error),
+}
+
+/// What the gRPC and REST handlers share.
+pub(crate) struct Shared {
+    config: ControlConfig,
+    repo: Repo,
+    /// Only the hash is kept, so comparisons are constant-time over equal lengths.
+    admin_token_hash: [u8; 32],
+}
+
+/// A new random admin token (256 bits, hex), for the binary to print when none is configured.
+pub fn generate_admin_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Connects to Redis at `url` with `timeout` on connecting and on every response, so no call
+/// through the manager can hang. Reconnects by itself afterwards.
+pub async fn connect_redis(url: &str, timeout: Duration) -> Result<ConnectionManager, ServerError> {
+    let client = redis::Client::open(url).map_err(|e| ServerError::Redis(e.to_string()))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(2);
+    let connect = ConnectionManager::new_with_config(client, config);
+    match tokio::time::timeout(timeout.saturating_mul(3), connect).await {
+        Ok(Ok(manager)) => Ok(manager),
+        Ok(Err(e)) => Err(ServerError::Redis(e.to_string())),
+        Err(_) => Err(ServerError::Redis(format!("no answer within {timeout:?}"))),
+    }
+}
+
+/// Serves the gRPC control service on `grpc_listener` and the REST admin API on
+/// `rest_listener` until `shutdown` is cancelled (then both finish in-flight requests).
+/// Refuses to start with an invalid configuration, including an empty admin token.
+pub async fn run(
+    config: ControlConfig,
+    redis: ConnectionManager,
+    rest_listener: TcpListener,
+    grpc_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    config.validate()?;
+    let shared = Arc::new(Shared {
+        admin_token_hash: key_hash(&config.admin_token),
+        repo: Repo::new(redis, config.redis_timeout),
+        config,
+    });
+    tracing::info!(
+        rest = ?rest_listener.local_addr().ok(),
+        grpc = ?grpc_listener.local_addr().ok(),
+        "control serving"
+    );
+    // One failing server stops the other, so the process never runs half a control plane.
+    let stop = shutdown.child_token();
+    let rest = {
+        let stop = stop.clone();
+        let router = rest::router(shared.clone());
+        async move {
+            let result = axum::serve(rest_listener, router)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .await
+                .map_err(ServerError::Rest);
+            stop.cancel();
+            result
+        }
+    };
+    let grpc = {
+        let stop = stop.clone();
+        // Server-side bound on a handler: a few Redis calls, each under its own deadline.
+        let handler_deadline = shared.config.redis_timeout.saturating_mul(4);
+        let service = ControlServer::new(grpc::ControlService::new(shared));
+        async move {
+            let result = tonic::transport::Server::builder()
+                .timeout(handler_deadline)
+                .add_service(service)
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(grpc_listener),
+                    stop.clone().cancelled_owned(),
+                )
+                .await
+                .map_err(ServerError::Grpc);
+            stop.cancel();
+            result
+        }
+    };
+    let (rest, grpc) = tokio::join!(rest, grpc);
+    tracing::info!("control stopped");
+    rest.and(grpc)
+}
+
+/// Now, Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

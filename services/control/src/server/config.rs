@@ -1,0 +1,152 @@
+//! Settings of the `ferrocast control` role.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::ServerError;
+
+/// Settings of the control service. Durations are humantime strings (`"10s"`, `"500ms"`).
+///
+/// `Serialize` lets the binary layer defaults, TOML and environment; `Debug` redacts the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// The RTMP application publishers must use (`rtmp://<ingest>/<publish_app>/<key>`).
+    pub publish_app: String,
+    /// Bearer token of the REST admin API. There is no default: the service refuses to start
+    /// with an empty token (the binary generates one with
+    /// [`generate_admin_token`](super::generate_admin_token) and prints it).
+    pub admin_token: String,
+    /// A placement lease expires this long after its last renewal (acquire or heartbeat).
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+    /// A node registration expires this long after its last heartbeat.
+    #[serde(with = "humantime_serde")]
+    pub node_ttl: Duration,
+    /// What publishers are told to push to, app included: `rtmp://ingest.example:1935/live`.
+    pub public_rtmp_url: String,
+    /// Where viewers play from: `http://edge.example:8080`.
+    pub public_play_url: String,
+    /// Deadline of every Redis call.
+    #[serde(with = "humantime_serde")]
+    pub redis_timeout: Duration,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            publish_app: "live".into(),
+            admin_token: String::new(),
+            lease_ttl: Duration::from_secs(10),
+            node_ttl: Duration::from_secs(10),
+            public_rtmp_url: "rtmp://localhost:1935/live".into(),
+            public_play_url: "http://localhost:8080".into(),
+            redis_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Hand-written so the admin token can never reach a log through `{:?}`.
+impl fmt::Debug for ControlConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = if self.admin_token.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("ControlConfig")
+            .field("publish_app", &self.publish_app)
+            .field("admin_token", &token)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("node_ttl", &self.node_ttl)
+            .field("public_rtmp_url", &self.public_rtmp_url)
+            .field("public_play_url", &self.public_play_url)
+            .field("redis_timeout", &self.redis_timeout)
+            .finish()
+    }
+}
+
+impl ControlConfig {
+    /// Checks every setting, naming each bad key.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let mut bad = Vec::new();
+        if self.publish_app.is_empty() || self.publish_app.contains('/') {
+            bad.push("publish_app must be a non-empty name without '/'");
+        }
+        if self.admin_token.trim().is_empty() {
+            bad.push("admin_token must be set (there is no default secret)");
+        }
+        // Lua scripts take the TTLs in whole milliseconds; PX refuses 0.
+        if self.lease_ttl < Duration::from_millis(1) {
+            bad.push("lease_ttl must be at least 1ms");
+        }
+        if self.node_ttl < Duration::from_millis(1) {
+            bad.push("node_ttl must be at least 1ms");
+        }
+        if self.redis_timeout.is_zero() {
+            bad.push("redis_timeout must be positive");
+        }
+        if !self.public_rtmp_url.starts_with("rtmp://")
+            && !self.public_rtmp_url.starts_with("rtmps://")
+        {
+            bad.push("public_rtmp_url must start with rtmp:// or rtmps://");
+        }
+        if !self.public_play_url.starts_with("http://")
+            && !self.public_play_url.starts_with("https://")
+        {
+            bad.push("public_play_url must start with http:// or https://");
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(ServerError::Config(bad.join("; ")))
+        }
+    }
+
+    /// How long nodes may go between heartbeats before something they hold expires.
+    pub(crate) fn heartbeat_ttl(&self) -> Duration {
+        self.lease_ttl.min(self.node_ttl)
+    }
+}
+
+/// A duration in whole milliseconds, at least 1 (Redis `PX` refuses 0).
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_need_only_a_token() {
+        assert!(ControlConfig::default().validate().is_err());
+        let config = ControlConfig {
+            admin_token: "t".into(),
+            ..ControlConfig::default()
+        };
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let config = ControlConfig {
+            admin_token: "supersecret".into(),
+            ..ControlConfig::default()
+        };
+        assert!(!format!("{config:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn parses_humantime_and_refuses_unknown_keys() {
+        let config: ControlConfig =
+            serde_json::from_str(r#"{"lease_ttl":"1500ms","admin_token":"x"}"#).unwrap();
+        assert_eq!(config.lease_ttl, Duration::from_millis(1500));
+        assert!(serde_json::from_str::<ControlConfig>(r#"{"leas_ttl":"1s"}"#).is_err());
+    }
+}

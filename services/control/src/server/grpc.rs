@@ -1,0 +1,225 @@
+//! The gRPC `Control` service: publish authorization with placement leases, heartbeats, and
+//! stream lookup. Refusals are status codes the client maps back to
+//! [`AuthError`](crate::AuthError); no message ever carries a stream key.
+
+use std::sync::Arc;
+
+use ferrocast_proto::control::control_server::Control;
+use ferrocast_proto::control::lookup_stream_request::By;
+use ferrocast_proto::control::{
+    AuthorizePublishRequest, AuthorizePublishResponse, EndPublishRequest, EndPublishResponse,
+    HeartbeatRequest, HeartbeatResponse, LookupStreamRequest, LookupStreamResponse,
+};
+use tonic::{Request, Response, Status};
+
+use super::config::millis;
+use super::nodes::{NodeRecord, Role};
+use super::repo::RepoError;
+use super::{Shared, now_ms};
+use crate::credentials::{claimed_stream_id, key_matches};
+
+/// Bounds one heartbeat's work (and the Lua script it runs).
+const MAX_HEARTBEAT_STREAMS: usize = 4096;
+
+/// Bounds ids echoed into logs and keys.
+const MAX_ID_LEN: usize = 128;
+
+/// The `Control` gRPC service over the shared Redis state.
+pub struct ControlService {
+    shared: Arc<Shared>,
+}
+
+impl ControlService {
+    /// The service.
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+/// Redis trouble becomes `UNAVAILABLE`, so origins fail closed and may retry.
+fn unavailable(error: RepoError) -> Status {
+    tracing::warn!(%error, "control store error");
+    match error {
+        RepoError::Corrupt { .. } => Status::internal("control store holds a corrupt value"),
+        _ => Status::unavailable("control store unavailable"),
+    }
+}
+
+fn check_id(what: &str, id: &str) -> Result<(), Status> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(Status::invalid_argument(format!(
+            "{what} must be 1..={MAX_ID_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl Control for ControlService {
+    async fn authorize_publish(
+        &self,
+        request: Request<AuthorizePublishRequest>,
+    ) -> Result<Response<AuthorizePublishResponse>, Status> {
+        let request = request.into_inner();
+        let config = &self.shared.config;
+        let repo = &self.shared.repo;
+        check_id("origin_id", &request.origin_id)?;
+        let origin_id = request.origin_id.as_str();
+        // The app is neither echoed nor logged: a misconfigured encoder may put the key there.
+        if request.app != config.publish_app {
+            tracing::warn!(origin_id, "publish refused: wrong application");
+            return Err(Status::invalid_argument("unknown application"));
+        }
+        // An overlong claim cannot name a stream; refusing it early keeps it out of logs.
+        let claimed = claimed_stream_id(&request.stream_key).filter(|id| id.len() <= MAX_ID_LEN);
+        let Some(stream_id) = claimed else {
+            tracing::warn!(origin_id, "publish refused: malformed stream key");
+            return Err(Status::not_found("unknown stream"));
+        };
+        let Some(record) = repo.stream(stream_id).await.map_err(unavailable)? else {
+            tracing::warn!(origin_id, stream_id, "publish refused: unknown stream");
+            return Err(Status::not_found("unknown stream"));
+        };
+        let key_is_right = record
+            .key_hash()
+            .is_some_and(|hash| key_matches(&request.stream_key, &hash));
+        if !key_is_right {
+            tracing::warn!(origin_id, stream_id, "publish refused: wrong stream key");
+            return Err(Status::permission_denied(format!(
+                "wrong stream key for stream {stream_id}"
+            )));
+        }
+        // An origin that never registered is allowed (it may publish before its first
+        // heartbeat lands); lookups then take its relay URL from its later registration.
+        let node = repo.node(origin_id).await.map_err(unavailable)?;
+        if node.as_ref().is_some_and(|n| n.draining) {
+            tracing::warn!(origin_id, stream_id, "publish refused: origin draining");
+            return Err(Status::unavailable(format!(
+                "origin {origin_id} is draining"
+            )));
+        }
+        let relay_url = node.map(|n| n.relay_url).unwrap_or_default();
+        let epoch = repo
+            .acquire_lease(stream_id, origin_id, &relay_url, now_ms(), config.lease_ttl)
+            .await
+            .map_err(unavailable)?;
+        let Some(epoch) = epoch else {
+            tracing::warn!(origin_id, stream_id, "publish refused: already live");
+            return Err(Status::already_exists(format!(
+                "stream {stream_id} is already live"
+            )));
+        };
+        tracing::info!(origin_id, stream_id, epoch, "publish authorized");
+        Ok(Response::new(AuthorizePublishResponse {
+            stream_id: record.id,
+            playback_id: record.playback_id,
+            epoch,
+        }))
+    }
+
+    async fn end_publish(
+        &self,
+        request: Request<EndPublishRequest>,
+    ) -> Result<Response<EndPublishResponse>, Status> {
+        let request = request.into_inner();
+        check_id("stream_id", &request.stream_id)?;
+        let released = self
+            .shared
+            .repo
+            .release_lease(&request.stream_id, request.epoch)
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(
+            stream_id = request.stream_id,
+            epoch = request.epoch,
+            released,
+            "publish ended"
+        );
+        Ok(Response::new(EndPublishResponse {}))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
+        let request = request.into_inner();
+        check_id("node_id", &request.node_id)?;
+        if request.streams.len() > MAX_HEARTBEAT_STREAMS {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_HEARTBEAT_STREAMS} streams per heartbeat"
+            )));
+        }
+        let config = &self.shared.config;
+        let repo = &self.shared.repo;
+        let node = NodeRecord::from_heartbeat(&request, now_ms());
+        repo.put_node(&node, config.node_ttl)
+            .await
+            .map_err(unavailable)?;
+        // Only origins own leases: an edge echoing an epoch must not keep a dead origin's
+        // stream placed.
+        if node.role == Role::Origin {
+            let owned: Vec<(String, u64)> = node
+                .streams
+                .iter()
+                .filter(|s| s.epoch > 0)
+                .map(|s| (s.stream_id.clone(), s.epoch))
+                .collect();
+            let lost = repo
+                .renew_leases(&owned, config.lease_ttl)
+                .await
+                .map_err(unavailable)?;
+            for stream_id in lost {
+                tracing::warn!(
+                    node_id = node.node_id,
+                    stream_id,
+                    "heartbeat for a lease this origin no longer holds"
+                );
+            }
+        }
+        Ok(Response::new(HeartbeatResponse {
+            ttl_ms: millis(config.heartbeat_ttl()),
+        }))
+    }
+
+    async fn lookup_stream(
+        &self,
+        request: Request<LookupStreamRequest>,
+    ) -> Result<Response<LookupStreamResponse>, Status> {
+        let repo = &self.shared.repo;
+        let record = match request.into_inner().by {
+            Some(By::PlaybackId(id)) => {
+                check_id("playback_id", &id)?;
+                repo.stream_by_playback(&id).await
+            }
+            Some(By::StreamId(id)) => {
+                check_id("stream_id", &id)?;
+                repo.stream(&id).await
+            }
+            None => return Err(Status::invalid_argument("give playback_id or stream_id")),
+        }
+        .map_err(unavailable)?;
+        let Some(record) = record else {
+            return Ok(Response::new(LookupStreamResponse::default()));
+        };
+        let lease = repo.lease(&record.id).await.map_err(unavailable)?;
+        let mut response = LookupStreamResponse {
+            found: true,
+            stream_id: record.id,
+            playback_id: record.playback_id,
+            ..LookupStreamResponse::default()
+        };
+        if let Some(lease) = lease {
+            let relay_url = if lease.relay_url.is_empty() {
+                let node = repo.node(&lease.origin_id).await.map_err(unavailable)?;
+                node.map(|n| n.relay_url).unwrap_or_default()
+            } else {
+                lease.relay_url
+            };
+            response.live = true;
+            response.origin_id = lease.origin_id;
+            response.relay_url = relay_url;
+            response.epoch = lease.epoch;
+        }
+        Ok(Response::new(response))
+    }
+}

@@ -1,0 +1,55 @@
+//! Every Redis key the control plane uses, in one place, so the layout can be read (and
+//! changed) at a glance.
+//!
+//! | key                      | type   | value                                              |
+//! |--------------------------|--------|----------------------------------------------------|
+//! | `fc:streams`             | set    | ids of all streams                                 |
+//! | `fc:stream:<id>`         | string | [`StreamRecord`](crate::StreamRecord) as JSON      |
+//! | `fc:playback:<pid>`      | string | stream id of a playback id                         |
+//! | `fc:epoch:<id>`          | string | last fencing epoch handed out (`INCR`, never reset)|
+//! | `fc:lease:<id>`          | string | placement lease as JSON, with a TTL (`PX`)         |
+//! | `fc:nodes`               | set    | ids of nodes that heartbeated (pruned lazily)      |
+//! | `fc:node:<node id>`      | string | node registration as JSON, with a TTL (`PX`)       |
+
+/// The set of all stream ids.
+pub const STREAMS: &str = "fc:streams";
+
+/// The set of registered node ids; members whose registration expired are pruned on read.
+pub const NODES: &str = "fc:nodes";
+
+/// A stream's record.
+pub fn stream(stream_id: &str) -> String {
+    format!("fc:stream:{stream_id}")
+}
+
+/// A playback id's stream id.
+pub fn playback(playback_id: &str) -> String {
+    format!("fc:playback:{playback_id}")
+}
+
+/// A stream's epoch counter. It outlives the stream so epochs never repeat for an id.
+pub fn epoch(stream_id: &str) -> String {
+    format!("fc:epoch:{stream_id}")
+}
+
+/// A live stream's placement lease.
+pub fn lease(stream_id: &str) -> String {
+    format!("fc:lease:{stream_id}")
+}
+
+/// A node's registration.
+pub fn node(node_id: &str) -> String {
+    format!("fc:node:{node_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn layout() {
+        assert_eq!(super::stream("ab"), "fc:stream:ab");
+        assert_eq!(super::playback("p"), "fc:playback:p");
+        assert_eq!(super::epoch("ab"), "fc:epoch:ab");
+        assert_eq!(super::lease("ab"), "fc:lease:ab");
+        assert_eq!(super::node("n1"), "fc:node:n1");
+    }
+}

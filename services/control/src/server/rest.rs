@@ -1,0 +1,250 @@
+//! The REST admin API (JSON): streams, their keys and live state, and where to publish.
+//! Every request needs `Authorization: Bearer <admin token>`.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::nodes::least_loaded_origin;
+use super::repo::RepoError;
+use super::views::{CreatedStream, PublicUrls, StreamView};
+use super::{Shared, now_ms};
+use crate::credentials::key_hash;
+
+/// Requests are tiny; a bound keeps a client from making the server buffer much.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Longest stream name accepted, in characters.
+const MAX_NAME_CHARS: usize = 200;
+
+/// Longest path id looked up; anything longer cannot exist.
+const MAX_ID_LEN: usize = 128;
+
+type AppState = Arc<Shared>;
+
+/// The admin API's routes, all behind the bearer token.
+pub fn router(shared: AppState) -> Router {
+    Router::new()
+        .route("/v1/streams", post(create_stream).get(list_streams))
+        .route("/v1/streams/{id}", get(get_stream).delete(delete_stream))
+        .route("/v1/streams/{id}/rotate-key", post(rotate_key))
+        .route("/v1/ingest", get(ingest))
+        .fallback(|| async { ApiError::NotFound("no such route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost, so even unknown routes say nothing to a caller without the token.
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_token,
+        ))
+        .with_state(shared)
+}
+
+/// A refusal, as `{"error": "..."}` with its status.
+#[derive(Debug)]
+enum ApiError {
+    Unauthorized,
+    NotFound(&'static str),
+    BadRequest(String),
+    NoOrigin,
+    Store(RepoError),
+}
+
+impl From<RepoError> for ApiError {
+    fn from(error: RepoError) -> Self {
+        ApiError::Store(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong admin token".to_owned(),
+            ),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_owned()),
+            ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            ApiError::NoOrigin => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no healthy origin available".to_owned(),
+            ),
+            ApiError::Store(error) => {
+                tracing::warn!(%error, "admin API store error");
+                match error {
+                    RepoError::Corrupt { .. } => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "control store holds a corrupt value".to_owned(),
+                    ),
+                    _ => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "control store unavailable".to_owned(),
+                    ),
+                }
+            }
+        };
+        let mut response = (status, Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Lets the request through only with the right bearer token. Both sides are hashed first,
+/// so the comparison is constant-time and does not leak the token's length.
+async fn require_token(State(shared): State<AppState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let allowed =
+        presented.is_some_and(|token| bool::from(key_hash(token).ct_eq(&shared.admin_token_hash)));
+    if allowed {
+        next.run(request).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    }
+}
+
+fn urls(shared: &Shared) -> PublicUrls<'_> {
+    PublicUrls {
+        rtmp: &shared.config.public_rtmp_url,
+        play: &shared.config.public_play_url,
+    }
+}
+
+fn check_path_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(ApiError::NotFound("unknown stream"));
+    }
+    Ok(())
+}
+
+/// Body of `POST /v1/streams`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateStream {
+    #[serde(default)]
+    name: String,
+}
+
+async fn create_stream(
+    State(shared): State<AppState>,
+    body: Result<Json<CreateStream>, JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Json(body) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let name = body.name.trim();
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "name must be at most {MAX_NAME_CHARS} printable characters"
+        )));
+    }
+    let created_at_ms = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+    let (record, key) = shared.repo.create_stream(name, created_at_ms).await?;
+    tracing::info!(stream_id = record.id, "stream created");
+    let view = CreatedStream::new(record, key, &urls(&shared));
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn list_streams(State(shared): State<AppState>) -> Result<Json<Vec<StreamView>>, ApiError> {
+    let records = shared.repo.streams().await?;
+    let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    let leases = shared.repo.leases(&ids).await?;
+    let nodes = if leases.iter().any(Option::is_some) {
+        shared.repo.nodes().await?
+    } else {
+        Vec::new()
+    };
+    let now = now_ms();
+    let urls = urls(&shared);
+    let views = records
+        .into_iter()
+        .zip(leases)
+        .map(|(record, lease)| {
+            StreamView::new(record, lease, &nodes, now, shared.config.node_ttl, &urls)
+        })
+        .collect();
+    Ok(Json(views))
+}
+
+async fn get_stream(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<StreamView>, ApiError> {
+    check_path_id(&id)?;
+    let record = shared
+        .repo
+        .stream(&id)
+        .await?
+        .ok_or(ApiError::NotFound("unknown stream"))?;
+    let lease = shared.repo.lease(&id).await?;
+    let nodes = match lease {
+        Some(_) => shared.repo.nodes().await?,
+        None => Vec::new(),
+    };
+    let urls = urls(&shared);
+    let view = StreamView::new(
+        record,
+        lease,
+        &nodes,
+        now_ms(),
+        shared.config.node_ttl,
+        &urls,
+    );
+    Ok(Json(view))
+}
+
+async fn rotate_key(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_path_id(&id)?;
+    let key = shared
+        .repo
+        .rotate_key(&id)
+        .await?
+        .ok_or(ApiError::NotFound("unknown stream"))?;
+    tracing::info!(stream_id = id, "stream key rotated");
+    Ok(Json(json!({ "stream_key": key })))
+}
+
+async fn delete_stream(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    check_path_id(&id)?;
+    if !shared.repo.delete_stream(&id).await? {
+        return Err(ApiError::NotFound("unknown stream"));
+    }
+    tracing::info!(stream_id = id, "stream deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where a publisher should push now: the least-loaded healthy origin, with the app.
+async fn ingest(State(shared): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let nodes = shared.repo.nodes().await?;
+    let origin =
+        least_loaded_origin(&nodes, now_ms(), shared.config.node_ttl).ok_or(ApiError::NoOrigin)?;
+    let rtmp_url = format!(
+        "{}/{}",
+        origin.rtmp_url.trim_end_matches('/'),
+        shared.config.publish_app
+    );
+    Ok(Json(
+        json!({ "rtmp_url": rtmp_url, "origin_id": origin.node_id }),
+    ))
+}

@@ -1,0 +1,267 @@
+//! Test harness: a real `redis-server` on a free loopback port, the control service on
+//! loopback in front of it, a minimal HTTP/1.1 client, and heartbeat helpers.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::missing_panics_doc)] // each test uses a part
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferrocast_control::{ClientOptions, ControlClient, ControlConfig, ServerError};
+use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A `redis-server` child process, killed on drop.
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts one on a free port and waits until it answers PING.
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                if error.kind() == ErrorKind::NotFound {
+                    panic!("redis-server not found: run scripts/install-test-deps.sh");
+                }
+                panic!("cannot start redis-server: {error}");
+            });
+        let server = Self { child, port };
+        server.wait_for_ping();
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn wait_for_ping(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                stream.set_read_timeout(Some(Duration::from_secs(1))).ok();
+                let mut reply = [0u8; 7];
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read_exact(&mut reply).is_ok()
+                    && &reply == b"+PONG\r\n"
+                {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {} did not answer PING", self.port);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The admin token of every test server.
+pub const TOKEN: &str = "test-admin-token";
+
+/// A running control service and its Redis.
+pub struct Control {
+    /// REST admin API address.
+    pub rest: SocketAddr,
+    /// gRPC address.
+    pub grpc: SocketAddr,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<Result<(), ServerError>>>,
+    redis: RedisServer,
+}
+
+impl Control {
+    /// Starts control with test defaults changed by `tweak`.
+    pub async fn start(tweak: impl FnOnce(&mut ControlConfig)) -> Self {
+        let redis = RedisServer::start();
+        let mut config = ControlConfig {
+            admin_token: TOKEN.into(),
+            public_rtmp_url: "rtmp://ingest.example:1935/live".into(),
+            public_play_url: "http://edge.example:8080".into(),
+            ..ControlConfig::default()
+        };
+        tweak(&mut config);
+        let manager = ferrocast_control::connect_redis(&redis.url(), Duration::from_secs(2))
+            .await
+            .unwrap();
+        let rest_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let rest = rest_listener.local_addr().unwrap();
+        let grpc = grpc_listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(ferrocast_control::run(
+            config,
+            manager,
+            rest_listener,
+            grpc_listener,
+            shutdown.clone(),
+        ));
+        Self {
+            rest,
+            grpc,
+            shutdown,
+            task: Some(task),
+            redis,
+        }
+    }
+
+    /// A client for node `node_id`.
+    pub fn client(&self, node_id: &str) -> ControlClient {
+        let options = ClientOptions {
+            timeout: Duration::from_secs(2),
+            ..ClientOptions::new(node_id)
+        };
+        ControlClient::connect(&format!("http://{}", self.grpc), options).unwrap()
+    }
+
+    /// Kills Redis under the running service.
+    pub fn kill_redis(&mut self) {
+        let _ = self.redis.child.kill();
+        let _ = self.redis.child.wait();
+    }
+
+    /// One admin API request with the right token.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        http(self.rest, method, path, Some(TOKEN), body).await
+    }
+
+    /// Creates a stream; returns (id, playback id, key).
+    pub async fn create_stream(&self, name: &str) -> (String, String, String) {
+        let (status, body) = self
+            .admin(
+                "POST",
+                "/v1/streams",
+                Some(serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let field = |name: &str| body[name].as_str().unwrap().to_owned();
+        (field("id"), field("playback_id"), field("stream_key"))
+    }
+
+    /// Stops the service and checks it stopped cleanly.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let result = tokio::time::timeout(Duration::from_secs(5), task).await;
+            result.unwrap().unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A minimal HTTP/1.1 exchange over loopback (`Connection: close`); returns the status and
+/// the body as JSON (`Null` when empty). Panics after 5 s.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let exchange = async {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if let Some(token) = token {
+            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        String::from_utf8(response).unwrap()
+    };
+    let response = tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .expect("HTTP exchange timed out");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "this client only reads content-length bodies"
+    );
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let json = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap()
+    };
+    (status, json)
+}
+
+/// An origin's heartbeat listing `streams` as (stream id, epoch, bitrate, viewers).
+pub fn origin_heartbeat(
+    node_id: &str,
+    draining: bool,
+    streams: &[(&str, u64, u64, u32)],
+) -> HeartbeatRequest {
+    HeartbeatRequest {
+        node_id: node_id.into(),
+        role: NodeRole::Origin.into(),
+        rtmp_url: format!("rtmp://{node_id}.internal:1935"),
+        relay_url: format!("http://{node_id}.internal:7100"),
+        draining,
+        streams: streams
+            .iter()
+            .map(
+                |&(stream_id, epoch, ingest_bitrate_bps, viewers)| StreamLoad {
+                    stream_id: stream_id.into(),
+                    epoch,
+                    ingest_bitrate_bps,
+                    viewers,
+                },
+            )
+            .collect(),
+        viewers: streams.iter().map(|s| s.3).sum(),
+    }
+}
+
+/// An edge's heartbeat with `viewers` on `stream_id`.
+pub fn edge_heartbeat(node_id: &str, stream_id: &str, viewers: u32) -> HeartbeatRequest {
+    HeartbeatRequest {
+        node_id: node_id.into(),
+        role: NodeRole::Edge.into(),
+        streams: vec![StreamLoad {
+            stream_id: stream_id.into(),
+            viewers,
+            ..StreamLoad::default()
+        }],
+        viewers,
+        ..HeartbeatRequest::default()
+    }
+}

@@ -1,0 +1,146 @@
+//! `ferrocast edge`: stateless HTTP delivery. Playlists from the Redis index (cached, kept
+//! fresh by its change notifications), segments from S3 through a single-flight cache,
+//! HTTP-FLV relayed from the owning origin — one upstream per stream per edge.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ferrocast_control::{ClientOptions, ControlClient};
+use ferrocast_edge::{EdgeConfig, EdgeDeps, FlvViewerLimits};
+use ferrocast_proto::control::NodeRole;
+use ferrocast_relay::{RelayConfig, RelaySource};
+use ferrocast_store::{
+    CachedIndex, CachedIndexConfig, DEFAULT_SEGMENT_CACHE_BYTES, RedisIndex, RedisIndexConfig,
+    RetryPolicy, S3Config, SegmentCache, SegmentStore, s3_object_store,
+};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::heartbeat::{self, Node};
+use super::node_id;
+
+/// Settings of `ferrocast edge`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeRoleConfig {
+    /// Node id in the registry; generated when empty.
+    pub node_id: String,
+    /// HTTP address (HLS, HTTP-FLV).
+    pub http_listen: SocketAddr,
+    /// Control's gRPC URL.
+    pub control_url: String,
+    /// Redis holding the segment index. May contain a password: never logged.
+    pub redis_url: String,
+    /// Segment object storage.
+    pub s3: S3Config,
+    /// Key prefix of segment objects (as on the origins).
+    pub segment_prefix: String,
+    /// Segments listed in a playlist.
+    pub hls_window: usize,
+    /// Lower bound of `EXT-X-TARGETDURATION`, seconds (the origins' target duration).
+    pub hls_min_target_duration_s: u64,
+    /// Bytes of segments kept in memory.
+    pub segment_cache_bytes: usize,
+    /// HTTP-FLV viewer bounds.
+    pub flv: FlvViewerLimits,
+    /// How often to tell control this edge is alive.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for EdgeRoleConfig {
+    fn default() -> Self {
+        Self {
+            node_id: String::new(),
+            http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            control_url: "http://127.0.0.1:7000".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            s3: S3Config::default(),
+            segment_prefix: "live".into(),
+            hls_window: 6,
+            hls_min_target_duration_s: 2,
+            segment_cache_bytes: DEFAULT_SEGMENT_CACHE_BYTES,
+            flv: FlvViewerLimits::default(),
+            heartbeat_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Runs an edge until `shutdown` is cancelled.
+pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let node = node_id(&config.node_id, "edge");
+    let control = ControlClient::connect(&config.control_url, ClientOptions::new(node.clone()))
+        .context("control_url")?;
+    let redis_index = RedisIndex::new(&RedisIndexConfig {
+        url: config.redis_url.clone(),
+        ..RedisIndexConfig::default()
+    })
+    .context("redis_url")?;
+    let index = CachedIndex::new(Arc::new(redis_index), CachedIndexConfig::default());
+    let objects = s3_object_store(&config.s3).context("s3")?;
+    let store = SegmentStore::new(
+        objects,
+        config.segment_prefix.clone(),
+        RetryPolicy::default(),
+    );
+    let http = TcpListener::bind(config.http_listen)
+        .await
+        .with_context(|| format!("binding http {}", config.http_listen))?;
+    tracing::info!(node_id = %node, http = %http.local_addr()?, "edge started");
+
+    let segments = Arc::new(SegmentCache::new(store, config.segment_cache_bytes));
+    let deps = EdgeDeps {
+        directory: Arc::new(control.clone()),
+        index: Arc::new(index),
+        segments: segments.clone(),
+        live: Arc::new(RelaySource::new(
+            Arc::new(control.clone()),
+            RelayConfig::default(),
+        )),
+    };
+    let edge_config = EdgeConfig {
+        hls_window: config.hls_window,
+        hls_min_target_duration_s: config.hls_min_target_duration_s,
+        flv: config.flv.clone(),
+    };
+    let node_info = Node {
+        id: node,
+        role: NodeRole::Edge,
+        rtmp_url: String::new(),
+        relay_url: String::new(),
+    };
+    tokio::join!(
+        ferrocast_edge::run(edge_config, http, deps, shutdown.clone()),
+        heartbeat::run(
+            control,
+            node_info,
+            None,
+            config.heartbeat_interval,
+            shutdown.clone()
+        ),
+        log_cache_stats(&segments, shutdown),
+    );
+    Ok(())
+}
+
+/// Logs the segment cache counters every 10 s (until `/metrics` carries them).
+async fn log_cache_stats(segments: &SegmentCache, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let stats = segments.stats();
+        tracing::info!(
+            hits = stats.hits,
+            misses = stats.misses,
+            backend_gets = stats.backend_gets,
+            evictions = stats.evictions,
+            "segment cache"
+        );
+    }
+}

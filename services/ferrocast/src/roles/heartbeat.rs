@@ -1,0 +1,88 @@
+//! Periodic heartbeats to control: liveness, load, and (for origins) lease renewal of every
+//! stream being published here. A missed heartbeat is logged; leases outlive a few of them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrocast_control::ControlClient;
+use ferrocast_origin::Publishing;
+use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
+use tokio_util::sync::CancellationToken;
+
+/// Who this node is, as registered with control.
+pub struct Node {
+    /// Node id.
+    pub id: String,
+    /// Origin or edge.
+    pub role: NodeRole,
+    /// Where publishers reach it (origins).
+    pub rtmp_url: String,
+    /// Where edges reach its relay (origins).
+    pub relay_url: String,
+}
+
+/// Sends heartbeats every `interval` until `shutdown`; `publishing` lists an origin's streams.
+pub async fn run(
+    client: ControlClient,
+    node: Node,
+    publishing: Option<Arc<Publishing>>,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut previous: HashMap<String, (u64, Instant)> = HashMap::new();
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let streams = publishing
+            .as_deref()
+            .map(|p| stream_loads(p, &mut previous))
+            .unwrap_or_default();
+        let request = HeartbeatRequest {
+            node_id: node.id.clone(),
+            role: node.role as i32,
+            rtmp_url: node.rtmp_url.clone(),
+            relay_url: node.relay_url.clone(),
+            draining: false,
+            streams,
+            viewers: 0,
+        };
+        if let Err(error) = client.heartbeat(request).await {
+            tracing::warn!(%error, "heartbeat to control failed");
+        }
+    }
+}
+
+/// Each stream's ingest bitrate since the previous heartbeat.
+fn stream_loads(
+    publishing: &Publishing,
+    previous: &mut HashMap<String, (u64, Instant)>,
+) -> Vec<StreamLoad> {
+    let now = Instant::now();
+    let reports = publishing.reports();
+    let loads = reports
+        .iter()
+        .map(|report| {
+            let bitrate = previous.get(&report.stream_id).map_or(0, |(bytes, at)| {
+                let seconds = now.duration_since(*at).as_secs_f64().max(0.001);
+                (report.bytes_in.saturating_sub(*bytes) as f64 * 8.0 / seconds) as u64
+            });
+            StreamLoad {
+                stream_id: report.stream_id.clone(),
+                epoch: report.epoch,
+                ingest_bitrate_bps: bitrate,
+                viewers: 0,
+            }
+        })
+        .collect();
+    previous.clear();
+    previous.extend(
+        reports
+            .into_iter()
+            .map(|r| (r.stream_id, (r.bytes_in, now))),
+    );
+    loads
+}

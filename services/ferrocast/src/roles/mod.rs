@@ -1,0 +1,31 @@
+//! The roles of the one binary: `dev` (all in one process) and the cluster's `control`,
+//! `origin` and `edge`, each a typed configuration and a `run` that wires the libraries.
+
+pub mod control;
+pub mod dev;
+pub mod edge;
+mod heartbeat;
+pub mod origin;
+
+use std::net::SocketAddr;
+
+/// The URL host for `addr`: the configured public host, or the listen address, or
+/// 127.0.0.1 for a wildcard listen.
+pub fn url_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    }
+}
+
+/// A node id: the configured one, or `<role>-<random>`.
+pub fn node_id(configured: &str, role: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    format!(
+        "{role}-{}",
+        &ferrocast_control::credentials::new_stream_id()[..6]
+    )
+}

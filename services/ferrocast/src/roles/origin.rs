@@ -1,0 +1,153 @@
+//! `ferrocast origin`: RTMP ingest authorized by control, HLS segments to S3 and the Redis
+//! index, and the gRPC relay that edges pull live streams from.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ferrocast_control::{ClientOptions, ControlClient};
+use ferrocast_live::{HubLimits, Hubs};
+use ferrocast_origin::{HlsConfig, OriginConfig, OriginDeps};
+use ferrocast_proto::control::NodeRole;
+use ferrocast_store::{
+    RedisIndex, RedisIndexConfig, RetryPolicy, S3Config, SegmentStore, s3_object_store,
+};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::heartbeat::{self, Node};
+use super::{node_id, url_host};
+
+/// Settings of `ferrocast origin`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OriginRoleConfig {
+    /// Node id in the registry; generated when empty.
+    pub node_id: String,
+    /// RTMP ingest address.
+    pub rtmp_listen: SocketAddr,
+    /// gRPC relay address for edges.
+    pub relay_listen: SocketAddr,
+    /// RTMP URL publishers use for this node (`rtmp://host:port/live`); derived when empty.
+    pub public_rtmp_url: String,
+    /// Relay URL edges use for this node (`http://host:port`); derived when empty.
+    pub public_relay_url: String,
+    /// Control's gRPC URL.
+    pub control_url: String,
+    /// Redis holding the segment index. May contain a password: never logged.
+    pub redis_url: String,
+    /// Segment object storage.
+    pub s3: S3Config,
+    /// Key prefix of segment objects.
+    pub segment_prefix: String,
+    /// RTMP application for publishing.
+    pub publish_app: String,
+    /// HLS packaging.
+    pub hls: HlsConfig,
+    /// How often to tell control this origin and its streams are alive.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for OriginRoleConfig {
+    fn default() -> Self {
+        Self {
+            node_id: String::new(),
+            rtmp_listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
+            relay_listen: SocketAddr::from(([0, 0, 0, 0], 7070)),
+            public_rtmp_url: String::new(),
+            public_relay_url: String::new(),
+            control_url: "http://127.0.0.1:7000".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            s3: S3Config::default(),
+            segment_prefix: "live".into(),
+            publish_app: "live".into(),
+            hls: HlsConfig::default(),
+            heartbeat_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Runs an origin until `shutdown` is cancelled.
+pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let node = node_id(&config.node_id, "origin");
+    let control = ControlClient::connect(&config.control_url, ClientOptions::new(node.clone()))
+        .context("control_url")?;
+    let index = RedisIndex::new(&RedisIndexConfig {
+        url: config.redis_url.clone(),
+        ..RedisIndexConfig::default()
+    })
+    .context("redis_url")?;
+    let objects = s3_object_store(&config.s3).context("s3")?;
+    let store = SegmentStore::new(
+        objects,
+        config.segment_prefix.clone(),
+        RetryPolicy::default(),
+    );
+    let hubs = Arc::new(Hubs::new(HubLimits::default()));
+
+    let rtmp = TcpListener::bind(config.rtmp_listen)
+        .await
+        .with_context(|| format!("binding rtmp {}", config.rtmp_listen))?;
+    let relay = TcpListener::bind(config.relay_listen)
+        .await
+        .with_context(|| format!("binding relay {}", config.relay_listen))?;
+    let (rtmp_addr, relay_addr) = (rtmp.local_addr()?, relay.local_addr()?);
+    let public_rtmp = or_derived(&config.public_rtmp_url, || {
+        format!(
+            "rtmp://{}:{}/{}",
+            url_host(rtmp_addr),
+            rtmp_addr.port(),
+            config.publish_app
+        )
+    });
+    let public_relay = or_derived(&config.public_relay_url, || {
+        format!("http://{}:{}", url_host(relay_addr), relay_addr.port())
+    });
+    tracing::info!(node_id = %node, rtmp = %public_rtmp, relay = %public_relay, "origin started");
+
+    let deps = OriginDeps {
+        authorizer: Arc::new(control.clone()),
+        index: Arc::new(index),
+        store,
+        hubs: hubs.clone(),
+        publishing: Arc::default(),
+    };
+    let node_info = Node {
+        id: node,
+        role: NodeRole::Origin,
+        rtmp_url: public_rtmp
+            .trim_end_matches(&format!("/{}", config.publish_app))
+            .to_owned(),
+        relay_url: public_relay,
+    };
+    let origin_config = OriginConfig {
+        publish_app: config.publish_app.clone(),
+        hls: config.hls.clone(),
+        ..OriginConfig::default()
+    };
+    let beats = heartbeat::run(
+        control,
+        node_info,
+        Some(deps.publishing.clone()),
+        config.heartbeat_interval,
+        shutdown.clone(),
+    );
+    let (_, relayed, ()) = tokio::join!(
+        ferrocast_origin::run(origin_config, rtmp, deps, shutdown.clone()),
+        ferrocast_relay::serve(relay, hubs, shutdown.clone()),
+        beats,
+    );
+    relayed.context("relay server")?;
+    Ok(())
+}
+
+fn or_derived(configured: &str, derive: impl FnOnce() -> String) -> String {
+    if configured.is_empty() {
+        derive()
+    } else {
+        configured.to_owned()
+    }
+}

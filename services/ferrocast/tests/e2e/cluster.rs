@@ -1,0 +1,213 @@
+//! The cluster, every role a separate process: control, two origins and two edges over a real
+//! redis-server and a real S3-compatible server, as `deploy/local-cluster.sh` starts them.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::ingest::segment_uris;
+use crate::support::cluster::LocalCluster;
+use crate::support::http::{Response, get, request};
+use crate::support::media::{codecs, finish, probe, publish_clip};
+use crate::support::{files_under, wait_for};
+use crate::viewers::watch_flv;
+
+fn admin(cluster: &LocalCluster, method: &str, path: &str, body: &str) -> Response {
+    let auth = format!("Bearer {}", cluster.var("ADMIN_TOKEN"));
+    request(
+        method,
+        &format!("{}{path}", cluster.var("ADMIN_URL")),
+        &[("Authorization", &auth)],
+        body,
+    )
+}
+
+fn json(response: &Response) -> serde_json::Value {
+    serde_json::from_slice(&response.body)
+        .unwrap_or_else(|_| panic!("JSON body: {}", response.text()))
+}
+
+fn playlist_url(edge: &str, playback_id: &str) -> String {
+    format!("{edge}/hls/{playback_id}/index.m3u8")
+}
+
+fn wait_for_playlist(url: &str, what: &str, condition: impl Fn(&str) -> bool) -> String {
+    wait_for(what, Duration::from_secs(40), || {
+        let response = get(url);
+        (response.status == 200 && condition(&response.text())).then(|| response.text())
+    })
+}
+
+/// Starts one more edge with the cluster's settings, on a fresh port.
+fn start_edge(cluster: &LocalCluster, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ferrocast"))
+        .arg("edge")
+        .env("FERROCAST_NODE_ID", "edge-restarted")
+        .env("FERROCAST_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FERROCAST_CONTROL_URL", cluster.var("CONTROL_URL"))
+        .env("FERROCAST_REDIS_URL", cluster.var("REDIS_URL"))
+        .env("FERROCAST_S3__ENDPOINT", cluster.var("S3_ENDPOINT"))
+        .env("FERROCAST_S3__BUCKET", cluster.var("S3_BUCKET"))
+        .env("FERROCAST_S3__REGION", "us-east-1")
+        .env(
+            "FERROCAST_S3__ACCESS_KEY_ID",
+            cluster.var("S3_ACCESS_KEY_ID"),
+        )
+        .env(
+            "FERROCAST_S3__SECRET_ACCESS_KEY",
+            cluster.var("S3_SECRET_ACCESS_KEY"),
+        )
+        .env("FERROCAST_S3__PATH_STYLE", "true")
+        .env("FERROCAST_S3__ALLOW_HTTP", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start edge")
+}
+
+fn wait_listening(port: u16) {
+    wait_for("the edge to listen", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+}
+
+#[test]
+fn cluster_publishes_through_origin_and_serves_identical_playlists_from_both_edges() {
+    let cluster = LocalCluster::start();
+    let (edge_1, edge_2) = (
+        cluster.var("EDGE_URL_1").to_owned(),
+        cluster.var("EDGE_URL_2").to_owned(),
+    );
+
+    // The admin API refuses requests without the right token.
+    let streams_url = format!("{}/v1/streams", cluster.var("ADMIN_URL"));
+    assert_eq!(request("GET", &streams_url, &[], "").status, 401);
+    assert_eq!(
+        request(
+            "GET",
+            &streams_url,
+            &[("Authorization", "Bearer wrong")],
+            ""
+        )
+        .status,
+        401
+    );
+
+    let created = admin(
+        &cluster,
+        "POST",
+        "/v1/streams",
+        r#"{"name":"cluster test"}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let stream = json(&created);
+    let (id, playback_id, key) = (
+        stream["id"].as_str().unwrap(),
+        stream["playback_id"].as_str().unwrap(),
+        stream["stream_key"].as_str().unwrap(),
+    );
+    assert!(
+        !admin(&cluster, "GET", "/v1/streams", "")
+            .text()
+            .contains(key),
+        "the key is shown only once"
+    );
+
+    let started = Instant::now();
+    let mut publisher = publish_clip(&format!("{}/{key}", cluster.var("ORIGIN_RTMP_1")), -1);
+    let (url_1, url_2) = (
+        playlist_url(&edge_1, playback_id),
+        playlist_url(&edge_2, playback_id),
+    );
+    wait_for_playlist(&url_1, "the first playlist on edge 1", |text| {
+        !segment_uris(text).is_empty()
+    });
+    eprintln!(
+        "publish -> playlist through S3 + Redis: {:?}",
+        started.elapsed()
+    );
+    wait_for_playlist(&url_2, "three segments on edge 2", |text| {
+        segment_uris(text).len() >= 3
+    });
+
+    let live = json(&admin(&cluster, "GET", &format!("/v1/streams/{id}"), ""));
+    assert_eq!(live["live"], true, "{live}");
+    assert_eq!(live["origin_id"], "origin-1", "{live}");
+    for url in [&url_1, &url_2] {
+        assert_eq!(codecs(&probe(url)), ["aac", "h264"], "{url}");
+    }
+    for edge in [&edge_1, &edge_2] {
+        let received = watch_flv(
+            &format!("{edge}/live/{playback_id}.flv"),
+            Duration::from_secs(3),
+        );
+        assert!(
+            received.keyframes >= 1 && received.audio_tags > 0,
+            "{edge}: {received:?}"
+        );
+    }
+
+    // A wrong key is refused by the other origin too.
+    let wrong = format!(
+        "{}/sk_{id}_{}",
+        cluster.var("ORIGIN_RTMP_2"),
+        "f".repeat(48)
+    );
+    let (ok, errors) = finish(publish_clip(&wrong, 0));
+    assert!(!ok && errors.contains("wrong stream key"), "{errors}");
+
+    // End the publish; once both edges show the final state, their bytes are identical.
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    let final_1 = wait_for_playlist(&url_1, "ENDLIST on edge 1", |text| {
+        text.contains("#EXT-X-ENDLIST")
+    });
+    let final_2 = wait_for_playlist(&url_2, "ENDLIST on edge 2", |text| {
+        text.contains("#EXT-X-ENDLIST")
+    });
+    assert_eq!(final_1, final_2, "byte-identical playlists across edges");
+
+    // Every listed segment is in the bucket and served by both edges.
+    let bucket = PathBuf::from(cluster.var("S3_ROOT")).join(cluster.var("S3_BUCKET"));
+    let objects: Vec<String> = files_under(&bucket)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for uri in segment_uris(&final_1) {
+        assert!(
+            objects.contains(&uri),
+            "{uri} listed but not in the bucket: {objects:?}"
+        );
+        for edge in [&edge_1, &edge_2] {
+            assert_eq!(
+                get(&format!("{edge}/hls/{playback_id}/{uri}")).status,
+                200,
+                "{edge} {uri}"
+            );
+        }
+    }
+
+    // A new edge serves at once, and so does a killed and restarted one: it holds no state.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url_3 = playlist_url(&format!("http://127.0.0.1:{port}"), playback_id);
+    let mut edge_3 = start_edge(&cluster, port);
+    wait_listening(port);
+    assert_eq!(get(&url_3).text(), final_1);
+    edge_3.kill().unwrap();
+    edge_3.wait().unwrap();
+    let mut edge_3 = start_edge(&cluster, port);
+    wait_listening(port);
+    let first = get(&url_3);
+    assert_eq!(
+        (first.status, first.text()),
+        (200, final_1.clone()),
+        "the first answer after restart"
+    );
+    let _ = edge_3.kill();
+    let _ = edge_3.wait();
+}

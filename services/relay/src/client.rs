@@ -1,0 +1,171 @@
+//! The edge side of the relay: a [`LiveSource`] that pulls each watched stream once from its
+//! origin into a local hub and fans it out to every viewer on this edge.
+//!
+//! Concurrent first viewers of a stream share one start ("single flight"): the first one
+//! registers a flight and spawns its puller; the others wait on that flight's result. The
+//! puller is a task of its own, so a viewer that gives up does not abort the start for others.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use ferrocast_live::{Hub, Hubs, LiveError, LiveSource, StreamOwners, Subscription};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::{RelayConfig, RelayError, puller};
+
+/// The outcome of starting a pull, shared by every viewer waiting for it.
+pub(crate) type FlightResult = Result<Arc<Hub>, Arc<RelayError>>;
+
+/// A [`LiveSource`] for edges: relays streams from the origins that own them.
+///
+/// Dropping it stops every pull and ends the local hubs.
+pub struct RelaySource {
+    inner: Arc<Inner>,
+}
+
+/// State shared between the source and its pullers.
+pub(crate) struct Inner {
+    pub(crate) owners: Arc<dyn StreamOwners>,
+    pub(crate) config: RelayConfig,
+    /// Streams being pulled, fed by their pullers.
+    pub(crate) hubs: Hubs,
+    /// Pulls being started, by stream id; an entry lives from spawn until the hub exists or the
+    /// start failed.
+    flights: Mutex<HashMap<String, watch::Receiver<Option<FlightResult>>>>,
+    /// Open upstream subscriptions.
+    pub(crate) upstreams: Arc<AtomicUsize>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+enum Joined {
+    Live(Arc<Hub>, Subscription),
+    Flight(watch::Receiver<Option<FlightResult>>),
+}
+
+impl RelaySource {
+    /// An edge source that finds origins through `owners`.
+    pub fn new(owners: Arc<dyn StreamOwners>, config: RelayConfig) -> Self {
+        let hubs = Hubs::new(config.hub_limits.clone());
+        let inner = Inner {
+            owners,
+            config,
+            hubs,
+            flights: Mutex::default(),
+            upstreams: Arc::default(),
+            shutdown: CancellationToken::new(),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Number of open upstream subscriptions (at most one per pulled stream).
+    pub fn upstream_count(&self) -> usize {
+        self.inner.upstreams.load(Ordering::Relaxed)
+    }
+
+    /// Number of streams this edge is pulling (including ones waiting to resubscribe).
+    pub fn pulled_count(&self) -> usize {
+        self.inner.hubs.len()
+    }
+
+    /// Joins the live local hub of `stream_id`, or the flight starting its pull, or starts one.
+    fn join_or_start(&self, stream_id: &str) -> Joined {
+        let mut flights = self.inner.lock_flights();
+        // Checked under the flights lock: a puller registers its hub before it retires its
+        // flight, so a caller sees one or the other and never starts a second pull.
+        if let Some(hub) = self.inner.hubs.get(stream_id)
+            && let Some(subscription) = hub.subscribe()
+        {
+            return Joined::Live(hub, subscription);
+        }
+        // A flight whose sender is gone was abandoned (its puller panicked before reporting);
+        // replace it rather than fail every later viewer of the stream.
+        if let Some(flight) = flights.get(stream_id)
+            && flight.has_changed().is_ok()
+        {
+            return Joined::Flight(flight.clone());
+        }
+        let (sender, receiver) = watch::channel(None);
+        flights.insert(stream_id.to_owned(), receiver.clone());
+        drop(flights);
+        tokio::spawn(puller::run(
+            self.inner.clone(),
+            stream_id.to_owned(),
+            sender,
+        ));
+        Joined::Flight(receiver)
+    }
+}
+
+impl Drop for RelaySource {
+    fn drop(&mut self) {
+        self.inner.shutdown.cancel();
+    }
+}
+
+#[async_trait]
+impl LiveSource for RelaySource {
+    async fn subscribe(&self, stream_id: &str) -> Result<(Arc<Hub>, Subscription), LiveError> {
+        let mut flight = match self.join_or_start(stream_id) {
+            Joined::Live(hub, subscription) => return Ok((hub, subscription)),
+            Joined::Flight(flight) => flight,
+        };
+        let deadline = self.inner.config.start_deadline();
+        let result = match tokio::time::timeout(deadline, flight.wait_for(Option::is_some)).await {
+            Ok(Ok(done)) => done.clone(),
+            Ok(Err(_)) => {
+                return Err(LiveError::Unavailable(
+                    "upstream start was abandoned".into(),
+                ));
+            }
+            Err(_) => {
+                return Err(LiveError::Unavailable(format!(
+                    "upstream did not start within {deadline:?}"
+                )));
+            }
+        };
+        let hub = match result {
+            Some(Ok(hub)) => hub,
+            Some(Err(error)) => return Err(error.as_ref().into()),
+            None => {
+                return Err(LiveError::Unavailable(
+                    "upstream start has no result".into(),
+                ));
+            }
+        };
+        // The stream may have ended between its start and now.
+        let subscription = hub.subscribe().ok_or(LiveError::Offline)?;
+        Ok((hub, subscription))
+    }
+}
+
+impl Inner {
+    fn lock_flights(
+        &self,
+    ) -> MutexGuard<'_, HashMap<String, watch::Receiver<Option<FlightResult>>>> {
+        // The map stays consistent across a panic (single inserts and removes), so recover.
+        self.flights
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Retires the flight of `stream_id`; only its own puller calls this, once.
+    pub(crate) fn retire_flight(&self, stream_id: &str) {
+        self.lock_flights().remove(stream_id);
+    }
+
+    /// Ends and forgets `hub` if it still has no viewer. Decided under the flights lock, so a
+    /// viewer joining at this moment either is counted or starts a fresh pull.
+    pub(crate) fn stop_if_unwatched(&self, stream_id: &str, hub: &Arc<Hub>) -> bool {
+        let _flights = self.lock_flights();
+        if hub.viewer_count() > 0 {
+            return false;
+        }
+        self.hubs.finish(stream_id, hub);
+        true
+    }
+}

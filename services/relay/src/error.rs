@@ -1,0 +1,64 @@
+//! Errors of the relay, and how they reach viewers as [`LiveError`]s.
+
+use std::time::Duration;
+
+use ferrocast_live::LiveError;
+
+/// Why a relay operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The stream is not live: it has no owner, or its owner does not serve it.
+    #[error("stream is not live")]
+    Offline,
+    /// Looking up the stream's owner failed.
+    #[error("owner lookup failed: {0}")]
+    Owners(String),
+    /// The owner's relay URL is not a valid endpoint.
+    #[error("invalid relay url {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as the owner registry gave it.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A step towards the upstream did not finish before its deadline.
+    #[error("{step} timed out after {after:?}")]
+    Timeout {
+        /// The step that timed out.
+        step: &'static str,
+        /// Its deadline.
+        after: Duration,
+    },
+    /// Connecting to, or subscribing at, the upstream failed.
+    #[error("upstream {url}: {reason}")]
+    Upstream {
+        /// The upstream's relay URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A relayed frame is malformed.
+    #[error("invalid relayed frame: {0}")]
+    InvalidFrame(&'static str),
+    /// This edge is shutting down and starts no new pulls.
+    #[error("relay source is shutting down")]
+    ShuttingDown,
+    /// The relay server stopped on a transport error.
+    #[error("relay server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+impl From<&RelayError> for LiveError {
+    fn from(error: &RelayError) -> Self {
+        match error {
+            RelayError::Offline => LiveError::Offline,
+            other => LiveError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<RelayError> for LiveError {
+    fn from(error: RelayError) -> Self {
+        (&error).into()
+    }
+}

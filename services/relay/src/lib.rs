@@ -1,0 +1,24 @@
+//! The origin → edge live relay over gRPC.
+//!
+//! An origin serves [`RelayService`]: each `Subscribe` is one server stream of FLV-tag frames
+//! from a live hub (metadata, codec configurations, the current GOP, then live frames). An
+//! edge uses [`RelaySource`], a [`ferrocast_live::LiveSource`] that pulls each watched stream
+//! once from its owning origin into a local hub and fans it out to every local viewer,
+//! resubscribing to the stream's new owner when its origin goes away.
+//!
+//! Frames cross the wire as the same FLV tag bytes the hub holds, so nothing is re-serialized.
+
+mod client;
+mod config;
+mod convert;
+mod error;
+mod gate;
+mod puller;
+mod server;
+mod upstream;
+
+pub use client::RelaySource;
+pub use config::RelayConfig;
+pub use convert::{frame_from_proto, frame_to_proto};
+pub use error::RelayError;
+pub use server::{MAX_MESSAGE_BYTES, RelayService, serve, service};

@@ -1,0 +1,125 @@
+//! Opening one upstream subscription: find the stream's owner, connect, subscribe, and wait
+//! for the first frame — each step under its own deadline.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ferrocast_live::{Frame, LiveError};
+use ferrocast_proto::relay::relay_client::RelayClient;
+use ferrocast_proto::relay::{MediaFrame, SubscribeRequest};
+use tonic::transport::Endpoint;
+use tonic::{Code, Status, Streaming};
+use tracing::warn;
+
+use crate::client::Inner;
+use crate::config::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
+use crate::{MAX_MESSAGE_BYTES, RelayError, frame_from_proto};
+
+/// An open upstream subscription that has delivered its first frame.
+pub(crate) struct Upstream {
+    /// The origin's relay URL.
+    pub(crate) url: String,
+    /// The first frame, not yet forwarded.
+    pub(crate) first: Option<Frame>,
+    /// The rest of the stream.
+    pub(crate) frames: Streaming<MediaFrame>,
+    _counted: Counted,
+}
+
+/// Keeps [`crate::RelaySource::upstream_count`] exact: counted while alive.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Opens an upstream subscription to `stream_id` at its current owner.
+pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, RelayError> {
+    let config = &inner.config;
+    let url = deadline(
+        "owner lookup",
+        config.resolve_timeout,
+        inner.owners.relay_url(stream_id),
+    )
+    .await?
+    .map_err(|error| match error {
+        LiveError::Offline => RelayError::Offline,
+        other => RelayError::Owners(other.to_string()),
+    })?
+    .ok_or(RelayError::Offline)?;
+    let upstream_error = |reason: String| RelayError::Upstream {
+        url: url.clone(),
+        reason,
+    };
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|error| RelayError::InvalidUrl {
+            url: url.clone(),
+            reason: error.to_string(),
+        })?
+        .connect_timeout(config.connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(true);
+    let channel = deadline("connect", config.connect_timeout, endpoint.connect())
+        .await?
+        .map_err(|error| upstream_error(format!("connect: {error}")))?;
+    let mut client = RelayClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let request = SubscribeRequest {
+        stream_id: stream_id.to_owned(),
+    };
+    let (frames, first) = deadline("subscribe", config.first_frame_timeout, async {
+        let mut frames = client.subscribe(request).await?.into_inner();
+        let first = first_frame(stream_id, &mut frames).await?;
+        Ok::<_, Status>((frames, first))
+    })
+    .await?
+    .map_err(|status| match status.code() {
+        Code::NotFound => RelayError::Offline,
+        _ => upstream_error(status.to_string()),
+    })?;
+    let first = first.ok_or(RelayError::Offline)?;
+    Ok(Upstream {
+        url,
+        first: Some(first),
+        frames,
+        _counted: Counted::new(&inner.upstreams),
+    })
+}
+
+/// The first valid frame; `None` if the stream ends before one.
+async fn first_frame(
+    stream_id: &str,
+    frames: &mut Streaming<MediaFrame>,
+) -> Result<Option<Frame>, Status> {
+    while let Some(message) = frames.message().await? {
+        match frame_from_proto(message) {
+            Ok(frame) => return Ok(Some(frame)),
+            Err(error) => warn!(stream_id, %error, "dropping invalid relayed frame"),
+        }
+    }
+    Ok(None)
+}
+
+async fn deadline<T>(
+    step: &'static str,
+    after: Duration,
+    future: impl Future<Output = T>,
+) -> Result<T, RelayError> {
+    tokio::time::timeout(after, future)
+        .await
+        .map_err(|_| RelayError::Timeout { step, after })
+}

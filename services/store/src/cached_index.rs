@@ -1,0 +1,256 @@
+//! A read cache in front of any [`SegmentIndex`], for edges: playlists are rendered from the
+//! cache and refreshed when the index announces a change, not by polling the backend per
+//! viewer request.
+//!
+//! - Writes pass through (and drop the stream's cached state, so a writer reads its writes).
+//! - A cached state is dropped when [`SegmentIndex::changes`] names its stream; the flush
+//!   marker [`CHANGED_ANYTHING`] or a lagged receiver drops every state. Pending notifications
+//!   are applied at the start of every `load`, so there is no background task.
+//! - A maximum age is the safety net for a notification that never arrives.
+//! - Single flight: concurrent misses for one stream share one backend `load`, run in its own
+//!   task so a cancelled caller does not cancel the others.
+//! - At most `max_streams` states are kept (rule 5).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, watch};
+use tokio::time::timeout;
+
+use crate::index::{
+    CHANGED_ANYTHING, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+};
+
+/// Limits of a [`CachedIndex`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedIndexConfig {
+    /// A cached state older than this is reloaded even without a notification.
+    pub max_age: Duration,
+    /// Streams whose state is kept at once.
+    pub max_streams: usize,
+    /// Deadline of a `load` that waits on the backend (the backend has its own, too).
+    pub load_timeout: Duration,
+}
+
+impl Default for CachedIndexConfig {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(1),
+            max_streams: 10_000,
+            load_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+type LoadResult = Result<Option<IndexState>, IndexError>;
+
+/// A [`SegmentIndex`] whose `load` is served from a notification-invalidated cache.
+pub struct CachedIndex {
+    inner: Arc<dyn SegmentIndex>,
+    shared: Arc<Mutex<CacheState>>,
+    config: CachedIndexConfig,
+}
+
+struct Entry {
+    state: Option<IndexState>,
+    /// When the load that produced it started: the state is at least this fresh.
+    loaded_at: Instant,
+}
+
+/// A backend load in progress. `id` tells a finishing load whether it was invalidated
+/// (removed or replaced) meanwhile, in which case its result is not cached.
+struct Flight {
+    id: u64,
+    result: watch::Receiver<Option<LoadResult>>,
+}
+
+struct CacheState {
+    changes: broadcast::Receiver<String>,
+    entries: HashMap<String, Entry>,
+    flights: HashMap<String, Flight>,
+    next_flight: u64,
+}
+
+impl CacheState {
+    /// Drops what the pending notifications say changed.
+    fn apply_changes(&mut self) {
+        loop {
+            match self.changes.try_recv() {
+                Ok(stream_id) if stream_id == CHANGED_ANYTHING => self.flush(),
+                Ok(stream_id) => self.invalidate(&stream_id),
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "index change notifications lagged; flushing cache");
+                    self.flush();
+                }
+                Err(broadcast::error::TryRecvError::Empty)
+                | Err(broadcast::error::TryRecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        self.entries.clear();
+        self.flights.clear();
+    }
+
+    fn invalidate(&mut self, stream_id: &str) {
+        self.entries.remove(stream_id);
+        self.flights.remove(stream_id);
+    }
+
+    fn insert(&mut self, stream_id: String, entry: Entry, config: &CachedIndexConfig) {
+        if self.entries.len() >= config.max_streams && !self.entries.contains_key(&stream_id) {
+            self.entries
+                .retain(|_, cached| cached.loaded_at.elapsed() < config.max_age);
+            if self.entries.len() >= config.max_streams {
+                let oldest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, cached)| cached.loaded_at)
+                    .map(|(id, _)| id.clone());
+                if let Some(oldest) = oldest {
+                    self.entries.remove(&oldest);
+                }
+            }
+        }
+        if config.max_streams > 0 {
+            self.entries.insert(stream_id, entry);
+        }
+    }
+}
+
+impl CachedIndex {
+    /// Caches `inner`, listening to its change notifications from now on.
+    pub fn new(inner: Arc<dyn SegmentIndex>, config: CachedIndexConfig) -> Self {
+        let changes = inner.changes();
+        Self {
+            inner,
+            shared: Arc::new(Mutex::new(CacheState {
+                changes,
+                entries: HashMap::new(),
+                flights: HashMap::new(),
+                next_flight: 0,
+            })),
+            config,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CacheState> {
+        lock(&self.shared)
+    }
+
+    /// Drops a stream's state after this process wrote it, so it reads its own writes even
+    /// before the notification arrives.
+    fn wrote(&self, stream_id: &str) {
+        self.lock().invalidate(stream_id);
+    }
+
+    /// Starts the one backend load for `stream_id`; the caller holds the state lock.
+    fn start_flight(
+        &self,
+        state: &mut CacheState,
+        stream_id: &str,
+    ) -> watch::Receiver<Option<LoadResult>> {
+        let id = state.next_flight;
+        state.next_flight += 1;
+        let (sender, receiver) = watch::channel(None);
+        state.flights.insert(
+            stream_id.to_owned(),
+            Flight {
+                id,
+                result: receiver.clone(),
+            },
+        );
+        let inner = Arc::clone(&self.inner);
+        let shared = Arc::clone(&self.shared);
+        let config = self.config.clone();
+        let stream_id = stream_id.to_owned();
+        tokio::spawn(async move {
+            let loaded_at = Instant::now();
+            let result = inner.load(&stream_id).await;
+            {
+                let mut state = lock(&shared);
+                state.apply_changes();
+                if state.flights.get(&stream_id).is_some_and(|f| f.id == id) {
+                    state.flights.remove(&stream_id);
+                    if let Ok(loaded) = &result {
+                        let entry = Entry {
+                            state: loaded.clone(),
+                            loaded_at,
+                        };
+                        state.insert(stream_id, entry, &config);
+                    }
+                }
+            }
+            let _ = sender.send(Some(result));
+        });
+        receiver
+    }
+}
+
+fn lock(shared: &Mutex<CacheState>) -> MutexGuard<'_, CacheState> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[async_trait]
+impl SegmentIndex for CachedIndex {
+    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+        let result = self.inner.open_session(stream_id, epoch).await;
+        self.wrote(stream_id);
+        result
+    }
+
+    async fn append(
+        &self,
+        stream_id: &str,
+        record: SegmentRecord,
+        retain: usize,
+    ) -> Result<Vec<SegmentRecord>, IndexError> {
+        let result = self.inner.append(stream_id, record, retain).await;
+        self.wrote(stream_id);
+        result
+    }
+
+    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+        let result = self.inner.close_session(stream_id, epoch).await;
+        self.wrote(stream_id);
+        result
+    }
+
+    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+        let mut flight = {
+            let mut state = self.lock();
+            state.apply_changes();
+            if let Some(entry) = state.entries.get(stream_id)
+                && entry.loaded_at.elapsed() < self.config.max_age
+            {
+                return Ok(entry.state.clone());
+            }
+            match state.flights.get(stream_id) {
+                Some(flight) => flight.result.clone(),
+                None => self.start_flight(&mut state, stream_id),
+            }
+        };
+        let waited = timeout(self.config.load_timeout, flight.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(result)) => result.clone().unwrap_or_else(|| {
+                Err(IndexError::Unavailable(
+                    "index load ended without a result".into(),
+                ))
+            }),
+            Ok(Err(_)) => Err(IndexError::Unavailable("index load was aborted".into())),
+            Err(_) => Err(IndexError::Unavailable(format!(
+                "index load timed out after {:?}",
+                self.config.load_timeout
+            ))),
+        }
+    }
+
+    fn changes(&self) -> broadcast::Receiver<String> {
+        self.inner.changes()
+    }
+}

@@ -1,0 +1,216 @@
+//! The Redis [`SegmentIndex`]: shared by every origin and edge of a cluster.
+//!
+//! Each call is one Lua script (see [`crate::redis_scripts`]) run through a
+//! [`ConnectionManager`], under a deadline; a failure or timeout is
+//! [`IndexError::Unavailable`]. Key layouts live in [`crate::keys`].
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, ScriptInvocation};
+use tokio::sync::broadcast;
+use tokio::task::AbortHandle;
+use tokio::time::timeout;
+
+use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+use crate::keys;
+use crate::redis_changes::spawn_listener;
+use crate::redis_scripts::{Scripts, decode_record, encode_record};
+
+/// Notifications a slow reader may fall behind by before it must flush everything.
+const CHANGES_CAPACITY: usize = 4096;
+
+/// Where the index lives and how long a call may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisIndexConfig {
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://`). May hold a password:
+    /// never logged.
+    pub url: String,
+    /// Deadline of one index call, reconnects included.
+    pub call_timeout: Duration,
+}
+
+impl Default for RedisIndexConfig {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".to_owned(),
+            call_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A segment index in Redis, fenced atomically by Lua scripts.
+pub struct RedisIndex {
+    connection: ConnectionManager,
+    scripts: Scripts,
+    call_timeout: Duration,
+    changes: broadcast::Sender<String>,
+    listener: AbortHandle,
+}
+
+impl RedisIndex {
+    /// Prepares the index. Connects lazily (a Redis outage at start-up is an unavailable
+    /// index, not a crash) and starts the change listener, so it must run inside a Tokio
+    /// runtime.
+    pub fn new(config: &RedisIndexConfig) -> Result<Self, IndexError> {
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|error| IndexError::Unavailable(format!("bad redis url: {error}")))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.call_timeout))
+            .set_response_timeout(Some(config.call_timeout))
+            // A caller waits at most `call_timeout` anyway; keep reconnect attempts inside it.
+            .set_number_of_retries(2)
+            .set_max_delay(config.call_timeout / 4);
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+            .map_err(|error| IndexError::Unavailable(format!("redis client: {error}")))?;
+        let (changes, _) = broadcast::channel(CHANGES_CAPACITY);
+        let listener = spawn_listener(client, changes.clone(), config.call_timeout);
+        Ok(Self {
+            connection,
+            scripts: Scripts::new(),
+            call_timeout: config.call_timeout,
+            changes,
+            listener,
+        })
+    }
+
+    /// Runs one script under the call deadline.
+    async fn run<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        stream_id: &str,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, IndexError> {
+        let mut connection = self.connection.clone();
+        let failure =
+            match timeout(self.call_timeout, invocation.invoke_async(&mut connection)).await {
+                Ok(Ok(reply)) => return Ok(reply),
+                Ok(Err(error)) => format!("redis {operation}: {error}"),
+                Err(_) => format!("redis {operation} timed out after {:?}", self.call_timeout),
+            };
+        tracing::warn!(%stream_id, operation, error = %failure, "index call failed");
+        Err(IndexError::Unavailable(failure))
+    }
+}
+
+impl Drop for RedisIndex {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// Parses a decimal the scripts returned.
+fn number(text: &str) -> Result<u64, IndexError> {
+    text.parse()
+        .map_err(|_| IndexError::Unavailable(format!("redis returned a bad number {text:?}")))
+}
+
+/// Maps a script's refusal (`stale`, `rewind`) to its error.
+fn refusal(status: &str, value: &str, epoch: u64, msn: u64) -> IndexError {
+    match (status, number(value)) {
+        ("stale", Ok(current)) => IndexError::StaleEpoch {
+            offered: epoch,
+            current,
+        },
+        ("rewind", Ok(last)) => IndexError::SequenceRewind { offered: msn, last },
+        (_, Err(error)) => error,
+        _ => IndexError::Unavailable(format!("unexpected index script status {status:?}")),
+    }
+}
+
+#[async_trait]
+impl SegmentIndex for RedisIndex {
+    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+        let mut invocation = self.scripts.open_session.prepare_invoke();
+        invocation
+            .key(keys::index_meta(stream_id))
+            .key(keys::index_segments(stream_id))
+            .arg(epoch.to_string())
+            .arg(keys::INDEX_CHANGED_CHANNEL)
+            .arg(stream_id);
+        let (status, last): (String, String) =
+            self.run("open_session", stream_id, &invocation).await?;
+        if status != "ok" {
+            return Err(refusal(&status, &last, epoch, 0));
+        }
+        if last.is_empty() {
+            return Ok(SessionStart {
+                next_msn: 0,
+                discontinuity: false,
+            });
+        }
+        Ok(SessionStart {
+            next_msn: number(&last)?.saturating_add(1),
+            discontinuity: true,
+        })
+    }
+
+    async fn append(
+        &self,
+        stream_id: &str,
+        record: SegmentRecord,
+        retain: usize,
+    ) -> Result<Vec<SegmentRecord>, IndexError> {
+        let mut invocation = self.scripts.append.prepare_invoke();
+        invocation
+            .key(keys::index_meta(stream_id))
+            .key(keys::index_segments(stream_id))
+            .arg(record.epoch.to_string())
+            .arg(record.msn.to_string())
+            .arg(encode_record(&record))
+            .arg(retain.max(1))
+            .arg(keys::INDEX_CHANGED_CHANNEL)
+            .arg(stream_id);
+        let (status, value, trimmed): (String, String, Vec<String>) =
+            self.run("append", stream_id, &invocation).await?;
+        if status != "ok" {
+            return Err(refusal(&status, &value, record.epoch, record.msn));
+        }
+        trimmed
+            .iter()
+            .map(|encoded| decode_record(encoded).map_err(IndexError::Unavailable))
+            .collect()
+    }
+
+    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+        let mut invocation = self.scripts.close_session.prepare_invoke();
+        invocation
+            .key(keys::index_meta(stream_id))
+            .arg(epoch.to_string())
+            .arg(keys::INDEX_CHANGED_CHANNEL)
+            .arg(stream_id);
+        let (status, value): (String, String) =
+            self.run("close_session", stream_id, &invocation).await?;
+        if status != "ok" {
+            return Err(refusal(&status, &value, epoch, 0));
+        }
+        Ok(())
+    }
+
+    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+        let mut invocation = self.scripts.load.prepare_invoke();
+        invocation
+            .key(keys::index_meta(stream_id))
+            .key(keys::index_segments(stream_id));
+        let reply: Option<(String, String, String, Vec<String>)> =
+            self.run("load", stream_id, &invocation).await?;
+        let Some((epoch, ended, discontinuity_base, records)) = reply else {
+            return Ok(None);
+        };
+        let segments = records
+            .iter()
+            .map(|encoded| decode_record(encoded).map_err(IndexError::Unavailable))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(IndexState {
+            segments,
+            discontinuity_base: number(&discontinuity_base)?,
+            ended: ended == "1",
+            epoch: number(&epoch)?,
+        }))
+    }
+
+    fn changes(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+}
