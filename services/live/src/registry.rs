@@ -78,6 +78,17 @@ impl Hubs {
         self.lock().get(stream_id).cloned()
     }
 
+    /// Each live stream's number of subscribed viewers, sorted by stream id.
+    pub fn viewer_counts(&self) -> Vec<(String, usize)> {
+        let hubs = self.lock();
+        let mut counts: Vec<(String, usize)> = hubs
+            .iter()
+            .map(|(id, hub)| (id.clone(), hub.viewer_count()))
+            .collect();
+        counts.sort();
+        counts
+    }
+
     /// Number of live streams.
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -67,6 +67,11 @@ impl RelaySource {
         self.inner.upstreams.load(Ordering::Relaxed)
     }
 
+    /// Viewers of each stream pulled by this edge, for load reports.
+    pub fn viewer_counts(&self) -> Vec<(String, usize)> {
+        self.inner.hubs.viewer_counts()
+    }
+
     /// Number of streams this edge is pulling (including ones waiting to resubscribe).
     pub fn pulled_count(&self) -> usize {
         self.inner.hubs.len()

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::heartbeat::{self, Node};
+use super::heartbeat::{self, Load, Node};
 use super::node_id;
 
 /// Settings of `ferrocast edge`.
@@ -92,14 +92,15 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
     tracing::info!(node_id = %node, http = %http.local_addr()?, "edge started");
 
     let segments = Arc::new(SegmentCache::new(store, config.segment_cache_bytes));
+    let relay = Arc::new(RelaySource::new(
+        Arc::new(control.clone()),
+        RelayConfig::default(),
+    ));
     let deps = EdgeDeps {
         directory: Arc::new(control.clone()),
         index: Arc::new(index),
         segments: segments.clone(),
-        live: Arc::new(RelaySource::new(
-            Arc::new(control.clone()),
-            RelayConfig::default(),
-        )),
+        live: relay.clone(),
     };
     let edge_config = EdgeConfig {
         hls_window: config.hls_window,
@@ -117,7 +118,7 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         heartbeat::run(
             control,
             node_info,
-            None,
+            Load::Edge(relay),
             config.heartbeat_interval,
             shutdown.clone()
         ),

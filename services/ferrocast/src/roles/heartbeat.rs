@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use ferrocast_control::ControlClient;
 use ferrocast_origin::Publishing;
 use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
+use ferrocast_relay::RelaySource;
 use tokio_util::sync::CancellationToken;
 
 /// Who this node is, as registered with control.
@@ -22,11 +23,20 @@ pub struct Node {
     pub relay_url: String,
 }
 
-/// Sends heartbeats every `interval` until `shutdown`; `publishing` lists an origin's streams.
+/// What a node reports about its streams.
+pub enum Load {
+    /// An origin's publishes: renews their leases, reports ingest bitrate.
+    Origin(Arc<Publishing>),
+    /// An edge's relayed streams: reports HTTP-FLV viewers (HLS requests are stateless and
+    /// are not counted as viewers).
+    Edge(Arc<RelaySource>),
+}
+
+/// Sends heartbeats every `interval` until `shutdown`.
 pub async fn run(
     client: ControlClient,
     node: Node,
-    publishing: Option<Arc<Publishing>>,
+    load: Load,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
@@ -37,10 +47,11 @@ pub async fn run(
             () = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let streams = publishing
-            .as_deref()
-            .map(|p| stream_loads(p, &mut previous))
-            .unwrap_or_default();
+        let streams = match &load {
+            Load::Origin(publishing) => origin_loads(publishing, &mut previous),
+            Load::Edge(relay) => edge_loads(relay),
+        };
+        let viewers = streams.iter().map(|stream| stream.viewers).sum();
         let request = HeartbeatRequest {
             node_id: node.id.clone(),
             role: node.role as i32,
@@ -48,7 +59,7 @@ pub async fn run(
             relay_url: node.relay_url.clone(),
             draining: false,
             streams,
-            viewers: 0,
+            viewers,
         };
         if let Err(error) = client.heartbeat(request).await {
             tracing::warn!(%error, "heartbeat to control failed");
@@ -56,8 +67,21 @@ pub async fn run(
     }
 }
 
+fn edge_loads(relay: &RelaySource) -> Vec<StreamLoad> {
+    let counts = relay.viewer_counts();
+    let watched = counts.into_iter().filter(|(_, viewers)| *viewers > 0);
+    watched
+        .map(|(stream_id, viewers)| StreamLoad {
+            stream_id,
+            epoch: 0,
+            ingest_bitrate_bps: 0,
+            viewers: u32::try_from(viewers).unwrap_or(u32::MAX),
+        })
+        .collect()
+}
+
 /// Each stream's ingest bitrate since the previous heartbeat.
-fn stream_loads(
+fn origin_loads(
     publishing: &Publishing,
     previous: &mut HashMap<String, (u64, Instant)>,
 ) -> Vec<StreamLoad> {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::heartbeat::{self, Node};
+use super::heartbeat::{self, Load, Node};
 use super::{node_id, url_host};
 
 /// Settings of `ferrocast origin`.
@@ -131,7 +131,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
     let beats = heartbeat::run(
         control,
         node_info,
-        Some(deps.publishing.clone()),
+        Load::Origin(deps.publishing.clone()),
         config.heartbeat_interval,
         shutdown.clone(),
     );

@@ -148,6 +148,16 @@ fn cluster_publishes_through_origin_and_serves_identical_playlists_from_both_edg
         );
     }
 
+    // A watching HTTP-FLV viewer is counted by the edge and reported through control.
+    let flv_url = format!("{edge_1}/live/{playback_id}.flv");
+    let watcher = std::thread::spawn(move || watch_flv(&flv_url, Duration::from_secs(8)));
+    let stream_url = format!("/v1/streams/{id}");
+    wait_for("the viewer to be reported", Duration::from_secs(7), || {
+        let state = json(&admin(&cluster, "GET", &stream_url, ""));
+        (state["viewers"].as_u64() >= Some(1)).then_some(())
+    });
+    assert!(watcher.join().unwrap().keyframes >= 1);
+
     // A wrong key is refused by the other origin too.
     let wrong = format!(
         "{}/sk_{id}_{}",
