@@ -211,7 +211,7 @@ async fn an_origin_that_registers_after_authorizing_is_still_found() {
 
 #[tokio::test]
 async fn an_unreachable_control_fails_closed_within_the_deadline() {
-    let port = support::free_port();
+    let port = ferrocast_testkit::free_port();
     let options = ClientOptions {
         timeout: Duration::from_millis(500),
         ..ClientOptions::new("origin-a")

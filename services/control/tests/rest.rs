@@ -217,7 +217,7 @@ async fn live_state_comes_from_the_lease_and_heartbeats() {
 
 #[tokio::test]
 async fn refuses_to_start_without_an_admin_token() {
-    let redis = support::RedisServer::start();
+    let redis = ferrocast_testkit::RedisServer::start();
     let manager = ferrocast_control::connect_redis(&redis.url(), std::time::Duration::from_secs(2))
         .await
         .unwrap();

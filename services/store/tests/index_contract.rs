@@ -4,9 +4,6 @@
 
 #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,6 +13,7 @@ use ferrocast_store::{
     CHANGED_ANYTHING, CachedIndex, CachedIndexConfig, IndexError, IndexState, MemoryIndex,
     RedisIndex, RedisIndexConfig, SegmentIndex, SegmentRecord, SessionStart, keys,
 };
+use ferrocast_testkit::RedisServer;
 use tokio::sync::broadcast;
 
 fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
@@ -112,90 +110,13 @@ async fn exact_beyond_f64(index: &dyn SegmentIndex, s: &str) {
     assert_eq!(next.next_msn, big + 2);
 }
 
-/// A redis-server on a free loopback port, killed (by PID) on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        for _ in 0..5 {
-            if let Some(server) = Self::start_on(free_port()) {
-                return server;
-            }
-        }
-        panic!("redis-server did not come up on any of 5 ports");
-    }
-
-    /// Starts on `port`; `None` if it exited (port taken meanwhile) or never answered.
-    fn start_on(port: u16) -> Option<Self> {
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                panic!("redis-server not found: run scripts/install-test-deps.sh")
-            }
-            Err(error) => panic!("cannot start redis-server: {error}"),
-        };
-        let mut server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if server.answers_ping() {
-                return Some(server);
-            }
-            if server.child.try_wait().unwrap().is_some() {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    fn answers_ping(&self) -> bool {
-        let Ok(mut socket) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let timeout = Some(Duration::from_secs(1));
-        socket.set_read_timeout(timeout).unwrap();
-        socket.set_write_timeout(timeout).unwrap();
-        let mut reply = [0u8; 7];
-        socket.write_all(b"PING\r\n").is_ok()
-            && socket.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn index(&self) -> RedisIndex {
-        RedisIndex::new(&RedisIndexConfig {
-            url: self.url(),
-            call_timeout: Duration::from_secs(2),
-        })
-        .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A [`RedisIndex`] on `server`.
+fn redis_index(server: &RedisServer) -> RedisIndex {
+    RedisIndex::new(&RedisIndexConfig {
+        url: server.url(),
+        call_timeout: Duration::from_secs(2),
+    })
+    .unwrap()
 }
 
 /// Waits for the next notification, with a deadline.
@@ -328,14 +249,14 @@ async fn memory_index_keeps_the_contract() {
 #[tokio::test]
 async fn redis_index_keeps_the_contract() {
     let server = RedisServer::start();
-    contract(&server.index(), &unique_stream()).await;
+    contract(&redis_index(&server), &unique_stream()).await;
 }
 
 #[tokio::test]
 async fn indexes_compare_numbers_exactly() {
     exact_beyond_f64(&MemoryIndex::new(), &unique_stream()).await;
     let server = RedisServer::start();
-    exact_beyond_f64(&server.index(), &unique_stream()).await;
+    exact_beyond_f64(&redis_index(&server), &unique_stream()).await;
 }
 
 #[tokio::test]
@@ -347,7 +268,7 @@ async fn cached_memory_index_keeps_the_contract() {
 #[tokio::test]
 async fn cached_redis_index_keeps_the_contract() {
     let server = RedisServer::start();
-    let cache = CachedIndex::new(Arc::new(server.index()), CachedIndexConfig::default());
+    let cache = CachedIndex::new(Arc::new(redis_index(&server)), CachedIndexConfig::default());
     contract(&cache, &unique_stream()).await;
 }
 
@@ -356,8 +277,8 @@ async fn redis_refuses_a_stale_epoch_write_atomically() {
     let server = RedisServer::start();
     let s = unique_stream();
     // Two origins sharing one Redis: the zombie and the one that took over.
-    let zombie = server.index();
-    let successor = server.index();
+    let zombie = redis_index(&server);
+    let successor = redis_index(&server);
     zombie.open_session(&s, 1).await.unwrap();
     zombie.append(&s, record(0, 1, false), 10).await.unwrap();
     successor.open_session(&s, 2).await.unwrap();
@@ -403,7 +324,7 @@ async fn redis_refuses_a_stale_epoch_write_atomically() {
 #[tokio::test]
 async fn redis_changes_deliver_the_stream_id_after_a_write() {
     let server = RedisServer::start();
-    let index = server.index();
+    let index = redis_index(&server);
     let mut changes = index.changes();
     wait_subscribed(&mut changes).await;
 
@@ -414,7 +335,7 @@ async fn redis_changes_deliver_the_stream_id_after_a_write() {
     assert_eq!(next_change(&mut changes).await, s);
 
     // Another process's writes arrive too (through Redis, not in-process).
-    let other = server.index();
+    let other = redis_index(&server);
     other.close_session(&s, 1).await.unwrap();
     assert_eq!(next_change(&mut changes).await, s);
 
@@ -427,7 +348,7 @@ async fn redis_changes_deliver_the_stream_id_after_a_write() {
 #[tokio::test]
 async fn redis_outage_is_unavailable_within_the_deadline_and_recovers() {
     let mut server = RedisServer::start();
-    let port = server.port;
+    let port = server.port();
     let index = RedisIndex::new(&RedisIndexConfig {
         url: server.url(),
         call_timeout: Duration::from_millis(500),
@@ -438,8 +359,7 @@ async fn redis_outage_is_unavailable_within_the_deadline_and_recovers() {
     let s = unique_stream();
     index.open_session(&s, 1).await.unwrap();
 
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    server.stop();
     let started = Instant::now();
     let down = index.load(&s).await;
     assert!(matches!(down, Err(IndexError::Unavailable(_))), "{down:?}");
@@ -473,7 +393,7 @@ async fn cached_memory_index_follows_notifications() {
 #[tokio::test]
 async fn cached_redis_index_follows_notifications() {
     let server = RedisServer::start();
-    let index = server.index();
+    let index = redis_index(&server);
     // Subscribe first, so the listener's first flush marker cannot land mid-test.
     wait_subscribed(&mut index.changes()).await;
     cache_follows_notifications(Arc::new(index)).await;

@@ -1,83 +1,18 @@
-//! Test harness: a real `redis-server` on a free loopback port, the control service on
-//! loopback in front of it, a minimal HTTP/1.1 client, and heartbeat helpers.
+//! Test harness: the control service on loopback in front of a real `redis-server` (from
+//! `ferrocast-testkit`), a minimal HTTP/1.1 client, and heartbeat helpers.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::missing_panics_doc)] // each test uses a part
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use ferrocast_control::{ClientOptions, ControlClient, ControlConfig, ServerError};
 use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
+use ferrocast_testkit::RedisServer;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// A `redis-server` child process, killed on drop.
-pub struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    /// Starts one on a free port and waits until it answers PING.
-    pub fn start() -> Self {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                if error.kind() == ErrorKind::NotFound {
-                    panic!("redis-server not found: run scripts/install-test-deps.sh");
-                }
-                panic!("cannot start redis-server: {error}");
-            });
-        let server = Self { child, port };
-        server.wait_for_ping();
-        server
-    }
-
-    /// `redis://127.0.0.1:<port>`.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn wait_for_ping(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                stream.set_read_timeout(Some(Duration::from_secs(1))).ok();
-                let mut reply = [0u8; 7];
-                if stream.write_all(b"PING\r\n").is_ok()
-                    && stream.read_exact(&mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-                {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server on port {} did not answer PING", self.port);
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 /// The admin token of every test server.
 pub const TOKEN: &str = "test-admin-token";
@@ -139,8 +74,7 @@ impl Control {
 
     /// Kills Redis under the running service.
     pub fn kill_redis(&mut self) {
-        let _ = self.redis.child.kill();
-        let _ = self.redis.child.wait();
+        self.redis.stop();
     }
 
     /// One admin API request with the right token.
