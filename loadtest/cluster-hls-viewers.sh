@@ -4,21 +4,10 @@
 #   2. with 50 HLS viewers (ffmpeg, 25 per edge) on one 2.5 Mb/s stream for a fixed window:
 #      each edge's segment-cache hit ratio and the S3 GETs per segment.
 # Loopback only; everything it starts is stopped by PID. Usage: loadtest/cluster-hls-viewers.sh [window_s]
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 WINDOW=${1:-30}
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
 
-cargo build --release -q -p ferrocast
-CLIP=$WORK/clip.flv
-ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=1000:sample_rate=48000 \
-  -c:v libx264 -preset veryfast -bf 2 -pix_fmt yuv420p -g 60 -keyint_min 60 -sc_threshold 0 \
-  -b:v 2500k -maxrate 2500k -bufsize 5000k -c:a aac -b:a 128k -t 30 -f flv "$CLIP"
-
-LOCAL_CLUSTER_BIN=target/release/ferrocast deploy/local-cluster.sh >"$WORK/cluster.env" &
+LOCAL_CLUSTER_BIN="$BIN" deploy/local-cluster.sh >"$WORK/cluster.env" &
 PIDS+=($!)
 until grep -q READY=1 "$WORK/cluster.env"; do sleep 0.2; done
 # shellcheck disable=SC1090
@@ -28,7 +17,6 @@ create_stream() {
   curl -sf -X POST -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d '{"name":"bench"}' "$ADMIN_URL/v1/streams"
 }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
-now_ms() { date +%s%3N; }
 
 echo "== publish -> first playlist on edge 1 (through S3 + Redis)"
 for run in 1 2 3; do

@@ -3,20 +3,8 @@
 #   1. time from the publisher's start to the first playable playlist (5 runs);
 #   2. CPU and RSS with 0 and with 20 HTTP-FLV viewers (curl), over a fixed window.
 # Loopback only; every process it starts is stopped by PID. Usage: loadtest/dev-footprint.sh [window_s]
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 WINDOW=${1:-30}
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-cargo build --release -q -p ferrocast
-BIN=target/release/ferrocast
-CLIP=$WORK/clip.flv
-ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=1000:sample_rate=48000 \
-  -c:v libx264 -preset veryfast -tune zerolatency -bf 2 -pix_fmt yuv420p -g 60 -keyint_min 60 -sc_threshold 0 \
-  -b:v 2500k -maxrate 2500k -bufsize 5000k -c:a aac -b:a 128k -ar 48000 -ac 2 -t 30 -f flv "$CLIP"
 
 start_server() {
   "$BIN" dev --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/urls" 2>"$WORK/log" &
@@ -26,7 +14,6 @@ start_server() {
   HLS=$(sed -n 's/^HLS: //p' "$WORK/urls")
   FLV=$(sed -n 's/^HTTP-FLV: //p' "$WORK/urls")
 }
-now_ms() { date +%s%3N; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 

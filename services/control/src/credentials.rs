@@ -40,6 +40,11 @@ pub fn key_hash(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// SHA-256 of a stream key, hex: the stored form.
+pub fn key_hash_hex(key: &str) -> String {
+    hex::encode(key_hash(key))
+}
+
 /// Whether `key` hashes to `expected`, in constant time.
 pub fn key_matches(key: &str, expected: &[u8; 32]) -> bool {
     key_hash(key).ct_eq(expected).into()

@@ -107,7 +107,7 @@ impl StreamDirectory for LocalControl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::{key_hash, new_stream_key};
+    use crate::credentials::{key_hash_hex, new_stream_key};
 
     fn control_with_stream() -> (LocalControl, String) {
         let control = LocalControl::new("live");
@@ -115,7 +115,7 @@ mod tests {
         control.insert(StreamRecord {
             id: "abc123".into(),
             playback_id: "p1".into(),
-            key_sha256: hex::encode(key_hash(&key)),
+            key_sha256: key_hash_hex(&key),
             name: "test".into(),
             created_at_ms: 0,
         });

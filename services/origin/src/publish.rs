@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 use crate::metadata::{announces_video, script_body};
-use crate::uploader::{Job, Uploader};
+use crate::uploader::{INDEX_TIMEOUT, Job, Uploader};
 use crate::{OriginConfig, OriginDeps};
 
 /// Bound on a segment's bytes: far above 2 s of 1080p60 at 20 Mb/s.
@@ -49,7 +49,7 @@ impl PublishSession {
         metadata: Option<&StreamMetadata>,
     ) -> Result<Self, IndexError> {
         let opening = deps.index.open_session(&grant.stream_id, grant.epoch);
-        let start = timeout(config.authorize_timeout, opening)
+        let start = timeout(INDEX_TIMEOUT, opening)
             .await
             .map_err(|_| IndexError::Unavailable("open_session timed out".into()))??;
         let packager = Packager::new(PackagerConfig {

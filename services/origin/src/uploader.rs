@@ -13,7 +13,7 @@ use tokio::time::timeout;
 use crate::{OriginConfig, OriginDeps};
 
 /// Deadline of one index call.
-const INDEX_TIMEOUT: Duration = Duration::from_secs(3);
+pub const INDEX_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A finished segment on its way to storage.
 pub struct Job {

@@ -10,7 +10,7 @@ use redis::{RedisResult, Script};
 
 use super::keys;
 use crate::StreamRecord;
-use crate::credentials::{key_hash, new_playback_id, new_stream_id, new_stream_key};
+use crate::credentials::{key_hash_hex, new_playback_id, new_stream_id, new_stream_key};
 
 /// MGET batch size: bounds one reply while keeping round trips few.
 const MGET_BATCH: usize = 256;
@@ -157,7 +157,7 @@ impl Repo {
             let record = StreamRecord {
                 id: id.clone(),
                 playback_id: new_playback_id(),
-                key_sha256: hex::encode(key_hash(&key)),
+                key_sha256: key_hash_hex(&key),
                 name: name.to_owned(),
                 created_at_ms: now_ms,
             };
@@ -259,7 +259,7 @@ impl Repo {
                 return Ok(None);
             };
             let key = new_stream_key(stream_id);
-            record.key_sha256 = hex::encode(key_hash(&key));
+            record.key_sha256 = key_hash_hex(&key);
             let json = encode(&record, stream_id)?;
             let mut con = self.con();
             let outcome: i64 = self

@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::url_host;
+
 /// Settings of `ferrocast dev`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -73,7 +75,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     control.insert(StreamRecord {
         id: stream.id.clone(),
         playback_id: stream.playback_id.clone(),
-        key_sha256: hex_sha256(&stream.stream_key),
+        key_sha256: credentials::key_hash_hex(&stream.stream_key),
         name: "dev".into(),
         created_at_ms: stream.created_at_ms,
     });
@@ -166,21 +168,12 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hex_sha256(key: &str) -> String {
-    credentials::key_hash(key)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
 fn print_urls(config: &DevConfig, stream: &DevStream, rtmp: SocketAddr, http: SocketAddr) {
     let host = |addr: SocketAddr| {
-        if !config.public_host.is_empty() {
-            config.public_host.clone()
-        } else if addr.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
+        if config.public_host.is_empty() {
+            url_host(addr)
         } else {
-            addr.ip().to_string()
+            config.public_host.clone()
         }
     };
     let server = format!(

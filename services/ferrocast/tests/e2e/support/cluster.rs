@@ -2,10 +2,8 @@
 //! reads the `KEY=value` lines it prints. Stopped with SIGTERM so it stops what it started.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// A running local cluster.
@@ -26,15 +24,7 @@ impl LocalCluster {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start deploy/local-cluster.sh");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let receiver = super::stdout_lines(&mut child);
         let mut vars = HashMap::new();
         while !vars.contains_key("READY") {
             let line = receiver

@@ -5,7 +5,10 @@ pub mod http;
 pub mod media;
 pub mod server;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Polls `condition` every 100 ms until it holds or `deadline` passes. This waits for an
@@ -39,4 +42,18 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// The child's stdout, line by line, read on a thread so callers can wait with a deadline.
+pub fn stdout_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    receiver
 }

@@ -1,10 +1,8 @@
 //! Starts `ferrocast dev` on loopback with ephemeral ports and reads the URLs it prints.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// A running `ferrocast dev`, killed on drop.
@@ -97,15 +95,7 @@ impl Drop for DevServer {
 }
 
 fn read_startup_lines(child: &mut Child) -> Vec<String> {
-    let stdout = child.stdout.take().expect("stdout");
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let receiver = super::stdout_lines(child);
     let mut lines = Vec::new();
     while lines.len() < 5 {
         let line = receiver
