@@ -17,5 +17,7 @@ mod stream;
 pub use boundary::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory};
 pub use client::{ClientError, ClientOptions, ControlClient};
 pub use local::LocalControl;
-pub use server::{ControlConfig, RepoError, ServerError, connect_redis, generate_admin_token, run};
+pub use server::{
+    ControlConfig, RepoError, ServerError, connect_redis, generate_admin_token, metrics, run,
+};
 pub use stream::StreamRecord;

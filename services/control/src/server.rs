@@ -5,6 +5,7 @@ mod config;
 mod grpc;
 mod keys;
 mod leases;
+pub mod metrics;
 mod nodes;
 mod repo;
 mod rest;

@@ -42,6 +42,10 @@ pub struct EdgeConfig {
     pub hls_min_target_duration_s: u64,
     /// HTTP-FLV viewer bounds.
     pub flv: FlvViewerLimits,
+    /// After shutdown starts, how long in-flight requests may finish; HTTP-FLV viewers still
+    /// connected then are closed.
+    #[serde(with = "humantime_serde")]
+    pub request_drain_deadline: Duration,
 }
 
 impl Default for EdgeConfig {
@@ -50,6 +54,7 @@ impl Default for EdgeConfig {
             hls_window: 6,
             hls_min_target_duration_s: 2,
             flv: FlvViewerLimits::default(),
+            request_drain_deadline: Duration::from_secs(10),
         }
     }
 }

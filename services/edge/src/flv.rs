@@ -19,8 +19,9 @@ use ferrocast_live::{Frame, FrameKind, Hub, LiveError, Subscription};
 use ferrocast_media::flv::file_header;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::FlvViewerLimits;
 use crate::router::{Edge, error, not_found};
+use crate::{FlvViewerLimits, metrics};
+use ferrocast_ops::LiveGuard;
 
 /// `GET /live/{playback_id}.flv`.
 pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Response {
@@ -64,6 +65,20 @@ struct Viewer {
     sent_start: bool,
     waiting_for_keyframe: bool,
     recent_skips: VecDeque<Instant>,
+    _connected: LiveGuard,
+    egress: ::metrics::Counter,
+    /// Bytes sent but not yet added to `egress`: one shared atomic add per frame per viewer
+    /// would contend across cores.
+    unreported_bytes: u64,
+}
+
+/// Flushes to the shared egress counter in steps of this many bytes.
+const EGRESS_REPORT_BYTES: u64 = 256 * 1024;
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        self.egress.increment(self.unreported_bytes);
+    }
 }
 
 impl Viewer {
@@ -75,6 +90,9 @@ impl Viewer {
             sent_start: false,
             waiting_for_keyframe: false,
             recent_skips: VecDeque::new(),
+            _connected: metrics::FLV_VIEWERS.enter(),
+            egress: metrics::flv_egress(),
+            unreported_bytes: 0,
         }
     }
 
@@ -83,6 +101,7 @@ impl Viewer {
         if !self.sent_start {
             self.sent_start = true;
             let start = self.start_chunk();
+            self.count_sent(start.len());
             return Some((Ok(start), self));
         }
         loop {
@@ -90,14 +109,25 @@ impl Viewer {
                 Ok(frame) => frame,
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "flv viewer fell off the ring");
+                    metrics::flv_frames_dropped(missed);
                     self.skip()?;
                     continue;
                 }
                 Err(RecvError::Closed) => return None,
             };
             if self.should_send(&frame)? {
+                self.count_sent(frame.tag.len());
                 return Some((Ok(frame.tag), self));
             }
+            metrics::flv_frames_dropped(1);
+        }
+    }
+
+    fn count_sent(&mut self, bytes: usize) {
+        self.unreported_bytes += bytes as u64;
+        if self.unreported_bytes >= EGRESS_REPORT_BYTES {
+            self.egress
+                .increment(std::mem::take(&mut self.unreported_bytes));
         }
     }
 
@@ -169,6 +199,7 @@ impl Viewer {
                 skips = self.recent_skips.len(),
                 "flv viewer cut: cannot keep up"
             );
+            metrics::flv_viewer_cut();
             return None;
         }
         Some(())

@@ -8,6 +8,7 @@ mod config;
 mod flv;
 mod hls;
 mod listener;
+pub mod metrics;
 mod router;
 
 use std::sync::Arc;
@@ -33,7 +34,9 @@ pub struct EdgeDeps {
     pub live: Arc<dyn LiveSource>,
 }
 
-/// Serves HTTP on `listener` until `shutdown` is cancelled.
+/// Serves HTTP on `listener` until `shutdown` is cancelled, then stops accepting and lets
+/// in-flight requests finish for `config.request_drain_deadline`; HTTP-FLV viewers still
+/// connected then are closed.
 pub async fn run(
     config: EdgeConfig,
     listener: TcpListener,
@@ -41,15 +44,23 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let write_timeout = config.flv.write_timeout;
+    let deadline = config.request_drain_deadline;
     let app = router::build(Arc::new(config), deps);
     let listener = listener::StallCutting::new(listener, write_timeout);
-    let serving = axum::serve(listener, app);
+    let serving =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let drain_deadline = async {
+        shutdown.cancelled().await;
+        tracing::info!(deadline = ?deadline, "draining http");
+        tokio::time::sleep(deadline).await;
+    };
     tokio::select! {
-        result = serving => {
-            if let Err(error) = result {
-                tracing::error!(%error, "http server failed");
-            }
+        result = serving => match result {
+            Ok(()) => tracing::info!("http drained"),
+            Err(error) => tracing::error!(%error, "http server failed"),
+        },
+        () = drain_deadline => {
+            tracing::info!(flv_viewers = metrics::FLV_VIEWERS.get(), "drain deadline reached; closing remaining connections");
         }
-        () = shutdown.cancelled() => {}
     }
 }

@@ -28,11 +28,11 @@ pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Router {
         Method::OPTIONS,
     ]);
     // axum refuses `{id}.flv` as a route, so the whole segment is captured and split later.
-    Router::new()
+    let routes = Router::new()
         .route("/hls/{playback_id}/{file}", get(crate::hls::serve))
         .route("/live/{file}", get(crate::flv::serve))
-        .layer(cors)
-        .with_state(edge)
+        .layer(cors);
+    crate::metrics::HTTP.wrap(routes).with_state(edge)
 }
 
 /// A plain-text error with no caching, so a CDN does not pin a transient failure.

@@ -2,7 +2,9 @@
 //! role until SIGINT or SIGTERM.
 
 mod config;
+mod drain;
 mod roles;
+mod telemetry;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -58,15 +60,42 @@ enum Role {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Drains the ferrocast process on this host and waits until it has exited (a preStop hook).
+    Drain {
+        /// The process's ops URL.
+        #[arg(long, default_value = "http://127.0.0.1:9101")]
+        ops_url: String,
+        /// Give up waiting after this long.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+}
+
+impl Role {
+    fn name(&self) -> &'static str {
+        match self {
+            Role::Dev { .. } => "dev",
+            Role::Control { .. } => "control",
+            Role::Origin { .. } => "origin",
+            Role::Edge { .. } => "edge",
+            Role::Drain { .. } => "drain",
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
     // object_store's S3 client uses rustls with the ring provider, which must be chosen once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let runtime = tokio::runtime::Runtime::new()?;
+    let _telemetry = {
+        let _inside = runtime.enter();
+        telemetry::init(cli.log_json, cli.role.name())?
+    };
+    if !matches!(cli.role, Role::Drain { .. }) {
+        roles::ops::install_recorder()?;
+    }
     match cli.role {
         Role::Dev {
             config,
@@ -102,19 +131,7 @@ fn main() -> anyhow::Result<()> {
                 config::load(config.as_deref(), &env, Table::new())?;
             runtime.block_on(async { roles::edge::run(role_config, shutdown_on_signal()).await })
         }
-    }
-}
-
-fn init_logging(json: bool) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+        Role::Drain { ops_url, timeout } => runtime.block_on(drain::run(&ops_url, timeout)),
     }
 }
 

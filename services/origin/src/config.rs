@@ -44,6 +44,8 @@ pub struct OriginConfig {
     pub rtmp: Limits,
     /// HLS packaging.
     pub hls: HlsConfig,
+    /// What SIGTERM does to running publishes.
+    pub drain: DrainConfig,
 }
 
 impl Default for OriginConfig {
@@ -54,6 +56,30 @@ impl Default for OriginConfig {
             authorize_timeout: Duration::from_secs(3),
             rtmp: Limits::default(),
             hls: HlsConfig::default(),
+            drain: DrainConfig::default(),
+        }
+    }
+}
+
+/// The origin's drain: publishes run on for a while, then are closed and flushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrainConfig {
+    /// How long running publishes may continue after the drain starts; then they are closed
+    /// so their encoders reconnect to another origin.
+    #[serde(with = "humantime_serde")]
+    pub publish_deadline: Duration,
+    /// How long closed publishes have to store and index their last segment and end their
+    /// playlists.
+    #[serde(with = "humantime_serde")]
+    pub flush_deadline: Duration,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        Self {
+            publish_deadline: Duration::from_secs(30),
+            flush_deadline: Duration::from_secs(10),
         }
     }
 }

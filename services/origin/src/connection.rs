@@ -6,18 +6,37 @@ use ferrocast_control::{AuthError, PublishGrant};
 use ferrocast_rtmp::{Connection, Event, RtmpError, StreamMetadata};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::publish::PublishSession;
-use crate::{OriginConfig, OriginDeps};
+use crate::{OriginConfig, OriginDeps, metrics};
+
+/// How a drain reaches a connection.
+pub struct Stop {
+    /// Cancelled when the drain starts: new publishes are refused.
+    pub draining: CancellationToken,
+    /// Cancelled at the drain deadline: a running publish ends.
+    pub close: CancellationToken,
+}
 
 /// Serves one connection until it ends. Errors end only this connection.
-pub async fn serve(socket: TcpStream, peer: SocketAddr, config: &OriginConfig, deps: &OriginDeps) {
+pub async fn serve(
+    socket: TcpStream,
+    peer: SocketAddr,
+    config: &OriginConfig,
+    deps: &OriginDeps,
+    stop: &Stop,
+) {
+    let _open = metrics::CONNECTIONS.enter();
     let span = tracing::info_span!("rtmp", %peer, stream_id = tracing::field::Empty);
     async move {
-        match handle(socket, config, deps).await {
+        match handle(socket, config, deps, stop).await {
             Ok(()) => tracing::info!("rtmp connection closed"),
-            Err(error) => tracing::warn!(%error, "rtmp connection ended by error"),
+            Err(error) => {
+                metrics::connection_failed(&error);
+                tracing::warn!(%error, "rtmp connection ended by error");
+            }
         }
     }
     .instrument(span)
@@ -28,12 +47,20 @@ async fn handle(
     socket: TcpStream,
     config: &OriginConfig,
     deps: &OriginDeps,
+    stop: &Stop,
 ) -> Result<(), RtmpError> {
     let mut connection = Connection::handshake(socket, config.rtmp.clone()).await?;
     let mut metadata: Option<StreamMetadata> = None;
     let mut publish: Option<PublishSession> = None;
     let outcome = loop {
-        let event = match connection.next_event().await {
+        let next = tokio::select! {
+            next = connection.next_event() => next,
+            () = stop.close.cancelled(), if publish.is_some() => {
+                tracing::info!("closing publish: origin draining");
+                break Ok(());
+            }
+        };
+        let event = match next {
             Ok(Some(event)) => event,
             Ok(None) => break Ok(()),
             Err(error) => break Err(error),
@@ -44,16 +71,16 @@ async fn handle(
                 app,
                 key,
             } => {
-                let started = on_publish(
-                    &mut connection,
+                let request = PublishRequest {
                     request_id,
-                    &app,
-                    &key,
-                    config,
-                    deps,
-                    &metadata,
-                )
-                .await;
+                    app: &app,
+                    key: &key,
+                };
+                let started = if stop.draining.is_cancelled() {
+                    refuse_draining(&mut connection, request_id).await
+                } else {
+                    on_publish(&mut connection, request, config, deps, &metadata).await
+                };
                 match started {
                     Ok(Some(session)) => {
                         publish = Some(session);
@@ -100,19 +127,45 @@ async fn handle(
     outcome
 }
 
+/// A publish command as the connection received it.
+struct PublishRequest<'a> {
+    request_id: u32,
+    app: &'a str,
+    key: &'a str,
+}
+
+/// Refuses a publish that arrives while the origin drains; the encoder retries and the load
+/// balancer, seeing this origin unready, sends it to another.
+async fn refuse_draining(
+    connection: &mut Connection,
+    request_id: u32,
+) -> Result<Option<PublishSession>, RtmpError> {
+    metrics::publish_refused("draining");
+    tracing::info!("publish refused: origin draining");
+    let why = "origin is draining, reconnect to publish elsewhere";
+    connection
+        .reject(request_id, "NetStream.Publish.Failed", why)
+        .await?;
+    Ok(None)
+}
+
 /// Authorizes and starts a publish. `Ok(None)` means it was refused and the connection ends.
 async fn on_publish(
     connection: &mut Connection,
-    request_id: u32,
-    app: &str,
-    key: &str,
+    request: PublishRequest<'_>,
     config: &OriginConfig,
     deps: &OriginDeps,
     metadata: &Option<StreamMetadata>,
 ) -> Result<Option<PublishSession>, RtmpError> {
+    let PublishRequest {
+        request_id,
+        app,
+        key,
+    } = request;
     let grant = match authorize(app, key, config, deps).await {
         Ok(grant) => grant,
         Err(refusal) => {
+            metrics::publish_refused(refusal.reason());
             let stream_id = refusal.stream_id().unwrap_or("unknown");
             tracing::warn!(stream_id, reason = refusal.reason(), %app, "publish refused");
             let code = refusal_code(&refusal);
@@ -127,6 +180,7 @@ async fn on_publish(
     {
         Ok(session) => session,
         Err(error) => {
+            metrics::publish_refused("storage_unavailable");
             tracing::error!(%error, "publish refused: index unavailable");
             deps.authorizer.release(&grant).await;
             let why = "stream storage unavailable, try again";
@@ -137,6 +191,7 @@ async fn on_publish(
         }
     };
     connection.accept(request_id).await?;
+    metrics::publish_started();
     tracing::info!(epoch = grant.epoch, playback_id = %grant.playback_id, "publish started");
     Ok(Some(session))
 }

@@ -7,21 +7,25 @@
 mod config;
 mod connection;
 mod metadata;
+pub mod metrics;
 mod publish;
 mod publishing;
 mod uploader;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferrocast_control::PublishAuthorizer;
 use ferrocast_live::Hubs;
 use ferrocast_store::{SegmentIndex, SegmentStore};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-pub use config::{HlsConfig, OriginConfig};
-pub use publishing::{PublishReport, Publishing};
+pub use config::{DrainConfig, HlsConfig, OriginConfig};
+pub use publishing::{PublishReport, PublishStats, Publishing};
 
 /// What an origin talks to.
 #[derive(Clone)]
@@ -38,7 +42,10 @@ pub struct OriginDeps {
     pub publishing: Arc<Publishing>,
 }
 
-/// Serves RTMP ingest on `listener` until `shutdown` is cancelled.
+/// Serves RTMP ingest on `listener` until `shutdown` is cancelled, then drains: the listener
+/// closes, running publishes continue up to `config.drain.publish_deadline`, are then closed,
+/// and get `config.drain.flush_deadline` to store their last segment. Returns when every
+/// connection has ended or the deadlines have passed.
 pub async fn run(
     config: OriginConfig,
     listener: TcpListener,
@@ -46,6 +53,29 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let config = Arc::new(config);
+    let connections = TaskTracker::new();
+    let close_publishes = CancellationToken::new();
+    accept(
+        &config,
+        listener,
+        &deps,
+        &shutdown,
+        &connections,
+        &close_publishes,
+    )
+    .await;
+    connections.close();
+    drain(&config, &deps, &connections, &close_publishes).await;
+}
+
+async fn accept(
+    config: &Arc<OriginConfig>,
+    listener: TcpListener,
+    deps: &OriginDeps,
+    shutdown: &CancellationToken,
+    connections: &TaskTracker,
+    close_publishes: &CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(config.max_connections));
     loop {
         let accepted = tokio::select! {
@@ -57,7 +87,7 @@ pub async fn run(
             Err(error) => {
                 // Usually EMFILE; back off briefly instead of spinning.
                 tracing::warn!(%error, "rtmp accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
@@ -66,9 +96,39 @@ pub async fn run(
             continue;
         };
         let (config, deps) = (config.clone(), deps.clone());
-        tokio::spawn(async move {
-            connection::serve(socket, peer, &config, &deps).await;
+        let (draining, close) = (shutdown.clone(), close_publishes.clone());
+        connections.spawn(async move {
+            let stop = connection::Stop { draining, close };
+            connection::serve(socket, peer, &config, &deps, &stop).await;
             drop(slot);
         });
+    }
+}
+
+async fn drain(
+    config: &OriginConfig,
+    deps: &OriginDeps,
+    connections: &TaskTracker,
+    close_publishes: &CancellationToken,
+) {
+    let publishes = deps.publishing.len();
+    let publish_deadline = config.drain.publish_deadline;
+    tracing::info!(publishes, connections = connections.len(), deadline = ?publish_deadline, "draining rtmp ingest");
+    if timeout(publish_deadline, connections.wait()).await.is_ok() {
+        tracing::info!("rtmp ingest drained");
+        return;
+    }
+    let closing = deps.publishing.len();
+    metrics::drain_closed(closing);
+    tracing::info!(
+        publishes = closing,
+        "drain deadline reached; closing publishes"
+    );
+    close_publishes.cancel();
+    let flush_deadline = config.drain.flush_deadline;
+    if timeout(flush_deadline, connections.wait()).await.is_err() {
+        tracing::warn!(connections = connections.len(), deadline = ?flush_deadline, "flush deadline passed; leaving connections");
+    } else {
+        tracing::info!("rtmp ingest drained");
     }
 }

@@ -2,7 +2,6 @@
 //! uploader, and on the end flushes, indexes `ENDLIST` and releases the lease.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrocast_control::PublishGrant;
@@ -16,8 +15,10 @@ use ferrocast_store::IndexError;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+use tracing::Instrument;
 
 use crate::metadata::{announces_video, script_body};
+use crate::publishing::PublishStats;
 use crate::uploader::{INDEX_TIMEOUT, Job, Uploader};
 use crate::{OriginConfig, OriginDeps};
 
@@ -37,7 +38,8 @@ pub struct PublishSession {
     uploader: JoinHandle<()>,
     /// A segment was dropped before upload; the next one starts a discontinuity.
     gap_pending: bool,
-    bytes_in: Arc<AtomicU64>,
+    stats: Arc<PublishStats>,
+    ingest_bytes: metrics::Counter,
 }
 
 impl PublishSession {
@@ -58,17 +60,21 @@ impl PublishSession {
             max_segment_bytes: MAX_SEGMENT_BYTES,
         });
         let (uploads, jobs) = mpsc::channel(config.hls.upload_queue.max(1));
-        let uploader = Uploader::new(&grant, start, config, deps);
+        let stats = deps.publishing.add(&grant.stream_id, grant.epoch);
+        let uploader = Uploader::new(&grant, start, config, deps, stats.clone());
+        let upload_span =
+            tracing::info_span!("uploader", stream_id = %grant.stream_id, epoch = grant.epoch);
         let session = Self {
             hub: deps.hubs.start(&grant.stream_id),
-            bytes_in: deps.publishing.add(&grant.stream_id, grant.epoch),
+            stats: stats.clone(),
+            ingest_bytes: metrics::counter!(crate::metrics::INGEST_BYTES),
             grant,
             deps: deps.clone(),
             normalizer: Normalizer::new(),
             packager,
             wall_clock_origin_ms: None,
             uploads,
-            uploader: tokio::spawn(uploader.run(jobs)),
+            uploader: tokio::spawn(uploader.run(jobs).instrument(upload_span)),
             gap_pending: false,
         };
         if let Some(metadata) = metadata {
@@ -96,8 +102,7 @@ impl PublishSession {
 
     /// An FLV video tag body.
     pub fn on_video(&mut self, raw_timestamp_ms: u32, body: &[u8]) {
-        self.bytes_in
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        self.count_ingest(body.len());
         let dts = self.normalize(Track::Video, raw_timestamp_ms);
         let Ok(tag) = flv::parse_video(body) else {
             tracing::debug!(len = body.len(), "malformed video tag dropped");
@@ -118,8 +123,7 @@ impl PublishSession {
 
     /// An FLV audio tag body.
     pub fn on_audio(&mut self, raw_timestamp_ms: u32, body: &[u8]) {
-        self.bytes_in
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        self.count_ingest(body.len());
         let dts = self.normalize(Track::Audio, raw_timestamp_ms);
         let Ok(tag) = flv::parse_audio(body) else {
             tracing::debug!(len = body.len(), "malformed audio tag dropped");
@@ -154,6 +158,11 @@ impl PublishSession {
             .remove(&self.grant.stream_id, self.grant.epoch);
         self.deps.authorizer.release(&self.grant).await;
         tracing::info!(epoch = self.grant.epoch, "publish ended");
+    }
+
+    fn count_ingest(&self, bytes: usize) {
+        self.stats.add_bytes(bytes);
+        self.ingest_bytes.increment(bytes as u64);
     }
 
     fn normalize(&mut self, track: Track, raw_timestamp_ms: u32) -> u64 {

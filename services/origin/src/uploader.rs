@@ -1,7 +1,7 @@
 //! Stores each finished segment, then lists it: object before index, one at a time and in
 //! order, so the index never names a missing object and sequence numbers stay contiguous.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrocast_control::PublishGrant;
 use ferrocast_media::hls::Segment;
@@ -10,7 +10,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use crate::{OriginConfig, OriginDeps};
+use crate::publishing::PublishStats;
+use crate::{OriginConfig, OriginDeps, metrics};
 
 /// Deadline of one index call.
 pub const INDEX_TIMEOUT: Duration = Duration::from_secs(3);
@@ -35,6 +36,7 @@ pub struct Uploader {
     next_msn: u64,
     discontinuity_next: bool,
     fenced: bool,
+    stats: Arc<PublishStats>,
 }
 
 impl Uploader {
@@ -44,6 +46,7 @@ impl Uploader {
         start: SessionStart,
         config: &OriginConfig,
         deps: &OriginDeps,
+        stats: Arc<PublishStats>,
     ) -> Self {
         Self {
             stream_id: grant.stream_id.clone(),
@@ -54,6 +57,7 @@ impl Uploader {
             next_msn: start.next_msn,
             discontinuity_next: start.discontinuity,
             fenced: false,
+            stats,
         }
     }
 
@@ -84,11 +88,14 @@ impl Uploader {
         self.discontinuity_next |= job.gap_before;
         let msn = self.next_msn;
         let data = job.segment.data.clone();
+        let (bytes, putting) = (data.len(), Instant::now());
         if let Err(error) = self.store.put(&self.stream_id, self.epoch, msn, data).await {
+            metrics::segment_upload_failed(putting.elapsed());
             tracing::error!(stream_id = %self.stream_id, msn, %error, "segment lost: object store failed");
             self.discontinuity_next = true;
             return;
         }
+        metrics::segment_uploaded(putting.elapsed(), bytes);
         let record = SegmentRecord {
             msn,
             epoch: self.epoch,
@@ -97,11 +104,15 @@ impl Uploader {
             discontinuity: self.discontinuity_next,
         };
         let appending = self.index.append(&self.stream_id, record, self.retain);
+        let indexing = Instant::now();
         let appended = timeout(INDEX_TIMEOUT, appending)
             .await
             .unwrap_or_else(|_| Err(IndexError::Unavailable("append timed out".into())));
         match appended {
             Ok(trimmed) => {
+                metrics::segment_indexed(indexing.elapsed());
+                self.stats.segment_indexed();
+                tracing::debug!(stream_id = %self.stream_id, msn, "segment indexed");
                 self.next_msn += 1;
                 self.discontinuity_next = false;
                 for old in trimmed {
@@ -112,10 +123,12 @@ impl Uploader {
                 }
             }
             Err(IndexError::StaleEpoch { current, .. }) => {
+                metrics::index_write_failed(indexing.elapsed(), true);
                 tracing::warn!(stream_id = %self.stream_id, epoch = self.epoch, current, "fenced out by a newer publisher");
                 self.fenced = true;
             }
             Err(error) => {
+                metrics::index_write_failed(indexing.elapsed(), false);
                 tracing::error!(stream_id = %self.stream_id, msn, %error, "segment lost: index write failed");
                 // The object is unlisted; remove it so its key can carry the next segment.
                 let _ = self.store.delete(&self.stream_id, self.epoch, msn).await;

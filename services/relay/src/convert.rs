@@ -22,6 +22,7 @@ pub fn frame_to_proto(frame: Frame) -> MediaFrame {
         keyframe: frame.keyframe,
         config: frame.config,
         tag: frame.tag,
+        sent_at_unix_us: crate::metrics::unix_micros(),
     }
 }
 

@@ -13,6 +13,7 @@ mod config;
 mod convert;
 mod error;
 mod gate;
+pub mod metrics;
 mod puller;
 mod server;
 mod upstream;

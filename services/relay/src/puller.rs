@@ -47,6 +47,7 @@ pub(crate) async fn run(
     let upstream = match upstream {
         Ok(upstream) => upstream,
         Err(error) => {
+            crate::metrics::upstream_failed(&error);
             debug!(stream_id = %stream_id, %error, "upstream pull did not start");
             inner.retire_flight(&stream_id);
             flight.send_replace(Some(Err(Arc::new(error))));
@@ -60,6 +61,7 @@ pub(crate) async fn run(
     flight.send_replace(Some(Ok(hub.clone())));
     drop(flight);
     let pull = Pull {
+        _counted: crate::metrics::PULLS.enter(),
         inner,
         stream_id,
         hub,
@@ -72,6 +74,7 @@ pub(crate) async fn run(
 }
 
 struct Pull {
+    _counted: ferrocast_ops::LiveGuard,
     inner: Arc<Inner>,
     stream_id: String,
     hub: Arc<Hub>,
@@ -99,7 +102,10 @@ impl Pull {
                     return;
                 }
                 PumpEnd::Shutdown => break,
-                PumpEnd::Broken(reason) => reason,
+                PumpEnd::Broken(reason) => {
+                    crate::metrics::stream_broke();
+                    reason
+                }
             };
             warn!(stream_id = %self.stream_id, %reason, "upstream lost; resubscribing");
             match self.resubscribe().await {
@@ -159,6 +165,7 @@ impl Pull {
     }
 
     fn receive(&mut self, message: MediaFrame) {
+        crate::metrics::received_from_origin(message.sent_at_unix_us);
         match frame_from_proto(message) {
             Ok(frame) => self.forward(frame),
             Err(error) => {
@@ -203,6 +210,7 @@ impl Pull {
                     return Some(upstream);
                 }
                 Ok(Err(error)) => {
+                    crate::metrics::upstream_failed(&error);
                     debug!(stream_id = %self.stream_id, %error, attempts, "resubscribe attempt failed");
                 }
                 Err(_) => break,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrocast_live::{Frame, Hub, Hubs, Subscription};
+use ferrocast_ops::LiveGuard;
 use ferrocast_proto::relay::relay_server::{Relay, RelayServer};
 use ferrocast_proto::relay::{MediaFrame, SubscribeRequest};
 use futures::StreamExt;
@@ -21,7 +22,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use crate::gate::{ResumeGate, Verdict};
-use crate::{RelayError, frame_to_proto};
+use crate::{RelayError, frame_to_proto, metrics};
 
 /// Largest relayed message, both ways. A keyframe of high-bitrate video can pass tonic's
 /// 4 MiB default, and the hub already bounds its GOP cache at 16 MiB.
@@ -134,6 +135,7 @@ struct Feed {
     gate: ResumeGate,
     shutdown: CancellationToken,
     finished: bool,
+    _subscribed: LiveGuard,
 }
 
 impl Feed {
@@ -151,6 +153,7 @@ impl Feed {
             gate: ResumeGate::open(),
             shutdown,
             finished: false,
+            _subscribed: metrics::SERVED_SUBSCRIPTIONS.enter(),
         }
     }
 
@@ -167,7 +170,7 @@ impl Feed {
             return None;
         }
         if let Some(frame) = self.start.next() {
-            return Some(Ok(frame_to_proto(frame)));
+            return Some(Ok(sent(frame)));
         }
         loop {
             let received = tokio::select! {
@@ -180,15 +183,15 @@ impl Feed {
             };
             match received {
                 Ok(frame) => match self.gate.admit(&frame, self.hub.has_video()) {
-                    Verdict::Pass => return Some(Ok(frame_to_proto(frame))),
+                    Verdict::Pass => return Some(Ok(sent(frame))),
                     Verdict::Resumed { skipped } => {
                         info!(stream_id = %self.stream_id, skipped, "relay subscriber resumed at a keyframe");
-                        return Some(Ok(frame_to_proto(frame)));
+                        return Some(Ok(sent(frame)));
                     }
-                    Verdict::Skip => {}
+                    Verdict::Skip => metrics::dropped_for_edge(1),
                 },
                 Err(RecvError::Lagged(missed)) => {
-                    // Counted in the resume log line; metrics come later.
+                    metrics::dropped_for_edge(missed);
                     warn!(stream_id = %self.stream_id, missed, "relay subscriber lagged; skipping to the next keyframe");
                     self.gate.close(missed);
                 }
@@ -200,4 +203,10 @@ impl Feed {
             }
         }
     }
+}
+
+/// A frame on its way to an edge, counted.
+fn sent(frame: Frame) -> MediaFrame {
+    metrics::sent_to_edge(frame.tag.len());
+    frame_to_proto(frame)
 }

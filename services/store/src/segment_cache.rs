@@ -41,6 +41,8 @@ pub struct CacheStats {
     pub evictions: u64,
     /// GETs sent to the object store.
     pub backend_gets: u64,
+    /// GETs that failed.
+    pub backend_failures: u64,
     /// Bytes held now.
     pub cached_bytes: u64,
     /// Segments held now.
@@ -62,6 +64,7 @@ struct Counters {
     misses: AtomicU64,
     evictions: AtomicU64,
     backend_gets: AtomicU64,
+    backend_failures: AtomicU64,
 }
 
 /// Cached segments in LRU order, plus the GETs in flight.
@@ -198,12 +201,20 @@ impl SegmentCache {
             {
                 let mut lru = shared.lock();
                 lru.flights.remove(&key);
-                if let Ok(data) = &result {
-                    let evicted = lru.insert(key, data.clone(), shared.max_bytes);
-                    shared
-                        .counters
-                        .evictions
-                        .fetch_add(evicted, Ordering::Relaxed);
+                match &result {
+                    Ok(data) => {
+                        let evicted = lru.insert(key, data.clone(), shared.max_bytes);
+                        shared
+                            .counters
+                            .evictions
+                            .fetch_add(evicted, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        shared
+                            .counters
+                            .backend_failures
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             let _ = sender.send(Some(result));
@@ -223,6 +234,7 @@ impl SegmentCache {
             misses: counters.misses.load(Ordering::Relaxed),
             evictions: counters.evictions.load(Ordering::Relaxed),
             backend_gets: counters.backend_gets.load(Ordering::Relaxed),
+            backend_failures: counters.backend_failures.load(Ordering::Relaxed),
             cached_bytes: bytes as u64,
             cached_segments: segments as u64,
         }

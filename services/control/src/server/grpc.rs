@@ -15,8 +15,9 @@ use tonic::{Request, Response, Status};
 use super::config::millis;
 use super::nodes::{NodeRecord, Role};
 use super::repo::RepoError;
-use super::{Shared, now_ms};
+use super::{Shared, metrics, now_ms};
 use crate::credentials::{claimed_stream_id, key_matches};
+use metrics::observed;
 
 /// Bounds one heartbeat's work (and the Lua script it runs).
 const MAX_HEARTBEAT_STREAMS: usize = 4096;
@@ -38,6 +39,7 @@ impl ControlService {
 
 /// Redis trouble becomes `UNAVAILABLE`, so origins fail closed and may retry.
 fn unavailable(error: RepoError) -> Status {
+    metrics::redis_failed();
     tracing::warn!(%error, "control store error");
     match error {
         RepoError::Corrupt { .. } => Status::internal("control store holds a corrupt value"),
@@ -57,6 +59,38 @@ fn check_id(what: &str, id: &str) -> Result<(), Status> {
 #[tonic::async_trait]
 impl Control for ControlService {
     async fn authorize_publish(
+        &self,
+        request: Request<AuthorizePublishRequest>,
+    ) -> Result<Response<AuthorizePublishResponse>, Status> {
+        let answer = observed("authorize_publish", self.authorize(request)).await;
+        metrics::publish_decided(&answer);
+        answer
+    }
+
+    async fn end_publish(
+        &self,
+        request: Request<EndPublishRequest>,
+    ) -> Result<Response<EndPublishResponse>, Status> {
+        observed("end_publish", self.end(request)).await
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
+        observed("heartbeat", self.beat(request)).await
+    }
+
+    async fn lookup_stream(
+        &self,
+        request: Request<LookupStreamRequest>,
+    ) -> Result<Response<LookupStreamResponse>, Status> {
+        observed("lookup_stream", self.lookup(request)).await
+    }
+}
+
+impl ControlService {
+    async fn authorize(
         &self,
         request: Request<AuthorizePublishRequest>,
     ) -> Result<Response<AuthorizePublishResponse>, Status> {
@@ -117,7 +151,7 @@ impl Control for ControlService {
         }))
     }
 
-    async fn end_publish(
+    async fn end(
         &self,
         request: Request<EndPublishRequest>,
     ) -> Result<Response<EndPublishResponse>, Status> {
@@ -138,7 +172,7 @@ impl Control for ControlService {
         Ok(Response::new(EndPublishResponse {}))
     }
 
-    async fn heartbeat(
+    async fn beat(
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
@@ -181,7 +215,7 @@ impl Control for ControlService {
         }))
     }
 
-    async fn lookup_stream(
+    async fn lookup(
         &self,
         request: Request<LookupStreamRequest>,
     ) -> Result<Response<LookupStreamResponse>, Status> {

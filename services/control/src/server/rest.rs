@@ -33,7 +33,7 @@ type AppState = Arc<Shared>;
 
 /// The admin API's routes, all behind the bearer token.
 pub fn router(shared: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/streams", post(create_stream).get(list_streams))
         .route("/v1/streams/{id}", get(get_stream).delete(delete_stream))
         .route("/v1/streams/{id}/rotate-key", post(rotate_key))
@@ -44,8 +44,8 @@ pub fn router(shared: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,
-        ))
-        .with_state(shared)
+        ));
+    super::metrics::HTTP.wrap(routes).with_state(shared)
 }
 
 /// A refusal, as `{"error": "..."}` with its status.
@@ -60,6 +60,7 @@ enum ApiError {
 
 impl From<RepoError> for ApiError {
     fn from(error: RepoError) -> Self {
+        super::metrics::redis_failed();
         ApiError::Store(error)
     }
 }

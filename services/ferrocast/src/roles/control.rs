@@ -2,12 +2,15 @@
 //! registry in Redis; the REST admin API and the gRPC control service.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use ferrocast_control::{ControlConfig, connect_redis, generate_admin_token};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use super::ops::{Ops, RequestDrain};
 
 /// Settings of `ferrocast control`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +24,10 @@ pub struct ControlRoleConfig {
     pub redis_url: String,
     /// The control service itself.
     pub control: ControlConfig,
+    /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
+    pub ops_listen: SocketAddr,
+    /// What SIGTERM does to calls in flight.
+    pub drain: RequestDrain,
 }
 
 impl Default for ControlRoleConfig {
@@ -30,12 +37,18 @@ impl Default for ControlRoleConfig {
             grpc_listen: SocketAddr::from(([0, 0, 0, 0], 7000)),
             redis_url: "redis://127.0.0.1:6379".into(),
             control: ControlConfig::default(),
+            ops_listen: SocketAddr::from(([0, 0, 0, 0], 9100)),
+            drain: RequestDrain {
+                request_deadline: Duration::from_secs(5),
+            },
         }
     }
 }
 
-/// Runs control until `shutdown` is cancelled.
+/// Runs control until `shutdown` is cancelled, then lets calls in flight finish.
 pub async fn run(mut config: ControlRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    ferrocast_control::metrics::describe();
+    let ops = Ops::start(config.ops_listen, "control", Vec::new(), &shutdown).await?;
     if config.control.admin_token.is_empty() {
         // There is no default secret: make one and show it once.
         config.control.admin_token = generate_admin_token();
@@ -52,6 +65,21 @@ pub async fn run(mut config: ControlRoleConfig, shutdown: CancellationToken) -> 
         .await
         .with_context(|| format!("binding grpc {}", config.grpc_listen))?;
     tracing::info!(rest = %config.rest_listen, grpc = %config.grpc_listen, "control started");
-    ferrocast_control::run(config.control, redis, rest, grpc, shutdown).await?;
-    Ok(())
+    ops.health.set_ready();
+    let deadline = config.drain.request_deadline;
+    let serving = ferrocast_control::run(config.control, redis, rest, grpc, shutdown.clone());
+    let drain_deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(deadline).await;
+    };
+    let result = tokio::select! {
+        result = serving => result.map_err(anyhow::Error::from),
+        () = drain_deadline => {
+            tracing::warn!(deadline = ?deadline, "drain deadline reached; closing remaining calls");
+            Ok(())
+        }
+    };
+    ops.stop().await;
+    tracing::info!("control stopped");
+    result
 }

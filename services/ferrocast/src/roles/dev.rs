@@ -5,13 +5,15 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use ferrocast_control::{LocalControl, StreamRecord, credentials};
 use ferrocast_edge::{EdgeConfig, EdgeDeps, FlvViewerLimits};
 use ferrocast_live::{HubLimits, Hubs};
-use ferrocast_origin::{HlsConfig, OriginConfig, OriginDeps};
+use ferrocast_ops::Collector;
+use ferrocast_origin::metrics::Collector as OriginCollector;
+use ferrocast_origin::{DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing};
 use ferrocast_store::{
     DEFAULT_SEGMENT_CACHE_BYTES, MemoryIndex, RetryPolicy, SegmentCache, SegmentStore,
 };
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::ops::{MetricsConfig, Ops};
 use super::url_host;
 
 /// Settings of `ferrocast dev`.
@@ -40,6 +43,38 @@ pub struct DevConfig {
     pub hls: HlsConfig,
     /// HTTP-FLV viewer bounds.
     pub flv: FlvViewerLimits,
+    /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
+    pub ops_listen: SocketAddr,
+    /// What SIGTERM does to publishes and requests.
+    pub drain: DevDrain,
+    /// Per-stream metric series.
+    pub metrics: MetricsConfig,
+}
+
+/// The drain of `dev`: the origin's deadlines and the edge's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevDrain {
+    /// How long running publishes may continue; then they are closed.
+    #[serde(with = "humantime_serde")]
+    pub publish_deadline: Duration,
+    /// How long closed publishes have to store their last segment.
+    #[serde(with = "humantime_serde")]
+    pub flush_deadline: Duration,
+    /// How long HTTP requests in flight may finish; HTTP-FLV viewers are closed then.
+    #[serde(with = "humantime_serde")]
+    pub request_deadline: Duration,
+}
+
+impl Default for DevDrain {
+    fn default() -> Self {
+        let origin = DrainConfig::default();
+        Self {
+            publish_deadline: origin.publish_deadline,
+            flush_deadline: origin.flush_deadline,
+            request_deadline: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for DevConfig {
@@ -52,6 +87,9 @@ impl Default for DevConfig {
             publish_app: "live".into(),
             hls: HlsConfig::default(),
             flv: FlvViewerLimits::default(),
+            ops_listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
+            drain: DevDrain::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -66,7 +104,7 @@ struct DevStream {
     created_at_ms: i64,
 }
 
-/// Runs `dev` until `shutdown` is cancelled.
+/// Runs `dev` until `shutdown` is cancelled, then drains it.
 pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
@@ -87,6 +125,12 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     );
     let index = Arc::new(MemoryIndex::new());
     let hubs = Arc::new(Hubs::new(HubLimits::default()));
+    let publishing: Arc<Publishing> = Arc::default();
+    let segments = Arc::new(SegmentCache::new(
+        store.clone(),
+        DEFAULT_SEGMENT_CACHE_BYTES,
+    ));
+    let ops = start_ops(&config, &publishing, &segments, &shutdown).await?;
 
     let rtmp = TcpListener::bind(config.rtmp_listen)
         .await
@@ -99,6 +143,10 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     let origin_config = OriginConfig {
         publish_app: config.publish_app.clone(),
         hls: config.hls.clone(),
+        drain: DrainConfig {
+            publish_deadline: config.drain.publish_deadline,
+            flush_deadline: config.drain.flush_deadline,
+        },
         ..OriginConfig::default()
     };
     let origin_deps = OriginDeps {
@@ -106,24 +154,45 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         index: index.clone(),
         store: store.clone(),
         hubs: hubs.clone(),
-        publishing: Arc::default(),
+        publishing,
     };
     let edge_config = EdgeConfig {
         hls_window: config.hls.window,
         hls_min_target_duration_s: config.hls.target_duration.as_secs().max(1),
         flv: config.flv.clone(),
+        request_drain_deadline: config.drain.request_deadline,
     };
     let edge_deps = EdgeDeps {
         directory: control,
         index,
-        segments: Arc::new(SegmentCache::new(store, DEFAULT_SEGMENT_CACHE_BYTES)),
+        segments,
         live: hubs,
     };
+    ops.health.set_ready();
     tokio::join!(
         ferrocast_origin::run(origin_config, rtmp, origin_deps, shutdown.clone()),
         ferrocast_edge::run(edge_config, http, edge_deps, shutdown),
     );
+    ops.stop().await;
+    tracing::info!("dev stopped");
     Ok(())
+}
+
+async fn start_ops(
+    config: &DevConfig,
+    publishing: &Arc<Publishing>,
+    segments: &Arc<SegmentCache>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Ops> {
+    ferrocast_origin::metrics::describe();
+    ferrocast_edge::metrics::describe();
+    let origin = OriginCollector::new(publishing.clone(), config.metrics.per_stream_limit);
+    let cache = segments.clone();
+    let collectors: Vec<Collector> = vec![
+        Arc::new(move || origin.collect()),
+        Arc::new(move || ferrocast_edge::metrics::collect(&cache)),
+    ];
+    Ops::start(config.ops_listen, "dev", collectors, shutdown).await
 }
 
 fn load_or_create_stream(data_dir: &Path) -> anyhow::Result<DevStream> {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ferrocast_control::{ClientOptions, ControlClient};
 use ferrocast_edge::{EdgeConfig, EdgeDeps, FlvViewerLimits};
+use ferrocast_ops::Collector;
 use ferrocast_proto::control::NodeRole;
 use ferrocast_relay::{RelayConfig, RelaySource};
 use ferrocast_store::{
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::heartbeat::{self, Load, Node};
 use super::node_id;
+use super::ops::{Ops, RequestDrain};
 
 /// Settings of `ferrocast edge`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +51,10 @@ pub struct EdgeRoleConfig {
     /// How often to tell control this edge is alive.
     #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
+    /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
+    pub ops_listen: SocketAddr,
+    /// What SIGTERM does to requests in flight.
+    pub drain: RequestDrain,
 }
 
 impl Default for EdgeRoleConfig {
@@ -65,12 +71,18 @@ impl Default for EdgeRoleConfig {
             segment_cache_bytes: DEFAULT_SEGMENT_CACHE_BYTES,
             flv: FlvViewerLimits::default(),
             heartbeat_interval: Duration::from_secs(2),
+            ops_listen: SocketAddr::from(([0, 0, 0, 0], 9102)),
+            drain: RequestDrain {
+                request_deadline: Duration::from_secs(10),
+            },
         }
     }
 }
 
-/// Runs an edge until `shutdown` is cancelled.
+/// Runs an edge until `shutdown` is cancelled, then drains it.
 pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    ferrocast_edge::metrics::describe();
+    ferrocast_relay::metrics::describe_edge();
     let node = node_id(&config.node_id, "edge");
     let control = ControlClient::connect(&config.control_url, ClientOptions::new(node.clone()))
         .context("control_url")?;
@@ -92,6 +104,12 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
     tracing::info!(node_id = %node, http = %http.local_addr()?, "edge started");
 
     let segments = Arc::new(SegmentCache::new(store, config.segment_cache_bytes));
+    let cache = segments.clone();
+    let collectors: Vec<Collector> = vec![
+        Arc::new(move || ferrocast_edge::metrics::collect(&cache)),
+        Arc::new(ferrocast_relay::metrics::collect_edge),
+    ];
+    let ops = Ops::start(config.ops_listen, "edge", collectors, &shutdown).await?;
     let relay = Arc::new(RelaySource::new(
         Arc::new(control.clone()),
         RelayConfig::default(),
@@ -106,6 +124,7 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         hls_window: config.hls_window,
         hls_min_target_duration_s: config.hls_min_target_duration_s,
         flv: config.flv.clone(),
+        request_drain_deadline: config.drain.request_deadline,
     };
     let node_info = Node {
         id: node,
@@ -113,35 +132,24 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         rtmp_url: String::new(),
         relay_url: String::new(),
     };
+    let served = CancellationToken::new();
+    let serve = async {
+        ferrocast_edge::run(edge_config, http, deps, shutdown.clone()).await;
+        served.cancel();
+    };
+    ops.health.set_ready();
     tokio::join!(
-        ferrocast_edge::run(edge_config, http, deps, shutdown.clone()),
+        serve,
         heartbeat::run(
             control,
             node_info,
             Load::Edge(relay),
             config.heartbeat_interval,
-            shutdown.clone()
+            shutdown.clone(),
+            served.clone(),
         ),
-        log_cache_stats(&segments, shutdown),
     );
+    ops.stop().await;
+    tracing::info!("edge stopped");
     Ok(())
-}
-
-/// Logs the segment cache counters every 10 s (until `/metrics` carries them).
-async fn log_cache_stats(segments: &SegmentCache, shutdown: CancellationToken) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(10));
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let stats = segments.stats();
-        tracing::info!(
-            hits = stats.hits,
-            misses = stats.misses,
-            backend_gets = stats.backend_gets,
-            evictions = stats.evictions,
-            "segment cache"
-        );
-    }
 }

@@ -32,19 +32,24 @@ pub enum Load {
     Edge(Arc<RelaySource>),
 }
 
-/// Sends heartbeats every `interval` until `shutdown`.
+/// Sends heartbeats every `interval` until `stop`; once `draining` is cancelled they say so,
+/// and control places no new stream here. An origin keeps beating while it drains, so the
+/// leases of the publishes still running stay renewed.
 pub async fn run(
     client: ControlClient,
     node: Node,
     load: Load,
     interval: Duration,
-    shutdown: CancellationToken,
+    draining: CancellationToken,
+    stop: CancellationToken,
 ) {
     let mut previous: HashMap<String, (u64, Instant)> = HashMap::new();
     let mut ticker = tokio::time::interval(interval);
+    let mut reported_draining = false;
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = stop.cancelled() => return,
+            () = draining.cancelled(), if !reported_draining => reported_draining = true,
             _ = ticker.tick() => {}
         }
         let streams = match &load {
@@ -57,7 +62,7 @@ pub async fn run(
             role: node.role as i32,
             rtmp_url: node.rtmp_url.clone(),
             relay_url: node.relay_url.clone(),
-            draining: false,
+            draining: draining.is_cancelled(),
             streams,
             viewers,
         };

@@ -5,6 +5,7 @@ pub mod control;
 pub mod dev;
 pub mod edge;
 mod heartbeat;
+pub mod ops;
 pub mod origin;
 
 use std::net::SocketAddr;

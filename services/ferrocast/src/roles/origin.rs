@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use ferrocast_control::{ClientOptions, ControlClient};
 use ferrocast_live::{HubLimits, Hubs};
-use ferrocast_origin::{HlsConfig, OriginConfig, OriginDeps};
+use ferrocast_ops::Collector;
+use ferrocast_origin::metrics::Collector as OriginCollector;
+use ferrocast_origin::{DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing};
 use ferrocast_proto::control::NodeRole;
 use ferrocast_store::{
     RedisIndex, RedisIndexConfig, RetryPolicy, S3Config, SegmentStore, s3_object_store,
@@ -18,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::heartbeat::{self, Load, Node};
+use super::ops::{MetricsConfig, Ops};
 use super::{node_id, url_host};
 
 /// Settings of `ferrocast origin`.
@@ -49,6 +52,12 @@ pub struct OriginRoleConfig {
     /// How often to tell control this origin and its streams are alive.
     #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
+    /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
+    pub ops_listen: SocketAddr,
+    /// What SIGTERM does to running publishes.
+    pub drain: DrainConfig,
+    /// Per-stream metric series.
+    pub metrics: MetricsConfig,
 }
 
 impl Default for OriginRoleConfig {
@@ -66,12 +75,27 @@ impl Default for OriginRoleConfig {
             publish_app: "live".into(),
             hls: HlsConfig::default(),
             heartbeat_interval: Duration::from_secs(2),
+            ops_listen: SocketAddr::from(([0, 0, 0, 0], 9101)),
+            drain: DrainConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
 
-/// Runs an origin until `shutdown` is cancelled.
+/// Runs an origin until `shutdown` is cancelled, then drains it.
 pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    ferrocast_origin::metrics::describe();
+    ferrocast_relay::metrics::describe_origin();
+    let publishing: Arc<Publishing> = Arc::default();
+    let collector = Arc::new(OriginCollector::new(
+        publishing.clone(),
+        config.metrics.per_stream_limit,
+    ));
+    let collectors: Vec<Collector> = vec![
+        Arc::new(move || collector.collect()),
+        Arc::new(ferrocast_relay::metrics::collect_origin),
+    ];
+    let ops = Ops::start(config.ops_listen, "origin", collectors, &shutdown).await?;
     let node = node_id(&config.node_id, "origin");
     let control = ControlClient::connect(&config.control_url, ClientOptions::new(node.clone()))
         .context("control_url")?;
@@ -113,7 +137,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         index: Arc::new(index),
         store,
         hubs: hubs.clone(),
-        publishing: Arc::default(),
+        publishing,
     };
     let node_info = Node {
         id: node,
@@ -126,21 +150,33 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
     let origin_config = OriginConfig {
         publish_app: config.publish_app.clone(),
         hls: config.hls.clone(),
+        drain: config.drain.clone(),
         ..OriginConfig::default()
     };
+    // The relay and the heartbeats outlive the drain of the ingest: edges keep receiving the
+    // publishes still running, and their leases stay renewed.
+    let ingest_done = CancellationToken::new();
     let beats = heartbeat::run(
         control,
         node_info,
         Load::Origin(deps.publishing.clone()),
         config.heartbeat_interval,
         shutdown.clone(),
+        ingest_done.clone(),
     );
-    let (_, relayed, ()) = tokio::join!(
-        ferrocast_origin::run(origin_config, rtmp, deps, shutdown.clone()),
-        ferrocast_relay::serve(relay, hubs, shutdown.clone()),
+    let ingest = async {
+        ferrocast_origin::run(origin_config, rtmp, deps, shutdown.clone()).await;
+        ingest_done.cancel();
+    };
+    ops.health.set_ready();
+    let ((), relayed, ()) = tokio::join!(
+        ingest,
+        ferrocast_relay::serve(relay, hubs, ingest_done.clone()),
         beats,
     );
+    ops.stop().await;
     relayed.context("relay server")?;
+    tracing::info!("origin stopped");
     Ok(())
 }
 

@@ -1,0 +1,124 @@
+//! Control metrics (`ferrocast_control_*`): publish decisions, gRPC and REST calls, Redis
+//! failures.
+
+use std::future::Future;
+use std::time::Instant;
+
+use axum::extract::Request;
+use ferrocast_ops::http_metrics::HttpMetrics;
+use metrics::Unit;
+use tonic::{Code, Status};
+
+const DECISIONS: &str = "ferrocast_control_publish_decisions_total";
+const GRPC_REQUESTS: &str = "ferrocast_control_grpc_requests_total";
+const GRPC_DURATION: &str = "ferrocast_control_grpc_request_duration_seconds";
+const REDIS_ERRORS: &str = "ferrocast_control_redis_errors_total";
+
+const OUTCOMES: [&str; 6] = [
+    "granted",
+    "wrong_app",
+    "unknown_stream",
+    "wrong_key",
+    "already_live",
+    "unavailable",
+];
+const METHODS: [&str; 4] = [
+    "authorize_publish",
+    "end_publish",
+    "heartbeat",
+    "lookup_stream",
+];
+
+/// The REST admin API's request metrics.
+pub const HTTP: HttpMetrics = HttpMetrics {
+    requests: "ferrocast_control_http_requests_total",
+    duration: "ferrocast_control_http_request_duration_seconds",
+    route_of,
+};
+const ROUTES: [&str; 5] = ["streams", "stream", "rotate_key", "ingest", "other"];
+
+/// Describes every control metric and registers the fixed-label ones at zero.
+pub fn describe() {
+    metrics::describe_counter!(DECISIONS, "AuthorizePublish answers, by outcome.");
+    metrics::describe_counter!(GRPC_REQUESTS, "gRPC calls answered, by method and code.");
+    metrics::describe_histogram!(
+        GRPC_DURATION,
+        Unit::Seconds,
+        "gRPC handler time, by method."
+    );
+    metrics::describe_counter!(REDIS_ERRORS, "Redis calls that failed or timed out.");
+    for outcome in OUTCOMES {
+        metrics::counter!(DECISIONS, "outcome" => outcome).absolute(0);
+    }
+    for method in METHODS {
+        metrics::counter!(GRPC_REQUESTS, "method" => method, "code" => "ok").absolute(0);
+    }
+    metrics::counter!(REDIS_ERRORS).absolute(0);
+    HTTP.describe(&ROUTES);
+}
+
+/// Runs one gRPC handler, counting and timing it.
+pub(super) async fn observed<T>(
+    method: &'static str,
+    call: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    let started = Instant::now();
+    let result = call.await;
+    let code = match &result {
+        Ok(_) => "ok",
+        Err(status) => code_label(status.code()),
+    };
+    metrics::counter!(GRPC_REQUESTS, "method" => method, "code" => code).increment(1);
+    metrics::histogram!(GRPC_DURATION, "method" => method).record(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Counts an AuthorizePublish answer by what it decided.
+pub(super) fn publish_decided<T>(answer: &Result<T, Status>) {
+    let outcome = match answer {
+        Ok(_) => "granted",
+        Err(status) => match status.code() {
+            Code::InvalidArgument => "wrong_app",
+            Code::NotFound => "unknown_stream",
+            Code::PermissionDenied => "wrong_key",
+            Code::AlreadyExists => "already_live",
+            _ => "unavailable",
+        },
+    };
+    metrics::counter!(DECISIONS, "outcome" => outcome).increment(1);
+}
+
+pub(super) fn redis_failed() {
+    metrics::counter!(REDIS_ERRORS).increment(1);
+}
+
+fn code_label(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "ok",
+        Code::Cancelled => "cancelled",
+        Code::InvalidArgument => "invalid_argument",
+        Code::DeadlineExceeded => "deadline_exceeded",
+        Code::NotFound => "not_found",
+        Code::AlreadyExists => "already_exists",
+        Code::PermissionDenied => "permission_denied",
+        Code::ResourceExhausted => "resource_exhausted",
+        Code::FailedPrecondition => "failed_precondition",
+        Code::Unavailable => "unavailable",
+        Code::Unauthenticated => "unauthenticated",
+        Code::Internal => "internal",
+        _ => "other",
+    }
+}
+
+fn route_of(request: &Request) -> &'static str {
+    let path = request.uri().path();
+    match path.strip_prefix("/v1/") {
+        Some("streams") => "streams",
+        Some("ingest") => "ingest",
+        Some(rest) if rest.starts_with("streams/") && rest.ends_with("/rotate-key") => "rotate_key",
+        Some(rest) if rest.starts_with("streams/") && !rest["streams/".len()..].contains('/') => {
+            "stream"
+        }
+        _ => "other",
+    }
+}

@@ -1,0 +1,174 @@
+//! Edge metrics (`ferrocast_edge_*`): viewers, egress, HTTP requests, the segment cache and
+//! slow FLV viewers. Counters are recorded where things happen; gauges and the cache's
+//! counters are set by [`collect`] when scraped.
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::Request;
+use ferrocast_ops::LiveCount;
+use ferrocast_ops::http_metrics::HttpMetrics;
+use ferrocast_store::SegmentCache;
+use metrics::Unit;
+
+const VIEWERS: &str = "ferrocast_edge_viewers";
+const EGRESS_BYTES: &str = "ferrocast_edge_egress_bytes_total";
+const CACHE_HITS: &str = "ferrocast_edge_segment_cache_hits_total";
+const CACHE_MISSES: &str = "ferrocast_edge_segment_cache_misses_total";
+const CACHE_EVICTIONS: &str = "ferrocast_edge_segment_cache_evictions_total";
+const CACHE_BYTES: &str = "ferrocast_edge_segment_cache_bytes";
+const FETCHES: &str = "ferrocast_edge_segment_fetches_total";
+const FETCH_FAILURES: &str = "ferrocast_edge_segment_fetch_failures_total";
+const FLV_FRAMES_DROPPED: &str = "ferrocast_edge_flv_frames_dropped_total";
+const FLV_VIEWERS_CUT: &str = "ferrocast_edge_flv_viewers_cut_total";
+
+/// The HTTP request metrics of the edge's public port.
+pub const HTTP: HttpMetrics = HttpMetrics {
+    requests: "ferrocast_edge_http_requests_total",
+    duration: "ferrocast_edge_http_request_duration_seconds",
+    route_of,
+};
+const ROUTES: [&str; 4] = ["hls_playlist", "hls_segment", "flv", "other"];
+
+/// HTTP-FLV viewers connected now.
+pub(crate) static FLV_VIEWERS: LiveCount = LiveCount::new();
+/// Media seconds of HLS segments requested, per wall-clock second.
+static HLS_DEMAND: MediaDemand = MediaDemand::new();
+
+/// Describes every edge metric and registers the label-free and fixed-label ones at zero.
+pub fn describe() {
+    metrics::describe_gauge!(
+        VIEWERS,
+        "Viewers by protocol (HLS estimated from segment requests)."
+    );
+    metrics::describe_counter!(EGRESS_BYTES, Unit::Bytes, "Body bytes sent, by protocol.");
+    metrics::describe_counter!(CACHE_HITS, "Segment requests served from memory.");
+    metrics::describe_counter!(CACHE_MISSES, "Segment requests that waited for a fetch.");
+    metrics::describe_counter!(CACHE_EVICTIONS, "Segments evicted to stay within budget.");
+    metrics::describe_gauge!(
+        CACHE_BYTES,
+        Unit::Bytes,
+        "Bytes of segments held in memory."
+    );
+    metrics::describe_counter!(FETCHES, "Segment GETs sent to object storage.");
+    metrics::describe_counter!(FETCH_FAILURES, "Segment GETs that failed.");
+    metrics::describe_counter!(FLV_FRAMES_DROPPED, "Frames skipped for slow FLV viewers.");
+    metrics::describe_counter!(FLV_VIEWERS_CUT, "FLV viewers cut for lagging too often.");
+    for protocol in ["flv", "hls"] {
+        metrics::counter!(EGRESS_BYTES, "protocol" => protocol).absolute(0);
+    }
+    for name in [FLV_FRAMES_DROPPED, FLV_VIEWERS_CUT] {
+        metrics::counter!(name).absolute(0);
+    }
+    HTTP.describe(&ROUTES);
+}
+
+/// Sets the edge's gauges and cache counters at scrape time.
+pub fn collect(segments: &SegmentCache) {
+    metrics::gauge!(VIEWERS, "protocol" => "flv").set(FLV_VIEWERS.get() as f64);
+    metrics::gauge!(VIEWERS, "protocol" => "hls").set(HLS_DEMAND.viewers());
+    let stats = segments.stats();
+    metrics::counter!(CACHE_HITS).absolute(stats.hits);
+    metrics::counter!(CACHE_MISSES).absolute(stats.misses);
+    metrics::counter!(CACHE_EVICTIONS).absolute(stats.evictions);
+    metrics::counter!(FETCHES).absolute(stats.backend_gets);
+    metrics::counter!(FETCH_FAILURES).absolute(stats.backend_failures);
+    metrics::gauge!(CACHE_BYTES).set(stats.cached_bytes as f64);
+}
+
+fn route_of(request: &Request) -> &'static str {
+    let path = request.uri().path();
+    if path.starts_with("/hls/") {
+        if path.ends_with(".m3u8") {
+            return "hls_playlist";
+        }
+        if path.ends_with(".ts") {
+            return "hls_segment";
+        }
+    }
+    if path.starts_with("/live/") && path.ends_with(".flv") {
+        return "flv";
+    }
+    "other"
+}
+
+/// Counts HLS bytes sent; a segment also counts its media time as viewer demand.
+pub(crate) fn hls_sent(bytes: usize, segment_duration_ms: Option<u64>) {
+    metrics::counter!(EGRESS_BYTES, "protocol" => "hls").increment(bytes as u64);
+    if let Some(duration_ms) = segment_duration_ms {
+        HLS_DEMAND.record(duration_ms);
+    }
+}
+
+/// The FLV egress counter, held by each viewer.
+pub(crate) fn flv_egress() -> ::metrics::Counter {
+    metrics::counter!(EGRESS_BYTES, "protocol" => "flv")
+}
+
+pub(crate) fn flv_frames_dropped(frames: u64) {
+    metrics::counter!(FLV_FRAMES_DROPPED).increment(frames);
+}
+
+pub(crate) fn flv_viewer_cut() {
+    metrics::counter!(FLV_VIEWERS_CUT).increment(1);
+}
+
+const DEMAND_WINDOW_S: u64 = 30;
+
+/// Media milliseconds requested per wall-clock second over the last 30 s. A player fetches
+/// media as fast as it plays it, so media seconds requested per second is the number of
+/// players (behind a CDN: of CDN fetchers).
+struct MediaDemand {
+    /// `(unix second, media ms)`, indexed by the second modulo the window.
+    slots: Mutex<[(u64, u64); DEMAND_WINDOW_S as usize]>,
+}
+
+impl MediaDemand {
+    const fn new() -> Self {
+        Self {
+            slots: Mutex::new([(0, 0); DEMAND_WINDOW_S as usize]),
+        }
+    }
+
+    fn record(&self, media_ms: u64) {
+        let now = unix_seconds();
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = &mut slots[(now % DEMAND_WINDOW_S) as usize];
+        if slot.0 != now {
+            *slot = (now, 0);
+        }
+        slot.1 += media_ms;
+    }
+
+    fn viewers(&self) -> f64 {
+        let now = unix_seconds();
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = slots
+            .iter()
+            .filter(|(second, _)| now.saturating_sub(*second) < DEMAND_WINDOW_S);
+        let media_ms: u64 = recent.map(|(_, ms)| ms).sum();
+        media_ms as f64 / 1000.0 / DEMAND_WINDOW_S as f64
+    }
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demand_of_one_player_is_one_viewer() {
+        let demand = MediaDemand::new();
+        // A player that fetched 30 s of media in the last 30 s.
+        for _ in 0..15 {
+            demand.record(2000);
+        }
+        assert!((demand.viewers() - 1.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,94 @@
+//! The ops port of a role: the Prometheus recorder, readiness, and the drain trigger, plus
+//! the `[drain]` and `[metrics]` settings roles share.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use ferrocast_ops::{Collector, Health, OpsState};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process's metrics recorder. Called once by `main`, before the role starts.
+pub fn install_recorder() -> anyhow::Result<()> {
+    let handle = ferrocast_ops::recorder::install().context("installing the metrics recorder")?;
+    let _ = RECORDER.set(handle);
+    ferrocast_ops::process::mark_start();
+    Ok(())
+}
+
+/// How long in-flight requests may finish after a drain starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestDrain {
+    /// Requests still running then (HTTP-FLV viewers, calls) are closed.
+    #[serde(with = "humantime_serde")]
+    pub request_deadline: Duration,
+}
+
+/// Per-stream metric series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Streams that get their own bitrate and segment-age series; 0 turns them off.
+    pub per_stream_limit: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            per_stream_limit: 1000,
+        }
+    }
+}
+
+/// A running ops server.
+pub struct Ops {
+    /// Readiness, turned false by the drain.
+    pub health: Health,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Ops {
+    /// Binds `listen` and serves `/metrics`, `/healthz`, `/readyz` and `/drain`, which
+    /// cancels `drain` as SIGTERM does.
+    pub async fn start(
+        listen: SocketAddr,
+        role: &'static str,
+        mut collectors: Vec<Collector>,
+        drain: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding ops {listen}"))?;
+        tracing::info!(ops = %listener.local_addr()?, "ops endpoints serving");
+        collectors.push(Arc::new(move || {
+            let version = env!("CARGO_PKG_VERSION");
+            metrics::gauge!("ferrocast_build_info", "role" => role, "version" => version).set(1.0);
+        }));
+        let health = Health::default();
+        health.follow(drain);
+        let state = OpsState {
+            health: health.clone(),
+            metrics: RECORDER.get().cloned(),
+            collectors,
+            drain: drain.clone(),
+        };
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(ferrocast_ops::serve(listener, state, stop.clone()));
+        Ok(Self { health, stop, task })
+    }
+
+    /// Stops serving; the last thing a role does before it returns.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,218 @@
+//! Origin metrics (`ferrocast_origin_*`): connections, publishes, ingest, segment uploads and
+//! index writes. Counters are recorded where things happen; gauges are set by [`collect`]
+//! when scraped.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ferrocast_ops::LiveCount;
+use ferrocast_rtmp::RtmpError;
+use metrics::Unit;
+
+use crate::Publishing;
+
+const RTMP_CONNECTIONS: &str = "ferrocast_origin_rtmp_connections";
+const RTMP_ERRORS: &str = "ferrocast_origin_rtmp_connection_errors_total";
+const PUBLISHERS: &str = "ferrocast_origin_publishers";
+const PUBLISHES_STARTED: &str = "ferrocast_origin_publishes_started_total";
+const PUBLISH_REFUSALS: &str = "ferrocast_origin_publish_refusals_total";
+pub(crate) const INGEST_BYTES: &str = "ferrocast_origin_ingest_bytes_total";
+const STREAM_BITRATE: &str = "ferrocast_origin_stream_ingest_bits_per_second";
+const STREAM_SEGMENT_AGE: &str = "ferrocast_origin_stream_newest_segment_age_seconds";
+const SEGMENTS_UPLOADED: &str = "ferrocast_origin_segments_uploaded_total";
+const UPLOAD_FAILURES: &str = "ferrocast_origin_segment_upload_failures_total";
+const UPLOAD_DURATION: &str = "ferrocast_origin_segment_upload_duration_seconds";
+const UPLOAD_BYTES: &str = "ferrocast_origin_segment_upload_bytes_total";
+const INDEX_WRITE_DURATION: &str = "ferrocast_origin_index_write_duration_seconds";
+const INDEX_WRITE_FAILURES: &str = "ferrocast_origin_index_write_failures_total";
+const INDEX_WRITES_FENCED: &str = "ferrocast_origin_index_writes_fenced_total";
+const DRAIN_CLOSED: &str = "ferrocast_origin_drain_closed_publishes_total";
+
+const ERROR_KINDS: [&str; 6] = [
+    "handshake",
+    "protocol",
+    "timeout",
+    "io",
+    "parser_panic",
+    "limit",
+];
+const REFUSAL_REASONS: [&str; 7] = [
+    "wrong_app",
+    "unknown_stream",
+    "wrong_key",
+    "already_live",
+    "unavailable",
+    "storage_unavailable",
+    "draining",
+];
+
+/// RTMP connections open now.
+pub(crate) static CONNECTIONS: LiveCount = LiveCount::new();
+
+/// Describes every origin metric and registers the label-free and fixed-label ones at zero.
+pub fn describe() {
+    metrics::describe_gauge!(RTMP_CONNECTIONS, "Open RTMP connections.");
+    metrics::describe_counter!(RTMP_ERRORS, "RTMP connections ended by an error, by kind.");
+    metrics::describe_gauge!(PUBLISHERS, "Publishes running on this origin.");
+    metrics::describe_counter!(PUBLISHES_STARTED, "Publishes accepted.");
+    metrics::describe_counter!(PUBLISH_REFUSALS, "Publishes refused, by reason.");
+    metrics::describe_counter!(
+        INGEST_BYTES,
+        Unit::Bytes,
+        "Media bytes received from publishers."
+    );
+    metrics::describe_gauge!(
+        STREAM_BITRATE,
+        "One stream's ingest bitrate in bits per second."
+    );
+    metrics::describe_gauge!(
+        STREAM_SEGMENT_AGE,
+        Unit::Seconds,
+        "Seconds since the stream's newest segment was indexed."
+    );
+    metrics::describe_counter!(SEGMENTS_UPLOADED, "Segments stored and indexed.");
+    metrics::describe_counter!(
+        UPLOAD_FAILURES,
+        "Segments whose PUT failed after all retries."
+    );
+    metrics::describe_histogram!(
+        UPLOAD_DURATION,
+        Unit::Seconds,
+        "Segment PUT time, retries included."
+    );
+    metrics::describe_counter!(
+        UPLOAD_BYTES,
+        Unit::Bytes,
+        "Bytes of segment objects stored."
+    );
+    metrics::describe_histogram!(INDEX_WRITE_DURATION, Unit::Seconds, "Index append time.");
+    metrics::describe_counter!(
+        INDEX_WRITE_FAILURES,
+        "Index writes that failed or timed out."
+    );
+    metrics::describe_counter!(
+        INDEX_WRITES_FENCED,
+        "Index writes refused by the epoch fence."
+    );
+    metrics::describe_counter!(DRAIN_CLOSED, "Publishes closed at the drain deadline.");
+    for name in [
+        PUBLISHES_STARTED,
+        INGEST_BYTES,
+        SEGMENTS_UPLOADED,
+        UPLOAD_FAILURES,
+        UPLOAD_BYTES,
+        INDEX_WRITE_FAILURES,
+        INDEX_WRITES_FENCED,
+        DRAIN_CLOSED,
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    for kind in ERROR_KINDS {
+        metrics::counter!(RTMP_ERRORS, "kind" => kind).absolute(0);
+    }
+    for reason in REFUSAL_REASONS {
+        metrics::counter!(PUBLISH_REFUSALS, "reason" => reason).absolute(0);
+    }
+}
+
+pub(crate) fn connection_failed(error: &RtmpError) {
+    let kind = match error {
+        RtmpError::Io(_) => "io",
+        RtmpError::HandshakeTimeout(_) | RtmpError::IdleTimeout(_) | RtmpError::WriteTimeout(_) => {
+            "timeout"
+        }
+        RtmpError::Handshake(_) => "handshake",
+        RtmpError::ParserPanicked => "parser_panic",
+        RtmpError::Unproductive(_) => "limit",
+        _ => "protocol",
+    };
+    metrics::counter!(RTMP_ERRORS, "kind" => kind).increment(1);
+}
+
+pub(crate) fn publish_started() {
+    metrics::counter!(PUBLISHES_STARTED).increment(1);
+}
+
+/// `reason` is one of the fixed refusal reasons.
+pub(crate) fn publish_refused(reason: &'static str) {
+    metrics::counter!(PUBLISH_REFUSALS, "reason" => reason).increment(1);
+}
+
+pub(crate) fn segment_uploaded(took: Duration, bytes: usize) {
+    metrics::histogram!(UPLOAD_DURATION).record(took.as_secs_f64());
+    metrics::counter!(UPLOAD_BYTES).increment(bytes as u64);
+}
+
+pub(crate) fn segment_upload_failed(took: Duration) {
+    metrics::histogram!(UPLOAD_DURATION).record(took.as_secs_f64());
+    metrics::counter!(UPLOAD_FAILURES).increment(1);
+}
+
+pub(crate) fn segment_indexed(took: Duration) {
+    metrics::histogram!(INDEX_WRITE_DURATION).record(took.as_secs_f64());
+    metrics::counter!(SEGMENTS_UPLOADED).increment(1);
+}
+
+pub(crate) fn index_write_failed(took: Duration, fenced: bool) {
+    metrics::histogram!(INDEX_WRITE_DURATION).record(took.as_secs_f64());
+    let name = if fenced {
+        INDEX_WRITES_FENCED
+    } else {
+        INDEX_WRITE_FAILURES
+    };
+    metrics::counter!(name).increment(1);
+}
+
+pub(crate) fn drain_closed(publishes: usize) {
+    metrics::counter!(DRAIN_CLOSED).increment(publishes as u64);
+}
+
+/// Sets the origin's gauges from live state at scrape time. Per-stream series are capped at
+/// `per_stream_limit` streams (0 turns them off).
+pub struct Collector {
+    publishing: std::sync::Arc<Publishing>,
+    per_stream_limit: usize,
+    previous: Mutex<HashMap<String, (u64, Instant)>>,
+}
+
+impl Collector {
+    /// A collector over the publishes of one origin.
+    pub fn new(publishing: std::sync::Arc<Publishing>, per_stream_limit: usize) -> Self {
+        Self {
+            publishing,
+            per_stream_limit,
+            previous: Mutex::default(),
+        }
+    }
+
+    /// Sets every origin gauge.
+    pub fn collect(&self) {
+        metrics::gauge!(RTMP_CONNECTIONS).set(CONNECTIONS.get() as f64);
+        let reports = self.publishing.reports();
+        metrics::gauge!(PUBLISHERS).set(reports.len() as f64);
+        let now = Instant::now();
+        let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = HashMap::with_capacity(reports.len());
+        for report in reports.iter().take(self.per_stream_limit) {
+            let stream_id = report.stream_id.clone();
+            if let Some((bytes, at)) = previous.get(&stream_id) {
+                let seconds = now.duration_since(*at).as_secs_f64();
+                // Shorter than a second apart, the rate is mostly noise: keep the last one.
+                if seconds >= 1.0 {
+                    let bits = report.bytes_in.saturating_sub(*bytes) as f64 * 8.0;
+                    metrics::gauge!(STREAM_BITRATE, "stream_id" => stream_id.clone())
+                        .set(bits / seconds);
+                } else {
+                    seen.insert(stream_id.clone(), (*bytes, *at));
+                }
+            } else {
+                metrics::gauge!(STREAM_BITRATE, "stream_id" => stream_id.clone()).set(0.0);
+            }
+            let age = now.duration_since(report.newest_segment_at).as_secs_f64();
+            metrics::gauge!(STREAM_SEGMENT_AGE, "stream_id" => stream_id.clone()).set(age);
+            seen.entry(stream_id).or_insert((report.bytes_in, now));
+        }
+        *previous = seen;
+    }
+}

@@ -1,0 +1,111 @@
+//! Relay metrics: the origin's side of the relay (`ferrocast_origin_relay_*`) and the edge's
+//! (`ferrocast_edge_relay_*`). Gauges are counts kept here and set when scraped.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferrocast_ops::LiveCount;
+
+use crate::RelayError;
+
+const ORIGIN_SUBSCRIPTIONS: &str = "ferrocast_origin_relay_subscriptions";
+const ORIGIN_EGRESS_BYTES: &str = "ferrocast_origin_relay_egress_bytes_total";
+const ORIGIN_FRAMES_DROPPED: &str = "ferrocast_origin_relay_frames_dropped_total";
+const EDGE_SUBSCRIPTIONS: &str = "ferrocast_edge_relay_subscriptions";
+const EDGE_LAG: &str = "ferrocast_edge_relay_lag_seconds";
+const EDGE_FAILURES: &str = "ferrocast_edge_relay_failures_total";
+const FAILURE_KINDS: [&str; 3] = ["lookup", "connect", "stream"];
+
+/// Edges subscribed at this origin now.
+pub(crate) static SERVED_SUBSCRIPTIONS: LiveCount = LiveCount::new();
+/// Upstream pulls this edge runs now.
+pub(crate) static PULLS: LiveCount = LiveCount::new();
+
+/// Describes the origin-side metrics and registers them at zero.
+pub fn describe_origin() {
+    metrics::describe_gauge!(
+        ORIGIN_SUBSCRIPTIONS,
+        "Edges subscribed to live streams here."
+    );
+    metrics::describe_counter!(
+        ORIGIN_EGRESS_BYTES,
+        metrics::Unit::Bytes,
+        "FLV tag bytes sent to edges."
+    );
+    metrics::describe_counter!(
+        ORIGIN_FRAMES_DROPPED,
+        "Frames an edge subscription skipped after falling behind."
+    );
+    metrics::counter!(ORIGIN_EGRESS_BYTES).absolute(0);
+    metrics::counter!(ORIGIN_FRAMES_DROPPED).absolute(0);
+}
+
+/// Sets the origin-side gauges; call at scrape time.
+pub fn collect_origin() {
+    let count = SERVED_SUBSCRIPTIONS.get();
+    metrics::gauge!(ORIGIN_SUBSCRIPTIONS).set(count as f64);
+}
+
+/// Describes the edge-side metrics and registers them at zero.
+pub fn describe_edge() {
+    metrics::describe_gauge!(
+        EDGE_SUBSCRIPTIONS,
+        "Upstream relay subscriptions, one per watched stream."
+    );
+    metrics::describe_histogram!(
+        EDGE_LAG,
+        metrics::Unit::Seconds,
+        "Time from the origin sending a frame to this edge receiving it."
+    );
+    metrics::describe_counter!(EDGE_FAILURES, "Relay upstream failures by kind.");
+    for kind in FAILURE_KINDS {
+        metrics::counter!(EDGE_FAILURES, "kind" => kind).absolute(0);
+    }
+}
+
+/// Sets the edge-side gauges; call at scrape time.
+pub fn collect_edge() {
+    metrics::gauge!(EDGE_SUBSCRIPTIONS).set(PULLS.get() as f64);
+}
+
+pub(crate) fn sent_to_edge(bytes: usize) {
+    metrics::counter!(ORIGIN_EGRESS_BYTES).increment(bytes as u64);
+}
+
+pub(crate) fn dropped_for_edge(frames: u64) {
+    metrics::counter!(ORIGIN_FRAMES_DROPPED).increment(frames);
+}
+
+/// Records the lag of a frame stamped `sent_at_unix_us` (0: an origin that does not stamp).
+pub(crate) fn received_from_origin(sent_at_unix_us: u64) {
+    if sent_at_unix_us == 0 {
+        return;
+    }
+    let lag_us = unix_micros().saturating_sub(sent_at_unix_us);
+    metrics::histogram!(EDGE_LAG).record(lag_us as f64 / 1e6);
+}
+
+/// Counts an upstream failure; an offline stream or a shutdown is not one.
+pub(crate) fn upstream_failed(error: &RelayError) {
+    let kind = match error {
+        RelayError::Owners(_) => "lookup",
+        RelayError::InvalidUrl { .. }
+        | RelayError::Timeout { .. }
+        | RelayError::Upstream { .. } => "connect",
+        RelayError::InvalidFrame(_) => "stream",
+        _ => return,
+    };
+    metrics::counter!(EDGE_FAILURES, "kind" => kind).increment(1);
+}
+
+/// A relay stream broke after it started.
+pub(crate) fn stream_broke() {
+    metrics::counter!(EDGE_FAILURES, "kind" => "stream").increment(1);
+}
+
+/// Wall-clock now in Unix microseconds.
+pub(crate) fn unix_micros() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(now.as_micros()).unwrap_or(u64::MAX)
+}
