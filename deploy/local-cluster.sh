@@ -5,6 +5,10 @@
 #
 #   deploy/local-cluster.sh            # uses target/debug/ferrocast (builds it if missing)
 #   LOCAL_CLUSTER_BIN=path deploy/local-cluster.sh
+#   ORIGIN_DRAIN_PUBLISH_DEADLINE=3s ORIGIN_DRAIN_FLUSH_DEADLINE=5s deploy/local-cluster.sh
+#
+# Every process has its ops port (/metrics, /healthz, /readyz) printed as *_OPS, and its PID
+# as *_PID, so a test can drain one with SIGTERM.
 #
 # Needs redis-server and s3s-fs (scripts/install-test-deps.sh installs both).
 set -euo pipefail
@@ -51,6 +55,10 @@ ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 CONTROL_REST=$(free_port); CONTROL_GRPC=$(free_port)
 ORIGIN_RTMP=($(free_port) $(free_port)); ORIGIN_RELAY=($(free_port) $(free_port))
 EDGE_HTTP=($(free_port) $(free_port))
+CONTROL_OPS=$(free_port); ORIGIN_OPS=($(free_port) $(free_port)); EDGE_OPS=($(free_port) $(free_port))
+origin_drain_env=()
+[ -n "${ORIGIN_DRAIN_PUBLISH_DEADLINE:-}" ] && origin_drain_env+=(FERROCAST_DRAIN__PUBLISH_DEADLINE="$ORIGIN_DRAIN_PUBLISH_DEADLINE")
+[ -n "${ORIGIN_DRAIN_FLUSH_DEADLINE:-}" ] && origin_drain_env+=(FERROCAST_DRAIN__FLUSH_DEADLINE="$ORIGIN_DRAIN_FLUSH_DEADLINE")
 
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
@@ -63,7 +71,7 @@ storage_env=(FERROCAST_REDIS_URL="$REDIS_URL" FERROCAST_CONTROL_URL="$CONTROL_UR
 
 FERROCAST_REDIS_URL="$REDIS_URL" \
 FERROCAST_REST_LISTEN="127.0.0.1:$CONTROL_REST" FERROCAST_GRPC_LISTEN="127.0.0.1:$CONTROL_GRPC" \
-FERROCAST_CONTROL__ADMIN_TOKEN="$ADMIN_TOKEN" \
+FERROCAST_CONTROL__ADMIN_TOKEN="$ADMIN_TOKEN" FERROCAST_OPS_LISTEN="127.0.0.1:$CONTROL_OPS" \
 FERROCAST_CONTROL__PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live" \
 FERROCAST_CONTROL__PUBLIC_PLAY_URL="http://127.0.0.1:${EDGE_HTTP[0]}" \
   start control "$BIN" control
@@ -71,16 +79,21 @@ wait_port 127.0.0.1 "$CONTROL_GRPC" control
 
 for i in 0 1; do
   n=$((i + 1))
-  start "origin-$n" env "${storage_env[@]}" FERROCAST_NODE_ID="origin-$n" \
+  start "origin-$n" env "${storage_env[@]}" "${origin_drain_env[@]}" FERROCAST_NODE_ID="origin-$n" \
+    FERROCAST_OPS_LISTEN="127.0.0.1:${ORIGIN_OPS[$i]}" \
     FERROCAST_RTMP_LISTEN="127.0.0.1:${ORIGIN_RTMP[$i]}" FERROCAST_RELAY_LISTEN="127.0.0.1:${ORIGIN_RELAY[$i]}" \
     FERROCAST_PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[$i]}/live" \
     FERROCAST_PUBLIC_RELAY_URL="http://127.0.0.1:${ORIGIN_RELAY[$i]}" "$BIN" origin
-  start "edge-$n" env "${storage_env[@]}" FERROCAST_NODE_ID="edge-$n" \
+  ORIGIN_PID[$i]=${PIDS[-1]}
+  start "edge-$n" env "${storage_env[@]}" FERROCAST_NODE_ID="edge-$n" FERROCAST_OPS_LISTEN="127.0.0.1:${EDGE_OPS[$i]}" \
     FERROCAST_HTTP_LISTEN="127.0.0.1:${EDGE_HTTP[$i]}" "$BIN" edge
+  EDGE_PID[$i]=${PIDS[-1]}
 done
 for i in 0 1; do
   wait_port 127.0.0.1 "${ORIGIN_RTMP[$i]}" "origin-$((i + 1))"
   wait_port 127.0.0.1 "${EDGE_HTTP[$i]}" "edge-$((i + 1))"
+  wait_port 127.0.0.1 "${ORIGIN_OPS[$i]}" "origin-$((i + 1))"
+  wait_port 127.0.0.1 "${EDGE_OPS[$i]}" "edge-$((i + 1))"
 done
 
 cat <<OUT
@@ -91,6 +104,15 @@ ORIGIN_RTMP_1=rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live
 ORIGIN_RTMP_2=rtmp://127.0.0.1:${ORIGIN_RTMP[1]}/live
 EDGE_URL_1=http://127.0.0.1:${EDGE_HTTP[0]}
 EDGE_URL_2=http://127.0.0.1:${EDGE_HTTP[1]}
+CONTROL_OPS=http://127.0.0.1:$CONTROL_OPS
+ORIGIN_OPS_1=http://127.0.0.1:${ORIGIN_OPS[0]}
+ORIGIN_OPS_2=http://127.0.0.1:${ORIGIN_OPS[1]}
+EDGE_OPS_1=http://127.0.0.1:${EDGE_OPS[0]}
+EDGE_OPS_2=http://127.0.0.1:${EDGE_OPS[1]}
+ORIGIN_PID_1=${ORIGIN_PID[0]}
+ORIGIN_PID_2=${ORIGIN_PID[1]}
+EDGE_PID_1=${EDGE_PID[0]}
+EDGE_PID_2=${EDGE_PID[1]}
 REDIS_URL=$REDIS_URL
 S3_ENDPOINT=$S3_ENDPOINT
 S3_BUCKET=$BUCKET
@@ -101,4 +123,4 @@ LOG_DIR=$WORK
 READY=1
 OUT
 # `wait` returns when a signal arrives; then the EXIT trap stops everything.
-wait "${PIDS[@]}"
+wait "${PIDS[@]}" || true

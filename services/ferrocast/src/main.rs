@@ -4,6 +4,7 @@
 mod config;
 mod drain;
 mod roles;
+mod sample_configs;
 mod telemetry;
 
 use std::collections::BTreeMap;

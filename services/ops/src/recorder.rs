@@ -8,7 +8,7 @@ use metrics_util::MetricKindMask;
 
 /// Upper bounds of every `_seconds` histogram.
 pub const SECONDS_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 /// A gauge not set for this long leaves the exposition: how per-stream series of ended

@@ -27,6 +27,7 @@ const UPLOAD_BYTES: &str = "ferrocast_origin_segment_upload_bytes_total";
 const INDEX_WRITE_DURATION: &str = "ferrocast_origin_index_write_duration_seconds";
 const INDEX_WRITE_FAILURES: &str = "ferrocast_origin_index_write_failures_total";
 const INDEX_WRITES_FENCED: &str = "ferrocast_origin_index_writes_fenced_total";
+const SEGMENTS_DROPPED: &str = "ferrocast_origin_segments_dropped_total";
 const DRAIN_CLOSED: &str = "ferrocast_origin_drain_closed_publishes_total";
 
 const ERROR_KINDS: [&str; 6] = [
@@ -96,6 +97,10 @@ pub fn describe() {
         "Index writes refused by the epoch fence."
     );
     metrics::describe_counter!(DRAIN_CLOSED, "Publishes closed at the drain deadline.");
+    metrics::describe_counter!(
+        SEGMENTS_DROPPED,
+        "Segments dropped before upload: the upload queue was full."
+    );
     for name in [
         PUBLISHES_STARTED,
         INGEST_BYTES,
@@ -105,6 +110,7 @@ pub fn describe() {
         INDEX_WRITE_FAILURES,
         INDEX_WRITES_FENCED,
         DRAIN_CLOSED,
+        SEGMENTS_DROPPED,
     ] {
         metrics::counter!(name).absolute(0);
     }
@@ -162,6 +168,10 @@ pub(crate) fn index_write_failed(took: Duration, fenced: bool) {
         INDEX_WRITE_FAILURES
     };
     metrics::counter!(name).increment(1);
+}
+
+pub(crate) fn segment_dropped() {
+    metrics::counter!(SEGMENTS_DROPPED).increment(1);
 }
 
 pub(crate) fn drain_closed(publishes: usize) {

@@ -188,6 +188,7 @@ impl PublishSession {
         match self.uploads.try_send(job) {
             Ok(()) => self.gap_pending = false,
             Err(_) => {
+                crate::metrics::segment_dropped();
                 tracing::error!("segment dropped: upload queue full (object store too slow)");
                 self.gap_pending = true;
             }

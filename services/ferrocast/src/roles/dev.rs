@@ -138,7 +138,13 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     let http = TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("binding http {}", config.http_listen))?;
-    print_urls(&config, &stream, rtmp.local_addr()?, http.local_addr()?);
+    print_urls(
+        &config,
+        &stream,
+        rtmp.local_addr()?,
+        http.local_addr()?,
+        ops.addr,
+    );
 
     let origin_config = OriginConfig {
         publish_app: config.publish_app.clone(),
@@ -237,7 +243,13 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_urls(config: &DevConfig, stream: &DevStream, rtmp: SocketAddr, http: SocketAddr) {
+fn print_urls(
+    config: &DevConfig,
+    stream: &DevStream,
+    rtmp: SocketAddr,
+    http: SocketAddr,
+    ops: SocketAddr,
+) {
     let host = |addr: SocketAddr| {
         if config.public_host.is_empty() {
             url_host(addr)
@@ -259,4 +271,5 @@ fn print_urls(config: &DevConfig, stream: &DevStream, rtmp: SocketAddr, http: So
     println!("OBS stream key: {key}");
     println!("HLS: {web}/hls/{playback}/index.m3u8");
     println!("HTTP-FLV: {web}/live/{playback}.flv");
+    println!("Metrics: http://{}:{}/metrics", host(ops), ops.port());
 }

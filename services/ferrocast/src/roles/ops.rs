@@ -52,6 +52,8 @@ impl Default for MetricsConfig {
 pub struct Ops {
     /// Readiness, turned false by the drain.
     pub health: Health,
+    /// The bound ops address.
+    pub addr: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -68,7 +70,8 @@ impl Ops {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding ops {listen}"))?;
-        tracing::info!(ops = %listener.local_addr()?, "ops endpoints serving");
+        let addr = listener.local_addr()?;
+        tracing::info!(ops = %addr, "ops endpoints serving");
         collectors.push(Arc::new(move || {
             let version = env!("CARGO_PKG_VERSION");
             metrics::gauge!("ferrocast_build_info", "role" => role, "version" => version).set(1.0);
@@ -83,7 +86,12 @@ impl Ops {
         };
         let stop = CancellationToken::new();
         let task = tokio::spawn(ferrocast_ops::serve(listener, state, stop.clone()));
-        Ok(Self { health, stop, task })
+        Ok(Self {
+            health,
+            addr,
+            stop,
+            task,
+        })
     }
 
     /// Stops serving; the last thing a role does before it returns.

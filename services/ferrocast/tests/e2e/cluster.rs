@@ -45,6 +45,7 @@ fn start_edge(cluster: &LocalCluster, port: u16) -> Child {
         .arg("edge")
         .env("FERROCAST_NODE_ID", "edge-restarted")
         .env("FERROCAST_HTTP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FERROCAST_OPS_LISTEN", "127.0.0.1:0")
         .env("FERROCAST_CONTROL_URL", cluster.var("CONTROL_URL"))
         .env("FERROCAST_REDIS_URL", cluster.var("REDIS_URL"))
         .env("FERROCAST_S3__ENDPOINT", cluster.var("S3_ENDPOINT"))

@@ -7,6 +7,8 @@ mod browser;
 mod cluster;
 mod ingest;
 mod interop;
+mod operations;
 mod robustness;
 mod support;
+mod tracing;
 mod viewers;

@@ -15,10 +15,16 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Starts the cluster and waits until it prints `READY=1`.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts the cluster with extra environment for `local-cluster.sh`.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let script =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/local-cluster.sh");
         let mut child = Command::new("bash")
             .arg(script)
+            .envs(env.iter().copied())
             .env("LOCAL_CLUSTER_BIN", env!("CARGO_BIN_EXE_ferrocast"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -108,3 +108,9 @@ fn read_headers(reader: &mut BufReader<TcpStream>) -> Vec<(String, String)> {
         }
     }
 }
+
+/// The body of a `200` answer, or `None` for any other status.
+pub fn get_text(url: &str) -> Option<String> {
+    let response = get(url);
+    (response.status == 200).then(|| response.text())
+}

@@ -21,11 +21,18 @@ pub struct DevServer {
     pub hls_url: String,
     /// The HTTP-FLV URL.
     pub flv_url: String,
+    /// The ops port's base URL (`/metrics`, `/healthz`, `/readyz`).
+    pub ops_url: String,
 }
 
 impl DevServer {
     /// Starts the binary and waits for its URLs.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts the binary with extra environment variables.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "ferrocast-e2e-{}-{}",
@@ -44,6 +51,8 @@ impl DevServer {
                 "--http-listen",
                 "127.0.0.1:0",
             ])
+            .env("FERROCAST_OPS_LISTEN", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(data_dir.join("data"))
             .env("RUST_LOG", "info")
@@ -64,6 +73,7 @@ impl DevServer {
             stream_key: field("OBS stream key"),
             hls_url: field("HLS"),
             flv_url: field("HTTP-FLV"),
+            ops_url: field("Metrics").trim_end_matches("/metrics").to_owned(),
             child,
             data_dir,
             log_path,
@@ -97,7 +107,7 @@ impl Drop for DevServer {
 fn read_startup_lines(child: &mut Child) -> Vec<String> {
     let receiver = super::stdout_lines(child);
     let mut lines = Vec::new();
-    while lines.len() < 5 {
+    while lines.len() < 6 {
         let line = receiver
             .recv_timeout(Duration::from_secs(20))
             .expect("ferrocast dev printed its URLs within 20 s");
