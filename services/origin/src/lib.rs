@@ -92,6 +92,7 @@ async fn accept(
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics::connection_refused_at_limit();
             tracing::warn!(%peer, limit = config.max_connections, "rtmp connection refused: limit reached");
             continue;
         };

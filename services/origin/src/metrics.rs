@@ -130,10 +130,15 @@ pub(crate) fn connection_failed(error: &RtmpError) {
         }
         RtmpError::Handshake(_) => "handshake",
         RtmpError::ParserPanicked => "parser_panic",
-        RtmpError::Unproductive(_) => "limit",
+        // Bytes without a complete message: abuse of the protocol, whatever its intent.
         _ => "protocol",
     };
     metrics::counter!(RTMP_ERRORS, "kind" => kind).increment(1);
+}
+
+/// A connection turned away because `max_connections` are open.
+pub(crate) fn connection_refused_at_limit() {
+    metrics::counter!(RTMP_ERRORS, "kind" => "limit").increment(1);
 }
 
 pub(crate) fn publish_started() {
