@@ -18,12 +18,12 @@ pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 #[derive(Debug, Parser)]
 #[command(name = "ferrocast-loadtest", version)]
 pub struct Cli {
-    /// How long to run, e.g. 30s, 5m, 1h.
+    /// How long to run (at most 24h), e.g. 30s, 5m, 1h; the run stops by itself then.
     #[arg(long, default_value = "30s", value_parser = duration)]
     pub duration: Duration,
 
     /// RTMP publish URL, e.g. rtmp://127.0.0.1:1935/live/{key}: one publisher per key from
-    /// --keys/--keys-file; without {key}, one publisher.
+    /// --keys/--keys-file (at most 20000); without {key}, one publisher.
     #[arg(long, value_name = "URL", help_heading = "Publishers")]
     pub publish_url: Option<String>,
     /// Stream keys, comma-separated.
@@ -47,19 +47,19 @@ pub struct Cli {
     /// HTTP-FLV URL, e.g. http://127.0.0.1:8080/live/{id}.flv.
     #[arg(long, value_name = "URL", help_heading = "Viewers")]
     pub flv_url: Option<String>,
-    /// HTTP-FLV viewers [default: 1 with --flv-url].
+    /// HTTP-FLV viewers, at most 20000 [default: 1 with --flv-url].
     #[arg(long, value_name = "M", value_parser = count, help_heading = "Viewers")]
     pub flv_viewers: Option<usize>,
     /// HLS playlist URL, e.g. http://127.0.0.1:8080/hls/{id}/index.m3u8.
     #[arg(long, value_name = "URL", help_heading = "Viewers")]
     pub hls_url: Option<String>,
-    /// HLS viewers [default: 1 with --hls-url].
+    /// HLS viewers, at most 20000 [default: 1 with --hls-url].
     #[arg(long, value_name = "K", value_parser = count, help_heading = "Viewers")]
     pub hls_viewers: Option<usize>,
     /// RTMP play URL, e.g. rtmp://127.0.0.1:1935/live/{name}.
     #[arg(long, value_name = "URL", help_heading = "Viewers")]
     pub rtmp_play_url: Option<String>,
-    /// RTMP players [default: 1 with --rtmp-play-url].
+    /// RTMP players, at most 20000 [default: 1 with --rtmp-play-url].
     #[arg(long, value_name = "R", value_parser = count, help_heading = "Viewers")]
     pub rtmp_players: Option<usize>,
     /// Stream ids/names for the viewer URLs, comma-separated; viewers are spread over them

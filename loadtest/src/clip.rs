@@ -45,7 +45,7 @@ pub struct Clip {
     pub audio_config: Option<Bytes>,
     /// Audio and video tags in file order, configs excluded.
     pub tags: Vec<ClipTag>,
-    /// Length of one loop: last timestamp plus one video frame interval.
+    /// Length of one loop: last video timestamp plus one frame interval.
     pub loop_ms: u32,
     /// AVCC NAL unit length size from the AVC sequence header.
     pub nalu_length_size: usize,
@@ -88,7 +88,7 @@ impl Clip {
             match tag_type {
                 TAG_SCRIPT => clip.on_script(&body),
                 TAG_AUDIO | TAG_VIDEO if !body.is_empty() => {
-                    if clip.on_config(tag_type, &body) {
+                    if clip.on_config(tag_type, &body) || is_end_of_sequence(tag_type, &body) {
                         continue;
                     }
                     let first = *first_ts.get_or_insert(timestamp);
@@ -104,7 +104,7 @@ impl Clip {
         if clip.tags.is_empty() {
             bail!("no audio or video tags");
         }
-        clip.loop_ms = loop_length(&clip.tags);
+        clip.loop_ms = trim_to_loop(&mut clip.tags);
         Ok(clip)
     }
 
@@ -145,20 +145,34 @@ impl Clip {
     }
 }
 
-/// The last timestamp plus the last video (else audio) frame interval, at least 1 ms, so that
-/// the next loop continues the timeline without a gap or an overlap.
-fn loop_length(tags: &[ClipTag]) -> u32 {
-    let last = tags.iter().map(|tag| tag.timestamp_ms).max().unwrap_or(0);
-    let interval = |tag_type: u8| {
-        let mut times = tags.iter().rev().filter(|tag| tag.tag_type == tag_type);
-        let latest = times.next()?.timestamp_ms;
-        let before = times.next()?.timestamp_ms;
-        Some(latest.saturating_sub(before))
+/// An AVC end-of-sequence tag, which ffmpeg writes last: sent on every loop, it would tell
+/// decoders that the stream ended.
+fn is_end_of_sequence(tag_type: u8, body: &[u8]) -> bool {
+    tag_type == TAG_VIDEO && body.len() > 1 && body[0] & 0x0f == CODEC_AVC && body[1] == 2
+}
+
+/// Trims the clip to whole video frames and returns the loop length: the last video
+/// timestamp plus one frame interval, so that video continues across loops without a gap.
+/// Audio past that point is dropped (encoders often end audio later than video); a clip
+/// without video loops on its audio the same way.
+fn trim_to_loop(tags: &mut Vec<ClipTag>) -> u32 {
+    let main_track = if tags.iter().any(|tag| tag.tag_type == TAG_VIDEO) {
+        TAG_VIDEO
+    } else {
+        TAG_AUDIO
     };
-    let step = interval(TAG_VIDEO)
-        .or_else(|| interval(TAG_AUDIO))
-        .unwrap_or(33);
-    last + step.max(1)
+    let mut times = tags
+        .iter()
+        .rev()
+        .filter(|tag| tag.tag_type == main_track)
+        .map(|tag| tag.timestamp_ms);
+    let last = times.next().unwrap_or(0);
+    let interval = times
+        .find(|&before| before < last)
+        .map_or(33, |before| last - before);
+    let loop_ms = last + interval.max(1);
+    tags.retain(|tag| tag.timestamp_ms < loop_ms);
+    loop_ms
 }
 
 #[cfg(test)]
@@ -193,6 +207,8 @@ mod tests {
         file.extend(tag(TAG_AUDIO, 110, &[0xaf, 1, 0x21]));
         file.extend(tag(TAG_VIDEO, 140, &[0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41]));
         file.extend(tag(TAG_VIDEO, 180, &[0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41]));
+        file.extend(tag(TAG_AUDIO, 225, &[0xaf, 1, 0x21])); // past the loop end: trimmed
+        file.extend(tag(TAG_VIDEO, 180, &[0x17, 2, 0, 0, 0])); // end of sequence: dropped
         file.extend_from_slice(&[9, 0, 0]); // truncated tail
         let clip = Clip::parse(Bytes::from(file)).unwrap();
         assert_eq!(clip.metadata.video_width, Some(640));

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
 use tokio_util::sync::CancellationToken;
 
+use crate::errors::{ErrorKind, Failure};
 use crate::http::{HttpConn, expect_ok};
 use crate::playlist::{self, Playlist};
-use crate::stats::{ErrorKind, Failure, HlsStats, add, unix_micros};
+use crate::stats::{HlsStats, add, unix_micros};
 use crate::target::HttpTarget;
 
 /// Segments fetched when joining: a player starts this far from the live edge.
@@ -64,16 +66,20 @@ pub async fn run(
         segments: 0,
         waiting_for_stream: false,
     };
+    let mut failed = false;
     loop {
+        if failed {
+            add(&stats.reconnects, 1);
+        }
         let step = tokio::select! {
             step = viewer.step(&stats) => step,
             () = stop.cancelled() => break,
         };
+        failed = step.is_err();
         let pause = match step {
             Ok(pause) => pause,
             Err(failure) => {
                 stats.errors.record(&failure);
-                add(&stats.reconnects, 1);
                 viewer.http = None;
                 RETRY_AFTER
             }
@@ -101,8 +107,7 @@ impl Viewer {
     async fn step(&mut self, stats: &HlsStats) -> Result<Duration, Failure> {
         let loaded_at = Instant::now();
         let playlist_target = self.playlist.clone();
-        let mut http = self.connection(&playlist_target).await?;
-        let response = http.get(&playlist_target).await?;
+        let (mut http, response) = self.request(&playlist_target).await?;
         let status = response.status();
         let mut body = response.into_body();
         if status == StatusCode::NOT_FOUND && self.segments == 0 {
@@ -115,7 +120,9 @@ impl Viewer {
         }
         expect_ok(status)?;
         let mut text = std::mem::take(&mut self.text);
-        let read = http.read_body(&mut body, &mut text, MAX_PLAYLIST_BYTES).await;
+        let read = http
+            .read_body(&mut body, &mut text, MAX_PLAYLIST_BYTES)
+            .await;
         self.http = Some(http);
         let pause = match read {
             Ok(bytes) => {
@@ -164,7 +171,7 @@ impl Viewer {
         if self.newest_seen.is_none_or(|seen| newest.msn > seen) {
             self.newest_seen = Some(newest.msn);
             if let Some(pdt_us) = newest.program_date_time_us {
-                let end_us = pdt_us + (newest.duration_s * 1e6) as i64;
+                let end_us = pdt_us + (newest.duration_s * 1e6).round() as i64;
                 let now_us = i64::try_from(unix_micros()).unwrap_or(i64::MAX);
                 match u64::try_from(now_us - end_us) {
                     Ok(latency_us) => stats.latency.record(self.task, latency_us),
@@ -203,8 +210,7 @@ impl Viewer {
     }
 
     async fn download(&mut self, segment: &HttpTarget, stats: &HlsStats) -> Result<(), Failure> {
-        let mut http = self.connection(segment).await?;
-        let response = http.get(segment).await?;
+        let (mut http, response) = self.request(segment).await?;
         let status = response.status();
         let mut body = response.into_body();
         let bytes = http.drain_body(&mut body).await?;
@@ -224,12 +230,25 @@ impl Viewer {
         Ok(())
     }
 
-    /// The open connection to `target`'s server (opened again if needed), taken out of the
-    /// viewer: put it back after a request that went well.
-    async fn connection(&mut self, target: &HttpTarget) -> Result<HttpConn, Failure> {
-        match self.http.take() {
-            Some(http) if http.is_open() && http.addr() == target.addr => Ok(http),
-            _ => HttpConn::connect(target, self.io_timeout).await,
+    /// Sends `GET` for `target` on the kept connection if it can still take one, else on a new
+    /// one. A kept connection that turns out closed (the server ended keep-alive while the
+    /// viewer waited) is replaced once, without counting an error.
+    async fn request(
+        &mut self,
+        target: &HttpTarget,
+    ) -> Result<(HttpConn, Response<Incoming>), Failure> {
+        if let Some(mut http) = self.http.take()
+            && http.is_open()
+            && http.addr() == target.addr
+        {
+            match http.get(target).await {
+                Ok(response) => return Ok((http, response)),
+                Err(failure) if failure.kind == ErrorKind::Eof => {}
+                Err(failure) => return Err(failure),
+            }
         }
+        let mut http = HttpConn::connect(target, self.io_timeout).await?;
+        let response = http.get(target).await?;
+        Ok((http, response))
     }
 }

@@ -14,10 +14,13 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::stats::{ErrorKind, Failure};
+use crate::errors::{ErrorKind, Failure};
 use crate::target::HttpTarget;
 
 type Conn = Connection<TokioIo<TcpStream>, Empty<Bytes>>;
+
+/// Bytes read from the socket at a time.
+const READ_BUFFER: usize = 32 * 1024;
 
 /// One HTTP/1.1 connection.
 pub struct HttpConn {
@@ -55,7 +58,11 @@ impl HttpConn {
             Ok(Ok(socket)) => socket,
         };
         let _ = socket.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(socket))
+        // A fixed read buffer: hyper's adaptive one grows to hundreds of KiB on a live
+        // stream, which thousands of viewers cannot afford.
+        let (sender, conn) = http1::Builder::new()
+            .read_buf_exact_size(Some(READ_BUFFER))
+            .handshake(TokioIo::new(socket))
             .await
             .map_err(|error| failure(&error))?;
         Ok(Self {

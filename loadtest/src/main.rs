@@ -6,6 +6,7 @@
 
 mod cli;
 mod clip;
+mod errors;
 mod flv;
 mod gate;
 mod hls_viewer;

@@ -9,10 +9,11 @@ use http::StatusCode;
 use rml_rtmp::sessions::ClientSessionEvent;
 use tokio_util::sync::CancellationToken;
 
+use crate::errors::{ErrorKind, Failure};
 use crate::flv::{self, TAG_AUDIO, TAG_VIDEO};
 use crate::http::{HttpConn, expect_ok};
 use crate::rtmp::RtmpClient;
-use crate::stats::{ErrorKind, Failure, PlayStats, add, unix_micros};
+use crate::stats::{PlayStats, add, unix_micros};
 use crate::target::{HttpTarget, RtmpTarget};
 use crate::video;
 use crate::watch::Tracker;

@@ -97,7 +97,7 @@ pub fn parse(text: &str) -> Result<Playlist<'_>, PlaylistError> {
                 uri: line,
                 program_date_time_us: next_pdt_us,
             });
-            next_pdt_us = next_pdt_us.map(|pdt| pdt + (duration * 1e6) as i64);
+            next_pdt_us = next_pdt_us.map(|pdt| pdt + (duration * 1e6).round() as i64);
             msn += 1;
         }
     }

@@ -1,7 +1,6 @@
 //! Progress bars on stderr: the run's clock and one line per role, refreshed from the
 //! counters. Hidden when stderr is not a terminal or with `--quiet`.
 
-use std::cell::Cell;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -23,7 +22,6 @@ pub struct Roles {
 
 struct Line {
     bar: ProgressBar,
-    last_bytes: Cell<u64>,
     count: usize,
 }
 
@@ -34,7 +32,6 @@ pub struct Progress {
     flv: Option<Line>,
     hls: Option<Line>,
     rtmp: Option<Line>,
-    last_tick: Cell<Duration>,
 }
 
 impl Progress {
@@ -47,7 +44,6 @@ impl Progress {
                 flv: None,
                 hls: None,
                 rtmp: None,
-                last_tick: Cell::new(Duration::ZERO),
             };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
@@ -63,11 +59,7 @@ impl Progress {
                 let bar = multi.add(ProgressBar::new(1));
                 bar.set_style(line_style.clone());
                 bar.set_prefix(name.to_owned());
-                Line {
-                    bar,
-                    last_bytes: Cell::new(0),
-                    count,
-                }
+                Line { bar, count }
             })
         };
         Self {
@@ -76,7 +68,6 @@ impl Progress {
             hls: line("hls", roles.hls),
             rtmp: line("rtmp-play", roles.rtmp),
             clock: Some(clock),
-            last_tick: Cell::new(Duration::ZERO),
         }
     }
 
@@ -85,23 +76,20 @@ impl Progress {
         let Some(clock) = &self.clock else {
             return;
         };
-        let since_last = elapsed.saturating_sub(self.last_tick.replace(elapsed));
         clock.set_position(elapsed.as_millis() as u64);
         clock.set_message(format!("{:.0} s", elapsed.as_secs_f64()));
         if let Some(line) = &self.publish {
             line.bar
-                .set_message(publish_line(&stats.publish, line, since_last));
+                .set_message(publish_line(&stats.publish, line, elapsed));
         }
         if let Some(line) = &self.flv {
-            line.bar
-                .set_message(play_line(&stats.flv, line, since_last));
+            line.bar.set_message(play_line(&stats.flv, line, elapsed));
         }
         if let Some(line) = &self.hls {
-            line.bar.set_message(hls_line(&stats.hls, line, since_last));
+            line.bar.set_message(hls_line(&stats.hls, line, elapsed));
         }
         if let Some(line) = &self.rtmp {
-            line.bar
-                .set_message(play_line(&stats.rtmp, line, since_last));
+            line.bar.set_message(play_line(&stats.rtmp, line, elapsed));
         }
     }
 
@@ -118,47 +106,46 @@ impl Progress {
     }
 }
 
-/// Megabits per second since the last tick.
-fn rate(line: &Line, bytes: u64, since_last: Duration) -> f64 {
-    let delta = bytes.saturating_sub(line.last_bytes.replace(bytes));
-    let seconds = since_last.as_secs_f64();
+/// Megabits per second, averaged since the start (HLS arrives in bursts).
+fn rate(bytes: u64, elapsed: Duration) -> f64 {
+    let seconds = elapsed.as_secs_f64();
     if seconds <= 0.0 {
         return 0.0;
     }
-    delta as f64 * 8.0 / seconds / 1e6
+    bytes as f64 * 8.0 / seconds / 1e6
 }
 
-fn publish_line(stats: &PublishStats, line: &Line, since_last: Duration) -> String {
+fn publish_line(stats: &PublishStats, line: &Line, elapsed: Duration) -> String {
     format!(
         "{}/{} live · {} video frames · {:.1} Mb/s out · {} errors",
         get(&stats.publishing),
         line.count,
         get(&stats.video_frames),
-        rate(line, get(&stats.bytes_out), since_last),
+        rate(get(&stats.bytes_out), elapsed),
         stats.errors.total(),
     )
 }
 
-fn play_line(stats: &PlayStats, line: &Line, since_last: Duration) -> String {
+fn play_line(stats: &PlayStats, line: &Line, elapsed: Duration) -> String {
     format!(
         "{}/{} receiving · {} video frames · {:.1} Mb/s in · {} late · {} stalls · {} errors",
         get(&stats.receiving),
         line.count,
         get(&stats.video_frames),
-        rate(line, get(&stats.bytes_in), since_last),
+        rate(get(&stats.bytes_in), elapsed),
         get(&stats.late),
         get(&stats.stalls),
         stats.errors.total(),
     )
 }
 
-fn hls_line(stats: &HlsStats, line: &Line, since_last: Duration) -> String {
+fn hls_line(stats: &HlsStats, line: &Line, elapsed: Duration) -> String {
     format!(
         "{}/{} receiving · {} segments · {:.1} Mb/s in · {} stalls · {} errors",
         get(&stats.receiving),
         line.count,
         get(&stats.segments),
-        rate(line, get(&stats.bytes_in), since_last),
+        rate(get(&stats.bytes_in), elapsed),
         get(&stats.stalls),
         stats.errors.total(),
     )

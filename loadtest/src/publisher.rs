@@ -11,11 +11,12 @@ use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
 use crate::clip::{Clip, ClipTag};
+use crate::errors::Failure;
 use crate::flv::TAG_VIDEO;
 use crate::gate::Gate;
 use crate::rtmp::RtmpClient;
 use crate::sei;
-use crate::stats::{Failure, PublishStats, add, unix_micros};
+use crate::stats::{PublishStats, add, unix_micros};
 use crate::target::RtmpTarget;
 
 /// Pause before publishing again after a failure.

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::stats::{ErrorKind, Failure};
+use crate::errors::{ErrorKind, Failure};
 use crate::target::RtmpTarget;
 
 const READ_BUFFER: usize = 16 * 1024;
@@ -42,6 +42,18 @@ fn io_failure(error: &std::io::Error) -> Failure {
 
 fn protocol(what: impl std::fmt::Debug) -> Failure {
     Failure::new(ErrorKind::Protocol, format!("rtmp: {what:?}"))
+}
+
+/// A server that hangs up instead of answering a publish or play request refuses it (as
+/// servers do for a bad stream key).
+fn closed_means_refused(failure: Failure) -> Failure {
+    if failure.kind != ErrorKind::Eof {
+        return failure;
+    }
+    Failure::new(
+        ErrorKind::Rejected,
+        "rtmp server closed the connection instead of accepting",
+    )
 }
 
 /// Whether an `onStatus` code answers a publish or play request with a refusal.
@@ -105,6 +117,7 @@ impl RtmpClient {
         self.flush().await?;
         self.wait_for(|event| matches!(event, ClientSessionEvent::PublishRequestAccepted))
             .await
+            .map_err(closed_means_refused)
     }
 
     /// Asks to play `stream` and waits for the answer.
@@ -114,6 +127,7 @@ impl RtmpClient {
         self.flush().await?;
         self.wait_for(|event| matches!(event, ClientSessionEvent::PlaybackRequestAccepted))
             .await
+            .map_err(closed_means_refused)
     }
 
     /// Sends `@setDataFrame onMetaData`.

@@ -204,7 +204,7 @@ mod tests {
     fn has_start_code_emulation(escaped: &[u8]) -> bool {
         escaped
             .windows(3)
-            .any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 3)
+            .any(|w| w[0] == 0 && w[1] == 0 && w[2] <= 2)
     }
 
     #[test]

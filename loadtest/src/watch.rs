@@ -20,7 +20,7 @@ pub struct Tracker {
     ever_received: bool,
     last_frame_at: Option<Instant>,
     last_timestamp_ms: Option<u32>,
-    frame_interval_ms: Option<u32>,
+    frame_interval: IntervalEstimate,
     video_frames: u64,
 }
 
@@ -34,7 +34,7 @@ impl Tracker {
             ever_received: false,
             last_frame_at: None,
             last_timestamp_ms: None,
-            frame_interval_ms: None,
+            frame_interval: IntervalEstimate::default(),
             video_frames: 0,
         }
     }
@@ -50,11 +50,6 @@ impl Tracker {
     /// Whether any video frame arrived on any connection.
     pub fn ever_received(&self) -> bool {
         self.ever_received
-    }
-
-    /// Video frames received so far.
-    pub fn video_frames(&self) -> u64 {
-        self.video_frames
     }
 
     /// Accounts one video message received at `now` (`now_us` on the wall clock).
@@ -126,17 +121,41 @@ impl Tracker {
         if delta == 0 || delta > u32::MAX / 2 {
             return;
         }
-        let interval = match self.frame_interval_ms {
-            Some(interval) if interval <= delta => interval,
-            _ => {
-                self.frame_interval_ms = Some(delta);
-                return;
-            }
+        let Some(interval) = self.frame_interval.observe(delta) else {
+            return;
         };
         if delta > 2 * interval {
             add(&stats.gaps, 1);
             add(&stats.dropped, u64::from(delta / interval - 1));
         }
+    }
+}
+
+/// The frame interval: the median of the first [`IntervalEstimate::SAMPLES`] timestamp
+/// steps, robust to the odd short or long step.
+#[derive(Debug, Default)]
+struct IntervalEstimate {
+    steps: [u32; IntervalEstimate::SAMPLES],
+    count: usize,
+    median: u32,
+}
+
+impl IntervalEstimate {
+    const SAMPLES: usize = 15;
+    /// Steps needed before gaps are judged.
+    const ENOUGH: usize = 5;
+
+    /// Learns from `step` while sampling; the estimate once there are enough steps.
+    fn observe(&mut self, step: u32) -> Option<u32> {
+        if self.count < Self::SAMPLES {
+            self.steps[self.count] = step;
+            self.count += 1;
+            let mut sorted = self.steps;
+            let sampled = &mut sorted[..self.count];
+            sampled.sort_unstable();
+            self.median = sampled[self.count / 2];
+        }
+        (self.count >= Self::ENOUGH).then_some(self.median.max(1))
     }
 }
 
@@ -148,6 +167,7 @@ fn micros(duration: Duration) -> u64 {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
 
     fn frame(keyframe: bool, stamp_us: Option<u64>) -> VideoInfo {
         VideoInfo {
@@ -168,42 +188,41 @@ mod tests {
             stamp_us: None,
         };
         tracker.on_video(&config, 0, start, 0, &stats);
-        assert_eq!(tracker.video_frames(), 0);
+        assert_eq!(tracker.video_frames, 0);
         let at = |ms: u64| start + Duration::from_millis(ms);
         tracker.on_video(&frame(true, Some(1_000)), 0, at(50), 21_000, &stats);
         tracker.on_video(&frame(false, Some(2_000)), 33, at(83), 2_000_500, &stats);
-        tracker.on_video(&frame(false, None), 66, at(116), 0, &stats);
-        // 5 frames missing (99..=231), then 1.5 s without video.
-        tracker.on_video(&frame(false, None), 264, at(1_616), 0, &stats);
-        tracker.finish(at(1_700), &stats);
+        for (index, timestamp) in [66, 100, 133, 166, 200].into_iter().enumerate() {
+            let arrival = at(116 + 33 * index as u64);
+            tracker.on_video(&frame(false, None), timestamp, arrival, 0, &stats);
+        }
+        // 5 frames missing (233..=366), then 1.5 s without video.
+        tracker.on_video(&frame(false, None), 400, at(1_800), 0, &stats);
+        tracker.finish(at(1_850), &stats);
 
-        assert_eq!(tracker.video_frames(), 4);
-        assert_eq!(
-            stats.receiving.load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
-        assert_eq!(
-            stats
-                .keyframe_first
-                .load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
+        assert_eq!(tracker.video_frames, 8);
+        assert_eq!(stats.receiving.load(Relaxed), 1);
+        assert_eq!(stats.keyframe_first.load(Relaxed), 1);
         let ttff = stats.ttff.merged();
         assert_eq!(ttff.len(), 1);
         assert!(ttff.equivalent(ttff.max(), 50_000));
         let latency = stats.latency.merged();
         assert_eq!(latency.len(), 2);
         assert!(latency.equivalent(latency.min(), 20_000));
-        assert_eq!(stats.late.load(std::sync::atomic::Ordering::Relaxed), 1);
-        assert_eq!(stats.gaps.load(std::sync::atomic::Ordering::Relaxed), 1);
-        assert_eq!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 5);
-        assert_eq!(stats.stalls.load(std::sync::atomic::Ordering::Relaxed), 1);
-        assert_eq!(
-            stats
-                .min_video_frames
-                .load(std::sync::atomic::Ordering::Relaxed),
-            4
-        );
+        assert_eq!(stats.late.load(Relaxed), 1);
+        assert_eq!(stats.gaps.load(Relaxed), 1);
+        assert_eq!(stats.dropped.load(Relaxed), 5);
+        assert_eq!(stats.stalls.load(Relaxed), 1);
+        assert_eq!(stats.min_video_frames.load(Relaxed), 8);
+    }
+
+    #[test]
+    fn the_interval_is_a_median() {
+        let mut estimate = IntervalEstimate::default();
+        let steps = [1, 33, 34, 33, 33, 200, 33, 34];
+        let judged: Vec<Option<u32>> = steps.iter().map(|&s| estimate.observe(s)).collect();
+        assert_eq!(judged[..4], [None; 4]);
+        assert_eq!(judged[4..], [Some(33); 4]);
     }
 
     #[test]
@@ -213,16 +232,8 @@ mod tests {
         let now = Instant::now();
         tracker.on_video(&frame(false, None), 0, now, 0, &stats);
         tracker.on_video(&frame(true, None), 33, now, 0, &stats);
-        assert_eq!(
-            stats.receiving.load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
-        assert_eq!(
-            stats
-                .keyframe_first
-                .load(std::sync::atomic::Ordering::Relaxed),
-            0
-        );
+        assert_eq!(stats.receiving.load(Relaxed), 1);
+        assert_eq!(stats.keyframe_first.load(Relaxed), 0);
         assert_eq!(stats.ttff.merged().len(), 1);
     }
 }
