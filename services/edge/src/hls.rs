@@ -88,7 +88,7 @@ async fn serve_segment(edge: &Edge, stream_id: &str, state: &IndexState, msn: u6
                     HeaderValue::from_static(SEGMENT_CACHE),
                 ),
             ];
-            crate::metrics::hls_sent(data.len(), Some(u64::from(record.duration_ms)));
+            crate::metrics::hls_sent(data.len(), Some(record.duration_ms));
             (headers, Body::from(data)).into_response()
         }
         Err(StoreError::NotFound) => {
