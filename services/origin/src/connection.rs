@@ -9,6 +9,7 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::play::{self, PlayRequest};
 use crate::publish::PublishSession;
 use crate::{OriginConfig, OriginDeps, metrics};
 
@@ -16,7 +17,7 @@ use crate::{OriginConfig, OriginDeps, metrics};
 pub struct Stop {
     /// Cancelled when the drain starts: new publishes are refused.
     pub draining: CancellationToken,
-    /// Cancelled at the drain deadline: a running publish ends.
+    /// Cancelled at the drain deadline: a running publish ends, and with it its players.
     pub close: CancellationToken,
 }
 
@@ -110,12 +111,30 @@ async fn handle(
                 Ok(())
             }
             Event::PublishFinished => break Ok(()),
-            Event::PlayRequested { request_id, .. } => {
-                let why = "rtmp play is not offered; play over HTTP-FLV or HLS";
-                connection
-                    .reject(request_id, "NetStream.Play.Failed", why)
-                    .await
+            Event::PlayRequested {
+                request_id,
+                app,
+                key,
+                stream_id,
+            } => {
+                if publish.is_some() {
+                    let why = "this connection is publishing";
+                    connection
+                        .reject_play(stream_id, "NetStream.Play.Failed", why)
+                        .await
+                } else {
+                    // The connection becomes a player until it ends.
+                    let request = PlayRequest {
+                        request_id,
+                        app: &app,
+                        key: &key,
+                        stream_id,
+                    };
+                    break play::serve(connection, request, config, deps).await;
+                }
             }
+            // A play that never started.
+            Event::PlayFinished => Ok(()),
         };
         if let Err(error) = step {
             break Err(error);

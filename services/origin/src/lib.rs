@@ -1,13 +1,15 @@
 //! The origin: RTMP ingest, publish authorization, live fan-out and HLS packaging.
 //!
 //! Each RTMP connection runs in its own task. An accepted publish feeds the stream's live
-//! [`Hub`](ferrocast_live::Hub) (HTTP-FLV, relay) and a pure HLS packager whose segments an
-//! uploader stores and then indexes, in that order.
+//! [`Hub`](ferrocast_live::Hub) (HTTP-FLV, relay, RTMP play) and a pure HLS packager whose
+//! segments an uploader stores and then indexes, in that order. An accepted play sends the
+//! hub's frames as RTMP chunks serialized once and shared by every player.
 
 mod config;
 mod connection;
 mod metadata;
 pub mod metrics;
+mod play;
 mod publish;
 mod publishing;
 mod uploader;
@@ -15,7 +17,7 @@ mod uploader;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrocast_control::PublishAuthorizer;
+use ferrocast_control::{PublishAuthorizer, StreamDirectory};
 use ferrocast_live::Hubs;
 use ferrocast_store::{SegmentIndex, SegmentStore};
 use tokio::net::TcpListener;
@@ -32,6 +34,8 @@ pub use publishing::{PublishReport, PublishStats, Publishing};
 pub struct OriginDeps {
     /// Decides who may publish.
     pub authorizer: Arc<dyn PublishAuthorizer>,
+    /// Resolves the playback ids RTMP players ask for.
+    pub directory: Arc<dyn StreamDirectory>,
     /// Where segments are listed.
     pub index: Arc<dyn SegmentIndex>,
     /// Where segment objects go.

@@ -1,5 +1,5 @@
-//! Origin metrics (`ferrocast_origin_*`): connections, publishes, ingest, segment uploads and
-//! index writes. Counters are recorded where things happen; gauges are set by [`collect`]
+//! Origin metrics (`ferrocast_origin_*`): connections, publishes, ingest, RTMP players,
+//! segment uploads and index writes. Counters are recorded where things happen; gauges are set by [`collect`]
 //! when scraped.
 
 use std::collections::HashMap;
@@ -29,6 +29,9 @@ const INDEX_WRITE_FAILURES: &str = "ferrocast_origin_index_write_failures_total"
 const INDEX_WRITES_FENCED: &str = "ferrocast_origin_index_writes_fenced_total";
 const SEGMENTS_DROPPED: &str = "ferrocast_origin_segments_dropped_total";
 const DRAIN_CLOSED: &str = "ferrocast_origin_drain_closed_publishes_total";
+const RTMP_PLAYERS: &str = "ferrocast_origin_rtmp_players";
+const RTMP_EGRESS_BYTES: &str = "ferrocast_origin_rtmp_egress_bytes_total";
+const RTMP_FRAMES_DROPPED: &str = "ferrocast_origin_rtmp_frames_dropped_total";
 
 const ERROR_KINDS: [&str; 6] = [
     "handshake",
@@ -50,6 +53,8 @@ const REFUSAL_REASONS: [&str; 7] = [
 
 /// RTMP connections open now.
 pub(crate) static CONNECTIONS: LiveCount = LiveCount::new();
+/// RTMP players playing now.
+pub(crate) static PLAYERS: LiveCount = LiveCount::new();
 
 /// Describes every origin metric and registers the label-free and fixed-label ones at zero.
 pub fn describe() {
@@ -101,7 +106,19 @@ pub fn describe() {
         SEGMENTS_DROPPED,
         "Segments dropped before upload: the upload queue was full."
     );
+    metrics::describe_gauge!(RTMP_PLAYERS, "RTMP players playing a stream.");
+    metrics::describe_counter!(
+        RTMP_EGRESS_BYTES,
+        Unit::Bytes,
+        "Bytes of media sent to RTMP players."
+    );
+    metrics::describe_counter!(
+        RTMP_FRAMES_DROPPED,
+        "Frames not sent to RTMP players that fell behind or were overrun."
+    );
     for name in [
+        RTMP_EGRESS_BYTES,
+        RTMP_FRAMES_DROPPED,
         PUBLISHES_STARTED,
         INGEST_BYTES,
         SEGMENTS_UPLOADED,
@@ -139,6 +156,15 @@ pub(crate) fn connection_failed(error: &RtmpError) {
 /// A connection turned away because `max_connections` are open.
 pub(crate) fn connection_refused_at_limit() {
     metrics::counter!(RTMP_ERRORS, "kind" => "limit").increment(1);
+}
+
+/// The RTMP egress counter; players add to it in batches, not per frame.
+pub(crate) fn rtmp_egress() -> metrics::Counter {
+    metrics::counter!(RTMP_EGRESS_BYTES)
+}
+
+pub(crate) fn rtmp_frames_dropped(frames: u64) {
+    metrics::counter!(RTMP_FRAMES_DROPPED).increment(frames);
 }
 
 pub(crate) fn publish_started() {
@@ -204,6 +230,7 @@ impl Collector {
     /// Sets every origin gauge.
     pub fn collect(&self) {
         metrics::gauge!(RTMP_CONNECTIONS).set(CONNECTIONS.get() as f64);
+        metrics::gauge!(RTMP_PLAYERS).set(PLAYERS.get() as f64);
         let reports = self.publishing.reports();
         metrics::gauge!(PUBLISHERS).set(reports.len() as f64);
         let now = Instant::now();

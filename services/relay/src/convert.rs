@@ -42,13 +42,13 @@ pub fn frame_from_proto(message: MediaFrame) -> Result<Frame, RelayError> {
             "tag shorter than an FLV tag header",
         ));
     }
-    Ok(Frame {
+    Ok(Frame::from_tag(
         kind,
-        timestamp_ms: message.timestamp_ms,
-        keyframe: message.keyframe,
-        config: message.config,
-        tag: message.tag,
-    })
+        message.timestamp_ms,
+        message.keyframe,
+        message.config,
+        message.tag,
+    ))
 }
 
 #[cfg(test)]

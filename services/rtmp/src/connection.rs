@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::{Limits, RtmpError};
+use crate::{Limits, Player, RtmpError, chunk, status};
 
 pub use rml_rtmp::sessions::StreamMetadata;
 
@@ -48,7 +48,8 @@ pub enum Event {
     },
     /// The publisher sent FCUnpublish/deleteStream/closeStream.
     PublishFinished,
-    /// The peer wants to play `rtmp://host/<app>/<key>`.
+    /// The peer wants to play `rtmp://host/<app>/<key>`: answer with
+    /// [`Connection::accept_play`] or [`Connection::reject_play`].
     PlayRequested {
         /// Id to answer the request with.
         request_id: u32,
@@ -56,16 +57,20 @@ pub enum Event {
         app: String,
         /// The stream name asked for.
         key: String,
+        /// The message stream the player plays on.
+        stream_id: u32,
     },
+    /// The player sent deleteStream/closeStream.
+    PlayFinished,
 }
 
 /// A server-side RTMP connection after a successful handshake.
 pub struct Connection {
-    socket: TcpStream,
+    pub(crate) socket: TcpStream,
     session: ServerSession,
-    limits: Limits,
-    read_buffer: Vec<u8>,
-    events: VecDeque<Event>,
+    pub(crate) limits: Limits,
+    pub(crate) read_buffer: Vec<u8>,
+    pub(crate) events: VecDeque<Event>,
     unproductive_bytes: usize,
 }
 
@@ -76,7 +81,10 @@ impl Connection {
         let leftover = timeout(deadline, exchange_handshake(&mut socket))
             .await
             .map_err(|_| RtmpError::HandshakeTimeout(deadline))??;
-        let (session, initial) = guarded(|| ServerSession::new(ServerSessionConfig::new()))?;
+        let mut session_config = ServerSessionConfig::new();
+        // The pre-serialized frames players share are chunked at this size.
+        session_config.chunk_size = chunk::CHUNK_SIZE as u32;
+        let (session, initial) = guarded(|| ServerSession::new(session_config))?;
         let mut connection = Self {
             socket,
             session,
@@ -129,7 +137,54 @@ impl Connection {
         self.handle_results(results).await
     }
 
+    /// Accepts a play request on message stream `stream_id` (from [`Event::PlayRequested`]):
+    /// sends the play statuses (`NetStream.Play.Reset`/`Start`, StreamBegin,
+    /// `|RtmpSampleAccess`) and a Set Chunk Size of [`chunk::CHUNK_SIZE`], and turns the
+    /// connection into a [`Player`] that writes pre-serialized media.
+    pub async fn accept_play(
+        mut self,
+        request_id: u32,
+        stream_id: u32,
+    ) -> Result<Player, RtmpError> {
+        let mut results = guarded(|| self.session.accept_request(request_id))?;
+        // rml_rtmp adds `|RtmpSampleAccess` and a `NetStream.Data.Start` data message stamped
+        // with its session clock; ffmpeg turns data messages with a non-zero timestamp into
+        // extra streams (a "text" subtitle, a "data" track). They are alone on its data chunk
+        // stream, and it sends nothing more there, so leave them out and send our own
+        // `|RtmpSampleAccess` at timestamp 0.
+        results.retain(|result| !is_rml_data_message(result));
+        let mut outbound = Vec::new();
+        self.collect(results, &mut outbound)?;
+        status::write_sample_access(stream_id, &mut outbound);
+        // On chunk stream 2 like rml_rtmp's own control messages. Its next one there (an
+        // acknowledgement or ping response, on message stream 0) gets a full Type 0 header,
+        // because its previous one was the StreamBegin above, on the player's stream.
+        chunk::write_set_chunk_size(&mut outbound);
+        self.write_all(&outbound).await?;
+        Ok(Player::new(self, stream_id))
+    }
+
+    /// Refuses a play request with an `onStatus` of level `error`, such as
+    /// `NetStream.Play.StreamNotFound`. Players give up on it; end the connection after.
+    pub async fn reject_play(
+        &mut self,
+        stream_id: u32,
+        code: &str,
+        description: &str,
+    ) -> Result<(), RtmpError> {
+        let mut outbound = Vec::new();
+        status::write_error(stream_id, code, description, &mut outbound);
+        self.write_all(&outbound).await
+    }
+
     async fn feed(&mut self, bytes: &[u8]) -> Result<(), RtmpError> {
+        let mut outbound = Vec::new();
+        self.ingest(bytes, &mut outbound)?;
+        self.write_all(&outbound).await
+    }
+
+    /// Feeds received bytes to the session: events are queued, replies appended to `outbound`.
+    pub(crate) fn ingest(&mut self, bytes: &[u8], outbound: &mut Vec<u8>) -> Result<(), RtmpError> {
         let results = guarded(|| self.session.handle_input(bytes))?;
         let produced = results
             .iter()
@@ -142,23 +197,36 @@ impl Connection {
                 return Err(RtmpError::Unproductive(self.unproductive_bytes));
             }
         }
-        self.handle_results(results).await
+        self.collect(results, outbound)
     }
 
     async fn handle_results(&mut self, results: Vec<ServerSessionResult>) -> Result<(), RtmpError> {
         let mut outbound = Vec::new();
+        self.collect(results, &mut outbound)?;
+        self.write_all(&outbound).await
+    }
+
+    fn collect(
+        &mut self,
+        results: Vec<ServerSessionResult>,
+        outbound: &mut Vec<u8>,
+    ) -> Result<(), RtmpError> {
         for result in results {
             match result {
                 ServerSessionResult::OutboundResponse(packet) => outbound.extend(packet.bytes),
-                ServerSessionResult::RaisedEvent(event) => self.on_event(event, &mut outbound)?,
+                ServerSessionResult::RaisedEvent(event) => self.on_event(event, outbound)?,
                 ServerSessionResult::UnhandleableMessageReceived(_) => {}
             }
         }
-        if outbound.is_empty() {
+        Ok(())
+    }
+
+    pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> Result<(), RtmpError> {
+        if bytes.is_empty() {
             return Ok(());
         }
         let deadline = self.limits.write_timeout;
-        timeout(deadline, self.socket.write_all(&outbound))
+        timeout(deadline, self.socket.write_all(bytes))
             .await
             .map_err(|_| RtmpError::WriteTimeout(deadline))??;
         Ok(())
@@ -208,12 +276,15 @@ impl Connection {
                 request_id,
                 app_name,
                 stream_key,
+                stream_id,
                 ..
             } => Event::PlayRequested {
                 request_id,
                 app: app_name,
                 key: stream_key,
+                stream_id,
             },
+            ServerSessionEvent::PlayStreamFinished { .. } => Event::PlayFinished,
             _ => return Ok(()),
         };
         self.events.push_back(event);
@@ -244,6 +315,19 @@ async fn exchange_handshake(socket: &mut TcpStream) -> Result<Vec<u8>, RtmpError
             }
         }
     }
+}
+
+/// The chunk stream `rml_rtmp`'s serializer puts AMF0 data messages on.
+const RML_DATA_CHUNK_STREAM: u8 = 3;
+
+fn is_rml_data_message(result: &ServerSessionResult) -> bool {
+    let ServerSessionResult::OutboundResponse(packet) = result else {
+        return false;
+    };
+    packet
+        .bytes
+        .first()
+        .is_some_and(|basic_header| basic_header & 0x3F == RML_DATA_CHUNK_STREAM)
 }
 
 /// Runs a call into `rml_rtmp`, turning its errors and panics into [`RtmpError`].

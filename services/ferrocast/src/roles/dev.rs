@@ -157,6 +157,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     };
     let origin_deps = OriginDeps {
         authorizer: control.clone(),
+        directory: control.clone(),
         index: index.clone(),
         store: store.clone(),
         hubs: hubs.clone(),

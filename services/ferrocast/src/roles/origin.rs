@@ -134,6 +134,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
 
     let deps = OriginDeps {
         authorizer: Arc::new(control.clone()),
+        directory: Arc::new(control.clone()),
         index: Arc::new(index),
         store,
         hubs: hubs.clone(),

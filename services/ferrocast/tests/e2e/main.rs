@@ -9,6 +9,7 @@ mod ingest;
 mod interop;
 mod operations;
 mod robustness;
+mod rtmp_play;
 mod support;
 mod tracing;
 mod viewers;

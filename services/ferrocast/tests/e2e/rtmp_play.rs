@@ -1,0 +1,117 @@
+//! RTMP play from the origin: ffprobe and ffmpeg read `rtmp://…/live/<playback id>`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::ingest::{playlist_when, segment_uris};
+use crate::support::media::{codecs, decode_errors, probe, publish_clip, run_bounded};
+use crate::support::server::DevServer;
+
+/// `rtmp://127.0.0.1:<port>/live/<playback id>`.
+fn rtmp_play_url(server: &DevServer) -> String {
+    let file = server.flv_url.rsplit('/').next().unwrap();
+    let playback_id = file.trim_end_matches(".flv");
+    format!("{}/{playback_id}", server.rtmp_server)
+}
+
+/// Starts `dev`, publishes the clip in a loop and waits until the stream has a segment (so
+/// the hub holds a whole GOP).
+fn live_server() -> (DevServer, std::process::Child) {
+    let server = DevServer::start();
+    let publisher = publish_clip(&server.publish_url, -1);
+    playlist_when(&server, "the stream to go live", |text| {
+        !segment_uris(text).is_empty()
+    });
+    (server, publisher)
+}
+
+/// Decodes `seconds` of `url`; returns the media seconds decoded and ffmpeg's error output.
+fn decode_seconds(url: &str, seconds: u32) -> (f64, String) {
+    let mut command = Command::new("ffmpeg");
+    command.args(["-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1"]);
+    command.args(["-i", url, "-t", &seconds.to_string(), "-f", "null", "-"]);
+    let output = run_bounded(command, 60);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "ffmpeg play of {url}: {stderr}");
+    let progress = String::from_utf8_lossy(&output.stdout);
+    let out_time_us = progress
+        .lines()
+        .rev()
+        .filter_map(|line| line.strip_prefix("out_time_us="))
+        .find_map(|value| value.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (out_time_us / 1e6, stderr)
+}
+
+#[test]
+fn ffprobe_and_ffmpeg_play_the_stream_over_rtmp() {
+    let (server, mut publisher) = live_server();
+    let url = rtmp_play_url(&server);
+
+    let probed = probe(&url);
+    assert_eq!(codecs(&probed), vec!["aac", "h264"], "{probed}");
+    let video = probed["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|stream| stream["codec_type"] == "video")
+        .unwrap();
+    assert_eq!(video["width"], 1280, "{probed}");
+    assert_eq!(video["height"], 720, "{probed}");
+
+    let errors = decode_errors(&url, 5);
+    assert!(errors.trim().is_empty(), "decode errors: {errors}");
+
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    let log = server.log();
+    assert!(log.contains("play started"), "{log}");
+}
+
+#[test]
+fn unknown_playback_ids_and_apps_are_refused_quickly() {
+    let (server, mut publisher) = live_server();
+    let good = rtmp_play_url(&server);
+    let port_and_app = server.rtmp_server.clone();
+    let wrong_app = good.replace("/live/", "/other/");
+    for url in [format!("{port_and_app}/nosuchstream"), wrong_app] {
+        let started = Instant::now();
+        let mut command = Command::new("ffprobe");
+        command.args(["-v", "error", &url]);
+        let output = run_bounded(command, 30);
+        let took = started.elapsed();
+        assert!(!output.status.success(), "ffprobe {url} should fail");
+        assert!(
+            took < Duration::from_secs(5),
+            "refusal of {url} took {took:?}"
+        );
+    }
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    let log = server.log();
+    assert!(log.contains("play refused"), "{log}");
+}
+
+#[test]
+fn five_concurrent_rtmp_players_each_decode_three_seconds() {
+    let (server, mut publisher) = live_server();
+    let url = rtmp_play_url(&server);
+
+    let players: Vec<_> = (0..5)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || decode_seconds(&url, 4))
+        })
+        .collect();
+    let results: Vec<(f64, String)> = players
+        .into_iter()
+        .map(|player| player.join().unwrap())
+        .collect();
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+
+    for (n, (seconds, errors)) in results.iter().enumerate() {
+        assert!(*seconds >= 3.0, "player {n} decoded {seconds} s: {errors}");
+        assert!(errors.trim().is_empty(), "player {n} errors: {errors}");
+    }
+}

@@ -1,0 +1,221 @@
+//! The slow-viewer policy of live viewers that read the hub's ring (HTTP-FLV, RTMP play):
+//! skip, don't buffer.
+//!
+//! A viewer more than `max_lag` behind the newest frame, or overrun by the ring, skips to the
+//! next keyframe (any audio frame when the stream has no video); one that must skip more than
+//! `max_skips` times within `skip_window` is cut. Codec configurations and metadata always
+//! pass. The clock is passed in, so the policy is pure.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::{Frame, FrameKind};
+
+/// Bounds on how far behind a viewer may fall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerLimits {
+    /// A viewer this far behind live skips to the next keyframe.
+    pub max_lag: Duration,
+    /// A viewer that has to skip more than this many times within `skip_window` is cut.
+    pub max_skips: usize,
+    /// The window for `max_skips`.
+    pub skip_window: Duration,
+}
+
+impl Default for ViewerLimits {
+    fn default() -> Self {
+        Self {
+            max_lag: Duration::from_secs(5),
+            max_skips: 3,
+            skip_window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What to do with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it.
+    Send,
+    /// Drop it (count it): the viewer waits for a resume point.
+    Drop,
+    /// End the viewer: it cannot keep up.
+    Cut,
+}
+
+/// Where live is now, as the hub reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveEdge {
+    /// Timestamp of the newest published frame.
+    pub newest_timestamp_ms: u32,
+    /// Whether the stream carries video (else any audio frame is a resume point).
+    pub has_video: bool,
+}
+
+/// One viewer's state under the policy: a flag and at most `max_skips + 1` instants.
+#[derive(Debug)]
+pub struct ViewerPolicy {
+    limits: ViewerLimits,
+    waiting_for_keyframe: bool,
+    recent_skips: VecDeque<Instant>,
+}
+
+impl ViewerPolicy {
+    /// A viewer that starts sending at once.
+    pub fn new(limits: ViewerLimits) -> Self {
+        Self {
+            limits,
+            waiting_for_keyframe: false,
+            recent_skips: VecDeque::new(),
+        }
+    }
+
+    /// Drops media until the next resume point, without counting a skip: for a viewer whose
+    /// start frames held no keyframe (the stream has just begun or its GOP was too long to
+    /// cache), so that it never starts decoding mid-GOP.
+    pub fn wait_for_keyframe(&mut self) {
+        self.waiting_for_keyframe = true;
+    }
+
+    /// The verdict on the next live frame.
+    pub fn judge(&mut self, frame: &Frame, live: LiveEdge, now: Instant) -> Verdict {
+        if frame.config || frame.kind == FrameKind::Script {
+            return Verdict::Send;
+        }
+        if self.waiting_for_keyframe {
+            if !is_resume_point(frame, live.has_video) {
+                return Verdict::Drop;
+            }
+            self.waiting_for_keyframe = false;
+            return Verdict::Send;
+        }
+        let behind_ms = live.newest_timestamp_ms.saturating_sub(frame.timestamp_ms);
+        if u128::from(behind_ms) > self.limits.max_lag.as_millis() {
+            // The lagging frame is old even if it is a keyframe: wait for a fresh one.
+            return self.skip(now);
+        }
+        Verdict::Send
+    }
+
+    /// The ring overran the viewer (frames were lost): skip to the next resume point, or cut.
+    /// Returns [`Verdict::Drop`] or [`Verdict::Cut`].
+    pub fn overrun(&mut self, now: Instant) -> Verdict {
+        self.skip(now)
+    }
+
+    fn skip(&mut self, now: Instant) -> Verdict {
+        let window = self.limits.skip_window;
+        while self
+            .recent_skips
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > window)
+        {
+            self.recent_skips.pop_front();
+        }
+        self.recent_skips.push_back(now);
+        self.waiting_for_keyframe = true;
+        if self.recent_skips.len() > self.limits.max_skips {
+            return Verdict::Cut;
+        }
+        Verdict::Drop
+    }
+}
+
+fn is_resume_point(frame: &Frame, has_video: bool) -> bool {
+    match frame.kind {
+        FrameKind::Video => frame.keyframe,
+        FrameKind::Audio => !has_video,
+        FrameKind::Script => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn video(timestamp_ms: u32, keyframe: bool) -> Frame {
+        Frame::new(FrameKind::Video, timestamp_ms, keyframe, false, &[0x17, 1])
+    }
+
+    fn audio(timestamp_ms: u32) -> Frame {
+        Frame::new(FrameKind::Audio, timestamp_ms, false, false, &[0xAF, 1])
+    }
+
+    fn live(newest_timestamp_ms: u32) -> LiveEdge {
+        LiveEdge {
+            newest_timestamp_ms,
+            has_video: true,
+        }
+    }
+
+    #[test]
+    fn frames_near_live_are_sent() {
+        let mut policy = ViewerPolicy::new(ViewerLimits::default());
+        let now = Instant::now();
+        assert_eq!(
+            policy.judge(&video(1000, false), live(5000), now),
+            Verdict::Send
+        );
+    }
+
+    #[test]
+    fn a_lagging_viewer_skips_to_a_fresh_keyframe() {
+        let mut policy = ViewerPolicy::new(ViewerLimits::default());
+        let now = Instant::now();
+        assert_eq!(
+            policy.judge(&video(0, true), live(6000), now),
+            Verdict::Drop
+        );
+        assert_eq!(policy.judge(&audio(10), live(6000), now), Verdict::Drop);
+        assert_eq!(
+            policy.judge(&video(5900, false), live(6000), now),
+            Verdict::Drop
+        );
+        let config = Frame::new(FrameKind::Video, 0, false, true, &[0x17, 0]);
+        assert_eq!(policy.judge(&config, live(6000), now), Verdict::Send);
+        assert_eq!(
+            policy.judge(&video(6000, true), live(6000), now),
+            Verdict::Send
+        );
+        assert_eq!(policy.judge(&audio(6010), live(6010), now), Verdict::Send);
+    }
+
+    #[test]
+    fn audio_only_streams_resume_on_audio() {
+        let mut policy = ViewerPolicy::new(ViewerLimits::default());
+        policy.wait_for_keyframe();
+        let audio_only = LiveEdge {
+            newest_timestamp_ms: 100,
+            has_video: false,
+        };
+        assert_eq!(
+            policy.judge(&audio(100), audio_only, Instant::now()),
+            Verdict::Send
+        );
+    }
+
+    #[test]
+    fn too_many_skips_within_the_window_cut_the_viewer() {
+        let limits = ViewerLimits {
+            max_skips: 2,
+            skip_window: Duration::from_secs(10),
+            ..ViewerLimits::default()
+        };
+        let mut policy = ViewerPolicy::new(limits);
+        let start = Instant::now();
+        assert_eq!(policy.overrun(start), Verdict::Drop);
+        assert_eq!(
+            policy.overrun(start + Duration::from_secs(5)),
+            Verdict::Drop
+        );
+        // The first skip has left the window by now.
+        assert_eq!(
+            policy.overrun(start + Duration::from_secs(11)),
+            Verdict::Drop
+        );
+        assert_eq!(
+            policy.overrun(start + Duration::from_secs(12)),
+            Verdict::Cut
+        );
+    }
+}
