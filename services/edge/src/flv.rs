@@ -6,7 +6,6 @@
 //! `skip_window` is cut. A socket that accepts nothing for `write_timeout` is cut by the
 //! listener.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ferrocast_live::{Frame, FrameKind, Hub, LiveError, Subscription};
+use ferrocast_live::{Hub, LiveEdge, LiveError, Subscription, Verdict, ViewerLimits, ViewerPolicy};
 use ferrocast_media::flv::file_header;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -61,10 +60,8 @@ pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> R
 struct Viewer {
     hub: Arc<Hub>,
     subscription: Subscription,
-    limits: FlvViewerLimits,
+    policy: ViewerPolicy,
     sent_start: bool,
-    waiting_for_keyframe: bool,
-    recent_skips: VecDeque<Instant>,
     _connected: LiveGuard,
     egress: ::metrics::Counter,
     /// Bytes sent but not yet added to `egress`: one shared atomic add per frame per viewer
@@ -86,10 +83,12 @@ impl Viewer {
         Self {
             hub,
             subscription,
-            limits,
+            policy: ViewerPolicy::new(ViewerLimits {
+                max_lag: limits.max_lag,
+                max_skips: limits.max_skips,
+                skip_window: limits.skip_window,
+            }),
             sent_start: false,
-            waiting_for_keyframe: false,
-            recent_skips: VecDeque::new(),
             _connected: metrics::FLV_VIEWERS.enter(),
             egress: metrics::flv_egress(),
             unreported_bytes: 0,
@@ -110,17 +109,33 @@ impl Viewer {
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "flv viewer fell off the ring");
                     metrics::flv_frames_dropped(missed);
-                    self.skip()?;
+                    if self.policy.overrun(Instant::now()) == Verdict::Cut {
+                        return self.cut();
+                    }
                     continue;
                 }
                 Err(RecvError::Closed) => return None,
             };
-            if self.should_send(&frame)? {
-                self.count_sent(frame.tag.len());
-                return Some((Ok(frame.tag), self));
+            let live = LiveEdge {
+                newest_timestamp_ms: self.hub.newest_timestamp_ms(),
+                has_video: self.hub.has_video(),
+            };
+            match self.policy.judge(&frame, live, Instant::now()) {
+                Verdict::Send => {
+                    self.count_sent(frame.tag.len());
+                    return Some((Ok(frame.tag), self));
+                }
+                Verdict::Drop => metrics::flv_frames_dropped(1),
+                Verdict::Cut => return self.cut(),
             }
-            metrics::flv_frames_dropped(1);
         }
+    }
+
+    /// Ends a viewer that cannot keep up.
+    fn cut(self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
+        tracing::info!("flv viewer cut: cannot keep up");
+        metrics::flv_viewer_cut();
+        None
     }
 
     fn count_sent(&mut self, bytes: usize) {
@@ -147,61 +162,5 @@ impl Viewer {
             chunk.extend_from_slice(&frame.tag);
         }
         Bytes::from(chunk)
-    }
-
-    /// Whether to send `frame`; `None` cuts the viewer.
-    fn should_send(&mut self, frame: &Frame) -> Option<bool> {
-        if frame.config || frame.kind == FrameKind::Script {
-            return Some(true);
-        }
-        if self.waiting_for_keyframe {
-            if !self.is_resume_point(frame) {
-                return Some(false);
-            }
-            self.waiting_for_keyframe = false;
-            return Some(true);
-        }
-        let behind_ms = self
-            .hub
-            .newest_timestamp_ms()
-            .saturating_sub(frame.timestamp_ms);
-        if u128::from(behind_ms) > self.limits.max_lag.as_millis() {
-            tracing::debug!(behind_ms, "flv viewer lagging");
-            // The lagging frame is old even if it is a keyframe: wait for a fresh one.
-            self.skip()?;
-            return Some(false);
-        }
-        Some(true)
-    }
-
-    fn is_resume_point(&self, frame: &Frame) -> bool {
-        match frame.kind {
-            FrameKind::Video => frame.keyframe,
-            FrameKind::Audio => !self.hub.has_video(),
-            FrameKind::Script => false,
-        }
-    }
-
-    /// Records a skip to the next keyframe; `None` if the viewer must be cut.
-    fn skip(&mut self) -> Option<()> {
-        let now = Instant::now();
-        while self
-            .recent_skips
-            .front()
-            .is_some_and(|at| now.duration_since(*at) > self.limits.skip_window)
-        {
-            self.recent_skips.pop_front();
-        }
-        self.recent_skips.push_back(now);
-        self.waiting_for_keyframe = true;
-        if self.recent_skips.len() > self.limits.max_skips {
-            tracing::info!(
-                skips = self.recent_skips.len(),
-                "flv viewer cut: cannot keep up"
-            );
-            metrics::flv_viewer_cut();
-            return None;
-        }
-        Some(())
     }
 }
