@@ -1,0 +1,445 @@
+#!/usr/bin/env python3
+"""Turns loadtest/benchmark.sh's records into the derived numbers, the tables and the plot.
+
+Reads OUT/meta.json and OUT/records.jsonl (one JSON object per measurement); writes
+OUT/benchmark.json (meta, every record, the derived numbers and the ratios), OUT/table.md
+(the markdown tables) and the PNG plot; prints the text tables and then the markdown.
+
+Usage: report.py --out target/benchmark --plot docs/benchmarks/viewers.png
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+NAMES = {"ferrocast": "ferrocast", "nginx": "nginx-rtmp", "nms": "node-media-server"}
+PROTOS = {"rtmp": "RTMP play", "flv": "HTTP-FLV"}
+# Ratio pairs: ferrocast's protocol vs the peer that serves it.
+PAIRS = [("rtmp", "nginx", 2.0), ("flv", "nms", 1.5)]
+RSS_PER_VIEWER_TARGET_KB = 64
+FLV_LATENCY_TARGET_MS = 50
+GENERATOR_BUSY = 0.9  # cores: the load generator (one thread) is the bottleneck beyond this
+# Why a protocol a server serves could not be measured, when known.
+KNOWN_FAILURES = {
+    ("nms", "rtmp"): "node-media-server 4.4 sends RTMP media on message stream 0, not on the "
+                     "stream the player created (ffmpeg ignores that); ferrocast-loadtest's RTMP "
+                     "player (rml_rtmp 0.8) drops such messages, so no viewer gets a frame",
+}
+CONTENDED = 0.3  # cores used by other work on the machine during a window
+DOES = {
+    "ferrocast": "RTMP ingest, HLS (2 s segments to the local store), GOP cache for FLV and RTMP play",
+    "nginx": "RTMP ingest, `hls on` (2 s fragments to disk), no GOP cache",
+    "nms": "RTMP ingest, GOP cache for FLV and RTMP play; no HLS (4.x has none)",
+}
+
+
+def load(out):
+    with open(os.path.join(out, "meta.json")) as f:
+        meta = json.load(f)
+    records = []
+    with open(os.path.join(out, "records.jsonl")) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                records.append(json.loads(line))
+    return meta, records
+
+
+def dist(summary, field, key):
+    d = summary.get(field) if summary else None
+    return d.get(key) if d else None
+
+
+def step_row(rec):
+    """One viewer step as a flat row."""
+    m = rec.get("measured") or {}
+    lt = rec.get("loadtest") or {}
+    p = lt.get(rec["protocol"]) or {}
+    n = rec["viewers"]
+    row = {
+        "viewers": n,
+        "skipped": bool(rec.get("skipped")),
+        "error": rec.get("error"),
+        "cores": m.get("cores"),
+        "cpu_s": m.get("cpu_s"),
+        "wall_s": m.get("wall_s"),
+        "rss_peak_kb": m.get("rss_peak_kb"),
+        "rss_mean_kb": m.get("rss_mean_kb"),
+        "generator_cores": m.get("generator_cores"),
+        "publisher_cores": m.get("publisher_cores"),
+        "other_cores": m.get("other_cores"),
+        "receiving": p.get("viewers_receiving"),
+        "started": p.get("viewers_started"),
+        "dropped_frames": p.get("dropped_frames"),
+        "late_frames": p.get("late_frames"),
+        "stalls": p.get("stalls"),
+        "gaps": p.get("gaps"),
+        "errors": (p.get("errors") or {}).get("total"),
+        "errors_first": (p.get("errors") or {}).get("first"),
+        "reconnects": p.get("reconnects"),
+        "latency_p50_ms": dist(p, "latency_ms", "p50_ms"),
+        "latency_p99_ms": dist(p, "latency_ms", "p99_ms"),
+        "ttff_p50_ms": dist(p, "ttff_ms", "p50_ms"),
+        "ttff_p99_ms": dist(p, "ttff_ms", "p99_ms"),
+        "bytes_in_per_s": p.get("bytes_in_per_s"),
+    }
+    row["clean"] = bool(
+        p
+        and not row["skipped"]
+        and not row["error"]
+        and row["receiving"] == n
+        and row["stalls"] == 0
+        and row["gaps"] == 0
+        and row["errors"] == 0
+    )
+    return row
+
+
+def mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def derive(meta, records):
+    combos = {}  # (server, proto, kbps) -> {...}
+    for rec in records:
+        key = (rec["server"], rec["protocol"], rec["kbps"])
+        c = combos.setdefault(key, {"steps": [], "idle": None, "baseline": None,
+                                    "supported": True, "publisher": None, "error": None})
+        kind = rec["kind"]
+        if kind == "idle":
+            c["idle"] = rec["measured"]
+        elif kind == "baseline":
+            c["baseline"] = rec["measured"]
+        elif kind == "unsupported":
+            c["supported"] = False
+            probe = (rec.get("probe") or {}).get(rec["protocol"]) or {}
+            c["error"] = ((probe.get("errors") or {}).get("first")
+                          or KNOWN_FAILURES.get((rec["server"], rec["protocol"]))
+                          or "no viewer received video")
+        elif kind == "step":
+            c["steps"].append(step_row(rec))
+        elif kind == "publisher":
+            c["publisher"] = (rec.get("loadtest") or {}).get("publishers")
+        elif kind == "error":
+            c["error"] = rec.get("error")
+
+    derived = []
+    for (server, proto, kbps), c in sorted(combos.items(), key=lambda kv: order(kv[0])):
+        d = {"server": server, "protocol": proto, "kbps": kbps, "supported": c["supported"],
+             "error": c["error"], "steps": c["steps"]}
+        base = c["baseline"] or {}
+        idle = c["idle"] or {}
+        d["idle_rss_kb"] = idle.get("rss_peak_kb")
+        d["baseline_cores"] = base.get("cores")
+        d["baseline_rss_kb"] = base.get("rss_peak_kb")
+        pub = c["publisher"] or {}
+        d["publisher_max_send_lag_ms"] = pub.get("max_send_lag_ms")
+        d["publisher_errors"] = (pub.get("errors") or {}).get("total")
+        clean = [s for s in c["steps"] if s["clean"]]
+        d["largest_clean"] = None
+        for k in ("viewers_per_core", "cpu_per_1000_cores", "rss_per_viewer_kb",
+                  "latency_p50_ms", "ttff_p50_ms", "cores_at_largest_clean",
+                  "generator_cores_at_largest_clean"):
+            d[k] = None
+        d["generator_bound_steps"] = [s["viewers"] for s in c["steps"]
+                                      if (s["generator_cores"] or 0) >= GENERATOR_BUSY]
+        d["contended_steps"] = [s["viewers"] for s in c["steps"] if (s["other_cores"] or 0) > CONTENDED]
+        d["largest_step"] = max((s["viewers"] for s in c["steps"] if not s["skipped"]), default=None)
+        if c["supported"] and clean:
+            top = clean[-1]
+            n = top["viewers"]
+            d["largest_clean"] = n
+            d["cores_at_largest_clean"] = top["cores"]
+            d["generator_cores_at_largest_clean"] = top["generator_cores"]
+            if top["cores"]:
+                d["viewers_per_core"] = n / top["cores"]
+            # Slope between the largest two clean steps (the baseline counts as 0 viewers).
+            below = clean[-2] if len(clean) >= 2 else (
+                {"viewers": 0, "cores": d["baseline_cores"]} if d["baseline_cores"] is not None else None)
+            if below and below["cores"] is not None and top["cores"] is not None:
+                d["cpu_per_1000_cores"] = (top["cores"] - below["cores"]) / (n - below["viewers"]) * 1000
+            if d["baseline_rss_kb"] is not None and top["rss_peak_kb"] is not None:
+                d["rss_per_viewer_kb"] = (top["rss_peak_kb"] - d["baseline_rss_kb"]) / n
+            d["latency_p50_ms"] = top["latency_p50_ms"]
+            d["ttff_p50_ms"] = top["ttff_p50_ms"]
+        derived.append(d)
+
+    ingest = []
+    for server in meta["servers"]:
+        for kbps in (1000, 2500):
+            cs = [c for (s, _, k), c in combos.items() if s == server and k == kbps]
+            if not cs:
+                continue
+            idle = mean([(c["idle"] or {}).get("rss_peak_kb") for c in cs])
+            base = mean([(c["baseline"] or {}).get("rss_peak_kb") for c in cs])
+            cores = mean([(c["baseline"] or {}).get("cores") for c in cs])
+            pub = mean([(c["baseline"] or {}).get("publisher_cores") for c in cs])
+            ingest.append({
+                "server": server, "kbps": kbps, "does": DOES.get(server),
+                "idle_rss_kb": idle, "rss_1_publisher_kb": base,
+                "rss_per_publisher_kb": base - idle if base is not None and idle is not None else None,
+                "ingest_cores": cores, "publisher_cores": pub, "measurements": len(cs),
+            })
+
+    ratios = []
+    by = {(d["server"], d["protocol"], d["kbps"]): d for d in derived}
+    for kbps in (1000, 2500):
+        for proto, peer, target in PAIRS:
+            f, p = by.get(("ferrocast", proto, kbps)), by.get((peer, proto, kbps))
+            if not f or not p:
+                continue
+            r = {"kbps": kbps, "protocol": proto, "peer": peer, "viewers_per_core_target": target}
+            for k in ("viewers_per_core", "cpu_per_1000_cores", "rss_per_viewer_kb",
+                      "latency_p50_ms", "ttff_p50_ms"):
+                a, b = f.get(k), p.get(k)
+                r[k] = a / b if a is not None and b not in (None, 0) and f["supported"] else None
+            v = r["viewers_per_core"]
+            r["viewers_per_core_met"] = None if v is None else v >= target
+            # The step grid caps what can be shown: both clean at the largest step.
+            r["both_clean_at_largest_step"] = (
+                f["largest_clean"] is not None and f["largest_clean"] == f["largest_step"]
+                and p["largest_clean"] is not None and p["largest_clean"] == p["largest_step"])
+            ratios.append(r)
+
+    targets = []
+    for d in derived:
+        if d["server"] != "ferrocast" or not d["supported"]:
+            continue
+        rpv = d["rss_per_viewer_kb"]
+        targets.append({"kbps": d["kbps"], "protocol": d["protocol"], "measure": "rss_per_viewer_kb",
+                        "value": rpv, "target": f"<= {RSS_PER_VIEWER_TARGET_KB}",
+                        "met": None if rpv is None else rpv <= RSS_PER_VIEWER_TARGET_KB})
+        if d["protocol"] == "flv":
+            lat = d["latency_p50_ms"]
+            targets.append({"kbps": d["kbps"], "protocol": "flv", "measure": "latency_p50_ms",
+                            "value": lat, "target": f"<= {FLV_LATENCY_TARGET_MS}",
+                            "met": None if lat is None else lat <= FLV_LATENCY_TARGET_MS})
+    for r in ratios:
+        targets.append({"kbps": r["kbps"], "protocol": r["protocol"],
+                        "measure": f"viewers_per_core vs {NAMES[r['peer']]}",
+                        "value": r["viewers_per_core"], "target": f">= {r['viewers_per_core_target']}x",
+                        "met": r["viewers_per_core_met"]})
+    return derived, ingest, ratios, targets
+
+
+def order(key):
+    server, proto, kbps = key
+    return (kbps, ["ferrocast", "nginx", "nms"].index(server) if server in NAMES else 9,
+            ["rtmp", "flv"].index(proto) if proto in PROTOS else 9)
+
+
+def fmt(v, digits=0, unit=""):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and math.isnan(v):
+        return "n/a"
+    return f"{v:,.{digits}f}{unit}"
+
+
+def ratio(v):
+    return "n/a" if v is None else f"{v:.2f}x"
+
+
+def label(d):
+    return f"{NAMES[d['server']]} {PROTOS[d['protocol']]}"
+
+
+def markdown(meta, derived, ingest, ratios, targets):
+    lines = []
+    add = lines.append
+    mach = meta["machine"]
+    add(f"Run {meta['date']}: `{meta['command']}` on {mach['nproc']} × {mach['cpu']}, "
+        f"{mach['mem_gib']} GiB, kernel {mach['kernel']}; steps {', '.join(map(str, meta['steps']))} "
+        f"viewers, each measured over {meta['hold_s']} s after its ramp.")
+    add("")
+    for kbps in (1000, 2500):
+        rows = [d for d in derived if d["kbps"] == kbps]
+        if not rows:
+            continue
+        add(f"**{kbps / 1000:g} Mb/s clip** (largest clean step: every viewer receiving, no stall, gap or error)")
+        add("")
+        add("| server, play | viewers per core | CPU per 1000 viewers (cores) | RSS per viewer (KB) "
+            "| latency p50 (ms) | TTFF p50 (ms) | largest clean step | server cores there | load generator cores there |")
+        add("|---|---|---|---|---|---|---|---|---|")
+        for d in rows:
+            if not d["supported"]:
+                add(f"| {label(d)} | n/a | | | | | | | |")
+                continue
+            add(f"| {label(d)} | {fmt(d['viewers_per_core'])} | {fmt(d['cpu_per_1000_cores'], 3)} "
+                f"| {fmt(d['rss_per_viewer_kb'], 1)} | {fmt(d['latency_p50_ms'], 1)} | {fmt(d['ttff_p50_ms'], 1)} "
+                f"| {fmt(d['largest_clean'])} of {fmt(d['largest_step'])} | {fmt(d['cores_at_largest_clean'], 3)} "
+                f"| {fmt(d['generator_cores_at_largest_clean'], 2)} |")
+        for r in [r for r in ratios if r["kbps"] == kbps]:
+            add(f"| **ferrocast / {NAMES[r['peer']]}, {PROTOS[r['protocol']]}** "
+                f"| **{ratio(r['viewers_per_core'])}** (target ≥ {r['viewers_per_core_target']:g}x) "
+                f"| {ratio(r['cpu_per_1000_cores'])} | {ratio(r['rss_per_viewer_kb'])} "
+                f"| {ratio(r['latency_p50_ms'])} | {ratio(r['ttff_p50_ms'])} | | | |")
+        for d in rows:
+            if not d["supported"]:
+                add(f"n/a: {label(d)}: {short_error(d['error'], 400)}.")
+                add("")
+    add("Targets for ferrocast:")
+    add("")
+    add("| clip | play | measure | value | target | met |")
+    add("|---|---|---|---|---|---|")
+    for t in targets:
+        v = t["value"]
+        val = "n/a" if v is None else (f"{v:.2f}x" if "viewers_per_core" in t["measure"] else f"{v:.1f}")
+        met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+        add(f"| {t['kbps'] / 1000:g} Mb/s | {PROTOS[t['protocol']]} | {t['measure'].replace('_', ' ')} "
+            f"| {val} | {t['target']} | {met} |")
+    add("")
+    add("Ingest, one publisher and no viewers (mean over the server's fresh starts):")
+    add("")
+    add("| server | clip | what it does with the stream | RSS idle (MiB) | RSS per publisher (MiB) "
+        "| CPU per stream (% of a core) | publisher (generator) CPU (% of a core) |")
+    add("|---|---|---|---|---|---|---|")
+    for i in ingest:
+        add(f"| {NAMES[i['server']]} | {i['kbps'] / 1000:g} Mb/s | {i['does']} | {fmt(kib_mib(i['idle_rss_kb']), 1)} "
+            f"| {fmt(kib_mib(i['rss_per_publisher_kb']), 2)} | {fmt(pct(i['ingest_cores']), 1)} "
+            f"| {fmt(pct(i['publisher_cores']), 1)} |")
+    add("")
+    add("Every step (server cores = CPU seconds / wall seconds over the window; RSS = peak; "
+        "latency and TTFF over the whole run, ramp included; generator = the viewers' "
+        "ferrocast-loadtest process; other = the rest of the machine, publisher included):")
+    add("")
+    add("| clip | server, play | viewers | receiving | server cores | RSS (MiB) | dropped | late | stalls | gaps "
+        "| errors | latency p50 / p99 (ms) | TTFF p50 / p99 (ms) | generator cores | other cores |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for d in derived:
+        for s in d["steps"]:
+            if s["skipped"]:
+                add(f"| {d['kbps'] / 1000:g} Mb/s | {label(d)} | {s['viewers']} | skipped (an earlier step collapsed) "
+                    "| | | | | | | | | | | |")
+                continue
+            add(f"| {d['kbps'] / 1000:g} Mb/s | {label(d)} | {s['viewers']} | {fmt(s['receiving'])} "
+                f"| {fmt(s['cores'], 3)} | {fmt(kib_mib(s['rss_peak_kb']), 1)} | {fmt(s['dropped_frames'])} "
+                f"| {fmt(s['late_frames'])} | {fmt(s['stalls'])} | {fmt(s['gaps'])} | {fmt(s['errors'])} "
+                f"| {fmt(s['latency_p50_ms'], 1)} / {fmt(s['latency_p99_ms'], 0)} "
+                f"| {fmt(s['ttff_p50_ms'], 1)} / {fmt(s['ttff_p99_ms'], 0)} | {fmt(s['generator_cores'], 2)} "
+                f"| {fmt(s['other_cores'], 2)} |")
+    add("")
+    return "\n".join(lines)
+
+
+def short_error(e, width=90):
+    if isinstance(e, dict):
+        e = "; ".join(f"{k}: {v}" for k, v in e.items())
+    e = str(e or "")
+    return (e[:width] + "…") if len(e) > width else e
+
+
+def kib_mib(v):
+    return None if v is None else v / 1024
+
+
+def pct(v):
+    return None if v is None else v * 100
+
+
+def text(derived, ratios):
+    out = []
+    for kbps in (1000, 2500):
+        rows = [d for d in derived if d["kbps"] == kbps]
+        if not rows:
+            continue
+        out.append(f"== {kbps / 1000:g} Mb/s")
+        out.append(f"{'server, play':32} {'viewers/core':>12} {'CPU/1000':>9} {'RSS/viewer KB':>13} "
+                   f"{'lat p50 ms':>10} {'TTFF p50':>9} {'clean at':>9} {'gen cores':>9}")
+        for d in rows:
+            if not d["supported"]:
+                out.append(f"{label(d):32} n/a: {short_error(d['error'])}")
+                continue
+            out.append(f"{label(d):32} {fmt(d['viewers_per_core']):>12} {fmt(d['cpu_per_1000_cores'], 3):>9} "
+                       f"{fmt(d['rss_per_viewer_kb'], 1):>13} {fmt(d['latency_p50_ms'], 1):>10} "
+                       f"{fmt(d['ttff_p50_ms'], 1):>9} {fmt(d['largest_clean']):>9} "
+                       f"{fmt(d['generator_cores_at_largest_clean'], 2):>9}")
+        for r in [r for r in ratios if r["kbps"] == kbps]:
+            out.append(f"{'ferrocast/' + NAMES[r['peer']] + ' ' + r['protocol']:32} "
+                       f"{ratio(r['viewers_per_core']):>12} {ratio(r['cpu_per_1000_cores']):>9} "
+                       f"{ratio(r['rss_per_viewer_kb']):>13} {ratio(r['latency_p50_ms']):>10} "
+                       f"{ratio(r['ttff_p50_ms']):>9}")
+        out.append("")
+    return "\n".join(out)
+
+
+def plot(derived, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    styles = {("ferrocast", "rtmp"): ("tab:blue", "-"), ("ferrocast", "flv"): ("tab:blue", "--"),
+              ("nginx", "rtmp"): ("tab:green", "-"), ("nms", "rtmp"): ("tab:red", "-"),
+              ("nms", "flv"): ("tab:red", "--")}
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
+    ticks = sorted({s["viewers"] for d in derived for s in d["steps"]})
+    for col, kbps in enumerate((1000, 2500)):
+        ax_cpu, ax_lat = axes[0][col], axes[1][col]
+        for d in [d for d in derived if d["kbps"] == kbps and d["supported"]]:
+            steps = [s for s in d["steps"] if not s["skipped"] and s["cores"] is not None]
+            if not steps:
+                continue
+            color, ls = styles.get((d["server"], d["protocol"]), ("black", ":"))
+            xs = [s["viewers"] for s in steps]
+            ax_cpu.plot(xs, [s["cores"] for s in steps], color=color, linestyle=ls, label=label(d))
+            lat = [(s["viewers"], s["latency_p50_ms"]) for s in steps if s["latency_p50_ms"] is not None]
+            if lat:
+                ax_lat.plot([x for x, _ in lat], [y for _, y in lat], color=color, linestyle=ls, label=label(d))
+            for ax, key in ((ax_cpu, "cores"), (ax_lat, "latency_p50_ms")):
+                for s in steps:
+                    if s[key] is None:
+                        continue
+                    ax.plot(s["viewers"], s[key], marker="o", color=color,
+                            markerfacecolor=color if s["clean"] else "white", linestyle="none")
+        ax_cpu.set_title(f"{kbps / 1000:g} Mb/s 720p30 clip")
+        ax_cpu.set_ylabel("server CPU (cores)")
+        ax_lat.set_ylabel("latency p50 (ms, server-added, loopback)")
+        lats = [s["latency_p50_ms"] for d in derived if d["kbps"] == kbps for s in d["steps"]
+                if s["latency_p50_ms"]]
+        if lats and max(lats) / max(min(lats), 1e-3) > 20:
+            ax_lat.set_yscale("log")
+            ax_lat.yaxis.set_major_formatter(ScalarFormatter())
+            ax_lat.yaxis.set_minor_formatter(NullFormatter())
+        else:
+            ax_lat.set_ylim(bottom=0)
+        ax_lat.set_xlabel("viewers")
+        for ax in (ax_cpu, ax_lat):
+            ax.set_xscale("log")
+            ax.set_xticks(ticks)
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=8)
+    fig.suptitle("Server CPU and latency vs viewers (hollow marker: not every viewer clean)")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--plot", required=True)
+    args = ap.parse_args()
+    meta, records = load(args.out)
+    derived, ingest, ratios, targets = derive(meta, records)
+    md = markdown(meta, derived, ingest, ratios, targets)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(md + "\n")
+    with open(os.path.join(args.out, "benchmark.json"), "w") as f:
+        json.dump({"meta": meta, "derived": derived, "ingest": ingest, "ratios": ratios,
+                   "targets": targets, "records": records}, f, indent=1)
+    plot(derived, args.plot)
+    print(text(derived, ratios))
+    print("---- markdown (also in %s) ----" % os.path.join(args.out, "table.md"))
+    print(md)
+    print(f"JSON: {os.path.join(args.out, 'benchmark.json')}; plot: {args.plot}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

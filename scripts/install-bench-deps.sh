@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs what loadtest/benchmark.sh needs on a fresh Debian 12 machine: the peer servers
+# (nginx with Debian's nginx-rtmp module; node-media-server 4.4.x pinned by
+# loadtest/bench/package-lock.json), ffmpeg for the clips, matplotlib for the plot, jq.
+# Idempotent and quick when everything is there:
+#   - apt packages are checked with dpkg; apt-get update/install runs only for missing ones;
+#   - `npm ci` in loadtest/bench runs only when node_modules is missing or older than
+#     package-lock.json.
+# Nothing is started or enabled: the benchmark runs every server itself, on loopback, and
+# stops it by PID. Ends with one "component: version" line per component.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_DIR="$ROOT/loadtest/bench"
+APT_PACKAGES=(nginx libnginx-mod-rtmp ffmpeg python3 python3-matplotlib jq nodejs npm)
+
+log() { printf '[install-bench-deps] %s\n' "$*" >&2; }
+die() { printf '[install-bench-deps] error: %s\n' "$*" >&2; exit 1; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot apt-get install"
+  SUDO=(sudo)
+fi
+
+# ---- apt -------------------------------------------------------------------
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  case "$p" in
+    # A node from elsewhere (nodesource, nvm) is as good as Debian's.
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
+  is_installed "$p" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "apt: installing ${missing[*]}"
+  apt_opts=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=3)
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -qq
+  # policy-rc.d-less containers: Debian's nginx package tries to start nginx on install and
+  # may fail to bind :80; the benchmark never uses that instance.
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq \
+    --no-install-recommends "${missing[@]}"
+else
+  log "apt: ${APT_PACKAGES[*]} already installed"
+fi
+
+RTMP_MODULE=$(find /usr/lib/nginx/modules -name 'ngx_rtmp_module.so' 2>/dev/null | head -n1)
+[ -n "$RTMP_MODULE" ] || die "ngx_rtmp_module.so not found under /usr/lib/nginx/modules"
+/usr/bin/python3 -c 'import matplotlib' 2>/dev/null \
+  || die "/usr/bin/python3 cannot import matplotlib (python3-matplotlib)"
+
+# ---- npm: node-media-server ------------------------------------------------
+command -v node >/dev/null 2>&1 || die "node not found (node-media-server 4.4 needs Node >= 20)"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+  || die "Node $(node --version) is too old (node-media-server 4.4 needs >= 20)"
+
+stamp="$BENCH_DIR/node_modules/.package-lock.json" # written by npm on every install
+if [ ! -f "$stamp" ] || [ "$BENCH_DIR/package-lock.json" -nt "$stamp" ]; then
+  log "npm: npm ci in loadtest/bench"
+  (cd "$BENCH_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  log "npm: loadtest/bench/node_modules up to date"
+fi
+
+# ---- versions --------------------------------------------------------------
+echo "nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //')"
+echo "nginx-rtmp: $(dpkg-query -W -f='${Version}' libnginx-mod-rtmp) ($RTMP_MODULE)"
+echo "node-media-server: $(node -p "require('$BENCH_DIR/node_modules/node-media-server/package.json').version")"
+echo "node: $(node --version)"
+echo "ffmpeg: $(ffmpeg -hide_banner -version 2>/dev/null | head -n1)"
+echo "matplotlib: $(/usr/bin/python3 -c 'import matplotlib; print(matplotlib.__version__)')"
+echo "jq: $(jq --version)"
