@@ -10,9 +10,14 @@
 #   steps     1 publisher, N viewers, N rising   -> CPU cores, RSS, and the viewers' own view
 #             (receiving, drops, stalls, gaps, errors, latency and TTFF)
 # CPU is utime+stime of the server's process tree from /proc/<pid>/stat over the window, RSS
-# the sum of VmRSS (sampled every second; peak reported). The load generator's own CPU is
-# measured the same way. loadtest/bench/report.py turns the records into the derived numbers,
-# the tables (text and markdown), target/benchmark/benchmark.json and the plot.
+# the sum of VmRSS (sampled every second; peak reported). The load generator's own CPU, the
+# publisher's and the rest of the machine's (/proc/stat) are measured over the same window.
+# Before each window the script waits (up to QUIET_MAX_S=120 s) until the machine, less this
+# benchmark, uses at most QUIET_CORES=0.15 cores; a step during which other work used more
+# than CONTENDED_CORES=0.3 cores is run once more. loadtest/bench/report.py turns the records
+# (target/benchmark/records.jsonl, loadtest summaries in target/benchmark/raw/) into the
+# derived numbers, the tables (text and markdown, also target/benchmark/table.md),
+# target/benchmark/benchmark.json and the plot; run it again on its own to re-derive.
 #
 # What each server does with the stream:
 #   ferrocast  `ferrocast dev`: RTMP ingest, HLS segments to its local store, HTTP-FLV and RTMP
@@ -20,12 +25,15 @@
 #   nginx      nginx 1.22 + Debian's nginx-rtmp 1.2.2, one worker: RTMP ingest, `hls on`
 #              (2 s fragments to disk), RTMP play (no GOP cache: `wait_key on`). No HTTP-FLV.
 #   nms        node-media-server 4.4.x: RTMP ingest, HTTP-FLV and RTMP play from its GOP cache;
-#              no HLS (4.x has none).
+#              no HLS (4.x has none). Its RTMP play is reported n/a: it sends media on
+#              message stream 0, which ferrocast-loadtest's RTMP player drops.
+# A protocol whose two-viewer probe gets no video (e.g. a server without RTMP play) is
+# reported n/a; a step where fewer than half the viewers receive ends that protocol's ramp.
 #
 # Usage: loadtest/benchmark.sh [--quick] [--servers ferrocast,nginx,nms] [--steps 50,200]
 #                              [--hold SECONDS] [--plot PATH]
-#   --quick   steps 50,200 held 10 s (a smoke run, ~10 min); default: 50,200,500,1000,2000
-#             held 20 s (~45 min)
+#   --quick   steps 50,200 held 10 s (a smoke run, ~15 min); default: 50,200,500,1000,2000
+#             held 20 s (~35 min on a quiet machine)
 #   --plot    where the PNG goes (default: docs/benchmarks/viewers.png for a full run with
 #             all servers, target/benchmark/viewers.png otherwise)
 # Needs scripts/install-bench-deps.sh. Every process it starts is stopped by PID.

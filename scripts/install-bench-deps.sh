@@ -40,8 +40,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   log "apt: installing ${missing[*]}"
   apt_opts=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=3)
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -qq
-  # policy-rc.d-less containers: Debian's nginx package tries to start nginx on install and
-  # may fail to bind :80; the benchmark never uses that instance.
+  # Debian's nginx package may try to start a system nginx on :80; the benchmark never uses
+  # it (it runs its own nginx with its own config on loopback ports).
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq \
     --no-install-recommends "${missing[@]}"
 else

@@ -85,6 +85,7 @@ def step_row(rec):
         "ttff_p99_ms": dist(p, "ttff_ms", "p99_ms"),
         "bytes_in_per_s": p.get("bytes_in_per_s"),
     }
+    row["generator_bound"] = (row["generator_cores"] or 0) >= GENERATOR_BUSY
     row["clean"] = bool(
         p
         and not row["skipped"]
@@ -138,8 +139,10 @@ def derive(meta, records):
         pub = c["publisher"] or {}
         d["publisher_max_send_lag_ms"] = pub.get("max_send_lag_ms")
         d["publisher_errors"] = (pub.get("errors") or {}).get("total")
-        clean = [s for s in c["steps"] if s["clean"]]
+        # A step whose load generator was saturated measured the generator, not the server.
+        clean = [s for s in c["steps"] if s["clean"] and not s["generator_bound"]]
         d["largest_clean"] = None
+        d["next_step"] = None
         for k in ("viewers_per_core", "cpu_per_1000_cores", "rss_per_viewer_kb",
                   "latency_p50_ms", "ttff_p50_ms", "cores_at_largest_clean",
                   "generator_cores_at_largest_clean"):
@@ -165,6 +168,9 @@ def derive(meta, records):
                 d["rss_per_viewer_kb"] = (top["rss_peak_kb"] - d["baseline_rss_kb"]) / n
             d["latency_p50_ms"] = top["latency_p50_ms"]
             d["ttff_p50_ms"] = top["ttff_p50_ms"]
+        above = [s for s in c["steps"] if s["viewers"] > (d["largest_clean"] or 0)]
+        if c["supported"] and above:
+            d["next_step"] = {"viewers": above[0]["viewers"], "why": why_not(above[0])}
         derived.append(d)
 
     ingest = []
@@ -198,6 +204,19 @@ def derive(meta, records):
                 r[k] = a / b if a is not None and b not in (None, 0) and f["supported"] else None
             v = r["viewers_per_core"]
             r["viewers_per_core_met"] = None if v is None else v >= target
+            # Like for like: the largest step both served cleanly, generator not saturated.
+            fc = {s["viewers"]: s for s in f["steps"] if s["clean"] and not s["generator_bound"]}
+            pc = {s["viewers"]: s for s in p["steps"] if s["clean"] and not s["generator_bound"]}
+            common = max(set(fc) & set(pc), default=None) if f["supported"] else None
+            r["common_step"] = common
+            r["viewers_per_core_at_common_step"] = (
+                pc[common]["cores"] / fc[common]["cores"]
+                if common and fc[common]["cores"] and pc[common]["cores"] else None)
+            r["rss_per_viewer_at_common_step"] = None
+            if common and f["baseline_rss_kb"] is not None and p["baseline_rss_kb"] is not None:
+                fr = (fc[common]["rss_peak_kb"] - f["baseline_rss_kb"]) / common
+                pr = (pc[common]["rss_peak_kb"] - p["baseline_rss_kb"]) / common
+                r["rss_per_viewer_at_common_step"] = fr / pr if pr else None
             # The step grid caps what can be shown: both clean at the largest step.
             r["both_clean_at_largest_step"] = (
                 f["largest_clean"] is not None and f["largest_clean"] == f["largest_step"]
@@ -222,7 +241,33 @@ def derive(meta, records):
                         "measure": f"viewers_per_core vs {NAMES[r['peer']]}",
                         "value": r["viewers_per_core"], "target": f">= {r['viewers_per_core_target']}x",
                         "met": r["viewers_per_core_met"]})
+        v = r["viewers_per_core_at_common_step"]
+        targets.append({"kbps": r["kbps"], "protocol": r["protocol"],
+                        "measure": f"viewers_per_core vs {NAMES[r['peer']]} at {r['common_step']} viewers",
+                        "value": v, "target": f">= {r['viewers_per_core_target']}x",
+                        "met": None if v is None else v >= r["viewers_per_core_target"]})
     return derived, ingest, ratios, targets
+
+
+def why_not(s):
+    """Why a step does not count: what went wrong, briefly."""
+    if s["skipped"]:
+        return "skipped: an earlier step collapsed"
+    if s["error"]:
+        return s["error"]
+    parts = []
+    if s["generator_bound"]:
+        parts.append(f"load generator saturated ({s['generator_cores']:.2f} cores)")
+    if s["receiving"] is not None and s["receiving"] != s["viewers"]:
+        parts.append(f"{s['receiving']} of {s['viewers']} receiving")
+    if s["stalls"]:
+        parts.append(f"{s['stalls']} stalls")
+    if s["gaps"]:
+        parts.append(f"{s['gaps']} gaps ({s['dropped_frames']} frames dropped)")
+    if s["errors"]:
+        first = "; ".join(f"{k}: {v}" for k, v in (s["errors_first"] or {}).items())
+        parts.append(f"{s['errors']:,} errors ({first})")
+    return ", ".join(parts) or "clean"
 
 
 def order(key):
@@ -262,21 +307,28 @@ def markdown(meta, derived, ingest, ratios, targets):
         add(f"**{kbps / 1000:g} Mb/s clip** (largest clean step: every viewer receiving, no stall, gap or error)")
         add("")
         add("| server, play | viewers per core | CPU per 1000 viewers (cores) | RSS per viewer (KB) "
-            "| latency p50 (ms) | TTFF p50 (ms) | largest clean step | server cores there | load generator cores there |")
+            "| latency p50 (ms) | TTFF p50 (ms) | largest clean step | server / generator cores there "
+            "| the next step |")
         add("|---|---|---|---|---|---|---|---|---|")
         for d in rows:
             if not d["supported"]:
                 add(f"| {label(d)} | n/a | | | | | | | |")
                 continue
+            nxt = d["next_step"]
+            nxt = f"{nxt['viewers']}: {nxt['why']}" if nxt else "—"
             add(f"| {label(d)} | {fmt(d['viewers_per_core'])} | {fmt(d['cpu_per_1000_cores'], 3)} "
                 f"| {fmt(d['rss_per_viewer_kb'], 1)} | {fmt(d['latency_p50_ms'], 1)} | {fmt(d['ttff_p50_ms'], 1)} "
-                f"| {fmt(d['largest_clean'])} of {fmt(d['largest_step'])} | {fmt(d['cores_at_largest_clean'], 3)} "
-                f"| {fmt(d['generator_cores_at_largest_clean'], 2)} |")
+                f"| {fmt(d['largest_clean'])} | {fmt(d['cores_at_largest_clean'], 3)} / "
+                f"{fmt(d['generator_cores_at_largest_clean'], 2)} | {nxt} |")
         for r in [r for r in ratios if r["kbps"] == kbps]:
+            common = (f"{ratio(r['viewers_per_core_at_common_step'])} at {r['common_step']} viewers, "
+                      f"RSS per viewer {ratio(r['rss_per_viewer_at_common_step'])}"
+                      if r["common_step"] else "no common clean step")
             add(f"| **ferrocast / {NAMES[r['peer']]}, {PROTOS[r['protocol']]}** "
                 f"| **{ratio(r['viewers_per_core'])}** (target ≥ {r['viewers_per_core_target']:g}x) "
                 f"| {ratio(r['cpu_per_1000_cores'])} | {ratio(r['rss_per_viewer_kb'])} "
-                f"| {ratio(r['latency_p50_ms'])} | {ratio(r['ttff_p50_ms'])} | | | |")
+                f"| {ratio(r['latency_p50_ms'])} | {ratio(r['ttff_p50_ms'])} | | | like for like: {common} |")
+        add("")
         for d in rows:
             if not d["supported"]:
                 add(f"n/a: {label(d)}: {short_error(d['error'], 400)}.")
@@ -288,8 +340,10 @@ def markdown(meta, derived, ingest, ratios, targets):
     for t in targets:
         v = t["value"]
         val = "n/a" if v is None else (f"{v:.2f}x" if "viewers_per_core" in t["measure"] else f"{v:.1f}")
+        t = dict(t, measure=t["measure"].replace("viewers_per_core", "viewers per core")
+                 .replace("rss_per_viewer_kb", "RSS per viewer (KB)").replace("latency_p50_ms", "latency p50 (ms)"))
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
-        add(f"| {t['kbps'] / 1000:g} Mb/s | {PROTOS[t['protocol']]} | {t['measure'].replace('_', ' ')} "
+        add(f"| {t['kbps'] / 1000:g} Mb/s | {PROTOS[t['protocol']]} | {t['measure']} "
             f"| {val} | {t['target']} | {met} |")
     add("")
     add("Ingest, one publisher and no viewers (mean over the server's fresh starts):")
@@ -304,7 +358,8 @@ def markdown(meta, derived, ingest, ratios, targets):
     add("")
     add("Every step (server cores = CPU seconds / wall seconds over the window; RSS = peak; "
         "latency and TTFF over the whole run, ramp included; generator = the viewers' "
-        "ferrocast-loadtest process; other = the rest of the machine, publisher included):")
+        "ferrocast-loadtest process; other = the rest of the machine, publisher included; "
+        f"⚠ = the generator used ≥ {GENERATOR_BUSY} of its one core, so the step measured it, not the server):")
     add("")
     add("| clip | server, play | viewers | receiving | server cores | RSS (MiB) | dropped | late | stalls | gaps "
         "| errors | latency p50 / p99 (ms) | TTFF p50 / p99 (ms) | generator cores | other cores |")
@@ -315,7 +370,8 @@ def markdown(meta, derived, ingest, ratios, targets):
                 add(f"| {d['kbps'] / 1000:g} Mb/s | {label(d)} | {s['viewers']} | skipped (an earlier step collapsed) "
                     "| | | | | | | | | | | |")
                 continue
-            add(f"| {d['kbps'] / 1000:g} Mb/s | {label(d)} | {s['viewers']} | {fmt(s['receiving'])} "
+            flag = " ⚠" if s["generator_bound"] else ""
+            add(f"| {d['kbps'] / 1000:g} Mb/s | {label(d)} | {s['viewers']}{flag} | {fmt(s['receiving'])} "
                 f"| {fmt(s['cores'], 3)} | {fmt(kib_mib(s['rss_peak_kb']), 1)} | {fmt(s['dropped_frames'])} "
                 f"| {fmt(s['late_frames'])} | {fmt(s['stalls'])} | {fmt(s['gaps'])} | {fmt(s['errors'])} "
                 f"| {fmt(s['latency_p50_ms'], 1)} / {fmt(s['latency_p99_ms'], 0)} "
@@ -356,12 +412,15 @@ def text(derived, ratios):
             out.append(f"{label(d):32} {fmt(d['viewers_per_core']):>12} {fmt(d['cpu_per_1000_cores'], 3):>9} "
                        f"{fmt(d['rss_per_viewer_kb'], 1):>13} {fmt(d['latency_p50_ms'], 1):>10} "
                        f"{fmt(d['ttff_p50_ms'], 1):>9} {fmt(d['largest_clean']):>9} "
-                       f"{fmt(d['generator_cores_at_largest_clean'], 2):>9}")
+                       f"{fmt(d['generator_cores_at_largest_clean'], 2):>9}"
+                       + (f"  next {d['next_step']['viewers']}: {d['next_step']['why']}" if d["next_step"] else ""))
         for r in [r for r in ratios if r["kbps"] == kbps]:
             out.append(f"{'ferrocast/' + NAMES[r['peer']] + ' ' + r['protocol']:32} "
                        f"{ratio(r['viewers_per_core']):>12} {ratio(r['cpu_per_1000_cores']):>9} "
                        f"{ratio(r['rss_per_viewer_kb']):>13} {ratio(r['latency_p50_ms']):>10} "
-                       f"{ratio(r['ttff_p50_ms']):>9}")
+                       f"{ratio(r['ttff_p50_ms']):>9}"
+                       + (f"  at {r['common_step']} viewers: {ratio(r['viewers_per_core_at_common_step'])}"
+                          if r["common_step"] else ""))
         out.append("")
     return "\n".join(out)
 
@@ -395,7 +454,8 @@ def plot(derived, path):
                     if s[key] is None:
                         continue
                     ax.plot(s["viewers"], s[key], marker="o", color=color,
-                            markerfacecolor=color if s["clean"] else "white", linestyle="none")
+                            markerfacecolor=color if s["clean"] and not s["generator_bound"] else "white",
+                            linestyle="none")
         ax_cpu.set_title(f"{kbps / 1000:g} Mb/s 720p30 clip")
         ax_cpu.set_ylabel("server CPU (cores)")
         ax_lat.set_ylabel("latency p50 (ms, server-added, loopback)")
@@ -415,7 +475,9 @@ def plot(derived, path):
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8)
-    fig.suptitle("Server CPU and latency vs viewers (hollow marker: not every viewer clean)")
+    fig.suptitle("Server CPU and latency vs viewers, one server at a time on 2 cores\n"
+                 "hollow marker: a viewer failed, stalled or skipped, or the load generator was saturated",
+                 fontsize=11)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
