@@ -7,7 +7,9 @@ use bytes::Bytes;
 use rml_amf0::Amf0Value;
 use rml_rtmp::sessions::StreamMetadata;
 
-use crate::flv::{TAG_AUDIO, TAG_HEADER_LEN, TAG_SCRIPT, TAG_VIDEO};
+use ferrocast_media::flv::{self, TagType};
+
+use crate::flv::{TAG_AUDIO, TAG_VIDEO};
 
 const CODEC_AVC: u8 = 7;
 const CODEC_AAC: u8 = 10;
@@ -63,8 +65,8 @@ impl Clip {
         if file.len() < 13 || &file[..3] != b"FLV" {
             bail!("not an FLV file");
         }
-        let data_offset = u32::from_be_bytes([file[5], file[6], file[7], file[8]]) as usize;
-        let mut at = data_offset.max(9) + 4;
+        let mut reader = flv::Reader::new();
+        reader.push(&file);
         let mut clip = Clip {
             metadata: StreamMetadata::new(),
             video_config: None,
@@ -74,32 +76,29 @@ impl Clip {
             nalu_length_size: 4,
         };
         let mut first_ts = None;
-        while at + TAG_HEADER_LEN <= file.len() {
-            let header = &file[at..at + TAG_HEADER_LEN];
-            let tag_type = header[0] & 0x1f;
-            let size = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
-            let timestamp = u32::from_be_bytes([header[7], header[4], header[5], header[6]]);
-            let body_start = at + TAG_HEADER_LEN;
-            let Some(body) = file.get(body_start..body_start + size) else {
-                break; // a truncated last tag, as when ffmpeg was stopped
-            };
-            let body = file.slice_ref(body);
-            at = body_start + size + 4;
-            match tag_type {
-                TAG_SCRIPT => clip.on_script(&body),
-                TAG_AUDIO | TAG_VIDEO if !body.is_empty() => {
-                    if clip.on_config(tag_type, &body) || is_end_of_sequence(tag_type, &body) {
-                        continue;
-                    }
-                    let first = *first_ts.get_or_insert(timestamp);
-                    clip.tags.push(ClipTag {
-                        tag_type,
-                        timestamp_ms: timestamp.wrapping_sub(first),
-                        body,
-                    });
+        // A truncated last tag, as when ffmpeg was stopped, ends the clip (`Ok(None)`).
+        while let Some(tag) = reader.next_tag().context("reading FLV tags")? {
+            let body = tag.body;
+            let tag_type = match tag.tag_type {
+                TagType::Script => {
+                    clip.on_script(&body);
+                    continue;
                 }
-                _ => {}
+                TagType::Audio => TAG_AUDIO,
+                TagType::Video => TAG_VIDEO,
+            };
+            if body.is_empty()
+                || clip.on_config(tag_type, &body)
+                || is_end_of_sequence(tag_type, &body)
+            {
+                continue;
             }
+            let first = *first_ts.get_or_insert(tag.timestamp_ms);
+            clip.tags.push(ClipTag {
+                tag_type,
+                timestamp_ms: tag.timestamp_ms.wrapping_sub(first),
+                body,
+            });
         }
         if clip.tags.is_empty() {
             bail!("no audio or video tags");
@@ -179,6 +178,7 @@ fn trim_to_loop(tags: &mut Vec<ClipTag>) -> u32 {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::flv::TAG_SCRIPT;
 
     fn tag(tag_type: u8, timestamp_ms: u32, body: &[u8]) -> Vec<u8> {
         let size = body.len() as u32;

@@ -97,82 +97,67 @@ async fn launch_viewers(
     }
     let total = plan.flv.len() + plan.hls.len() + plan.rtmp.len();
     let longest = plan.flv.len().max(plan.hls.len()).max(plan.rtmp.len());
-    let start = tokio::time::Instant::now();
-    let mut viewers = JoinSet::new();
-    let mut launched = 0usize;
+    let mut ramp = Ramp {
+        viewers: JoinSet::new(),
+        launched: 0,
+        total,
+        length: plan.ramp,
+        start: tokio::time::Instant::now(),
+        stop: stop.clone(),
+    };
     let io = plan.io_timeout;
     // Interleave the kinds so that the ramp spreads each of them evenly.
     for index in 0..longest {
         if let Some(target) = plan.flv.get(index) {
             let source = player::Source::Flv(target.clone());
-            let viewer = player::run(launched, source, io, stats.flv.clone(), stop.clone());
-            launched += pace(
-                &mut viewers,
-                viewer,
-                launched,
-                total,
-                plan.ramp,
-                start,
-                &stop,
-            )
-            .await;
+            let viewer = player::run(ramp.launched, source, io, stats.flv.clone(), stop.clone());
+            ramp.launch(viewer).await;
         }
         if let Some(target) = plan.hls.get(index) {
             let viewer = hls_viewer::run(
-                launched,
+                ramp.launched,
                 target.clone(),
                 io,
                 stats.hls.clone(),
                 stop.clone(),
             );
-            launched += pace(
-                &mut viewers,
-                viewer,
-                launched,
-                total,
-                plan.ramp,
-                start,
-                &stop,
-            )
-            .await;
+            ramp.launch(viewer).await;
         }
         if let Some(target) = plan.rtmp.get(index) {
             let source = player::Source::Rtmp(target.clone());
-            let viewer = player::run(launched, source, io, stats.rtmp.clone(), stop.clone());
-            launched += pace(
-                &mut viewers,
-                viewer,
-                launched,
-                total,
-                plan.ramp,
-                start,
-                &stop,
-            )
-            .await;
+            let viewer = player::run(ramp.launched, source, io, stats.rtmp.clone(), stop.clone());
+            ramp.launch(viewer).await;
         }
         if stop.is_cancelled() {
             break;
         }
     }
-    while viewers.join_next().await.is_some() {}
+    while ramp.viewers.join_next().await.is_some() {}
 }
 
-/// Waits for viewer number `index`'s slot in the ramp, then spawns it; returns 1 if it was
-/// spawned (0 once the run is stopping).
-async fn pace(
-    viewers: &mut JoinSet<()>,
-    viewer: impl std::future::Future<Output = ()> + Send + 'static,
-    index: usize,
+/// Viewer starts spread evenly over the ramp's length.
+struct Ramp {
+    viewers: JoinSet<()>,
+    /// Viewers spawned so far; the next one's index.
+    launched: usize,
     total: usize,
-    ramp: Duration,
+    length: Duration,
     start: tokio::time::Instant,
-    stop: &CancellationToken,
-) -> usize {
-    let slot = ramp.mul_f64(index as f64 / total.max(1) as f64);
-    tokio::select! {
-        () = tokio::time::sleep_until(start + slot) => {}
-        () = stop.cancelled() => return 0,
+    stop: CancellationToken,
+}
+
+impl Ramp {
+    /// Waits for the next viewer's slot in the ramp, then spawns it (not once the run is
+    /// stopping).
+    async fn launch(&mut self, viewer: impl std::future::Future<Output = ()> + Send + 'static) {
+        let slot = self
+            .length
+            .mul_f64(self.launched as f64 / self.total.max(1) as f64);
+        tokio::select! {
+            () = tokio::time::sleep_until(self.start + slot) => {}
+            () = self.stop.cancelled() => return,
+        }
+        self.viewers.spawn(viewer);
+        self.launched += 1;
     }
-    viewers.spawn(viewer);
-    1
 }

@@ -1,4 +1,5 @@
-//! Just enough AMF0 to write an FLV `onMetaData` script tag body.
+//! Just enough AMF0 to write an FLV `onMetaData` script tag body and the RTMP `onStatus`
+//! messages the server writes itself.
 
 /// A metadata property value.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,35 +15,58 @@ pub enum Value {
 const NUMBER: u8 = 0x00;
 const BOOLEAN: u8 = 0x01;
 const STRING: u8 = 0x02;
+const OBJECT: u8 = 0x03;
+const NULL: u8 = 0x05;
 const ECMA_ARRAY: u8 = 0x08;
 const OBJECT_END: [u8; 3] = [0x00, 0x00, 0x09];
 
 /// Writes `"onMetaData"` followed by an ECMA array of `properties`.
 pub fn write_on_metadata(properties: &[(&str, Value)], out: &mut Vec<u8>) {
-    write_string_value("onMetaData", out);
+    write_string("onMetaData", out);
     out.push(ECMA_ARRAY);
     let count = u32::try_from(properties.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&count.to_be_bytes());
-    for (name, value) in properties {
-        write_short_string(name, out);
-        match value {
-            Value::Number(number) => {
-                out.push(NUMBER);
-                out.extend_from_slice(&number.to_be_bytes());
-            }
-            Value::Bool(flag) => {
-                out.push(BOOLEAN);
-                out.push(u8::from(*flag));
-            }
-            Value::String(text) => write_string_value(text, out),
-        }
-    }
-    out.extend_from_slice(&OBJECT_END);
+    write_properties(properties, out);
 }
 
-fn write_string_value(text: &str, out: &mut Vec<u8>) {
+/// Writes an anonymous object of `properties`.
+pub fn write_object(properties: &[(&str, Value)], out: &mut Vec<u8>) {
+    out.push(OBJECT);
+    write_properties(properties, out);
+}
+
+/// Writes one value.
+pub fn write_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Number(number) => {
+            out.push(NUMBER);
+            out.extend_from_slice(&number.to_be_bytes());
+        }
+        Value::Bool(flag) => {
+            out.push(BOOLEAN);
+            out.push(u8::from(*flag));
+        }
+        Value::String(text) => write_string(text, out),
+    }
+}
+
+/// Writes a short string value (truncated to 65535 bytes).
+pub fn write_string(text: &str, out: &mut Vec<u8>) {
     out.push(STRING);
     write_short_string(text, out);
+}
+
+/// Writes the null value.
+pub fn write_null(out: &mut Vec<u8>) {
+    out.push(NULL);
+}
+
+fn write_properties(properties: &[(&str, Value)], out: &mut Vec<u8>) {
+    for (name, value) in properties {
+        write_short_string(name, out);
+        write_value(value, out);
+    }
+    out.extend_from_slice(&OBJECT_END);
 }
 
 fn write_short_string(text: &str, out: &mut Vec<u8>) {

@@ -7,6 +7,7 @@
 
 mod config;
 mod connection;
+mod ingest_rate;
 mod metadata;
 pub mod metrics;
 mod play;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::{DrainConfig, HlsConfig, OriginConfig};
+pub use ingest_rate::IngestRates;
 pub use publishing::{PublishReport, PublishStats, Publishing};
 
 /// What an origin talks to.

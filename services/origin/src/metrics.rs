@@ -2,7 +2,6 @@
 //! segment uploads and index writes. Counters are recorded where things happen; gauges are set by [`collect`]
 //! when scraped.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use ferrocast_rtmp::RtmpError;
 use metrics::Unit;
 
 use crate::Publishing;
+use crate::ingest_rate::IngestRates;
 
 const RTMP_CONNECTIONS: &str = "ferrocast_origin_rtmp_connections";
 const RTMP_ERRORS: &str = "ferrocast_origin_rtmp_connection_errors_total";
@@ -214,8 +214,11 @@ pub(crate) fn drain_closed(publishes: usize) {
 pub struct Collector {
     publishing: std::sync::Arc<Publishing>,
     per_stream_limit: usize,
-    previous: Mutex<HashMap<String, (u64, Instant)>>,
+    rates: Mutex<IngestRates>,
 }
+
+/// Shorter than this apart, a bitrate is mostly noise: the last one stays.
+const MIN_RATE_WINDOW: Duration = Duration::from_secs(1);
 
 impl Collector {
     /// A collector over the publishes of one origin.
@@ -223,7 +226,7 @@ impl Collector {
         Self {
             publishing,
             per_stream_limit,
-            previous: Mutex::default(),
+            rates: Mutex::default(),
         }
     }
 
@@ -233,28 +236,18 @@ impl Collector {
         metrics::gauge!(RTMP_PLAYERS).set(PLAYERS.get() as f64);
         let reports = self.publishing.reports();
         metrics::gauge!(PUBLISHERS).set(reports.len() as f64);
+        let per_stream = &reports[..reports.len().min(self.per_stream_limit)];
         let now = Instant::now();
-        let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
-        let mut seen = HashMap::with_capacity(reports.len());
-        for report in reports.iter().take(self.per_stream_limit) {
+        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let bitrates = rates.sample(per_stream, now, MIN_RATE_WINDOW);
+        for (report, bitrate) in per_stream.iter().zip(bitrates) {
             let stream_id = report.stream_id.clone();
-            if let Some((bytes, at)) = previous.get(&stream_id) {
-                let seconds = now.duration_since(*at).as_secs_f64();
-                // Shorter than a second apart, the rate is mostly noise: keep the last one.
-                if seconds >= 1.0 {
-                    let bits = report.bytes_in.saturating_sub(*bytes) as f64 * 8.0;
-                    metrics::gauge!(STREAM_BITRATE, "stream_id" => stream_id.clone())
-                        .set(bits / seconds);
-                } else {
-                    seen.insert(stream_id.clone(), (*bytes, *at));
-                }
-            } else {
-                metrics::gauge!(STREAM_BITRATE, "stream_id" => stream_id.clone()).set(0.0);
+            if let Some(bits_per_second) = bitrate {
+                metrics::gauge!(STREAM_BITRATE, "stream_id" => stream_id.clone())
+                    .set(bits_per_second);
             }
             let age = now.duration_since(report.newest_segment_at).as_secs_f64();
-            metrics::gauge!(STREAM_SEGMENT_AGE, "stream_id" => stream_id.clone()).set(age);
-            seen.entry(stream_id).or_insert((report.bytes_in, now));
+            metrics::gauge!(STREAM_SEGMENT_AGE, "stream_id" => stream_id).set(age);
         }
-        *previous = seen;
     }
 }

@@ -62,6 +62,7 @@ pub(crate) async fn run(
     drop(flight);
     let pull = Pull {
         _counted: crate::metrics::PULLS.enter(),
+        lag: crate::metrics::relay_lag(),
         inner,
         stream_id,
         hub,
@@ -75,6 +76,7 @@ pub(crate) async fn run(
 
 struct Pull {
     _counted: ferrocast_ops::LiveGuard,
+    lag: metrics::Histogram,
     inner: Arc<Inner>,
     stream_id: String,
     hub: Arc<Hub>,
@@ -165,7 +167,7 @@ impl Pull {
     }
 
     fn receive(&mut self, message: MediaFrame) {
-        crate::metrics::received_from_origin(message.sent_at_unix_us);
+        crate::metrics::record_lag(&self.lag, message.sent_at_unix_us);
         match frame_from_proto(message) {
             Ok(frame) => self.forward(frame),
             Err(error) => {

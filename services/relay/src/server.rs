@@ -136,6 +136,7 @@ struct Feed {
     shutdown: CancellationToken,
     finished: bool,
     _subscribed: LiveGuard,
+    egress: ::metrics::Counter,
 }
 
 impl Feed {
@@ -154,6 +155,7 @@ impl Feed {
             shutdown,
             finished: false,
             _subscribed: metrics::SERVED_SUBSCRIPTIONS.enter(),
+            egress: metrics::edge_egress(),
         }
     }
 
@@ -165,12 +167,18 @@ impl Feed {
         .boxed()
     }
 
+    /// A frame on its way to an edge, counted.
+    fn sent(&self, frame: Frame) -> MediaFrame {
+        self.egress.increment(frame.tag.len() as u64);
+        frame_to_proto(frame)
+    }
+
     async fn next(&mut self) -> Option<Result<MediaFrame, Status>> {
         if self.finished {
             return None;
         }
         if let Some(frame) = self.start.next() {
-            return Some(Ok(sent(frame)));
+            return Some(Ok(self.sent(frame)));
         }
         loop {
             let received = tokio::select! {
@@ -183,10 +191,10 @@ impl Feed {
             };
             match received {
                 Ok(frame) => match self.gate.admit(&frame, self.hub.has_video()) {
-                    Verdict::Pass => return Some(Ok(sent(frame))),
+                    Verdict::Pass => return Some(Ok(self.sent(frame))),
                     Verdict::Resumed { skipped } => {
                         info!(stream_id = %self.stream_id, skipped, "relay subscriber resumed at a keyframe");
-                        return Some(Ok(sent(frame)));
+                        return Some(Ok(self.sent(frame)));
                     }
                     Verdict::Skip => metrics::dropped_for_edge(1),
                 },
@@ -203,10 +211,4 @@ impl Feed {
             }
         }
     }
-}
-
-/// A frame on its way to an edge, counted.
-fn sent(frame: Frame) -> MediaFrame {
-    metrics::sent_to_edge(frame.tag.len());
-    frame_to_proto(frame)
 }

@@ -2,14 +2,9 @@
 //! `_error` responses that some players do not read as "this stream is not here"), the end of
 //! a stream, and `|RtmpSampleAccess` at timestamp 0.
 
-use crate::chunk::{self, Header, chunk_stream, message_type};
+use ferrocast_media::amf0::{self, Value};
 
-const AMF0_NUMBER: u8 = 0x00;
-const AMF0_BOOLEAN: u8 = 0x01;
-const AMF0_STRING: u8 = 0x02;
-const AMF0_OBJECT: u8 = 0x03;
-const AMF0_NULL: u8 = 0x05;
-const AMF0_OBJECT_END: [u8; 3] = [0x00, 0x00, 0x09];
+use crate::chunk::{self, Header, chunk_stream, message_type};
 
 /// Appends an `onStatus` command with level `error` on `message_stream_id`, as a player
 /// expects after a refused `play` (`NetStream.Play.StreamNotFound`, `…Failed`).
@@ -35,20 +30,15 @@ fn write_on_status(
     out: &mut Vec<u8>,
 ) {
     let mut payload = Vec::with_capacity(64 + code.len() + description.len());
-    write_string("onStatus", &mut payload);
-    payload.push(AMF0_NUMBER);
-    payload.extend_from_slice(&0f64.to_be_bytes());
-    payload.push(AMF0_NULL);
-    payload.push(AMF0_OBJECT);
-    for (name, value) in [
-        ("level", level),
-        ("code", code),
-        ("description", description),
-    ] {
-        write_short_string(name, &mut payload);
-        write_string(value, &mut payload);
-    }
-    payload.extend_from_slice(&AMF0_OBJECT_END);
+    amf0::write_string("onStatus", &mut payload);
+    amf0::write_value(&Value::Number(0.0), &mut payload);
+    amf0::write_null(&mut payload);
+    let info = [
+        ("level", Value::String(level.to_owned())),
+        ("code", Value::String(code.to_owned())),
+        ("description", Value::String(description.to_owned())),
+    ];
+    amf0::write_object(&info, &mut payload);
     let header = Header {
         chunk_stream_id: chunk_stream::STATUS,
         timestamp_ms: 0,
@@ -64,27 +54,23 @@ fn write_on_status(
 /// data track.
 pub fn write_sample_access(message_stream_id: u32, out: &mut Vec<u8>) {
     let mut payload = Vec::with_capacity(24);
-    write_string("|RtmpSampleAccess", &mut payload);
-    payload.extend_from_slice(&[AMF0_BOOLEAN, 1, AMF0_BOOLEAN, 1]);
+    amf0::write_string("|RtmpSampleAccess", &mut payload);
+    amf0::write_value(&Value::Bool(true), &mut payload);
+    amf0::write_value(&Value::Bool(true), &mut payload);
     let header = chunk::Media::Data.header(0, message_stream_id);
     chunk::serialize(&header, &payload, out).expect("a 24-byte payload fits");
-}
-
-fn write_string(text: &str, out: &mut Vec<u8>) {
-    out.push(AMF0_STRING);
-    write_short_string(text, out);
-}
-
-fn write_short_string(text: &str, out: &mut Vec<u8>) {
-    let bytes = text.as_bytes();
-    let len = bytes.len().min(usize::from(u16::MAX));
-    out.extend_from_slice(&(len as u16).to_be_bytes());
-    out.extend_from_slice(&bytes[..len]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // AMF0 type markers, spelled out so the layout is checked independently of the writer.
+    const AMF0_NUMBER: u8 = 0x00;
+    const AMF0_BOOLEAN: u8 = 0x01;
+    const AMF0_OBJECT: u8 = 0x03;
+    const AMF0_NULL: u8 = 0x05;
+    const AMF0_OBJECT_END: [u8; 3] = [0x00, 0x00, 0x09];
 
     #[test]
     fn error_status_layout() {

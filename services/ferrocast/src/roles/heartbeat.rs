@@ -1,12 +1,11 @@
 //! Periodic heartbeats to control: liveness, load, and (for origins) lease renewal of every
 //! stream being published here. A missed heartbeat is logged; leases outlive a few of them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrocast_control::ControlClient;
-use ferrocast_origin::Publishing;
+use ferrocast_origin::{IngestRates, Publishing};
 use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
 use ferrocast_relay::RelaySource;
 use tokio_util::sync::CancellationToken;
@@ -43,7 +42,7 @@ pub async fn run(
     draining: CancellationToken,
     stop: CancellationToken,
 ) {
-    let mut previous: HashMap<String, (u64, Instant)> = HashMap::new();
+    let mut rates = IngestRates::default();
     let mut ticker = tokio::time::interval(interval);
     let mut reported_draining = false;
     loop {
@@ -53,7 +52,7 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let streams = match &load {
-            Load::Origin(publishing) => origin_loads(publishing, &mut previous),
+            Load::Origin(publishing) => origin_loads(publishing, &mut rates),
             Load::Edge(relay) => edge_loads(relay),
         };
         let viewers = streams.iter().map(|stream| stream.viewers).sum();
@@ -86,32 +85,17 @@ fn edge_loads(relay: &RelaySource) -> Vec<StreamLoad> {
 }
 
 /// Each stream's ingest bitrate since the previous heartbeat.
-fn origin_loads(
-    publishing: &Publishing,
-    previous: &mut HashMap<String, (u64, Instant)>,
-) -> Vec<StreamLoad> {
-    let now = Instant::now();
+fn origin_loads(publishing: &Publishing, rates: &mut IngestRates) -> Vec<StreamLoad> {
     let reports = publishing.reports();
-    let loads = reports
-        .iter()
-        .map(|report| {
-            let bitrate = previous.get(&report.stream_id).map_or(0, |(bytes, at)| {
-                let seconds = now.duration_since(*at).as_secs_f64().max(0.001);
-                (report.bytes_in.saturating_sub(*bytes) as f64 * 8.0 / seconds) as u64
-            });
-            StreamLoad {
-                stream_id: report.stream_id.clone(),
-                epoch: report.epoch,
-                ingest_bitrate_bps: bitrate,
-                viewers: 0,
-            }
+    let bitrates = rates.sample(&reports, Instant::now(), Duration::ZERO);
+    reports
+        .into_iter()
+        .zip(bitrates)
+        .map(|(report, bitrate)| StreamLoad {
+            stream_id: report.stream_id,
+            epoch: report.epoch,
+            ingest_bitrate_bps: bitrate.unwrap_or(0.0) as u64,
+            viewers: 0,
         })
-        .collect();
-    previous.clear();
-    previous.extend(
-        reports
-            .into_iter()
-            .map(|r| (r.stream_id, (r.bytes_in, now))),
-    );
-    loads
+        .collect()
 }
