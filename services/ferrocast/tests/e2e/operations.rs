@@ -256,3 +256,23 @@ fn sigterm_drains_an_origin_without_losing_a_listed_segment() {
         "{log}"
     );
 }
+
+#[test]
+fn ferrocast_drain_stops_the_process_on_this_host_and_waits_for_it() {
+    let mut server = crate::support::server::DevServer::start();
+    assert_eq!(get(&format!("{}/readyz", server.ops_url)).status, 200);
+    let drained = Command::new(env!("CARGO_BIN_EXE_ferrocast"))
+        .args(["drain", "--ops-url", &server.ops_url, "--timeout", "20s"])
+        .output()
+        .unwrap();
+    assert!(
+        drained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drained.stderr)
+    );
+    // The command returns only once the process is gone.
+    assert!(
+        !server.is_running(),
+        "ferrocast drain returned before dev exited"
+    );
+}
