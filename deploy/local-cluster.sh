@@ -30,7 +30,19 @@ stop() {
 trap stop EXIT
 trap 'exit 0' TERM INT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Ports below the kernel's ephemeral range (32768+), so no outgoing connection takes one
+# between this check and the server's bind. A cursor file hands each call the next port (calls
+# run in subshells), from a random start that keeps concurrent clusters apart.
+echo $((20000 + RANDOM % 10000)) >"$WORK/port-cursor"
+free_port() {
+  local port
+  port=$(cat "$WORK/port-cursor")
+  while ! python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; do
+    port=$((port + 1))
+  done
+  echo $((port + 1)) >"$WORK/port-cursor"
+  echo "$port"
+}
 wait_port() { # host port what
   for _ in $(seq 200); do (echo >"/dev/tcp/$1/$2") 2>/dev/null && return 0; sleep 0.05; done
   echo "$3 did not start; its log:" >&2; tail -n 20 "$WORK/$3.log" >&2 || true; exit 1

@@ -20,16 +20,31 @@ pub use redis::RedisServer;
 pub use s3::{S3Endpoint, S3Server};
 pub use temp_dir::TempDir;
 
-/// A port on 127.0.0.1 nothing listens on right now (the OS picks it; another process may
-/// take it before the caller binds it, so servers started here retry on another port).
+/// Ports handed out lie below the kernel's ephemeral range (32768–60999 by default), so the
+/// outgoing connections tests make by the thousand can never take one between `free_port`
+/// and the caller's bind; asking the OS for port 0 would return a port from that very range.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port on 127.0.0.1 nothing listens on right now, outside the ephemeral range. Each call in
+/// a process gets another port (a counter, offset by the process id so that concurrent test
+/// processes start apart); another program may still bind it first, so servers started here
+/// retry on another port.
 ///
 /// # Panics
 ///
-/// If no loopback port can be bound at all.
+/// If no port of the range can be bound.
 #[must_use]
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a loopback port")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(PORTS.end - PORTS.start);
+    let offset = std::process::id().wrapping_mul(97) % span;
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = PORTS.start + ((offset + step) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {PORTS:?}");
 }
