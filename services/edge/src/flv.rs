@@ -1,11 +1,12 @@
 //! HTTP-FLV: the FLV header, metadata, codec configurations and the cached GOP in one write,
-//! then live tags shared zero-copy from the hub's ring.
+//! then the hub's batches, each one body chunk of tags concatenated once for every viewer.
 //!
 //! A viewer is a cursor into the shared ring, not a queue. One that falls `max_lag` behind, or
 //! off the end of the ring, skips to the next keyframe; one that must skip `max_skips` times in
 //! `skip_window` is cut. A socket that accepts nothing for `write_timeout` is cut by the
 //! listener.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +15,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ferrocast_live::{Hub, LiveEdge, LiveError, Subscription, Verdict, ViewerLimits, ViewerPolicy};
+use ferrocast_live::{
+    BatchVerdict, Hub, LiveEdge, LiveError, Subscription, Verdict, ViewerLimits, ViewerPolicy,
+};
 use ferrocast_media::flv::file_header;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -62,6 +65,8 @@ struct Viewer {
     subscription: Subscription,
     policy: ViewerPolicy,
     sent_start: bool,
+    /// The tags that passed of a batch some of whose frames were dropped, to send one by one.
+    partial: VecDeque<Bytes>,
     _connected: LiveGuard,
     egress: ::metrics::Counter,
     /// Bytes sent but not yet added to `egress`: one shared atomic add per frame per viewer
@@ -89,6 +94,7 @@ impl Viewer {
                 skip_window: limits.skip_window,
             }),
             sent_start: false,
+            partial: VecDeque::new(),
             _connected: metrics::FLV_VIEWERS.enter(),
             egress: metrics::flv_egress(),
             unreported_bytes: 0,
@@ -104,8 +110,12 @@ impl Viewer {
             return Some((Ok(start), self));
         }
         loop {
-            let frame = match self.subscription.live.recv().await {
-                Ok(frame) => frame,
+            if let Some(tags) = self.partial.pop_front() {
+                self.count_sent(tags.len());
+                return Some((Ok(tags), self));
+            }
+            let batch = match self.subscription.live.recv_batch().await {
+                Ok(batch) => batch,
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "flv viewer fell off the ring");
                     metrics::flv_frames_dropped(missed);
@@ -120,13 +130,17 @@ impl Viewer {
                 newest_timestamp_ms: self.hub.newest_timestamp_ms(),
                 has_video: self.hub.has_video(),
             };
-            match self.policy.judge(&frame, live, Instant::now()) {
-                Verdict::Send => {
-                    self.count_sent(frame.tag.len());
-                    return Some((Ok(frame.tag), self));
+            match self.policy.judge_batch(&batch, live, Instant::now()) {
+                BatchVerdict::All => {
+                    let tags = batch.flv_tags().clone();
+                    self.count_sent(tags.len());
+                    return Some((Ok(tags), self));
                 }
-                Verdict::Drop => metrics::flv_frames_dropped(1),
-                Verdict::Cut => return self.cut(),
+                BatchVerdict::Part { send, dropped } => {
+                    metrics::flv_frames_dropped(dropped);
+                    self.partial.extend(send.into_iter().map(|frame| frame.tag));
+                }
+                BatchVerdict::Cut => return self.cut(),
             }
         }
     }

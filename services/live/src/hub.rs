@@ -2,20 +2,28 @@
 //! (metadata, codec configurations, the GOP since the last keyframe).
 //!
 //! The ring is shared by every viewer, so a viewer costs a cursor, not a queue: memory per
-//! stream is bounded by `ring_frames` and `max_gop_bytes`, whatever the number of viewers.
+//! stream is bounded by `ring_batches` and `max_gop_bytes`, whatever the number of viewers.
+//! The ring carries [`Batch`]es: audio waits for the next video frame, at most
+//! [`AUDIO_HOLD_MS`] of media, so viewers are woken once per video frame.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use tokio::sync::broadcast;
 
-use crate::{Frame, FrameKind};
+use crate::{Batch, Frame, FrameKind, LiveReceiver};
+
+/// How much media time of audio may wait for the next video frame to share its batch. A
+/// 30 fps stream sends video every 33 ms; this delays audio only, which players buffer anyway,
+/// and an audio-only stream goes out in pairs of AAC frames.
+pub const AUDIO_HOLD_MS: u32 = 40;
 
 /// Bounds for one hub.
 #[derive(Debug, Clone)]
 pub struct HubLimits {
-    /// Frames kept in the broadcast ring; a viewer further behind than this has lagged.
-    pub ring_frames: usize,
+    /// Batches kept in the broadcast ring (about one per video frame); a viewer further behind
+    /// than this has lagged.
+    pub ring_batches: usize,
     /// Bytes of GOP cache; a longer GOP is not cached (viewers then wait for a keyframe).
     pub max_gop_bytes: usize,
 }
@@ -23,7 +31,7 @@ pub struct HubLimits {
 impl Default for HubLimits {
     fn default() -> Self {
         Self {
-            ring_frames: 1024,
+            ring_batches: 1024,
             max_gop_bytes: 16 * 1024 * 1024,
         }
     }
@@ -34,7 +42,7 @@ pub struct Subscription {
     /// Metadata, codec configurations and the cached GOP, in order.
     pub start: Vec<Frame>,
     /// Live frames published after `start` was taken.
-    pub live: broadcast::Receiver<Frame>,
+    pub live: LiveReceiver,
 }
 
 /// The fan-out point of one live stream.
@@ -49,7 +57,9 @@ pub struct Hub {
 #[derive(Default)]
 struct State {
     /// `None` once the stream has ended; dropping it ends every receiver.
-    sender: Option<broadcast::Sender<Frame>>,
+    sender: Option<broadcast::Sender<Batch>>,
+    /// Audio waiting for the next video frame; not yet in the ring nor the GOP cache.
+    held_audio: Vec<Frame>,
     metadata: Option<Frame>,
     video_config: Option<Frame>,
     audio_config: Option<Frame>,
@@ -61,7 +71,7 @@ struct State {
 impl Hub {
     /// Creates a live hub.
     pub fn new(limits: HubLimits) -> Self {
-        let (sender, _) = broadcast::channel(limits.ring_frames.max(1));
+        let (sender, _) = broadcast::channel(limits.ring_batches.max(1));
         let state = State {
             sender: Some(sender),
             ..State::default()
@@ -75,7 +85,8 @@ impl Hub {
         }
     }
 
-    /// Publishes a frame to every viewer and updates the start state for new viewers.
+    /// Publishes a frame to every viewer and updates the start state for new viewers; audio
+    /// may wait for the next frame (see [`AUDIO_HOLD_MS`]).
     pub fn publish(&self, frame: Frame) {
         self.newest_timestamp_ms
             .store(frame.timestamp_ms, Ordering::Relaxed);
@@ -85,10 +96,17 @@ impl Hub {
             FrameKind::Script => {}
         }
         let mut state = self.lock();
-        state.remember(&frame, &self.limits);
-        if let Some(sender) = &state.sender {
-            // An error only means nobody is watching right now.
-            let _ = sender.send(frame);
+        if state.sender.is_none() {
+            return;
+        }
+        let hold = frame.kind == FrameKind::Audio
+            && !frame.config
+            && state.held_audio.first().is_none_or(|first| {
+                frame.timestamp_ms.saturating_sub(first.timestamp_ms) < AUDIO_HOLD_MS
+            });
+        state.held_audio.push(frame);
+        if !hold {
+            state.flush(&self.limits);
         }
     }
 
@@ -97,14 +115,16 @@ impl Hub {
         // Taking the snapshot and the receiver under one lock is what makes the hand-over
         // from cached frames to live frames gap-free and duplicate-free.
         let state = self.lock();
-        let live = state.sender.as_ref()?.subscribe();
+        let live = LiveReceiver::new(state.sender.as_ref()?.subscribe());
         let start = state.start_frames();
         Some(Subscription { start, live })
     }
 
-    /// Ends the stream: viewers drain what is queued, then see the end.
+    /// Ends the stream: viewers drain what is queued, held audio included, then see the end.
     pub fn end(&self) {
-        self.lock().sender = None;
+        let mut state = self.lock();
+        state.flush(&self.limits);
+        state.sender = None;
     }
 
     /// Whether [`Hub::end`] was called.
@@ -145,6 +165,21 @@ impl Hub {
 }
 
 impl State {
+    /// Sends the held frames as one batch, remembering them for new viewers.
+    fn flush(&mut self, limits: &HubLimits) {
+        if self.held_audio.is_empty() {
+            return;
+        }
+        let frames = std::mem::take(&mut self.held_audio);
+        for frame in &frames {
+            self.remember(frame, limits);
+        }
+        if let Some(sender) = &self.sender {
+            // An error only means nobody is watching right now.
+            let _ = sender.send(Batch::new(frames));
+        }
+    }
+
     fn remember(&mut self, frame: &Frame, limits: &HubLimits) {
         if frame.kind == FrameKind::Script {
             self.metadata = Some(frame.clone());
@@ -224,10 +259,51 @@ mod tests {
         assert!(hub.subscribe().is_none());
     }
 
+    fn audio(ts: u32) -> Frame {
+        Frame::new(FrameKind::Audio, ts, false, false, &[0xAF, 1, ts as u8])
+    }
+
+    fn batch_timestamps(live: &mut LiveReceiver) -> Vec<Vec<u32>> {
+        let mut batches = Vec::new();
+        while let Ok(batch) = live.try_recv_batch() {
+            batches.push(batch.frames().iter().map(|f| f.timestamp_ms).collect());
+        }
+        batches
+    }
+
+    #[test]
+    fn audio_waits_for_the_next_video_frame_or_the_hold_limit() {
+        let hub = Hub::new(HubLimits::default());
+        let mut live = hub.subscribe().unwrap().live;
+        hub.publish(video(0, true));
+        hub.publish(audio(5));
+        hub.publish(audio(26));
+        // Held audio is neither sent nor cached for new viewers yet.
+        assert_eq!(hub.subscribe().unwrap().start.len(), 1);
+        hub.publish(video(33, false));
+        hub.publish(audio(40));
+        hub.publish(audio(61));
+        hub.publish(audio(82));
+        hub.end();
+        assert_eq!(
+            batch_timestamps(&mut live),
+            vec![vec![0], vec![5, 26, 33], vec![40, 61, 82]]
+        );
+    }
+
+    #[test]
+    fn end_sends_the_held_audio() {
+        let hub = Hub::new(HubLimits::default());
+        let mut live = hub.subscribe().unwrap().live;
+        hub.publish(audio(0));
+        hub.end();
+        assert_eq!(batch_timestamps(&mut live), vec![vec![0]]);
+    }
+
     #[test]
     fn oversized_gop_is_not_cached() {
         let limits = HubLimits {
-            ring_frames: 8,
+            ring_batches: 8,
             max_gop_bytes: 40,
         };
         let hub = Hub::new(limits);

@@ -7,12 +7,14 @@
 //! Each frame carries its FLV tag and, once an RTMP player asked, its RTMP chunks, both shared;
 //! [`ViewerPolicy`] is the skip-don't-buffer rule for viewers that fall behind.
 
+mod batch;
 mod frame;
 mod hub;
 mod registry;
 mod viewer_policy;
 
+pub use batch::{Batch, LiveReceiver};
 pub use frame::{Frame, FrameKind};
-pub use hub::{Hub, HubLimits, Subscription};
+pub use hub::{AUDIO_HOLD_MS, Hub, HubLimits, Subscription};
 pub use registry::{Hubs, LiveError, LiveSource, StreamOwners};
-pub use viewer_policy::{LiveEdge, Verdict, ViewerLimits, ViewerPolicy};
+pub use viewer_policy::{BatchVerdict, LiveEdge, Verdict, ViewerLimits, ViewerPolicy};

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::{Frame, FrameKind};
+use crate::{Batch, Frame, FrameKind};
 
 /// Bounds on how far behind a viewer may fall.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,22 @@ pub enum Verdict {
     Send,
     /// Drop it (count it): the viewer waits for a resume point.
     Drop,
+    /// End the viewer: it cannot keep up.
+    Cut,
+}
+
+/// What to do with a batch.
+#[derive(Debug, Clone)]
+pub enum BatchVerdict {
+    /// Send every frame: the batch's shared bytes will do.
+    All,
+    /// Send these frames only; `dropped` were dropped (count them).
+    Part {
+        /// The frames that pass, in order.
+        send: Vec<Frame>,
+        /// How many were dropped.
+        dropped: u64,
+    },
     /// End the viewer: it cannot keep up.
     Cut,
 }
@@ -95,6 +111,36 @@ impl ViewerPolicy {
             return self.skip(now);
         }
         Verdict::Send
+    }
+
+    /// The verdict on every frame of a batch, in order.
+    pub fn judge_batch(&mut self, batch: &Batch, live: LiveEdge, now: Instant) -> BatchVerdict {
+        let frames = batch.frames();
+        let mut verdicts = Vec::new();
+        for (index, frame) in frames.iter().enumerate() {
+            let verdict = self.judge(frame, live, now);
+            if verdict == Verdict::Cut {
+                return BatchVerdict::Cut;
+            }
+            if verdict == Verdict::Drop && verdicts.is_empty() {
+                // The first drop: the frames before it passed.
+                verdicts = vec![Verdict::Send; index];
+            }
+            if !verdicts.is_empty() || verdict == Verdict::Drop {
+                verdicts.push(verdict);
+            }
+        }
+        if verdicts.is_empty() {
+            return BatchVerdict::All;
+        }
+        let send: Vec<Frame> = frames
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, verdict)| **verdict == Verdict::Send)
+            .map(|(frame, _)| frame.clone())
+            .collect();
+        let dropped = (frames.len() - send.len()) as u64;
+        BatchVerdict::Part { send, dropped }
     }
 
     /// The ring overran the viewer (frames were lost): skip to the next resume point, or cut.
@@ -178,6 +224,26 @@ mod tests {
             Verdict::Send
         );
         assert_eq!(policy.judge(&audio(6010), live(6010), now), Verdict::Send);
+    }
+
+    #[test]
+    fn a_batch_passes_whole_or_in_part() {
+        let mut policy = ViewerPolicy::new(ViewerLimits::default());
+        let now = Instant::now();
+        let batch = Batch::new(vec![audio(10), video(33, false)]);
+        assert!(matches!(
+            policy.judge_batch(&batch, live(33), now),
+            BatchVerdict::All
+        ));
+        policy.wait_for_keyframe();
+        let batch = Batch::new(vec![audio(40), video(66, true), audio(70)]);
+        match policy.judge_batch(&batch, live(70), now) {
+            BatchVerdict::Part { send, dropped } => {
+                let sent: Vec<u32> = send.iter().map(|f| f.timestamp_ms).collect();
+                assert_eq!((sent, dropped), (vec![66, 70], 1));
+            }
+            other => panic!("expected a part, got {other:?}"),
+        }
     }
 
     #[test]

@@ -31,13 +31,36 @@ impl Default for HlsConfig {
     }
 }
 
+/// The RTMP server: how many connections, and how RTMP players are written to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RtmpServerConfig {
+    /// Concurrent RTMP connections, publishers and players together; more are closed at once
+    /// and counted. Keep it below the process's open-file limit.
+    pub max_connections: usize,
+    /// How long an RTMP player's media may wait to go out in one write with the media that
+    /// follows: fewer, larger writes make a player cheaper to serve, at up to this much added
+    /// latency. Zero writes each video frame (with its audio) as soon as it arrives.
+    #[serde(with = "humantime_serde")]
+    pub play_merge_window: Duration,
+}
+
+impl Default for RtmpServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            play_merge_window: Duration::from_millis(200),
+        }
+    }
+}
+
 /// Everything an origin needs to know.
 #[derive(Debug, Clone)]
 pub struct OriginConfig {
     /// RTMP application publishers must use (`rtmp://host/<app>/<key>`).
     pub publish_app: String,
-    /// Concurrent RTMP connections.
-    pub max_connections: usize,
+    /// Connection limit and RTMP play writes.
+    pub rtmp_server: RtmpServerConfig,
     /// Deadline of one publish authorization.
     pub authorize_timeout: Duration,
     /// Per-connection RTMP bounds.
@@ -52,7 +75,7 @@ impl Default for OriginConfig {
     fn default() -> Self {
         Self {
             publish_app: "live".into(),
-            max_connections: 1000,
+            rtmp_server: RtmpServerConfig::default(),
             authorize_timeout: Duration::from_secs(3),
             rtmp: Limits::default(),
             hls: HlsConfig::default(),

@@ -27,7 +27,7 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{DrainConfig, HlsConfig, OriginConfig};
+pub use config::{DrainConfig, HlsConfig, OriginConfig, RtmpServerConfig};
 pub use ingest_rate::IngestRates;
 pub use publishing::{PublishReport, PublishStats, Publishing};
 
@@ -82,7 +82,7 @@ async fn accept(
     connections: &TaskTracker,
     close_publishes: &CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let slots = Arc::new(Semaphore::new(config.rtmp_server.max_connections));
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -97,9 +97,14 @@ async fn accept(
                 continue;
             }
         };
+        // The server merges its own writes; Nagle would only hold back the replies and a
+        // player's first frames behind the peer's delayed acknowledgement (~40 ms).
+        if let Err(error) = socket.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "setting TCP_NODELAY failed");
+        }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics::connection_refused_at_limit();
-            tracing::warn!(%peer, limit = config.max_connections, "rtmp connection refused: limit reached");
+            tracing::warn!(%peer, limit = config.rtmp_server.max_connections, "rtmp connection refused: limit reached");
             continue;
         };
         let (config, deps) = (config.clone(), deps.clone());

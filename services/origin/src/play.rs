@@ -1,34 +1,33 @@
 //! RTMP play: `rtmp://host/<publish app>/<playback id>` gets the stream's start frames
 //! (metadata, codec configurations, the cached GOP), then live frames.
 //!
-//! Each frame is serialized as RTMP chunks once, by the first player that sends it, and shared
-//! by every other ([`Frame::rtmp_chunks`]), so a player costs a socket write of shared bytes.
-//! Frames ready together go out in one vectored write, and audio waits (at most
-//! [`AUDIO_HOLD_MS`] of media) for the next video frame to share its write. Per player there
-//! is the ring cursor, the slow-viewer policy and the current batch, nothing else: a player
-//! that falls behind skips to the next keyframe and is cut if it keeps falling behind
-//! ([`ViewerPolicy`]); a write that stalls past the write timeout ends it.
+//! Each frame is serialized as RTMP chunks once, by the first player that sends it, and each
+//! of the hub's batches is concatenated once ([`Batch::rtmp_chunks`]), so a player costs a
+//! socket write of shared bytes. A player wakes every `play_merge_window` and writes whatever
+//! arrived since in one vectored write: on loopback and on a busy server most of a write's
+//! cost is per call, not per byte (merged writes, as SRS does by default). With a zero window
+//! it writes each batch as it comes. Per player there is the ring cursor, the slow-viewer
+//! policy and the pending writes, nothing else: a player that falls behind skips to the next
+//! keyframe and is cut if it keeps falling behind ([`ViewerPolicy`]); a write that stalls past
+//! the write timeout ends it.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrocast_live::{
-    Frame, FrameKind, Hub, LiveEdge, Subscription, Verdict, ViewerLimits, ViewerPolicy,
+    Batch, BatchVerdict, Frame, Hub, LiveEdge, LiveReceiver, Subscription, Verdict, ViewerLimits,
+    ViewerPolicy,
 };
 use ferrocast_ops::LiveGuard;
 use ferrocast_rtmp::{Connection, Player, RtmpError};
-use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::time::timeout;
+use tokio::time::{Interval, MissedTickBehavior, interval, timeout};
 
 use crate::{OriginConfig, OriginDeps, metrics};
 
-/// Frames gathered into one vectored write when several are ready at once.
-const MAX_BATCH: usize = 32;
-/// How much media time of audio may wait for the next video frame to share its write. A
-/// 30 fps stream sends video every 33 ms; this delays audio only, which players buffer anyway.
-const AUDIO_HOLD_MS: u32 = 40;
+/// Messages gathered into one write; a player more than this many behind writes in steps.
+const MAX_PENDING: usize = 64;
 /// Adds to the shared egress counter in steps of this many bytes: one atomic add per frame per
 /// player would contend across cores.
 const EGRESS_REPORT_BYTES: u64 = 256 * 1024;
@@ -66,7 +65,11 @@ pub(crate) async fn serve(
         .await?;
     tracing::info!(start_frames = subscription.start.len(), "play started");
     let Subscription { start, live } = subscription;
-    match Viewer::new(player, hub, live).run(start).await {
+    let merge_window = config.rtmp_server.play_merge_window;
+    match Viewer::new(player, hub, live)
+        .run(start, merge_window)
+        .await
+    {
         Err(error) if hung_up(&error) => {
             tracing::info!("player hung up");
             Ok(())
@@ -146,46 +149,14 @@ enum Next {
     Cut,
 }
 
-/// What a batch of frames holds, to decide whether it waits for more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct BatchSpan {
-    first_ms: u32,
-    last_ms: u32,
-    has_video: bool,
-}
-
-impl BatchSpan {
-    fn extend(span: Option<BatchSpan>, frame: &Frame) -> BatchSpan {
-        let is_video = frame.kind == FrameKind::Video;
-        match span {
-            None => BatchSpan {
-                first_ms: frame.timestamp_ms,
-                last_ms: frame.timestamp_ms,
-                has_video: is_video,
-            },
-            Some(span) => BatchSpan {
-                last_ms: frame.timestamp_ms,
-                has_video: span.has_video || is_video,
-                ..span
-            },
-        }
-    }
-
-    fn media_ms(&self) -> u32 {
-        self.last_ms.saturating_sub(self.first_ms)
-    }
-}
-
 /// One RTMP player's position in the stream.
 struct Viewer {
     player: Player,
     hub: Arc<Hub>,
-    live: Receiver<Frame>,
+    live: LiveReceiver,
     policy: ViewerPolicy,
-    /// Serialized frames waiting for the next write; at most [`MAX_BATCH`] after the start.
-    batch: Vec<Bytes>,
-    /// What `batch` holds; `None` when it is empty.
-    batch_span: Option<BatchSpan>,
+    /// Serialized media waiting for the next write; at most [`MAX_PENDING`] after the start.
+    pending: Vec<Bytes>,
     egress: ::metrics::Counter,
     /// Bytes sent but not yet added to `egress`.
     unreported_bytes: u64,
@@ -199,51 +170,45 @@ impl Drop for Viewer {
 }
 
 impl Viewer {
-    fn new(player: Player, hub: Arc<Hub>, live: Receiver<Frame>) -> Self {
+    fn new(player: Player, hub: Arc<Hub>, live: LiveReceiver) -> Self {
         Self {
             player,
             hub,
             live,
             policy: ViewerPolicy::new(ViewerLimits::default()),
-            batch: Vec::with_capacity(MAX_BATCH),
-            batch_span: None,
+            pending: Vec::with_capacity(MAX_PENDING),
             egress: metrics::rtmp_egress(),
             unreported_bytes: 0,
             _playing: metrics::PLAYERS.enter(),
         }
     }
 
-    async fn run(mut self, start: Vec<Frame>) -> Result<(), RtmpError> {
+    async fn run(mut self, start: Vec<Frame>, merge_window: Duration) -> Result<(), RtmpError> {
         if !start.iter().any(|frame| frame.keyframe) {
             // No cached GOP: start at the next keyframe, not mid-GOP.
             self.policy.wait_for_keyframe();
         }
         for frame in &start {
             let chunks = self.chunks(frame);
-            self.batch.push(chunks);
+            self.pending.push(chunks);
         }
         drop(start);
         self.flush().await?;
-        self.batch.shrink_to(MAX_BATCH);
+        self.pending.shrink_to(MAX_PENDING);
+        let mut ticks = (!merge_window.is_zero()).then(|| {
+            let mut ticks = interval(merge_window);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticks
+        });
         loop {
-            // No drain branch here: polling a cancellation token on every frame costs more
-            // than the rest of a wake-up, and a player ends with its stream anyway, which the
-            // drain closes at its deadline.
-            let received = tokio::select! {
-                biased;
-                stopped = self.player.stopped() => {
-                    stopped?;
-                    tracing::info!("player stopped");
-                    return Ok(());
-                }
-                received = self.live.recv() => received,
+            // No drain branch here: polling a cancellation token on every wake-up costs more
+            // than the rest of it, and a player ends with its stream anyway, which the drain
+            // closes at its deadline.
+            let Some(next) = self.wait(ticks.as_mut()).await? else {
+                tracing::info!("player stopped");
+                return Ok(());
             };
-            let now = Instant::now();
-            let mut next = self.on_received(received, now);
-            next = self.take_ready(next, now);
-            if next == Next::Continue && self.should_hold() {
-                continue;
-            }
+            let next = self.take_ready(next, Instant::now());
             self.flush().await?;
             match next {
                 Next::Continue => {}
@@ -259,11 +224,32 @@ impl Viewer {
         }
     }
 
-    /// Adds the frames already waiting in the ring to the batch, up to [`MAX_BATCH`].
+    /// Waits for the next tick of the merge window, or without one for the next batch;
+    /// `None` when the player stopped.
+    async fn wait(&mut self, ticks: Option<&mut Interval>) -> Result<Option<Next>, RtmpError> {
+        let next = match ticks {
+            Some(ticks) => tokio::select! {
+                biased;
+                stopped = self.player.stopped() => return stopped.map(|()| None),
+                _ = ticks.tick() => Next::Continue,
+            },
+            None => {
+                let received = tokio::select! {
+                    biased;
+                    stopped = self.player.stopped() => return stopped.map(|()| None),
+                    received = self.live.recv_batch() => received,
+                };
+                self.on_received(received, Instant::now())
+            }
+        };
+        Ok(Some(next))
+    }
+
+    /// Adds the batches already waiting in the ring, up to [`MAX_PENDING`] messages.
     fn take_ready(&mut self, mut next: Next, now: Instant) -> Next {
-        while next == Next::Continue && self.batch.len() < MAX_BATCH {
-            let received = match self.live.try_recv() {
-                Ok(frame) => Ok(frame),
+        while next == Next::Continue && self.pending.len() < MAX_PENDING {
+            let received = match self.live.try_recv_batch() {
+                Ok(batch) => Ok(batch),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
                 Err(TryRecvError::Closed) => Err(RecvError::Closed),
@@ -273,21 +259,9 @@ impl Viewer {
         next
     }
 
-    /// Whether to keep the batch for the next frame: it holds no video, has room, and its
-    /// audio spans less than [`AUDIO_HOLD_MS`] of media time. On loopback most of a write's
-    /// cost is waking the reader, whatever the size, so audio riding along with the next video
-    /// frame makes a player cost about one write per video frame rather than one per frame.
-    /// Media time, not a timer: frames arrive in real time, and no timer is armed per player.
-    fn should_hold(&self) -> bool {
-        let Some(span) = self.batch_span else {
-            return false;
-        };
-        !span.has_video && self.batch.len() < MAX_BATCH && span.media_ms() < AUDIO_HOLD_MS
-    }
-
-    fn on_received(&mut self, received: Result<Frame, RecvError>, now: Instant) -> Next {
-        let frame = match received {
-            Ok(frame) => frame,
+    fn on_received(&mut self, received: Result<Batch, RecvError>, now: Instant) -> Next {
+        let batch = match received {
+            Ok(batch) => batch,
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(missed, "player fell off the ring");
                 metrics::rtmp_frames_dropped(missed);
@@ -302,19 +276,26 @@ impl Viewer {
             newest_timestamp_ms: self.hub.newest_timestamp_ms(),
             has_video: self.hub.has_video(),
         };
-        match self.policy.judge(&frame, live, now) {
-            Verdict::Send => {
-                let chunks = self.chunks(&frame);
-                self.batch.push(chunks);
-                self.batch_span = Some(BatchSpan::extend(self.batch_span, &frame));
-                Next::Continue
+        match self.policy.judge_batch(&batch, live, now) {
+            BatchVerdict::All if self.player.uses_shared_serialization() => {
+                self.pending.push(batch.rtmp_chunks().clone());
             }
-            Verdict::Drop => {
-                metrics::rtmp_frames_dropped(1);
-                Next::Continue
+            BatchVerdict::All => {
+                for frame in batch.frames() {
+                    let chunks = self.chunks(frame);
+                    self.pending.push(chunks);
+                }
             }
-            Verdict::Cut => Next::Cut,
+            BatchVerdict::Part { send, dropped } => {
+                metrics::rtmp_frames_dropped(dropped);
+                for frame in &send {
+                    let chunks = self.chunks(frame);
+                    self.pending.push(chunks);
+                }
+            }
+            BatchVerdict::Cut => return Next::Cut,
         }
+        Next::Continue
     }
 
     fn chunks(&self, frame: &Frame) -> Bytes {
@@ -326,13 +307,12 @@ impl Viewer {
     }
 
     async fn flush(&mut self) -> Result<(), RtmpError> {
-        if self.batch.is_empty() {
+        if self.pending.is_empty() {
             return Ok(());
         }
-        self.player.send(&self.batch).await?;
-        let sent: usize = self.batch.iter().map(Bytes::len).sum();
-        self.batch.clear();
-        self.batch_span = None;
+        self.player.send(&self.pending).await?;
+        let sent: usize = self.pending.iter().map(Bytes::len).sum();
+        self.pending.clear();
         self.unreported_bytes += sent as u64;
         if self.unreported_bytes >= EGRESS_REPORT_BYTES {
             self.egress
@@ -345,19 +325,6 @@ impl Viewer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn batch_span_tracks_video_and_media_time() {
-        let audio = |ms| Frame::new(FrameKind::Audio, ms, false, false, &[0xAF, 1]);
-        let span = BatchSpan::extend(None, &audio(100));
-        let span = BatchSpan::extend(Some(span), &audio(121));
-        assert_eq!(span.media_ms(), 21);
-        assert!(!span.has_video);
-        let video = Frame::new(FrameKind::Video, 133, false, false, &[0x27, 1]);
-        let span = BatchSpan::extend(Some(span), &video);
-        assert!(span.has_video);
-        assert_eq!(span.media_ms(), 33);
-    }
 
     #[test]
     fn playback_id_drops_extension_and_query() {

@@ -7,14 +7,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrocast_live::{Frame, Hub, Hubs, Subscription};
+use ferrocast_live::{Frame, Hub, Hubs, LiveReceiver, Subscription};
 use ferrocast_ops::LiveGuard;
 use ferrocast_proto::relay::relay_server::{Relay, RelayServer};
 use ferrocast_proto::relay::{MediaFrame, SubscribeRequest};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -131,7 +131,7 @@ struct Feed {
     stream_id: String,
     hub: Arc<Hub>,
     start: std::vec::IntoIter<Frame>,
-    live: broadcast::Receiver<Frame>,
+    live: LiveReceiver,
     gate: ResumeGate,
     shutdown: CancellationToken,
     finished: bool,

@@ -120,7 +120,7 @@ fn inter(ts: u32) -> Frame {
 /// A viewer's frames in order: the subscription's start frames, then live ones.
 struct Viewer {
     start: VecDeque<Frame>,
-    live: tokio::sync::broadcast::Receiver<Frame>,
+    live: ferrocast_live::LiveReceiver,
 }
 
 impl Viewer {
@@ -390,7 +390,7 @@ async fn unwatched_stream_stops_pulling_and_restarts_on_demand() {
 #[tokio::test]
 async fn lagging_subscriber_resumes_at_the_next_keyframe() {
     let limits = HubLimits {
-        ring_frames: 4,
+        ring_batches: 4,
         ..HubLimits::default()
     };
     let origin = Origin::start(limits).await;

@@ -13,7 +13,9 @@ use ferrocast_edge::{EdgeConfig, EdgeDeps, FlvViewerLimits};
 use ferrocast_live::{HubLimits, Hubs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
-use ferrocast_origin::{DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing};
+use ferrocast_origin::{
+    DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
+};
 use ferrocast_store::{
     DEFAULT_SEGMENT_CACHE_BYTES, MemoryIndex, RetryPolicy, SegmentCache, SegmentStore,
 };
@@ -39,6 +41,8 @@ pub struct DevConfig {
     pub public_host: String,
     /// RTMP application for publishing.
     pub publish_app: String,
+    /// RTMP connection limit and RTMP play writes.
+    pub rtmp: RtmpServerConfig,
     /// HLS packaging.
     pub hls: HlsConfig,
     /// HTTP-FLV viewer bounds.
@@ -85,6 +89,7 @@ impl Default for DevConfig {
             data_dir: PathBuf::from("ferrocast-data"),
             public_host: String::new(),
             publish_app: "live".into(),
+            rtmp: RtmpServerConfig::default(),
             hls: HlsConfig::default(),
             flv: FlvViewerLimits::default(),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
@@ -148,6 +153,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
 
     let origin_config = OriginConfig {
         publish_app: config.publish_app.clone(),
+        rtmp_server: config.rtmp.clone(),
         hls: config.hls.clone(),
         drain: DrainConfig {
             publish_deadline: config.drain.publish_deadline,

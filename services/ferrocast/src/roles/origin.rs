@@ -10,7 +10,9 @@ use ferrocast_control::{ClientOptions, ControlClient};
 use ferrocast_live::{HubLimits, Hubs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
-use ferrocast_origin::{DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing};
+use ferrocast_origin::{
+    DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
+};
 use ferrocast_proto::control::NodeRole;
 use ferrocast_store::{
     RedisIndex, RedisIndexConfig, RetryPolicy, S3Config, SegmentStore, s3_object_store,
@@ -47,6 +49,8 @@ pub struct OriginRoleConfig {
     pub segment_prefix: String,
     /// RTMP application for publishing.
     pub publish_app: String,
+    /// RTMP connection limit and RTMP play writes.
+    pub rtmp: RtmpServerConfig,
     /// HLS packaging.
     pub hls: HlsConfig,
     /// How often to tell control this origin and its streams are alive.
@@ -73,6 +77,7 @@ impl Default for OriginRoleConfig {
             s3: S3Config::default(),
             segment_prefix: "live".into(),
             publish_app: "live".into(),
+            rtmp: RtmpServerConfig::default(),
             hls: HlsConfig::default(),
             heartbeat_interval: Duration::from_secs(2),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9101)),
@@ -150,6 +155,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
     };
     let origin_config = OriginConfig {
         publish_app: config.publish_app.clone(),
+        rtmp_server: config.rtmp.clone(),
         hls: config.hls.clone(),
         drain: config.drain.clone(),
         ..OriginConfig::default()

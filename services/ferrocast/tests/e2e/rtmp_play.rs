@@ -17,7 +17,12 @@ fn rtmp_play_url(server: &DevServer) -> String {
 /// Starts `dev`, publishes the clip in a loop and waits until the stream has a segment (so
 /// the hub holds a whole GOP).
 fn live_server() -> (DevServer, std::process::Child) {
-    let server = DevServer::start();
+    live_server_with(&[])
+}
+
+/// [`live_server`] with extra environment variables for `dev`.
+fn live_server_with(env: &[(&str, &str)]) -> (DevServer, std::process::Child) {
+    let server = DevServer::start_with(env);
     let publisher = publish_clip(&server.publish_url, -1);
     playlist_when(&server, "the stream to go live", |text| {
         !segment_uris(text).is_empty()
@@ -114,4 +119,15 @@ fn five_concurrent_rtmp_players_each_decode_three_seconds() {
         assert!(*seconds >= 3.0, "player {n} decoded {seconds} s: {errors}");
         assert!(errors.trim().is_empty(), "player {n} errors: {errors}");
     }
+}
+
+#[test]
+fn without_a_merge_window_players_decode_cleanly_too() {
+    // A zero window takes the other write path: each batch is written as it arrives.
+    let (server, mut publisher) = live_server_with(&[("FERROCAST_RTMP__PLAY_MERGE_WINDOW", "0s")]);
+    let (decoded, errors) = decode_seconds(&rtmp_play_url(&server), 3);
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    assert!(decoded >= 2.9, "decoded {decoded} s: {errors}");
+    assert!(errors.trim().is_empty(), "decode errors: {errors}");
 }
