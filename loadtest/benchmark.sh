@@ -27,10 +27,14 @@
 #   nms        node-media-server 4.4.x: RTMP ingest, HTTP-FLV and RTMP play from its GOP cache;
 #              no HLS (4.x has none). Its RTMP play is reported n/a: it sends media on
 #              message stream 0, which ferrocast-loadtest's RTMP player drops.
+#   cluster    (only when named) deploy/local-cluster.sh: control, 2 origins, 2 edges,
+#              redis-server and s3s-fs; publish and RTMP play on origin 1, HLS segments to S3
+#              and the index to Redis, HTTP-FLV from edge 1 over the gRPC relay. Its CPU and
+#              RSS are the whole cluster's. Needs scripts/install-test-deps.sh.
 # A protocol whose two-viewer probe gets no video (e.g. a server without RTMP play) is
 # reported n/a; a step where fewer than half the viewers receive ends that protocol's ramp.
 #
-# Usage: loadtest/benchmark.sh [--quick] [--servers ferrocast,nginx,nms] [--steps 50,200]
+# Usage: loadtest/benchmark.sh [--quick] [--servers ferrocast,nginx,nms,cluster] [--steps 50,200]
 #                              [--hold SECONDS] [--plot PATH]
 #   --quick   steps 50,200 held 10 s (a smoke run, ~15 min); default: 50,200,500,1000,2000
 #             held 20 s (~35 min on a quiet machine)
@@ -66,6 +70,9 @@ command -v nginx >/dev/null && [ -n "$RTMP_MODULE" ] || missing+=("nginx + libng
 [ -d "$BENCH/node_modules/node-media-server" ] || missing+=("node-media-server (npm ci in loadtest/bench)")
 /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || missing+=("python3-matplotlib")
 command -v jq >/dev/null || missing+=("jq")
+if [[ ",$SERVERS," == *,cluster,* ]]; then
+  for tool in redis-server s3s-fs; do command -v "$tool" >/dev/null || missing+=("$tool (scripts/install-test-deps.sh)"); done
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "missing: ${missing[*]}; run scripts/install-bench-deps.sh" >&2
   exit 2
@@ -244,6 +251,23 @@ start_nms() {
   FLV_URL=http://127.0.0.1:$http/live/bench.flv
   READY_URL=$FLV_URL
 }
+start_cluster() { # deploy/local-cluster.sh: redis-server, s3s-fs, control, 2 origins, 2 edges
+  local dir=$1 stream key playback
+  ORIGIN_DRAIN_PUBLISH_DEADLINE=1s ORIGIN_DRAIN_FLUSH_DEADLINE=3s LOCAL_CLUSTER_BIN="$ROOT/$BIN" \
+    "$ROOT/deploy/local-cluster.sh" >"$dir/urls" 2>"$dir/log" &
+  SERVER_PID=$!; PIDS+=("$SERVER_PID")
+  wait_for 60 grep -q '^READY=1' "$dir/urls" || { log "the local cluster did not start: $(tail -n3 "$dir/log")"; return 1; }
+  cluster_var() { sed -n "s/^$1=//p" "$dir/urls"; }
+  stream=$(curl -sf -X POST "$(cluster_var ADMIN_URL)/v1/streams" -H "Authorization: Bearer $(cluster_var ADMIN_TOKEN)" \
+    -H 'Content-Type: application/json' -d '{"name":"benchmark"}') || { log "creating the stream failed"; return 1; }
+  key=$(jq -r .stream_key <<<"$stream"); playback=$(jq -r .playback_id <<<"$stream")
+  # Publish and play RTMP on origin 1 (it owns what it ingests); FLV and HLS from edge 1,
+  # which pulls the stream over the relay.
+  PUBLISH_URL=$(cluster_var ORIGIN_RTMP_1)/$key
+  RTMP_PLAY_URL=$(cluster_var ORIGIN_RTMP_1)/$playback
+  FLV_URL=$(cluster_var EDGE_URL_1)/live/$playback.flv
+  READY_URL=$(cluster_var EDGE_URL_1)/hls/$playback/index.m3u8
+}
 stream_ready() {
   case "$READY_URL" in
     *.m3u8) curl -sf --max-time 2 "$READY_URL" | grep -q '\.ts' ;;
@@ -261,13 +285,14 @@ stop_pid() { # TERM, then (ferrocast drains) a second TERM after 5 s, KILL after
 server_version() {
   case "$1" in
     ferrocast) echo "ferrocast $(git -C "$ROOT" describe --always --dirty 2>/dev/null)" ;;
+    cluster) echo "ferrocast $(git -C "$ROOT" describe --always --dirty 2>/dev/null) local cluster, redis $(redis-server --version 2>/dev/null | sed -n "s/.*v=\([0-9.]*\).*/\1/p"), s3s-fs" ;;
     nginx) echo "nginx $(nginx -v 2>&1 | sed 's#.*/##') + nginx-rtmp $(dpkg-query -W -f='${Version}' libnginx-mod-rtmp 2>/dev/null)" ;;
     nms) echo "node-media-server $(node -p "require('$BENCH/node_modules/node-media-server/package.json').version") on node $(node --version)" ;;
   esac
 }
 protocols_of() {
   case "$1" in
-    ferrocast|nms) echo "rtmp flv" ;;
+    ferrocast|cluster|nms) echo "rtmp flv" ;;
     nginx) echo "rtmp" ;;
   esac
 }
@@ -363,18 +388,18 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$(lscpu | sed -n 's
   --arg nproc "$(nproc)" --arg kernel "$(uname -r)" --arg mem "$(free -g | awk '/^Mem:/ {print $2}')" \
   --argjson quick "$QUICK" --arg steps "$STEPS" --argjson hold "$HOLD" --argjson idle "$IDLE" \
   --arg servers "$SERVERS" --arg cmd "$COMMAND" \
-  --arg vf "$(server_version ferrocast)" --arg vn "$(server_version nginx)" --arg vm "$(server_version nms)" \
+  --arg vf "$(server_version ferrocast)" --arg vc "$(server_version cluster)" --arg vn "$(server_version nginx)" --arg vm "$(server_version nms)" \
   --arg lt "$("$ROOT/$LOADTEST" --version)" --arg nofile "$(ulimit -n)" \
   '{date: $date, machine: {cpu: $cpu, nproc: ($nproc | tonumber), kernel: $kernel, mem_gib: ($mem | tonumber)},
     quick: ($quick == 1), steps: ($steps | split(",") | map(tonumber)), hold_s: $hold, idle_s: $idle,
     servers: ($servers | split(",")), command: $cmd, nofile: ($nofile | tonumber), loadtest: $lt,
-    versions: {ferrocast: $vf, nginx: $vn, nms: $vm},
+    versions: {ferrocast: $vf, cluster: $vc, nginx: $vn, nms: $vm},
     clips: {"1000": "720p30 x264 veryfast zerolatency, 2 s GOP, 2 B-frames, 1 Mb/s + AAC 128 kb/s",
             "2500": "720p30 x264 veryfast zerolatency, 2 s GOP, 2 B-frames, 2.5 Mb/s + AAC 128 kb/s"}}' \
   >"$OUT/meta.json"
 log "steps ${STEPS} viewers, ${HOLD} s each; servers ${SERVERS}; open files $(ulimit -n); work in $OUT"
 for SERVER in ${SERVERS//,/ }; do
-  case "$SERVER" in ferrocast|nginx|nms) ;; *) echo "unknown server $SERVER" >&2; exit 2 ;; esac
+  case "$SERVER" in ferrocast|cluster|nginx|nms) ;; *) echo "unknown server $SERVER" >&2; exit 2 ;; esac
   for kbps in 1000 2500; do
     for proto in $(protocols_of "$SERVER"); do
       run_combo "$SERVER" "$kbps" "$proto"

@@ -14,7 +14,8 @@ import math
 import os
 import sys
 
-NAMES = {"ferrocast": "ferrocast", "nginx": "nginx-rtmp", "nms": "node-media-server"}
+NAMES = {"ferrocast": "ferrocast", "cluster": "ferrocast cluster", "nginx": "nginx-rtmp",
+         "nms": "node-media-server"}
 PROTOS = {"rtmp": "RTMP play", "flv": "HTTP-FLV"}
 # Ratio pairs: ferrocast's protocol vs the peer that serves it.
 PAIRS = [("rtmp", "nginx", 2.0), ("flv", "nms", 1.5)]
@@ -30,6 +31,8 @@ KNOWN_FAILURES = {
 CONTENDED = 0.3  # cores used by other work on the machine during a window
 DOES = {
     "ferrocast": "RTMP ingest, HLS (2 s segments to the local store), GOP cache for FLV and RTMP play",
+    "cluster": "control, 2 origins, 2 edges, redis-server, s3s-fs: RTMP ingest and play on an origin, "
+               "HLS segments to S3 and the index to Redis, HTTP-FLV on an edge over the gRPC relay",
     "nginx": "RTMP ingest, `hls on` (2 s fragments to disk), no GOP cache",
     "nms": "RTMP ingest, GOP cache for FLV and RTMP play; no HLS (4.x has none)",
 }
@@ -272,7 +275,7 @@ def why_not(s):
 
 def order(key):
     server, proto, kbps = key
-    return (kbps, ["ferrocast", "nginx", "nms"].index(server) if server in NAMES else 9,
+    return (kbps, ["ferrocast", "cluster", "nginx", "nms"].index(server) if server in NAMES else 9,
             ["rtmp", "flv"].index(proto) if proto in PROTOS else 9)
 
 
@@ -333,19 +336,21 @@ def markdown(meta, derived, ingest, ratios, targets):
             if not d["supported"]:
                 add(f"n/a: {label(d)}: {short_error(d['error'], 400)}.")
                 add("")
-    add("Targets for ferrocast:")
-    add("")
-    add("| clip | play | measure | value | target | met |")
-    add("|---|---|---|---|---|---|")
-    for t in targets:
-        v = t["value"]
-        val = "n/a" if v is None else (f"{v:.2f}x" if "viewers_per_core" in t["measure"] else f"{v:.1f}")
-        t = dict(t, measure=t["measure"].replace("viewers_per_core", "viewers per core")
-                 .replace("rss_per_viewer_kb", "RSS per viewer (KB)").replace("latency_p50_ms", "latency p50 (ms)"))
-        met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
-        add(f"| {t['kbps'] / 1000:g} Mb/s | {PROTOS[t['protocol']]} | {t['measure']} "
-            f"| {val} | {t['target']} | {met} |")
-    add("")
+    # Targets concern `ferrocast dev`; a run without it (e.g. the cluster alone) has none.
+    if targets:
+        add("Targets for ferrocast:")
+        add("")
+        add("| clip | play | measure | value | target | met |")
+        add("|---|---|---|---|---|---|")
+        for t in targets:
+            v = t["value"]
+            val = "n/a" if v is None else (f"{v:.2f}x" if "viewers_per_core" in t["measure"] else f"{v:.1f}")
+            t = dict(t, measure=t["measure"].replace("viewers_per_core", "viewers per core")
+                     .replace("rss_per_viewer_kb", "RSS per viewer (KB)").replace("latency_p50_ms", "latency p50 (ms)"))
+            met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+            add(f"| {t['kbps'] / 1000:g} Mb/s | {PROTOS[t['protocol']]} | {t['measure']} "
+                f"| {val} | {t['target']} | {met} |")
+        add("")
     add("Ingest, one publisher and no viewers (mean over the server's fresh starts):")
     add("")
     add("| server | clip | what it does with the stream | RSS idle (MiB) | RSS per publisher (MiB) "
@@ -431,6 +436,7 @@ def plot(derived, path):
     import matplotlib.pyplot as plt
 
     styles = {("ferrocast", "rtmp"): ("tab:blue", "-"), ("ferrocast", "flv"): ("tab:blue", "--"),
+              ("cluster", "rtmp"): ("tab:purple", "-"), ("cluster", "flv"): ("tab:purple", "--"),
               ("nginx", "rtmp"): ("tab:green", "-"), ("nms", "rtmp"): ("tab:red", "-"),
               ("nms", "flv"): ("tab:red", "--")}
     from matplotlib.ticker import NullFormatter, ScalarFormatter
