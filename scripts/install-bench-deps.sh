@@ -17,36 +17,20 @@ APT_PACKAGES=(nginx libnginx-mod-rtmp ffmpeg python3 python3-matplotlib jq nodej
 log() { printf '[install-bench-deps] %s\n' "$*" >&2; }
 die() { printf '[install-bench-deps] error: %s\n' "$*" >&2; exit 1; }
 
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot apt-get install"
-  SUDO=(sudo)
-fi
-
 # ---- apt -------------------------------------------------------------------
-is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
-
-missing=()
+source "$ROOT/scripts/apt.sh"
+packages=()
 for p in "${APT_PACKAGES[@]}"; do
   case "$p" in
     # A node from elsewhere (nodesource, nvm) is as good as Debian's.
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
     npm) command -v npm >/dev/null 2>&1 && continue ;;
   esac
-  is_installed "$p" || missing+=("$p")
+  packages+=("$p")
 done
-
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "apt: installing ${missing[*]}"
-  apt_opts=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=3)
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -qq
-  # Debian's nginx package may try to start a system nginx on :80; the benchmark never uses
-  # it (it runs its own nginx with its own config on loopback ports).
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq \
-    --no-install-recommends "${missing[@]}"
-else
-  log "apt: ${APT_PACKAGES[*]} already installed"
-fi
+# Debian's nginx package may try to start a system nginx on :80; the benchmark never uses it
+# (it runs its own nginx with its own config on loopback ports).
+apt_install "${packages[@]}"
 
 RTMP_MODULE=$(find /usr/lib/nginx/modules -name 'ngx_rtmp_module.so' 2>/dev/null | head -n1)
 [ -n "$RTMP_MODULE" ] || die "ngx_rtmp_module.so not found under /usr/lib/nginx/modules"

@@ -15,33 +15,9 @@ APT_PACKAGES=(ffmpeg chromium redis-server python3 gstreamer1.0-tools gstreamer1
 log() { printf '[install-test-deps] %s\n' "$*" >&2; }
 die() { printf '[install-test-deps] error: %s\n' "$*" >&2; exit 1; }
 
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || die "not root and no sudo: cannot apt-get install"
-  SUDO=(sudo)
-fi
-
 # ---- apt -------------------------------------------------------------------
-is_installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
-}
-
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  is_installed "$p" || missing+=("$p")
-done
-
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "apt: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # Wait for a concurrently running apt/dpkg instead of failing on its lock.
-  apt_opts=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=3)
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -qq
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq \
-    --no-install-recommends "${missing[@]}"
-else
-  log "apt: ${APT_PACKAGES[*]} already installed"
-fi
+source "$ROOT/scripts/apt.sh"
+apt_install "${APT_PACKAGES[@]}"
 
 # ---- node / npm ------------------------------------------------------------
 command -v node >/dev/null 2>&1 || die "node not found (Node >= 20.9 required)"

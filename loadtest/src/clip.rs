@@ -181,13 +181,9 @@ mod tests {
     use crate::flv::TAG_SCRIPT;
 
     fn tag(tag_type: u8, timestamp_ms: u32, body: &[u8]) -> Vec<u8> {
-        let size = body.len() as u32;
-        let mut out = vec![tag_type];
-        out.extend_from_slice(&size.to_be_bytes()[1..]);
-        out.extend_from_slice(&timestamp_ms.to_be_bytes()[1..]);
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        out.extend_from_slice(body);
-        out.extend_from_slice(&(size + 11).to_be_bytes());
+        let tag_type = ferrocast_media::flv::TagType::from_u8(tag_type).unwrap();
+        let mut out = Vec::new();
+        ferrocast_media::flv::write_tag(tag_type, timestamp_ms, body, &mut out);
         out
     }
 

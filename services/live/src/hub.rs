@@ -58,8 +58,9 @@ pub struct Hub {
 struct State {
     /// `None` once the stream has ended; dropping it ends every receiver.
     sender: Option<broadcast::Sender<Batch>>,
-    /// Audio waiting for the next video frame; not yet in the ring nor the GOP cache.
-    held_audio: Vec<Frame>,
+    /// Frames waiting to go out as one batch (only audio waits; the frame that ends the wait
+    /// joins it); not yet in the ring nor the GOP cache.
+    held: Vec<Frame>,
     metadata: Option<Frame>,
     video_config: Option<Frame>,
     audio_config: Option<Frame>,
@@ -101,10 +102,10 @@ impl Hub {
         }
         let hold = frame.kind == FrameKind::Audio
             && !frame.config
-            && state.held_audio.first().is_none_or(|first| {
+            && state.held.first().is_none_or(|first| {
                 frame.timestamp_ms.saturating_sub(first.timestamp_ms) < AUDIO_HOLD_MS
             });
-        state.held_audio.push(frame);
+        state.held.push(frame);
         if !hold {
             state.flush(&self.limits);
         }
@@ -167,10 +168,10 @@ impl Hub {
 impl State {
     /// Sends the held frames as one batch, remembering them for new viewers.
     fn flush(&mut self, limits: &HubLimits) {
-        if self.held_audio.is_empty() {
+        if self.held.is_empty() {
             return;
         }
-        let frames = std::mem::take(&mut self.held_audio);
+        let frames = std::mem::take(&mut self.held);
         for frame in &frames {
             self.remember(frame, limits);
         }

@@ -188,10 +188,7 @@ impl Viewer {
             // No cached GOP: start at the next keyframe, not mid-GOP.
             self.policy.wait_for_keyframe();
         }
-        for frame in &start {
-            let chunks = self.chunks(frame);
-            self.pending.push(chunks);
-        }
+        self.push_frames(&start);
         drop(start);
         self.flush().await?;
         self.pending.shrink_to(MAX_PENDING);
@@ -280,22 +277,21 @@ impl Viewer {
             BatchVerdict::All if self.player.uses_shared_serialization() => {
                 self.pending.push(batch.rtmp_chunks().clone());
             }
-            BatchVerdict::All => {
-                for frame in batch.frames() {
-                    let chunks = self.chunks(frame);
-                    self.pending.push(chunks);
-                }
-            }
+            BatchVerdict::All => self.push_frames(batch.frames()),
             BatchVerdict::Part { send, dropped } => {
                 metrics::rtmp_frames_dropped(dropped);
-                for frame in &send {
-                    let chunks = self.chunks(frame);
-                    self.pending.push(chunks);
-                }
+                self.push_frames(&send);
             }
             BatchVerdict::Cut => return Next::Cut,
         }
         Next::Continue
+    }
+
+    fn push_frames(&mut self, frames: &[Frame]) {
+        for frame in frames {
+            let chunks = self.chunks(frame);
+            self.pending.push(chunks);
+        }
     }
 
     fn chunks(&self, frame: &Frame) -> Bytes {

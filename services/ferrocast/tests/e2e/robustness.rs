@@ -47,3 +47,36 @@ fn a_connection_that_panics_the_parser_leaves_the_live_stream_playing() {
     let _ = publisher.kill();
     let _ = publisher.wait();
 }
+
+#[test]
+fn connections_beyond_rtmp_max_connections_are_closed_at_once_and_counted() {
+    let server = DevServer::start_with(&[("FERROCAST_RTMP__MAX_CONNECTIONS", "2")]);
+    let rtmp_addr = server
+        .rtmp_server
+        .trim_start_matches("rtmp://")
+        .trim_end_matches("/live")
+        .to_owned();
+    // Two connections hold both slots until the handshake timeout (5 s) closes them.
+    let held: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(&rtmp_addr).unwrap())
+        .collect();
+    let mut turned_away = std::net::TcpStream::connect(&rtmp_addr).unwrap();
+    turned_away
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let read = std::io::Read::read(&mut turned_away, &mut byte);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the third connection is closed at once, not left to the handshake timeout: {read:?}"
+    );
+    let metrics = crate::support::http::get(&format!("{}/metrics", server.ops_url)).text();
+    assert!(
+        metrics.contains("ferrocast_origin_rtmp_connection_errors_total{kind=\"limit\"} 1"),
+        "{metrics}"
+    );
+    drop(held);
+}
