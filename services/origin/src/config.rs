@@ -31,7 +31,7 @@ impl Default for HlsConfig {
     }
 }
 
-/// The RTMP server: how many connections, and how RTMP players are written to.
+/// The RTMP server: connections, the bounds on each, and how RTMP players are written to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RtmpServerConfig {
@@ -43,13 +43,44 @@ pub struct RtmpServerConfig {
     /// latency. Zero writes each video frame (with its audio) as soon as it arrives.
     #[serde(with = "humantime_serde")]
     pub play_merge_window: Duration,
+    /// Time allowed for the RTMP handshake.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// Time allowed from the end of the handshake to an accepted publish or play; a
+    /// connection that only holds a slot is closed.
+    #[serde(with = "humantime_serde")]
+    pub start_timeout: Duration,
+    /// Time a connection may send nothing; encoders send continuously.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Longest RTMP message (bytes) an authorized publisher may send: it must hold the largest
+    /// keyframe. Before a publish is authorized, only commands of up to 64 KiB are accepted.
+    pub max_message_size: usize,
 }
 
 impl Default for RtmpServerConfig {
     fn default() -> Self {
+        let limits = Limits::default();
         Self {
             max_connections: 10_000,
             play_merge_window: Duration::from_millis(200),
+            handshake_timeout: limits.handshake_timeout,
+            start_timeout: limits.start_timeout,
+            idle_timeout: limits.idle_timeout,
+            max_message_size: limits.max_message_size,
+        }
+    }
+}
+
+impl RtmpServerConfig {
+    /// The bounds of each connection.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            handshake_timeout: self.handshake_timeout,
+            start_timeout: self.start_timeout,
+            idle_timeout: self.idle_timeout,
+            max_message_size: self.max_message_size,
+            ..Limits::default()
         }
     }
 }
@@ -59,12 +90,10 @@ impl Default for RtmpServerConfig {
 pub struct OriginConfig {
     /// RTMP application publishers must use (`rtmp://host/<app>/<key>`).
     pub publish_app: String,
-    /// Connection limit and RTMP play writes.
+    /// Connections, their bounds, and RTMP play writes.
     pub rtmp_server: RtmpServerConfig,
     /// Deadline of one publish authorization.
     pub authorize_timeout: Duration,
-    /// Per-connection RTMP bounds.
-    pub rtmp: Limits,
     /// HLS packaging.
     pub hls: HlsConfig,
     /// What SIGTERM does to running publishes.
@@ -77,7 +106,6 @@ impl Default for OriginConfig {
             publish_app: "live".into(),
             rtmp_server: RtmpServerConfig::default(),
             authorize_timeout: Duration::from_secs(3),
-            rtmp: Limits::default(),
             hls: HlsConfig::default(),
             drain: DrainConfig::default(),
         }

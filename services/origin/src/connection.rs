@@ -50,7 +50,7 @@ async fn handle(
     deps: &OriginDeps,
     stop: &Stop,
 ) -> Result<(), RtmpError> {
-    let mut connection = Connection::handshake(socket, config.rtmp.clone()).await?;
+    let mut connection = Connection::handshake(socket, config.rtmp_server.limits()).await?;
     let mut metadata: Option<StreamMetadata> = None;
     let mut publish: Option<PublishSession> = None;
     let outcome = loop {
@@ -58,7 +58,8 @@ async fn handle(
             next = connection.next_event() => next,
             () = stop.close.cancelled(), if publish.is_some() => {
                 tracing::info!("closing publish: origin draining");
-                break Ok(());
+                let why = "origin is draining, reconnect to publish elsewhere";
+                break connection.end_publish(why).await;
             }
         };
         let event = match next {
@@ -185,8 +186,9 @@ async fn on_publish(
         Ok(grant) => grant,
         Err(refusal) => {
             metrics::publish_refused(refusal.reason());
+            // The stream id only: the app and stream name may hold the key.
             let stream_id = refusal.stream_id().unwrap_or("unknown");
-            tracing::warn!(stream_id, reason = refusal.reason(), %app, "publish refused");
+            tracing::warn!(stream_id, reason = refusal.reason(), "publish refused");
             let code = refusal_code(&refusal);
             connection
                 .reject(request_id, code, &refusal.to_string())

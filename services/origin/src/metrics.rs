@@ -142,12 +142,13 @@ pub fn describe() {
 pub(crate) fn connection_failed(error: &RtmpError) {
     let kind = match error {
         RtmpError::Io(_) => "io",
-        RtmpError::HandshakeTimeout(_) | RtmpError::IdleTimeout(_) | RtmpError::WriteTimeout(_) => {
-            "timeout"
-        }
+        RtmpError::HandshakeTimeout(_)
+        | RtmpError::StartTimeout(_)
+        | RtmpError::IdleTimeout(_)
+        | RtmpError::WriteTimeout(_) => "timeout",
         RtmpError::Handshake(_) => "handshake",
         RtmpError::ParserPanicked => "parser_panic",
-        // Bytes without a complete message: abuse of the protocol, whatever its intent.
+        // Broken framing, AMF0 or limits: abuse of the protocol, whatever its intent.
         _ => "protocol",
     };
     metrics::counter!(RTMP_ERRORS, "kind" => kind).increment(1);

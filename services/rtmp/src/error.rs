@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::reader::ChunkError;
+
 /// Why an RTMP connection ended abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpError {
@@ -26,7 +28,10 @@ pub enum RtmpError {
     /// The peer made `rml_rtmp` panic; the session state is unusable.
     #[error("rtmp parser panicked on malformed input")]
     ParserPanicked,
-    /// The peer kept sending without completing a message.
-    #[error("rtmp peer buffered {0} bytes without completing a message")]
-    Unproductive(usize),
+    /// The peer's chunk stream broke a rule or a limit.
+    #[error("rtmp chunk stream: {0}")]
+    Chunk(#[from] ChunkError),
+    /// The peer neither published nor played within the start deadline.
+    #[error("rtmp peer neither published nor played within {0:?}")]
+    StartTimeout(Duration),
 }

@@ -7,19 +7,29 @@
 //! into a [`Player`], which writes media serialized once by the pure [`chunk`] module and
 //! shared by every player.
 //!
-//! `rml_rtmp` is dormant upstream and panics on some malformed input, so every call into it is
-//! wrapped in `catch_unwind`: a panic becomes [`RtmpError::ParserPanicked`] and ends only that
-//! connection. [`Limits`] put our own bounds in front of it.
+//! `rml_rtmp` is dormant upstream, decodes AMF0 recursively and panics on some malformed
+//! input, so it never reads the network itself. Our own sans-I/O front does: the
+//! [`handshake`] is framed by us, the [`reader`] turns the chunk stream into whole messages
+//! within [`Limits`], and the [`front`] screens each message (bounded AMF0, exact control
+//! message sizes, capped commands) before it reaches `rml_rtmp` as one whole chunk. The
+//! [`Session`] joins the two without I/O, so fuzzers can drive it; `catch_unwind` around each
+//! call into `rml_rtmp` stays as the last line, turning a panic into
+//! [`RtmpError::ParserPanicked`] for that connection alone.
 
 pub mod chunk;
 mod connection;
 mod error;
+pub mod front;
+pub mod handshake;
 mod limits;
 mod player;
+pub mod reader;
+mod session;
 mod status;
 pub mod testing;
 
-pub use connection::{Connection, Event, StreamMetadata};
+pub use connection::Connection;
 pub use error::RtmpError;
 pub use limits::Limits;
 pub use player::Player;
+pub use session::{Event, Session, StreamMetadata};

@@ -29,7 +29,7 @@ pub struct Player {
 impl Player {
     pub(crate) fn new(mut connection: Connection, stream_id: u32) -> Self {
         connection.read_buffer = vec![0; READ_BUFFER_BYTES];
-        connection.events.clear();
+        connection.session.clear_events();
         Self {
             connection,
             stream_id,
@@ -61,15 +61,13 @@ impl Player {
             if count == 0 {
                 return Ok(());
             }
-            // Lend the buffer out so `ingest` can borrow the connection mutably without a copy.
-            let buffer = std::mem::take(&mut connection.read_buffer);
-            let ingested = connection.ingest(&buffer[..count], &mut self.replies);
-            connection.read_buffer = buffer;
-            ingested?;
-            let finished = connection
-                .events
-                .drain(..)
-                .any(|event| matches!(event, Event::PlayFinished));
+            connection
+                .session
+                .receive(&connection.read_buffer[..count], &mut self.replies)?;
+            let mut finished = false;
+            while let Some(event) = connection.session.next_event() {
+                finished |= matches!(event, Event::PlayFinished);
+            }
             if finished {
                 return Ok(());
             }

@@ -1,6 +1,6 @@
-//! Play notifications written without `rml_rtmp`: `onStatus` refusals (its refusals are
-//! `_error` responses that some players do not read as "this stream is not here"), the end of
-//! a stream, and `|RtmpSampleAccess` at timestamp 0.
+//! Statuses written without `rml_rtmp`: `onStatus` refusals of publishes and plays (its
+//! refusals are `_error` responses to no request of the client's, which librtmp, and so OBS,
+//! ignores), the end of a publish or a stream, and `|RtmpSampleAccess` at timestamp 0.
 
 use ferrocast_media::amf0::{self, Value};
 
@@ -10,6 +10,11 @@ use crate::chunk::{self, Header, chunk_stream, message_type};
 /// expects after a refused `play` (`NetStream.Play.StreamNotFound`, `…Failed`).
 pub fn write_error(message_stream_id: u32, code: &str, description: &str, out: &mut Vec<u8>) {
     write_on_status(message_stream_id, "error", code, description, out);
+}
+
+/// Appends an `onStatus` command with level `status` on `message_stream_id`.
+pub fn write_status(message_stream_id: u32, code: &str, description: &str, out: &mut Vec<u8>) {
+    write_on_status(message_stream_id, "status", code, description, out);
 }
 
 /// Appends what tells a player the stream is over: `NetStream.Play.UnpublishNotify` and

@@ -1,5 +1,5 @@
-//! Raw RTMP bytes for tests and load tools: a plain handshake and hand-made malformed
-//! messages, written with blocking `std::net` so any test can use them.
+//! Raw RTMP bytes for tests and load tools: a plain handshake and hand-made messages, legal
+//! and hostile, written with blocking `std::net` so any test can use them.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -30,4 +30,50 @@ pub fn set_data_frame_without_metadata() -> Vec<u8> {
     chunk.extend_from_slice(&0u32.to_le_bytes()); // message stream id
     chunk.extend_from_slice(&payload);
     chunk
+}
+
+/// `payload` as one message on `chunk_stream_id` (2 to 63): a Type 0 chunk, then Type 3
+/// continuations of `chunk_size` bytes.
+pub fn message_chunks(
+    chunk_stream_id: u8,
+    type_id: u8,
+    message_stream_id: u32,
+    payload: &[u8],
+    chunk_size: usize,
+) -> Vec<u8> {
+    let mut out = vec![chunk_stream_id & 0x3F, 0, 0, 0];
+    let length = u32::try_from(payload.len()).expect("test messages fit in 32 bits");
+    out.extend_from_slice(&length.to_be_bytes()[1..]);
+    out.push(type_id);
+    out.extend_from_slice(&message_stream_id.to_le_bytes());
+    for (index, piece) in payload.chunks(chunk_size.max(1)).enumerate() {
+        if index > 0 {
+            out.push(0xC0 | (chunk_stream_id & 0x3F));
+        }
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
+/// A Set Chunk Size message announcing `size` (any value, legal or not).
+pub fn set_chunk_size(size: u32) -> Vec<u8> {
+    message_chunks(2, 1, 0, &size.to_be_bytes(), 128)
+}
+
+/// A `connect` command whose command object nests `levels` objects deep, at the initial
+/// chunk size of 128: with 10,000 levels (about 70 KB) it overflowed the stack of a
+/// recursive AMF0 decoder.
+pub fn deeply_nested_connect(levels: usize) -> Vec<u8> {
+    let mut payload = vec![0x02, 0x00, 0x07];
+    payload.extend_from_slice(b"connect");
+    payload.push(0x00); // transaction id 1.0
+    payload.extend_from_slice(&1.0f64.to_be_bytes());
+    for _ in 0..levels {
+        payload.extend_from_slice(&[0x03, 0x00, 0x01, b'a']); // object, property "a"
+    }
+    payload.push(0x05); // null
+    for _ in 0..levels {
+        payload.extend_from_slice(&[0x00, 0x00, 0x09]); // object end
+    }
+    message_chunks(3, 20, 0, &payload, 128)
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use ferrocast_rtmp::testing::{client_handshake, set_data_frame_without_metadata};
+use ferrocast_rtmp::testing::{client_handshake, deeply_nested_connect};
 
 use crate::ingest::{playlist_when, segment_uris};
 use crate::support::media::publish_clip;
@@ -11,7 +11,7 @@ use crate::support::server::DevServer;
 use crate::viewers::watch_flv;
 
 #[test]
-fn a_connection_that_panics_the_parser_leaves_the_live_stream_playing() {
+fn connections_sending_deeply_nested_amf_leave_the_live_stream_playing() {
     let mut server = DevServer::start();
     let mut publisher = publish_clip(&server.publish_url, -1);
     playlist_when(&server, "the stream to go live", |text| {
@@ -28,7 +28,8 @@ fn a_connection_that_panics_the_parser_leaves_the_live_stream_playing() {
     for _ in 0..3 {
         let mut evil = std::net::TcpStream::connect(&rtmp_addr).unwrap();
         client_handshake(&mut evil).unwrap();
-        evil.write_all(&set_data_frame_without_metadata()).unwrap();
+        // Over 5,000 levels: small enough to be read, too deep to be decoded.
+        evil.write_all(&deeply_nested_connect(5_000)).unwrap();
         std::thread::sleep(Duration::from_millis(300));
     }
     let received = viewer.join().unwrap();
@@ -42,8 +43,13 @@ fn a_connection_that_panics_the_parser_leaves_the_live_stream_playing() {
         received.video_span_ms() >= 4000,
         "the viewer kept receiving: {received:?}"
     );
-    let panics = server.log().matches("rtmp parser panicked").count();
-    assert_eq!(panics, 3, "each bad connection ended with a clear error");
+    let log = server.log();
+    let refused = log.matches("amf0 nesting depth").count();
+    assert_eq!(
+        refused, 3,
+        "each bad connection ended with a clear error: {log}"
+    );
+    assert_eq!(log.matches("panicked").count(), 0, "{log}");
     let _ = publisher.kill();
     let _ = publisher.wait();
 }

@@ -1,15 +1,40 @@
-//! Just enough AMF0 to write an FLV `onMetaData` script tag body and the RTMP `onStatus`
-//! messages the server writes itself.
+//! AMF0, the encoding of RTMP commands and FLV script data: a writer for the messages the
+//! server sends itself (`onMetaData`, `onStatus`), and a bounded [`read`]er for what peers
+//! send, so that no untrusted AMF0 reaches a recursive decoder.
 
-/// A metadata property value.
+mod read;
+
+pub use read::{Limits, read_values};
+
+/// One AMF0 value. The reader produces every variant; the writer writes every variant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// An AMF0 number.
     Number(f64),
     /// An AMF0 boolean.
     Bool(bool),
-    /// An AMF0 short string (truncated to 65535 bytes).
+    /// An AMF0 short string (truncated to 65535 bytes when written).
     String(String),
+    /// An anonymous object: properties in the order they came.
+    Object(Vec<(String, Value)>),
+    /// The null value.
+    Null,
+    /// The undefined value.
+    Undefined,
+    /// An associative (ECMA) array: properties in the order they came.
+    EcmaArray(Vec<(String, Value)>),
+    /// A strict (dense) array.
+    StrictArray(Vec<Value>),
+}
+
+impl Value {
+    /// The string this value holds, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(text) => Some(text),
+            _ => None,
+        }
+    }
 }
 
 const NUMBER: u8 = 0x00;
@@ -17,8 +42,11 @@ const BOOLEAN: u8 = 0x01;
 const STRING: u8 = 0x02;
 const OBJECT: u8 = 0x03;
 const NULL: u8 = 0x05;
+const UNDEFINED: u8 = 0x06;
 const ECMA_ARRAY: u8 = 0x08;
-const OBJECT_END: [u8; 3] = [0x00, 0x00, 0x09];
+const OBJECT_END_MARKER: u8 = 0x09;
+const STRICT_ARRAY: u8 = 0x0A;
+const OBJECT_END: [u8; 3] = [0x00, 0x00, OBJECT_END_MARKER];
 
 /// Writes `"onMetaData"` followed by an ECMA array of `properties`.
 pub fn write_on_metadata(properties: &[(&str, Value)], out: &mut Vec<u8>) {
@@ -35,7 +63,8 @@ pub fn write_object(properties: &[(&str, Value)], out: &mut Vec<u8>) {
     write_properties(properties, out);
 }
 
-/// Writes one value.
+/// Writes one value. Nesting is as deep as the value given: the server writes only values
+/// it built itself.
 pub fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Number(number) => {
@@ -47,6 +76,26 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
             out.push(u8::from(*flag));
         }
         Value::String(text) => write_string(text, out),
+        Value::Object(properties) => {
+            out.push(OBJECT);
+            write_owned_properties(properties, out);
+        }
+        Value::Null => out.push(NULL),
+        Value::Undefined => out.push(UNDEFINED),
+        Value::EcmaArray(properties) => {
+            out.push(ECMA_ARRAY);
+            let count = u32::try_from(properties.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&count.to_be_bytes());
+            write_owned_properties(properties, out);
+        }
+        Value::StrictArray(values) => {
+            out.push(STRICT_ARRAY);
+            let count = u32::try_from(values.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&count.to_be_bytes());
+            for value in values {
+                write_value(value, out);
+            }
+        }
     }
 }
 
@@ -62,6 +111,14 @@ pub fn write_null(out: &mut Vec<u8>) {
 }
 
 fn write_properties(properties: &[(&str, Value)], out: &mut Vec<u8>) {
+    for (name, value) in properties {
+        write_short_string(name, out);
+        write_value(value, out);
+    }
+    out.extend_from_slice(&OBJECT_END);
+}
+
+fn write_owned_properties(properties: &[(String, Value)], out: &mut Vec<u8>) {
     for (name, value) in properties {
         write_short_string(name, out);
         write_value(value, out);

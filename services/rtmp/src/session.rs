@@ -1,0 +1,300 @@
+//! The sans-I/O server session: received bytes go through our bounded front (chunk reader
+//! and screen) and only then, one whole message at a time, into `rml_rtmp`'s session state
+//! machine; its replies and our own statuses come out as bytes, its decisions as [`Event`]s.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Display;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use bytes::Bytes;
+use rml_rtmp::sessions::{
+    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+};
+
+use crate::front::{Screen, Verdict, single_chunk};
+use crate::reader::{ChunkReader, Message};
+use crate::{Limits, RtmpError, chunk, status};
+
+pub use rml_rtmp::sessions::StreamMetadata;
+
+/// What the peer asked for or sent. Requests carry a `request_id` to answer with
+/// [`Session::accept`] or a refusal.
+#[derive(Debug)]
+pub enum Event {
+    /// The peer wants to publish `rtmp://host/<app>/<key>`.
+    PublishRequested {
+        /// Id to answer the request with.
+        request_id: u32,
+        /// The application name (`live`).
+        app: String,
+        /// The stream key: a secret, never log it.
+        key: String,
+    },
+    /// `@setDataFrame` / `onMetaData` from the publisher.
+    Metadata(StreamMetadata),
+    /// An FLV audio tag body.
+    Audio {
+        /// RTMP timestamp in milliseconds (32-bit, wraps).
+        timestamp_ms: u32,
+        /// The tag body.
+        data: Bytes,
+    },
+    /// An FLV video tag body.
+    Video {
+        /// RTMP timestamp in milliseconds (32-bit, wraps).
+        timestamp_ms: u32,
+        /// The tag body.
+        data: Bytes,
+    },
+    /// The publisher sent FCUnpublish/deleteStream/closeStream.
+    PublishFinished,
+    /// The peer wants to play `rtmp://host/<app>/<key>`.
+    PlayRequested {
+        /// Id to answer the request with.
+        request_id: u32,
+        /// The application name.
+        app: String,
+        /// The stream name asked for.
+        key: String,
+        /// The message stream the player plays on.
+        stream_id: u32,
+    },
+    /// The player sent deleteStream/closeStream.
+    PlayFinished,
+}
+
+/// One connection's protocol state after the handshake.
+pub struct Session {
+    reader: ChunkReader,
+    screen: Screen,
+    rml: ServerSession,
+    limits: Limits,
+    events: VecDeque<Event>,
+    /// The message stream of each publish request not answered yet, for its `onStatus`.
+    publish_streams: HashMap<u32, u32>,
+    /// The message stream of the accepted publish.
+    publishing: Option<u32>,
+    /// The message stream of the message `rml_rtmp` is handling.
+    feeding_stream_id: u32,
+    started: bool,
+}
+
+impl Session {
+    /// A session and the bytes that open it (chunk size, window, bandwidth).
+    pub fn new(limits: Limits) -> Result<(Self, Vec<u8>), RtmpError> {
+        let mut config = ServerSessionConfig::new();
+        // The pre-serialized frames players share are chunked at this size.
+        config.chunk_size = chunk::CHUNK_SIZE as u32;
+        let (mut rml, initial) = guarded(|| ServerSession::new(config))?;
+        // `rml_rtmp` only ever receives whole messages in one chunk each: let its reader take
+        // chunks as long as any message we forward.
+        let open_reader = Message {
+            chunk_stream_id: 2,
+            timestamp_ms: 0,
+            type_id: chunk::message_type::SET_CHUNK_SIZE,
+            message_stream_id: 0,
+            payload: Bytes::copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes()),
+        };
+        let mut bytes = Vec::new();
+        single_chunk(&open_reader, &mut bytes);
+        guarded(|| rml.handle_input(&bytes))?;
+        let mut session = Self {
+            reader: ChunkReader::new(limits.unstarted_reader()),
+            screen: Screen::new(limits.commands),
+            rml,
+            limits,
+            events: VecDeque::new(),
+            publish_streams: HashMap::new(),
+            publishing: None,
+            feeding_stream_id: 0,
+            started: false,
+        };
+        let mut outbound = Vec::new();
+        session.collect(initial, &mut outbound)?;
+        Ok((session, outbound))
+    }
+
+    /// Whether a publish or play was accepted.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// Takes in received bytes: events are queued, replies appended to `outbound`.
+    pub fn receive(&mut self, bytes: &[u8], outbound: &mut Vec<u8>) -> Result<(), RtmpError> {
+        self.reader.push(bytes)?;
+        let mut forwarded = Vec::new();
+        while let Some(message) = self.reader.next_message()? {
+            let verdict = self.screen.judge(&message)?;
+            forwarded.clear();
+            match verdict {
+                Verdict::Forward => single_chunk(&message, &mut forwarded),
+                Verdict::Replace(payload) => {
+                    let completed = Message {
+                        payload: Bytes::from(payload),
+                        ..message
+                    };
+                    single_chunk(&completed, &mut forwarded);
+                }
+                Verdict::Drop(why) => {
+                    tracing::debug!(type_id = message.type_id, why, "rtmp message dropped");
+                    continue;
+                }
+            }
+            self.feeding_stream_id = message.message_stream_id;
+            let results = guarded(|| self.rml.handle_input(&forwarded))?;
+            self.collect(results, outbound)?;
+        }
+        Ok(())
+    }
+
+    /// The next event, if one is queued.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Drops queued events (a player's connection has no use for them).
+    pub(crate) fn clear_events(&mut self) {
+        self.events.clear();
+    }
+
+    /// Accepts a publish or play request. An accepted publish may send messages up to
+    /// [`Limits::max_message_size`].
+    pub fn accept(&mut self, request_id: u32, outbound: &mut Vec<u8>) -> Result<(), RtmpError> {
+        let results = guarded(|| self.rml.accept_request(request_id))?;
+        if let Some(stream_id) = self.publish_streams.remove(&request_id) {
+            self.reader.set_limits(self.limits.publishing_reader());
+            self.publishing = Some(stream_id);
+        }
+        self.started = true;
+        self.collect(results, outbound)
+    }
+
+    /// Accepts a play request, keeping the replies `keep` approves of.
+    pub(crate) fn accept_play(
+        &mut self,
+        request_id: u32,
+        keep: impl Fn(&ServerSessionResult) -> bool,
+        outbound: &mut Vec<u8>,
+    ) -> Result<(), RtmpError> {
+        let mut results = guarded(|| self.rml.accept_request(request_id))?;
+        results.retain(keep);
+        self.started = true;
+        self.collect(results, outbound)
+    }
+
+    /// Refuses a publish request with an `onStatus` of level `error` on its message stream,
+    /// which every client reports (an `_error` reply to no request of theirs is ignored by
+    /// librtmp, and so by OBS). End the connection after.
+    pub fn reject_publish(
+        &mut self,
+        request_id: u32,
+        code: &str,
+        description: &str,
+        outbound: &mut Vec<u8>,
+    ) {
+        let stream_id = self.publish_streams.remove(&request_id).unwrap_or(0);
+        status::write_error(stream_id, code, description, outbound);
+    }
+
+    /// Tells the publisher that the server ended its publish: an `onStatus` of level `status`,
+    /// `NetStream.Unpublish.Success`, on the publish's message stream.
+    pub fn end_publish(&mut self, description: &str, outbound: &mut Vec<u8>) {
+        if let Some(stream_id) = self.publishing.take() {
+            status::write_status(
+                stream_id,
+                "NetStream.Unpublish.Success",
+                description,
+                outbound,
+            );
+        }
+    }
+
+    fn collect(
+        &mut self,
+        results: Vec<ServerSessionResult>,
+        outbound: &mut Vec<u8>,
+    ) -> Result<(), RtmpError> {
+        for result in results {
+            match result {
+                ServerSessionResult::OutboundResponse(packet) => outbound.extend(packet.bytes),
+                ServerSessionResult::RaisedEvent(event) => self.on_event(event, outbound)?,
+                ServerSessionResult::UnhandleableMessageReceived(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn on_event(
+        &mut self,
+        event: ServerSessionEvent,
+        outbound: &mut Vec<u8>,
+    ) -> Result<(), RtmpError> {
+        let event = match event {
+            // Connecting to an application carries no decision: the app is checked at publish.
+            ServerSessionEvent::ConnectionRequested { request_id, .. } => {
+                let accepted = guarded(|| self.rml.accept_request(request_id))?;
+                for result in accepted {
+                    if let ServerSessionResult::OutboundResponse(packet) = result {
+                        outbound.extend(packet.bytes);
+                    }
+                }
+                return Ok(());
+            }
+            ServerSessionEvent::PublishStreamRequested {
+                request_id,
+                app_name,
+                stream_key,
+                ..
+            } => {
+                // rml_rtmp does not say which message stream; it is the `publish` command's.
+                self.publish_streams
+                    .insert(request_id, self.feeding_stream_id);
+                Event::PublishRequested {
+                    request_id,
+                    app: app_name,
+                    key: stream_key,
+                }
+            }
+            ServerSessionEvent::PublishStreamFinished { .. } => Event::PublishFinished,
+            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => Event::Metadata(metadata),
+            ServerSessionEvent::AudioDataReceived {
+                data, timestamp, ..
+            } => Event::Audio {
+                timestamp_ms: timestamp.value,
+                data,
+            },
+            ServerSessionEvent::VideoDataReceived {
+                data, timestamp, ..
+            } => Event::Video {
+                timestamp_ms: timestamp.value,
+                data,
+            },
+            ServerSessionEvent::PlayStreamRequested {
+                request_id,
+                app_name,
+                stream_key,
+                stream_id,
+                ..
+            } => Event::PlayRequested {
+                request_id,
+                app: app_name,
+                key: stream_key,
+                stream_id,
+            },
+            ServerSessionEvent::PlayStreamFinished { .. } => Event::PlayFinished,
+            _ => return Ok(()),
+        };
+        self.events.push_back(event);
+        Ok(())
+    }
+}
+
+/// Runs a call into `rml_rtmp`, turning its errors and panics into [`RtmpError`]. Our front
+/// keeps every input we know of that makes it panic away from it; this stays as the last line.
+pub(crate) fn guarded<T, E: Display>(call: impl FnOnce() -> Result<T, E>) -> Result<T, RtmpError> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(RtmpError::Protocol(error.to_string())),
+        Err(_) => Err(RtmpError::ParserPanicked),
+    }
+}
