@@ -158,7 +158,9 @@ impl Connection {
 async fn exchange_handshake(socket: &mut TcpStream) -> Result<(), RtmpError> {
     let mut handshake = ServerHandshake::default();
     let mut c0_c1 = [0u8; C0_C1_LEN];
-    read_handshake(socket, &mut c0_c1).await?;
+    read_handshake(socket, &mut c0_c1[..1]).await?;
+    ServerHandshake::check_version(c0_c1[0])?;
+    read_handshake(socket, &mut c0_c1[1..]).await?;
     let response = handshake.respond(&c0_c1)?;
     socket.write_all(&response).await?;
     let mut c2 = [0u8; C2_LEN];

@@ -32,14 +32,20 @@ impl Default for ServerHandshake {
 }
 
 impl ServerHandshake {
+    /// Checks C0, the version byte, which arrives first: a peer that is not an RTMP client
+    /// (an HTTP request, a scanner) is refused without waiting for C1.
+    pub fn check_version(c0: u8) -> Result<(), RtmpError> {
+        if c0 == VERSION {
+            return Ok(());
+        }
+        Err(RtmpError::Handshake(format!(
+            "unsupported rtmp version {c0}"
+        )))
+    }
+
     /// S0+S1+S2 for the client's C0+C1.
     pub fn respond(&mut self, c0_c1: &[u8; C0_C1_LEN]) -> Result<Vec<u8>, RtmpError> {
-        if c0_c1[0] != VERSION {
-            return Err(RtmpError::Handshake(format!(
-                "unsupported rtmp version {}",
-                c0_c1[0]
-            )));
-        }
+        Self::check_version(c0_c1[0])?;
         match self.process(c0_c1)? {
             HandshakeProcessResult::InProgress { response_bytes } => Ok(response_bytes),
             HandshakeProcessResult::Completed { .. } => {

@@ -298,3 +298,56 @@ pub(crate) fn guarded<T, E: Display>(call: impl FnOnce() -> Result<T, E>) -> Res
         Err(_) => Err(RtmpError::ParserPanicked),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::testing::message_chunks;
+
+    fn connect() -> Vec<u8> {
+        let mut payload = Vec::new();
+        ferrocast_media::amf0::write_string("connect", &mut payload);
+        let object = ferrocast_media::amf0::Value::Object(vec![(
+            "app".into(),
+            ferrocast_media::amf0::Value::String("live".into()),
+        )]);
+        ferrocast_media::amf0::write_value(
+            &ferrocast_media::amf0::Value::Number(1.0),
+            &mut payload,
+        );
+        ferrocast_media::amf0::write_value(&object, &mut payload);
+        message_chunks(3, 20, 0, &payload, 128)
+    }
+
+    #[test]
+    fn connect_is_answered() {
+        let (mut session, opening) = Session::new(Limits::default()).unwrap();
+        assert!(!opening.is_empty());
+        let mut outbound = Vec::new();
+        session.receive(&connect(), &mut outbound).unwrap();
+        let reply = String::from_utf8_lossy(&outbound);
+        assert!(reply.contains("NetConnection.Connect.Success"), "{reply}");
+    }
+
+    proptest! {
+        /// Whatever follows a valid connect, the session answers with an error or goes on,
+        /// and never lets `rml_rtmp` panic.
+        #[test]
+        fn arbitrary_bytes_never_reach_a_panic(
+            pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..8)
+        ) {
+            let (mut session, _) = Session::new(Limits::default()).unwrap();
+            let mut outbound = Vec::new();
+            session.receive(&connect(), &mut outbound).unwrap();
+            for piece in pieces {
+                match session.receive(&piece, &mut outbound) {
+                    Err(RtmpError::ParserPanicked) => prop_assert!(false, "rml_rtmp panicked"),
+                    Err(_) => break,
+                    Ok(()) => {}
+                }
+            }
+        }
+    }
+}
