@@ -109,3 +109,106 @@ fn record(throttle: &Mutex<LogThrottle>) -> Option<u64> {
         .unwrap_or_else(|e| e.into_inner())
         .record(Instant::now())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::ProxyProtocol;
+
+    /// A connected pair: the client's end and the server's, with the client's address.
+    async fn connection() -> (TcpStream, TcpStream, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, peer) = listener.accept().await.unwrap();
+        (client, server, peer)
+    }
+
+    fn config(proxy_protocol: ProxyProtocol, per_ip: usize) -> RtmpServerConfig {
+        RtmpServerConfig {
+            proxy_protocol,
+            max_connections_per_ip: per_ip,
+            ..RtmpServerConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_header_names_the_client_and_local_leaves_the_socket_peer() {
+        let admission = Admission::new(&config(ProxyProtocol::Any, 16));
+        let (mut client, mut server, peer) = connection().await;
+        client
+            .write_all(b"PROXY TCP4 203.0.113.7 10.0.0.1 40000 1935\r\n")
+            .await
+            .unwrap();
+        let admitted = admission.admit(&mut server, peer).await.unwrap();
+        assert_eq!(admitted.client, "203.0.113.7:40000".parse().unwrap());
+        assert!(admitted.proxied);
+
+        let (mut client, mut server, peer) = connection().await;
+        let mut local = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+        local.extend([0x20, 0x00, 0, 0]);
+        client.write_all(&local).await.unwrap();
+        let admitted = admission.admit(&mut server, peer).await.unwrap();
+        assert_eq!(admitted.client, peer);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_header_by_the_deadline_is_refused() {
+        let admission = Admission::new(&config(ProxyProtocol::V2, 16));
+        let (_client, mut server, peer) = connection().await;
+        let started = tokio::time::Instant::now();
+        assert!(admission.admit(&mut server, peer).await.is_none());
+        assert!(started.elapsed() >= RtmpServerConfig::default().proxy_header_timeout);
+    }
+
+    #[tokio::test]
+    async fn the_cap_counts_addresses_from_the_header_not_the_socket() {
+        let admission = Admission::new(&config(ProxyProtocol::V1, 1));
+        let mut held = Vec::new();
+        for (client_address, admitted) in [
+            ("203.0.113.7", true),
+            ("203.0.113.7", false),
+            ("198.51.100.9", true),
+        ] {
+            let (mut client, mut server, peer) = connection().await;
+            let header = format!("PROXY TCP4 {client_address} 10.0.0.1 40000 1935\r\n");
+            client.write_all(header.as_bytes()).await.unwrap();
+            let result = admission.admit(&mut server, peer).await;
+            assert_eq!(result.is_some(), admitted, "{client_address}");
+            held.push(result);
+        }
+        held.clear();
+        let (mut client, mut server, peer) = connection().await;
+        client
+            .write_all(b"PROXY TCP4 203.0.113.7 10.0.0.1 40000 1935\r\n")
+            .await
+            .unwrap();
+        assert!(
+            admission.admit(&mut server, peer).await.is_some(),
+            "a place is free again once its connection ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_proxy_protocol_the_socket_address_is_capped() {
+        let admission = Admission::new(&config(ProxyProtocol::Off, 2));
+        let mut admitted = Vec::new();
+        for _ in 0..3 {
+            let (_client, mut server, peer) = connection().await;
+            admitted.push(admission.admit(&mut server, peer).await);
+        }
+        let let_in = admitted.iter().filter(|a| a.is_some()).count();
+        assert_eq!(let_in, 2, "two from 127.0.0.1, the third refused");
+        let unlimited = Admission::new(&config(ProxyProtocol::Off, 0));
+        for _ in 0..50 {
+            let (_client, mut server, peer) = connection().await;
+            assert!(unlimited.admit(&mut server, peer).await.is_some());
+        }
+    }
+}
