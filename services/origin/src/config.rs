@@ -5,6 +5,8 @@ use std::time::Duration;
 use ferrocast_rtmp::Limits;
 use serde::{Deserialize, Serialize};
 
+use crate::proxy::Accept;
+
 /// HLS packaging settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -56,6 +58,44 @@ pub struct RtmpServerConfig {
     /// Longest RTMP message (bytes) an authorized publisher may send: it must hold the largest
     /// keyframe. Before a publish is authorized, only commands of up to 64 KiB are accepted.
     pub max_message_size: usize,
+    /// Whether connections start with a PROXY protocol header, sent by the L4 load balancer
+    /// in front, naming the client. When on, a connection without a valid header of an
+    /// accepted version is closed.
+    pub proxy_protocol: ProxyProtocol,
+    /// How long a connection has to deliver its whole PROXY protocol header.
+    #[serde(with = "humantime_serde")]
+    pub proxy_header_timeout: Duration,
+    /// Concurrent connections one client address may hold (IPv6: one /64); more are closed
+    /// at once and counted. The address is the PROXY protocol header's when that is on.
+    /// Zero turns the cap off.
+    pub max_connections_per_ip: usize,
+}
+
+/// PROXY protocol on the RTMP listener.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyProtocol {
+    /// No header: the socket's peer is the client.
+    #[default]
+    Off,
+    /// The text header only.
+    V1,
+    /// The binary header only.
+    V2,
+    /// Either header.
+    Any,
+}
+
+impl ProxyProtocol {
+    /// The header versions accepted, or `None` when the protocol is off.
+    pub fn accepted(self) -> Option<Accept> {
+        match self {
+            Self::Off => None,
+            Self::V1 => Some(Accept::V1),
+            Self::V2 => Some(Accept::V2),
+            Self::Any => Some(Accept::Any),
+        }
+    }
 }
 
 impl Default for RtmpServerConfig {
@@ -68,6 +108,9 @@ impl Default for RtmpServerConfig {
             start_timeout: limits.start_timeout,
             idle_timeout: limits.idle_timeout,
             max_message_size: limits.max_message_size,
+            proxy_protocol: ProxyProtocol::Off,
+            proxy_header_timeout: Duration::from_secs(5),
+            max_connections_per_ip: 16,
         }
     }
 }

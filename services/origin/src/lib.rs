@@ -5,18 +5,23 @@
 //! segments an uploader stores and then indexes, in that order. An accepted play sends the
 //! hub's frames as RTMP chunks serialized once and shared by every player.
 
+mod accept_backoff;
+mod admission;
 mod config;
 mod connection;
 mod ingest_rate;
+mod log_throttle;
 mod metadata;
 pub mod metrics;
+mod per_address;
 mod play;
+pub mod proxy;
 mod publish;
 mod publishing;
 mod uploader;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrocast_control::{PublishAuthorizer, StreamDirectory};
 use ferrocast_live::Hubs;
@@ -26,8 +31,13 @@ use tokio::sync::Semaphore;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
-pub use config::{DrainConfig, HlsConfig, OriginConfig, RtmpServerConfig};
+use crate::accept_backoff::AcceptBackoff;
+use crate::admission::Admission;
+use crate::log_throttle::LogThrottle;
+
+pub use config::{DrainConfig, HlsConfig, OriginConfig, ProxyProtocol, RtmpServerConfig};
 pub use ingest_rate::IngestRates;
 pub use publishing::{PublishReport, PublishStats, Publishing};
 
@@ -74,6 +84,9 @@ pub async fn run(
     drain(&config, &deps, &connections, &close_publishes).await;
 }
 
+/// At most one "limit reached" line per this.
+const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 async fn accept(
     config: &Arc<OriginConfig>,
     listener: TcpListener,
@@ -83,18 +96,25 @@ async fn accept(
     close_publishes: &CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(config.rtmp_server.max_connections));
+    let admission = Arc::new(Admission::new(&config.rtmp_server));
+    let mut backoff = AcceptBackoff::new();
+    let mut limit_log = LogThrottle::new(LIMIT_LOG_INTERVAL);
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let (socket, peer) = match accepted {
-            Ok(pair) => pair,
+        let (mut socket, peer) = match accepted {
+            Ok(pair) => {
+                backoff.succeeded();
+                pair
+            }
             Err(error) => {
-                // Usually EMFILE; back off briefly instead of spinning.
-                tracing::warn!(%error, "rtmp accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
+                let delay = backoff.failed(&error, Instant::now());
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(delay) => continue,
+                }
             }
         };
         // The server merges its own writes; Nagle would only hold back the replies and a
@@ -104,14 +124,28 @@ async fn accept(
         }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics::connection_refused_at_limit();
-            tracing::warn!(%peer, limit = config.rtmp_server.max_connections, "rtmp connection refused: limit reached");
+            if let Some(refused) = limit_log.record(Instant::now()) {
+                tracing::warn!(%peer, limit = config.rtmp_server.max_connections, refused, "rtmp connection refused: limit reached");
+            }
             continue;
         };
-        let (config, deps) = (config.clone(), deps.clone());
+        let (config, deps, admission) = (config.clone(), deps.clone(), admission.clone());
         let (draining, close) = (shutdown.clone(), close_publishes.clone());
         connections.spawn(async move {
+            let Some(admitted) = admission.admit(&mut socket, peer).await else {
+                return;
+            };
             let stop = connection::Stop { draining, close };
-            connection::serve(socket, peer, &config, &deps, &stop).await;
+            let serving = connection::serve(socket, admitted.client, &config, &deps, &stop);
+            if admitted.proxied {
+                // `peer` of the connection's span is the client; `via` is the load balancer.
+                serving
+                    .instrument(tracing::info_span!("proxied", via = %peer))
+                    .await;
+            } else {
+                serving.await;
+            }
+            drop(admitted);
             drop(slot);
         });
     }

@@ -32,14 +32,18 @@ const DRAIN_CLOSED: &str = "ferrocast_origin_drain_closed_publishes_total";
 const RTMP_PLAYERS: &str = "ferrocast_origin_rtmp_players";
 const RTMP_EGRESS_BYTES: &str = "ferrocast_origin_rtmp_egress_bytes_total";
 const RTMP_FRAMES_DROPPED: &str = "ferrocast_origin_rtmp_frames_dropped_total";
+const RTMP_ACCEPT_ERRORS: &str = "ferrocast_origin_rtmp_accept_errors_total";
+const RTMP_CLIENT_ADDRESSES: &str = "ferrocast_origin_rtmp_client_addresses";
 
-const ERROR_KINDS: [&str; 6] = [
+const ERROR_KINDS: [&str; 8] = [
     "handshake",
     "protocol",
     "timeout",
     "io",
     "parser_panic",
     "limit",
+    "ip_limit",
+    "proxy_header",
 ];
 const REFUSAL_REASONS: [&str; 7] = [
     "wrong_app",
@@ -55,6 +59,9 @@ const REFUSAL_REASONS: [&str; 7] = [
 pub(crate) static CONNECTIONS: LiveCount = LiveCount::new();
 /// RTMP players playing now.
 pub(crate) static PLAYERS: LiveCount = LiveCount::new();
+/// Client address groups (IPv6: /64) with an RTMP connection open now: the size of the
+/// per-address table.
+pub(crate) static CLIENT_ADDRESSES: LiveCount = LiveCount::new();
 
 /// Describes every origin metric and registers the label-free and fixed-label ones at zero.
 pub fn describe() {
@@ -116,7 +123,16 @@ pub fn describe() {
         RTMP_FRAMES_DROPPED,
         "Frames not sent to RTMP players that fell behind or were overrun."
     );
+    metrics::describe_counter!(
+        RTMP_ACCEPT_ERRORS,
+        "Failed accepts on the RTMP listener (usually out of file descriptors)."
+    );
+    metrics::describe_gauge!(
+        RTMP_CLIENT_ADDRESSES,
+        "Client addresses (IPv6: /64 blocks) with an RTMP connection open."
+    );
     for name in [
+        RTMP_ACCEPT_ERRORS,
         RTMP_EGRESS_BYTES,
         RTMP_FRAMES_DROPPED,
         PUBLISHES_STARTED,
@@ -157,6 +173,21 @@ pub(crate) fn connection_failed(error: &RtmpError) {
 /// A connection turned away because `max_connections` are open.
 pub(crate) fn connection_refused_at_limit() {
     metrics::counter!(RTMP_ERRORS, "kind" => "limit").increment(1);
+}
+
+/// A connection turned away because its client address holds `max_connections_per_ip`.
+pub(crate) fn connection_refused_per_address() {
+    metrics::counter!(RTMP_ERRORS, "kind" => "ip_limit").increment(1);
+}
+
+/// A connection closed for a missing, malformed or late PROXY protocol header.
+pub(crate) fn proxy_header_failed() {
+    metrics::counter!(RTMP_ERRORS, "kind" => "proxy_header").increment(1);
+}
+
+/// An `accept` on the RTMP listener failed.
+pub(crate) fn accept_failed() {
+    metrics::counter!(RTMP_ACCEPT_ERRORS).increment(1);
 }
 
 /// The RTMP egress counter; players add to it in batches, not per frame.
@@ -235,6 +266,7 @@ impl Collector {
     pub fn collect(&self) {
         metrics::gauge!(RTMP_CONNECTIONS).set(CONNECTIONS.get() as f64);
         metrics::gauge!(RTMP_PLAYERS).set(PLAYERS.get() as f64);
+        metrics::gauge!(RTMP_CLIENT_ADDRESSES).set(CLIENT_ADDRESSES.get() as f64);
         let reports = self.publishing.reports();
         metrics::gauge!(PUBLISHERS).set(reports.len() as f64);
         let per_stream = &reports[..reports.len().min(self.per_stream_limit)];

@@ -89,7 +89,12 @@ impl Default for DevConfig {
             data_dir: PathBuf::from("ferrocast-data"),
             public_host: String::new(),
             publish_app: "live".into(),
-            rtmp: RtmpServerConfig::default(),
+            rtmp: RtmpServerConfig {
+                // `dev` serves one machine's tools, and its load tests open thousands of RTMP
+                // players from 127.0.0.1: no per-address cap unless one is asked for.
+                max_connections_per_ip: 0,
+                ..RtmpServerConfig::default()
+            },
             hls: HlsConfig::default(),
             flv: FlvViewerLimits::default(),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9090)),

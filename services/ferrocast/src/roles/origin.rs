@@ -194,3 +194,40 @@ fn or_derived(configured: &str, derive: impl FnOnce() -> String) -> String {
         configured.to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeMap;
+
+    use ferrocast_origin::ProxyProtocol;
+
+    use super::OriginRoleConfig;
+    use crate::config::load;
+
+    fn with_env(pairs: &[(&str, &str)]) -> anyhow::Result<OriginRoleConfig> {
+        let env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        load(None, &env, toml::Table::new())
+    }
+
+    #[test]
+    fn admission_settings_come_from_the_environment() {
+        let config = with_env(&[
+            ("FERROCAST_RTMP__PROXY_PROTOCOL", "v2"),
+            ("FERROCAST_RTMP__MAX_CONNECTIONS_PER_IP", "4"),
+            ("FERROCAST_RTMP__PROXY_HEADER_TIMEOUT", "2s"),
+        ])
+        .unwrap();
+        assert_eq!(config.rtmp.proxy_protocol, ProxyProtocol::V2);
+        assert_eq!(config.rtmp.max_connections_per_ip, 4);
+        assert_eq!(config.rtmp.proxy_header_timeout.as_secs(), 2);
+        let error = with_env(&[("FERROCAST_RTMP__PROXY_PROTOCOL", "v3")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("invalid configuration"), "{error}");
+    }
+}

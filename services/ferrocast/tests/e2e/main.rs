@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
+mod admission;
 mod browser;
 mod cluster;
 mod ingest;
