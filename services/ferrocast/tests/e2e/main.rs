@@ -5,6 +5,7 @@
 
 mod browser;
 mod cluster;
+mod http_defences;
 mod ingest;
 mod interop;
 mod operations;
