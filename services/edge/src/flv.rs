@@ -173,8 +173,7 @@ impl Viewer {
             file_header(true, true)
         };
         self.queued.push_back(Bytes::copy_from_slice(&header));
-        self.queued
-            .extend(start.into_iter().map(|frame| frame.tag));
+        self.queued.extend(start.into_iter().map(|frame| frame.tag));
     }
 }
 
@@ -188,14 +187,40 @@ mod tests {
     async fn a_new_viewer_is_sent_the_hubs_own_tag_buffers() {
         let hub = Arc::new(Hub::new(HubLimits::default()));
         hub.publish(Frame::new(FrameKind::Script, 0, false, false, b"meta"));
-        hub.publish(Frame::new(FrameKind::Video, 0, false, true, &[0x17, 0, 0, 0, 0]));
-        hub.publish(Frame::new(FrameKind::Video, 0, true, false, &[0x17, 1, 0, 0, 0, 7]));
+        hub.publish(Frame::new(
+            FrameKind::Video,
+            0,
+            false,
+            true,
+            &[0x17, 0, 0, 0, 0],
+        ));
+        hub.publish(Frame::new(
+            FrameKind::Video,
+            0,
+            true,
+            false,
+            &[0x17, 1, 0, 0, 0, 7],
+        ));
         for ts in [33, 66, 100] {
-            hub.publish(Frame::new(FrameKind::Video, ts, false, false, &[0x27, 1, 0, 0, 0, 8]));
+            hub.publish(Frame::new(
+                FrameKind::Video,
+                ts,
+                false,
+                false,
+                &[0x27, 1, 0, 0, 0, 8],
+            ));
         }
         let subscription = hub.subscribe().unwrap();
-        let held: Vec<Bytes> = subscription.start.iter().map(|frame| frame.tag.clone()).collect();
-        assert_eq!(held.len(), 6, "metadata, configuration, keyframe and three frames");
+        let held: Vec<Bytes> = subscription
+            .start
+            .iter()
+            .map(|frame| frame.tag.clone())
+            .collect();
+        assert_eq!(
+            held.len(),
+            6,
+            "metadata, configuration, keyframe and three frames"
+        );
 
         let mut viewer = Viewer::new(hub.clone(), subscription, FlvViewerLimits::default());
         let mut chunks = Vec::new();

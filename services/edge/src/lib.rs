@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use ferrocast_control::StreamDirectory;
 use ferrocast_live::LiveSource;
+use ferrocast_ops::http::{ServerOptions, Shutdown};
 use ferrocast_store::{SegmentCache, SegmentIndex};
-use ferrocast_ops::http::{Shutdown, ServerOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -38,7 +38,9 @@ fn plain_log(server: &DevServer) -> String {
     let mut rest = server.log();
     while let Some(start) = rest.find('\x1b') {
         plain.push_str(&rest[..start]);
-        let end = rest[start..].find('m').map_or(rest.len(), |m| start + m + 1);
+        let end = rest[start..]
+            .find('m')
+            .map_or(rest.len(), |m| start + m + 1);
         rest = rest.split_off(end);
     }
     plain.push_str(&rest);
@@ -55,7 +57,9 @@ fn time_to_close(
 ) -> Option<Duration> {
     let started = Instant::now();
     socket.write_all(first).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
     let mut trickle = trickle.iter();
     let mut buf = [0u8; 1024];
     while started.elapsed() < patience {
@@ -87,13 +91,18 @@ fn slow_loris_clients_are_closed_at_the_header_timeout_while_others_are_served()
     let clients: Vec<(&str, &'static [u8], &'static [u8])> = vec![
         ("nothing at all", b"", b""),
         ("one byte a second", b"", request),
-        ("only a request line", b"GET /hls/x/index.m3u8 HTTP/1.1\r\n", b""),
+        (
+            "only a request line",
+            b"GET /hls/x/index.m3u8 HTTP/1.1\r\n",
+            b"",
+        ),
     ];
     let slow: Vec<_> = clients
         .into_iter()
         .map(|(name, first, trickle)| {
             let socket = TcpStream::connect(&addr).unwrap();
-            let closed = std::thread::spawn(move || time_to_close(socket, first, trickle, patience));
+            let closed =
+                std::thread::spawn(move || time_to_close(socket, first, trickle, patience));
             (name, closed)
         })
         .collect();
@@ -124,9 +133,11 @@ fn connections_over_the_cap_are_closed_at_once_and_counted() {
     let server = DevServer::start_with(&[("FERROCAST_HTTP__MAX_CONNECTIONS", "3")]);
     let addr = http_authority(&server);
     let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&addr).unwrap()).collect();
-    wait_for("the three connections to be open", Duration::from_secs(10), || {
-        (metric(&server, OPEN) == Some(3.0)).then_some(())
-    });
+    wait_for(
+        "the three connections to be open",
+        Duration::from_secs(10),
+        || (metric(&server, OPEN) == Some(3.0)).then_some(()),
+    );
 
     let extra = TcpStream::connect(&addr).unwrap();
     let closed = time_to_close(extra, b"", b"", Duration::from_secs(5));
@@ -137,9 +148,11 @@ fn connections_over_the_cap_are_closed_at_once_and_counted() {
     assert_eq!(metric(&server, REFUSED), Some(1.0));
 
     drop(held);
-    wait_for("the held connections to close", Duration::from_secs(10), || {
-        (metric(&server, OPEN) == Some(0.0)).then_some(())
-    });
+    wait_for(
+        "the held connections to close",
+        Duration::from_secs(10),
+        || (metric(&server, OPEN) == Some(0.0)).then_some(()),
+    );
     // Nothing is published, so the answer is a 404: what matters is that there is one.
     assert_eq!(get(&server.hls_url).status, 404);
     assert_eq!(metric(&server, REFUSED), Some(1.0));
@@ -168,10 +181,14 @@ fn with_256_descriptors_a_flood_of_idle_sockets_cannot_silence_the_ops_port() {
     let idle: Vec<TcpStream> = (0..flood)
         .map(|_| TcpStream::connect(&addr).unwrap())
         .collect();
-    wait_for("every socket to be taken or refused", Duration::from_secs(10), || {
-        let refused = metric(&server, REFUSED)?;
-        (refused == f64::from(flood - cap)).then_some(())
-    });
+    wait_for(
+        "every socket to be taken or refused",
+        Duration::from_secs(10),
+        || {
+            let refused = metric(&server, REFUSED)?;
+            (refused == f64::from(flood - cap)).then_some(())
+        },
+    );
     assert_eq!(metric(&server, OPEN), Some(f64::from(cap)));
 
     let health = get(&format!("{}/healthz", server.ops_url));
@@ -180,15 +197,24 @@ fn with_256_descriptors_a_flood_of_idle_sockets_cannot_silence_the_ops_port() {
     assert!(open_fds < 256.0 - 32.0, "{open_fds} descriptors open");
 
     // The idle ones are closed at the header timeout; then viewers get in again.
-    wait_for("the idle sockets to be closed", Duration::from_secs(10), || {
-        (metric(&server, OPEN) == Some(0.0)).then_some(())
-    });
+    wait_for(
+        "the idle sockets to be closed",
+        Duration::from_secs(10),
+        || (metric(&server, OPEN) == Some(0.0)).then_some(()),
+    );
     assert_eq!(get(&server.hls_url).status, 404);
     drop(idle);
 
     let log = plain_log(&server);
     let accept_failures = log.matches("accept failed").count();
     let refusal_lines = log.matches("connection refused: limit reached").count();
-    assert!(accept_failures <= 1, "{accept_failures} accept failures logged");
-    assert!(refusal_lines <= 2, "{refusal_lines} lines for {} refusals", flood - cap);
+    assert!(
+        accept_failures <= 1,
+        "{accept_failures} accept failures logged"
+    );
+    assert!(
+        refusal_lines <= 2,
+        "{refusal_lines} lines for {} refusals",
+        flood - cap
+    );
 }

@@ -192,8 +192,14 @@ async fn the_drain_closes_idle_connections_at_once_and_busy_ones_at_the_deadline
     let ((idle_closed, idle_elapsed), (busy_closed, busy_elapsed), ()) =
         tokio::join!(idle, busy, drain);
     assert_eq!(idle_closed, Closed::Done);
-    assert!(about(idle_elapsed, Duration::from_secs(2)), "{idle_elapsed:?}");
+    assert!(
+        about(idle_elapsed, Duration::from_secs(2)),
+        "{idle_elapsed:?}"
+    );
     assert_eq!(busy_closed, Closed::Drained);
-    assert!(about(busy_elapsed, Duration::from_secs(7)), "{busy_elapsed:?}");
+    assert!(
+        about(busy_elapsed, Duration::from_secs(7)),
+        "{busy_elapsed:?}"
+    );
     drop((idle_client, busy_client));
 }
