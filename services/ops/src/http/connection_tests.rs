@@ -203,3 +203,18 @@ async fn the_drain_closes_idle_connections_at_once_and_busy_ones_at_the_deadline
     );
     drop((idle_client, busy_client));
 }
+
+#[tokio::test]
+async fn the_socket_wrapper_keeps_vectored_writes_so_hyper_queues_shared_chunks() {
+    // Without vectored writes hyper copies every body chunk into its own buffer; with them
+    // it queues the chunks (the hub's shared tags) and hands them to `writev`.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let counted = Counted {
+        inner: prepare(client, Duration::from_secs(1)),
+        reads: ReadCount::default(),
+    };
+    assert!(counted.is_write_vectored());
+}

@@ -89,7 +89,8 @@ pub async fn serve(
 ) {
     let connections = TaskTracker::new();
     let close = CancellationToken::new();
-    let slots = Arc::new(Semaphore::new(options.limits.max_connections));
+    let cap = options.limits.max_connections.min(Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(cap));
     let counters = metrics::Counters::new(options.name);
     let mut acceptor = Acceptor::new(listener, &options);
     let mut refusals = Throttle::new(accept::LOG_INTERVAL);
@@ -102,8 +103,7 @@ pub async fn serve(
             drop(socket);
             counters.refused.increment(1);
             if let Some(refused) = refusals.record(tokio::time::Instant::now()) {
-                let limit = options.limits.max_connections;
-                tracing::warn!(listener = options.name, %peer, limit, refused, "connection refused: limit reached");
+                tracing::warn!(listener = options.name, %peer, limit = cap, refused, "connection refused: limit reached");
             }
             continue;
         };
