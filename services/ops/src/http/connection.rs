@@ -57,13 +57,15 @@ pub(crate) fn prepare(socket: TcpStream, write_timeout: Duration) -> Prepared {
 }
 
 /// Serves HTTP/1.1 requests on `io` with `router` until the connection ends. Handlers can
-/// read the peer's address as `ConnectInfo<SocketAddr>`.
+/// read the peer's address as `ConnectInfo<SocketAddr>`. `record` learns how it ended before
+/// the socket is closed, so a client that sees the close also sees it counted.
 pub(crate) async fn serve<I>(
     io: I,
     peer: SocketAddr,
     router: axum::Router,
     limits: &ConnectionLimits,
     stop: &Stop,
+    record: impl FnOnce(Closed),
 ) -> Closed
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -87,15 +89,25 @@ where
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     let result = tokio::select! {
-        result = connection.as_mut() => result,
+        result = connection.as_mut() => Some(result),
         () = stop.draining.cancelled() => {
             // Idle connections close now; a response in flight finishes, then the connection closes.
             connection.as_mut().graceful_shutdown();
             tokio::select! {
-                result = connection.as_mut() => result,
-                () = stop.closing.cancelled() => return Closed::Drained,
+                result = connection.as_mut() => Some(result),
+                () = stop.closing.cancelled() => None,
             }
         }
+    };
+    let closed = classify(result, peer, &timer);
+    record(closed);
+    closed
+}
+
+/// How the connection ended, from hyper's result (`None`: cut by the drain deadline).
+fn classify(result: Option<hyper::Result<()>>, peer: SocketAddr, timer: &HeadTimer) -> Closed {
+    let Some(result) = result else {
+        return Closed::Drained;
     };
     match result {
         Ok(()) => Closed::Done,

@@ -64,7 +64,7 @@ fn peer() -> SocketAddr {
 /// Serves `server` until it closes; how it closed and when, from the start.
 async fn serve_timed(server: DuplexStream, stop: &Stop) -> (Closed, Duration) {
     let started = Instant::now();
-    let closed = serve(server, peer(), router(), &limits(), stop).await;
+    let closed = serve(server, peer(), router(), &limits(), stop, |_| {}).await;
     (closed, started.elapsed())
 }
 

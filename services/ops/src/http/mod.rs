@@ -100,8 +100,9 @@ pub async fn serve(
             accepted = acceptor.accept() => accepted,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            drop(socket);
+            // Counted before the close, so whoever sees the close also sees the count.
             counters.refused.increment(1);
+            drop(socket);
             if let Some(refused) = refusals.record(tokio::time::Instant::now()) {
                 tracing::warn!(listener = options.name, %peer, limit = cap, refused, "connection refused: limit reached");
             }
@@ -116,8 +117,8 @@ pub async fn serve(
         connections.spawn(async move {
             let _open = counters.open.enter();
             let io = connection::prepare(socket, options.write_timeout);
-            let closed = connection::serve(io, peer, router, &options.limits, &stop).await;
-            counters.closed(closed);
+            let record = |closed| counters.closed(closed);
+            connection::serve(io, peer, router, &options.limits, &stop, record).await;
             drop(slot);
         });
     }
