@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use ferrocast_ops::http::ConnectionLimits;
 use serde::{Deserialize, Serialize};
 
 /// How HTTP-FLV viewers are bounded.
@@ -42,6 +43,8 @@ pub struct EdgeConfig {
     pub hls_min_target_duration_s: u64,
     /// HTTP-FLV viewer bounds.
     pub flv: FlvViewerLimits,
+    /// Header-read and idle timeouts and the connection cap of the HTTP port.
+    pub http: ConnectionLimits,
     /// After shutdown starts, how long in-flight requests may finish; HTTP-FLV viewers still
     /// connected then are closed.
     #[serde(with = "humantime_serde")]
@@ -54,6 +57,7 @@ impl Default for EdgeConfig {
             hls_window: 6,
             hls_min_target_duration_s: 2,
             flv: FlvViewerLimits::default(),
+            http: ConnectionLimits::default(),
             request_drain_deadline: Duration::from_secs(10),
         }
     }

@@ -1,4 +1,5 @@
-//! HTTP-FLV: the FLV header, metadata, codec configurations and the cached GOP in one write,
+//! HTTP-FLV: the FLV header, then metadata, codec configurations and the cached GOP as the
+//! hub's own tag buffers (shared, never copied per viewer; hyper writes them out vectored),
 //! then the hub's batches, each one body chunk of tags concatenated once for every viewer.
 //!
 //! A viewer is a cursor into the shared ring, not a queue. One that falls `max_lag` behind, or
@@ -65,8 +66,10 @@ struct Viewer {
     subscription: Subscription,
     policy: ViewerPolicy,
     sent_start: bool,
-    /// The tags that passed of a batch some of whose frames were dropped, to send one by one.
-    partial: VecDeque<Bytes>,
+    /// Body chunks to send before the next batch, one by one: the start (the FLV header, then
+    /// the hub's cached tags) or the tags that passed of a batch some of whose frames were
+    /// dropped. Each is a handle on the hub's buffer, so a viewer's start costs no GOP copy.
+    queued: VecDeque<Bytes>,
     _connected: LiveGuard,
     egress: ::metrics::Counter,
     /// Bytes sent but not yet added to `egress`: one shared atomic add per frame per viewer
@@ -94,7 +97,7 @@ impl Viewer {
                 skip_window: limits.skip_window,
             }),
             sent_start: false,
-            partial: VecDeque::new(),
+            queued: VecDeque::new(),
             _connected: metrics::FLV_VIEWERS.enter(),
             egress: metrics::flv_egress(),
             unreported_bytes: 0,
@@ -105,12 +108,10 @@ impl Viewer {
     async fn next_chunk(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
         if !self.sent_start {
             self.sent_start = true;
-            let start = self.start_chunk();
-            self.count_sent(start.len());
-            return Some((Ok(start), self));
+            self.queue_start();
         }
         loop {
-            if let Some(tags) = self.partial.pop_front() {
+            if let Some(tags) = self.queued.pop_front() {
                 self.count_sent(tags.len());
                 return Some((Ok(tags), self));
             }
@@ -138,7 +139,7 @@ impl Viewer {
                 }
                 BatchVerdict::Part { send, dropped } => {
                     metrics::flv_frames_dropped(dropped);
-                    self.partial.extend(send.into_iter().map(|frame| frame.tag));
+                    self.queued.extend(send.into_iter().map(|frame| frame.tag));
                 }
                 BatchVerdict::Cut => return self.cut(),
             }
@@ -160,7 +161,9 @@ impl Viewer {
         }
     }
 
-    fn start_chunk(&mut self) -> Bytes {
+    /// Queues the FLV header and the hub's start frames (metadata, codec configurations, the
+    /// GOP): handles on the hub's tags, not a copy.
+    fn queue_start(&mut self) {
         let start = std::mem::take(&mut self.subscription.start);
         let (audio, video) = (self.hub.has_audio(), self.hub.has_video());
         // Before any media has arrived, announce both: the usual stream carries both.
@@ -169,12 +172,69 @@ impl Viewer {
         } else {
             file_header(true, true)
         };
-        let size = header.len() + start.iter().map(|frame| frame.tag.len()).sum::<usize>();
-        let mut chunk = Vec::with_capacity(size);
-        chunk.extend_from_slice(&header);
-        for frame in &start {
-            chunk.extend_from_slice(&frame.tag);
+        self.queued.push_back(Bytes::copy_from_slice(&header));
+        self.queued.extend(start.into_iter().map(|frame| frame.tag));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrocast_live::{Frame, FrameKind, HubLimits};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_viewer_is_sent_the_hubs_own_tag_buffers() {
+        let hub = Arc::new(Hub::new(HubLimits::default()));
+        hub.publish(Frame::new(FrameKind::Script, 0, false, false, b"meta"));
+        hub.publish(Frame::new(
+            FrameKind::Video,
+            0,
+            false,
+            true,
+            &[0x17, 0, 0, 0, 0],
+        ));
+        hub.publish(Frame::new(
+            FrameKind::Video,
+            0,
+            true,
+            false,
+            &[0x17, 1, 0, 0, 0, 7],
+        ));
+        for ts in [33, 66, 100] {
+            hub.publish(Frame::new(
+                FrameKind::Video,
+                ts,
+                false,
+                false,
+                &[0x27, 1, 0, 0, 0, 8],
+            ));
         }
-        Bytes::from(chunk)
+        let subscription = hub.subscribe().unwrap();
+        let held: Vec<Bytes> = subscription
+            .start
+            .iter()
+            .map(|frame| frame.tag.clone())
+            .collect();
+        assert_eq!(
+            held.len(),
+            6,
+            "metadata, configuration, keyframe and three frames"
+        );
+
+        let mut viewer = Viewer::new(hub.clone(), subscription, FlvViewerLimits::default());
+        let mut chunks = Vec::new();
+        for _ in 0..=held.len() {
+            let (chunk, next) = viewer.next_chunk().await.unwrap();
+            chunks.push(chunk.unwrap());
+            viewer = next;
+        }
+
+        assert_eq!(chunks[0].as_ref(), file_header(false, true));
+        for (sent, hubs) in chunks[1..].iter().zip(&held) {
+            // The same bytes at the same address: a handle on the hub's buffer, not a copy.
+            assert_eq!(sent.as_ptr(), hubs.as_ptr());
+            assert_eq!(sent.len(), hubs.len());
+        }
     }
 }

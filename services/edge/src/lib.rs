@@ -7,7 +7,6 @@
 mod config;
 mod flv;
 mod hls;
-mod listener;
 pub mod metrics;
 mod router;
 
@@ -15,11 +14,13 @@ use std::sync::Arc;
 
 use ferrocast_control::StreamDirectory;
 use ferrocast_live::LiveSource;
+use ferrocast_ops::http::{ServerOptions, Shutdown};
 use ferrocast_store::{SegmentCache, SegmentIndex};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{EdgeConfig, FlvViewerLimits};
+pub use ferrocast_ops::http::ConnectionLimits;
 
 /// What an edge reads from.
 #[derive(Clone)]
@@ -36,31 +37,24 @@ pub struct EdgeDeps {
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled, then stops accepting and lets
 /// in-flight requests finish for `config.request_drain_deadline`; HTTP-FLV viewers still
-/// connected then are closed.
+/// connected then are closed. Connections are bounded by `config.http` (header-read and idle
+/// timeouts, a cap); a viewer that stops reading is cut by `config.flv.write_timeout`.
 pub async fn run(
     config: EdgeConfig,
     listener: TcpListener,
     deps: EdgeDeps,
     shutdown: CancellationToken,
 ) {
-    let write_timeout = config.flv.write_timeout;
-    let deadline = config.request_drain_deadline;
-    let app = router::build(Arc::new(config), deps);
-    let listener = listener::StallCutting::new(listener, write_timeout);
-    let serving =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let drain_deadline = async {
-        shutdown.cancelled().await;
-        tracing::info!(deadline = ?deadline, "draining http");
-        tokio::time::sleep(deadline).await;
+    let options = ServerOptions {
+        name: "http",
+        limits: config.http.clone(),
+        write_timeout: config.flv.write_timeout,
+        spare_descriptor: false,
     };
-    tokio::select! {
-        result = serving => match result {
-            Ok(()) => tracing::info!("http drained"),
-            Err(error) => tracing::error!(%error, "http server failed"),
-        },
-        () = drain_deadline => {
-            tracing::info!(flv_viewers = metrics::FLV_VIEWERS.get(), "drain deadline reached; closing remaining connections");
-        }
-    }
+    let shutdown = Shutdown {
+        token: shutdown,
+        drain_deadline: config.request_drain_deadline,
+    };
+    let app = router::build(Arc::new(config), deps);
+    ferrocast_ops::http::serve(listener, app, options, shutdown).await;
 }

@@ -96,6 +96,7 @@ fn main() -> anyhow::Result<()> {
     };
     if !matches!(cli.role, Role::Drain { .. }) {
         roles::ops::install_recorder()?;
+        roles::ops::raise_open_file_limit();
     }
     match cli.role {
         Role::Dev {

@@ -52,6 +52,12 @@ pub fn render(out: &mut String) {
         open_fds().map(|n| n as f64),
     );
     family(
+        "process_max_fds",
+        "gauge",
+        "Maximum number of open file descriptors (the soft limit).",
+        crate::fd::open_file_limit().map(|n| n as f64),
+    );
+    family(
         "process_start_time_seconds",
         "gauge",
         "Start time in Unix seconds.",
@@ -96,6 +102,7 @@ mod tests {
             "process_cpu_seconds_total ",
             "process_resident_memory_bytes ",
             "process_open_fds ",
+            "process_max_fds ",
             "process_start_time_seconds ",
         ] {
             assert!(text.contains(name), "{name} missing from {text}");

@@ -1,4 +1,7 @@
 //! The ops HTTP server: `/metrics`, `/healthz`, `/readyz` and a loopback-only `/drain`.
+//!
+//! It runs on [`crate::http::serve`] with a small connection cap and a spare descriptor, so
+//! it still answers when a flood of connections on a public port has used up the others.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,10 +16,22 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::{Health, Readiness};
+use crate::http::{ConnectionLimits, ServerOptions, Shutdown};
 use crate::recorder::Collector;
 
 /// How often histograms are folded into their buckets between scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The ops port's connection bounds: probes and scrapers need a handful of connections, and
+/// every one of them comes out of the descriptors kept in reserve for this port.
+pub const LIMITS: ConnectionLimits = ConnectionLimits {
+    header_read_timeout: Duration::from_secs(10),
+    idle_timeout: Duration::from_secs(60),
+    max_connections: 32,
+};
+
+/// How long a scrape in flight may finish once the role stops.
+const STOP_DEADLINE: Duration = Duration::from_secs(5);
 
 /// What the ops endpoints read and drive.
 #[derive(Clone)]
@@ -33,6 +48,7 @@ pub struct OpsState {
 
 /// Serves the ops endpoints on `listener` until `stop` is cancelled.
 pub async fn serve(listener: TcpListener, state: OpsState, stop: CancellationToken) {
+    crate::http::describe();
     if let Some(handle) = state.metrics.clone() {
         tokio::spawn(upkeep(handle, stop.clone()));
     }
@@ -42,11 +58,17 @@ pub async fn serve(listener: TcpListener, state: OpsState, stop: CancellationTok
         .route("/readyz", get(readyz))
         .route("/drain", post(drain))
         .with_state(state);
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    let serving = axum::serve(listener, service).with_graceful_shutdown(stop.cancelled_owned());
-    if let Err(error) = serving.await {
-        tracing::error!(%error, "ops server failed");
-    }
+    let options = ServerOptions {
+        name: "ops",
+        limits: LIMITS,
+        write_timeout: Duration::from_secs(10),
+        spare_descriptor: true,
+    };
+    let shutdown = Shutdown {
+        token: stop,
+        drain_deadline: STOP_DEADLINE,
+    };
+    crate::http::serve(listener, app, options, shutdown).await;
 }
 
 async fn upkeep(handle: PrometheusHandle, stop: CancellationToken) {
@@ -66,6 +88,7 @@ async fn metrics(State(state): State<OpsState>) -> Response {
     for collect in &state.collectors {
         collect();
     }
+    crate::http::collect();
     let mut body = handle.render();
     crate::process::render(&mut body);
     let content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use ferrocast_control::{LocalControl, StreamRecord, credentials};
-use ferrocast_edge::{EdgeConfig, EdgeDeps, FlvViewerLimits};
+use ferrocast_edge::{ConnectionLimits, EdgeConfig, EdgeDeps, FlvViewerLimits};
 use ferrocast_live::{HubLimits, Hubs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::ops::{MetricsConfig, Ops};
+use super::ops::{MetricsConfig, Ops, connection_share};
 use super::url_host;
 
 /// Settings of `ferrocast dev`.
@@ -47,6 +47,8 @@ pub struct DevConfig {
     pub hls: HlsConfig,
     /// HTTP-FLV viewer bounds.
     pub flv: FlvViewerLimits,
+    /// Header-read and idle timeouts and the connection cap of the HTTP port.
+    pub http: ConnectionLimits,
     /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
     pub ops_listen: SocketAddr,
     /// What SIGTERM does to publishes and requests.
@@ -97,6 +99,7 @@ impl Default for DevConfig {
             },
             hls: HlsConfig::default(),
             flv: FlvViewerLimits::default(),
+            http: ConnectionLimits::default(),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
             drain: DevDrain::default(),
             metrics: MetricsConfig::default(),
@@ -156,9 +159,17 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         ops.addr,
     );
 
+    // RTMP and HTTP share the process's descriptors: each gets half of what the reserve leaves.
+    let share = connection_share(2);
+    let mut rtmp_server = config.rtmp.clone();
+    rtmp_server.max_connections =
+        ferrocast_ops::fd::fit_cap("rtmp.max_connections", rtmp_server.max_connections, share);
+    let mut http_limits = config.http.clone();
+    http_limits.max_connections =
+        ferrocast_ops::fd::fit_cap("http.max_connections", http_limits.max_connections, share);
     let origin_config = OriginConfig {
         publish_app: config.publish_app.clone(),
-        rtmp_server: config.rtmp.clone(),
+        rtmp_server,
         hls: config.hls.clone(),
         drain: DrainConfig {
             publish_deadline: config.drain.publish_deadline,
@@ -178,6 +189,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         hls_window: config.hls.window,
         hls_min_target_duration_s: config.hls.target_duration.as_secs().max(1),
         flv: config.flv.clone(),
+        http: http_limits,
         request_drain_deadline: config.drain.request_deadline,
     };
     let edge_deps = EdgeDeps {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrocast_control::{ClientOptions, ControlClient};
-use ferrocast_edge::{EdgeConfig, EdgeDeps, FlvViewerLimits};
+use ferrocast_edge::{ConnectionLimits, EdgeConfig, EdgeDeps, FlvViewerLimits};
 use ferrocast_ops::Collector;
 use ferrocast_proto::control::NodeRole;
 use ferrocast_relay::{RelayConfig, RelaySource};
@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::heartbeat::{self, Load, Node};
 use super::node_id;
-use super::ops::{Ops, RequestDrain};
+use super::ops::{Ops, RequestDrain, connection_share};
 
 /// Settings of `ferrocast edge`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +48,8 @@ pub struct EdgeRoleConfig {
     pub segment_cache_bytes: usize,
     /// HTTP-FLV viewer bounds.
     pub flv: FlvViewerLimits,
+    /// Header-read and idle timeouts and the connection cap of the HTTP port.
+    pub http: ConnectionLimits,
     /// How often to tell control this edge is alive.
     #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
@@ -70,6 +72,7 @@ impl Default for EdgeRoleConfig {
             hls_min_target_duration_s: 2,
             segment_cache_bytes: DEFAULT_SEGMENT_CACHE_BYTES,
             flv: FlvViewerLimits::default(),
+            http: ConnectionLimits::default(),
             heartbeat_interval: Duration::from_secs(2),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9102)),
             drain: RequestDrain {
@@ -120,10 +123,17 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         segments: segments.clone(),
         live: relay.clone(),
     };
+    let mut http_limits = config.http.clone();
+    http_limits.max_connections = ferrocast_ops::fd::fit_cap(
+        "http.max_connections",
+        http_limits.max_connections,
+        connection_share(1),
+    );
     let edge_config = EdgeConfig {
         hls_window: config.hls_window,
         hls_min_target_duration_s: config.hls_min_target_duration_s,
         flv: config.flv.clone(),
+        http: http_limits,
         request_drain_deadline: config.drain.request_deadline,
     };
     let node_info = Node {

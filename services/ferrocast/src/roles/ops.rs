@@ -1,5 +1,6 @@
 //! The ops port of a role: the Prometheus recorder, readiness, and the drain trigger, plus
-//! the `[drain]` and `[metrics]` settings roles share.
+//! the `[drain]` and `[metrics]` settings roles share, and the open-file limit the public
+//! listeners' connection caps must fit in.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -21,6 +22,28 @@ pub fn install_recorder() -> anyhow::Result<()> {
     let _ = RECORDER.set(handle);
     ferrocast_ops::process::mark_start();
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one and logs the result once. Called by `main`
+/// before a role starts; a failure only leaves the limit as it was.
+pub fn raise_open_file_limit() {
+    match ferrocast_ops::fd::raise_open_file_limit() {
+        Ok(limit) => tracing::info!(
+            limit = limit.now,
+            was = limit.before,
+            hard = limit.hard,
+            "open-file limit"
+        ),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
+}
+
+/// The client connections each of `listeners` public listeners may hold so that, together,
+/// they leave [`ferrocast_ops::fd::RESERVE`] descriptors for the ops port, backends and files;
+/// `None` when the process has no open-file limit.
+pub fn connection_share(listeners: usize) -> Option<usize> {
+    let budget = ferrocast_ops::fd::connection_budget(ferrocast_ops::fd::open_file_limit())?;
+    Some(budget / listeners.max(1))
 }
 
 /// How long in-flight requests may finish after a drain starts.

@@ -6,6 +6,7 @@
 mod admission;
 mod browser;
 mod cluster;
+mod http_defences;
 mod ingest;
 mod interop;
 mod operations;

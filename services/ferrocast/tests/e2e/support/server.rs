@@ -33,6 +33,13 @@ impl DevServer {
 
     /// Starts the binary with extra environment variables.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_wrapped(&[], env)
+    }
+
+    /// Starts the binary through `wrapper` (a program and its arguments that runs the
+    /// command after them in its place, such as `prlimit --nofile=256:256`), with extra
+    /// environment variables.
+    pub fn start_wrapped(wrapper: &[&str], env: &[(&str, &str)]) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "ferrocast-e2e-{}-{}",
@@ -43,7 +50,16 @@ impl DevServer {
         std::fs::create_dir_all(&data_dir).unwrap();
         let log_path = data_dir.join("server.log");
         let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocast"))
+        let binary = env!("CARGO_BIN_EXE_ferrocast");
+        let mut command = match wrapper.split_first() {
+            Some((program, arguments)) => {
+                let mut command = Command::new(program);
+                command.args(arguments).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .args([
                 "dev",
                 "--rtmp-listen",
