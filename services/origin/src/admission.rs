@@ -4,12 +4,14 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::log_throttle::LogThrottle;
+use ferrocast_ops::throttle::Throttle;
 use crate::per_address::{AddressSlot, PerAddressLimit, address_group};
 use crate::proxy::{self, Accept};
 use crate::{RtmpServerConfig, metrics};
@@ -24,8 +26,8 @@ pub(crate) struct Admission {
     header_timeout: Duration,
     per_address: Option<Arc<PerAddressLimit>>,
     per_address_limit: usize,
-    refusals_log: Mutex<LogThrottle>,
-    header_failures_log: Mutex<LogThrottle>,
+    refusals_log: Mutex<Throttle>,
+    header_failures_log: Mutex<Throttle>,
 }
 
 /// A connection let in.
@@ -47,8 +49,8 @@ impl Admission {
             header_timeout: config.proxy_header_timeout,
             per_address: (limit > 0).then(|| PerAddressLimit::new(limit)),
             per_address_limit: limit,
-            refusals_log: Mutex::new(LogThrottle::new(LOG_INTERVAL)),
-            header_failures_log: Mutex::new(LogThrottle::new(LOG_INTERVAL)),
+            refusals_log: Mutex::new(Throttle::new(LOG_INTERVAL)),
+            header_failures_log: Mutex::new(Throttle::new(LOG_INTERVAL)),
         }
     }
 
@@ -103,7 +105,7 @@ impl Admission {
     }
 }
 
-fn record(throttle: &Mutex<LogThrottle>) -> Option<u64> {
+fn record(throttle: &Mutex<Throttle>) -> Option<u64> {
     throttle
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -5,12 +5,10 @@
 //! segments an uploader stores and then indexes, in that order. An accepted play sends the
 //! hub's frames as RTMP chunks serialized once and shared by every player.
 
-mod accept_backoff;
 mod admission;
 mod config;
 mod connection;
 mod ingest_rate;
-mod log_throttle;
 mod metadata;
 pub mod metrics;
 mod per_address;
@@ -21,7 +19,9 @@ mod publishing;
 mod uploader;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use ferrocast_control::{PublishAuthorizer, StreamDirectory};
 use ferrocast_live::Hubs;
@@ -33,9 +33,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::accept_backoff::AcceptBackoff;
+use ferrocast_ops::accept::Backoff;
 use crate::admission::Admission;
-use crate::log_throttle::LogThrottle;
+use ferrocast_ops::throttle::Throttle;
 
 pub use config::{DrainConfig, HlsConfig, OriginConfig, ProxyProtocol, RtmpServerConfig};
 pub use ingest_rate::IngestRates;
@@ -97,8 +97,8 @@ async fn accept(
 ) {
     let slots = Arc::new(Semaphore::new(config.rtmp_server.max_connections));
     let admission = Arc::new(Admission::new(&config.rtmp_server));
-    let mut backoff = AcceptBackoff::new();
-    let mut limit_log = LogThrottle::new(LIMIT_LOG_INTERVAL);
+    let mut backoff = Backoff::new("rtmp");
+    let mut limit_log = Throttle::new(LIMIT_LOG_INTERVAL);
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -110,7 +110,7 @@ async fn accept(
                 pair
             }
             Err(error) => {
-                let delay = backoff.failed(&error, Instant::now());
+                let delay = backoff.record_failure(&error);
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     () = tokio::time::sleep(delay) => continue,

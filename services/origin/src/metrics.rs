@@ -32,7 +32,6 @@ const DRAIN_CLOSED: &str = "ferrocast_origin_drain_closed_publishes_total";
 const RTMP_PLAYERS: &str = "ferrocast_origin_rtmp_players";
 const RTMP_EGRESS_BYTES: &str = "ferrocast_origin_rtmp_egress_bytes_total";
 const RTMP_FRAMES_DROPPED: &str = "ferrocast_origin_rtmp_frames_dropped_total";
-const RTMP_ACCEPT_ERRORS: &str = "ferrocast_origin_rtmp_accept_errors_total";
 const RTMP_CLIENT_ADDRESSES: &str = "ferrocast_origin_rtmp_client_addresses";
 
 const ERROR_KINDS: [&str; 8] = [
@@ -123,16 +122,11 @@ pub fn describe() {
         RTMP_FRAMES_DROPPED,
         "Frames not sent to RTMP players that fell behind or were overrun."
     );
-    metrics::describe_counter!(
-        RTMP_ACCEPT_ERRORS,
-        "Failed accepts on the RTMP listener (usually out of file descriptors)."
-    );
     metrics::describe_gauge!(
         RTMP_CLIENT_ADDRESSES,
         "Client addresses (IPv6: /64 blocks) with an RTMP connection open."
     );
     for name in [
-        RTMP_ACCEPT_ERRORS,
         RTMP_EGRESS_BYTES,
         RTMP_FRAMES_DROPPED,
         PUBLISHES_STARTED,
@@ -183,11 +177,6 @@ pub(crate) fn connection_refused_per_address() {
 /// A connection closed for a missing, malformed or late PROXY protocol header.
 pub(crate) fn proxy_header_failed() {
     metrics::counter!(RTMP_ERRORS, "kind" => "proxy_header").increment(1);
-}
-
-/// An `accept` on the RTMP listener failed.
-pub(crate) fn accept_failed() {
-    metrics::counter!(RTMP_ACCEPT_ERRORS).increment(1);
 }
 
 /// The RTMP egress counter; players add to it in batches, not per frame.

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::heartbeat::{self, Load, Node};
-use super::ops::{MetricsConfig, Ops};
+use super::ops::{MetricsConfig, Ops, connection_share};
 use super::{node_id, url_host};
 
 /// Settings of `ferrocast origin`.
@@ -153,9 +153,16 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
             .to_owned(),
         relay_url: public_relay,
     };
+    // RTMP connections get what the descriptor reserve leaves (relay streams are few).
+    let mut rtmp_server = config.rtmp.clone();
+    rtmp_server.max_connections = ferrocast_ops::fd::fit_cap(
+        "rtmp.max_connections",
+        rtmp_server.max_connections,
+        connection_share(1),
+    );
     let origin_config = OriginConfig {
         publish_app: config.publish_app.clone(),
-        rtmp_server: config.rtmp.clone(),
+        rtmp_server,
         hls: config.hls.clone(),
         drain: config.drain.clone(),
         ..OriginConfig::default()
