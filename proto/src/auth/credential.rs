@@ -261,7 +261,10 @@ mod tests {
         let secret = ClusterSecret::new(SECRET).unwrap();
         let credential = secret.credential(Role::Origin, "origin-7.zone-a").unwrap();
         let text = presented(&credential);
-        assert!(text.starts_with("Bearer v1.origin.origin-7.zone-a."), "{text}");
+        assert!(
+            text.starts_with("Bearer v1.origin.origin-7.zone-a."),
+            "{text}"
+        );
         let identity = secret.verify(&text).unwrap();
         assert_eq!(identity, *credential.identity());
         assert_eq!(identity.node_id, "origin-7.zone-a");
@@ -324,7 +327,13 @@ mod tests {
     #[test]
     fn node_ids_must_fit_a_header() {
         let secret = ClusterSecret::new(SECRET).unwrap();
-        for bad in ["", "has space", "ünicode", "a/b", &"x".repeat(MAX_NODE_ID_BYTES + 1)] {
+        for bad in [
+            "",
+            "has space",
+            "ünicode",
+            "a/b",
+            &"x".repeat(MAX_NODE_ID_BYTES + 1),
+        ] {
             assert!(secret.credential(Role::Origin, bad).is_err(), "{bad:?}");
         }
         let longest = "x".repeat(MAX_NODE_ID_BYTES);
@@ -336,7 +345,11 @@ mod tests {
     fn debug_shows_no_secret_and_no_tag() {
         let secret = ClusterSecret::new(SECRET).unwrap();
         let credential = secret.credential(Role::Origin, "origin-1").unwrap();
-        let tag = presented(&credential).rsplit_once('.').unwrap().1.to_owned();
+        let tag = presented(&credential)
+            .rsplit_once('.')
+            .unwrap()
+            .1
+            .to_owned();
         let shown = format!("{secret:?} {credential:?}");
         assert!(!shown.contains(SECRET) && !shown.contains(&tag), "{shown}");
         assert!(shown.contains("origin-1"), "{shown}");

@@ -44,7 +44,11 @@ async fn holder(control: &Control, stream_id: &str) -> Option<(String, u64)> {
 async fn every_method_refuses_a_caller_without_this_clusters_credential() {
     let control = Control::start(|_| {}).await;
     let (id, _, key) = control.create_stream("s").await;
-    let grant = control.origin("origin-a").authorize("live", &key).await.unwrap();
+    let grant = control
+        .origin("origin-a")
+        .authorize("live", &key)
+        .await
+        .unwrap();
 
     let anonymous = None;
     let foreign = Some(credential_with(OTHER_SECRET, Role::Origin, "origin-a"));
@@ -60,9 +64,13 @@ async fn every_method_refuses_a_caller_without_this_clusters_credential() {
             })
             .await
             .map(drop),
-            grpc.heartbeat(origin_heartbeat("origin-a", true, &[(&id, grant.epoch, 1, 0)]))
-                .await
-                .map(drop),
+            grpc.heartbeat(origin_heartbeat(
+                "origin-a",
+                true,
+                &[(&id, grant.epoch, 1, 0)],
+            ))
+            .await
+            .map(drop),
             grpc.lookup_stream(lookup_request(&id)).await.map(drop),
         ]
         .map(|answer| answer.unwrap_err().code());
@@ -89,8 +97,14 @@ async fn one_origin_can_neither_end_nor_renew_nor_speak_for_another() {
     .await;
     let (id, _, key) = control.create_stream("s").await;
     control.beat(origin_heartbeat("origin-a", false, &[])).await;
-    let grant = control.origin("origin-a").authorize("live", &key).await.unwrap();
-    let mut origin_b = control.raw(Some(credential(Role::Origin, "origin-b"))).await;
+    let grant = control
+        .origin("origin-a")
+        .authorize("live", &key)
+        .await
+        .unwrap();
+    let mut origin_b = control
+        .raw(Some(credential(Role::Origin, "origin-b")))
+        .await;
 
     let end = origin_b
         .end_publish(EndPublishRequest {
@@ -121,7 +135,11 @@ async fn one_origin_can_neither_end_nor_renew_nor_speak_for_another() {
         .authorize_publish(authorize_request(&key, "origin-a"))
         .await
         .unwrap_err();
-    assert_eq!(placed_on_a.code(), Code::PermissionDenied, "{placed_on_a:?}");
+    assert_eq!(
+        placed_on_a.code(),
+        Code::PermissionDenied,
+        "{placed_on_a:?}"
+    );
 
     // origin-b may list origin-a's lease in its own heartbeats: it is not renewed, and runs
     // out once origin-a stops renewing it.
@@ -139,7 +157,11 @@ async fn one_origin_can_neither_end_nor_renew_nor_speak_for_another() {
 async fn edges_only_look_up_and_heartbeat_as_edges() {
     let control = Control::start(|_| {}).await;
     let (id, _, key) = control.create_stream("s").await;
-    let grant = control.origin("origin-a").authorize("live", &key).await.unwrap();
+    let grant = control
+        .origin("origin-a")
+        .authorize("live", &key)
+        .await
+        .unwrap();
     let mut edge = control.raw(Some(credential(Role::Edge, "edge-1"))).await;
 
     let refused = [
@@ -152,9 +174,13 @@ async fn edges_only_look_up_and_heartbeat_as_edges() {
         })
         .await
         .map(drop),
-        edge.heartbeat(origin_heartbeat("edge-1", false, &[(&id, grant.epoch, 1, 0)]))
-            .await
-            .map(drop),
+        edge.heartbeat(origin_heartbeat(
+            "edge-1",
+            false,
+            &[(&id, grant.epoch, 1, 0)],
+        ))
+        .await
+        .map(drop),
     ]
     .map(|answer| answer.unwrap_err().code());
     assert_eq!(refused, [Code::PermissionDenied; 3]);
@@ -163,12 +189,16 @@ async fn edges_only_look_up_and_heartbeat_as_edges() {
         Some(("origin-a".into(), grant.epoch))
     );
 
-    edge.heartbeat(edge_heartbeat("edge-1", &id, 3)).await.unwrap();
+    edge.heartbeat(edge_heartbeat("edge-1", &id, 3))
+        .await
+        .unwrap();
     let found = edge.lookup_stream(lookup_request(&id)).await.unwrap();
     assert!(found.into_inner().live);
 
     // An origin cannot register as an edge either.
-    let mut origin = control.raw(Some(credential(Role::Origin, "origin-a"))).await;
+    let mut origin = control
+        .raw(Some(credential(Role::Origin, "origin-a")))
+        .await;
     let as_edge = HeartbeatRequest {
         node_id: "origin-a".into(),
         role: NodeRole::Edge.into(),

@@ -6,8 +6,8 @@
 mod support;
 
 use ferrocast_control::{AuthError, ControlConfig, PublishAuthorizer, ServerError};
-use serde_json::json;
 use ferrocast_proto::auth::ClusterSecret;
+use serde_json::json;
 use support::{Control, SECRET, TOKEN, edge_heartbeat, http, origin_heartbeat};
 
 #[tokio::test]
@@ -145,7 +145,9 @@ async fn ingest_points_at_the_least_loaded_healthy_origin() {
 
     // Busier but healthy beats idle but draining.
     control.beat(origin_heartbeat("origin-a", true, &[])).await;
-    control.beat(origin_heartbeat("origin-b", false, &[("x", 1, 1, 0)])).await;
+    control
+        .beat(origin_heartbeat("origin-b", false, &[("x", 1, 1, 0)]))
+        .await;
     let (_, body) = control.admin("GET", "/v1/ingest", None).await;
     assert_eq!(body["rtmp_url"], "rtmp://origin-b.internal:1935/live");
 
@@ -223,6 +225,9 @@ async fn refuses_to_start_without_a_long_admin_token() {
         let Err(ServerError::Config(message)) = result else {
             panic!("started with admin token {token:?}");
         };
-        assert!(message.contains("admin_token must be at least 32"), "{message}");
+        assert!(
+            message.contains("admin_token must be at least 32"),
+            "{message}"
+        );
     }
 }

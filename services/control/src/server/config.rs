@@ -148,7 +148,10 @@ mod tests {
                 ..ControlConfig::default()
             };
             let message = config.validate().unwrap_err().to_string();
-            assert!(message.contains("admin_token must be at least 32"), "{message}");
+            assert!(
+                message.contains("admin_token must be at least 32"),
+                "{message}"
+            );
             assert!(short.trim().is_empty() || !message.contains(short.trim()));
         }
     }

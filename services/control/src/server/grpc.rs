@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
+use ferrocast_proto::auth::{self, NodeIdentity, caller};
 use ferrocast_proto::control::control_server::Control;
 use ferrocast_proto::control::lookup_stream_request::By;
 use ferrocast_proto::control::{
     AuthorizePublishRequest, AuthorizePublishResponse, EndPublishRequest, EndPublishResponse,
     HeartbeatRequest, HeartbeatResponse, LookupStreamRequest, LookupStreamResponse,
 };
-use ferrocast_proto::auth::{self, NodeIdentity, caller};
 use tonic::{Request, Response, Status};
 
 use super::config::millis;
