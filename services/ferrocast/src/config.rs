@@ -238,7 +238,10 @@ mod tests {
     fn a_short_or_missing_cluster_secret_is_refused_at_start() {
         for (given, expected) in [
             ("", "cluster_secret is not set"),
-            ("0123456789abcdef0123456789abcde", "cluster_secret has 31 characters"),
+            (
+                "0123456789abcdef0123456789abcde",
+                "cluster_secret has 31 characters",
+            ),
         ] {
             let error = cluster_secret(&SecretSetting::from(given))
                 .unwrap_err()

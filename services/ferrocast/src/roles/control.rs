@@ -80,14 +80,8 @@ pub async fn run(config: ControlRoleConfig, shutdown: CancellationToken) -> anyh
     tracing::info!(rest = %config.rest_listen, grpc = %config.grpc_listen, "control started");
     ops.health.set_ready();
     let deadline = config.drain.request_deadline;
-    let serving = ferrocast_control::run(
-        config.control,
-        secret,
-        redis,
-        rest,
-        grpc,
-        shutdown.clone(),
-    );
+    let serving =
+        ferrocast_control::run(config.control, secret, redis, rest, grpc, shutdown.clone());
     let drain_deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(deadline).await;
