@@ -377,46 +377,54 @@ fn start_and_exit(role: &str, env: &[(&str, &str)]) -> (bool, String) {
     (status.success(), stderr)
 }
 
+/// Asserts that `ferrocast <role>` with `env` exits with an error saying each of `expected`,
+/// and shows none of the values it was given.
+fn refuses_to_start(role: &str, env: &[(&str, &str)], expected: &[&str]) {
+    let (succeeded, stderr) = start_and_exit(role, env);
+    assert!(!succeeded, "{role} started with {env:?}");
+    for part in expected {
+        assert!(stderr.contains(part), "{role}: no {part:?} in:\n{stderr}");
+    }
+    for (_, secret) in env {
+        assert!(
+            !stderr.contains(secret),
+            "{role} showed a secret:\n{stderr}"
+        );
+    }
+}
+
 #[test]
 fn no_role_starts_without_long_secrets_and_none_shows_them() {
-    let short_secret = "0123456789abcdef0123456789abcde"; // 31 characters
-    let short_token = "admin-token-0123456789abcdef-xy"; // 31 characters
-    let good_secret = "0123456789abcdef0123456789abcdef";
-    let cases: [(&str, Vec<(&str, &str)>, Vec<&str>); 4] = [
-        ("origin", vec![], vec!["cluster_secret is not set"]),
-        (
-            "edge",
-            vec![("FERROCAST_CLUSTER_SECRET", short_secret)],
-            vec!["cluster_secret has 31 characters", "at least 32"],
-        ),
-        (
-            "control",
-            vec![
-                ("FERROCAST_CLUSTER_SECRET", short_secret),
-                ("FERROCAST_CONTROL__ADMIN_TOKEN", short_token),
-            ],
-            vec![
-                "cluster_secret has 31 characters",
-                "admin_token must be at least 32",
-            ],
-        ),
-        (
-            "control",
-            vec![("FERROCAST_CLUSTER_SECRET", good_secret)],
-            vec!["admin_token must be at least 32"],
-        ),
-    ];
-    for (role, env, expected) in cases {
-        let (succeeded, stderr) = start_and_exit(role, &env);
-        assert!(!succeeded, "{role} started with {env:?}");
-        for part in expected {
-            assert!(stderr.contains(part), "{role}: no {part:?} in:\n{stderr}");
-        }
-        for (_, secret) in env {
-            assert!(
-                !stderr.contains(secret),
-                "{role} showed a secret:\n{stderr}"
-            );
-        }
-    }
+    let short_secret = (
+        "FERROCAST_CLUSTER_SECRET",
+        "0123456789abcdef0123456789abcde",
+    );
+    let good_secret = (
+        "FERROCAST_CLUSTER_SECRET",
+        "0123456789abcdef0123456789abcdef",
+    );
+    let short_token = (
+        "FERROCAST_CONTROL__ADMIN_TOKEN",
+        "admin-token-0123456789abcdef-xy",
+    );
+    refuses_to_start("origin", &[], &["cluster_secret is not set"]);
+    refuses_to_start(
+        "edge",
+        &[short_secret],
+        &["cluster_secret has 31 characters", "at least 32"],
+    );
+    // Both bad keys are named at once.
+    refuses_to_start(
+        "control",
+        &[short_secret, short_token],
+        &[
+            "cluster_secret has 31 characters",
+            "admin_token must be at least 32",
+        ],
+    );
+    refuses_to_start(
+        "control",
+        &[good_secret],
+        &["admin_token must be at least 32"],
+    );
 }
