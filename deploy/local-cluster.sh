@@ -6,9 +6,14 @@
 #   deploy/local-cluster.sh            # uses target/debug/ferrocast (builds it if missing)
 #   LOCAL_CLUSTER_BIN=path deploy/local-cluster.sh
 #   ORIGIN_DRAIN_PUBLISH_DEADLINE=3s ORIGIN_DRAIN_FLUSH_DEADLINE=5s deploy/local-cluster.sh
+#   ORIGIN_MAX_CONNECTIONS_PER_IP=16 deploy/local-cluster.sh   # default 0 (off): every local
+#                                      # client, load tests included, comes from 127.0.0.1
 #
 # Every process has its ops port (/metrics, /healthz, /readyz) printed as *_OPS, and its PID
-# as *_PID, so a test can drain one with SIGTERM.
+# as *_PID, so a test can drain one with SIGTERM. Every node gets the same random cluster
+# secret (FERROCAST_CLUSTER_SECRET, printed as CLUSTER_SECRET so another node can join):
+# control's gRPC port and the origins' relays answer only calls carrying a node credential
+# derived from it.
 #
 # Needs redis-server and s3s-fs (scripts/install-test-deps.sh installs both).
 set -euo pipefail
@@ -64,6 +69,7 @@ start s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_KEY" --secr
 wait_port 127.0.0.1 "$S3_PORT" s3s-fs
 
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+CLUSTER_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 CONTROL_REST=$(free_port); CONTROL_GRPC=$(free_port)
 ORIGIN_RTMP=($(free_port) $(free_port)); ORIGIN_RELAY=($(free_port) $(free_port))
 EDGE_HTTP=($(free_port) $(free_port))
@@ -75,13 +81,14 @@ origin_drain_env=()
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 CONTROL_URL="http://127.0.0.1:$CONTROL_GRPC"
-# What origins and edges share: the index, the bucket, control.
-storage_env=(FERROCAST_REDIS_URL="$REDIS_URL" FERROCAST_CONTROL_URL="$CONTROL_URL"
+# What origins and edges share: the cluster secret, the index, the bucket, control.
+storage_env=(FERROCAST_CLUSTER_SECRET="$CLUSTER_SECRET"
+  FERROCAST_REDIS_URL="$REDIS_URL" FERROCAST_CONTROL_URL="$CONTROL_URL"
   FERROCAST_S3__ENDPOINT="$S3_ENDPOINT" FERROCAST_S3__BUCKET="$BUCKET" FERROCAST_S3__REGION=us-east-1
   FERROCAST_S3__ACCESS_KEY_ID="$S3_KEY" FERROCAST_S3__SECRET_ACCESS_KEY="$S3_SECRET"
   FERROCAST_S3__PATH_STYLE=true FERROCAST_S3__ALLOW_HTTP=true)
 
-FERROCAST_REDIS_URL="$REDIS_URL" \
+FERROCAST_REDIS_URL="$REDIS_URL" FERROCAST_CLUSTER_SECRET="$CLUSTER_SECRET" \
 FERROCAST_REST_LISTEN="127.0.0.1:$CONTROL_REST" FERROCAST_GRPC_LISTEN="127.0.0.1:$CONTROL_GRPC" \
 FERROCAST_CONTROL__ADMIN_TOKEN="$ADMIN_TOKEN" FERROCAST_OPS_LISTEN="127.0.0.1:$CONTROL_OPS" \
 FERROCAST_CONTROL__PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live" \
@@ -94,6 +101,7 @@ for i in 0 1; do
   start "origin-$n" env "${storage_env[@]}" "${origin_drain_env[@]}" FERROCAST_NODE_ID="origin-$n" \
     FERROCAST_OPS_LISTEN="127.0.0.1:${ORIGIN_OPS[$i]}" \
     FERROCAST_RTMP_LISTEN="127.0.0.1:${ORIGIN_RTMP[$i]}" FERROCAST_RELAY_LISTEN="127.0.0.1:${ORIGIN_RELAY[$i]}" \
+    FERROCAST_RTMP__MAX_CONNECTIONS_PER_IP="${ORIGIN_MAX_CONNECTIONS_PER_IP:-0}" \
     FERROCAST_PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[$i]}/live" \
     FERROCAST_PUBLIC_RELAY_URL="http://127.0.0.1:${ORIGIN_RELAY[$i]}" "$BIN" origin
   ORIGIN_PID[$i]=${PIDS[-1]}
@@ -111,9 +119,12 @@ done
 cat <<OUT
 ADMIN_URL=http://127.0.0.1:$CONTROL_REST
 ADMIN_TOKEN=$ADMIN_TOKEN
+CLUSTER_SECRET=$CLUSTER_SECRET
 CONTROL_URL=$CONTROL_URL
 ORIGIN_RTMP_1=rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live
 ORIGIN_RTMP_2=rtmp://127.0.0.1:${ORIGIN_RTMP[1]}/live
+ORIGIN_RELAY_1=http://127.0.0.1:${ORIGIN_RELAY[0]}
+ORIGIN_RELAY_2=http://127.0.0.1:${ORIGIN_RELAY[1]}
 EDGE_URL_1=http://127.0.0.1:${EDGE_HTTP[0]}
 EDGE_URL_2=http://127.0.0.1:${EDGE_HTTP[1]}
 CONTROL_OPS=http://127.0.0.1:$CONTROL_OPS

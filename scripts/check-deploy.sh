@@ -125,7 +125,9 @@ echo "tools: helm $("$HELM" version --short), kubernetes-validate $("${PY[@]}" -
 # operator needs (endpoints with a port for a ServiceMonitor; groups of named rules, each an
 # alert or a record with an expr, for a PrometheusRule). Their field-level schema is NOT
 # validated (the CRD schemas are not available offline). Also asserts what the chart
-# promises (security context, probes, secrets only through Secrets, origin drain timing).
+# promises (security context, probes, secrets only through Secrets, origin drain timing, the
+# cluster secret in every role, NetworkPolicies that admit only the release's own pods to the
+# internal gRPC ports).
 # Usage: [ALERTS_FILE=rules.yml] manifests.py RENDERED OUT [KIND,KIND...]  (kinds that must appear)
 cat >"$WORK/manifests.py" <<'PY'
 import os
@@ -137,7 +139,9 @@ import yaml
 rendered, out = sys.argv[1], sys.argv[2]
 expected = set(sys.argv[3].split(",")) if len(sys.argv) > 3 and sys.argv[3] else set()
 CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
-SECRET_NAMES = re.compile(r"ADMIN_TOKEN|REDIS_URL|SECRET_ACCESS_KEY|ACCESS_KEY_ID|PASSWORD")
+SECRET_NAMES = re.compile(r"CLUSTER_SECRET|ADMIN_TOKEN|REDIS_URL|SECRET_ACCESS_KEY|ACCESS_KEY_ID|PASSWORD")
+# Container ports only the cluster's own pods may reach, and the roles allowed to call them.
+INTERNAL_PORTS = {"grpc": {"origin", "edge"}, "relay": {"edge"}}
 problems = []
 
 with open(rendered) as f:
@@ -226,6 +230,64 @@ for deployment in kinds.get("Deployment", []):
             if not timeout or grace <= timeout:
                 problems.append(f"{where}: terminationGracePeriodSeconds {grace} must exceed the drain timeout {timeout}")
 
+# Every secretKeyRef to a Secret of the chart names a key that Secret has.
+chart_secrets = {s["metadata"]["name"]: set((s.get("data") or {}).keys()) for s in kinds.get("Secret", [])}
+# Named container ports of each role, for the NetworkPolicies below.
+role_ports = {}
+for deployment in kinds.get("Deployment", []):
+    name = deployment["metadata"]["name"]
+    template = deployment["spec"]["template"]
+    role = template["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+    for container in template["spec"]["containers"]:
+        role_ports.setdefault(role, set()).update(p["name"] for p in container.get("ports", []))
+        env = {e["name"]: e for e in container.get("env", [])}
+        for e in env.values():
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref and ref["name"] in chart_secrets and ref["key"] not in chart_secrets[ref["name"]]:
+                problems.append(f"Deployment/{name}: {e['name']} refers to key {ref['key']} that Secret/{ref['name']} lacks")
+        if container["name"] in ("control", "origin", "edge"):
+            ref = env.get("FERROCAST_CLUSTER_SECRET", {}).get("valueFrom", {}).get("secretKeyRef")
+            if not ref:
+                problems.append(f"Deployment/{name}: FERROCAST_CLUSTER_SECRET must come from a Secret (secretKeyRef)")
+
+# NetworkPolicies: an internal port is listed only in rules whose every peer is a pod of this
+# release in a role allowed to call it; a rule without peers (open to all) lists only other
+# ports. Both control and the origins are covered whenever any policy is rendered.
+def release_pods(peer, allowed):
+    selector = peer.get("podSelector")
+    if not selector or set(peer) != {"podSelector"}:
+        return False
+    labels = selector.get("matchLabels", {})
+    if not labels.get("app.kubernetes.io/name") or not labels.get("app.kubernetes.io/instance"):
+        return False
+    roles = [set(e.get("values", [])) for e in selector.get("matchExpressions", [])
+             if e.get("key") == "app.kubernetes.io/component" and e.get("operator") == "In"]
+    return len(roles) == 1 and roles[0] <= allowed
+
+covered = set()
+for policy in kinds.get("NetworkPolicy", []):
+    name = f"NetworkPolicy/{policy['metadata']['name']}"
+    spec = policy.get("spec", {})
+    role = spec.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component")
+    covered.add(role)
+    if "Ingress" not in spec.get("policyTypes", []):
+        problems.append(f"{name}: policyTypes must include Ingress")
+    for rule in spec.get("ingress", []):
+        ports = [p.get("port") for p in rule.get("ports", [])]
+        if not ports:
+            problems.append(f"{name}: a rule without ports opens every port")
+        for port in ports:
+            if port not in role_ports.get(role, set()):
+                problems.append(f"{name}: port {port!r} is not a named port of the {role} pods")
+            allowed = INTERNAL_PORTS.get(port)
+            if allowed is None:
+                continue
+            peers = rule.get("from") or []
+            if not peers or not all(release_pods(peer, allowed) for peer in peers):
+                problems.append(f"{name}: port {port} must admit only this release's {sorted(allowed)} pods")
+if kinds.get("NetworkPolicy") and not {"control", "origin"} <= covered:
+    problems.append(f"NetworkPolicies cover {sorted(covered)}; both control and origin must be covered")
+
 with open(out, "w") as f:
     yaml.safe_dump_all(plain, f, sort_keys=False)
 summary = ", ".join(f"{len(v)} {k}" for k, v in sorted(kinds.items()))
@@ -257,7 +319,7 @@ DEPLOY_ALERTS="$ROOT/deploy/prometheus/alerts.yml"
 
 # Without the rules file, the production values (PrometheusRule on) cannot render; say so.
 PROD_ARGS=(-f "$PRODUCTION_VALUES")
-PROD_KINDS="Deployment,Service,HorizontalPodAutoscaler,PodDisruptionBudget,ServiceMonitor,PrometheusRule"
+PROD_KINDS="Deployment,Service,HorizontalPodAutoscaler,PodDisruptionBudget,NetworkPolicy,ServiceMonitor,PrometheusRule"
 if [ ! -f "$ALERTS" ]; then
   note "helm/ferrocast/files/alerts.yml is missing: production values rendered with prometheusRule.enabled=false"
   PROD_ARGS+=(--set prometheusRule.enabled=false)
@@ -271,7 +333,7 @@ check "helm lint --strict (production values)" "$HELM" lint --strict "$CHART" "$
 
 if "$HELM" template ferrocast "$CHART" --namespace streaming >"$WORK/default.yaml" 2>"$WORK/err"; then
   pass "helm template (default values)"
-  validate "default values" "$WORK/default.yaml" "Deployment,Service,HorizontalPodAutoscaler,PodDisruptionBudget,Secret,ConfigMap"
+  validate "default values" "$WORK/default.yaml" "Deployment,Service,HorizontalPodAutoscaler,PodDisruptionBudget,Secret,ConfigMap,NetworkPolicy"
 else
   fail "helm template (default values)"; sed 's/^/      /' "$WORK/err" >&2
 fi
@@ -307,6 +369,21 @@ refuses "an unreadable drain deadline" "is not a duration" --set origin.drain.pu
 refuses "no Redis at all" "redis.internal.enabled=false" --set redis.internal.enabled=false
 refuses "a secret in extraConfig" "holds a secret" --set edge.extraConfig.redis_url=redis://x
 refuses "an unknown PROXY protocol preset" "proxyProtocol.provider" --set origin.rtmpService.proxyProtocol.provider=nope
+refuses "a cluster secret shorter than 32 characters" "clusterSecret.value has 31 characters" \
+  --set clusterSecret.value=0123456789abcdef0123456789abcde
+refuses "a cluster secret both given and referenced" "clusterSecret.value or clusterSecret.existingSecret" \
+  --set clusterSecret.value=0123456789abcdef0123456789abcdef --set clusterSecret.existingSecret=mine
+refuses "the cluster secret in extraConfig" "holds a secret" --set origin.extraConfig.cluster_secret=x
+refuses "an admin token shorter than 32 characters" "control.adminToken has 8 characters" \
+  --set control.adminToken=shorttok
+
+# The NetworkPolicies are on by default and go away with networkPolicy.enabled=false; the
+# Secret keeps a given cluster secret.
+check "renders no NetworkPolicy with networkPolicy.enabled=false" \
+  bash -c '! "$@" | grep -q "^kind: NetworkPolicy"' _ "$HELM" template ferrocast "$CHART" --set networkPolicy.enabled=false
+check "a given cluster secret lands in the Secret" \
+  bash -c '"$@" | grep -q "cluster-secret: \"$(printf %s 0123456789abcdef0123456789abcdef | base64)\""' _ \
+  "$HELM" template ferrocast "$CHART" --show-only templates/secret.yaml --set clusterSecret.value=0123456789abcdef0123456789abcdef
 
 # The PrometheusRule without its rules file: fails with a clear message, while the default
 # values (rule off) still render. Checked on a copy of the chart without the file.

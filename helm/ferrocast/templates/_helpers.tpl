@@ -71,7 +71,7 @@ app.kubernetes.io/component: {{ .role }}
 {{- end -}}
 {{- end -}}
 
-{{/* The Secret this chart creates (admin token, Redis URL, S3 keys, unless existing ones are named). */}}
+{{/* The Secret this chart creates (cluster secret, admin token, Redis URL, S3 keys, unless existing ones are named). */}}
 {{- define "ferrocast.secretName" -}}
 {{- include "ferrocast.fullname" . -}}
 {{- end -}}
@@ -137,7 +137,7 @@ Call with (dict "config" $config "extra" .Values.origin.extraConfig "role" "orig
 {{- if not (regexMatch "^[a-z0-9_]+(\\.[a-z0-9_]+)*$" $key) -}}
 {{- fail (printf "%s.extraConfig: %q is not a configuration key (lower case, dots between levels, e.g. flv.max_lag)" $role $key) -}}
 {{- end -}}
-{{- if has $key (list "redis_url" "control.admin_token" "s3.access_key_id" "s3.secret_access_key") -}}
+{{- if has $key (list "cluster_secret" "redis_url" "control.admin_token" "s3.access_key_id" "s3.secret_access_key") -}}
 {{- fail (printf "%s.extraConfig.%s holds a secret: use the chart's Secret values (or an existingSecret) instead of a ConfigMap" $role $key) -}}
 {{- end -}}
 {{- $_ := set $config $key $value -}}
@@ -175,6 +175,33 @@ RUST_LOG: {{ .root.Values.logging.level | quote }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 OTEL_SERVICE_NAME: {{ printf "ferrocast-%s" $.role | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* FERROCAST_CLUSTER_SECRET from a Secret: every role derives its node credential from it. */}}
+{{- define "ferrocast.clusterSecretEnv" -}}
+- name: FERROCAST_CLUSTER_SECRET
+  valueFrom:
+    secretKeyRef:
+      {{- if .Values.clusterSecret.existingSecret }}
+      name: {{ .Values.clusterSecret.existingSecret }}
+      key: {{ .Values.clusterSecret.existingSecretKey }}
+      {{- else }}
+      name: {{ include "ferrocast.secretName" . }}
+      key: cluster-secret
+      {{- end }}
+{{- end -}}
+
+{{/* The pods of this release in the given roles, as a NetworkPolicy peer. Call with (dict "root" $ "roles" (list "origin" "edge")). */}}
+{{- define "ferrocast.rolePeer" -}}
+- podSelector:
+    matchLabels:
+      app.kubernetes.io/name: {{ include "ferrocast.name" .root }}
+      app.kubernetes.io/instance: {{ .root.Release.Name }}
+    matchExpressions:
+      - key: app.kubernetes.io/component
+        operator: In
+        values:
+          {{- toYaml .roles | nindent 10 }}
 {{- end -}}
 
 {{/* FERROCAST_REDIS_URL from a Secret. */}}
@@ -319,7 +346,7 @@ readinessProbe:
 {{- define "ferrocast.podAnnotations" -}}
 checksum/config: {{ include (print .root.Template.BasePath "/" .role "/configmap.yaml") .root | sha256sum }}
 {{- $v := .root.Values }}
-checksum/secret-values: {{ list $v.control.adminToken $v.control.existingSecret $v.redis.url $v.redis.existingSecret $v.redis.internal.enabled $v.s3.accessKeyId $v.s3.secretAccessKey $v.s3.existingSecret | toJson | sha256sum }}
+checksum/secret-values: {{ list $v.clusterSecret.value $v.clusterSecret.existingSecret $v.control.adminToken $v.control.existingSecret $v.redis.url $v.redis.existingSecret $v.redis.internal.enabled $v.s3.accessKeyId $v.s3.secretAccessKey $v.s3.existingSecret | toJson | sha256sum }}
 {{- with .values.podAnnotations }}
 {{ toYaml . }}
 {{- end }}

@@ -1,5 +1,6 @@
 //! The control client that origins and edges use: publish authorization (failing closed),
-//! playback lookup (cached), stream owners for the relay, and heartbeats.
+//! playback lookup (cached), stream owners for the relay, and heartbeats. Every call carries
+//! the node's cluster credential.
 
 mod cache;
 
@@ -9,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ferrocast_live::{LiveError, StreamOwners};
+use ferrocast_proto::auth::{NodeCredential, NodeIdentity, Role};
 use ferrocast_proto::control::control_client::ControlClient as GrpcClient;
 use ferrocast_proto::control::lookup_stream_request::By;
 use ferrocast_proto::control::{
     AuthorizePublishRequest, EndPublishRequest, HeartbeatRequest, HeartbeatResponse,
     LookupStreamRequest, LookupStreamResponse,
 };
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
@@ -22,11 +25,14 @@ use crate::credentials::claimed_stream_id;
 use crate::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory};
 use cache::PlaybackCache;
 
+/// The gRPC client with this node's credential on every call.
+type Grpc = GrpcClient<InterceptedService<Channel, NodeCredential>>;
+
 /// How a [`ControlClient`] behaves.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// This node's id: sent as the origin id when authorizing.
-    pub node_id: String,
+    /// This node's cluster credential: control learns the node's role and id from it.
+    pub credential: NodeCredential,
     /// Deadline of every call, connecting included.
     pub timeout: Duration,
     /// Most playback ids remembered.
@@ -39,11 +45,11 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    /// Defaults for node `node_id`: 2 s deadline, 10 000 cached playback ids, hits for
-    /// 5 minutes, misses for 3 seconds.
-    pub fn new(node_id: impl Into<String>) -> Self {
+    /// Defaults for the node `credential` names: 2 s deadline, 10 000 cached playback ids,
+    /// hits for 5 minutes, misses for 3 seconds.
+    pub fn new(credential: NodeCredential) -> Self {
         Self {
-            node_id: node_id.into(),
+            credential,
             timeout: Duration::from_secs(2),
             playback_cache_capacity: 10_000,
             playback_hit_ttl: Duration::from_secs(300),
@@ -83,8 +89,8 @@ impl From<Status> for ClientError {
 /// A client of the control service over one lazily connected tonic channel.
 #[derive(Clone)]
 pub struct ControlClient {
-    grpc: GrpcClient<Channel>,
-    node_id: String,
+    grpc: Grpc,
+    identity: NodeIdentity,
     timeout: Duration,
     playback: Arc<PlaybackCache>,
 }
@@ -104,15 +110,20 @@ impl ControlClient {
     /// A client over an existing channel.
     pub fn new(channel: Channel, options: ClientOptions) -> Self {
         Self {
-            grpc: GrpcClient::new(channel),
+            identity: options.credential.identity().clone(),
+            grpc: GrpcClient::with_interceptor(channel, options.credential),
             playback: Arc::new(PlaybackCache::new(
                 options.playback_cache_capacity,
                 options.playback_hit_ttl,
                 options.playback_miss_ttl,
             )),
-            node_id: options.node_id,
             timeout: options.timeout,
         }
+    }
+
+    /// Who this client calls as: the role and node id of its credential.
+    pub fn identity(&self) -> &NodeIdentity {
+        &self.identity
     }
 
     /// Reports this node's liveness and load; renews the leases of the streams it lists.
@@ -142,7 +153,7 @@ impl ControlClient {
     /// Runs one RPC under the deadline, which also covers connecting a lazy channel.
     async fn call<T, F, Fut>(&self, rpc: F) -> Result<T, ClientError>
     where
-        F: FnOnce(GrpcClient<Channel>) -> Fut,
+        F: FnOnce(Grpc) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
     {
         match tokio::time::timeout(self.timeout, rpc(self.grpc.clone())).await {
@@ -176,10 +187,17 @@ fn auth_error(error: ClientError, app: &str, key: &str) -> AuthError {
 #[async_trait]
 impl PublishAuthorizer for ControlClient {
     async fn authorize(&self, app: &str, key: &str) -> Result<PublishGrant, AuthError> {
+        // Control would answer PERMISSION_DENIED, which reads as a wrong key; say what it is.
+        if self.identity.role != Role::Origin {
+            return Err(AuthError::Unavailable(format!(
+                "an {} cannot authorize publishes",
+                self.identity.role
+            )));
+        }
         let request = self.request(AuthorizePublishRequest {
             app: app.to_owned(),
             stream_key: key.to_owned(),
-            origin_id: self.node_id.clone(),
+            origin_id: self.identity.node_id.clone(),
         });
         let response = self
             .call(|mut grpc| async move { grpc.authorize_publish(request).await })

@@ -2,8 +2,9 @@
 //! epochs, the node registry, and playback-id lookup.
 //!
 //! - [`LocalControl`] keeps it all in process for `ferrocast dev`.
-//! - [`run`] is the `ferrocast control` role: a gRPC service for origins and edges and a REST
-//!   admin API for operators, with the state in Redis.
+//! - [`run`] is the `ferrocast control` role: a gRPC service for origins and edges (each call
+//!   carrying its node's cluster credential, [`ferrocast_proto::auth`]) and a REST admin API
+//!   for operators, with the state in Redis.
 //! - [`ControlClient`] is what origins and edges use to reach it; it implements the same
 //!   traits as [`LocalControl`].
 
@@ -18,6 +19,6 @@ pub use boundary::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory};
 pub use client::{ClientError, ClientOptions, ControlClient};
 pub use local::LocalControl;
 pub use server::{
-    ControlConfig, RepoError, ServerError, connect_redis, generate_admin_token, metrics, run,
+    ControlConfig, MIN_ADMIN_TOKEN_CHARS, RepoError, ServerError, connect_redis, metrics, run,
 };
 pub use stream::StreamRecord;

@@ -14,13 +14,13 @@ mod views;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ferrocast_proto::auth::{ClusterSecret, Verifier};
 use ferrocast_proto::control::control_server::ControlServer;
-use rand::RngCore;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::ControlConfig;
+pub use config::{ControlConfig, MIN_ADMIN_TOKEN_CHARS};
 pub use repo::RepoError;
 
 use crate::credentials::key_hash;
@@ -51,13 +51,6 @@ pub(crate) struct Shared {
     admin_token_hash: [u8; 32],
 }
 
-/// A new random admin token (256 bits, hex), for the binary to print when none is configured.
-pub fn generate_admin_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 /// Connects to Redis at `url` with `timeout` on connecting and on every response, so no call
 /// through the manager can hang. Reconnects by itself afterwards.
 pub async fn connect_redis(url: &str, timeout: Duration) -> Result<ConnectionManager, ServerError> {
@@ -76,9 +69,12 @@ pub async fn connect_redis(url: &str, timeout: Duration) -> Result<ConnectionMan
 
 /// Serves the gRPC control service on `grpc_listener` and the REST admin API on
 /// `rest_listener` until `shutdown` is cancelled (then both finish in-flight requests).
-/// Refuses to start with an invalid configuration, including an empty admin token.
+/// Refuses to start with an invalid configuration, including an admin token shorter than
+/// 32 characters. Every gRPC call must carry a node credential made with `cluster_secret`;
+/// the caller's role and node id come from it.
 pub async fn run(
     config: ControlConfig,
+    cluster_secret: ClusterSecret,
     redis: ConnectionManager,
     rest_listener: TcpListener,
     grpc_listener: TcpListener,
@@ -113,7 +109,10 @@ pub async fn run(
         let stop = stop.clone();
         // Server-side bound on a handler: a few Redis calls, each under its own deadline.
         let handler_deadline = shared.config.redis_timeout.saturating_mul(4);
-        let service = ControlServer::new(grpc::ControlService::new(shared));
+        let service = ControlServer::with_interceptor(
+            grpc::ControlService::new(shared),
+            Verifier::new(cluster_secret),
+        );
         async move {
             let result = tonic::transport::Server::builder()
                 .timeout(handler_deadline)

@@ -11,13 +11,14 @@ use ferrocast_control::{
     AuthError, ClientOptions, ControlClient, PublishAuthorizer, StreamDirectory,
 };
 use ferrocast_live::StreamOwners;
-use support::{Control, origin_heartbeat};
+use ferrocast_proto::auth::Role;
+use support::{Control, credential, origin_heartbeat};
 
 #[tokio::test]
 async fn one_publisher_per_stream_with_growing_epochs() {
     let control = Control::start(|_| {}).await;
     let (id, playback_id, key) = control.create_stream("s").await;
-    let origin = control.client("origin-a");
+    let origin = control.origin("origin-a");
 
     let first = origin.authorize("live", &key).await.unwrap();
     assert_eq!(
@@ -26,7 +27,7 @@ async fn one_publisher_per_stream_with_growing_epochs() {
     );
     assert!(first.epoch > 0);
 
-    let other = control.client("origin-b");
+    let other = control.origin("origin-b");
     let second = other.authorize("live", &key).await;
     assert_eq!(
         second,
@@ -52,7 +53,7 @@ async fn one_publisher_per_stream_with_growing_epochs() {
 async fn refusals_name_the_stream_never_the_key() {
     let control = Control::start(|_| {}).await;
     let (id, _, key) = control.create_stream("s").await;
-    let origin = control.client("origin-a");
+    let origin = control.origin("origin-a");
 
     let forged = format!("sk_{id}_nottherightsecret");
     let wrong = origin.authorize("live", &forged).await.unwrap_err();
@@ -87,7 +88,7 @@ async fn refusals_name_the_stream_never_the_key() {
 async fn a_draining_origin_takes_no_new_publishers() {
     let control = Control::start(|_| {}).await;
     let (_, _, key) = control.create_stream("s").await;
-    let origin = control.client("origin-a");
+    let origin = control.origin("origin-a");
     origin
         .heartbeat(origin_heartbeat("origin-a", true, &[]))
         .await
@@ -96,7 +97,7 @@ async fn a_draining_origin_takes_no_new_publishers() {
     assert_eq!(refused.reason(), "unavailable", "{refused}");
     // Nothing was placed: a healthy origin can still take the stream.
     control
-        .client("origin-b")
+        .origin("origin-b")
         .authorize("live", &key)
         .await
         .unwrap();
@@ -112,7 +113,7 @@ async fn leases_expire_without_heartbeats_and_live_with_them() {
     })
     .await;
     let (id, _, key) = control.create_stream("s").await;
-    let origin = control.client("origin-a");
+    let origin = control.origin("origin-a");
 
     let first = origin.authorize("live", &key).await.unwrap();
     tokio::time::sleep(ttl * 2).await;
@@ -147,8 +148,8 @@ async fn leases_expire_without_heartbeats_and_live_with_them() {
 async fn lookups_find_streams_and_their_relay_while_live() {
     let control = Control::start(|_| {}).await;
     let (id, playback_id, key) = control.create_stream("s").await;
-    let origin = control.client("origin-a");
-    let edge = control.client("edge-1");
+    let origin = control.origin("origin-a");
+    let edge = control.edge("edge-1");
 
     assert_eq!(edge.resolve_playback(&playback_id).await, Some(id.clone()));
     assert_eq!(edge.resolve_playback("0000000000000000").await, None);
@@ -187,7 +188,7 @@ async fn lookups_find_streams_and_their_relay_while_live() {
 async fn an_origin_that_registers_after_authorizing_is_still_found() {
     let control = Control::start(|_| {}).await;
     let (id, _, key) = control.create_stream("s").await;
-    let origin = control.client("origin-late");
+    let origin = control.origin("origin-late");
     let grant = origin.authorize("live", &key).await.unwrap();
     assert_eq!(
         origin.relay_url(&id).await.unwrap(),
@@ -214,7 +215,7 @@ async fn an_unreachable_control_fails_closed_within_the_deadline() {
     let port = ferrocast_testkit::free_port();
     let options = ClientOptions {
         timeout: Duration::from_millis(500),
-        ..ClientOptions::new("origin-a")
+        ..ClientOptions::new(credential(Role::Origin, "origin-a"))
     };
     let client = ControlClient::connect(&format!("http://127.0.0.1:{port}"), options).unwrap();
     let started = std::time::Instant::now();
@@ -224,7 +225,8 @@ async fn an_unreachable_control_fails_closed_within_the_deadline() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(client.relay_url("abc").await.is_err());
     assert_eq!(client.resolve_playback("p").await, None);
-    assert!(ControlClient::connect("not a url", ClientOptions::new("x")).is_err());
+    let options = ClientOptions::new(credential(Role::Origin, "x"));
+    assert!(ControlClient::connect("not a url", options).is_err());
 }
 
 #[tokio::test]
@@ -232,7 +234,7 @@ async fn a_lost_redis_fails_closed_within_the_deadline() {
     let mut control = Control::start(|c| c.redis_timeout = Duration::from_millis(300)).await;
     let (_, _, key) = control.create_stream("s").await;
     control.kill_redis();
-    let origin = control.client("origin-a");
+    let origin = control.origin("origin-a");
     let started = std::time::Instant::now();
     let refused = origin.authorize("live", &key).await.unwrap_err();
     assert_eq!(refused.reason(), "unavailable", "{refused}");

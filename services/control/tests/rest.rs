@@ -6,8 +6,9 @@
 mod support;
 
 use ferrocast_control::{AuthError, ControlConfig, PublishAuthorizer, ServerError};
+use ferrocast_proto::auth::ClusterSecret;
 use serde_json::json;
-use support::{Control, TOKEN, edge_heartbeat, http, origin_heartbeat};
+use support::{Control, SECRET, TOKEN, edge_heartbeat, http, origin_heartbeat};
 
 #[tokio::test]
 async fn every_request_needs_the_token() {
@@ -97,7 +98,7 @@ async fn rotating_the_key_retires_the_old_one() {
     let new_key = rotated["stream_key"].as_str().unwrap();
     assert_ne!(new_key, old_key);
 
-    let origin = control.client("origin-a");
+    let origin = control.origin("origin-a");
     let refused = origin.authorize("live", &old_key).await.unwrap_err();
     assert_eq!(
         refused,
@@ -126,7 +127,7 @@ async fn deleted_streams_are_gone() {
     assert_eq!(control.admin("DELETE", &path, None).await.0, 404);
     let (_, list) = control.admin("GET", "/v1/streams", None).await;
     assert_eq!(list, json!([]));
-    let refused = control.client("o").authorize("live", &key).await;
+    let refused = control.origin("o").authorize("live", &key).await;
     assert_eq!(refused, Err(AuthError::UnknownStream));
     control.stop().await;
 }
@@ -137,31 +138,20 @@ async fn ingest_points_at_the_least_loaded_healthy_origin() {
     let (status, body) = control.admin("GET", "/v1/ingest", None).await;
     assert_eq!(status, 503, "{body}");
 
-    let client = control.client("probe");
-    client
-        .heartbeat(origin_heartbeat("origin-a", false, &[]))
-        .await
-        .unwrap();
+    control.beat(origin_heartbeat("origin-a", false, &[])).await;
     let (status, body) = control.admin("GET", "/v1/ingest", None).await;
     assert_eq!(status, 200);
     assert_eq!(body["rtmp_url"], "rtmp://origin-a.internal:1935/live");
 
     // Busier but healthy beats idle but draining.
-    client
-        .heartbeat(origin_heartbeat("origin-a", true, &[]))
-        .await
-        .unwrap();
-    client
-        .heartbeat(origin_heartbeat("origin-b", false, &[("x", 1, 1, 0)]))
-        .await
-        .unwrap();
+    control.beat(origin_heartbeat("origin-a", true, &[])).await;
+    control
+        .beat(origin_heartbeat("origin-b", false, &[("x", 1, 1, 0)]))
+        .await;
     let (_, body) = control.admin("GET", "/v1/ingest", None).await;
     assert_eq!(body["rtmp_url"], "rtmp://origin-b.internal:1935/live");
 
-    client
-        .heartbeat(origin_heartbeat("origin-c", false, &[]))
-        .await
-        .unwrap();
+    control.beat(origin_heartbeat("origin-c", false, &[])).await;
     let (_, body) = control.admin("GET", "/v1/ingest", None).await;
     assert_eq!(body["rtmp_url"], "rtmp://origin-c.internal:1935/live");
     control.stop().await;
@@ -171,7 +161,7 @@ async fn ingest_points_at_the_least_loaded_healthy_origin() {
 async fn live_state_comes_from_the_lease_and_heartbeats() {
     let control = Control::start(|_| {}).await;
     let (id, _, key) = control.create_stream("live").await;
-    let origin = control.client("origin-a");
+    let origin = control.origin("origin-a");
     origin
         .heartbeat(origin_heartbeat("origin-a", false, &[]))
         .await
@@ -197,14 +187,8 @@ async fn live_state_comes_from_the_lease_and_heartbeats() {
     );
     assert!(view["started_at_ms"].as_u64().unwrap() > 0);
 
-    origin
-        .heartbeat(edge_heartbeat("edge-1", &id, 30))
-        .await
-        .unwrap();
-    origin
-        .heartbeat(edge_heartbeat("edge-2", &id, 12))
-        .await
-        .unwrap();
+    control.beat(edge_heartbeat("edge-1", &id, 30)).await;
+    control.beat(edge_heartbeat("edge-2", &id, 12)).await;
     let (_, list) = control.admin("GET", "/v1/streams", None).await;
     assert_eq!(list[0]["viewers"], 42, "summed over edges");
 
@@ -216,18 +200,34 @@ async fn live_state_comes_from_the_lease_and_heartbeats() {
 }
 
 #[tokio::test]
-async fn refuses_to_start_without_an_admin_token() {
+async fn refuses_to_start_without_a_long_admin_token() {
     let redis = ferrocast_testkit::RedisServer::start();
     let manager = ferrocast_control::connect_redis(&redis.url(), std::time::Duration::from_secs(2))
         .await
         .unwrap();
-    let rest = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let config = ControlConfig::default();
-    let result = ferrocast_control::run(config, manager, rest, grpc, Default::default()).await;
-    assert!(matches!(result, Err(ServerError::Config(ref m)) if m.contains("admin_token")));
-    let token = ferrocast_control::generate_admin_token();
-    assert_eq!(token.len(), 64);
-    assert_ne!(token, ferrocast_control::generate_admin_token());
-    assert_ne!(token, TOKEN);
+    for token in ["", &TOKEN[..31]] {
+        let rest = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = ControlConfig {
+            admin_token: token.to_owned(),
+            ..ControlConfig::default()
+        };
+        let secret = ClusterSecret::new(SECRET).unwrap();
+        let result = ferrocast_control::run(
+            config,
+            secret,
+            manager.clone(),
+            rest,
+            grpc,
+            Default::default(),
+        )
+        .await;
+        let Err(ServerError::Config(message)) = result else {
+            panic!("started with admin token {token:?}");
+        };
+        assert!(
+            message.contains("admin_token must be at least 32"),
+            "{message}"
+        );
+    }
 }

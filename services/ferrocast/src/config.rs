@@ -6,11 +6,13 @@
 //! value when it parses as one (numbers, booleans), else as a string.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use serde::Serialize;
+use ferrocast_proto::auth::ClusterSecret;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 const ENV_PREFIX: &str = "FERROCAST_";
@@ -43,6 +45,42 @@ pub fn load<T: Default + Serialize + DeserializeOwned>(
         .map_err(|error: toml::de::Error| {
             anyhow::anyhow!("invalid configuration: {}", error.message())
         })
+}
+
+/// A secret setting, such as `cluster_secret`: read from TOML or a `FERROCAST_*` variable
+/// like any string, but `Debug` never shows it, so a configuration printed with `{:?}` cannot
+/// leak it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretSetting(String);
+
+impl SecretSetting {
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SecretSetting {
+    fn from(secret: &str) -> Self {
+        Self(secret.to_owned())
+    }
+}
+
+impl fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// The cluster secret of `control`, `origin` or `edge`: refused at start when missing or
+/// shorter than 32 characters, with a message that says how to make one (and never shows it).
+pub fn cluster_secret(setting: &SecretSetting) -> anyhow::Result<ClusterSecret> {
+    ClusterSecret::new(setting.expose()).map_err(anyhow::Error::from)
 }
 
 fn env_table(env: &BTreeMap<String, String>) -> Table {
@@ -178,6 +216,40 @@ mod tests {
             error.contains("prot") && error.contains("inner.depht"),
             "{error}"
         );
+    }
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    struct WithSecret {
+        cluster_secret: SecretSetting,
+    }
+
+    #[test]
+    fn secrets_load_like_strings_and_never_show() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let vars = env(&[("FERROCAST_CLUSTER_SECRET", secret)]);
+        let loaded: WithSecret = load(None, &vars, Table::new()).unwrap();
+        assert_eq!(loaded.cluster_secret.expose(), secret);
+        assert!(!format!("{loaded:?}").contains(secret));
+        cluster_secret(&loaded.cluster_secret).unwrap();
+    }
+
+    #[test]
+    fn a_short_or_missing_cluster_secret_is_refused_at_start() {
+        for (given, expected) in [
+            ("", "cluster_secret is not set"),
+            (
+                "0123456789abcdef0123456789abcde",
+                "cluster_secret has 31 characters",
+            ),
+        ] {
+            let error = cluster_secret(&SecretSetting::from(given))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+            assert!(error.contains("at least 32"), "{error}");
+            assert!(given.is_empty() || !error.contains(given), "{error}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use ferrocast_live::{Hub, Hubs, LiveError, LiveSource, StreamOwners, Subscription};
+use ferrocast_proto::auth::NodeCredential;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +31,8 @@ pub struct RelaySource {
 pub(crate) struct Inner {
     pub(crate) owners: Arc<dyn StreamOwners>,
     pub(crate) config: RelayConfig,
+    /// This edge's cluster credential, sent with every `Subscribe`.
+    pub(crate) credential: NodeCredential,
     /// Streams being pulled, fed by their pullers.
     pub(crate) hubs: Hubs,
     /// Pulls being started, by stream id; an entry lives from spawn until the hub exists or the
@@ -46,12 +49,18 @@ enum Joined {
 }
 
 impl RelaySource {
-    /// An edge source that finds origins through `owners`.
-    pub fn new(owners: Arc<dyn StreamOwners>, config: RelayConfig) -> Self {
+    /// An edge source that finds origins through `owners` and subscribes with `credential`
+    /// (an edge's: origins refuse any other).
+    pub fn new(
+        owners: Arc<dyn StreamOwners>,
+        config: RelayConfig,
+        credential: NodeCredential,
+    ) -> Self {
         let hubs = Hubs::new(config.hub_limits.clone());
         let inner = Inner {
             owners,
             config,
+            credential,
             hubs,
             flights: Mutex::default(),
             upstreams: Arc::default(),

@@ -7,6 +7,8 @@
 //! resubscribing to the stream's new owner when its origin goes away.
 //!
 //! Frames cross the wire as the same FLV tag bytes the hub holds, so nothing is re-serialized.
+//! Only edges of the cluster may subscribe: each `Subscribe` carries the edge's cluster
+//! credential ([`ferrocast_proto::auth`]), and origins refuse calls without one.
 
 mod client;
 mod config;

@@ -1,4 +1,6 @@
 //! The origin side of the relay: each `Subscribe` streams one hub subscription to an edge.
+//! Only edges of this cluster may subscribe: every call must carry an edge's cluster
+//! credential (`UNAUTHENTICATED` without one, `PERMISSION_DENIED` for another role).
 //!
 //! There is no per-subscriber queue: the response stream pulls straight from the hub's shared
 //! broadcast ring, and HTTP/2 flow control decides how fast. An edge that reads too slowly
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use ferrocast_live::{Frame, Hub, Hubs, LiveReceiver, Subscription};
 use ferrocast_ops::LiveGuard;
+use ferrocast_proto::auth::{ClusterSecret, Role, Verifier, caller};
 use ferrocast_proto::relay::relay_server::{Relay, RelayServer};
 use ferrocast_proto::relay::{MediaFrame, SubscribeRequest};
 use futures::StreamExt;
@@ -17,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 use tracing::{debug, info, warn};
 
@@ -52,22 +56,32 @@ impl RelayService {
     }
 }
 
-/// The relay as a tonic service, with message limits raised to [`MAX_MESSAGE_BYTES`].
-pub fn service(hubs: Arc<Hubs>) -> RelayServer<RelayService> {
-    with_limits(RelayService::new(hubs))
+/// The relay as a tonic service that only edges with a credential made from `secret` may
+/// call, with message limits raised to [`MAX_MESSAGE_BYTES`].
+pub fn service(
+    hubs: Arc<Hubs>,
+    secret: ClusterSecret,
+) -> InterceptedService<RelayServer<RelayService>, Verifier> {
+    with_limits(RelayService::new(hubs), secret)
 }
 
-fn with_limits(service: RelayService) -> RelayServer<RelayService> {
-    RelayServer::new(service)
+fn with_limits(
+    service: RelayService,
+    secret: ClusterSecret,
+) -> InterceptedService<RelayServer<RelayService>, Verifier> {
+    let server = RelayServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    InterceptedService::new(server, Verifier::new(secret))
 }
 
-/// Serves the relay on `listener` until `shutdown`, then ends every open stream and waits (up
-/// to a few seconds) for the connections to close.
+/// Serves the relay on `listener` to edges with a credential made from `secret` until
+/// `shutdown`, then ends every open stream and waits (up to a few seconds) for the connections
+/// to close.
 pub async fn serve(
     listener: TcpListener,
     hubs: Arc<Hubs>,
+    secret: ClusterSecret,
     shutdown: CancellationToken,
 ) -> Result<(), RelayError> {
     let local = listener.local_addr().ok();
@@ -81,10 +95,10 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
-        .add_service(with_limits(RelayService::with_shutdown(
-            hubs,
-            shutdown.clone(),
-        )))
+        .add_service(with_limits(
+            RelayService::with_shutdown(hubs, shutdown.clone()),
+            secret,
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned());
     tokio::pin!(server);
     info!(addr = ?local, "relay serving");
@@ -109,6 +123,7 @@ impl Relay for RelayService {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        caller(&request)?.require(&[Role::Edge], "Subscribe")?;
         let stream_id = request.into_inner().stream_id;
         if self.shutdown.is_cancelled() {
             return Err(Status::unavailable("relay is draining"));

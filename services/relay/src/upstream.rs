@@ -75,7 +75,7 @@ pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, Rel
     let channel = deadline("connect", config.connect_timeout, endpoint.connect())
         .await?
         .map_err(|error| upstream_error(format!("connect: {error}")))?;
-    let mut client = RelayClient::new(channel)
+    let mut client = RelayClient::with_interceptor(channel, inner.credential.clone())
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let request = SubscribeRequest {
@@ -89,6 +89,11 @@ pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, Rel
     .await?
     .map_err(|status| match status.code() {
         Code::NotFound => RelayError::Offline,
+        Code::Unauthenticated | Code::PermissionDenied => {
+            // A misconfigured cluster, not a passing failure: say so at every attempt.
+            warn!(stream_id, url = %url, reason = status.message(), "origin refused this edge's cluster credential");
+            upstream_error(status.to_string())
+        }
         _ => upstream_error(status.to_string()),
     })?;
     let first = first.ok_or(RelayError::Offline)?;

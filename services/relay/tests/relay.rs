@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use ferrocast_live::{
     Frame, FrameKind, Hub, HubLimits, Hubs, LiveError, LiveSource, StreamOwners, Subscription,
 };
+use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::relay::SubscribeRequest;
 use ferrocast_proto::relay::relay_client::RelayClient;
 use ferrocast_relay::{RelayConfig, RelayError, RelaySource, serve};
@@ -16,6 +17,19 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
+
+/// The cluster secret origins and edges share in these tests.
+const SECRET: &str = "relay-test-cluster-secret-0123456789";
+
+fn secret() -> ClusterSecret {
+    ClusterSecret::new(SECRET).expect("long enough")
+}
+
+fn edge_credential() -> NodeCredential {
+    secret()
+        .credential(Role::Edge, "edge-1")
+        .expect("a valid node id")
+}
 
 /// Bound on every wait in these tests.
 const WAIT: Duration = Duration::from_secs(10);
@@ -63,7 +77,7 @@ impl Origin {
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let hubs = Arc::new(Hubs::new(limits));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, hubs.clone(), shutdown.clone()));
+        let task = tokio::spawn(serve(listener, hubs.clone(), secret(), shutdown.clone()));
         Self {
             hubs,
             url,
@@ -74,7 +88,7 @@ impl Origin {
 }
 
 fn edge(owners: &Arc<Owners>, config: RelayConfig) -> Arc<RelaySource> {
-    Arc::new(RelaySource::new(owners.clone(), config))
+    Arc::new(RelaySource::new(owners.clone(), config, edge_credential()))
 }
 
 fn metadata() -> Frame {
@@ -397,9 +411,14 @@ async fn lagging_subscriber_resumes_at_the_next_keyframe() {
     let hub = origin.hubs.start("s");
     hub.publish(avc_config(1));
     hub.publish(key(0));
-    let mut client = within(RelayClient::connect(origin.url.clone()))
-        .await
-        .unwrap();
+    let channel = within(
+        tonic::transport::Endpoint::from_shared(origin.url.clone())
+            .unwrap()
+            .connect(),
+    )
+    .await
+    .unwrap();
+    let mut client = RelayClient::with_interceptor(channel, edge_credential());
     let request = SubscribeRequest {
         stream_id: "s".into(),
     };

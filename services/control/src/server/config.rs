@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ServerError;
 
+/// Fewest characters of an admin token: a bearer token must resist guessing on its own.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
 /// Settings of the control service. Durations are humantime strings (`"10s"`, `"500ms"`).
 ///
 /// `Serialize` lets the binary layer defaults, TOML and environment; `Debug` redacts the token.
@@ -15,9 +18,8 @@ use super::ServerError;
 pub struct ControlConfig {
     /// The RTMP application publishers must use (`rtmp://<ingest>/<publish_app>/<key>`).
     pub publish_app: String,
-    /// Bearer token of the REST admin API. There is no default: the service refuses to start
-    /// with an empty token (the binary generates one with
-    /// [`generate_admin_token`](super::generate_admin_token) and prints it).
+    /// Bearer token of the REST admin API, at least [`MIN_ADMIN_TOKEN_CHARS`] characters.
+    /// There is no default: the service refuses to start without one.
     pub admin_token: String,
     /// A placement lease expires this long after its last renewal (acquire or heartbeat).
     #[serde(with = "humantime_serde")]
@@ -75,8 +77,11 @@ impl ControlConfig {
         if self.publish_app.is_empty() || self.publish_app.contains('/') {
             bad.push("publish_app must be a non-empty name without '/'");
         }
-        if self.admin_token.trim().is_empty() {
-            bad.push("admin_token must be set (there is no default secret)");
+        if self.admin_token.trim().chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            bad.push(
+                "admin_token must be at least 32 characters; there is no default secret \
+                 (make one with `openssl rand -hex 32`)",
+            );
         }
         // Lua scripts take the TTLs in whole milliseconds; PX refuses 0.
         if self.lease_ttl < Duration::from_millis(1) {
@@ -123,14 +128,32 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
     #[test]
     fn defaults_need_only_a_token() {
         assert!(ControlConfig::default().validate().is_err());
         let config = ControlConfig {
-            admin_token: "t".into(),
+            admin_token: TOKEN.into(),
             ..ControlConfig::default()
         };
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_without_showing_it() {
+        for short in ["", "   ", &TOKEN[..31], &format!(" {} ", &TOKEN[..31])] {
+            let config = ControlConfig {
+                admin_token: short.to_owned(),
+                ..ControlConfig::default()
+            };
+            let message = config.validate().unwrap_err().to_string();
+            assert!(
+                message.contains("admin_token must be at least 32"),
+                "{message}"
+            );
+            assert!(short.trim().is_empty() || !message.contains(short.trim()));
+        }
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! The gRPC `Control` service: publish authorization with placement leases, heartbeats, and
 //! stream lookup. Refusals are status codes the client maps back to
 //! [`AuthError`](crate::AuthError); no message ever carries a stream key.
+//!
+//! Who calls comes from the cluster credential the server's interceptor verified, never from
+//! the body: an origin authorizes, ends and renews only its own publishes, and registers only
+//! itself. Node ids in bodies stay for compatibility and must equal the credential's.
 
 use std::sync::Arc;
 
+use ferrocast_proto::auth::{self, NodeIdentity, caller};
 use ferrocast_proto::control::control_server::Control;
 use ferrocast_proto::control::lookup_stream_request::By;
 use ferrocast_proto::control::{
@@ -13,6 +18,7 @@ use ferrocast_proto::control::{
 use tonic::{Request, Response, Status};
 
 use super::config::millis;
+use super::leases::Release;
 use super::nodes::{NodeRecord, Role};
 use super::repo::RepoError;
 use super::{Shared, metrics, now_ms};
@@ -56,15 +62,41 @@ fn check_id(what: &str, id: &str) -> Result<(), Status> {
     Ok(())
 }
 
+/// A node acts only for itself: the node a body names must be the caller's.
+fn check_claim(what: &str, claimed: &str, caller: &NodeIdentity) -> Result<(), Status> {
+    if claimed == caller.node_id {
+        return Ok(());
+    }
+    // The claimed id is not logged: only the authenticated one is known to be true.
+    tracing::warn!(
+        node_id = caller.node_id,
+        role = %caller.role,
+        field = what,
+        "call refused: the body names another node"
+    );
+    Err(Status::permission_denied(format!(
+        "{what} must be the caller's own node id"
+    )))
+}
+
 #[tonic::async_trait]
 impl Control for ControlService {
     async fn authorize_publish(
         &self,
         request: Request<AuthorizePublishRequest>,
     ) -> Result<Response<AuthorizePublishResponse>, Status> {
-        let answer = observed("authorize_publish", self.authorize(request)).await;
-        metrics::publish_decided(&answer);
-        answer
+        let call = async {
+            let caller = caller(&request)?;
+            caller.require(&[auth::Role::Origin], "AuthorizePublish")?;
+            let request = request.into_inner();
+            check_id("origin_id", &request.origin_id)?;
+            check_claim("origin_id", &request.origin_id, &caller)?;
+            // Only calls from an origin speaking for itself are publish decisions.
+            let answer = self.authorize(&caller.node_id, request).await;
+            metrics::publish_decided(&answer);
+            answer
+        };
+        observed("authorize_publish", call).await
     }
 
     async fn end_publish(
@@ -92,13 +124,11 @@ impl Control for ControlService {
 impl ControlService {
     async fn authorize(
         &self,
-        request: Request<AuthorizePublishRequest>,
+        origin_id: &str,
+        request: AuthorizePublishRequest,
     ) -> Result<Response<AuthorizePublishResponse>, Status> {
-        let request = request.into_inner();
         let config = &self.shared.config;
         let repo = &self.shared.repo;
-        check_id("origin_id", &request.origin_id)?;
-        let origin_id = request.origin_id.as_str();
         // The app is neither echoed nor logged: a misconfigured encoder may put the key there.
         if request.app != config.publish_app {
             tracing::warn!(origin_id, "publish refused: wrong application");
@@ -155,17 +185,33 @@ impl ControlService {
         &self,
         request: Request<EndPublishRequest>,
     ) -> Result<Response<EndPublishResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require(&[auth::Role::Origin], "EndPublish")?;
         let request = request.into_inner();
         check_id("stream_id", &request.stream_id)?;
-        let released = self
+        let (stream_id, epoch) = (request.stream_id.as_str(), request.epoch);
+        let outcome = self
             .shared
             .repo
-            .release_lease(&request.stream_id, request.epoch)
+            .release_lease(stream_id, epoch, &caller.node_id)
             .await
             .map_err(unavailable)?;
+        if outcome == Release::HeldByAnother {
+            tracing::warn!(
+                node_id = caller.node_id,
+                stream_id,
+                epoch,
+                "end of publish refused: another origin holds the lease"
+            );
+            return Err(Status::permission_denied(format!(
+                "stream {stream_id} epoch {epoch} is held by another origin"
+            )));
+        }
+        let released = outcome == Release::Released;
         tracing::info!(
-            stream_id = request.stream_id,
-            epoch = request.epoch,
+            node_id = caller.node_id,
+            stream_id,
+            epoch,
             released,
             "publish ended"
         );
@@ -176,8 +222,16 @@ impl ControlService {
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
+        let caller = caller(&request)?;
         let request = request.into_inner();
         check_id("node_id", &request.node_id)?;
+        check_claim("node_id", &request.node_id, &caller)?;
+        if Role::reported(request.role) != Role::from(caller.role) {
+            return Err(Status::permission_denied(format!(
+                "an {} must heartbeat as one",
+                caller.role
+            )));
+        }
         if request.streams.len() > MAX_HEARTBEAT_STREAMS {
             return Err(Status::invalid_argument(format!(
                 "at most {MAX_HEARTBEAT_STREAMS} streams per heartbeat"
@@ -185,7 +239,7 @@ impl ControlService {
         }
         let config = &self.shared.config;
         let repo = &self.shared.repo;
-        let node = NodeRecord::from_heartbeat(&request, now_ms());
+        let node = NodeRecord::from_heartbeat(&caller, &request, now_ms());
         repo.put_node(&node, config.node_ttl)
             .await
             .map_err(unavailable)?;
@@ -199,7 +253,7 @@ impl ControlService {
                 .map(|s| (s.stream_id.clone(), s.epoch))
                 .collect();
             let lost = repo
-                .renew_leases(&owned, config.lease_ttl)
+                .renew_leases(&node.node_id, &owned, config.lease_ttl)
                 .await
                 .map_err(unavailable)?;
             for stream_id in lost {
@@ -219,6 +273,8 @@ impl ControlService {
         &self,
         request: Request<LookupStreamRequest>,
     ) -> Result<Response<LookupStreamResponse>, Status> {
+        // Any node of the cluster: edges find relays, origins resolve playback ids for RTMP play.
+        caller(&request)?.require(&[auth::Role::Origin, auth::Role::Edge], "LookupStream")?;
         let repo = &self.shared.repo;
         let record = match request.into_inner().by {
             Some(By::PlaybackId(id)) => {

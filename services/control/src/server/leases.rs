@@ -35,38 +35,58 @@ return epoch
     )
 });
 
-/// Deletes the lease only if it still carries the caller's epoch.
+/// Deletes the lease only if it still carries the caller's epoch and names the caller: 1 when
+/// deleted, 0 when it expired or moved on (a stale release, nothing to do), -1 when that epoch
+/// belongs to another origin (epochs are unique per stream, so only a foreign caller can
+/// present it).
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS: lease; ARGV: epoch
+-- KEYS: lease; ARGV: epoch, origin id
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
-if cjson.decode(raw).epoch ~= tonumber(ARGV[1]) then return 0 end
+local lease = cjson.decode(raw)
+if lease.epoch ~= tonumber(ARGV[1]) then return 0 end
+if lease.origin_id ~= ARGV[2] then return -1 end
 redis.call('DEL', KEYS[1])
 return 1
 ",
     )
 });
 
-/// Extends each lease whose epoch matches; returns 1/0 per key.
+/// Extends each lease whose epoch matches and that the renewing origin holds; returns 1/0 per
+/// key.
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS: leases; ARGV[1]: ttl ms, ARGV[i + 1]: the epoch expected for KEYS[i]
+-- KEYS: leases; ARGV[1]: ttl ms, ARGV[2]: origin id, ARGV[i + 2]: the epoch expected for KEYS[i]
 local renewed = {}
 for i, key in ipairs(KEYS) do
   renewed[i] = 0
   local raw = redis.call('GET', key)
-  if raw and cjson.decode(raw).epoch == tonumber(ARGV[i + 1]) then
-    redis.call('PEXPIRE', key, ARGV[1])
-    renewed[i] = 1
+  if raw then
+    local lease = cjson.decode(raw)
+    if lease.epoch == tonumber(ARGV[i + 2]) and lease.origin_id == ARGV[2] then
+      redis.call('PEXPIRE', key, ARGV[1])
+      renewed[i] = 1
+    end
   end
 end
 return renewed
 ",
     )
 });
+
+/// What asking to end a lease did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// The caller held the lease; it is gone.
+    Released,
+    /// No lease with that epoch exists any more (expired, or taken over): nothing to do.
+    Stale,
+    /// That epoch's lease belongs to another origin; it stays.
+    HeldByAnother,
+}
 
 /// A live stream's placement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,25 +129,37 @@ impl Repo {
         Ok((epoch > 0).then_some(epoch))
     }
 
-    /// Ends the lease if it still has `epoch`; `false` if it had expired or moved on.
-    pub async fn release_lease(&self, stream_id: &str, epoch: u64) -> Result<bool, RepoError> {
+    /// Ends the lease if it still has `epoch` and `origin_id` holds it.
+    pub async fn release_lease(
+        &self,
+        stream_id: &str,
+        epoch: u64,
+        origin_id: &str,
+    ) -> Result<Release, RepoError> {
         let mut con = self.con();
-        let released: i64 = self
+        let outcome: i64 = self
             .deadline(
                 "release lease",
                 RELEASE
                     .key(keys::lease(stream_id))
                     .arg(epoch)
+                    .arg(origin_id)
                     .invoke_async(&mut con),
             )
             .await?;
-        Ok(released == 1)
+        Ok(match outcome {
+            1 => Release::Released,
+            -1 => Release::HeldByAnother,
+            _ => Release::Stale,
+        })
     }
 
-    /// Renews each `(stream id, epoch)` lease that still has that epoch, in one round trip.
-    /// Returns the stream ids whose lease was not renewed (lost or expired).
+    /// Renews each `(stream id, epoch)` lease that still has that epoch and that `origin_id`
+    /// holds, in one round trip. Returns the stream ids whose lease was not renewed (lost,
+    /// expired, or never this origin's).
     pub async fn renew_leases(
         &self,
+        origin_id: &str,
         leases: &[(String, u64)],
         ttl: Duration,
     ) -> Result<Vec<String>, RepoError> {
@@ -135,7 +167,7 @@ impl Repo {
             return Ok(Vec::new());
         }
         let mut invocation = RENEW.prepare_invoke();
-        invocation.arg(millis(ttl));
+        invocation.arg(millis(ttl)).arg(origin_id);
         for (stream_id, epoch) in leases {
             invocation.key(keys::lease(stream_id)).arg(*epoch);
         }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ferrocast_proto::auth::{self, NodeIdentity};
 use ferrocast_proto::control::{HeartbeatRequest, NodeRole};
 use serde::{Deserialize, Serialize};
 
@@ -58,17 +59,33 @@ pub struct NodeRecord {
     pub last_seen_ms: u64,
 }
 
-impl NodeRecord {
-    /// The registration a heartbeat makes.
-    pub fn from_heartbeat(request: &HeartbeatRequest, now_ms: u64) -> Self {
-        let role = match NodeRole::try_from(request.role) {
+impl Role {
+    /// The role a heartbeat's body names.
+    pub fn reported(role: i32) -> Self {
+        match NodeRole::try_from(role) {
             Ok(NodeRole::Origin) => Role::Origin,
             Ok(NodeRole::Edge) => Role::Edge,
             _ => Role::Unspecified,
-        };
+        }
+    }
+}
+
+impl From<auth::Role> for Role {
+    fn from(role: auth::Role) -> Self {
+        match role {
+            auth::Role::Origin => Role::Origin,
+            auth::Role::Edge => Role::Edge,
+        }
+    }
+}
+
+impl NodeRecord {
+    /// The registration a heartbeat from `caller` makes: who it is comes from the credential,
+    /// what it reports from the body.
+    pub fn from_heartbeat(caller: &NodeIdentity, request: &HeartbeatRequest, now_ms: u64) -> Self {
         Self {
-            node_id: request.node_id.clone(),
-            role,
+            node_id: caller.node_id.clone(),
+            role: caller.role.into(),
             rtmp_url: request.rtmp_url.clone(),
             relay_url: request.relay_url.clone(),
             draining: request.draining,

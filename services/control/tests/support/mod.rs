@@ -1,5 +1,6 @@
 //! Test harness: the control service on loopback in front of a real `redis-server` (from
-//! `ferrocast-testkit`), a minimal HTTP/1.1 client, and heartbeat helpers.
+//! `ferrocast-testkit`), clients with cluster credentials (or none), a minimal HTTP/1.1
+//! client, and heartbeat helpers.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::missing_panics_doc)] // each test uses a part
 
@@ -7,15 +8,36 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ferrocast_control::{ClientOptions, ControlClient, ControlConfig, ServerError};
-use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
+use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
+use ferrocast_proto::control::control_client::ControlClient as GrpcClient;
+use ferrocast_proto::control::{HeartbeatRequest, HeartbeatResponse, NodeRole, StreamLoad};
 use ferrocast_testkit::RedisServer;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 
 /// The admin token of every test server.
-pub const TOKEN: &str = "test-admin-token";
+pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+/// The cluster secret of every test server.
+pub const SECRET: &str = "test-cluster-secret-0123456789abcdef";
+
+/// A credential of `node_id` in `role`, made with `secret`.
+pub fn credential_with(secret: &str, role: Role, node_id: &str) -> NodeCredential {
+    ClusterSecret::new(secret)
+        .unwrap()
+        .credential(role, node_id)
+        .unwrap()
+}
+
+/// A credential of this cluster.
+pub fn credential(role: Role, node_id: &str) -> NodeCredential {
+    credential_with(SECRET, role, node_id)
+}
 
 /// A running control service and its Redis.
 pub struct Control {
@@ -49,6 +71,7 @@ impl Control {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(ferrocast_control::run(
             config,
+            ClusterSecret::new(SECRET).unwrap(),
             manager,
             rest_listener,
             grpc_listener,
@@ -63,13 +86,51 @@ impl Control {
         }
     }
 
-    /// A client for node `node_id`.
-    pub fn client(&self, node_id: &str) -> ControlClient {
+    /// A client calling with `credential`.
+    pub fn client_as(&self, credential: NodeCredential) -> ControlClient {
         let options = ClientOptions {
             timeout: Duration::from_secs(2),
-            ..ClientOptions::new(node_id)
+            ..ClientOptions::new(credential)
         };
         ControlClient::connect(&format!("http://{}", self.grpc), options).unwrap()
+    }
+
+    /// A client for origin `node_id`.
+    pub fn origin(&self, node_id: &str) -> ControlClient {
+        self.client_as(credential(Role::Origin, node_id))
+    }
+
+    /// A client for edge `node_id`.
+    pub fn edge(&self, node_id: &str) -> ControlClient {
+        self.client_as(credential(Role::Edge, node_id))
+    }
+
+    /// Sends `request` as the node it names, with that node's own credential.
+    pub async fn beat(&self, request: HeartbeatRequest) -> HeartbeatResponse {
+        let role = match NodeRole::try_from(request.role) {
+            Ok(NodeRole::Edge) => Role::Edge,
+            _ => Role::Origin,
+        };
+        let client = self.client_as(credential(role, &request.node_id));
+        client.heartbeat(request).await.unwrap()
+    }
+
+    /// A bare gRPC client that sends `credential`, or nothing: for calls the
+    /// [`ControlClient`] would never make.
+    pub async fn raw(
+        &self,
+        credential: Option<NodeCredential>,
+    ) -> GrpcClient<InterceptedService<Channel, impl Interceptor + use<>>> {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc))
+            .unwrap()
+            .timeout(Duration::from_secs(2))
+            .connect()
+            .await
+            .unwrap();
+        GrpcClient::with_interceptor(channel, move |request| match &credential {
+            Some(credential) => credential.clone().call(request),
+            None => Ok(request),
+        })
     }
 
     /// Kills Redis under the running service.

@@ -1,16 +1,18 @@
 //! `ferrocast control`: stream objects, publish authorization, placement leases and the node
-//! registry in Redis; the REST admin API and the gRPC control service.
+//! registry in Redis; the REST admin API and the gRPC control service, which answers only
+//! nodes with a credential made from the cluster secret.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrocast_control::{ControlConfig, connect_redis, generate_admin_token};
+use ferrocast_control::{ControlConfig, connect_redis};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::ops::{Ops, RequestDrain};
+use crate::config::{SecretSetting, cluster_secret};
 
 /// Settings of `ferrocast control`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +24,9 @@ pub struct ControlRoleConfig {
     pub grpc_listen: SocketAddr,
     /// Redis holding streams, leases and nodes. May contain a password: never logged.
     pub redis_url: String,
+    /// The secret every node of the cluster shares (at least 32 characters): gRPC calls
+    /// must carry a node credential made from it.
+    pub cluster_secret: SecretSetting,
     /// The control service itself.
     pub control: ControlConfig,
     /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
@@ -36,6 +41,7 @@ impl Default for ControlRoleConfig {
             rest_listen: SocketAddr::from(([0, 0, 0, 0], 8090)),
             grpc_listen: SocketAddr::from(([0, 0, 0, 0], 7000)),
             redis_url: "redis://127.0.0.1:6379".into(),
+            cluster_secret: SecretSetting::default(),
             control: ControlConfig::default(),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9100)),
             drain: RequestDrain {
@@ -45,16 +51,23 @@ impl Default for ControlRoleConfig {
     }
 }
 
-/// Runs control until `shutdown` is cancelled, then lets calls in flight finish.
-pub async fn run(mut config: ControlRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Runs control until `shutdown` is cancelled, then lets calls in flight finish. Refuses to
+/// start without a cluster secret and an admin token of at least 32 characters each: there
+/// is no default secret, and none is generated (it would have to be shown to be used).
+pub async fn run(config: ControlRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // Both checked before either is reported, so one start names every bad key.
+    let (secret, settings) = (
+        cluster_secret(&config.cluster_secret),
+        config.control.validate(),
+    );
+    let secret = match (secret, settings) {
+        (Ok(secret), Ok(())) => secret,
+        (Ok(_), Err(bad)) => return Err(bad.into()),
+        (Err(bad), Ok(())) => return Err(bad),
+        (Err(secret), Err(settings)) => anyhow::bail!("{secret}; {settings}"),
+    };
     ferrocast_control::metrics::describe();
     let ops = Ops::start(config.ops_listen, "control", Vec::new(), &shutdown).await?;
-    if config.control.admin_token.is_empty() {
-        // There is no default secret: make one and show it once.
-        config.control.admin_token = generate_admin_token();
-        println!("ADMIN_TOKEN={}", config.control.admin_token);
-        tracing::warn!("no admin token configured: generated one and printed it on stdout");
-    }
     let redis = connect_redis(&config.redis_url, config.control.redis_timeout)
         .await
         .context("connecting to redis")?;
@@ -67,7 +80,8 @@ pub async fn run(mut config: ControlRoleConfig, shutdown: CancellationToken) -> 
     tracing::info!(rest = %config.rest_listen, grpc = %config.grpc_listen, "control started");
     ops.health.set_ready();
     let deadline = config.drain.request_deadline;
-    let serving = ferrocast_control::run(config.control, redis, rest, grpc, shutdown.clone());
+    let serving =
+        ferrocast_control::run(config.control, secret, redis, rest, grpc, shutdown.clone());
     let drain_deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(deadline).await;

@@ -1,6 +1,7 @@
 //! `ferrocast edge`: stateless HTTP delivery. Playlists from the Redis index (cached, kept
 //! fresh by its change notifications), segments from S3 through a single-flight cache,
-//! HTTP-FLV relayed from the owning origin — one upstream per stream per edge.
+//! HTTP-FLV relayed from the owning origin — one upstream per stream per edge. Calls to control
+//! and to origins' relays carry this edge's cluster credential.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use anyhow::Context;
 use ferrocast_control::{ClientOptions, ControlClient};
 use ferrocast_edge::{ConnectionLimits, EdgeConfig, EdgeDeps, FlvViewerLimits};
 use ferrocast_ops::Collector;
-use ferrocast_proto::control::NodeRole;
+use ferrocast_proto::auth::Role;
 use ferrocast_relay::{RelayConfig, RelaySource};
 use ferrocast_store::{
     CachedIndex, CachedIndexConfig, DEFAULT_SEGMENT_CACHE_BYTES, RedisIndex, RedisIndexConfig,
@@ -23,13 +24,17 @@ use tokio_util::sync::CancellationToken;
 use super::heartbeat::{self, Load, Node};
 use super::node_id;
 use super::ops::{Ops, RequestDrain, connection_share};
+use crate::config::{SecretSetting, cluster_secret};
 
 /// Settings of `ferrocast edge`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EdgeRoleConfig {
-    /// Node id in the registry; generated when empty.
+    /// Node id in the registry; generated when empty. Letters, digits, '.', '_' and '-'.
     pub node_id: String,
+    /// The secret every node of the cluster shares (at least 32 characters): this edge's
+    /// credential to control and to the origins' relays.
+    pub cluster_secret: SecretSetting,
     /// HTTP address (HLS, HTTP-FLV).
     pub http_listen: SocketAddr,
     /// Control's gRPC URL.
@@ -63,6 +68,7 @@ impl Default for EdgeRoleConfig {
     fn default() -> Self {
         Self {
             node_id: String::new(),
+            cluster_secret: SecretSetting::default(),
             http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             control_url: "http://127.0.0.1:7000".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
@@ -84,11 +90,13 @@ impl Default for EdgeRoleConfig {
 
 /// Runs an edge until `shutdown` is cancelled, then drains it.
 pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let secret = cluster_secret(&config.cluster_secret)?;
+    let node = node_id(&config.node_id, "edge");
+    let credential = secret.credential(Role::Edge, &node)?;
     ferrocast_edge::metrics::describe();
     ferrocast_relay::metrics::describe_edge();
-    let node = node_id(&config.node_id, "edge");
-    let control = ControlClient::connect(&config.control_url, ClientOptions::new(node.clone()))
-        .context("control_url")?;
+    let options = ClientOptions::new(credential.clone());
+    let control = ControlClient::connect(&config.control_url, options).context("control_url")?;
     let redis_index = RedisIndex::new(&RedisIndexConfig {
         url: config.redis_url.clone(),
         ..RedisIndexConfig::default()
@@ -116,6 +124,7 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
     let relay = Arc::new(RelaySource::new(
         Arc::new(control.clone()),
         RelayConfig::default(),
+        credential,
     ));
     let deps = EdgeDeps {
         directory: Arc::new(control.clone()),
@@ -137,8 +146,6 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         request_drain_deadline: config.drain.request_deadline,
     };
     let node_info = Node {
-        id: node,
-        role: NodeRole::Edge,
         rtmp_url: String::new(),
         relay_url: String::new(),
     };

@@ -1,21 +1,20 @@
 //! Periodic heartbeats to control: liveness, load, and (for origins) lease renewal of every
 //! stream being published here. A missed heartbeat is logged; leases outlive a few of them.
+//! The node id and role sent are the client's credential's: control refuses any other.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrocast_control::ControlClient;
 use ferrocast_origin::{IngestRates, Publishing};
+use ferrocast_proto::auth::Role;
 use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
 use ferrocast_relay::RelaySource;
 use tokio_util::sync::CancellationToken;
 
-/// Who this node is, as registered with control.
+/// Where this node is reached, as registered with control (who it is comes from the client's
+/// credential).
 pub struct Node {
-    /// Node id.
-    pub id: String,
-    /// Origin or edge.
-    pub role: NodeRole,
     /// Where publishers reach it (origins).
     pub rtmp_url: String,
     /// Where edges reach its relay (origins).
@@ -42,6 +41,11 @@ pub async fn run(
     draining: CancellationToken,
     stop: CancellationToken,
 ) {
+    let identity = client.identity().clone();
+    let role = match identity.role {
+        Role::Origin => NodeRole::Origin,
+        Role::Edge => NodeRole::Edge,
+    };
     let mut rates = IngestRates::default();
     let mut ticker = tokio::time::interval(interval);
     let mut reported_draining = false;
@@ -57,8 +61,8 @@ pub async fn run(
         };
         let viewers = streams.iter().map(|stream| stream.viewers).sum();
         let request = HeartbeatRequest {
-            node_id: node.id.clone(),
-            role: node.role as i32,
+            node_id: identity.node_id.clone(),
+            role: role.into(),
             rtmp_url: node.rtmp_url.clone(),
             relay_url: node.relay_url.clone(),
             draining: draining.is_cancelled(),

@@ -1,5 +1,6 @@
 //! `ferrocast origin`: RTMP ingest authorized by control, HLS segments to S3 and the Redis
-//! index, and the gRPC relay that edges pull live streams from.
+//! index, and the gRPC relay that edges pull live streams from. Calls to control carry this
+//! origin's cluster credential; the relay serves only edges that carry theirs.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use ferrocast_origin::metrics::Collector as OriginCollector;
 use ferrocast_origin::{
     DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
 };
-use ferrocast_proto::control::NodeRole;
+use ferrocast_proto::auth::Role;
 use ferrocast_store::{
     RedisIndex, RedisIndexConfig, RetryPolicy, S3Config, SegmentStore, s3_object_store,
 };
@@ -24,13 +25,17 @@ use tokio_util::sync::CancellationToken;
 use super::heartbeat::{self, Load, Node};
 use super::ops::{MetricsConfig, Ops, connection_share};
 use super::{node_id, url_host};
+use crate::config::{SecretSetting, cluster_secret};
 
 /// Settings of `ferrocast origin`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OriginRoleConfig {
-    /// Node id in the registry; generated when empty.
+    /// Node id in the registry; generated when empty. Letters, digits, '.', '_' and '-'.
     pub node_id: String,
+    /// The secret every node of the cluster shares (at least 32 characters): this origin's
+    /// credential to control, and the key that checks edges' credentials at the relay.
+    pub cluster_secret: SecretSetting,
     /// RTMP ingest address.
     pub rtmp_listen: SocketAddr,
     /// gRPC relay address for edges.
@@ -68,6 +73,7 @@ impl Default for OriginRoleConfig {
     fn default() -> Self {
         Self {
             node_id: String::new(),
+            cluster_secret: SecretSetting::default(),
             rtmp_listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
             relay_listen: SocketAddr::from(([0, 0, 0, 0], 7070)),
             public_rtmp_url: String::new(),
@@ -89,6 +95,9 @@ impl Default for OriginRoleConfig {
 
 /// Runs an origin until `shutdown` is cancelled, then drains it.
 pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let secret = cluster_secret(&config.cluster_secret)?;
+    let node = node_id(&config.node_id, "origin");
+    let credential = secret.credential(Role::Origin, &node)?;
     ferrocast_origin::metrics::describe();
     ferrocast_relay::metrics::describe_origin();
     let publishing: Arc<Publishing> = Arc::default();
@@ -101,8 +110,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         Arc::new(ferrocast_relay::metrics::collect_origin),
     ];
     let ops = Ops::start(config.ops_listen, "origin", collectors, &shutdown).await?;
-    let node = node_id(&config.node_id, "origin");
-    let control = ControlClient::connect(&config.control_url, ClientOptions::new(node.clone()))
+    let control = ControlClient::connect(&config.control_url, ClientOptions::new(credential))
         .context("control_url")?;
     let index = RedisIndex::new(&RedisIndexConfig {
         url: config.redis_url.clone(),
@@ -146,8 +154,6 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         publishing,
     };
     let node_info = Node {
-        id: node,
-        role: NodeRole::Origin,
         rtmp_url: public_rtmp
             .trim_end_matches(&format!("/{}", config.publish_app))
             .to_owned(),
@@ -185,7 +191,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
     ops.health.set_ready();
     let ((), relayed, ()) = tokio::join!(
         ingest,
-        ferrocast_relay::serve(relay, hubs, ingest_done.clone()),
+        ferrocast_relay::serve(relay, hubs, secret, ingest_done.clone()),
         beats,
     );
     ops.stop().await;
