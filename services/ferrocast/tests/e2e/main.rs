@@ -5,11 +5,13 @@
 
 mod browser;
 mod cluster;
+mod hostile;
 mod ingest;
 mod interop;
 mod operations;
 mod robustness;
 mod rtmp_play;
+mod statuses;
 mod support;
 mod tracing;
 mod viewers;
