@@ -83,54 +83,87 @@ fn ffmpeg_publish(url: &str) -> String {
     String::from_utf8_lossy(&run_bounded(command, 30).stderr).into_owned()
 }
 
+/// What a test found wrong, reported together so one run shows every missing piece.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn check(&mut self, ok: bool, problem: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(problem());
+        }
+    }
+
+    fn assert_none(self) {
+        assert!(self.0.is_empty(), "\n- {}", self.0.join("\n- "));
+    }
+}
+
 /// Checks that the raw client, `rtmpsink` and ffmpeg each show `reason` for a publish of
 /// `key` to `server`, and that the raw client got `onStatus` level `error` with a code of
 /// `codes` on its own message stream.
-fn refused_everywhere(server: &DevServer, key: &str, codes: &[&str], reason: &str) {
+fn refused_everywhere(
+    server: &DevServer,
+    key: &str,
+    codes: &[&str],
+    reason: &str,
+    problems: &mut Problems,
+) {
     let url = format!("{}/{key}", server.rtmp_server);
-    let mut attacker = Attacker::connect(&host_port(&server.rtmp_server)).expect("connect");
-    attacker.handshake().expect("handshake");
-    let (stream_id, status) = attacker
-        .publish("live", key, Duration::from_secs(10))
-        .expect("the publish was answered");
-    assert_refusal(&status, stream_id, codes, reason, key);
+    let answer = Attacker::connect(&host_port(&server.rtmp_server))
+        .and_then(|mut attacker| attacker.handshake().map(|()| attacker))
+        .map_err(|e| format!("connect: {e}"))
+        .and_then(|mut attacker| attacker.publish("live", key, Duration::from_secs(10)));
+    match answer {
+        Ok((stream_id, status)) => check_refusal(&status, stream_id, codes, reason, key, problems),
+        Err(why) => problems
+            .0
+            .push(format!("raw client: the publish got no status: {why}")),
+    }
 
     let gstreamer = rtmpsink_publish(&url);
     let statuses = librtmp_statuses(&gstreamer);
-    assert!(
-        statuses
-            .iter()
-            .any(|s| codes.contains(&s.code.as_str()) && s.description.contains(reason)),
-        "rtmpsink (librtmp) shows no onStatus {codes:?} saying {reason:?}: {statuses:?}\n{}",
-        tail(&gstreamer)
-    );
+    let shown = statuses
+        .iter()
+        .any(|s| codes.contains(&s.code.as_str()) && s.description.contains(reason));
+    problems.check(shown, || {
+        let tail = tail(&gstreamer);
+        format!(
+            "rtmpsink (librtmp) shows no onStatus {codes:?} saying {reason:?}: {statuses:?}\n{tail}"
+        )
+    });
     let ffmpeg = ffmpeg_publish(&url);
-    assert!(
-        ffmpeg.contains(reason),
-        "ffmpeg shows no {reason:?}: {ffmpeg}"
-    );
+    problems.check(ffmpeg.contains(reason), || {
+        format!("ffmpeg shows no {reason:?}: {ffmpeg}")
+    });
 }
 
-fn assert_refusal(status: &Status, stream_id: u32, codes: &[&str], reason: &str, key: &str) {
-    assert_eq!(
-        (status.command.as_str(), status.level.as_str()),
-        ("onStatus", "error"),
-        "a refusal is an onStatus of level error: {status:?}"
-    );
-    assert!(
-        codes.contains(&status.code.as_str()),
-        "code {:?} is none of {codes:?}",
-        status.code
-    );
-    assert_eq!(
-        status.message_stream_id, stream_id,
-        "on the publish's message stream: {status:?}"
-    );
-    assert!(status.description.contains(reason), "{status:?}");
-    assert!(
-        !status.description.contains(secret(key)),
-        "the key is in {status:?}"
-    );
+/// A refusal is an `onStatus` of level `error` on the publish's message stream, with one of
+/// `codes` and a description naming `reason` but not the key.
+fn check_refusal(
+    status: &Status,
+    stream_id: u32,
+    codes: &[&str],
+    reason: &str,
+    key: &str,
+    problems: &mut Problems,
+) {
+    let form = (status.command.as_str(), status.level.as_str());
+    problems.check(form == ("onStatus", "error"), || {
+        format!("raw client: the refusal is not an onStatus of level error: {status:?}")
+    });
+    problems.check(codes.contains(&status.code.as_str()), || {
+        format!("raw client: code {:?} is none of {codes:?}", status.code)
+    });
+    problems.check(status.message_stream_id == stream_id, || {
+        format!("raw client: not on the publish's message stream {stream_id}: {status:?}")
+    });
+    problems.check(status.description.contains(reason), || {
+        format!("raw client: the description does not say {reason:?}: {status:?}")
+    });
+    problems.check(!status.description.contains(secret(key)), || {
+        format!("raw client: the key is in {status:?}")
+    });
 }
 
 /// The secret part of a stream key (`sk_<stream id>_<secret>`).
@@ -138,12 +171,11 @@ fn secret(key: &str) -> &str {
     key.rsplit('_').next().unwrap_or(key)
 }
 
-fn assert_key_not_logged(server: &DevServer, key: &str) {
+fn check_key_not_logged(server: &DevServer, key: &str, problems: &mut Problems) {
     let log = server.log();
-    assert!(
-        !log.contains(secret(key)),
-        "the server logged the key {key}:\n{log}"
-    );
+    problems.check(!log.contains(secret(key)), || {
+        format!("the server logged the key {key}:\n{log}")
+    });
 }
 
 /// The last lines of a long tool output.
@@ -161,32 +193,38 @@ fn a_wrong_key_is_refused_with_its_reason_in_every_client() {
         .nth(1)
         .expect("sk_<id>_<secret>");
     let wrong_key = format!("sk_{stream_id}_{}", "f".repeat(48));
+    let mut problems = Problems::default();
+    let denied = ["NetStream.Publish.Denied"];
     refused_everywhere(
         &server,
         &wrong_key,
-        &["NetStream.Publish.Denied"],
+        &denied,
         "wrong stream key",
+        &mut problems,
     );
-    assert_key_not_logged(&server, &wrong_key);
-    assert_key_not_logged(&server, &server.stream_key);
+    check_key_not_logged(&server, &wrong_key, &mut problems);
+    check_key_not_logged(&server, &server.stream_key, &mut problems);
+    problems.assert_none();
 }
 
 #[test]
 fn a_key_already_live_is_refused_with_its_reason_in_every_client() {
     let server = DevServer::start();
     let victim = Victim::start(&server.publish_url, &server.flv_url);
+    let mut problems = Problems::default();
+    let bad_name = ["NetStream.Publish.BadName"];
     refused_everywhere(
         &server,
         &server.stream_key,
-        &["NetStream.Publish.BadName"],
+        &bad_name,
         "already live",
+        &mut problems,
     );
-    assert!(
-        victim.wait_frames(30, Duration::from_secs(5)),
-        "the live publish goes on"
-    );
+    let live = victim.wait_frames(30, Duration::from_secs(5));
+    problems.check(live, || "the live publish stopped".to_owned());
     drop(victim);
-    assert_key_not_logged(&server, &server.stream_key);
+    check_key_not_logged(&server, &server.stream_key, &mut problems);
+    problems.assert_none();
 }
 
 #[test]
@@ -195,6 +233,7 @@ fn a_draining_origin_refuses_publishes_with_its_reason_in_every_client() {
     let server = DevServer::start_with(&[("FERROCAST_DRAIN__PUBLISH_DEADLINE", "60s")]);
     let _victim = Victim::start(&server.publish_url, &server.flv_url);
     let codes = ["NetStream.Publish.Failed", "NetStream.Publish.Unavailable"];
+    let mut problems = Problems::default();
 
     // A broadcaster connected before the drain, publishing after it began.
     let mut early = Attacker::connect(&host_port(&server.rtmp_server)).expect("connect");
@@ -207,14 +246,26 @@ fn a_draining_origin_refuses_publishes_with_its_reason_in_every_client() {
     wait_for("readiness to go false", Duration::from_secs(5), || {
         (request("GET", &readyz, &[], "").status == 503).then_some(())
     });
-    let status = early
-        .request_publish(stream_id, &server.stream_key, until)
-        .expect("the publish was answered");
-    assert_refusal(&status, stream_id, &codes, "draining", &server.stream_key);
+    match early.request_publish(stream_id, &server.stream_key, until) {
+        Ok(status) => {
+            let key = &server.stream_key;
+            check_refusal(&status, stream_id, &codes, "draining", key, &mut problems);
+        }
+        Err(why) => problems
+            .0
+            .push(format!("raw client connected before the drain: {why}")),
+    }
 
     // Broadcasters connecting during the drain.
-    refused_everywhere(&server, &server.stream_key, &codes, "draining");
-    assert_key_not_logged(&server, &server.stream_key);
+    refused_everywhere(
+        &server,
+        &server.stream_key,
+        &codes,
+        "draining",
+        &mut problems,
+    );
+    check_key_not_logged(&server, &server.stream_key, &mut problems);
+    problems.assert_none();
 }
 
 #[test]

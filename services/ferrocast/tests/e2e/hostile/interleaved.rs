@@ -3,7 +3,8 @@
 //! follow it placed between them, and headers compressed with all four header types. The
 //! publish must be accepted and play.
 
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferrocast_media::amf0;
@@ -141,6 +142,14 @@ fn publish_interleaved(
             .send(&bytes)
             .map_err(|e| format!("at {} ms: {e}", tag.timestamp_ms))?;
     }
+    // End the publish as encoders do, so the server ends the stream cleanly.
+    let mut arguments = Vec::new();
+    amf0::write_null(&mut arguments);
+    amf0::write_value(&amf0::Value::Number(f64::from(stream_id)), &mut arguments);
+    let delete = attack::command(0, "deleteStream", 4.0, &arguments, DEFAULT_CHUNK_SIZE);
+    attacker
+        .send(&delete)
+        .map_err(|e| format!("deleteStream: {e}"))?;
     Ok(interleaved)
 }
 
@@ -167,6 +176,55 @@ fn frames_decoded(url: &str) -> (u64, u64, String) {
     };
     let errors = String::from_utf8_lossy(&output.stderr).into_owned();
     (count("video"), count("audio"), format!("{text}{errors}"))
+}
+
+/// The control: ffmpeg's own RTMP server (`-listen 1`) takes the same publish and writes a
+/// file that decodes, so the bytes are valid RTMP and a failure below is the server's.
+#[test]
+fn ffmpegs_rtmp_server_accepts_the_interleaved_publish() {
+    let port = ferrocast_testkit::free_port();
+    let output = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("interleaved-{}-{port}.flv", std::process::id()));
+    let mut listener = Command::new("ffmpeg")
+        .args([
+            "-nostdin", "-v", "error", "-y", "-listen", "1", "-timeout", "20",
+        ])
+        .args(["-i", &format!("rtmp://127.0.0.1:{port}/live/control")])
+        .args(["-c", "copy", "-f", "flv"])
+        .arg(&output)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ffmpeg -listen");
+    let addr = format!("127.0.0.1:{port}");
+    let mut attacker =
+        crate::support::wait_for("ffmpeg to listen", Duration::from_secs(10), || {
+            Attacker::connect(&addr).ok()
+        });
+    attacker.handshake().expect("handshake");
+    let (stream_id, status) = attacker
+        .publish("live", "control", Duration::from_secs(10))
+        .expect("publish answered");
+    assert_eq!(status.code, "NetStream.Publish.Start", "{status:?}");
+    let interleaved = publish_interleaved(attacker, stream_id, clip_tags()).expect("publish");
+    assert!(
+        interleaved > 100,
+        "{interleaved} audio chunks inside video messages"
+    );
+    let exited = listener
+        .wait()
+        .expect("ffmpeg -listen exits when the publisher leaves");
+    let mut errors = String::new();
+    if let Some(mut pipe) = listener.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut errors);
+    }
+    // It reports the publisher's hang-up as an I/O error, and exits 0.
+    assert!(exited.success(), "{exited}: {errors}");
+    let (video, audio, probed) = frames_decoded(&output.display().to_string());
+    let _ = std::fs::remove_file(&output);
+    assert!(
+        video >= 100 && audio >= 150,
+        "decoded {video} video and {audio} audio frames: {probed}\nffmpeg -listen: {errors}"
+    );
 }
 
 #[test]

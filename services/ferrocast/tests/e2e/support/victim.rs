@@ -78,6 +78,7 @@ type Shared = Arc<(Mutex<Progress>, Condvar)>;
 /// A live stream under watch; the publisher is killed and the reader stopped on drop.
 pub struct Victim {
     publisher: Child,
+    publish_url: String,
     progress: Shared,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
@@ -111,6 +112,7 @@ impl Victim {
         };
         let victim = Self {
             publisher,
+            publish_url: publish_url.to_owned(),
             progress,
             stop,
             reader: Some(reader),
@@ -155,6 +157,8 @@ impl Victim {
             if let Some(mut pipe) = self.publisher.stderr.take() {
                 let _ = pipe.read_to_string(&mut errors);
             }
+            // ffmpeg names the URL, and so the stream key, in its errors.
+            let errors = errors.replace(&self.publish_url, "<publish url>");
             playback.publisher_exited = Some(format!("{status}: {errors}"));
         }
         self.halt();
