@@ -302,3 +302,25 @@ fn playing_a_missing_stream_shows_its_reason_in_rtmpdump_and_ffmpeg() {
         not_found.description
     );
 }
+
+#[test]
+fn librtmp_statuses_pairs_each_code_with_the_description_dumped_before_it() {
+    // As GStreamer's `rtmp` category prints librtmp's debug log (rtmpdump prints the same
+    // lines after `DEBUG: `).
+    let output = "\
+rtmp :0:: Property: <Name:        description, STRING:\tSuccessfully connected on app: live>
+rtmp :0:: HandleInvoke, server invoking <_result>
+rtmp :0:: Property: <Name:           no-name., STRING:\tonStatus>
+rtmp :0:: Property: <Name:               code, STRING:\tNetStream.Publish.BadName>
+rtmp :0:: Property: <Name:        description, STRING:\tstream abc is already live>
+rtmp :0:: HandleInvoke, server invoking <onStatus>
+rtmp :0:: HandleInvoke, onStatus: NetStream.Publish.BadName
+";
+    assert_eq!(
+        librtmp_statuses(output),
+        [LibrtmpStatus {
+            code: "NetStream.Publish.BadName".into(),
+            description: "stream abc is already live".into(),
+        }]
+    );
+}

@@ -30,17 +30,22 @@ const SMALL_SOURCE: &[&str] = &[
 /// How long the reader waits in one socket read before it looks at its stop flag.
 const READ_SLICE: Duration = Duration::from_millis(200);
 
-/// A 10-second FLV clip of the small source, encoded once per test run.
+/// A 10-second FLV clip of the small source, encoded once and kept in the target's temp
+/// directory (written under another name and renamed, so concurrent runs never see half).
 pub fn small_clip() -> &'static Path {
     static CLIP: OnceLock<PathBuf> = OnceLock::new();
     CLIP.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("small-clip-{}.flv", std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let path = dir.join("small-clip-320x240-v1.flv");
+        if path.exists() {
+            return path;
+        }
+        let partial = dir.join(format!("small-clip-{}.partial.flv", std::process::id()));
         let output = Command::new("ffmpeg")
             .args(["-nostdin", "-v", "error", "-y"])
             .args(SMALL_SOURCE)
             .args(["-t", "10", "-f", "flv"])
-            .arg(&path)
+            .arg(&partial)
             .output()
             .expect("run ffmpeg (scripts/install-test-deps.sh installs it)");
         assert!(
@@ -48,6 +53,7 @@ pub fn small_clip() -> &'static Path {
             "encoding the small clip: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        std::fs::rename(&partial, &path).expect("move the clip into place");
         path
     })
 }
