@@ -61,8 +61,12 @@ impl Attacker {
 
     /// The plain client handshake (C0+C1, S0+S1+S2, C2), bounded by 10 s.
     pub fn handshake(&mut self) -> std::io::Result<()> {
-        self.socket
-            .set_read_timeout(Some(Duration::from_secs(10)))?;
+        self.handshake_within(Duration::from_secs(10))
+    }
+
+    /// The plain client handshake, each read bounded by `limit`.
+    pub fn handshake_within(&mut self, limit: Duration) -> std::io::Result<()> {
+        self.socket.set_read_timeout(Some(limit))?;
         ferrocast_rtmp::testing::client_handshake(&mut self.socket)
     }
 
