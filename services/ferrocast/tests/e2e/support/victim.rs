@@ -102,27 +102,22 @@ impl Victim {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the victim's ffmpeg publisher");
-        let response = wait_for(
-            "the victim stream to be live",
-            Duration::from_secs(20),
-            || {
-                let response = stream(flv_url);
-                (response.status == 200).then_some(response)
-            },
-        );
-        let progress: Shared = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = {
-            let (progress, stop) = (progress.clone(), stop.clone());
-            std::thread::spawn(move || read_frames(response.body, &progress, &stop))
-        };
-        let victim = Self {
+        // Owned from here on, so a failure below still kills the publisher.
+        let mut victim = Self {
             publisher,
             publish_url: publish_url.to_owned(),
-            progress,
-            stop,
-            reader: Some(reader),
+            progress: Arc::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            reader: None,
         };
+        let live = Duration::from_secs(20);
+        let response = wait_for("the victim stream to be live", live, || {
+            let response = stream(flv_url);
+            (response.status == 200).then_some(response)
+        });
+        let (progress, stop) = (victim.progress.clone(), victim.stop.clone());
+        let reader = std::thread::spawn(move || read_frames(response.body, &progress, &stop));
+        victim.reader = Some(reader);
         assert!(
             victim.wait_frames(30, Duration::from_secs(15)),
             "the victim's first 30 frames: {:?}",
