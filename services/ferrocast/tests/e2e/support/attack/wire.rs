@@ -1,6 +1,12 @@
-//! The bytes an attacker sends, built by hand so that any of them can be wrong: chunk
-//! headers of every type (extended timestamps included), messages cut at any chunk size,
-//! protocol control messages, and AMF0 commands (among them a `connect` nested to any depth).
+//! The bytes an attacker sends: chunk headers of every type (extended timestamps included),
+//! messages cut at any chunk size into chunks a caller can interleave, protocol control
+//! messages, and AMF0 commands (among them a `connect` nested to any depth).
+//!
+//! Written here rather than with a crate: serializers such as `rml_rtmp`'s write only
+//! well-formed chunk streams, one message after another, with headers of their choosing, and
+//! AMF0 writers recurse, so none can make a shrinking length, an illegal chunk size, chunks
+//! of two messages interleaved, or a value nested 10,000 deep. The AMF0 scalars come from
+//! `ferrocast_media::amf0`; what reads the server's answers is `rml_rtmp`.
 
 use ferrocast_media::amf0::{self, Value};
 
