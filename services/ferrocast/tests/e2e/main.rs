@@ -6,12 +6,14 @@
 mod admission;
 mod browser;
 mod cluster;
+mod hostile;
 mod http_defences;
 mod ingest;
 mod interop;
 mod operations;
 mod robustness;
 mod rtmp_play;
+mod statuses;
 mod support;
 mod tracing;
 mod viewers;

@@ -82,14 +82,19 @@ pub fn publish_live(url: &str, seconds: u32) -> Child {
         .expect("start ffmpeg publisher")
 }
 
-/// Runs a command to completion, bounded by `timeout` seconds (coreutils `timeout`).
+/// Runs a command to completion, bounded by `timeout` seconds (coreutils `timeout`), with the
+/// environment variables set on it.
 pub fn run_bounded(command: Command, timeout_s: u32) -> Output {
     let program = command.get_program().to_owned();
     let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
+    let set = command
+        .get_envs()
+        .filter_map(|(name, value)| Some((name, value?)));
     Command::new("timeout")
         .arg(timeout_s.to_string())
         .arg(program)
         .args(args)
+        .envs(set)
         .output()
         .expect("run bounded command")
 }

@@ -1,9 +1,13 @@
-//! Shared helpers: the server under test, media fixtures and clients, HTTP.
+//! Shared helpers: the server under test, media fixtures and clients, HTTP, and the
+//! hostile-input kit (an attacker's RTMP client, a victim stream, the target it runs on).
 
+pub mod attack;
 pub mod cluster;
 pub mod http;
 pub mod media;
 pub mod server;
+pub mod target;
+pub mod victim;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
