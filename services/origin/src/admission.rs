@@ -11,10 +11,10 @@ use tokio::time::Instant;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use ferrocast_ops::throttle::Throttle;
 use crate::per_address::{AddressSlot, PerAddressLimit, address_group};
 use crate::proxy::{self, Accept};
 use crate::{RtmpServerConfig, metrics};
+use ferrocast_ops::throttle::Throttle;
 
 /// At most one log line per this, for each kind of refusal.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);

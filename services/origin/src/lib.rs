@@ -33,8 +33,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use ferrocast_ops::accept::Backoff;
 use crate::admission::Admission;
+use ferrocast_ops::accept::Backoff;
 use ferrocast_ops::throttle::Throttle;
 
 pub use config::{DrainConfig, HlsConfig, OriginConfig, ProxyProtocol, RtmpServerConfig};
@@ -58,10 +58,14 @@ pub struct OriginDeps {
     pub publishing: Arc<Publishing>,
 }
 
-/// Serves RTMP ingest on `listener` until `shutdown` is cancelled, then drains: the listener
-/// closes, running publishes continue up to `config.drain.publish_deadline`, are then closed,
-/// and get `config.drain.flush_deadline` to store their last segment. Returns when every
-/// connection has ended or the deadlines have passed.
+/// Serves RTMP ingest on `listener` until `shutdown` is cancelled, then drains: running
+/// publishes continue up to `config.drain.publish_deadline`, are then closed, and get
+/// `config.drain.flush_deadline` to store their last segment. Returns when every connection
+/// has ended or the deadlines have passed.
+///
+/// The listener stays open while draining, so that an encoder that still reaches this origin
+/// is told why it may not publish (an `onStatus` naming the drain) instead of seeing its
+/// connection refused; the drain does not wait for those connections.
 pub async fn run(
     config: OriginConfig,
     listener: TcpListener,
@@ -71,17 +75,31 @@ pub async fn run(
     let config = Arc::new(config);
     let connections = TaskTracker::new();
     let close_publishes = CancellationToken::new();
-    accept(
-        &config,
-        listener,
-        &deps,
-        &shutdown,
-        &connections,
-        &close_publishes,
-    )
-    .await;
-    connections.close();
-    drain(&config, &deps, &connections, &close_publishes).await;
+    let stop_accepting = CancellationToken::new();
+    let tasks = Tasks {
+        connections: &connections,
+        close_publishes: &close_publishes,
+        stop_accepting: &stop_accepting,
+    };
+    let accepting = accept(&config, listener, &deps, &shutdown, tasks);
+    let draining = async {
+        shutdown.cancelled().await;
+        connections.close();
+        drain(&config, &deps, &connections, &close_publishes).await;
+        stop_accepting.cancel();
+    };
+    tokio::join!(accepting, draining);
+}
+
+/// What the accept loop hands its connections, and what stops it.
+#[derive(Clone, Copy)]
+struct Tasks<'a> {
+    /// Connections accepted before the drain: the drain waits for them.
+    connections: &'a TaskTracker,
+    /// Cancelled at the publish deadline of the drain.
+    close_publishes: &'a CancellationToken,
+    /// Cancelled when the drain is over.
+    stop_accepting: &'a CancellationToken,
 }
 
 /// At most one "limit reached" line per this.
@@ -92,8 +110,7 @@ async fn accept(
     listener: TcpListener,
     deps: &OriginDeps,
     shutdown: &CancellationToken,
-    connections: &TaskTracker,
-    close_publishes: &CancellationToken,
+    tasks: Tasks<'_>,
 ) {
     let slots = Arc::new(Semaphore::new(config.rtmp_server.max_connections));
     let admission = Arc::new(Admission::new(&config.rtmp_server));
@@ -101,7 +118,7 @@ async fn accept(
     let mut limit_log = Throttle::new(LIMIT_LOG_INTERVAL);
     loop {
         let accepted = tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = tasks.stop_accepting.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
         let (mut socket, peer) = match accepted {
@@ -112,7 +129,7 @@ async fn accept(
             Err(error) => {
                 let delay = backoff.record_failure(&error);
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    () = tasks.stop_accepting.cancelled() => return,
                     () = tokio::time::sleep(delay) => continue,
                 }
             }
@@ -130,8 +147,8 @@ async fn accept(
             continue;
         };
         let (config, deps, admission) = (config.clone(), deps.clone(), admission.clone());
-        let (draining, close) = (shutdown.clone(), close_publishes.clone());
-        connections.spawn(async move {
+        let (draining, close) = (shutdown.clone(), tasks.close_publishes.clone());
+        let serve = async move {
             let Some(admitted) = admission.admit(&mut socket, peer).await else {
                 return;
             };
@@ -147,7 +164,14 @@ async fn accept(
             }
             drop(admitted);
             drop(slot);
-        });
+        };
+        if shutdown.is_cancelled() {
+            // Accepted while draining: a publish is refused at once, so the drain need not
+            // wait for it.
+            tokio::spawn(serve);
+        } else {
+            tasks.connections.spawn(serve);
+        }
     }
 }
 
