@@ -16,15 +16,17 @@ use ferrocast_proto::relay::MediaFrame;
 use ferrocast_relay::{frame_from_proto, frame_to_proto};
 use libfuzzer_sys::fuzz_target;
 
-/// `MediaFrame`'s fields; the tag comes last so that it takes the rest of the input.
+/// `MediaFrame`'s fields. `arbitrary` reads them in order (integers little-endian, a bool
+/// from one byte's low bit); the tag comes last, as a slice, so it is the rest of the input
+/// byte for byte and seeds can hold real FLV tags.
 #[derive(Debug, Arbitrary)]
-struct WireFrame {
+struct WireFrame<'a> {
     kind: i32,
     timestamp_ms: u32,
     keyframe: bool,
     config: bool,
     sent_at_unix_us: u64,
-    tag: Vec<u8>,
+    tag: &'a [u8],
 }
 
 /// Reads `tag` as the only tag of an FLV stream, as an HTTP-FLV viewer would.
@@ -65,13 +67,13 @@ fn check_frame(frame: &Frame, wire: &MediaFrame) {
     );
 }
 
-fuzz_target!(|input: WireFrame| {
+fuzz_target!(|input: WireFrame<'_>| {
     let wire = MediaFrame {
         kind: input.kind,
         timestamp_ms: input.timestamp_ms,
         keyframe: input.keyframe,
         config: input.config,
-        tag: Bytes::from(input.tag),
+        tag: Bytes::copy_from_slice(input.tag),
         sent_at_unix_us: input.sent_at_unix_us,
     };
     if let Ok(frame) = frame_from_proto(wire.clone()) {
