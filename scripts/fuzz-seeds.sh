@@ -91,9 +91,23 @@ def read_flv(path):
         size = int.from_bytes(data[pos + 1:pos + 4], "big")
         ts = int.from_bytes(data[pos + 4:pos + 7], "big") | data[pos + 7] << 24
         body = data[pos + 11:pos + 11 + size]
+        if tag_type == SCRIPT:
+            body = fixed_creation_date(body)
         tags.append((tag_type, ts, body))
         pos += 11 + size + 4
     return data[:header_len + 4], tags
+
+
+def fixed_creation_date(body):
+    """flvmux writes the wall-clock time into onMetaData; a fixed one keeps seeds stable."""
+    key = b"\x00\x0ccreationdate\x02"
+    at = body.find(key)
+    if at < 0:
+        return body
+    start = at + len(key) + 2
+    length = struct.unpack(">H", body[start - 2:start])[0]
+    fixed = (b"Thu Jan 1 00:00:00 1970" + b" " * length)[:length]
+    return body[:start] + fixed + body[start + length:]
 
 
 def tag_bytes(tag_type, ts, body, trailer=True):
