@@ -46,10 +46,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cuts_tags_and_truncates_the_last_body() {
+    fn cuts_tags_and_stops_at_a_header_cut_short() {
         let data = [
             9, 0, 0, 2, 0, 0, 5, 1, 0, 0, 0, 0x17, 1, // video, 2 bytes, ts 0x01000005
-            8, 0, 0, 9, 0, 0, 7, 0, 0, 0, 0, 0xAF, // audio announcing 9 bytes, 1 left
+            8, 0, 0, 1, 0, 0, 7, 0, 0, 0, 0, 0xAF, // audio, 1 byte, ts 7
             18, 0, // a header cut short
         ];
         let tags: Vec<_> = loose_tags(&data).collect();
@@ -57,6 +57,15 @@ mod tests {
         assert_eq!(tags[0].tag_type, 9);
         assert_eq!(tags[0].timestamp_ms, 0x0100_0005);
         assert_eq!(tags[0].body, &[0x17, 1]);
+        assert_eq!((tags[1].tag_type, tags[1].timestamp_ms), (8, 7));
         assert_eq!(tags[1].body, &[0xAF]);
+    }
+
+    #[test]
+    fn a_size_past_the_end_takes_what_is_left() {
+        let data = [8, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0xAF, 1, 2];
+        let tags: Vec<_> = loose_tags(&data).collect();
+        assert_eq!(tags.len(), 1);
+        assert_eq!(tags[0].body, &[0xAF, 1, 2]);
     }
 }
