@@ -50,6 +50,16 @@ else
   command -v s3s-fs >/dev/null 2>&1 || die "s3s-fs installed but not on PATH (add ~/.cargo/bin)"
 fi
 
+# ---- cargo-fuzz (scripts/fuzz.sh; runs on the image's nightly toolchain) ----
+if cargo fuzz --version >/dev/null 2>&1; then
+  log "cargo: cargo-fuzz already installed"
+else
+  command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to install cargo-fuzz)"
+  log "cargo: installing cargo-fuzz (about a minute)"
+  cargo install cargo-fuzz --locked
+  cargo fuzz --version >/dev/null 2>&1 || die "cargo-fuzz installed but not on PATH (add ~/.cargo/bin)"
+fi
+
 # ---- versions --------------------------------------------------------------
 npm_version() {
   node -p "require('$BROWSER_DIR/node_modules/$1/package.json').version" 2>/dev/null || echo missing
@@ -59,6 +69,7 @@ echo "ffmpeg: $(ffmpeg -hide_banner -version 2>/dev/null | head -n1)"
 echo "chromium: $(chromium --version 2>/dev/null)"
 echo "redis-server: $(redis-server --version 2>/dev/null | head -n1)"
 echo "s3s-fs: $(s3s-fs --version 2>/dev/null | head -n1)"
+echo "cargo-fuzz: $(cargo fuzz --version 2>/dev/null | head -n1)"
 echo "python3: $(python3 --version 2>&1)"
 echo "gstreamer: $(gst-launch-1.0 --version 2>/dev/null | head -n1)"
 echo "node: $(node --version)"

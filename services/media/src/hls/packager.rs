@@ -504,6 +504,38 @@ mod tests {
         assert!(video_segment.starts_with_keyframe);
     }
 
+    /// Found by the `hls_packager` fuzz target: audio-only segments were already cut when
+    /// video arrived with earlier timestamps; its first IDR cut a segment that started before
+    /// the one it followed, so the closed segment's end and the next start disagreed and the
+    /// program date time went back.
+    #[test]
+    fn late_video_behind_the_open_segment_never_cuts_backwards() {
+        let mut packager = Packager::new(config(100, false));
+        packager.push_audio(0, &AAC_SEQUENCE_HEADER).unwrap();
+        let mut segments = Vec::new();
+        for i in 0..20u64 {
+            segments.extend(packager.push_audio(i * 23, &audio(20)).unwrap());
+        }
+        let open_start = 15 * 23; // audio cuts every 5 frames (115 ms) at target 100
+        packager.push_video(0, &avc_sequence_header()).unwrap();
+        let closed = packager
+            .push_video(0, &video(true, 0, 20))
+            .unwrap()
+            .unwrap();
+        assert_eq!((closed.start_dts_ms, closed.duration_ms), (open_start, 0));
+        segments.push(closed);
+        segments.extend(packager.push_video(600, &video(true, 0, 20)).unwrap());
+        segments.extend(packager.finish());
+        assert_eq!(segments.last().map(|s| s.start_dts_ms), Some(600));
+        let times: Vec<_> = segments
+            .iter()
+            .map(|s| (s.start_dts_ms, s.duration_ms))
+            .collect();
+        for pair in times.windows(2) {
+            assert_eq!(pair[0].0 + pair[0].1, pair[1].0, "{times:?}");
+        }
+    }
+
     #[test]
     fn memory_bound_forces_cuts() {
         let mut packager = Packager::new(PackagerConfig {

@@ -82,6 +82,14 @@ impl Segmenter {
         has_video: bool,
         has_audio: bool,
     ) -> Option<Segment> {
+        // A segment never starts before the one it follows. The track that cuts can change
+        // (video arriving late, or dropped), and the new one may lag the open segment's
+        // start: it then cuts at that start, so the closed segment lasts 0 ms and neither
+        // the timeline nor the program date time goes back. Frames keep their timestamps.
+        let start_dts_ms = self
+            .open
+            .as_ref()
+            .map_or(start_dts_ms, |open| start_dts_ms.max(open.start_dts_ms));
         let closed = self.open.take().map(|open| {
             let duration_ms = start_dts_ms.saturating_sub(open.start_dts_ms);
             close(open, duration_ms)

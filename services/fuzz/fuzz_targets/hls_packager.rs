@@ -1,0 +1,99 @@
+//! Feeds the HLS packager a publish session made of arbitrary frames, the way the origin
+//! does: each audio or video frame's raw RTMP timestamp goes through
+//! `timestamp::Normalizer`, then its body to `Packager::push_audio` / `push_video`; the
+//! session ends with `Packager::finish`.
+//!
+//! Input: one settings byte (bit 0: video expected; bits 1-2: target duration; bits 3-4:
+//! segment byte bound), then frames in the forgiving layout of `ferrocast_fuzz::loose_tags`.
+//!
+//! Beyond "no panic" it asserts that every segment is whole 188-byte TS packets starting with
+//! a PAT, that segments follow each other without gap or overlap in time, that `finish` ends
+//! the session for good, and that no segment grows past twice its byte bound plus what the
+//! largest frame adds (the packager's documented memory bound).
+#![no_main]
+
+use ferrocast_fuzz::loose_tags;
+use ferrocast_media::hls::{Packager, PackagerConfig, Segment};
+use ferrocast_media::timestamp::{Normalizer, Track};
+use libfuzzer_sys::fuzz_target;
+
+const TS_PACKET_LEN: usize = 188;
+const TS_SYNC_BYTE: u8 = 0x47;
+const TARGET_DURATIONS_MS: [u64; 4] = [100, 1_000, 2_000, 6_000];
+const SEGMENT_BOUNDS: [usize; 4] = [1024, 16 * 1024, 256 * 1024, 32 * 1024 * 1024];
+const FLV_AUDIO: u8 = 8;
+const FLV_VIDEO: u8 = 9;
+
+fn config_from(settings: u8) -> PackagerConfig {
+    PackagerConfig {
+        expect_video: settings & 1 != 0,
+        target_duration_ms: TARGET_DURATIONS_MS[usize::from(settings >> 1 & 0x03)],
+        max_segment_bytes: SEGMENT_BOUNDS[usize::from(settings >> 3 & 0x03)],
+    }
+}
+
+fn check_segment(segment: &Segment, previous: Option<&Segment>, max_len: usize) {
+    let data = &segment.data;
+    assert_eq!(data.len() % TS_PACKET_LEN, 0, "partial TS packet");
+    assert!(
+        data.chunks(TS_PACKET_LEN)
+            .all(|packet| packet[0] == TS_SYNC_BYTE)
+    );
+    // The first packet is the PAT: PID 0 with payload_unit_start set.
+    assert_eq!(
+        data.get(1..3).map(|pid| [pid[0] & 0x5F, pid[1]]),
+        Some([0x40, 0])
+    );
+    assert!(
+        data.len() <= max_len,
+        "segment of {} bytes over {max_len}",
+        data.len()
+    );
+    if let Some(previous) = previous {
+        assert_eq!(
+            previous.start_dts_ms + previous.duration_ms,
+            segment.start_dts_ms,
+            "segments do not join"
+        );
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&settings, frames)) = data.split_first() else {
+        return;
+    };
+    let config = config_from(settings);
+    let mut packager = Packager::new(config);
+    let mut normalizer = Normalizer::new();
+    let mut segments = Vec::new();
+    let mut largest_body = 0;
+    for tag in loose_tags(frames) {
+        let track = match tag.tag_type & 0x1F {
+            FLV_AUDIO => Track::Audio,
+            FLV_VIDEO => Track::Video,
+            _ => continue,
+        };
+        largest_body = largest_body.max(tag.body.len());
+        let dts_ms = normalizer.normalize(track, tag.timestamp_ms);
+        let pushed = match track {
+            Track::Audio => packager.push_audio(dts_ms, tag.body),
+            Track::Video => packager.push_video(dts_ms, tag.body),
+        };
+        if let Ok(Some(segment)) = pushed {
+            segments.push(segment);
+        }
+    }
+    segments.extend(packager.finish());
+    assert_eq!(packager.finish(), None, "finish flushed twice");
+
+    // A frame (an AVC keyframe with up to 64 KiB parameter sets from a config within the
+    // input, its NAL units at most 2.5 times longer as Annex-B) becomes at most this many
+    // TS bytes; the open segment stops growing once it holds twice its bound.
+    let frame_ts_bound = (3 * (largest_body + data.len()) + 4096) * TS_PACKET_LEN / 184;
+    let max_len = 2 * config.max_segment_bytes + frame_ts_bound;
+    let mut previous = None;
+    for segment in &segments {
+        check_segment(segment, previous, max_len);
+        previous = Some(segment);
+    }
+});
