@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::per_address::{AddressSlot, PerAddressLimit, address_group};
-use crate::proxy::{self, Accept};
+use ferrocast_rtmp::proxy::{self, Accept};
 use crate::{RtmpServerConfig, metrics};
 use ferrocast_ops::throttle::Throttle;
 

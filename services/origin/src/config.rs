@@ -5,7 +5,7 @@ use std::time::Duration;
 use ferrocast_rtmp::Limits;
 use serde::{Deserialize, Serialize};
 
-use crate::proxy::Accept;
+use ferrocast_rtmp::proxy::Accept;
 
 /// HLS packaging settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

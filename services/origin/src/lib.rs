@@ -13,8 +13,7 @@ mod metadata;
 pub mod metrics;
 mod per_address;
 mod play;
-pub mod proxy;
-mod publish;
+pub mod publish;
 mod publishing;
 mod uploader;
 

@@ -23,6 +23,7 @@ pub mod front;
 pub mod handshake;
 mod limits;
 mod player;
+pub mod proxy;
 pub mod reader;
 mod session;
 mod status;

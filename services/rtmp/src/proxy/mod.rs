@@ -1,5 +1,5 @@
 //! PROXY protocol (v1 text and v2 binary) on the RTMP listener: behind an L4 load balancer,
-//! the header is how the origin learns the client's address, which the per-address cap, the
+//! the header is how the server learns the client's address, which the per-address cap, the
 //! connection's log span and its metrics then use.
 //!
 //! [`parse`] is sans-I/O (bytes in, progress out) so fuzzers and tests can drive it directly;
