@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     match &whole {
         Ok(Progress::Incomplete { at_least }) => {
             assert!(*at_least >= 1);
-            assert!(bytes.len() + at_least <= MAX_HEADER, "asks past the largest header");
+            assert!(
+                bytes.len() + at_least <= MAX_HEADER,
+                "asks past the largest header"
+            );
         }
         Ok(Progress::Complete(header)) => {
             assert!(header.length <= bytes.len());
@@ -32,6 +35,10 @@ fuzz_target!(|data: &[u8]| {
     // must already be the complete header.
     if let Ok(Progress::Complete(header)) = &whole {
         let exact = parse(&bytes[..header.length], accept);
-        assert_eq!(exact.ok(), whole.ok(), "a header is complete on its own bytes");
+        assert_eq!(
+            exact.ok(),
+            whole.ok(),
+            "a header is complete on its own bytes"
+        );
     }
 });

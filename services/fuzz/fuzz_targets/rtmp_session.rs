@@ -22,9 +22,16 @@ fn command(values: &[Value], message_stream_id: u32) -> Vec<u8> {
 
 fn opening() -> Vec<u8> {
     let app = Value::Object(vec![("app".into(), Value::String("live".into()))]);
-    let mut bytes = command(&[Value::String("connect".into()), Value::Number(1.0), app], 0);
+    let mut bytes = command(
+        &[Value::String("connect".into()), Value::Number(1.0), app],
+        0,
+    );
     bytes.extend(command(
-        &[Value::String("createStream".into()), Value::Number(2.0), Value::Null],
+        &[
+            Value::String("createStream".into()),
+            Value::Number(2.0),
+            Value::Null,
+        ],
         0,
     ));
     bytes
@@ -33,7 +40,9 @@ fn opening() -> Vec<u8> {
 fuzz_target!(|data: &[u8]| {
     let (mut session, _) = Session::new(Limits::default()).expect("a session opens");
     let mut outbound = Vec::new();
-    session.receive(&opening(), &mut outbound).expect("connect and createStream");
+    session
+        .receive(&opening(), &mut outbound)
+        .expect("connect and createStream");
     for piece in data.chunks(512) {
         let received = session.receive(piece, &mut outbound);
         while let Some(event) = session.next_event() {

@@ -12,9 +12,9 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::per_address::{AddressSlot, PerAddressLimit, address_group};
-use ferrocast_rtmp::proxy::{self, Accept};
 use crate::{RtmpServerConfig, metrics};
 use ferrocast_ops::throttle::Throttle;
+use ferrocast_rtmp::proxy::{self, Accept};
 
 /// At most one log line per this, for each kind of refusal.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
