@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ferrocast_control::PublishAuthorizer;
 use ferrocast_proto::auth::Role;
+use ferrocast_proto::control::control_client::ControlClient as ControlGrpc;
 use ferrocast_proto::control::lookup_stream_request::By;
 use ferrocast_proto::control::{
     AuthorizePublishRequest, EndPublishRequest, HeartbeatRequest, LookupStreamRequest, NodeRole,
@@ -33,6 +34,37 @@ fn lookup_request(stream_id: &str) -> LookupStreamRequest {
     }
 }
 
+/// The three calls only origins may make, as `node` (authorize, end the lease at `epoch`,
+/// heartbeat holding it), each reduced to its outcome.
+async fn origin_calls<T>(
+    grpc: &mut ControlGrpc<T>,
+    key: &str,
+    stream_id: &str,
+    epoch: u64,
+    node: &str,
+) -> [Result<(), tonic::Status>; 3]
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let authorize = grpc
+        .authorize_publish(authorize_request(key, node))
+        .await
+        .map(drop);
+    let end = grpc
+        .end_publish(EndPublishRequest {
+            stream_id: stream_id.into(),
+            epoch,
+        })
+        .await
+        .map(drop);
+    let beat = origin_heartbeat(node, false, &[(stream_id, epoch, 1, 0)]);
+    let heartbeat = grpc.heartbeat(beat).await.map(drop);
+    [authorize, end, heartbeat]
+}
+
 /// Who holds the stream now, as an edge sees it: `(origin id, epoch)` while live.
 async fn holder(control: &Control, stream_id: &str) -> Option<(String, u64)> {
     let edge = control.edge("edge-observer");
@@ -54,26 +86,10 @@ async fn every_method_refuses_a_caller_without_this_clusters_credential() {
     let foreign = Some(credential_with(OTHER_SECRET, Role::Origin, "origin-a"));
     for (who, presented) in [("anonymous", anonymous), ("foreign", foreign)] {
         let mut grpc = control.raw(presented).await;
-        let codes = [
-            grpc.authorize_publish(authorize_request(&key, "origin-a"))
-                .await
-                .map(drop),
-            grpc.end_publish(EndPublishRequest {
-                stream_id: id.clone(),
-                epoch: grant.epoch,
-            })
-            .await
-            .map(drop),
-            grpc.heartbeat(origin_heartbeat(
-                "origin-a",
-                true,
-                &[(&id, grant.epoch, 1, 0)],
-            ))
-            .await
-            .map(drop),
-            grpc.lookup_stream(lookup_request(&id)).await.map(drop),
-        ]
-        .map(|answer| answer.unwrap_err().code());
+        let [authorize, end, heartbeat] =
+            origin_calls(&mut grpc, &key, &id, grant.epoch, "origin-a").await;
+        let lookup = grpc.lookup_stream(lookup_request(&id)).await.map(drop);
+        let codes = [authorize, end, heartbeat, lookup].map(|answer| answer.unwrap_err().code());
         assert_eq!(codes, [Code::Unauthenticated; 4], "{who}");
     }
 
@@ -164,25 +180,9 @@ async fn edges_only_look_up_and_heartbeat_as_edges() {
         .unwrap();
     let mut edge = control.raw(Some(credential(Role::Edge, "edge-1"))).await;
 
-    let refused = [
-        edge.authorize_publish(authorize_request(&key, "edge-1"))
-            .await
-            .map(drop),
-        edge.end_publish(EndPublishRequest {
-            stream_id: id.clone(),
-            epoch: grant.epoch,
-        })
+    let refused = origin_calls(&mut edge, &key, &id, grant.epoch, "edge-1")
         .await
-        .map(drop),
-        edge.heartbeat(origin_heartbeat(
-            "edge-1",
-            false,
-            &[(&id, grant.epoch, 1, 0)],
-        ))
-        .await
-        .map(drop),
-    ]
-    .map(|answer| answer.unwrap_err().code());
+        .map(|answer| answer.unwrap_err().code());
     assert_eq!(refused, [Code::PermissionDenied; 3]);
     assert_eq!(
         holder(&control, &id).await,
