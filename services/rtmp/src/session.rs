@@ -70,8 +70,9 @@ pub struct Session {
     rml: ServerSession,
     limits: Limits,
     events: VecDeque<Event>,
-    /// The message stream of each publish request not answered yet, for its `onStatus`.
-    publish_streams: HashMap<u32, u32>,
+    /// The message stream and stream name of each publish request not answered yet: the
+    /// stream for its `onStatus`, the name to keep out of the acceptance.
+    publish_streams: HashMap<u32, (u32, String)>,
     /// The message stream of the accepted publish.
     publishing: Option<u32>,
     /// The message stream of the message `rml_rtmp` is handling.
@@ -160,10 +161,11 @@ impl Session {
     /// Accepts a publish or play request. An accepted publish may send messages up to
     /// [`Limits::max_message_size`].
     pub fn accept(&mut self, request_id: u32, outbound: &mut Vec<u8>) -> Result<(), RtmpError> {
-        let results = guarded(|| self.rml.accept_request(request_id))?;
-        if let Some(stream_id) = self.publish_streams.remove(&request_id) {
+        let mut results = guarded(|| self.rml.accept_request(request_id))?;
+        if let Some((stream_id, key)) = self.publish_streams.remove(&request_id) {
             self.reader.set_limits(self.limits.publishing_reader());
             self.publishing = Some(stream_id);
+            mask_key(&mut results, &key);
         }
         self.started = true;
         self.collect(results, outbound)
@@ -192,7 +194,10 @@ impl Session {
         description: &str,
         outbound: &mut Vec<u8>,
     ) {
-        let stream_id = self.publish_streams.remove(&request_id).unwrap_or(0);
+        let stream_id = self
+            .publish_streams
+            .remove(&request_id)
+            .map_or(0, |(stream_id, _)| stream_id);
         status::write_error(stream_id, code, description, outbound);
     }
 
@@ -247,8 +252,8 @@ impl Session {
                 ..
             } => {
                 // rml_rtmp does not say which message stream; it is the `publish` command's.
-                self.publish_streams
-                    .insert(request_id, self.feeding_stream_id);
+                let stream = (self.feeding_stream_id, stream_key.clone());
+                self.publish_streams.insert(request_id, stream);
                 Event::PublishRequested {
                     request_id,
                     app: app_name,
@@ -286,6 +291,31 @@ impl Session {
         };
         self.events.push_back(event);
         Ok(())
+    }
+}
+
+/// Replaces the stream key in `rml_rtmp`'s acceptance of a publish (its
+/// `NetStream.Publish.Start` description quotes it, and encoders log that) with as many `*`:
+/// the bytes keep their length, so the chunk headers `rml_rtmp` wrote, and the ones it will
+/// compress against them, stay right.
+fn mask_key(results: &mut [ServerSessionResult], key: &str) {
+    let key = key.as_bytes();
+    if key.is_empty() {
+        return;
+    }
+    for result in results {
+        let ServerSessionResult::OutboundResponse(packet) = result else {
+            continue;
+        };
+        let mut start = 0;
+        while let Some(found) = packet.bytes[start..]
+            .windows(key.len())
+            .position(|window| window == key)
+        {
+            let at = start + found;
+            packet.bytes[at..at + key.len()].fill(b'*');
+            start = at + key.len();
+        }
     }
 }
 
@@ -329,6 +359,49 @@ mod tests {
         session.receive(&connect(), &mut outbound).unwrap();
         let reply = String::from_utf8_lossy(&outbound);
         assert!(reply.contains("NetConnection.Connect.Success"), "{reply}");
+    }
+
+    fn command(values: &[ferrocast_media::amf0::Value], message_stream_id: u32) -> Vec<u8> {
+        let mut payload = Vec::new();
+        for value in values {
+            ferrocast_media::amf0::write_value(value, &mut payload);
+        }
+        message_chunks(3, 20, message_stream_id, &payload, 128)
+    }
+
+    #[test]
+    fn accepting_a_publish_never_echoes_the_key() {
+        use ferrocast_media::amf0::Value;
+        let key = "sk_stream_0123456789abcdef";
+        let (mut session, _) = Session::new(Limits::default()).unwrap();
+        let mut outbound = Vec::new();
+        session.receive(&connect(), &mut outbound).unwrap();
+        let create = [
+            Value::String("createStream".into()),
+            Value::Number(2.0),
+            Value::Null,
+        ];
+        session
+            .receive(&command(&create, 0), &mut outbound)
+            .unwrap();
+        let publish = [
+            Value::String("publish".into()),
+            Value::Number(3.0),
+            Value::Null,
+            Value::String(key.into()),
+            Value::String("live".into()),
+        ];
+        session
+            .receive(&command(&publish, 1), &mut outbound)
+            .unwrap();
+        let Some(Event::PublishRequested { request_id, .. }) = session.next_event() else {
+            panic!("no publish request");
+        };
+        let mut accepted = Vec::new();
+        session.accept(request_id, &mut accepted).unwrap();
+        let text = String::from_utf8_lossy(&accepted);
+        assert!(text.contains("NetStream.Publish.Start"), "{text}");
+        assert!(!text.contains(key), "{text}");
     }
 
     proptest! {
