@@ -18,6 +18,17 @@ pub enum FrameKind {
     Script,
 }
 
+impl FrameKind {
+    /// The FLV tag type that carries this kind.
+    pub fn tag_type(self) -> flv::TagType {
+        match self {
+            FrameKind::Audio => flv::TagType::Audio,
+            FrameKind::Video => flv::TagType::Video,
+            FrameKind::Script => flv::TagType::Script,
+        }
+    }
+}
+
 /// One frame of a live stream, serialized once as an FLV tag (header, body, previous tag size).
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -45,13 +56,8 @@ impl Frame {
         config: bool,
         body: &[u8],
     ) -> Self {
-        let tag_type = match kind {
-            FrameKind::Audio => flv::TagType::Audio,
-            FrameKind::Video => flv::TagType::Video,
-            FrameKind::Script => flv::TagType::Script,
-        };
         let mut tag = Vec::with_capacity(body.len() + flv::TAG_OVERHEAD);
-        flv::write_tag(tag_type, timestamp_ms, body, &mut tag);
+        flv::write_tag(kind.tag_type(), timestamp_ms, body, &mut tag);
         Self::from_tag(kind, timestamp_ms, keyframe, config, Bytes::from(tag))
     }
 

@@ -61,12 +61,7 @@ fn check_tag_framing(kind: FrameKind, tag: &[u8]) -> Result<(), RelayError> {
             "tag shorter than an FLV tag header",
         ));
     };
-    let expected_type = match kind {
-        FrameKind::Audio => 8,
-        FrameKind::Video => 9,
-        FrameKind::Script => 18,
-    };
-    if *tag_type != expected_type {
+    if *tag_type != kind.tag_type().as_u8() {
         return Err(RelayError::InvalidFrame(
             "FLV tag type differs from the kind",
         ));

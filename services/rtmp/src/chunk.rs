@@ -18,7 +18,7 @@ pub const SHARED_MESSAGE_STREAM_ID: u32 = 1;
 pub const MAX_MESSAGE_LEN: usize = 0xFF_FFFF;
 
 /// Timestamps from this value up are sent as an extended timestamp.
-const EXTENDED_TIMESTAMP: u32 = 0xFF_FFFF;
+pub(crate) const EXTENDED_TIMESTAMP: u32 = 0xFF_FFFF;
 /// Basic header + timestamp + length + type + message stream id.
 const TYPE_0_HEADER_LEN: usize = 12;
 
@@ -40,6 +40,16 @@ pub mod chunk_stream {
 pub mod message_type {
     /// Set Chunk Size protocol control message.
     pub const SET_CHUNK_SIZE: u8 = 1;
+    /// Abort Message protocol control message.
+    pub const ABORT: u8 = 2;
+    /// Acknowledgement protocol control message.
+    pub const ACKNOWLEDGEMENT: u8 = 3;
+    /// User Control message.
+    pub const USER_CONTROL: u8 = 4;
+    /// Window Acknowledgement Size protocol control message.
+    pub const WINDOW_ACK_SIZE: u8 = 5;
+    /// Set Peer Bandwidth protocol control message.
+    pub const SET_PEER_BANDWIDTH: u8 = 6;
     /// Audio data.
     pub const AUDIO: u8 = 8;
     /// Video data.
@@ -98,7 +108,11 @@ impl Media {
 
 /// Bytes [`serialize`] writes for a payload of `payload_len` bytes at `timestamp_ms`.
 pub fn serialized_len(payload_len: usize, timestamp_ms: u32) -> usize {
-    let chunks = payload_len.div_ceil(CHUNK_SIZE).max(1);
+    serialized_len_in(payload_len, timestamp_ms, CHUNK_SIZE)
+}
+
+fn serialized_len_in(payload_len: usize, timestamp_ms: u32, chunk_size: usize) -> usize {
+    let chunks = payload_len.div_ceil(chunk_size).max(1);
     let extended = if timestamp_ms >= EXTENDED_TIMESTAMP {
         4
     } else {
@@ -111,6 +125,17 @@ pub fn serialized_len(payload_len: usize, timestamp_ms: u32) -> usize {
 /// [`CHUNK_SIZE`] bytes. An extended timestamp is repeated on every continuation chunk, as
 /// ffmpeg, librtmp and Flash expect.
 pub fn serialize(header: &Header, payload: &[u8], out: &mut Vec<u8>) -> Result<(), MessageTooLong> {
+    serialize_in_chunks(header, payload, CHUNK_SIZE, out)
+}
+
+/// Like [`serialize`], in chunks of `chunk_size` bytes: with a chunk size of at least the
+/// payload's length, the message is one Type 0 chunk.
+pub(crate) fn serialize_in_chunks(
+    header: &Header,
+    payload: &[u8],
+    chunk_size: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), MessageTooLong> {
     if payload.len() > MAX_MESSAGE_LEN {
         return Err(MessageTooLong(payload.len()));
     }
@@ -122,7 +147,11 @@ pub fn serialize(header: &Header, payload: &[u8], out: &mut Vec<u8>) -> Result<(
     let extended = header.timestamp_ms >= EXTENDED_TIMESTAMP;
     let timestamp_field = header.timestamp_ms.min(EXTENDED_TIMESTAMP);
     let length = payload.len() as u32;
-    out.reserve(serialized_len(payload.len(), header.timestamp_ms));
+    out.reserve(serialized_len_in(
+        payload.len(),
+        header.timestamp_ms,
+        chunk_size,
+    ));
     out.push(csid); // fmt 0
     out.extend_from_slice(&timestamp_field.to_be_bytes()[1..]);
     out.extend_from_slice(&length.to_be_bytes()[1..]);
@@ -131,7 +160,7 @@ pub fn serialize(header: &Header, payload: &[u8], out: &mut Vec<u8>) -> Result<(
     if extended {
         out.extend_from_slice(&header.timestamp_ms.to_be_bytes());
     }
-    for (index, chunk) in payload.chunks(CHUNK_SIZE).enumerate() {
+    for (index, chunk) in payload.chunks(chunk_size).enumerate() {
         if index > 0 {
             out.push(0xC0 | csid); // fmt 3
             if extended {

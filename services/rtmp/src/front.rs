@@ -11,19 +11,8 @@
 use ferrocast_media::amf0::{self, Value};
 
 use crate::RtmpError;
+use crate::chunk::{self, Header, message_type};
 use crate::reader::Message;
-
-/// Message type ids that peers send.
-mod message_type {
-    pub const ACKNOWLEDGEMENT: u8 = 3;
-    pub const USER_CONTROL: u8 = 4;
-    pub const WINDOW_ACK_SIZE: u8 = 5;
-    pub const SET_PEER_BANDWIDTH: u8 = 6;
-    pub const AUDIO: u8 = 8;
-    pub const VIDEO: u8 = 9;
-    pub const DATA_AMF0: u8 = 18;
-    pub const COMMAND_AMF0: u8 = 20;
-}
 
 /// The longest AMF0 command or data message: real ones are a few hundred bytes.
 pub const MAX_AMF_MESSAGE: usize = 64 * 1024;
@@ -204,21 +193,16 @@ fn malformed(type_id: u8) -> RtmpError {
 /// Appends `message` as one Type 0 chunk (with an extended timestamp where needed), for a
 /// reader whose chunk size is at least the message's length.
 pub fn single_chunk(message: &Message, out: &mut Vec<u8>) {
-    const EXTENDED: u32 = 0xFF_FFFF;
-    // Any one-byte chunk stream id does: every chunk carries a full header.
-    const CHUNK_STREAM: u8 = 3;
-    let length = u32::try_from(message.payload.len()).unwrap_or(u32::MAX);
-    let timestamp = message.timestamp_ms;
-    out.reserve(16 + message.payload.len());
-    out.push(CHUNK_STREAM);
-    out.extend_from_slice(&timestamp.min(EXTENDED).to_be_bytes()[1..]);
-    out.extend_from_slice(&length.to_be_bytes()[1..]);
-    out.push(message.type_id);
-    out.extend_from_slice(&message.message_stream_id.to_le_bytes());
-    if timestamp >= EXTENDED {
-        out.extend_from_slice(&timestamp.to_be_bytes());
-    }
-    out.extend_from_slice(&message.payload);
+    let header = Header {
+        // Any one-byte chunk stream id does: every chunk carries a full header.
+        chunk_stream_id: 3,
+        timestamp_ms: message.timestamp_ms,
+        type_id: message.type_id,
+        message_stream_id: message.message_stream_id,
+    };
+    let payload = &message.payload;
+    chunk::serialize_in_chunks(&header, payload, payload.len().max(1), out)
+        .expect("a message read under a 24-bit length fits one");
 }
 
 #[cfg(test)]

@@ -15,14 +15,13 @@ use std::collections::HashMap;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::chunk::EXTENDED_TIMESTAMP;
+use crate::chunk::message_type::{ABORT, SET_CHUNK_SIZE};
+
 /// The chunk size every peer starts with.
 const INITIAL_CHUNK_SIZE: usize = 128;
 /// The largest chunk size a peer may announce: the high bit of the field must be zero.
 const MAX_CHUNK_SIZE: u32 = 0x7FFF_FFFF;
-/// Timestamps and deltas from this value up are carried in an extended timestamp field.
-const EXTENDED_TIMESTAMP: u32 = 0xFF_FFFF;
-const SET_CHUNK_SIZE: u8 = 1;
-const ABORT: u8 = 2;
 
 /// Bounds of one connection's chunk stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use crate::chunk;
+
 const HANDSHAKE_SIZE: usize = 1536;
 
 /// Performs the plain (non-digest) client handshake.
@@ -41,17 +43,15 @@ pub fn message_chunks(
     payload: &[u8],
     chunk_size: usize,
 ) -> Vec<u8> {
-    let mut out = vec![chunk_stream_id & 0x3F, 0, 0, 0];
-    let length = u32::try_from(payload.len()).expect("test messages fit in 32 bits");
-    out.extend_from_slice(&length.to_be_bytes()[1..]);
-    out.push(type_id);
-    out.extend_from_slice(&message_stream_id.to_le_bytes());
-    for (index, piece) in payload.chunks(chunk_size.max(1)).enumerate() {
-        if index > 0 {
-            out.push(0xC0 | (chunk_stream_id & 0x3F));
-        }
-        out.extend_from_slice(piece);
-    }
+    let header = chunk::Header {
+        chunk_stream_id,
+        timestamp_ms: 0,
+        type_id,
+        message_stream_id,
+    };
+    let mut out = Vec::new();
+    chunk::serialize_in_chunks(&header, payload, chunk_size.max(1), &mut out)
+        .expect("test messages fit in a 24-bit length");
     out
 }
 
