@@ -52,6 +52,14 @@ fn survive(mut target: Target, attack: fn(&Target) -> Closure) {
     let closure = attack(&target);
     let kept_coming = victim.wait_frames(30, Duration::from_secs(5));
     let playback = victim.stop();
+    // The figures the suite measured, for the record (`--nocapture`).
+    eprintln!(
+        "hostile: {}: victim's longest frame gap {:?}, attacker {:?} (allowed {:?})",
+        target.name(),
+        playback.longest_gap,
+        closure.ended,
+        closure.within
+    );
 
     let mut problems = Vec::new();
     let dead = target.dead();
