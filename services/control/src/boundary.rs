@@ -71,9 +71,19 @@ pub trait PublishAuthorizer: Send + Sync {
     async fn release(&self, grant: &PublishGrant);
 }
 
+/// Why the directory could not answer. "No such stream" is not an error (`Ok(None)`), so a
+/// caller can tell a 404 from a 503.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    /// Control could not be reached (or did not answer in time) and nothing was cached.
+    #[error("stream directory unavailable: {0}")]
+    Unavailable(String),
+}
+
 /// Resolves public playback ids to streams.
 #[async_trait]
 pub trait StreamDirectory: Send + Sync {
-    /// The internal stream id of a playback id, if it exists.
-    async fn resolve_playback(&self, playback_id: &str) -> Option<String>;
+    /// The internal stream id of a playback id: `Ok(None)` when no such stream exists,
+    /// `Err` when the directory cannot tell right now.
+    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError>;
 }

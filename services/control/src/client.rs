@@ -22,7 +22,10 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::credentials::claimed_stream_id;
-use crate::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory};
+use crate::lease::MAX_DECISION_SLACK;
+use crate::{
+    AuthError, ControlConfig, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
+};
 use cache::PlaybackCache;
 
 /// The gRPC client with this node's credential on every call.
@@ -33,8 +36,12 @@ type Grpc = GrpcClient<InterceptedService<Channel, NodeCredential>>;
 pub struct ClientOptions {
     /// This node's cluster credential: control learns the node's role and id from it.
     pub credential: NodeCredential,
-    /// Deadline of every call, connecting included.
+    /// Deadline of every call but `AuthorizePublish`, connecting included.
     pub timeout: Duration,
+    /// Deadline of `AuthorizePublish`: control may wait up to its `takeover_after` + 250 ms
+    /// for a quiet holder before deciding, so this must exceed that plus the usual
+    /// deadline. The origin's `authorize_timeout` must exceed this in turn.
+    pub authorize_timeout: Duration,
     /// Most playback ids remembered.
     pub playback_cache_capacity: usize,
     /// How long a found playback id is remembered (ids never change; this only bounds how
@@ -45,12 +52,18 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    /// Defaults for the node `credential` names: 2 s deadline, 10 000 cached playback ids,
-    /// hits for 5 minutes, misses for 3 seconds.
+    /// Defaults for the node `credential` names: 2 s deadline (3.75 s for authorization:
+    /// control's default 1.5 s takeover time, its 250 ms slack, and 2 s), 10 000 cached
+    /// playback ids, hits for 5 minutes, misses for 3 seconds.
     pub fn new(credential: NodeCredential) -> Self {
+        let timeout = Duration::from_secs(2);
+        let decision_wait = ControlConfig::default()
+            .takeover_after
+            .saturating_add(MAX_DECISION_SLACK);
         Self {
             credential,
-            timeout: Duration::from_secs(2),
+            timeout,
+            authorize_timeout: decision_wait.saturating_add(timeout),
             playback_cache_capacity: 10_000,
             playback_hit_ttl: Duration::from_secs(300),
             playback_miss_ttl: Duration::from_secs(3),
@@ -92,17 +105,19 @@ pub struct ControlClient {
     grpc: Grpc,
     identity: NodeIdentity,
     timeout: Duration,
+    authorize_timeout: Duration,
     playback: Arc<PlaybackCache>,
 }
 
 impl ControlClient {
     /// A client of control at `endpoint` (`http://control:7001`). Connects on first use, so a
-    /// node can start before control is up; every call then has `options.timeout`.
+    /// node can start before control is up; every call then has its deadline from `options`.
     pub fn connect(endpoint: &str, options: ClientOptions) -> Result<Self, ClientError> {
+        // No channel-wide request timeout: each call sets its own (authorization waits
+        // longer than the rest).
         let channel = Endpoint::from_shared(endpoint.to_owned())
             .map_err(|e| ClientError::Endpoint(e.to_string()))?
             .connect_timeout(options.timeout)
-            .timeout(options.timeout)
             .connect_lazy();
         Ok(Self::new(channel, options))
     }
@@ -118,6 +133,7 @@ impl ControlClient {
                 options.playback_miss_ttl,
             )),
             timeout: options.timeout,
+            authorize_timeout: options.authorize_timeout,
         }
     }
 
@@ -131,35 +147,39 @@ impl ControlClient {
         &self,
         request: HeartbeatRequest,
     ) -> Result<HeartbeatResponse, ClientError> {
-        let request = self.request(request);
-        self.call(|mut grpc| async move { grpc.heartbeat(request).await })
-            .await
+        let request = self.request(request, self.timeout);
+        self.call(self.timeout, |mut grpc| async move {
+            grpc.heartbeat(request).await
+        })
+        .await
     }
 
     /// Finds a stream by playback id or stream id (uncached).
     pub async fn lookup(&self, by: By) -> Result<LookupStreamResponse, ClientError> {
-        let request = self.request(LookupStreamRequest { by: Some(by) });
-        self.call(|mut grpc| async move { grpc.lookup_stream(request).await })
-            .await
+        let request = self.request(LookupStreamRequest { by: Some(by) }, self.timeout);
+        self.call(self.timeout, |mut grpc| async move {
+            grpc.lookup_stream(request).await
+        })
+        .await
     }
 
     /// A request carrying the deadline, so the server gives up when the caller does.
-    fn request<T>(&self, message: T) -> Request<T> {
+    fn request<T>(&self, message: T, timeout: Duration) -> Request<T> {
         let mut request = Request::new(message);
-        request.set_timeout(self.timeout);
+        request.set_timeout(timeout);
         request
     }
 
-    /// Runs one RPC under the deadline, which also covers connecting a lazy channel.
-    async fn call<T, F, Fut>(&self, rpc: F) -> Result<T, ClientError>
+    /// Runs one RPC under `timeout`, which also covers connecting a lazy channel.
+    async fn call<T, F, Fut>(&self, timeout: Duration, rpc: F) -> Result<T, ClientError>
     where
         F: FnOnce(Grpc) -> Fut,
         Fut: Future<Output = Result<Response<T>, Status>>,
     {
-        match tokio::time::timeout(self.timeout, rpc(self.grpc.clone())).await {
+        match tokio::time::timeout(timeout, rpc(self.grpc.clone())).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
             Ok(Err(status)) => Err(status.into()),
-            Err(_) => Err(ClientError::Timeout(self.timeout)),
+            Err(_) => Err(ClientError::Timeout(timeout)),
         }
     }
 }
@@ -194,13 +214,16 @@ impl PublishAuthorizer for ControlClient {
                 self.identity.role
             )));
         }
-        let request = self.request(AuthorizePublishRequest {
+        let message = AuthorizePublishRequest {
             app: app.to_owned(),
             stream_key: key.to_owned(),
             origin_id: self.identity.node_id.clone(),
-        });
+        };
+        let request = self.request(message, self.authorize_timeout);
         let response = self
-            .call(|mut grpc| async move { grpc.authorize_publish(request).await })
+            .call(self.authorize_timeout, |mut grpc| async move {
+                grpc.authorize_publish(request).await
+            })
             .await
             .map_err(|error| auth_error(error, app, key))?;
         Ok(PublishGrant {
@@ -211,12 +234,15 @@ impl PublishAuthorizer for ControlClient {
     }
 
     async fn release(&self, grant: &PublishGrant) {
-        let request = self.request(EndPublishRequest {
+        let message = EndPublishRequest {
             stream_id: grant.stream_id.clone(),
             epoch: grant.epoch,
-        });
+        };
+        let request = self.request(message, self.timeout);
         let result = self
-            .call(|mut grpc| async move { grpc.end_publish(request).await })
+            .call(self.timeout, |mut grpc| async move {
+                grpc.end_publish(request).await
+            })
             .await;
         if let Err(error) = result {
             // The lease still expires on its own once heartbeats stop listing the stream.
@@ -232,21 +258,27 @@ impl PublishAuthorizer for ControlClient {
 
 #[async_trait]
 impl StreamDirectory for ControlClient {
-    async fn resolve_playback(&self, playback_id: &str) -> Option<String> {
+    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
         if let Some(answer) = self.playback.get(playback_id, Instant::now()) {
-            return answer;
+            return Ok(answer);
         }
         match self.lookup(By::PlaybackId(playback_id.to_owned())).await {
             Ok(response) => {
                 let answer = response.found.then_some(response.stream_id);
                 self.playback
                     .put(playback_id, answer.clone(), Instant::now());
-                answer
+                Ok(answer)
             }
             Err(error) => {
-                // Not cached: the next viewer asks again once control is back.
+                // Stale-if-error: a stream known before the outage keeps playing. A remembered
+                // miss is not reused: "no such stream" might be wrong by now, and a 503 tells
+                // the viewer to try again.
+                if let Some(stream_id) = self.playback.stale_hit(playback_id) {
+                    tracing::debug!(playback_id, %error, "playback lookup failed; served stale");
+                    return Ok(Some(stream_id));
+                }
                 tracing::warn!(playback_id, %error, "playback lookup failed");
-                None
+                Err(DirectoryError::Unavailable(error.to_string()))
             }
         }
     }

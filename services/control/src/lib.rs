@@ -5,20 +5,25 @@
 //! - [`run`] is the `ferrocast control` role: a gRPC service for origins and edges (each call
 //!   carrying its node's cluster credential, [`ferrocast_proto::auth`]) and a REST admin API
 //!   for operators, with the state in Redis.
+//! - [`LeasePolicy`] holds the placement rules (grant, fast takeover, fenced release and
+//!   renewal) once, over a memory or a Redis [`LeaseStore`].
 //! - [`ControlClient`] is what origins and edges use to reach it; it implements the same
 //!   traits as [`LocalControl`].
 
 mod boundary;
 mod client;
 pub mod credentials;
+pub mod lease;
 mod local;
 mod server;
 mod stream;
 
-pub use boundary::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory};
+pub use boundary::{AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory};
 pub use client::{ClientError, ClientOptions, ControlClient};
+pub use lease::{HeldStream, LeasePolicy, LeaseStore, MemoryLeaseStore};
 pub use local::LocalControl;
 pub use server::{
-    ControlConfig, MIN_ADMIN_TOKEN_CHARS, RepoError, ServerError, connect_redis, metrics, run,
+    ControlConfig, MIN_ADMIN_TOKEN_CHARS, RedisLeaseStore, RepoError, ServerError, connect_redis,
+    metrics, run,
 };
 pub use stream::StreamRecord;

@@ -1,49 +1,83 @@
-//! In-process control for `ferrocast dev`: streams in memory, leases with epochs.
+//! In-process control for `ferrocast dev`: streams in memory, and placement leases under the
+//! same [`LeasePolicy`] as the cluster, over a [`MemoryLeaseStore`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::credentials::{claimed_stream_id, key_matches};
-use crate::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory, StreamRecord};
+use crate::lease::{Acquired, Claim, HeldStream, LeasePolicy, MemoryLeaseStore};
+use crate::{
+    AuthError, ControlConfig, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
+    StreamRecord,
+};
+
+/// The node id dev's one origin holds leases as.
+const LOCAL_ORIGIN: &str = "local";
 
 /// Control-plane state held in one process.
 pub struct LocalControl {
     publish_app: String,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    streams: HashMap<String, StreamRecord>,
-    /// stream id → epoch of its current publisher.
-    leases: HashMap<String, u64>,
-    /// Epochs only grow, so a later publisher always fences an earlier one.
-    last_epoch: u64,
+    streams: Mutex<HashMap<String, StreamRecord>>,
+    leases: LeasePolicy<MemoryLeaseStore>,
 }
 
 impl LocalControl {
-    /// Control that accepts publishes on the RTMP application `publish_app`.
+    /// Control that accepts publishes on the RTMP application `publish_app`, with the
+    /// cluster's default lease time to live and takeover time.
     pub fn new(publish_app: impl Into<String>) -> Self {
+        let defaults = ControlConfig::default();
+        Self::with_lease_timing(publish_app, defaults.lease_ttl, defaults.takeover_after)
+    }
+
+    /// Control whose leases lapse `lease_ttl` after their last renewal and are taken over
+    /// after `takeover_after` without media (see [`ControlConfig`]).
+    pub fn with_lease_timing(
+        publish_app: impl Into<String>,
+        lease_ttl: Duration,
+        takeover_after: Duration,
+    ) -> Self {
         Self {
             publish_app: publish_app.into(),
-            state: Mutex::default(),
+            streams: Mutex::default(),
+            leases: LeasePolicy::new(MemoryLeaseStore::new(lease_ttl), takeover_after),
         }
     }
 
     /// Adds or replaces a stream.
     pub fn insert(&self, record: StreamRecord) {
-        self.lock().streams.insert(record.id.clone(), record);
+        self.lock().insert(record.id.clone(), record);
     }
 
     /// Whether the stream has a publisher now.
-    pub fn is_live(&self, stream_id: &str) -> bool {
-        self.lock().leases.contains_key(stream_id)
+    pub async fn is_live(&self, stream_id: &str) -> bool {
+        // The memory store cannot fail.
+        matches!(self.leases.lease(stream_id).await, Ok(Some(_)))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
+    /// The origin's heartbeat: renews the leases of the streams it publishes, each with how
+    /// long ago it last had media, and restores a lapsed one whose epoch is still the newest.
+    pub async fn heartbeat(&self, streams: &[HeldStream]) {
+        let claim = Claim {
+            origin_id: LOCAL_ORIGIN,
+            relay_url: "",
+        };
+        // The memory store cannot fail; the policy logs lost and restored leases.
+        if let Err(error) = self.leases.renew(claim, streams).await {
+            tracing::warn!(%error, "local lease renewal failed");
+        }
+    }
+
+    /// Makes every later epoch of `stream_id` greater than `epoch`: `dev` seeds this from its
+    /// persisted index so epochs keep growing across restarts.
+    pub fn raise_epoch_floor(&self, stream_id: &str, epoch: u64) {
+        self.leases.store().raise_epoch_floor(stream_id, epoch);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, StreamRecord>> {
+        self.streams
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -56,10 +90,10 @@ impl PublishAuthorizer for LocalControl {
             return Err(AuthError::WrongApp(app.to_owned()));
         }
         let stream_id = claimed_stream_id(key).ok_or(AuthError::UnknownStream)?;
-        let mut state = self.lock();
-        let record = state
-            .streams
+        let record = self
+            .lock()
             .get(stream_id)
+            .cloned()
             .ok_or(AuthError::UnknownStream)?;
         let key_is_right = record
             .key_hash()
@@ -69,38 +103,42 @@ impl PublishAuthorizer for LocalControl {
                 stream_id: stream_id.to_owned(),
             });
         }
-        if state.leases.contains_key(stream_id) {
-            return Err(AuthError::AlreadyLive {
+        let claim = Claim {
+            origin_id: LOCAL_ORIGIN,
+            relay_url: "",
+        };
+        let decision = self.leases.acquire(stream_id, claim).await;
+        match decision.map_err(|error| AuthError::Unavailable(error.to_string()))? {
+            Acquired::Granted { epoch, .. } => Ok(PublishGrant {
                 stream_id: stream_id.to_owned(),
-            });
+                playback_id: record.playback_id,
+                epoch,
+            }),
+            Acquired::Refused { .. } => Err(AuthError::AlreadyLive {
+                stream_id: stream_id.to_owned(),
+            }),
         }
-        let playback_id = record.playback_id.clone();
-        state.last_epoch += 1;
-        let epoch = state.last_epoch;
-        state.leases.insert(stream_id.to_owned(), epoch);
-        Ok(PublishGrant {
-            stream_id: stream_id.to_owned(),
-            playback_id,
-            epoch,
-        })
     }
 
     async fn release(&self, grant: &PublishGrant) {
-        let mut state = self.lock();
-        if state.leases.get(&grant.stream_id) == Some(&grant.epoch) {
-            state.leases.remove(&grant.stream_id);
+        let released = self
+            .leases
+            .release(&grant.stream_id, grant.epoch, LOCAL_ORIGIN)
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(stream_id = grant.stream_id, %error, "local lease release failed");
         }
     }
 }
 
 #[async_trait]
 impl StreamDirectory for LocalControl {
-    async fn resolve_playback(&self, playback_id: &str) -> Option<String> {
-        let state = self.lock();
-        let mut streams = state.streams.values();
-        streams
+    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
+        let streams = self.lock();
+        let mut records = streams.values();
+        Ok(records
             .find(|s| s.playback_id == playback_id)
-            .map(|s| s.id.clone())
+            .map(|s| s.id.clone()))
     }
 }
 
@@ -110,7 +148,11 @@ mod tests {
     use crate::credentials::{key_hash_hex, new_stream_key};
 
     fn control_with_stream() -> (LocalControl, String) {
-        let control = LocalControl::new("live");
+        let control = LocalControl::with_lease_timing(
+            "live",
+            Duration::from_secs(10),
+            Duration::from_millis(200),
+        );
         let key = new_stream_key("abc123");
         control.insert(StreamRecord {
             id: "abc123".into(),
@@ -125,8 +167,24 @@ mod tests {
     #[tokio::test]
     async fn one_publisher_per_stream_with_growing_epochs() {
         let (control, key) = control_with_stream();
+        control.raise_epoch_floor("abc123", 41);
         let first = control.authorize("live", &key).await.unwrap();
-        let second = control.authorize("live", &key).await;
+        let holder = [HeldStream {
+            stream_id: "abc123".into(),
+            epoch: first.epoch,
+            media_age: Duration::ZERO,
+        }];
+        // A holder that keeps reporting media keeps its stream through the whole wait.
+        let beats = async {
+            loop {
+                control.heartbeat(&holder).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let second = tokio::select! {
+            second = control.authorize("live", &key) => second,
+            () = beats => unreachable!("heartbeats never end"),
+        };
         assert_eq!(
             second,
             Err(AuthError::AlreadyLive {
@@ -135,11 +193,13 @@ mod tests {
         );
         control.release(&first).await;
         let third = control.authorize("live", &key).await.unwrap();
+        assert_eq!(first.epoch, 42, "epochs continue above the floor");
         assert!(third.epoch > first.epoch);
         assert_eq!(
-            control.resolve_playback("p1").await.as_deref(),
+            control.resolve_playback("p1").await.unwrap().as_deref(),
             Some("abc123")
         );
+        assert_eq!(control.resolve_playback("nope").await, Ok(None));
     }
 
     #[tokio::test]

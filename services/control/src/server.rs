@@ -1,7 +1,7 @@
 //! The `ferrocast control` role as a library: the gRPC service origins and edges call, the
 //! REST admin API operators call, both over one Redis.
 
-mod config;
+pub(crate) mod config;
 mod grpc;
 mod keys;
 mod leases;
@@ -21,9 +21,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{ControlConfig, MIN_ADMIN_TOKEN_CHARS};
+pub use leases::RedisLeaseStore;
 pub use repo::RepoError;
 
 use crate::credentials::key_hash;
+use crate::lease::LeasePolicy;
 use repo::Repo;
 
 /// Why the control service could not start or stopped with an error.
@@ -47,6 +49,8 @@ pub enum ServerError {
 pub(crate) struct Shared {
     config: ControlConfig,
     repo: Repo,
+    /// Placement leases over the same Redis.
+    leases: LeasePolicy<RedisLeaseStore>,
     /// Only the hash is kept, so comparisons are constant-time over equal lengths.
     admin_token_hash: [u8; 32],
 }
@@ -81,9 +85,12 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     config.validate()?;
+    let repo = Repo::new(redis, config.redis_timeout);
+    let lease_store = RedisLeaseStore::over(repo.clone(), config.lease_ttl);
     let shared = Arc::new(Shared {
         admin_token_hash: key_hash(&config.admin_token),
-        repo: Repo::new(redis, config.redis_timeout),
+        leases: LeasePolicy::new(lease_store, config.takeover_after),
+        repo,
         config,
     });
     tracing::info!(
@@ -107,8 +114,13 @@ pub async fn run(
     };
     let grpc = {
         let stop = stop.clone();
-        // Server-side bound on a handler: a few Redis calls, each under its own deadline.
-        let handler_deadline = shared.config.redis_timeout.saturating_mul(4);
+        // Server-side bound on a handler: a few Redis calls, each under its own deadline,
+        // plus the wait of an authorization for a holder to go quiet.
+        let handler_deadline = shared
+            .config
+            .redis_timeout
+            .saturating_mul(4)
+            .saturating_add(shared.leases.decision_wait());
         let service = ControlServer::with_interceptor(
             grpc::ControlService::new(shared),
             Verifier::new(cluster_secret),

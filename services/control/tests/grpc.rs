@@ -8,11 +8,11 @@ mod support;
 use std::time::Duration;
 
 use ferrocast_control::{
-    AuthError, ClientOptions, ControlClient, PublishAuthorizer, StreamDirectory,
+    AuthError, ClientOptions, ControlClient, DirectoryError, PublishAuthorizer, StreamDirectory,
 };
 use ferrocast_live::StreamOwners;
 use ferrocast_proto::auth::Role;
-use support::{Control, credential, origin_heartbeat};
+use support::{Control, TAKEOVER_AFTER, credential, media_flowing, origin_heartbeat};
 
 #[tokio::test]
 async fn one_publisher_per_stream_with_growing_epochs() {
@@ -27,7 +27,10 @@ async fn one_publisher_per_stream_with_growing_epochs() {
     );
     assert!(first.epoch > 0);
 
+    // A second publisher of a stream whose origin reports media is refused after the wait.
+    let flowing = media_flowing(&origin, "origin-a", &id, first.epoch);
     let other = control.origin("origin-b");
+    let started = std::time::Instant::now();
     let second = other.authorize("live", &key).await;
     assert_eq!(
         second,
@@ -35,12 +38,24 @@ async fn one_publisher_per_stream_with_growing_epochs() {
             stream_id: id.clone()
         })
     );
+    assert!(
+        started.elapsed() >= TAKEOVER_AFTER,
+        "{:?}",
+        started.elapsed()
+    );
+    drop(flowing);
 
     origin.release(&first).await;
+    let started = std::time::Instant::now();
     let third = other.authorize("live", &key).await.unwrap();
     assert!(third.epoch > first.epoch);
+    assert!(
+        started.elapsed() < TAKEOVER_AFTER,
+        "a released stream is granted at once"
+    );
 
     // A stale release (the old epoch) must not end the new owner's lease.
+    let _flowing = media_flowing(&other, "origin-b", &id, third.epoch);
     origin.release(&first).await;
     assert!(matches!(
         origin.authorize("live", &key).await,
@@ -105,7 +120,55 @@ async fn a_draining_origin_takes_no_new_publishers() {
 }
 
 #[tokio::test]
-async fn leases_expire_without_heartbeats_and_live_with_them() {
+async fn a_quiet_origin_is_taken_over_and_its_late_heartbeats_are_fenced() {
+    let control = Control::start(|_| {}).await;
+    let (id, _, key) = control.create_stream("s").await;
+    let origin_a = control.origin("origin-a");
+    let origin_b = control.origin("origin-b");
+
+    // Origin A stops having media (its encoder died): B's publish is granted within
+    // takeover_after + 250 ms, under a higher epoch.
+    let first = origin_a.authorize("live", &key).await.unwrap();
+    let response = origin_a
+        .heartbeat(origin_heartbeat(
+            "origin-a",
+            false,
+            &[(&id, first.epoch, 0, 0)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.ttl_ms, 10_000);
+    let started = std::time::Instant::now();
+    let second = origin_b.authorize("live", &key).await.unwrap();
+    assert!(second.epoch > first.epoch);
+    assert!(
+        started.elapsed() <= TAKEOVER_AFTER + std::time::Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A's later heartbeats for the old epoch renew nothing: B stays the owner.
+    origin_a
+        .heartbeat(origin_heartbeat(
+            "origin-a",
+            false,
+            &[(&id, first.epoch, 0, 0)],
+        ))
+        .await
+        .unwrap();
+    let lookup = origin_a
+        .lookup(ferrocast_proto::control::lookup_stream_request::By::StreamId(id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (lookup.origin_id.as_str(), lookup.epoch),
+        ("origin-b", second.epoch)
+    );
+    control.stop().await;
+}
+
+#[tokio::test]
+async fn a_lease_lapsed_in_an_outage_is_restored_by_the_next_heartbeat() {
     let ttl = Duration::from_millis(400);
     let control = Control::start(|c| {
         c.lease_ttl = ttl;
@@ -114,33 +177,28 @@ async fn leases_expire_without_heartbeats_and_live_with_them() {
     .await;
     let (id, _, key) = control.create_stream("s").await;
     let origin = control.origin("origin-a");
+    let grant = origin.authorize("live", &key).await.unwrap();
 
-    let first = origin.authorize("live", &key).await.unwrap();
+    // No heartbeat for two lease lifetimes (control or Redis was unreachable): it lapsed.
     tokio::time::sleep(ttl * 2).await;
-    let second = origin.authorize("live", &key).await.unwrap();
-    assert!(
-        second.epoch > first.epoch,
-        "expired lease taken over, fenced"
+    let lookup =
+        || origin.lookup(ferrocast_proto::control::lookup_stream_request::By::StreamId(id.clone()));
+    assert!(!lookup().await.unwrap().live);
+    // The origin is still publishing: its next heartbeat brings the lease back.
+    origin
+        .heartbeat(origin_heartbeat(
+            "origin-a",
+            false,
+            &[(&id, grant.epoch, 1000, 0)],
+        ))
+        .await
+        .unwrap();
+    let found = lookup().await.unwrap();
+    assert!(found.live);
+    assert_eq!(
+        (found.origin_id.as_str(), found.epoch),
+        ("origin-a", grant.epoch)
     );
-
-    // Heartbeats every ttl/4 for 3 ttls keep the lease; the response says how often.
-    for _ in 0..12 {
-        let beat = origin_heartbeat("origin-a", false, &[(&id, second.epoch, 1000, 0)]);
-        let response = origin.heartbeat(beat).await.unwrap();
-        assert_eq!(response.ttl_ms, 400);
-        tokio::time::sleep(ttl / 4).await;
-    }
-    assert!(matches!(
-        origin.authorize("live", &key).await,
-        Err(AuthError::AlreadyLive { .. })
-    ));
-
-    // A heartbeat with a stale epoch does not renew: the lease runs out.
-    let stale = origin_heartbeat("origin-a", false, &[(&id, first.epoch, 1000, 0)]);
-    origin.heartbeat(stale).await.unwrap();
-    tokio::time::sleep(ttl * 2).await;
-    let third = origin.authorize("live", &key).await.unwrap();
-    assert!(third.epoch > second.epoch);
     control.stop().await;
 }
 
@@ -151,8 +209,11 @@ async fn lookups_find_streams_and_their_relay_while_live() {
     let origin = control.origin("origin-a");
     let edge = control.edge("edge-1");
 
-    assert_eq!(edge.resolve_playback(&playback_id).await, Some(id.clone()));
-    assert_eq!(edge.resolve_playback("0000000000000000").await, None);
+    assert_eq!(
+        edge.resolve_playback(&playback_id).await,
+        Ok(Some(id.clone()))
+    );
+    assert_eq!(edge.resolve_playback("0000000000000000").await, Ok(None));
     assert_eq!(edge.relay_url(&id).await.unwrap(), None, "not live");
 
     origin
@@ -224,7 +285,10 @@ async fn an_unreachable_control_fails_closed_within_the_deadline() {
     assert!(!refused.to_string().contains("sk_abc_def"));
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(client.relay_url("abc").await.is_err());
-    assert_eq!(client.resolve_playback("p").await, None);
+    assert!(matches!(
+        client.resolve_playback("p").await,
+        Err(DirectoryError::Unavailable(_))
+    ));
     let options = ClientOptions::new(credential(Role::Origin, "x"));
     assert!(ControlClient::connect("not a url", options).is_err());
 }
@@ -246,4 +310,37 @@ async fn a_lost_redis_fails_closed_within_the_deadline() {
     let (status, body) = control.admin("GET", "/v1/streams", None).await;
     assert_eq!(status, 503, "{body}");
     control.stop().await;
+}
+
+#[tokio::test]
+async fn an_edge_keeps_resolving_known_streams_while_control_is_down() {
+    let control = Control::start(|_| {}).await;
+    let (id, playback_id, _) = control.create_stream("s").await;
+    let options = ClientOptions {
+        timeout: Duration::from_millis(500),
+        // Every answer is already stale: each lookup asks control.
+        playback_hit_ttl: Duration::ZERO,
+        playback_miss_ttl: Duration::ZERO,
+        ..ClientOptions::new(credential(Role::Edge, "edge-1"))
+    };
+    let edge = ControlClient::connect(&format!("http://{}", control.grpc), options).unwrap();
+    assert_eq!(
+        edge.resolve_playback(&playback_id).await,
+        Ok(Some(id.clone()))
+    );
+    assert_eq!(edge.resolve_playback("0000000000000000").await, Ok(None));
+
+    control.stop().await;
+    assert_eq!(
+        edge.resolve_playback(&playback_id).await,
+        Ok(Some(id)),
+        "a known stream is answered from the cache"
+    );
+    assert!(
+        matches!(
+            edge.resolve_playback("0000000000000000").await,
+            Err(DirectoryError::Unavailable(_))
+        ),
+        "an unknown one is unavailable (503), not a 404"
+    );
 }

@@ -31,8 +31,16 @@ pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> R
     let Some(playback_id) = file.strip_suffix(".flv") else {
         return not_found();
     };
-    let Some(stream_id) = edge.deps.directory.resolve_playback(playback_id).await else {
-        return not_found();
+    let stream_id = match edge.deps.directory.resolve_playback(playback_id).await {
+        Ok(Some(stream_id)) => stream_id,
+        Ok(None) => return not_found(),
+        Err(failure) => {
+            tracing::warn!(%playback_id, error = %failure, "directory unavailable");
+            return error(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "directory unavailable\n",
+            );
+        }
     };
     let (hub, subscription) = match edge.deps.live.subscribe(&stream_id).await {
         Ok(opened) => opened,

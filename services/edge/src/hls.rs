@@ -23,8 +23,13 @@ pub async fn serve(
     State(edge): State<Arc<Edge>>,
     Path((playback_id, file)): Path<(String, String)>,
 ) -> Response {
-    let Some(stream_id) = edge.deps.directory.resolve_playback(&playback_id).await else {
-        return not_found();
+    let stream_id = match edge.deps.directory.resolve_playback(&playback_id).await {
+        Ok(Some(stream_id)) => stream_id,
+        Ok(None) => return not_found(),
+        Err(failure) => {
+            tracing::warn!(%playback_id, error = %failure, "directory unavailable");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "directory unavailable\n");
+        }
     };
     let state = match edge.deps.index.load(&stream_id).await {
         Ok(Some(state)) if !state.segments.is_empty() => state,

@@ -135,7 +135,8 @@ pub struct OriginConfig {
     pub publish_app: String,
     /// Connections, their bounds, and RTMP play writes.
     pub rtmp_server: RtmpServerConfig,
-    /// Deadline of one publish authorization.
+    /// Deadline of one publish authorization; above the control client's own (control may
+    /// wait takeover_after + 250 ms for a quiet holder: 3.75 s with the defaults).
     pub authorize_timeout: Duration,
     /// HLS packaging.
     pub hls: HlsConfig,
@@ -148,7 +149,7 @@ impl Default for OriginConfig {
         Self {
             publish_app: "live".into(),
             rtmp_server: RtmpServerConfig::default(),
-            authorize_timeout: Duration::from_secs(3),
+            authorize_timeout: Duration::from_secs(5),
             hls: HlsConfig::default(),
             drain: DrainConfig::default(),
         }

@@ -1,6 +1,7 @@
 //! A small bounded cache of playback id → stream id, so edges do not ask control on every
 //! viewer request. Playback ids never change, so hits live long (deletes still show up after
-//! `hit_ttl`); misses live a few seconds so a new stream becomes playable quickly.
+//! `hit_ttl`); misses live a few seconds so a new stream becomes playable quickly. Expired
+//! hits stay until evicted, so a lookup that fails can still answer from them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -35,6 +36,12 @@ impl PlaybackCache {
         let entries = self.lock();
         let entry = entries.get(playback_id)?;
         (entry.expires > now).then(|| entry.stream_id.clone())
+    }
+
+    /// The stream id of a found playback id even if its entry expired (stale-if-error);
+    /// `None` for remembered misses and ids not held.
+    pub fn stale_hit(&self, playback_id: &str) -> Option<String> {
+        self.lock().get(playback_id)?.stream_id.clone()
     }
 
     /// Remembers an answer.
@@ -88,6 +95,12 @@ mod tests {
         assert_eq!(cache.get("b", t0), Some(None));
         let later = t0 + Duration::from_secs(2);
         assert_eq!(cache.get("b", later), None, "misses expire quickly");
+        assert_eq!(
+            cache.stale_hit("a"),
+            Some("s1".into()),
+            "hits stay as stale"
+        );
+        assert_eq!(cache.stale_hit("b"), None, "a miss is never served stale");
         cache.put("c", Some("s3".into()), later);
         assert_eq!(cache.lock().len(), 2, "the expired miss made room");
         cache.put("d", Some("s4".into()), later);

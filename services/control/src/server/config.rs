@@ -24,6 +24,11 @@ pub struct ControlConfig {
     /// A placement lease expires this long after its last renewal (acquire or heartbeat).
     #[serde(with = "humantime_serde")]
     pub lease_ttl: Duration,
+    /// A publisher may take over a live stream whose holder reported no media for longer
+    /// than this; otherwise its authorization waits up to this plus 250 ms for that to
+    /// happen, then is refused. Keep it above the origins' heartbeat_interval.
+    #[serde(with = "humantime_serde")]
+    pub takeover_after: Duration,
     /// A node registration expires this long after its last heartbeat.
     #[serde(with = "humantime_serde")]
     pub node_ttl: Duration,
@@ -42,6 +47,7 @@ impl Default for ControlConfig {
             publish_app: "live".into(),
             admin_token: String::new(),
             lease_ttl: Duration::from_secs(10),
+            takeover_after: Duration::from_millis(1500),
             node_ttl: Duration::from_secs(10),
             public_rtmp_url: "rtmp://localhost:1935/live".into(),
             public_play_url: "http://localhost:8080".into(),
@@ -62,6 +68,7 @@ impl fmt::Debug for ControlConfig {
             .field("publish_app", &self.publish_app)
             .field("admin_token", &token)
             .field("lease_ttl", &self.lease_ttl)
+            .field("takeover_after", &self.takeover_after)
             .field("node_ttl", &self.node_ttl)
             .field("public_rtmp_url", &self.public_rtmp_url)
             .field("public_play_url", &self.public_play_url)
@@ -86,6 +93,9 @@ impl ControlConfig {
         // Lua scripts take the TTLs in whole milliseconds; PX refuses 0.
         if self.lease_ttl < Duration::from_millis(1) {
             bad.push("lease_ttl must be at least 1ms");
+        }
+        if self.takeover_after < Duration::from_millis(1) {
+            bad.push("takeover_after must be at least 1ms");
         }
         if self.node_ttl < Duration::from_millis(1) {
             bad.push("node_ttl must be at least 1ms");

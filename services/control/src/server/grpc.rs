@@ -7,6 +7,7 @@
 //! itself. Node ids in bodies stay for compatibility and must equal the credential's.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferrocast_proto::auth::{self, NodeIdentity, caller};
 use ferrocast_proto::control::control_server::Control;
@@ -18,11 +19,11 @@ use ferrocast_proto::control::{
 use tonic::{Request, Response, Status};
 
 use super::config::millis;
-use super::leases::Release;
 use super::nodes::{NodeRecord, Role};
 use super::repo::RepoError;
 use super::{Shared, metrics, now_ms};
 use crate::credentials::{claimed_stream_id, key_matches};
+use crate::lease::{Acquired, Claim, HeldStream, LeaseStoreError, Release};
 use metrics::observed;
 
 /// Bounds one heartbeat's work (and the Lua script it runs).
@@ -50,6 +51,15 @@ fn unavailable(error: RepoError) -> Status {
     match error {
         RepoError::Corrupt { .. } => Status::internal("control store holds a corrupt value"),
         _ => Status::unavailable("control store unavailable"),
+    }
+}
+
+/// Lease store trouble: the lease store already counted the Redis failure.
+fn lease_unavailable(error: LeaseStoreError) -> Status {
+    tracing::warn!(%error, "lease store error");
+    match error {
+        LeaseStoreError::Corrupt(_) => Status::internal("control store holds a corrupt value"),
+        LeaseStoreError::Unavailable(_) => Status::unavailable("control store unavailable"),
     }
 }
 
@@ -163,15 +173,24 @@ impl ControlService {
             )));
         }
         let relay_url = node.map(|n| n.relay_url).unwrap_or_default();
-        let epoch = repo
-            .acquire_lease(stream_id, origin_id, &relay_url, now_ms(), config.lease_ttl)
-            .await
-            .map_err(unavailable)?;
-        let Some(epoch) = epoch else {
-            tracing::warn!(origin_id, stream_id, "publish refused: already live");
-            return Err(Status::already_exists(format!(
-                "stream {stream_id} is already live"
-            )));
+        let claim = Claim {
+            origin_id,
+            relay_url: &relay_url,
+        };
+        let decision = self.shared.leases.acquire(stream_id, claim).await;
+        let epoch = match decision.map_err(lease_unavailable)? {
+            Acquired::Granted { epoch, .. } => epoch,
+            Acquired::Refused { holder_epoch } => {
+                tracing::warn!(
+                    origin_id,
+                    stream_id,
+                    holder_epoch,
+                    "publish refused: already live"
+                );
+                return Err(Status::already_exists(format!(
+                    "stream {stream_id} is already live"
+                )));
+            }
         };
         tracing::info!(origin_id, stream_id, epoch, "publish authorized");
         Ok(Response::new(AuthorizePublishResponse {
@@ -192,10 +211,10 @@ impl ControlService {
         let (stream_id, epoch) = (request.stream_id.as_str(), request.epoch);
         let outcome = self
             .shared
-            .repo
-            .release_lease(stream_id, epoch, &caller.node_id)
+            .leases
+            .release(stream_id, epoch, &caller.node_id)
             .await
-            .map_err(unavailable)?;
+            .map_err(lease_unavailable)?;
         if outcome == Release::HeldByAnother {
             tracing::warn!(
                 node_id = caller.node_id,
@@ -246,23 +265,26 @@ impl ControlService {
         // Only origins own leases: an edge echoing an epoch must not keep a dead origin's
         // stream placed.
         if node.role == Role::Origin {
-            let owned: Vec<(String, u64)> = node
+            let held: Vec<HeldStream> = request
                 .streams
                 .iter()
                 .filter(|s| s.epoch > 0)
-                .map(|s| (s.stream_id.clone(), s.epoch))
+                .map(|s| HeldStream {
+                    stream_id: s.stream_id.clone(),
+                    epoch: s.epoch,
+                    media_age: Duration::from_millis(s.media_age_ms),
+                })
                 .collect();
-            let lost = repo
-                .renew_leases(&node.node_id, &owned, config.lease_ttl)
+            let claim = Claim {
+                origin_id: &node.node_id,
+                relay_url: &node.relay_url,
+            };
+            // Lost and restored leases are logged and counted by the policy.
+            self.shared
+                .leases
+                .renew(claim, &held)
                 .await
-                .map_err(unavailable)?;
-            for stream_id in lost {
-                tracing::warn!(
-                    node_id = node.node_id,
-                    stream_id,
-                    "heartbeat for a lease this origin no longer holds"
-                );
-            }
+                .map_err(lease_unavailable)?;
         }
         Ok(Response::new(HeartbeatResponse {
             ttl_ms: millis(config.heartbeat_ttl()),

@@ -1,152 +1,201 @@
-//! Placement leases: which origin publishes a stream, under which fencing epoch.
-//!
-//! A lease is `fc:lease:<id>` with a TTL; epochs come from `INCR fc:epoch:<id>` inside the
-//! acquire script, so they only grow and a later owner always fences an earlier one (the
-//! segment index refuses writes that carry a stale epoch). Every state change is one Lua
-//! script, so check and write are atomic.
+//! The Redis side of [`LeaseStore`]: a lease is `fc:lease:<id>` (JSON, with a TTL), epochs
+//! come from `INCR fc:epoch:<id>`, which never resets. Every state change is one Lua script,
+//! so check and write are atomic; the rules that call them live in
+//! [`LeasePolicy`](crate::LeasePolicy).
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use redis::Script;
-use serde::{Deserialize, Serialize};
+use redis::aio::ConnectionManager;
 
 use super::config::millis;
 use super::keys;
 use super::repo::{Repo, RepoError, decode};
+use crate::lease::{Attempt, Claim, Lease, LeaseStore, LeaseStoreError, Release, Renewal, Renewed};
 
-/// Grants a lease unless one exists; returns the new epoch, or 0 when already live.
-///
-/// The JSON is assembled here rather than with `cjson.encode` of a table because cjson
-/// prints numbers with 14 significant digits; strings still go through cjson for escaping.
+/// Writes a lease as JSON. Assembled by hand rather than with `cjson.encode` of a table
+/// because cjson prints numbers with 14 significant digits; strings still go through cjson
+/// for escaping.
+const PUT_LEASE_LUA: &str = r#"
+local function put_lease(key, ttl_ms, origin, epoch, started_at_ms, relay, media_at_ms)
+  local lease = '{"origin_id":' .. cjson.encode(origin)
+    .. ',"epoch":' .. string.format('%d', epoch)
+    .. ',"started_at_ms":' .. string.format('%d', started_at_ms)
+    .. ',"relay_url":' .. cjson.encode(relay)
+    .. ',"media_at_ms":' .. string.format('%d', media_at_ms) .. '}'
+  redis.call('SET', key, lease, 'PX', ttl_ms)
+end
+"#;
+
+/// Grants the stream if there is no lease, or replaces a lease whose holder had no media for
+/// more than the takeover time. Returns `{epoch, replaced epoch or 0}` when granted,
+/// `{0, holder epoch, holder media_at_ms}` when the holder keeps it.
 static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
--- KEYS: lease, epoch counter; ARGV: origin id, started_at_ms, relay url, ttl ms
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+    Script::new(&format!(
+        r"{PUT_LEASE_LUA}
+-- KEYS: lease, epoch counter; ARGV: origin id, now ms, relay url, ttl ms, takeover after ms
+local now = tonumber(ARGV[2])
+local replaced = 0
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local lease = cjson.decode(raw)
+  local media_at = tonumber(lease.media_at_ms) or 0
+  if now - media_at <= tonumber(ARGV[5]) then
+    return {{0, lease.epoch, media_at}}
+  end
+  replaced = lease.epoch
+end
 local epoch = redis.call('INCR', KEYS[2])
-local lease = '{"origin_id":' .. cjson.encode(ARGV[1])
-  .. ',"epoch":' .. string.format('%d', epoch)
-  .. ',"started_at_ms":' .. string.format('%d', tonumber(ARGV[2]))
-  .. ',"relay_url":' .. cjson.encode(ARGV[3]) .. '}'
-redis.call('SET', KEYS[1], lease, 'PX', ARGV[4])
-return epoch
-"#,
-    )
+put_lease(KEYS[1], ARGV[4], ARGV[1], epoch, now, ARGV[3], now)
+return {{epoch, replaced}}
+"
+    ))
 });
 
 /// Deletes the lease only if it still carries the caller's epoch and names the caller: 1 when
 /// deleted, 0 when it expired or moved on (a stale release, nothing to do), -1 when that epoch
 /// belongs to another origin (epochs are unique per stream, so only a foreign caller can
-/// present it).
+/// present it). A release also moves the epoch counter on, so a heartbeat sent before the
+/// release and arriving after it cannot restore the ended lease.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS: lease; ARGV: epoch, origin id
+-- KEYS: lease, epoch counter; ARGV: epoch, origin id
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local lease = cjson.decode(raw)
 if lease.epoch ~= tonumber(ARGV[1]) then return 0 end
 if lease.origin_id ~= ARGV[2] then return -1 end
 redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
 return 1
 ",
     )
 });
 
-/// Extends each lease whose epoch matches and that the renewing origin holds; returns 1/0 per
-/// key.
+/// Per stream: extends the caller's lease with the newer media time (1), restores a lapsed
+/// lease whose epoch is still the counter's value (2), or does nothing (0).
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
--- KEYS: leases; ARGV[1]: ttl ms, ARGV[2]: origin id, ARGV[i + 2]: the epoch expected for KEYS[i]
-local renewed = {}
-for i, key in ipairs(KEYS) do
-  renewed[i] = 0
-  local raw = redis.call('GET', key)
+    Script::new(&format!(
+        r"{PUT_LEASE_LUA}
+-- KEYS: lease and epoch counter of each stream, in pairs
+-- ARGV: ttl ms, origin id, now ms, relay url, then epoch and media_at ms of each stream
+local answers = {{}}
+for i = 1, #KEYS / 2 do
+  local lease_key, epoch_key = KEYS[2 * i - 1], KEYS[2 * i]
+  local epoch = tonumber(ARGV[3 + 2 * i])
+  local media_at = tonumber(ARGV[4 + 2 * i])
+  answers[i] = 0
+  local raw = redis.call('GET', lease_key)
   if raw then
     local lease = cjson.decode(raw)
-    if lease.epoch == tonumber(ARGV[i + 2]) and lease.origin_id == ARGV[2] then
-      redis.call('PEXPIRE', key, ARGV[1])
-      renewed[i] = 1
+    if lease.epoch == epoch and lease.origin_id == ARGV[2] then
+      local newest_media = math.max(tonumber(lease.media_at_ms) or 0, media_at)
+      put_lease(lease_key, ARGV[1], lease.origin_id, epoch, lease.started_at_ms,
+        lease.relay_url, newest_media)
+      answers[i] = 1
     end
+  elseif tonumber(redis.call('GET', epoch_key) or '0') == epoch then
+    put_lease(lease_key, ARGV[1], ARGV[2], epoch, tonumber(ARGV[3]), ARGV[4], media_at)
+    answers[i] = 2
   end
 end
-return renewed
-",
-    )
+return answers
+"
+    ))
 });
 
-/// What asking to end a lease did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Release {
-    /// The caller held the lease; it is gone.
-    Released,
-    /// No lease with that epoch exists any more (expired, or taken over): nothing to do.
-    Stale,
-    /// That epoch's lease belongs to another origin; it stays.
-    HeldByAnother,
+/// Leases in Redis, behind the control service's per-call deadline.
+#[derive(Clone)]
+pub struct RedisLeaseStore {
+    repo: Repo,
+    ttl: Duration,
 }
 
-/// A live stream's placement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    /// The origin publishing the stream.
-    pub origin_id: String,
-    /// Fencing epoch of this publish session.
-    pub epoch: u64,
-    /// When the lease was granted, Unix milliseconds.
-    pub started_at_ms: u64,
-    /// The origin's relay URL when the lease was granted (may be empty if it had not
-    /// registered yet; readers then fall back to its current registration).
-    pub relay_url: String,
+impl RedisLeaseStore {
+    /// Leases over `redis` that lapse `ttl` after their last grant or renewal; every call
+    /// gives up after `timeout`.
+    pub fn new(redis: ConnectionManager, timeout: Duration, ttl: Duration) -> Self {
+        Self::over(Repo::new(redis, timeout), ttl)
+    }
+
+    /// Leases in the service's repository.
+    pub(crate) fn over(repo: Repo, ttl: Duration) -> Self {
+        Self { repo, ttl }
+    }
 }
 
-impl Repo {
-    /// Places `stream_id` on `origin_id`: the new epoch, or `None` if the stream is live.
-    pub async fn acquire_lease(
+fn store_error(error: RepoError) -> LeaseStoreError {
+    super::metrics::redis_failed();
+    match error {
+        RepoError::Corrupt { .. } => LeaseStoreError::Corrupt(error.to_string()),
+        _ => LeaseStoreError::Unavailable(error.to_string()),
+    }
+}
+
+#[async_trait]
+impl LeaseStore for RedisLeaseStore {
+    async fn try_acquire(
         &self,
         stream_id: &str,
-        origin_id: &str,
-        relay_url: &str,
+        claim: Claim<'_>,
         now_ms: u64,
-        ttl: Duration,
-    ) -> Result<Option<u64>, RepoError> {
-        let mut con = self.con();
-        let epoch: u64 = self
+        takeover_after_ms: u64,
+    ) -> Result<Attempt, LeaseStoreError> {
+        let mut con = self.repo.con();
+        let answer: Vec<u64> = self
+            .repo
             .deadline(
                 "acquire lease",
                 ACQUIRE
                     .key(keys::lease(stream_id))
                     .key(keys::epoch(stream_id))
-                    .arg(origin_id)
+                    .arg(claim.origin_id)
                     .arg(now_ms)
-                    .arg(relay_url)
-                    .arg(millis(ttl))
+                    .arg(claim.relay_url)
+                    .arg(millis(self.ttl))
+                    .arg(takeover_after_ms)
                     .invoke_async(&mut con),
             )
-            .await?;
-        Ok((epoch > 0).then_some(epoch))
+            .await
+            .map_err(store_error)?;
+        match answer.as_slice() {
+            [0, epoch, media_at_ms] => Ok(Attempt::Held {
+                epoch: *epoch,
+                media_at_ms: *media_at_ms,
+            }),
+            [epoch, replaced] if *epoch > 0 => Ok(Attempt::Granted {
+                epoch: *epoch,
+                replaced: (*replaced > 0).then_some(*replaced),
+            }),
+            other => Err(LeaseStoreError::Corrupt(format!(
+                "acquire script answered {other:?}"
+            ))),
+        }
     }
 
-    /// Ends the lease if it still has `epoch` and `origin_id` holds it.
-    pub async fn release_lease(
+    async fn release(
         &self,
         stream_id: &str,
         epoch: u64,
         origin_id: &str,
-    ) -> Result<Release, RepoError> {
-        let mut con = self.con();
+    ) -> Result<Release, LeaseStoreError> {
+        let mut con = self.repo.con();
         let outcome: i64 = self
+            .repo
             .deadline(
                 "release lease",
                 RELEASE
                     .key(keys::lease(stream_id))
+                    .key(keys::epoch(stream_id))
                     .arg(epoch)
                     .arg(origin_id)
                     .invoke_async(&mut con),
             )
-            .await?;
+            .await
+            .map_err(store_error)?;
         Ok(match outcome {
             1 => Release::Released,
             -1 => Release::HeldByAnother,
@@ -154,36 +203,52 @@ impl Repo {
         })
     }
 
-    /// Renews each `(stream id, epoch)` lease that still has that epoch and that `origin_id`
-    /// holds, in one round trip. Returns the stream ids whose lease was not renewed (lost,
-    /// expired, or never this origin's).
-    pub async fn renew_leases(
+    async fn renew(
         &self,
-        origin_id: &str,
-        leases: &[(String, u64)],
-        ttl: Duration,
-    ) -> Result<Vec<String>, RepoError> {
-        if leases.is_empty() {
+        claim: Claim<'_>,
+        renewals: &[Renewal],
+        now_ms: u64,
+    ) -> Result<Vec<Renewed>, LeaseStoreError> {
+        if renewals.is_empty() {
             return Ok(Vec::new());
         }
         let mut invocation = RENEW.prepare_invoke();
-        invocation.arg(millis(ttl)).arg(origin_id);
-        for (stream_id, epoch) in leases {
-            invocation.key(keys::lease(stream_id)).arg(*epoch);
+        invocation
+            .arg(millis(self.ttl))
+            .arg(claim.origin_id)
+            .arg(now_ms)
+            .arg(claim.relay_url);
+        for renewal in renewals {
+            invocation
+                .key(keys::lease(&renewal.stream_id))
+                .key(keys::epoch(&renewal.stream_id))
+                .arg(renewal.epoch)
+                .arg(renewal.media_at_ms);
         }
-        let mut con = self.con();
-        let renewed: Vec<i64> = self
+        let mut con = self.repo.con();
+        let answers: Vec<i64> = self
+            .repo
             .deadline("renew leases", invocation.invoke_async(&mut con))
-            .await?;
-        let lost = leases
+            .await
+            .map_err(store_error)?;
+        let answers = answers.into_iter().chain(std::iter::repeat(0));
+        Ok(renewals
             .iter()
-            .zip(renewed.into_iter().chain(std::iter::repeat(0)))
-            .filter(|(_, renewed)| *renewed != 1)
-            .map(|((stream_id, _), _)| stream_id.clone())
-            .collect();
-        Ok(lost)
+            .zip(answers)
+            .map(|(_, answer)| match answer {
+                1 => Renewed::Extended,
+                2 => Renewed::Restored,
+                _ => Renewed::Lost,
+            })
+            .collect())
     }
 
+    async fn lease(&self, stream_id: &str, _now_ms: u64) -> Result<Option<Lease>, LeaseStoreError> {
+        self.repo.lease(stream_id).await.map_err(store_error)
+    }
+}
+
+impl Repo {
     /// The current lease of a stream, if live.
     pub async fn lease(&self, stream_id: &str) -> Result<Option<Lease>, RepoError> {
         let key = keys::lease(stream_id);

@@ -1,5 +1,5 @@
-//! Control metrics (`ferrocast_control_*`): publish decisions, gRPC and REST calls, Redis
-//! failures.
+//! Control metrics (`ferrocast_control_*`): publish decisions, takeovers and restored
+//! leases, gRPC and REST calls, Redis failures.
 
 use std::future::Future;
 use std::time::Instant;
@@ -13,6 +13,8 @@ const DECISIONS: &str = "ferrocast_control_publish_decisions_total";
 const GRPC_REQUESTS: &str = "ferrocast_control_grpc_requests_total";
 const GRPC_DURATION: &str = "ferrocast_control_grpc_request_duration_seconds";
 const REDIS_ERRORS: &str = "ferrocast_control_redis_errors_total";
+const TAKEOVERS: &str = "ferrocast_control_publish_takeovers_total";
+const LEASES_RESTORED: &str = "ferrocast_control_leases_restored_total";
 
 const OUTCOMES: [&str; 6] = [
     "granted",
@@ -53,7 +55,17 @@ pub fn describe() {
     for method in METHODS {
         metrics::counter!(GRPC_REQUESTS, "method" => method, "code" => "ok").absolute(0);
     }
+    metrics::describe_counter!(
+        TAKEOVERS,
+        "Publishes granted by taking over a holder that had no media for takeover_after."
+    );
+    metrics::describe_counter!(
+        LEASES_RESTORED,
+        "Lapsed leases restored by their holder's renewal (their epoch was still newest)."
+    );
     metrics::counter!(REDIS_ERRORS).absolute(0);
+    metrics::counter!(TAKEOVERS).absolute(0);
+    metrics::counter!(LEASES_RESTORED).absolute(0);
     HTTP.describe(&ROUTES);
 }
 
@@ -86,6 +98,16 @@ pub(super) fn publish_decided<T>(answer: &Result<T, Status>) {
         },
     };
     metrics::counter!(DECISIONS, "outcome" => outcome).increment(1);
+}
+
+/// Counts a takeover of a quiet holder's stream.
+pub(crate) fn publish_taken_over() {
+    metrics::counter!(TAKEOVERS).increment(1);
+}
+
+/// Counts a lapsed lease brought back by its holder's renewal.
+pub(crate) fn lease_restored() {
+    metrics::counter!(LEASES_RESTORED).increment(1);
 }
 
 pub(super) fn redis_failed() {

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::leases::Lease;
 use super::nodes::{NodeRecord, Role};
 use crate::StreamRecord;
+use crate::lease::Lease;
 
 /// Public URLs built from the configured bases.
 pub struct PublicUrls<'a> {
@@ -174,6 +174,7 @@ mod tests {
             epoch: 3,
             started_at_ms: 1,
             relay_url: String::new(),
+            media_at_ms: 1,
         };
         let ttl = Duration::from_secs(10);
         let origin_only = [node("o", Role::Origin, Some((3, 2)))];

@@ -39,6 +39,36 @@ pub fn credential(role: Role, node_id: &str) -> NodeCredential {
     credential_with(SECRET, role, node_id)
 }
 
+/// Control's takeover time in these tests.
+pub const TAKEOVER_AFTER: Duration = Duration::from_millis(500);
+
+/// Heartbeats of an origin that keeps having media, every 100 ms until dropped.
+pub struct MediaFlowing(JoinHandle<()>);
+
+impl Drop for MediaFlowing {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps `origin` (node `node_id`) reporting fresh media for `stream_id` under `epoch`, as a
+/// healthy publisher's origin does, until the guard is dropped.
+pub fn media_flowing(
+    origin: &ControlClient,
+    node_id: &str,
+    stream_id: &str,
+    epoch: u64,
+) -> MediaFlowing {
+    let origin = origin.clone();
+    let beat = origin_heartbeat(node_id, false, &[(stream_id, epoch, 1000, 0)]);
+    MediaFlowing(tokio::spawn(async move {
+        loop {
+            origin.heartbeat(beat.clone()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }))
+}
+
 /// A running control service and its Redis.
 pub struct Control {
     /// REST admin API address.
@@ -58,6 +88,8 @@ impl Control {
             admin_token: TOKEN.into(),
             public_rtmp_url: "rtmp://ingest.example:1935/live".into(),
             public_play_url: "http://edge.example:8080".into(),
+            // Short, so a refusal (which waits takeover_after + 250 ms) keeps tests quick.
+            takeover_after: TAKEOVER_AFTER,
             ..ControlConfig::default()
         };
         tweak(&mut config);
@@ -239,6 +271,7 @@ pub fn origin_heartbeat(
                     epoch,
                     ingest_bitrate_bps,
                     viewers,
+                    media_age_ms: 0,
                 },
             )
             .collect(),

@@ -84,6 +84,7 @@ fn edge_loads(relay: &RelaySource) -> Vec<StreamLoad> {
             epoch: 0,
             ingest_bitrate_bps: 0,
             viewers: u32::try_from(viewers).unwrap_or(u32::MAX),
+            media_age_ms: 0,
         })
         .collect()
 }
@@ -100,6 +101,10 @@ fn origin_loads(publishing: &Publishing, rates: &mut IngestRates) -> Vec<StreamL
             epoch: report.epoch,
             ingest_bitrate_bps: bitrate.unwrap_or(0.0) as u64,
             viewers: 0,
+            // TODO(i11): send `report.media_age` once the origin's `PublishReport` has it;
+            // until then every publish reads as having fresh media, so a takeover waits for
+            // the lease to lapse instead (the lead joins the two branches).
+            media_age_ms: 0,
         })
         .collect()
 }

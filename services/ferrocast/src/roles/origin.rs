@@ -85,7 +85,7 @@ impl Default for OriginRoleConfig {
             publish_app: "live".into(),
             rtmp: RtmpServerConfig::default(),
             hls: HlsConfig::default(),
-            heartbeat_interval: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_millis(500),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9101)),
             drain: DrainConfig::default(),
             metrics: MetricsConfig::default(),
