@@ -133,8 +133,8 @@ pub trait LeaseStore: Send + Sync {
     ) -> Result<Release, LeaseStoreError>;
 
     /// Extends each lease `claim` holds under the given epoch, refreshing its media time, and
-    /// restores each lapsed one whose epoch is still the stream's newest. One answer per
-    /// renewal, in order.
+    /// restores each lapsed one whose epoch is still the stream's newest and was granted to
+    /// `claim`'s origin. One answer per renewal, in order.
     async fn renew(
         &self,
         claim: Claim<'_>,

@@ -146,6 +146,15 @@ async fn contract<S: LeaseStore>(policy: LeasePolicy<S>) {
     // holder's next renewal, because its epoch is still the newest.
     tokio::time::sleep(LEASE_TTL + Duration::from_millis(200)).await;
     assert_eq!(holder(&policy).await, None, "the lease lapsed");
+    let foreign = policy
+        .renew(claim("origin-b"), &held(fourth, Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(
+        foreign,
+        [Renewed::Lost],
+        "only the origin granted it restores it"
+    );
     let answers = policy
         .renew(claim("origin-a"), &held(fourth, Duration::ZERO))
         .await

@@ -21,6 +21,8 @@ pub struct MemoryLeaseStore {
 struct Slot {
     /// The last epoch handed out; never goes down.
     newest_epoch: u64,
+    /// The origin granted `newest_epoch`: only it may restore that lease once lapsed.
+    newest_holder: String,
     lease: Option<Held>,
 }
 
@@ -94,6 +96,7 @@ impl LeaseStore for MemoryLeaseStore {
         };
         slot.newest_epoch += 1;
         let epoch = slot.newest_epoch;
+        claim.origin_id.clone_into(&mut slot.newest_holder);
         let lease = Lease {
             origin_id: claim.origin_id.to_owned(),
             epoch,
@@ -151,7 +154,9 @@ impl LeaseStore for MemoryLeaseStore {
                     Renewed::Extended
                 }
                 Some(_) => Renewed::Lost,
-                None if slot.newest_epoch == renewal.epoch => {
+                None if slot.newest_epoch == renewal.epoch
+                    && slot.newest_holder == claim.origin_id =>
+                {
                     let lease = Lease {
                         origin_id: claim.origin_id.to_owned(),
                         epoch: renewal.epoch,

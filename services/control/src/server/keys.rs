@@ -8,6 +8,7 @@
 //! | `fc:playback:<pid>`      | string | stream id of a playback id                         |
 //! | `fc:epoch:<id>`          | string | last fencing epoch handed out (`INCR`, never reset)|
 //! | `fc:lease:<id>`          | string | placement lease as JSON, with a TTL (`PX`)         |
+//! | `fc:holder:<id>`         | string | origin id granted the newest epoch (for restores)  |
 //! | `fc:nodes`               | set    | ids of nodes that heartbeated (pruned lazily)      |
 //! | `fc:node:<node id>`      | string | node registration as JSON, with a TTL (`PX`)       |
 
@@ -37,6 +38,11 @@ pub fn lease(stream_id: &str) -> String {
     format!("fc:lease:{stream_id}")
 }
 
+/// The origin granted a stream's newest epoch: only it may restore that lapsed lease.
+pub fn holder(stream_id: &str) -> String {
+    format!("fc:holder:{stream_id}")
+}
+
 /// A node's registration.
 pub fn node(node_id: &str) -> String {
     format!("fc:node:{node_id}")
@@ -50,6 +56,7 @@ mod tests {
         assert_eq!(super::playback("p"), "fc:playback:p");
         assert_eq!(super::epoch("ab"), "fc:epoch:ab");
         assert_eq!(super::lease("ab"), "fc:lease:ab");
+        assert_eq!(super::holder("ab"), "fc:holder:ab");
         assert_eq!(super::node("n1"), "fc:node:n1");
     }
 }

@@ -35,7 +35,8 @@ end
 static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{PUT_LEASE_LUA}
--- KEYS: lease, epoch counter; ARGV: origin id, now ms, relay url, ttl ms, takeover after ms
+-- KEYS: lease, epoch counter, holder; ARGV: origin id, now ms, relay url, ttl ms,
+-- takeover after ms
 local now = tonumber(ARGV[2])
 local replaced = 0
 local raw = redis.call('GET', KEYS[1])
@@ -48,6 +49,7 @@ if raw then
   replaced = lease.epoch
 end
 local epoch = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[1])
 put_lease(KEYS[1], ARGV[4], ARGV[1], epoch, now, ARGV[3], now)
 return {{epoch, replaced}}
 "
@@ -76,15 +78,16 @@ return 1
 });
 
 /// Per stream: extends the caller's lease with the newer media time (1), restores a lapsed
-/// lease whose epoch is still the counter's value (2), or does nothing (0).
+/// lease whose epoch is still the counter's value and was granted to the caller (2), or does
+/// nothing (0).
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{PUT_LEASE_LUA}
--- KEYS: lease and epoch counter of each stream, in pairs
+-- KEYS: lease, epoch counter and holder of each stream, in threes
 -- ARGV: ttl ms, origin id, now ms, relay url, then epoch and media_at ms of each stream
 local answers = {{}}
-for i = 1, #KEYS / 2 do
-  local lease_key, epoch_key = KEYS[2 * i - 1], KEYS[2 * i]
+for i = 1, #KEYS / 3 do
+  local lease_key, epoch_key, holder_key = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local epoch = tonumber(ARGV[3 + 2 * i])
   local media_at = tonumber(ARGV[4 + 2 * i])
   answers[i] = 0
@@ -97,7 +100,8 @@ for i = 1, #KEYS / 2 do
         lease.relay_url, newest_media)
       answers[i] = 1
     end
-  elseif tonumber(redis.call('GET', epoch_key) or '0') == epoch then
+  elseif tonumber(redis.call('GET', epoch_key) or '0') == epoch
+      and redis.call('GET', holder_key) == ARGV[2] then
     put_lease(lease_key, ARGV[1], ARGV[2], epoch, tonumber(ARGV[3]), ARGV[4], media_at)
     answers[i] = 2
   end
@@ -152,6 +156,7 @@ impl LeaseStore for RedisLeaseStore {
                 ACQUIRE
                     .key(keys::lease(stream_id))
                     .key(keys::epoch(stream_id))
+                    .key(keys::holder(stream_id))
                     .arg(claim.origin_id)
                     .arg(now_ms)
                     .arg(claim.relay_url)
@@ -222,6 +227,7 @@ impl LeaseStore for RedisLeaseStore {
             invocation
                 .key(keys::lease(&renewal.stream_id))
                 .key(keys::epoch(&renewal.stream_id))
+                .key(keys::holder(&renewal.stream_id))
                 .arg(renewal.epoch)
                 .arg(renewal.media_at_ms);
         }
