@@ -60,7 +60,7 @@ fn origin_sigkill_with_the_encoder_retrying_on_the_other_origin_loses_nothing() 
     signal(live.cluster.var("ORIGIN_PID_1"), "KILL");
     live.stop_publisher();
     live.publisher = publish_clip(&publish_url(&live.cluster, 2, &live.key), -1);
-    let takeover = wait_for_takeover(&live, old_epoch, Some("origin-2"), killed_at);
+    let takeover = wait_for_takeover(&mut live, old_epoch, Some("origin-2"), killed_at);
     measured("origin SIGKILL -> retry on origin-2 accepted", takeover);
     assert!(
         live.publisher.try_wait().expect("poll ffmpeg").is_none(),
@@ -124,7 +124,7 @@ fn same_origin_reconnect_over_a_half_open_connection_is_accepted_within_2s() {
         &mut live.publisher,
         publish_clip(&publish_url(&live.cluster, 1, &live.key), -1),
     );
-    let accepted = wait_for_takeover(&live, old_epoch, Some("origin-1"), hung.since());
+    let accepted = wait_for_takeover(&mut live, old_epoch, Some("origin-1"), hung.since());
     measured(
         "same-origin reconnect over a half-open connection accepted",
         accepted,
