@@ -27,7 +27,7 @@ pub fn stream_state(cluster: &LocalCluster, id: &str) -> serde_json::Value {
 /// Waits until control has placed the stream under an epoch above `old_epoch` (on `origin`
 /// when given); returns how long after `since` that was seen.
 fn wait_for_takeover(
-    live: &LiveStream,
+    live: &mut LiveStream,
     old_epoch: u64,
     origin: Option<&str>,
     since: Instant,
@@ -36,6 +36,14 @@ fn wait_for_takeover(
         "the new publish to be accepted",
         Duration::from_secs(20),
         || {
+            if let Some(status) = live.publisher.try_wait().expect("poll ffmpeg") {
+                let mut errors = String::new();
+                if let Some(mut pipe) = live.publisher.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut errors);
+                }
+                let after = since.elapsed();
+                panic!("the retry was refused after {after:?} ({status}): {errors}");
+            }
             let state = stream_state(&live.cluster, &live.id);
             let newer = state["epoch"]
                 .as_u64()
