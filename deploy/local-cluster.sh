@@ -74,7 +74,7 @@ start() { # name command... ; logs to $WORK/name.log
 }
 
 REDIS_PORT=$(free_port)
-start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no
+start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"
 REDIS_PID=${PIDS[-1]}
 wait_port 127.0.0.1 "$REDIS_PORT" redis
 
@@ -85,7 +85,7 @@ redis_env=(FERROCAST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT")
 sentinel_out=""
 if [ "${LOCAL_CLUSTER_SENTINEL:-0}" = 1 ]; then
   REPLICA_PORT=$(free_port)
-  start redis-replica redis-server --port "$REPLICA_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  start redis-replica redis-server --port "$REPLICA_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
     --replicaof 127.0.0.1 "$REDIS_PORT"
   REDIS_REPLICA_PID=${PIDS[-1]}
   wait_port 127.0.0.1 "$REPLICA_PORT" redis-replica
