@@ -8,6 +8,14 @@
 #   ORIGIN_DRAIN_PUBLISH_DEADLINE=3s ORIGIN_DRAIN_FLUSH_DEADLINE=5s deploy/local-cluster.sh
 #   ORIGIN_MAX_CONNECTIONS_PER_IP=16 deploy/local-cluster.sh   # default 0 (off): every local
 #                                      # client, load tests included, comes from 127.0.0.1
+#   RECONNECT_WINDOW=2s deploy/local-cluster.sh   # origins' reconnect window (default: theirs)
+#   LOCAL_CLUSTER_SENTINEL=1 deploy/local-cluster.sh   # Redis as primary + replica watched by
+#                                      # three redis-sentinel; every role finds the primary
+#                                      # through them (prints REDIS_REPLICA_PID, SENTINEL_PORT_1..3)
+#
+# Fault injection: REDIS_PID, S3_PID and CONTROL_PID are printed so a test can SIGSTOP/SIGCONT
+# or SIGKILL them. CONTROL_RESTART names a script that starts control again with the same
+# settings (after a SIGKILL) and prints its new PID; the cluster stops that one too on exit.
 #
 # Every process has its ops port (/metrics, /healthz, /readyz) printed as *_OPS, and its PID
 # as *_PID, so a test can drain one with SIGTERM. Every node gets the same random cluster
@@ -20,7 +28,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${LOCAL_CLUSTER_BIN:-$ROOT/target/debug/ferrocast}"
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build -q -p ferrocast)
-for tool in redis-server s3s-fs; do
+tools=(redis-server s3s-fs)
+[ "${LOCAL_CLUSTER_SENTINEL:-0}" = 1 ] && tools+=(redis-sentinel)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "$tool not found: run scripts/install-test-deps.sh" >&2; exit 1; }
 done
 
@@ -28,7 +38,12 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/ferrocast-cluster.XXXXXX")"
 PIDS=()
 stop() {
   trap - TERM INT EXIT
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Processes started later by $CONTROL_RESTART, then ours; SIGCONT first in case a test left
+  # one stopped (a stopped process does not act on SIGTERM).
+  if [ -f "$WORK/restarted-pids" ]; then
+    while read -r pid; do kill -CONT "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done <"$WORK/restarted-pids"
+  fi
+  for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
@@ -59,13 +74,51 @@ start() { # name command... ; logs to $WORK/name.log
 }
 
 REDIS_PORT=$(free_port)
-start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no
-wait_port 127.0.0.1 "$REDIS_PORT" redis-server
+start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"
+REDIS_PID=${PIDS[-1]}
+wait_port 127.0.0.1 "$REDIS_PORT" redis
+
+# Sentinel mode: a replica of the primary and three sentinels (quorum 2) that fail over one
+# second after the primary stops answering. Sentinels rewrite their config file, so each gets
+# its own under $WORK.
+redis_env=(FERROCAST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT")
+sentinel_out=""
+if [ "${LOCAL_CLUSTER_SENTINEL:-0}" = 1 ]; then
+  REPLICA_PORT=$(free_port)
+  start redis-replica redis-server --port "$REPLICA_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+    --replicaof 127.0.0.1 "$REDIS_PORT"
+  REDIS_REPLICA_PID=${PIDS[-1]}
+  wait_port 127.0.0.1 "$REPLICA_PORT" redis-replica
+  SENTINEL_PORTS=()
+  nodes=""
+  for n in 1 2 3; do
+    port=$(free_port)
+    cat >"$WORK/sentinel-$n.conf" <<CONF
+port $port
+bind 127.0.0.1
+dir $WORK
+sentinel monitor ferrocast 127.0.0.1 $REDIS_PORT 2
+sentinel down-after-milliseconds ferrocast 1000
+sentinel failover-timeout ferrocast 10000
+sentinel parallel-syncs ferrocast 1
+CONF
+    start "sentinel-$n" redis-sentinel "$WORK/sentinel-$n.conf"
+    wait_port 127.0.0.1 "$port" "sentinel-$n"
+    SENTINEL_PORTS+=("$port")
+    nodes+="${nodes:+,}\"127.0.0.1:$port\""
+    sentinel_out+="SENTINEL_PORT_$n=$port"$'\n'
+  done
+  redis_env+=(FERROCAST_REDIS_SENTINEL__MASTER_NAME=ferrocast
+    FERROCAST_REDIS_SENTINEL__NODES="[$nodes]" FERROCAST_REDIS_SENTINEL__MIN_REPLICAS=1)
+  sentinel_out+="REDIS_REPLICA_PID=$REDIS_REPLICA_PID"$'\n'"REDIS_REPLICA_URL=redis://127.0.0.1:$REPLICA_PORT"$'\n'
+  sentinel_out+="SENTINEL_MASTER_NAME=ferrocast"
+fi
 
 S3_PORT=$(free_port); S3_ROOT="$WORK/s3"; BUCKET=ferrocast
 S3_KEY=ferrocastlocal; S3_SECRET=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 mkdir -p "$S3_ROOT/$BUCKET"
 start s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_KEY" --secret-key "$S3_SECRET" "$S3_ROOT"
+S3_PID=${PIDS[-1]}
 wait_port 127.0.0.1 "$S3_PORT" s3s-fs
 
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -77,23 +130,38 @@ CONTROL_OPS=$(free_port); ORIGIN_OPS=($(free_port) $(free_port)); EDGE_OPS=($(fr
 origin_drain_env=()
 [ -n "${ORIGIN_DRAIN_PUBLISH_DEADLINE:-}" ] && origin_drain_env+=(FERROCAST_DRAIN__PUBLISH_DEADLINE="$ORIGIN_DRAIN_PUBLISH_DEADLINE")
 [ -n "${ORIGIN_DRAIN_FLUSH_DEADLINE:-}" ] && origin_drain_env+=(FERROCAST_DRAIN__FLUSH_DEADLINE="$ORIGIN_DRAIN_FLUSH_DEADLINE")
+[ -n "${RECONNECT_WINDOW:-}" ] && origin_drain_env+=(FERROCAST_RECONNECT_WINDOW="$RECONNECT_WINDOW")
 
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 CONTROL_URL="http://127.0.0.1:$CONTROL_GRPC"
 # What origins and edges share: the cluster secret, the index, the bucket, control.
 storage_env=(FERROCAST_CLUSTER_SECRET="$CLUSTER_SECRET"
-  FERROCAST_REDIS_URL="$REDIS_URL" FERROCAST_CONTROL_URL="$CONTROL_URL"
+  "${redis_env[@]}" FERROCAST_CONTROL_URL="$CONTROL_URL"
   FERROCAST_S3__ENDPOINT="$S3_ENDPOINT" FERROCAST_S3__BUCKET="$BUCKET" FERROCAST_S3__REGION=us-east-1
   FERROCAST_S3__ACCESS_KEY_ID="$S3_KEY" FERROCAST_S3__SECRET_ACCESS_KEY="$S3_SECRET"
   FERROCAST_S3__PATH_STYLE=true FERROCAST_S3__ALLOW_HTTP=true)
 
-FERROCAST_REDIS_URL="$REDIS_URL" FERROCAST_CLUSTER_SECRET="$CLUSTER_SECRET" \
-FERROCAST_REST_LISTEN="127.0.0.1:$CONTROL_REST" FERROCAST_GRPC_LISTEN="127.0.0.1:$CONTROL_GRPC" \
-FERROCAST_CONTROL__ADMIN_TOKEN="$ADMIN_TOKEN" FERROCAST_OPS_LISTEN="127.0.0.1:$CONTROL_OPS" \
-FERROCAST_CONTROL__PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live" \
-FERROCAST_CONTROL__PUBLIC_PLAY_URL="http://127.0.0.1:${EDGE_HTTP[0]}" \
-  start control "$BIN" control
+# Control's command line, kept in a script so that a test can start it again after a crash
+# with the same settings; the script prints the new PID and records it for `stop`.
+control_env=("${redis_env[@]}" FERROCAST_CLUSTER_SECRET="$CLUSTER_SECRET"
+  FERROCAST_REST_LISTEN="127.0.0.1:$CONTROL_REST" FERROCAST_GRPC_LISTEN="127.0.0.1:$CONTROL_GRPC"
+  FERROCAST_CONTROL__ADMIN_TOKEN="$ADMIN_TOKEN" FERROCAST_OPS_LISTEN="127.0.0.1:$CONTROL_OPS"
+  FERROCAST_CONTROL__PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live"
+  FERROCAST_CONTROL__PUBLIC_PLAY_URL="http://127.0.0.1:${EDGE_HTTP[0]}")
+CONTROL_RESTART="$WORK/restart-control.sh"
+{
+  echo '#!/usr/bin/env bash'
+  echo 'set -euo pipefail'
+  printf 'env'; printf ' %q' "${control_env[@]}" "$BIN" control
+  printf ' >>%q 2>&1 &\n' "$WORK/control.log"
+  printf 'echo $! >>%q\n' "$WORK/restarted-pids"
+  printf 'for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/%s) 2>/dev/null && break; sleep 0.05; done\n' "$CONTROL_GRPC"
+  echo 'echo "CONTROL_PID=$!"'
+} >"$CONTROL_RESTART"
+chmod 700 "$CONTROL_RESTART"
+start control env "${control_env[@]}" "$BIN" control
+CONTROL_PID=${PIDS[-1]}
 wait_port 127.0.0.1 "$CONTROL_GRPC" control
 
 for i in 0 1; do
@@ -137,6 +205,11 @@ ORIGIN_PID_2=${ORIGIN_PID[1]}
 EDGE_PID_1=${EDGE_PID[0]}
 EDGE_PID_2=${EDGE_PID[1]}
 REDIS_URL=$REDIS_URL
+REDIS_PID=$REDIS_PID
+S3_PID=$S3_PID
+CONTROL_PID=$CONTROL_PID
+CONTROL_RESTART=$CONTROL_RESTART
+${sentinel_out}
 S3_ENDPOINT=$S3_ENDPOINT
 S3_BUCKET=$BUCKET
 S3_ACCESS_KEY_ID=$S3_KEY

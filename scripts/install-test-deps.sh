@@ -10,7 +10,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BROWSER_DIR="$ROOT/scripts/browser"
-APT_PACKAGES=(ffmpeg chromium redis-server python3 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad rtmpdump)
+# obs-studio + xvfb: the OBS end-to-end test (headless, software GL); redis-sentinel: the
+# Sentinel failover test; iproute2: `ss -K` cuts live connections in fault tests.
+APT_PACKAGES=(ffmpeg chromium redis-server redis-sentinel python3 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad rtmpdump obs-studio xvfb xauth iproute2)
 
 log() { printf '[install-test-deps] %s\n' "$*" >&2; }
 die() { printf '[install-test-deps] error: %s\n' "$*" >&2; exit 1; }
@@ -68,6 +70,10 @@ echo "ffmpeg: $(ffmpeg -hide_banner -version 2>/dev/null | head -n1)"
 # (Debian's chromium wrapper can print a harmless shell warning on stderr)
 echo "chromium: $(chromium --version 2>/dev/null)"
 echo "redis-server: $(redis-server --version 2>/dev/null | head -n1)"
+echo "redis-sentinel: $(redis-sentinel --version 2>/dev/null | head -n1)"
+echo "obs-studio: $(dpkg-query -W -f='${Version}' obs-studio 2>/dev/null)"
+echo "xvfb: $(dpkg-query -W -f='${Version}' xvfb 2>/dev/null)"
+echo "ss: $(ss -V 2>/dev/null | head -n1)"
 echo "s3s-fs: $(s3s-fs --version 2>/dev/null | head -n1)"
 echo "cargo-fuzz: $(cargo fuzz --version 2>/dev/null | head -n1)"
 echo "python3: $(python3 --version 2>&1)"

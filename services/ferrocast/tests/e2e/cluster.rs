@@ -23,6 +23,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::ingest::segment_uris;
 use crate::support::cluster::LocalCluster;
+use crate::support::hls::{media_playlist, media_text};
 use crate::support::http::{Response, get, request};
 use crate::support::media::{codecs, finish, probe, publish_clip};
 use crate::support::{files_under, wait_for};
@@ -47,10 +48,11 @@ fn playlist_url(edge: &str, playback_id: &str) -> String {
     format!("{edge}/hls/{playback_id}/index.m3u8")
 }
 
+/// The media playlist behind `url` (following `index.m3u8`) once `condition` holds.
 fn wait_for_playlist(url: &str, what: &str, condition: impl Fn(&str) -> bool) -> String {
     wait_for(what, Duration::from_secs(40), || {
-        let response = get(url);
-        (response.status == 200 && condition(&response.text())).then(|| response.text())
+        let text = media_text(url)?;
+        condition(&text).then_some(text)
     })
 }
 
@@ -179,7 +181,8 @@ fn wait_listening(port: u16) {
 
 #[test]
 fn cluster_publishes_through_origin_and_serves_identical_playlists_from_both_edges() {
-    let cluster = LocalCluster::start();
+    // Publishes end the playlist (ENDLIST) once this window closes.
+    let cluster = LocalCluster::start_with(&[("RECONNECT_WINDOW", "2s")]);
     let (edge_1, edge_2) = (
         cluster.var("EDGE_URL_1").to_owned(),
         cluster.var("EDGE_URL_2").to_owned(),
@@ -339,15 +342,15 @@ fn cluster_publishes_through_origin_and_serves_identical_playlists_from_both_edg
     let url_3 = playlist_url(&format!("http://127.0.0.1:{port}"), playback_id);
     let mut edge_3 = start_edge(&cluster, port);
     wait_listening(port);
-    assert_eq!(get(&url_3).text(), final_1);
+    assert_eq!(media_text(&url_3), Some(final_1.clone()));
     edge_3.kill().unwrap();
     edge_3.wait().unwrap();
     let mut edge_3 = start_edge(&cluster, port);
     wait_listening(port);
-    let first = get(&url_3);
+    let first = media_playlist(&url_3).map(|playlist| playlist.text);
     assert_eq!(
-        (first.status, first.text()),
-        (200, final_1.clone()),
+        first,
+        Some(final_1.clone()),
         "the first answer after restart"
     );
     let _ = edge_3.kill();

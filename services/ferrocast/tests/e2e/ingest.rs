@@ -2,43 +2,31 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::hls::{media_playlist, media_text};
+pub use crate::support::hls::{segment_uris, tag_value};
 use crate::support::http::get;
 use crate::support::media::{codecs, decode_errors, finish, probe, publish_clip, publish_live};
 use crate::support::server::DevServer;
 use crate::support::wait_for;
 
-/// Segment URIs listed by a playlist, in order.
-pub fn segment_uris(playlist: &str) -> Vec<String> {
-    playlist
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
+/// A reconnect window short enough for tests that wait for a publish to end the playlist.
+pub const SHORT_RECONNECT_WINDOW: (&str, &str) = ("FERROCAST_RECONNECT_WINDOW", "2s");
 
-/// The value of a `#TAG:value` line.
-pub fn tag_value(playlist: &str, tag: &str) -> Option<u64> {
-    let prefix = format!("{tag}:");
-    playlist
-        .lines()
-        .find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
-}
-
+/// The media playlist behind the server's `index.m3u8` once `condition` holds for it.
 pub fn playlist_when(
     server: &DevServer,
     what: &str,
     mut condition: impl FnMut(&str) -> bool,
 ) -> String {
     wait_for(what, Duration::from_secs(30), || {
-        let response = get(&server.hls_url);
-        let text = response.text();
-        (response.status == 200 && condition(&text)).then_some(text)
+        let text = media_text(&server.hls_url)?;
+        condition(&text).then_some(text)
     })
 }
 
 #[test]
 fn synthetic_source_with_b_frames_plays_over_hls_and_flv() {
-    let server = DevServer::start();
+    let server = DevServer::start_with(&[SHORT_RECONNECT_WINDOW]);
     let started = Instant::now();
     let publisher = publish_live(&server.publish_url, 10);
 
@@ -69,7 +57,9 @@ fn synthetic_source_with_b_frames_plays_over_hls_and_flv() {
         "HTTP-FLV decodes without errors"
     );
 
-    let playlist = get(&server.hls_url);
+    let playlist = get(&media_playlist(&server.hls_url)
+        .expect("a media playlist")
+        .url);
     assert_eq!(
         playlist.header("content-type"),
         Some("application/vnd.apple.mpegurl")
@@ -147,38 +137,45 @@ fn wrong_key_is_refused_and_leaves_no_segment() {
     );
 }
 
+/// msns of the listed segments (`{msn}.ts`).
+fn listed_msns(playlist: &str) -> Vec<u64> {
+    segment_uris(playlist)
+        .iter()
+        .map(|uri| uri.trim_end_matches(".ts").parse().unwrap())
+        .collect()
+}
+
 #[test]
-fn reconnect_continues_the_playlist_after_one_discontinuity() {
+fn reconnect_within_the_window_continues_the_playlist_after_one_discontinuity() {
     let server = DevServer::start();
     let (ok, errors) = finish(publish_clip(&server.publish_url, 0));
     assert!(ok, "{errors}");
-    let first = playlist_when(&server, "the first session to end", |text| {
-        text.contains("#EXT-X-ENDLIST")
+    let first = playlist_when(&server, "the first session's segments", |text| {
+        segment_uris(text).len() >= 3
     });
     let first_uris = segment_uris(&first);
-    assert!(!first.contains("#EXT-X-DISCONTINUITY\n"));
 
     let publisher = publish_clip(&server.publish_url, 0);
     let mut sequences = Vec::new();
-    let second = playlist_when(&server, "the second session to end", |text| {
-        if let Some(sequence) = tag_value(text, "#EXT-X-MEDIA-SEQUENCE") {
-            sequences.push(sequence);
-        }
-        // Between the sessions the old ENDLIST playlist is still up: wait for more segments.
-        text.contains("#EXT-X-ENDLIST") && segment_uris(text).len() > first_uris.len()
+    let mut endlist_seen = false;
+    let second = playlist_when(&server, "the second session's segments", |text| {
+        sequences.extend(tag_value(text, "#EXT-X-MEDIA-SEQUENCE"));
+        endlist_seen |= text.contains("#EXT-X-ENDLIST");
+        segment_uris(text).len() >= first_uris.len() + 3
     });
     let (ok, errors) = finish(publisher);
     assert!(ok, "{errors}");
 
+    assert!(
+        !endlist_seen,
+        "no ENDLIST while the reconnect window is open"
+    );
     assert_eq!(
         second.matches("#EXT-X-DISCONTINUITY\n").count(),
         1,
         "{second}"
     );
-    let msns: Vec<u64> = segment_uris(&second)
-        .iter()
-        .map(|uri| uri.trim_end_matches(".ts").parse().unwrap())
-        .collect();
+    let msns = listed_msns(&second);
     assert!(
         msns.windows(2).all(|pair| pair[1] == pair[0] + 1),
         "contiguous, increasing: {msns:?}"
@@ -188,13 +185,49 @@ fn reconnect_continues_the_playlist_after_one_discontinuity() {
         "media sequence never rewinds: {sequences:?}"
     );
     let after_gap = second.split("#EXT-X-DISCONTINUITY\n").nth(1).unwrap();
-    let first_new = segment_uris(after_gap)[0].clone();
-    let last_old = first_uris.last().unwrap();
-    let (old, new): (u64, u64) = (
-        last_old.trim_end_matches(".ts").parse().unwrap(),
-        first_new.trim_end_matches(".ts").parse().unwrap(),
+    let first_new = listed_msns(after_gap)[0];
+    let last_old = *listed_msns(&first).last().unwrap();
+    assert_eq!(
+        first_new,
+        last_old + 1,
+        "the new session continues the media sequence"
     );
-    assert_eq!(new, old + 1, "the new session continues the media sequence");
+}
+
+#[test]
+fn after_the_window_closes_endlist_stays_and_a_new_publish_starts_a_new_playlist() {
+    let server = DevServer::start_with(&[SHORT_RECONNECT_WINDOW]);
+    let (ok, errors) = finish(publish_clip(&server.publish_url, 0));
+    assert!(ok, "{errors}");
+    let ended = playlist_when(&server, "ENDLIST once the window closed", |text| {
+        text.contains("#EXT-X-ENDLIST")
+    });
+    let old = media_playlist(&server.hls_url).expect("the ended playlist");
+
+    let publisher = publish_clip(&server.publish_url, 0);
+    let new = wait_for("a new playlist generation", Duration::from_secs(30), || {
+        media_playlist(&server.hls_url)
+            .filter(|playlist| playlist.url != old.url && !segment_uris(&playlist.text).is_empty())
+    });
+    let (ok, errors) = finish(publisher);
+    assert!(ok, "{errors}");
+
+    let old_again = get(&old.url);
+    assert_eq!(old_again.status, 200, "the old generation stays readable");
+    assert!(
+        old_again.text().contains("#EXT-X-ENDLIST"),
+        "ENDLIST is never taken back: {}",
+        old_again.text()
+    );
+    let (old_last, new_first) = (
+        *listed_msns(&ended).last().unwrap(),
+        listed_msns(&new.text)[0],
+    );
+    assert!(
+        new_first > old_last,
+        "msns go on: {old_last} then {new_first}"
+    );
+    assert!(!new.text.contains("#EXT-X-DISCONTINUITY\n"), "{}", new.text);
 }
 
 #[test]

@@ -2,13 +2,13 @@
 
 use std::process::Command;
 
-use crate::ingest::{playlist_when, segment_uris};
+use crate::ingest::{SHORT_RECONNECT_WINDOW, playlist_when, segment_uris};
 use crate::support::media::{clip, codecs, probe, run_bounded};
 use crate::support::server::DevServer;
 
 #[test]
 fn gstreamer_rtmp2sink_publishes_to_the_end() {
-    let server = DevServer::start();
+    let server = DevServer::start_with(&[SHORT_RECONNECT_WINDOW]);
     let found = Command::new("which")
         .arg("gst-launch-1.0")
         .output()

@@ -6,10 +6,12 @@
 mod admission;
 mod browser;
 mod cluster;
+mod faults;
 mod hostile;
 mod http_defences;
 mod ingest;
 mod interop;
+mod obs;
 mod operations;
 mod robustness;
 mod rtmp_play;

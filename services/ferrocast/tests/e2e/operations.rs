@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::ingest::segment_uris;
 use crate::support::cluster::LocalCluster;
-use crate::support::http::{get, get_text, request};
+use crate::support::hls::media_text;
+use crate::support::http::{get, request};
 use crate::support::media::publish_clip;
 use crate::support::wait_for;
 use crate::viewers::watch_flv;
@@ -94,7 +95,7 @@ fn every_metric_the_dashboard_and_alerts_query_is_exposed() {
     let edge = cluster.var("EDGE_URL_1");
     let playlist_url = format!("{edge}/hls/{playback_id}/index.m3u8");
     let playlist = wait_for("two segments", Duration::from_secs(40), || {
-        let text = get_text(&playlist_url)?;
+        let text = media_text(&playlist_url)?;
         (segment_uris(&text).len() >= 2).then_some(text)
     });
     for uri in segment_uris(&playlist) {
@@ -153,6 +154,7 @@ fn sigterm_drains_an_origin_without_losing_a_listed_segment() {
     let cluster = LocalCluster::start_with(&[
         ("ORIGIN_DRAIN_PUBLISH_DEADLINE", "3s"),
         ("ORIGIN_DRAIN_FLUSH_DEADLINE", "5s"),
+        ("RECONNECT_WINDOW", "2s"),
     ]);
     let deadline = Duration::from_secs(3 + 5);
     let (_, playback_id, key) = create_stream(&cluster);
@@ -161,7 +163,7 @@ fn sigterm_drains_an_origin_without_losing_a_listed_segment() {
     let playlist_url = format!("{edge}/hls/{playback_id}/index.m3u8");
     let listed = |min: usize| {
         wait_for("segments", Duration::from_secs(40), || {
-            let text = get_text(&playlist_url)?;
+            let text = media_text(&playlist_url)?;
             (segment_uris(&text).len() >= min).then_some(text)
         })
     };
@@ -176,7 +178,7 @@ fn sigterm_drains_an_origin_without_losing_a_listed_segment() {
             (edge.clone(), playlist_url.clone(), playback_id.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if let Some(text) = get_text(&playlist_url) {
+                if let Some(text) = media_text(&playlist_url) {
                     for uri in segment_uris(&text) {
                         let status = get(&format!("{edge}/hls/{playback_id}/{uri}")).status;
                         if status != 200 {
@@ -226,7 +228,7 @@ fn sigterm_drains_an_origin_without_losing_a_listed_segment() {
     );
 
     let last = wait_for("ENDLIST", Duration::from_secs(10), || {
-        let text = get_text(&playlist_url)?;
+        let text = media_text(&playlist_url)?;
         text.contains("#EXT-X-ENDLIST").then_some(text)
     });
     stop.store(true, Ordering::Relaxed);

@@ -1,5 +1,5 @@
 //! Runs `deploy/local-cluster.sh` (redis-server, s3s-fs, control, two origins, two edges) and
-//! reads the `KEY=value` lines it prints. Stopped with SIGTERM so it stops what it started.
+//! reads the `KEY=value` lines it prints (URLs, ops ports, PIDs for fault injection). Stopped with SIGTERM so it stops what it started.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -41,6 +41,38 @@ impl LocalCluster {
             }
         }
         Self { child, vars }
+    }
+
+    /// Starts control again with its settings (after a SIGKILL) through the printed
+    /// `CONTROL_RESTART` script, and records its new `CONTROL_PID`.
+    pub fn restart_control(&mut self) {
+        let output = Command::new("bash")
+            .arg(self.var("CONTROL_RESTART"))
+            .output()
+            .expect("run the control restart script");
+        assert!(output.status.success(), "restarting control: {output:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let pid = text
+            .lines()
+            .find_map(|line| line.strip_prefix("CONTROL_PID="))
+            .expect("the script printed CONTROL_PID");
+        self.vars.insert("CONTROL_PID".to_owned(), pid.to_owned());
+    }
+
+    /// Creates a stream through the admin API: `(id, playback_id, stream_key)`.
+    pub fn create_stream(&self, name: &str) -> (String, String, String) {
+        let auth = format!("Bearer {}", self.var("ADMIN_TOKEN"));
+        let created = super::http::request(
+            "POST",
+            &format!("{}/v1/streams", self.var("ADMIN_URL")),
+            &[("Authorization", &auth)],
+            &format!(r#"{{"name":"{name}"}}"#),
+        );
+        assert_eq!(created.status, 201, "{}", created.text());
+        let stream: serde_json::Value =
+            serde_json::from_slice(&created.body).expect("a JSON stream");
+        let field = |name: &str| stream[name].as_str().expect("a string field").to_owned();
+        (field("id"), field("playback_id"), field("stream_key"))
     }
 
     /// A printed value.

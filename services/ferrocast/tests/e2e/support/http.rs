@@ -65,12 +65,53 @@ pub fn stream(url: &str) -> Streaming {
 }
 
 fn open(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Streaming {
+    try_open(method, url, headers, body).expect("connect, send the request, read the status")
+}
+
+/// `GET url` and the whole response, or the I/O error: for observers that must outlive a
+/// server that is down or paused.
+pub fn try_get(url: &str, timeout: Duration) -> std::io::Result<Response> {
+    let Streaming {
+        status,
+        body: mut reader,
+    } = try_open_with("GET", url, &[], "", timeout)?;
+    let headers = try_read_headers(&mut reader)?;
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes)?;
+    Ok(Response {
+        status,
+        headers,
+        body: bytes,
+    })
+}
+
+/// `GET url`, returning after the headers, or the I/O error; reads time out after `timeout`.
+pub fn try_stream(url: &str, timeout: Duration) -> std::io::Result<Streaming> {
+    let mut response = try_open_with("GET", url, &[], "", timeout)?;
+    try_read_headers(&mut response.body)?;
+    Ok(response)
+}
+
+fn try_open(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Streaming> {
+    try_open_with(method, url, headers, body, Duration::from_secs(20))
+}
+
+fn try_open_with(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> std::io::Result<Streaming> {
     let rest = url.strip_prefix("http://").expect("http url");
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut socket = TcpStream::connect(authority).expect("connect");
-    socket
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
+    let mut socket = TcpStream::connect(authority)?;
+    socket.set_read_timeout(Some(timeout))?;
     let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {authority}\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -79,29 +120,33 @@ fn open(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Stream
         request.push_str("Content-Type: application/json\r\n");
     }
     request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    socket.write_all(request.as_bytes()).expect("send request");
+    socket.write_all(request.as_bytes())?;
     let mut reader = BufReader::new(socket);
     let mut status_line = String::new();
-    reader.read_line(&mut status_line).expect("status line");
+    reader.read_line(&mut status_line)?;
     let status = status_line
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .expect("status code");
-    Streaming {
+        .ok_or_else(|| std::io::Error::other(format!("no status in {status_line:?}")))?;
+    Ok(Streaming {
         status,
         body: reader,
-    }
+    })
 }
 
 fn read_headers(reader: &mut BufReader<TcpStream>) -> Vec<(String, String)> {
+    try_read_headers(reader).expect("read the headers")
+}
+
+fn try_read_headers(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<(String, String)>> {
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
-        reader.read_line(&mut line).expect("header line");
+        reader.read_line(&mut line)?;
         let line = line.trim_end();
         if line.is_empty() {
-            return headers;
+            return Ok(headers);
         }
         if let Some((name, value)) = line.split_once(':') {
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));

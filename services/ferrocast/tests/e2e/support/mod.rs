@@ -1,10 +1,16 @@
-//! Shared helpers: the server under test, media fixtures and clients, HTTP, and the
-//! hostile-input kit (an attacker's RTMP client, a victim stream, the target it runs on).
+//! Shared helpers: the server under test, media fixtures and clients, HTTP, the
+//! hostile-input kit (an attacker's RTMP client, a victim stream, the target it runs on), and
+//! the fault-injection kit (signals by PID, HLS and HTTP-FLV viewers that measure, OBS).
 
 pub mod attack;
 pub mod cluster;
+pub mod faults;
+pub mod flv_watch;
+pub mod hls;
+pub mod hls_watch;
 pub mod http;
 pub mod media;
+pub mod obs;
 pub mod server;
 pub mod target;
 pub mod victim;

@@ -8,6 +8,10 @@ use std::time::Duration;
 /// A running `ferrocast dev`, killed on drop.
 pub struct DevServer {
     child: Child,
+    /// What it was started with, to start it again the same way.
+    env: Vec<(String, String)>,
+    /// Whether dropping it removes the data directory (not when a restart took it over).
+    owns_data_dir: bool,
     /// Where it keeps its stream and segments.
     pub data_dir: PathBuf,
     log_path: PathBuf,
@@ -48,8 +52,39 @@ impl DevServer {
         );
         let data_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
         std::fs::create_dir_all(&data_dir).unwrap();
+        Self::launch(wrapper, env, data_dir, ("127.0.0.1:0", "127.0.0.1:0"))
+    }
+
+    /// Kills the process (SIGKILL, a crash) and starts it again on the same data directory
+    /// and the same RTMP and HTTP ports, so publishers and players keep their URLs.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = |url: &str| {
+            let rest = url.split("://").nth(1).expect("a URL");
+            let authority = rest.split('/').next().expect("an authority");
+            authority.to_owned()
+        };
+        let (rtmp, http) = (port(&self.rtmp_server), port(&self.hls_url));
+        let env: Vec<(String, String)> = std::mem::take(&mut self.env);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let restarted = Self::launch(&[], &env, self.data_dir.clone(), (&rtmp, &http));
+        let mut old = std::mem::replace(self, restarted);
+        old.owns_data_dir = false; // the restarted server keeps using it
+    }
+
+    fn launch(
+        wrapper: &[&str],
+        env: &[(&str, &str)],
+        data_dir: PathBuf,
+        (rtmp_listen, http_listen): (&str, &str),
+    ) -> Self {
         let log_path = data_dir.join("server.log");
-        let log = std::fs::File::create(&log_path).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
         let binary = env!("CARGO_BIN_EXE_ferrocast");
         let mut command = match wrapper.split_first() {
             Some((program, arguments)) => {
@@ -63,9 +98,9 @@ impl DevServer {
             .args([
                 "dev",
                 "--rtmp-listen",
-                "127.0.0.1:0",
+                rtmp_listen,
                 "--http-listen",
-                "127.0.0.1:0",
+                http_listen,
             ])
             .env("FERROCAST_OPS_LISTEN", "127.0.0.1:0")
             .envs(env.iter().copied())
@@ -91,6 +126,11 @@ impl DevServer {
             flv_url: field("HTTP-FLV"),
             ops_url: field("Metrics").trim_end_matches("/metrics").to_owned(),
             child,
+            owns_data_dir: true,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             data_dir,
             log_path,
         }
@@ -116,7 +156,9 @@ impl Drop for DevServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.owns_data_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
