@@ -71,9 +71,18 @@ pub trait PublishAuthorizer: Send + Sync {
     async fn release(&self, grant: &PublishGrant);
 }
 
+/// Why the directory could not answer (as opposed to answering "no such stream").
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DirectoryError {
+    /// Control is unreachable and the id is not cached.
+    #[error("stream directory unavailable: {0}")]
+    Unavailable(String),
+}
+
 /// Resolves public playback ids to streams.
 #[async_trait]
 pub trait StreamDirectory: Send + Sync {
-    /// The internal stream id of a playback id, if it exists.
-    async fn resolve_playback(&self, playback_id: &str) -> Option<String>;
+    /// The internal stream id of a playback id: `Ok(None)` when no such stream exists, `Err`
+    /// when the directory cannot tell.
+    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError>;
 }

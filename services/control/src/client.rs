@@ -22,7 +22,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::credentials::claimed_stream_id;
-use crate::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory};
+use crate::{AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory};
 use cache::PlaybackCache;
 
 /// The gRPC client with this node's credential on every call.
@@ -232,21 +232,21 @@ impl PublishAuthorizer for ControlClient {
 
 #[async_trait]
 impl StreamDirectory for ControlClient {
-    async fn resolve_playback(&self, playback_id: &str) -> Option<String> {
+    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
         if let Some(answer) = self.playback.get(playback_id, Instant::now()) {
-            return answer;
+            return Ok(answer);
         }
         match self.lookup(By::PlaybackId(playback_id.to_owned())).await {
             Ok(response) => {
                 let answer = response.found.then_some(response.stream_id);
                 self.playback
                     .put(playback_id, answer.clone(), Instant::now());
-                answer
+                Ok(answer)
             }
             Err(error) => {
                 // Not cached: the next viewer asks again once control is back.
                 tracing::warn!(playback_id, %error, "playback lookup failed");
-                None
+                Err(DirectoryError::Unavailable(error.to_string()))
             }
         }
     }

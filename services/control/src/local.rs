@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::credentials::{claimed_stream_id, key_matches};
-use crate::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory, StreamRecord};
+use crate::{
+    AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory, StreamRecord,
+};
 
 /// Control-plane state held in one process.
 pub struct LocalControl {
@@ -95,12 +97,12 @@ impl PublishAuthorizer for LocalControl {
 
 #[async_trait]
 impl StreamDirectory for LocalControl {
-    async fn resolve_playback(&self, playback_id: &str) -> Option<String> {
+    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
         let state = self.lock();
         let mut streams = state.streams.values();
-        streams
+        Ok(streams
             .find(|s| s.playback_id == playback_id)
-            .map(|s| s.id.clone())
+            .map(|s| s.id.clone()))
     }
 }
 
@@ -137,7 +139,7 @@ mod tests {
         let third = control.authorize("live", &key).await.unwrap();
         assert!(third.epoch > first.epoch);
         assert_eq!(
-            control.resolve_playback("p1").await.as_deref(),
+            control.resolve_playback("p1").await.unwrap().as_deref(),
             Some("abc123")
         );
     }

@@ -106,9 +106,9 @@ async fn find(
     let playback_id = playback_id(request.key);
     let lookup = deps.directory.resolve_playback(playback_id);
     let stream_id = match timeout(config.authorize_timeout, lookup).await {
-        Ok(Some(stream_id)) => stream_id,
-        Ok(None) => return Err(not_found("unknown_playback_id")),
-        Err(_) => {
+        Ok(Ok(Some(stream_id))) => stream_id,
+        Ok(Ok(None)) => return Err(not_found("unknown_playback_id")),
+        Ok(Err(_)) | Err(_) => {
             return Err(Refusal {
                 code: "NetStream.Play.Failed",
                 reason: "directory_unavailable",
