@@ -15,9 +15,7 @@ mod local;
 mod server;
 mod stream;
 
-pub use boundary::{
-    AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
-};
+pub use boundary::{AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory};
 pub use client::{ClientError, ClientOptions, ControlClient};
 pub use local::LocalControl;
 pub use server::{

@@ -151,8 +151,14 @@ async fn lookups_find_streams_and_their_relay_while_live() {
     let origin = control.origin("origin-a");
     let edge = control.edge("edge-1");
 
-    assert_eq!(edge.resolve_playback(&playback_id).await.unwrap(), Some(id.clone()));
-    assert_eq!(edge.resolve_playback("0000000000000000").await.unwrap(), None);
+    assert_eq!(
+        edge.resolve_playback(&playback_id).await.unwrap(),
+        Some(id.clone())
+    );
+    assert_eq!(
+        edge.resolve_playback("0000000000000000").await.unwrap(),
+        None
+    );
     assert_eq!(edge.relay_url(&id).await.unwrap(), None, "not live");
 
     origin

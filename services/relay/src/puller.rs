@@ -123,7 +123,7 @@ impl Pull {
                     // and place its timeline after what viewers already have.
                     self.gate.close(0);
                     self.rebaser.switch_upstream();
-                    upstream = next;
+                    upstream = *next;
                 }
                 Resubscribed::Unwatched => return,
                 Resubscribed::GaveUp => break,
@@ -230,7 +230,7 @@ impl Pull {
             match attempt {
                 Ok(Ok(upstream)) => {
                     info!(stream_id = %self.stream_id, url = %upstream.url, attempts, "resubscribed upstream");
-                    return Resubscribed::Upstream(upstream);
+                    return Resubscribed::Upstream(Box::new(upstream));
                 }
                 Ok(Err(error)) => {
                     crate::metrics::upstream_failed(&error);
@@ -254,7 +254,7 @@ impl Pull {
 /// How a resubscription ended.
 enum Resubscribed {
     /// The stream is found again.
-    Upstream(Upstream),
+    Upstream(Box<Upstream>),
     /// Nobody watched for `idle_stop`; the hub is already stopped.
     Unwatched,
     /// The window ran out or the edge is shutting down: end the stream.

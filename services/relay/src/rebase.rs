@@ -65,7 +65,10 @@ impl Rebaser {
             let shifted = i64::from(frame.timestamp_ms) + self.offset;
             let clamped = shifted.clamp(i64::from(self.floor), i64::from(u32::MAX));
             let stamped = u32::try_from(clamped).expect("clamped into the u32 range");
-            self.newest_out = Some(self.newest_out.map_or(stamped, |newest| newest.max(stamped)));
+            self.newest_out = Some(
+                self.newest_out
+                    .map_or(stamped, |newest| newest.max(stamped)),
+            );
             stamped
         };
         if stamped == frame.timestamp_ms {
@@ -73,7 +76,13 @@ impl Rebaser {
         }
         // The FLV tag carries the timestamp, so it is written again; only after an upstream
         // change, and viewers share the new tag as before.
-        Frame::new(frame.kind, stamped, frame.keyframe, frame.config, frame.body())
+        Frame::new(
+            frame.kind,
+            stamped,
+            frame.keyframe,
+            frame.config,
+            frame.body(),
+        )
     }
 
     /// One frame interval after the newest forwarded timestamp.
@@ -109,7 +118,13 @@ mod tests {
     use super::*;
 
     fn video(timestamp_ms: u32, keyframe: bool) -> Frame {
-        Frame::new(FrameKind::Video, timestamp_ms, keyframe, false, &[0x17, 1, 0, 0, 0, 9])
+        Frame::new(
+            FrameKind::Video,
+            timestamp_ms,
+            keyframe,
+            false,
+            &[0x17, 1, 0, 0, 0, 9],
+        )
     }
 
     fn audio(timestamp_ms: u32) -> Frame {
@@ -117,7 +132,13 @@ mod tests {
     }
 
     fn config(timestamp_ms: u32) -> Frame {
-        Frame::new(FrameKind::Video, timestamp_ms, false, true, &[0x17, 0, 0, 0, 0, 1])
+        Frame::new(
+            FrameKind::Video,
+            timestamp_ms,
+            false,
+            true,
+            &[0x17, 0, 0, 0, 0, 1],
+        )
     }
 
     #[test]
@@ -176,7 +197,10 @@ mod tests {
             rebaser.rebase(config(0));
             for frame in 0..30 {
                 let out = rebaser.rebase(video(start + frame * 33, frame == 0));
-                assert!(out.timestamp_ms >= newest, "upstream {upstream} frame {frame}");
+                assert!(
+                    out.timestamp_ms >= newest,
+                    "upstream {upstream} frame {frame}"
+                );
                 newest = out.timestamp_ms;
             }
         }

@@ -545,8 +545,14 @@ async fn a_stream_its_origin_ended_that_never_returns_ends_after_the_window() {
     origin.hubs.finish("s", &hub);
     assert!(viewer.next().await.is_none());
     let waited = ended_at.elapsed();
-    assert!(waited >= window, "ended after {waited:?}, before the window");
-    assert!(waited < window + Duration::from_secs(2), "ended after {waited:?}");
+    assert!(
+        waited >= window,
+        "ended after {waited:?}, before the window"
+    );
+    assert!(
+        waited < window + Duration::from_secs(2),
+        "ended after {waited:?}"
+    );
     assert_eq!(edge.pulled_count(), 0);
     assert_eq!(edge.upstream_count(), 0);
 }

@@ -36,8 +36,8 @@ impl LoopbackRelay {
             .context("binding the loopback relay")?;
         let addr = listener.local_addr()?;
         let random: [u8; SECRET_BYTES] = rand::random();
-        let secret = ClusterSecret::new(&hex::encode(random))
-            .context("in-process cluster secret")?;
+        let secret =
+            ClusterSecret::new(&hex::encode(random)).context("in-process cluster secret")?;
         Ok(Self {
             listener,
             url: format!("http://{addr}"),
@@ -46,7 +46,11 @@ impl LoopbackRelay {
     }
 
     /// The edge's live source: pulls through this relay every stream live in `hubs`.
-    pub(super) fn source(&self, hubs: Arc<Hubs>, config: RelayConfig) -> anyhow::Result<RelaySource> {
+    pub(super) fn source(
+        &self,
+        hubs: Arc<Hubs>,
+        config: RelayConfig,
+    ) -> anyhow::Result<RelaySource> {
         let credential = self
             .secret
             .credential(Role::Edge, EDGE_NODE_ID)
@@ -59,7 +63,11 @@ impl LoopbackRelay {
     }
 
     /// Serves the origin's `hubs` until `until` is cancelled.
-    pub(super) async fn serve(self, hubs: Arc<Hubs>, until: CancellationToken) -> anyhow::Result<()> {
+    pub(super) async fn serve(
+        self,
+        hubs: Arc<Hubs>,
+        until: CancellationToken,
+    ) -> anyhow::Result<()> {
         tracing::info!(url = %self.url, "loopback relay started");
         ferrocast_relay::serve(self.listener, hubs, self.secret, until)
             .await
@@ -77,10 +85,7 @@ struct LoopbackOwners {
 #[async_trait]
 impl StreamOwners for LoopbackOwners {
     async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, LiveError> {
-        let live = self
-            .hubs
-            .get(stream_id)
-            .is_some_and(|hub| !hub.is_ended());
+        let live = self.hubs.get(stream_id).is_some_and(|hub| !hub.is_ended());
         Ok(live.then(|| self.url.clone()))
     }
 }
@@ -100,7 +105,9 @@ mod tests {
         let server = tokio::spawn(relay.serve(hubs.clone(), stop.clone()));
 
         let deadline = std::time::Duration::from_secs(10);
-        let offline = tokio::time::timeout(deadline, source.subscribe("s")).await.unwrap();
+        let offline = tokio::time::timeout(deadline, source.subscribe("s"))
+            .await
+            .unwrap();
         assert!(matches!(offline, Err(LiveError::Offline)));
 
         let hub = hubs.start("s");
@@ -110,13 +117,20 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(subscription.start.last().map(|f| f.tag.clone()), Some(key.tag));
+        assert_eq!(
+            subscription.start.last().map(|f| f.tag.clone()),
+            Some(key.tag)
+        );
         // One upstream, pulled over the relay rather than from the origin's hub directly.
         assert_eq!(source.upstream_count(), 1);
         assert_eq!(hub.viewer_count(), 1);
 
         drop(source);
         stop.cancel();
-        tokio::time::timeout(deadline, server).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(deadline, server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
     }
 }

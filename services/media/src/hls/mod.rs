@@ -7,7 +7,8 @@ mod playlist;
 mod segmenter;
 
 pub use multivariant::{
-    SegmentSize, media_playlist_name, parse_media_playlist_name, peak_bandwidth, render_multivariant,
+    SegmentSize, media_playlist_name, parse_media_playlist_name, peak_bandwidth,
+    render_multivariant,
 };
 pub use packager::{DroppedTracks, Packager, PackagerConfig};
 pub use playlist::{Playlist, PlaylistSegment, render, window_start};

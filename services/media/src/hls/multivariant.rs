@@ -80,7 +80,12 @@ mod tests {
         let uris: Vec<&str> = text.lines().filter(|line| !line.starts_with('#')).collect();
         assert_eq!(uris, ["media-7.m3u8"]);
         // RFC 8216 §4.3.4: a multivariant playlist must not carry media playlist tags.
-        for media_tag in ["#EXTINF", "#EXT-X-TARGETDURATION", "#EXT-X-MEDIA-SEQUENCE", "#EXT-X-ENDLIST"] {
+        for media_tag in [
+            "#EXTINF",
+            "#EXT-X-TARGETDURATION",
+            "#EXT-X-MEDIA-SEQUENCE",
+            "#EXT-X-ENDLIST",
+        ] {
             assert!(!text.contains(media_tag), "{media_tag} in {text}");
         }
         assert_eq!(render_multivariant(7, 1_000_000), text);
@@ -89,18 +94,36 @@ mod tests {
     #[test]
     fn bandwidth_is_the_peak_segment_rate_above_the_floor() {
         let segments = [
-            SegmentSize { bytes: 625_000, duration_ms: 2_000 }, // 2.5 Mb/s
-            SegmentSize { bytes: 1_000_000, duration_ms: 2_000 }, // 4 Mb/s
-            SegmentSize { bytes: 0, duration_ms: 2_000 },       // unknown size
-            SegmentSize { bytes: 9_999, duration_ms: 0 },       // no length
+            SegmentSize {
+                bytes: 625_000,
+                duration_ms: 2_000,
+            }, // 2.5 Mb/s
+            SegmentSize {
+                bytes: 1_000_000,
+                duration_ms: 2_000,
+            }, // 4 Mb/s
+            SegmentSize {
+                bytes: 0,
+                duration_ms: 2_000,
+            }, // unknown size
+            SegmentSize {
+                bytes: 9_999,
+                duration_ms: 0,
+            }, // no length
         ];
         assert_eq!(peak_bandwidth(&segments, 500_000), 4_000_000);
         assert_eq!(peak_bandwidth(&segments[2..], 500_000), 500_000);
         assert_eq!(peak_bandwidth(&[], 300), 300);
         // A rate that does not divide evenly rounds up: BANDWIDTH is an upper bound.
-        let odd = [SegmentSize { bytes: 1, duration_ms: 3 }];
+        let odd = [SegmentSize {
+            bytes: 1,
+            duration_ms: 3,
+        }];
         assert_eq!(peak_bandwidth(&odd, 0), 2_667);
-        let huge = [SegmentSize { bytes: u64::MAX, duration_ms: 1 }];
+        let huge = [SegmentSize {
+            bytes: u64::MAX,
+            duration_ms: 1,
+        }];
         assert_eq!(peak_bandwidth(&huge, 0), u64::MAX);
     }
 
