@@ -2,6 +2,10 @@
 //! reloads the playlist every target duration after a change and every half target duration
 //! while unchanged, downloads every new segment once over a keep-alive connection, and tracks
 //! media sequence continuity, stalls and PDT latency.
+//!
+//! Given a multivariant playlist it follows the first variant, and goes back to the
+//! multivariant playlist when that media playlist ends or disappears: a server that starts a
+//! new playlist after an ended one (a new generation) names it there.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,6 +33,9 @@ const MAX_PLAYLIST_BYTES: usize = 1 << 20;
 /// One HLS viewer's state.
 struct Viewer {
     task: usize,
+    /// The playlist URL the viewer was given (multivariant or media).
+    entry: HttpTarget,
+    /// The playlist loaded now: `entry`, or the media playlist it named.
     playlist: HttpTarget,
     io_timeout: Duration,
     /// When the first playlist request that was answered 200 started (TTFF counts from here).
@@ -54,6 +61,7 @@ pub async fn run(
     add(&stats.started, 1);
     let mut viewer = Viewer {
         task,
+        entry: target.clone(),
         playlist: target,
         io_timeout,
         started_at: None,
@@ -110,6 +118,14 @@ impl Viewer {
         let (mut http, response) = self.request(&playlist_target).await?;
         let status = response.status();
         let mut body = response.into_body();
+        if status == StatusCode::NOT_FOUND && self.playlist != self.entry {
+            // The variant is gone (its playlist was replaced): ask the entry playlist again.
+            let bytes = http.drain_body(&mut body).await?;
+            self.http = Some(http);
+            add(&stats.bytes_in, bytes);
+            self.playlist = self.entry.clone();
+            return Ok(Duration::ZERO);
+        }
         if status == StatusCode::NOT_FOUND && self.segments == 0 {
             let bytes = http.drain_body(&mut body).await?;
             self.http = Some(http);
@@ -194,6 +210,10 @@ impl Viewer {
                 .map_err(|e| protocol(e.to_string()))?;
             self.download(&uri, stats).await?;
             self.last_msn = Some(segment.msn);
+        }
+        if media.ended && self.playlist != self.entry {
+            // An ended variant never continues; a new publish is named by the entry playlist.
+            self.playlist = self.entry.clone();
         }
         let now = Instant::now();
         let changed = !fresh.is_empty();

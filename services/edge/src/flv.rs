@@ -22,7 +22,7 @@ use ferrocast_live::{
 use ferrocast_media::flv::file_header;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::router::{Edge, error, not_found};
+use crate::router::{Edge, error, not_found, resolve};
 use crate::{FlvViewerLimits, metrics};
 use ferrocast_ops::LiveGuard;
 
@@ -31,16 +31,9 @@ pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> R
     let Some(playback_id) = file.strip_suffix(".flv") else {
         return not_found();
     };
-    let stream_id = match edge.deps.directory.resolve_playback(playback_id).await {
-        Ok(Some(stream_id)) => stream_id,
-        Ok(None) => return not_found(),
-        Err(failure) => {
-            tracing::warn!(%playback_id, error = %failure, "directory unavailable");
-            return error(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "directory unavailable\n",
-            );
-        }
+    let stream_id = match resolve(&edge, playback_id).await {
+        Ok(stream_id) => stream_id,
+        Err(response) => return response,
     };
     let (hub, subscription) = match edge.deps.live.subscribe(&stream_id).await {
         Ok(opened) => opened,

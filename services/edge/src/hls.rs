@@ -1,4 +1,9 @@
-//! HLS over HTTP: the media playlist rendered from the index, segments from the object store.
+//! HLS over HTTP: the multivariant playlist and the current generation's media playlist,
+//! rendered from the index, and segments from the object store.
+//!
+//! `index.m3u8` names `media-{generation}.m3u8`; a new playlist after an ended one is a new
+//! generation, so the ended one keeps its `EXT-X-ENDLIST` forever (ADR 14). Segments keep
+//! their `{msn}.ts` names: msns are unique across generations.
 
 use std::sync::Arc;
 
@@ -6,10 +11,10 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ferrocast_media::hls::{self as playlist, Playlist, PlaylistSegment};
+use ferrocast_media::hls::{self as playlist, Playlist, PlaylistSegment, SegmentSize};
 use ferrocast_store::{IndexState, StoreError};
 
-use crate::router::{Edge, error, not_found};
+use crate::router::{Edge, error, not_found, resolve, unavailable};
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/mp2t";
@@ -17,30 +22,39 @@ const SEGMENT_TYPE: &str = "video/mp2t";
 const PLAYLIST_CACHE: &str = "public, max-age=1";
 /// Segment objects are immutable.
 const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
+/// `BANDWIDTH` when no listed segment has a known size (records written before sizes were
+/// kept): a typical 720p30 stream, so players pick the variant without over-buffering.
+const BANDWIDTH_FLOOR: u64 = 3_000_000;
 
-/// `GET /hls/{playback_id}/{file}` for `index.m3u8` and `<msn>.ts`.
+/// `GET /hls/{playback_id}/{file}` for `index.m3u8`, `media-{generation}.m3u8` and `<msn>.ts`.
 pub async fn serve(
     State(edge): State<Arc<Edge>>,
     Path((playback_id, file)): Path<(String, String)>,
 ) -> Response {
-    let stream_id = match edge.deps.directory.resolve_playback(&playback_id).await {
-        Ok(Some(stream_id)) => stream_id,
-        Ok(None) => return not_found(),
-        Err(failure) => {
-            tracing::warn!(%playback_id, error = %failure, "directory unavailable");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "directory unavailable\n");
-        }
+    let stream_id = match resolve(&edge, &playback_id).await {
+        Ok(stream_id) => stream_id,
+        Err(response) => return response,
     };
     let state = match edge.deps.index.load(&stream_id).await {
         Ok(Some(state)) if !state.segments.is_empty() => state,
         Ok(_) => return not_found(),
         Err(failure) => {
+            // The index is read through a cache that already serves stale within its bound,
+            // so this is an outage longer than that bound.
             tracing::warn!(%stream_id, error = %failure, "index unavailable");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "index unavailable\n");
+            return unavailable("index unavailable\n");
         }
     };
     if file == "index.m3u8" {
-        return render_playlist(&edge, &state);
+        return render_multivariant(&state);
+    }
+    if let Some(generation) = playlist::parse_media_playlist_name(&file) {
+        // An older generation's playlist is gone with its segments; never serve the current
+        // one under another name, or a cached old URL would jump to a different playlist.
+        if generation != state.generation {
+            return not_found();
+        }
+        return render_media(&edge, &state);
     }
     let Some(msn) = file.strip_suffix(".ts").and_then(|n| n.parse::<u64>().ok()) else {
         return not_found();
@@ -48,7 +62,20 @@ pub async fn serve(
     serve_segment(&edge, &stream_id, &state, msn).await
 }
 
-fn render_playlist(edge: &Edge, state: &IndexState) -> Response {
+fn render_multivariant(state: &IndexState) -> Response {
+    let sizes: Vec<SegmentSize> = state
+        .segments
+        .iter()
+        .map(|record| SegmentSize {
+            bytes: record.bytes,
+            duration_ms: record.duration_ms,
+        })
+        .collect();
+    let bandwidth = playlist::peak_bandwidth(&sizes, BANDWIDTH_FLOOR);
+    playlist_response(playlist::render_multivariant(state.generation, bandwidth))
+}
+
+fn render_media(edge: &Edge, state: &IndexState) -> Response {
     let segments: Vec<PlaylistSegment> = state
         .segments
         .iter()
@@ -66,6 +93,10 @@ fn render_playlist(edge: &Edge, state: &IndexState) -> Response {
         min_target_duration_s: edge.config.hls_min_target_duration_s,
         ended: state.ended,
     });
+    playlist_response(text)
+}
+
+fn playlist_response(text: String) -> Response {
     let headers = [
         (
             header::CONTENT_TYPE,
@@ -84,7 +115,13 @@ async fn serve_segment(edge: &Edge, stream_id: &str, state: &IndexState, msn: u6
     let Some(record) = state.segments.iter().find(|record| record.msn == msn) else {
         return not_found();
     };
-    match edge.deps.segments.get(stream_id, record.epoch, msn).await {
+    // The object is named by the writing session's own counter, not by the msn (decision 1).
+    match edge
+        .deps
+        .segments
+        .get(stream_id, record.epoch, record.seq)
+        .await
+    {
         Ok(data) => {
             let headers = [
                 (header::CONTENT_TYPE, HeaderValue::from_static(SEGMENT_TYPE)),
@@ -98,7 +135,7 @@ async fn serve_segment(edge: &Edge, stream_id: &str, state: &IndexState, msn: u6
         }
         Err(StoreError::NotFound) => {
             // The index lists it, so this breaks "object before index": say so loudly.
-            tracing::error!(%stream_id, msn, "listed segment missing from object store");
+            tracing::error!(%stream_id, msn, seq = record.seq, "listed segment missing from object store");
             not_found()
         }
         Err(failure) => {

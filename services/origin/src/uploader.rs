@@ -99,6 +99,8 @@ impl Uploader {
         let record = SegmentRecord {
             msn,
             epoch: self.epoch,
+            seq: msn,
+            bytes: 0,
             duration_ms: job.segment.duration_ms,
             program_date_time_ms: job.program_date_time_ms,
             discontinuity: self.discontinuity_next,

@@ -22,8 +22,10 @@ pub struct RelayConfig {
     /// An upstream silent this long is treated as broken (and resubscribed): a live stream
     /// carries frames many times a second, so silence means a stuck connection or origin.
     pub upstream_silence: Duration,
-    /// Total time allowed to find the stream again after its upstream failed; viewers stay
-    /// connected meanwhile and the stream ends if this runs out.
+    /// Total time allowed to find the stream again after its upstream failed or its origin
+    /// ended it; viewers stay connected meanwhile and the stream ends if this runs out. Must
+    /// be at least the origin's `reconnect_window`, or an edge ends a stream whose publisher
+    /// is still allowed to come back.
     pub resubscribe_for: Duration,
     /// Stop pulling a stream nobody on this edge has watched for this long.
     pub idle_stop: Duration,
@@ -38,7 +40,7 @@ impl Default for RelayConfig {
             connect_timeout: Duration::from_secs(2),
             first_frame_timeout: Duration::from_secs(5),
             upstream_silence: Duration::from_secs(10),
-            resubscribe_for: Duration::from_secs(10),
+            resubscribe_for: Duration::from_secs(60),
             idle_stop: Duration::from_secs(30),
             hub_limits: HubLimits::default(),
         }

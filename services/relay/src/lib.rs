@@ -17,6 +17,7 @@ mod error;
 mod gate;
 pub mod metrics;
 mod puller;
+mod rebase;
 mod server;
 mod upstream;
 

@@ -1,5 +1,9 @@
 //! One pulled stream: starts its upstream, feeds the local hub, survives the loss of its
-//! origin by resubscribing at the stream's new owner, and stops when nobody watches.
+//! origin — or the end of its publish session — by resubscribing at the stream's owner for
+//! `resubscribe_for`, and stops when nobody watches.
+//!
+//! Viewers stay on the local hub throughout: a new upstream's timestamps are rebased onto the
+//! hub's timeline ([`Rebaser`]) and its media waits for a keyframe ([`ResumeGate`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::client::{FlightResult, Inner};
 use crate::gate::{ResumeGate, Verdict};
+use crate::rebase::Rebaser;
 use crate::upstream::{self, Upstream};
 use crate::{RelayError, frame_from_proto};
 
@@ -23,7 +28,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Why a pump stopped.
 enum PumpEnd {
-    /// The origin ended the stream.
+    /// The origin ended the stream; within the reconnect window a new session may follow.
     Finished,
     /// Nobody watched for `idle_stop`; the hub is already stopped.
     Unwatched,
@@ -68,6 +73,7 @@ pub(crate) async fn run(
         hub,
         // Closed at first too: viewers of this edge must never start on a non-keyframe.
         gate: ResumeGate::closed(),
+        rebaser: Rebaser::new(),
         headers: Headers::default(),
         invalid: 0,
     };
@@ -81,6 +87,7 @@ struct Pull {
     stream_id: String,
     hub: Arc<Hub>,
     gate: ResumeGate,
+    rebaser: Rebaser,
     headers: Headers,
     /// Malformed frames dropped so far.
     invalid: u64,
@@ -95,10 +102,9 @@ impl Pull {
             // frees its subscriber at once.
             drop(upstream);
             let reason = match end {
-                PumpEnd::Finished => {
-                    info!(stream_id = %self.stream_id, "origin ended the stream");
-                    break;
-                }
+                // The publisher may come back (same origin or another) within the reconnect
+                // window, so viewers are kept and the stream is looked for like a lost one.
+                PumpEnd::Finished => "origin ended the stream".to_owned(),
                 PumpEnd::Unwatched => {
                     info!(stream_id = %self.stream_id, idle = ?self.inner.config.idle_stop, "no viewers; stopped pulling");
                     return;
@@ -111,13 +117,16 @@ impl Pull {
             };
             warn!(stream_id = %self.stream_id, %reason, "upstream lost; resubscribing");
             match self.resubscribe().await {
-                Some(next) => {
+                Resubscribed::Upstream(next) => {
                     // The new upstream replays configs and its GOP: hold media back until a
-                    // keyframe so viewers never see frames that reference a missing picture.
+                    // keyframe so viewers never see frames that reference a missing picture,
+                    // and place its timeline after what viewers already have.
                     self.gate.close(0);
-                    upstream = next;
+                    self.rebaser.switch_upstream();
+                    upstream = *next;
                 }
-                None => break,
+                Resubscribed::Unwatched => return,
+                Resubscribed::GaveUp => break,
             }
         }
         self.inner.hubs.finish(&self.stream_id, &self.hub);
@@ -191,25 +200,37 @@ impl Pull {
         if !self.headers.is_new(&frame, replaying) {
             return;
         }
+        let frame = self.rebaser.rebase(frame);
         self.hub.publish(frame);
     }
 
-    /// Finds the stream again, at whichever origin owns it now, within `resubscribe_for`.
-    async fn resubscribe(&mut self) -> Option<Upstream> {
+    /// Finds the stream again, at whichever origin owns it now, within `resubscribe_for`;
+    /// stops early when nobody has watched for `idle_stop`.
+    async fn resubscribe(&mut self) -> Resubscribed {
         let window = self.inner.config.resubscribe_for;
+        let idle_stop = self.inner.config.idle_stop;
         let deadline = Instant::now() + window;
         let mut backoff = BACKOFF_MIN;
         let mut attempts = 0u32;
-        loop {
+        let mut unwatched_since: Option<Instant> = None;
+        while Instant::now() < deadline {
             attempts += 1;
+            if self.hub.viewer_count() > 0 {
+                unwatched_since = None;
+            } else if unwatched_since.get_or_insert_with(Instant::now).elapsed() >= idle_stop
+                && self.inner.stop_if_unwatched(&self.stream_id, &self.hub)
+            {
+                info!(stream_id = %self.stream_id, "no viewers while resubscribing; stopped pulling");
+                return Resubscribed::Unwatched;
+            }
             let attempt = tokio::select! {
-                () = self.inner.shutdown.cancelled() => return None,
+                () = self.inner.shutdown.cancelled() => return Resubscribed::GaveUp,
                 attempt = tokio::time::timeout_at(deadline, upstream::open(&self.inner, &self.stream_id)) => attempt,
             };
             match attempt {
                 Ok(Ok(upstream)) => {
                     info!(stream_id = %self.stream_id, url = %upstream.url, attempts, "resubscribed upstream");
-                    return Some(upstream);
+                    return Resubscribed::Upstream(Box::new(upstream));
                 }
                 Ok(Err(error)) => {
                     crate::metrics::upstream_failed(&error);
@@ -217,19 +238,27 @@ impl Pull {
                 }
                 Err(_) => break,
             }
-            let wake = Instant::now() + backoff;
-            if wake >= deadline {
-                break;
-            }
+            // The whole window is used: a publisher may return in its last moment.
+            let wake = (Instant::now() + backoff).min(deadline);
             tokio::select! {
-                () = self.inner.shutdown.cancelled() => return None,
+                () = self.inner.shutdown.cancelled() => return Resubscribed::GaveUp,
                 () = tokio::time::sleep_until(wake) => {}
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
         warn!(stream_id = %self.stream_id, attempts, window = ?window, "could not resubscribe in time; ending stream");
-        None
+        Resubscribed::GaveUp
     }
+}
+
+/// How a resubscription ended.
+enum Resubscribed {
+    /// The stream is found again.
+    Upstream(Box<Upstream>),
+    /// Nobody watched for `idle_stop`; the hub is already stopped.
+    Unwatched,
+    /// The window ran out or the edge is shutting down: end the stream.
+    GaveUp,
 }
 
 /// The bodies of the last metadata and codec configurations forwarded.

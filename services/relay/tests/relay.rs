@@ -166,6 +166,36 @@ impl Viewer {
             }
         }
     }
+
+    /// Reads until a frame with `wanted`'s kind, flags and body arrives (at any timestamp: a
+    /// later upstream's frames are rebased), checking that timestamps never go back on the way.
+    async fn until_body(&mut self, wanted: &Frame, newest: &mut u32) -> Frame {
+        loop {
+            let frame = self.next().await.expect("stream ended early");
+            assert!(
+                frame.timestamp_ms >= *newest,
+                "timestamp went back from {newest} to {}",
+                frame.timestamp_ms
+            );
+            *newest = frame.timestamp_ms;
+            if same_content(&frame, wanted) {
+                return frame;
+            }
+        }
+    }
+}
+
+/// Same track, flags and body; the timestamp may differ.
+fn same_content(a: &Frame, b: &Frame) -> bool {
+    (a.kind, a.keyframe, a.config, a.body()) == (b.kind, b.keyframe, b.config, b.body())
+}
+
+/// A relay that gives up quickly once the stream cannot be found.
+fn short_window() -> RelayConfig {
+    RelayConfig {
+        resubscribe_for: Duration::from_millis(300),
+        ..RelayConfig::default()
+    }
 }
 
 async fn subscribe(edge: &RelaySource, stream_id: &str) -> (Arc<Hub>, Viewer) {
@@ -174,7 +204,7 @@ async fn subscribe(edge: &RelaySource, stream_id: &str) -> (Arc<Hub>, Viewer) {
 }
 
 #[tokio::test]
-async fn edge_relays_start_and_live_frames_byte_identical_and_ends_with_origin() {
+async fn edge_relays_start_and_live_frames_byte_identical_and_ends_after_the_window() {
     let origin = Origin::start(HubLimits::default()).await;
     let hub = origin.hubs.start("s1");
     for frame in [
@@ -189,7 +219,7 @@ async fn edge_relays_start_and_live_frames_byte_identical_and_ends_with_origin()
     }
     let owners = Arc::new(Owners::default());
     owners.set(Some(&origin.url));
-    let edge = edge(&owners, RelayConfig::default());
+    let edge = edge(&owners, short_window());
 
     let (_edge_hub, mut viewer) = subscribe(&edge, "s1").await;
     // Configs first, then from the last keyframe; then live frames, all byte-identical.
@@ -215,6 +245,7 @@ async fn edge_relays_start_and_live_frames_byte_identical_and_ends_with_origin()
     }
     assert_eq!(edge.upstream_count(), 1);
 
+    // The origin ends the stream and no new session follows within the window.
     origin.hubs.finish("s1", &hub);
     assert!(
         viewer.next().await.is_none(),
@@ -341,11 +372,18 @@ async fn viewer_survives_origin_failover_on_the_same_receiver() {
     owners.set(Some(&origin_b.url));
     origin_a.shutdown.cancel();
 
-    viewer.until(&config_b).await;
-    assert_eq!(viewer.next().await.unwrap().tag, key_b.tag);
+    // Origin B's timeline (from 5000) is placed one frame after the last one forwarded (33).
+    let mut newest = 0;
+    let config = viewer.until_body(&config_b, &mut newest).await;
+    assert_eq!(config.timestamp_ms, 66);
+    let key = viewer.next().await.unwrap();
+    assert!(same_content(&key, &key_b));
+    assert_eq!(key.timestamp_ms, 66);
     let live_b = inter(5033);
     hub_b.publish(live_b.clone());
-    assert_eq!(viewer.next().await.unwrap().tag, live_b.tag);
+    let live = viewer.next().await.unwrap();
+    assert!(same_content(&live, &live_b));
+    assert_eq!(live.timestamp_ms, 99);
     assert_eq!(hub_b.viewer_count(), 1);
     assert_eq!(edge.upstream_count(), 1);
     assert!(!edge_hub.is_ended());
@@ -360,11 +398,7 @@ async fn stream_ends_when_no_owner_is_found_within_the_window() {
     hub.publish(key(0));
     let owners = Arc::new(Owners::default());
     owners.set(Some(&origin.url));
-    let config = RelayConfig {
-        resubscribe_for: Duration::from_millis(300),
-        ..RelayConfig::default()
-    };
-    let edge = edge(&owners, config);
+    let edge = edge(&owners, short_window());
     let (_hub, mut viewer) = subscribe(&edge, "s").await;
     viewer.until(&key(0)).await;
 
@@ -443,4 +477,104 @@ async fn lagging_subscriber_resumes_at_the_next_keyframe() {
     }
     origin.hubs.finish("s", &hub);
     assert!(within(frames.message()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_new_session_after_the_origin_ended_the_stream_keeps_the_viewer_with_monotonic_time() {
+    let origin = Origin::start(HubLimits::default()).await;
+    let first = origin.hubs.start("s");
+    for frame in [metadata(), avc_config(1), key(0), inter(33), inter(66)] {
+        first.publish(frame);
+    }
+    let owners = Arc::new(Owners::default());
+    owners.set(Some(&origin.url));
+    // The default window: far longer than this test's gap between the sessions.
+    let edge = edge(&owners, RelayConfig::default());
+    let (edge_hub, mut viewer) = subscribe(&edge, "s").await;
+    let mut newest = 0;
+    viewer.until_body(&inter(66), &mut newest).await;
+
+    // The encoder drops: the origin ends the session and nobody owns the stream for a while.
+    owners.set(None);
+    origin.hubs.finish("s", &first);
+    eventually(|| edge.upstream_count() == 0).await;
+
+    // It reconnects: a new session whose timestamps start again at zero, with a new config.
+    let second = origin.hubs.start("s");
+    let config_2 = avc_config(2);
+    for frame in [metadata(), config_2.clone(), key(0), inter(33)] {
+        second.publish(frame);
+    }
+    owners.set(Some(&origin.url));
+
+    let config = viewer.until_body(&config_2, &mut newest).await;
+    assert_eq!(config.timestamp_ms, 99, "placed one frame after 66");
+    let key = viewer.until_body(&key(0), &mut newest).await;
+    assert_eq!(key.timestamp_ms, 99);
+    let next = viewer.until_body(&inter(33), &mut newest).await;
+    assert_eq!(next.timestamp_ms, 132);
+    let live = inter(66);
+    second.publish(live.clone());
+    let got = viewer.next().await.expect("still live");
+    assert!(same_content(&got, &live));
+    assert_eq!(got.timestamp_ms, 165);
+    assert!(!edge_hub.is_ended());
+    assert_eq!(edge.pulled_count(), 1);
+    assert_eq!(second.viewer_count(), 1);
+}
+
+#[tokio::test]
+async fn a_stream_its_origin_ended_that_never_returns_ends_after_the_window() {
+    let origin = Origin::start(HubLimits::default()).await;
+    let hub = origin.hubs.start("s");
+    hub.publish(avc_config(1));
+    hub.publish(key(0));
+    let owners = Arc::new(Owners::default());
+    owners.set(Some(&origin.url));
+    let window = Duration::from_millis(500);
+    let config = RelayConfig {
+        resubscribe_for: window,
+        ..RelayConfig::default()
+    };
+    let edge = edge(&owners, config);
+    let (_hub, mut viewer) = subscribe(&edge, "s").await;
+    viewer.until(&key(0)).await;
+
+    // The owner registry still names the origin, which now answers "no such stream".
+    let ended_at = Instant::now();
+    origin.hubs.finish("s", &hub);
+    assert!(viewer.next().await.is_none());
+    let waited = ended_at.elapsed();
+    assert!(
+        waited >= window,
+        "ended after {waited:?}, before the window"
+    );
+    assert!(
+        waited < window + Duration::from_secs(2),
+        "ended after {waited:?}"
+    );
+    assert_eq!(edge.pulled_count(), 0);
+    assert_eq!(edge.upstream_count(), 0);
+}
+
+#[tokio::test]
+async fn viewers_leaving_while_the_stream_is_away_stop_the_pull() {
+    let origin = Origin::start(HubLimits::default()).await;
+    let hub = origin.hubs.start("s");
+    hub.publish(avc_config(1));
+    hub.publish(key(0));
+    let owners = Arc::new(Owners::default());
+    owners.set(Some(&origin.url));
+    let config = RelayConfig {
+        idle_stop: Duration::from_millis(100),
+        ..RelayConfig::default()
+    };
+    let edge = edge(&owners, config);
+    let (_edge_hub, mut viewer) = subscribe(&edge, "s").await;
+    viewer.until(&key(0)).await;
+
+    origin.hubs.finish("s", &hub);
+    drop(viewer);
+    // Well within the 60 s window: the pull stops for want of viewers, not at its end.
+    eventually(|| edge.pulled_count() == 0).await;
 }

@@ -23,6 +23,10 @@ pub struct SegmentRecord {
     pub msn: u64,
     /// Epoch of the session that wrote it (part of its object key).
     pub epoch: u64,
+    /// The session's own segment counter; names the object together with `epoch`.
+    pub seq: u64,
+    /// Object size in bytes (0 when unknown).
+    pub bytes: u64,
     /// Duration in milliseconds.
     pub duration_ms: u64,
     /// Wall-clock time of its first frame, Unix milliseconds.
@@ -42,6 +46,8 @@ pub struct IndexState {
     pub ended: bool,
     /// The newest epoch that opened a session.
     pub epoch: u64,
+    /// The epoch of the session that started the current playlist.
+    pub generation: u64,
 }
 
 /// Where a new session continues.

@@ -207,6 +207,7 @@ impl SegmentIndex for RedisIndex {
             discontinuity_base: number(&discontinuity_base)?,
             ended: ended == "1",
             epoch: number(&epoch)?,
+            generation: 0,
         }))
     }
 

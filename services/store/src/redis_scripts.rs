@@ -164,9 +164,12 @@ pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
     if *version != RECORD_V1 {
         return Err(format!("unknown segment record version {version:?}"));
     }
+    let msn = msn.parse().map_err(|_| bad())?;
     Ok(SegmentRecord {
-        msn: msn.parse().map_err(|_| bad())?,
+        msn,
         epoch: epoch.parse().map_err(|_| bad())?,
+        seq: msn,
+        bytes: 0,
         duration_ms: duration_ms.parse().map_err(|_| bad())?,
         program_date_time_ms: pdt_ms.parse().map_err(|_| bad())?,
         discontinuity: match *discontinuity {
@@ -186,6 +189,8 @@ mod tests {
         let record = SegmentRecord {
             msn: u64::MAX,
             epoch: 7,
+            seq: u64::MAX,
+            bytes: 0,
             duration_ms: 2002,
             program_date_time_ms: -5,
             discontinuity: true,

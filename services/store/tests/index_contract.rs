@@ -20,6 +20,8 @@ fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
     SegmentRecord {
         msn,
         epoch,
+        seq: msn,
+        bytes: 0,
         duration_ms: 2000,
         program_date_time_ms: 1_700_000_000_000i64.wrapping_add((msn as i64).wrapping_mul(2000)),
         discontinuity,

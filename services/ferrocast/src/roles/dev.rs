@@ -1,6 +1,6 @@
 //! `ferrocast dev`: every role in one process on embedded defaults — in-memory index and
-//! control, a local directory as the object store, in-process live hubs — through the same
-//! traits the cluster implements.
+//! control, a local directory as the object store, in-process live hubs, the gRPC relay over
+//! loopback between its origin and its edge — through the same traits the cluster implements.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,8 +24,10 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::dev_relay::LoopbackRelay;
 use super::ops::{MetricsConfig, Ops, connection_share};
 use super::url_host;
+use ferrocast_relay::RelayConfig;
 
 /// Settings of `ferrocast dev`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,18 +194,31 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         http: http_limits,
         request_drain_deadline: config.drain.request_deadline,
     };
+    // HTTP-FLV reads through the relay, as on a cluster edge; RTMP play stays on the hubs.
+    let relay = LoopbackRelay::bind().await?;
+    let live = Arc::new(relay.source(hubs.clone(), RelayConfig::default())?);
     let edge_deps = EdgeDeps {
         directory: control,
         index,
         segments,
-        live: hubs,
+        live: live.clone(),
+    };
+    // The relay outlives the ingest's drain, so the edge receives the streams' ends.
+    let ingest_done = CancellationToken::new();
+    let ingest_shutdown = shutdown.clone();
+    let ingest = async {
+        ferrocast_origin::run(origin_config, rtmp, origin_deps, ingest_shutdown).await;
+        ingest_done.cancel();
     };
     ops.health.set_ready();
-    tokio::join!(
-        ferrocast_origin::run(origin_config, rtmp, origin_deps, shutdown.clone()),
+    let ((), (), relayed) = tokio::join!(
+        ingest,
         ferrocast_edge::run(edge_config, http, edge_deps, shutdown),
+        relay.serve(hubs, ingest_done.clone()),
     );
+    drop(live);
     ops.stop().await;
+    relayed?;
     tracing::info!("dev stopped");
     Ok(())
 }
@@ -216,11 +231,15 @@ async fn start_ops(
 ) -> anyhow::Result<Ops> {
     ferrocast_origin::metrics::describe();
     ferrocast_edge::metrics::describe();
+    ferrocast_relay::metrics::describe_origin();
+    ferrocast_relay::metrics::describe_edge();
     let origin = OriginCollector::new(publishing.clone(), config.metrics.per_stream_limit);
     let cache = segments.clone();
     let collectors: Vec<Collector> = vec![
         Arc::new(move || origin.collect()),
         Arc::new(move || ferrocast_edge::metrics::collect(&cache)),
+        Arc::new(ferrocast_relay::metrics::collect_origin),
+        Arc::new(ferrocast_relay::metrics::collect_edge),
     ];
     Ops::start(config.ops_listen, "dev", collectors, shutdown).await
 }

@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod dev;
+mod dev_relay;
 pub mod edge;
 mod heartbeat;
 pub mod ops;

@@ -1,10 +1,15 @@
-//! HLS packaging: FLV audio/video tag bodies in, MPEG-TS segments and media
-//! playlists out.
+//! HLS packaging: FLV audio/video tag bodies in, MPEG-TS segments, media playlists and the
+//! multivariant playlist out.
 
+mod multivariant;
 mod packager;
 mod playlist;
 mod segmenter;
 
+pub use multivariant::{
+    SegmentSize, media_playlist_name, parse_media_playlist_name, peak_bandwidth,
+    render_multivariant,
+};
 pub use packager::{DroppedTracks, Packager, PackagerConfig};
 pub use playlist::{Playlist, PlaylistSegment, render, window_start};
 pub use segmenter::Segment;
