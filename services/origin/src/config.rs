@@ -19,12 +19,12 @@ pub struct HlsConfig {
     /// Segments kept in the index and object store (at least `window`); older ones are deleted.
     pub retain: usize,
     /// Bytes of finished segments one stream may hold in memory while they wait to be stored
-    /// and listed (64 MiB: about 200 s at 2.5 Mb/s); beyond it the oldest waiting segment is
+    /// and listed (64 MiB: about 190 s of a 2.5 Mb/s stream); beyond it the oldest waiting segment is
     /// dropped and the next listed one carries a discontinuity.
     pub buffer_bytes_per_stream: u64,
-    /// Bytes of waiting segments the whole process may hold (1 GiB: about 55 minutes of
-    /// 2.5 Mb/s, e.g. 16 streams for 3.4 minutes); a stream that adds a segment past it drops
-    /// its own oldest waiting one.
+    /// Bytes of waiting segments the whole process may hold (1 GiB: about 50 minutes of
+    /// 2.5 Mb/s, e.g. 16 streams for 3 minutes or 100 streams for 30 s); a stream that adds
+    /// a segment past it drops its own oldest waiting one.
     pub buffer_bytes_total: u64,
     /// Longest a finished segment may wait; older waiting segments are dropped (a segment
     /// whose index write is under way stays until it is known to be listed).

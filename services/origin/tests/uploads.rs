@@ -4,6 +4,7 @@
 //!
 //! Time is tokio's paused clock: the synthetic encoder's 2 s GOPs and the store's timeouts
 //! advance it, so a 15 s outage takes milliseconds and the order of events is fixed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
 mod support;
 

@@ -149,10 +149,7 @@ impl SegmentQueue {
     /// Drops the oldest droppable segments while a bound is exceeded.
     pub fn enforce(&mut self, now: Instant) -> Vec<Dropped> {
         let mut dropped = Vec::new();
-        loop {
-            let Some(index) = self.entries.iter().position(|entry| !entry.listing) else {
-                break;
-            };
+        while let Some(index) = self.entries.iter().position(|entry| !entry.listing) {
             let age = now.saturating_duration_since(self.entries[index].finished_at);
             let reason = if self.bytes > self.limits.bytes_per_stream {
                 DropReason::StreamBudget
