@@ -28,6 +28,16 @@ fn config() -> OriginConfig {
 
 #[tokio::test(start_paused = true)]
 async fn a_15_s_store_outage_loses_no_segment() {
+    store_outage_loses_no_segment(8).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_60_s_store_outage_loses_no_segment() {
+    store_outage_loses_no_segment(30).await;
+}
+
+/// The store is halted for `gops` GOPs of 2 s (plus the GOP in progress).
+async fn store_outage_loses_no_segment(gops: usize) {
     let origin = Harness::new(config());
     let mut session = origin.start(1).await;
     let mut encoder = Encoder::new(FRAME_BYTES);
@@ -36,13 +46,14 @@ async fn a_15_s_store_outage_loses_no_segment() {
         encoder.gop(&mut session).await;
     }
     origin.objects.halt();
-    for _ in 0..8 {
+    for _ in 0..gops {
         encoder.gop(&mut session).await;
     }
     // Nothing was listed during the outage: object before index.
     let listed_in_outage = origin.state().await.segments.len();
     assert!(listed_in_outage <= 5, "listed {listed_in_outage}");
-    assert!(origin.deps.buffers.held_bytes() > 7 * 60 * FRAME_BYTES as u64);
+    let held = origin.deps.buffers.held_bytes();
+    assert!(held > (gops - 1) as u64 * 60 * FRAME_BYTES as u64, "{held}");
     origin.objects.resume();
     for _ in 0..5 {
         encoder.gop(&mut session).await;
@@ -51,8 +62,8 @@ async fn a_15_s_store_outage_loses_no_segment() {
     origin.wound_up().await;
 
     let state = origin.state().await;
-    // 18 GOPs: a segment is cut at each keyframe after the first, the last one at the end.
-    assert_eq!(state.segments.len(), 18);
+    // A segment per GOP: cut at each keyframe after the first, the last one at the end.
+    assert_eq!(state.segments.len(), 10 + gops);
     assert_eq!(discontinuities(&state), Vec::<u64>::new());
     assert_eq!(origin.missing_objects().await, Vec::<u64>::new());
     assert!(

@@ -214,7 +214,13 @@ impl Harness {
     pub fn new(config: OriginConfig) -> Self {
         let index = FaultyIndex::new();
         let objects = HaltableStore::new();
-        let store = SegmentStore::new(objects.clone(), "live", RetryPolicy::default());
+        // Short tries, so that an outage makes PUTs fail and the uploader's own retries run.
+        let retry = RetryPolicy {
+            attempts: 2,
+            attempt_timeout: Duration::from_secs(2),
+            first_backoff: Duration::from_millis(200),
+        };
+        let store = SegmentStore::new(objects.clone(), "live", retry);
         let control = Arc::new(RecordingControl::default());
         let deps = OriginDeps {
             authorizer: control.clone(),
