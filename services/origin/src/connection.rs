@@ -53,13 +53,13 @@ async fn handle(
     let mut connection = Connection::handshake(socket, config.rtmp_server.limits()).await?;
     let mut metadata: Option<StreamMetadata> = None;
     let mut publish: Option<PublishSession> = None;
-    // Cancelled when a newer session of the stream on this origin takes this one over.
+    // Cancelled when a newer session owns the stream (here, or elsewhere: this one is fenced).
     let mut taken_over = CancellationToken::new();
     let outcome = loop {
         let next = tokio::select! {
             next = connection.next_event() => next,
             () = taken_over.cancelled(), if publish.is_some() => {
-                tracing::info!("closing publish: a newer session of the stream took over");
+                tracing::info!("closing publish: a newer session owns the stream");
                 break Ok(());
             }
             () = stop.close.cancelled(), if publish.is_some() => {

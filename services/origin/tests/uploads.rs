@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ferrocast_live::LiveSource;
 use ferrocast_origin::OriginConfig;
+use ferrocast_store::SegmentIndex;
 use support::{Encoder, GOP, Harness, IndexFault, STREAM, discontinuities};
 
 /// About 100 KiB per 2 s segment.
@@ -255,4 +256,30 @@ async fn shutdown_cuts_the_window_short_without_ending_the_playlist() {
     let state = origin.state().await;
     assert_eq!(state.segments.len(), 2, "the last segment is still stored");
     assert!(!state.ended, "another origin continues the stream");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_fenced_out_by_another_origin_ends() {
+    let origin = Harness::new(config());
+    let mut session = origin.start(1).await;
+    let mut encoder = Encoder::new(FRAME_BYTES);
+    encoder.configure(&mut session);
+    encoder.gop(&mut session).await;
+    // Another origin took the stream over under epoch 2.
+    origin.index.inner.open_session(STREAM, 2).await.unwrap();
+    let taken_over = session.taken_over();
+    encoder.gop(&mut session).await;
+    encoder.gop(&mut session).await;
+    assert!(
+        taken_over.is_cancelled(),
+        "the zombie's connection is ended"
+    );
+    session.finish();
+    origin.wound_up().await;
+    let state = origin.state().await;
+    assert!(
+        !state.ended,
+        "the fenced session does not end the new owner's playlist"
+    );
+    assert!(state.segments.iter().all(|s| s.epoch == 1) && state.segments.len() <= 1);
 }

@@ -144,6 +144,9 @@ impl Uploader {
             if !self.list(&work).await {
                 let dropped = self.shared.lock().fence();
                 report_drops(&self.stream_id, &dropped);
+                // A session that may no longer list anything ends, so that its encoder
+                // reconnects to wherever the stream is owned now.
+                self.stats.taken_over().cancel();
                 return Outcome { fenced: true };
             }
         }
