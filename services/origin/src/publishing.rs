@@ -58,8 +58,8 @@ impl PublishStats {
         self.started.elapsed().saturating_sub(media_at)
     }
 
-    /// Cancelled when a newer session of the same stream started on this origin: the
-    /// connection of this one ends.
+    /// Cancelled when a newer session owns the stream (it started on this origin, or this
+    /// one's index writes were fenced): the connection of this one ends.
     pub fn taken_over(&self) -> &CancellationToken {
         &self.taken_over
     }
