@@ -7,7 +7,7 @@
 //! [`AUDIO_HOLD_MS`] of media, so viewers are woken once per video frame.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use tokio::sync::broadcast;
 
@@ -45,10 +45,23 @@ pub struct Subscription {
     pub live: LiveReceiver,
 }
 
+/// A publish session's hold on a hub: the hub outlives the session for the origin's
+/// reconnect window, and a later session of the same stream continues it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// How many sessions have fed the hub, this one included: the hub is this session's
+    /// while no later session claimed it.
+    pub number: u64,
+    /// Added to the session's normalized timestamps so that they continue after the hub's
+    /// newest frame (0 for the first session).
+    pub timestamp_offset_ms: u32,
+}
+
 /// The fan-out point of one live stream.
 pub struct Hub {
     limits: HubLimits,
     state: Mutex<State>,
+    claims: AtomicU64,
     newest_timestamp_ms: AtomicU32,
     has_video: AtomicBool,
     has_audio: AtomicBool,
@@ -67,6 +80,11 @@ struct State {
     gop: Vec<Frame>,
     gop_bytes: usize,
     gop_overflowed: bool,
+    /// Newest audio or video timestamp published, where a later session continues.
+    newest_media_ms: Option<u32>,
+    /// A new session took over: its media waits for its first video keyframe, so viewers
+    /// switch at a point their decoder can start from.
+    awaiting_keyframe: bool,
 }
 
 impl Hub {
@@ -80,6 +98,7 @@ impl Hub {
         Self {
             limits,
             state: Mutex::new(state),
+            claims: AtomicU64::new(0),
             newest_timestamp_ms: AtomicU32::new(0),
             has_video: AtomicBool::new(false),
             has_audio: AtomicBool::new(false),
@@ -100,6 +119,15 @@ impl Hub {
         if state.sender.is_none() {
             return;
         }
+        if frame.kind != FrameKind::Script && !frame.config {
+            if state.awaiting_keyframe {
+                if !frame.keyframe {
+                    return;
+                }
+                state.awaiting_keyframe = false;
+            }
+            state.newest_media_ms = Some(frame.timestamp_ms);
+        }
         let hold = frame.kind == FrameKind::Audio
             && !frame.config
             && state.held.first().is_none_or(|first| {
@@ -119,6 +147,37 @@ impl Hub {
         let live = LiveReceiver::new(state.sender.as_ref()?.subscribe());
         let start = state.start_frames();
         Some(Subscription { start, live })
+    }
+
+    /// A publish session takes the hub over: `None` once the hub has ended. A session after
+    /// the first continues the same viewers: the old GOP is no longer offered to new viewers
+    /// (it does not match the new codec configurations), media waits for the new session's
+    /// first keyframe (when the stream carried video), and its timestamps continue after the
+    /// newest frame.
+    pub fn claim(&self) -> Option<Claim> {
+        let mut state = self.lock();
+        state.sender.as_ref()?;
+        state.flush(&self.limits);
+        let number = self.claims.fetch_add(1, Ordering::AcqRel) + 1;
+        let Some(newest) = state.newest_media_ms else {
+            return Some(Claim {
+                number,
+                timestamp_offset_ms: 0,
+            });
+        };
+        state.gop.clear();
+        state.gop_bytes = 0;
+        state.gop_overflowed = false;
+        state.awaiting_keyframe = self.has_video();
+        Some(Claim {
+            number,
+            timestamp_offset_ms: newest.saturating_add(1),
+        })
+    }
+
+    /// Whether the session holding `claim` is still the hub's newest.
+    pub fn is_claimed_by(&self, claim: &Claim) -> bool {
+        self.claims.load(Ordering::Acquire) == claim.number
     }
 
     /// Ends the stream: viewers drain what is queued, held audio included, then see the end.
@@ -314,5 +373,32 @@ mod tests {
         assert!(hub.subscribe().unwrap().start.is_empty());
         hub.publish(video(99, true));
         assert_eq!(hub.subscribe().unwrap().start.len(), 1);
+    }
+
+    #[test]
+    fn a_second_claim_continues_after_the_newest_frame_from_a_keyframe() {
+        let hub = Hub::new(HubLimits::default());
+        let first = hub.claim().unwrap();
+        assert_eq!(first.timestamp_offset_ms, 0);
+        let mut live = hub.subscribe().unwrap().live;
+        hub.publish(video(0, true));
+        hub.publish(video(33, false));
+        let second = hub.claim().unwrap();
+        assert_eq!((second.number, second.timestamp_offset_ms), (2, 34));
+        assert!(hub.is_claimed_by(&second) && !hub.is_claimed_by(&first));
+        // The old GOP is gone for new viewers; the new session's media before its first
+        // keyframe is held back, its configuration is not.
+        assert!(hub.subscribe().unwrap().start.is_empty());
+        hub.publish(Frame::new(FrameKind::Video, 34, false, true, &[0x17, 0]));
+        hub.publish(video(34, false));
+        hub.publish(audio(40));
+        hub.publish(video(67, true));
+        hub.end();
+        let mut seen = Vec::new();
+        while let Ok(batch) = live.try_recv_batch() {
+            seen.extend(batch.frames().iter().map(|f| (f.timestamp_ms, f.config)));
+        }
+        assert_eq!(seen, vec![(0, false), (33, false), (34, true), (67, false)]);
+        assert!(hub.claim().is_none());
     }
 }

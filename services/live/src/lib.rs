@@ -15,6 +15,6 @@ mod viewer_policy;
 
 pub use batch::{Batch, LiveReceiver};
 pub use frame::{Frame, FrameKind};
-pub use hub::{AUDIO_HOLD_MS, Hub, HubLimits, Subscription};
+pub use hub::{AUDIO_HOLD_MS, Claim, Hub, HubLimits, Subscription};
 pub use registry::{Hubs, LiveError, LiveSource, StreamOwners};
 pub use viewer_policy::{BatchVerdict, LiveEdge, Verdict, ViewerLimits, ViewerPolicy};

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::{Hub, HubLimits, Subscription};
+use crate::{Claim, Hub, HubLimits, Subscription};
 
 /// Why a live subscription could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,44 @@ impl Hubs {
             previous.end();
         }
         hub
+    }
+
+    /// The hub a publish session feeds: the stream's current hub when it has not ended (a
+    /// reconnecting encoder, or a newer session taking over, continues the same viewers),
+    /// else a new one.
+    pub fn join(&self, stream_id: &str) -> (Arc<Hub>, Claim) {
+        let mut hubs = self.lock();
+        if let Some(current) = hubs.get(stream_id)
+            && let Some(claim) = current.claim()
+        {
+            return (current.clone(), claim);
+        }
+        let hub = Arc::new(Hub::new(self.limits.clone()));
+        let claim = hub
+            .claim()
+            .expect("a hub that was just created has not ended");
+        if let Some(previous) = hubs.insert(stream_id.to_owned(), hub.clone()) {
+            previous.end();
+        }
+        (hub, claim)
+    }
+
+    /// Ends `hub` as [`Hubs::finish`] does, unless a session after `claim` joined it; returns
+    /// whether it ended. Checked under the registry's lock, so a session joining at the same
+    /// time either continues the hub or gets a new one, never an ended one.
+    pub fn end_unless_claimed(&self, stream_id: &str, hub: &Arc<Hub>, claim: &Claim) -> bool {
+        let mut hubs = self.lock();
+        if !hub.is_claimed_by(claim) {
+            return false;
+        }
+        hub.end();
+        if hubs
+            .get(stream_id)
+            .is_some_and(|current| Arc::ptr_eq(current, hub))
+        {
+            hubs.remove(stream_id);
+        }
+        true
     }
 
     /// Ends `hub` and forgets it, unless a newer session already replaced it.
@@ -112,5 +150,26 @@ impl LiveSource for Hubs {
         let hub = self.get(stream_id).ok_or(LiveError::Offline)?;
         let subscription = hub.subscribe().ok_or(LiveError::Offline)?;
         Ok((hub, subscription))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_joined_hub_outlives_its_first_session_until_unclaimed() {
+        let hubs = Hubs::default();
+        let (hub, first) = hubs.join("s");
+        let (again, second) = hubs.join("s");
+        assert!(Arc::ptr_eq(&hub, &again));
+        // The first session ending does not end the hub the second one feeds.
+        assert!(!hubs.end_unless_claimed("s", &hub, &first));
+        assert!(!hub.is_ended() && hubs.get("s").is_some());
+        assert!(hubs.end_unless_claimed("s", &hub, &second));
+        assert!(hub.is_ended() && hubs.get("s").is_none());
+        let (fresh, claim) = hubs.join("s");
+        assert!(!Arc::ptr_eq(&hub, &fresh));
+        assert_eq!(claim.number, 1);
     }
 }

@@ -18,8 +18,18 @@ pub struct HlsConfig {
     pub window: usize,
     /// Segments kept in the index and object store (at least `window`); older ones are deleted.
     pub retain: usize,
-    /// Segments waiting for upload per stream; beyond it a segment is dropped and counted.
-    pub upload_queue: usize,
+    /// Bytes of finished segments one stream may hold in memory while they wait to be stored
+    /// and listed (64 MiB: about 190 s of a 2.5 Mb/s stream); beyond it the oldest waiting segment is
+    /// dropped and the next listed one carries a discontinuity.
+    pub buffer_bytes_per_stream: u64,
+    /// Bytes of waiting segments the whole process may hold (1 GiB: about 50 minutes of
+    /// 2.5 Mb/s, e.g. 16 streams for 3 minutes or 100 streams for 30 s); a stream that adds
+    /// a segment past it drops its own oldest waiting one.
+    pub buffer_bytes_total: u64,
+    /// Longest a finished segment may wait; older waiting segments are dropped (a segment
+    /// whose index write is under way stays until it is known to be listed).
+    #[serde(with = "humantime_serde")]
+    pub buffer_max_age: Duration,
 }
 
 impl Default for HlsConfig {
@@ -28,7 +38,9 @@ impl Default for HlsConfig {
             target_duration: Duration::from_secs(2),
             window: 6,
             retain: 12,
-            upload_queue: 8,
+            buffer_bytes_per_stream: 64 * 1024 * 1024,
+            buffer_bytes_total: 1024 * 1024 * 1024,
+            buffer_max_age: Duration::from_secs(300),
         }
     }
 }
@@ -142,6 +154,9 @@ pub struct OriginConfig {
     pub hls: HlsConfig,
     /// What SIGTERM does to running publishes.
     pub drain: DrainConfig,
+    /// How long after a publish ends its viewers stay connected and its playlist stays open
+    /// (no `EXT-X-ENDLIST`) for the encoder to come back (Mux's `reconnect_window`).
+    pub reconnect_window: Duration,
 }
 
 impl Default for OriginConfig {
@@ -152,6 +167,7 @@ impl Default for OriginConfig {
             authorize_timeout: Duration::from_secs(5),
             hls: HlsConfig::default(),
             drain: DrainConfig::default(),
+            reconnect_window: Duration::from_secs(60),
         }
     }
 }

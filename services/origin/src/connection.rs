@@ -53,9 +53,15 @@ async fn handle(
     let mut connection = Connection::handshake(socket, config.rtmp_server.limits()).await?;
     let mut metadata: Option<StreamMetadata> = None;
     let mut publish: Option<PublishSession> = None;
+    // Cancelled when a newer session owns the stream (here, or elsewhere: this one is fenced).
+    let mut taken_over = CancellationToken::new();
     let outcome = loop {
         let next = tokio::select! {
             next = connection.next_event() => next,
+            () = taken_over.cancelled(), if publish.is_some() => {
+                tracing::info!("closing publish: a newer session owns the stream");
+                break Ok(());
+            }
             () = stop.close.cancelled(), if publish.is_some() => {
                 tracing::info!("closing publish: origin draining");
                 let why = "origin is draining, reconnect to publish elsewhere";
@@ -81,10 +87,17 @@ async fn handle(
                 let started = if stop.draining.is_cancelled() {
                     refuse_draining(&mut connection, request_id).await
                 } else {
-                    on_publish(&mut connection, request, config, deps, &metadata).await
+                    let context = PublishContext {
+                        config,
+                        deps,
+                        metadata: &metadata,
+                        shutdown: &stop.draining,
+                    };
+                    on_publish(&mut connection, request, context).await
                 };
                 match started {
                     Ok(Some(session)) => {
+                        taken_over = session.taken_over();
                         publish = Some(session);
                         Ok(())
                     }
@@ -142,7 +155,7 @@ async fn handle(
         }
     };
     if let Some(session) = publish {
-        session.finish().await;
+        session.finish();
     }
     outcome
 }
@@ -152,6 +165,14 @@ struct PublishRequest<'a> {
     request_id: u32,
     app: &'a str,
     key: &'a str,
+}
+
+/// What starting a publish needs besides the request.
+struct PublishContext<'a> {
+    config: &'a OriginConfig,
+    deps: &'a OriginDeps,
+    metadata: &'a Option<StreamMetadata>,
+    shutdown: &'a CancellationToken,
 }
 
 /// Refuses a publish that arrives while the origin drains; the encoder retries and the load
@@ -173,10 +194,14 @@ async fn refuse_draining(
 async fn on_publish(
     connection: &mut Connection,
     request: PublishRequest<'_>,
-    config: &OriginConfig,
-    deps: &OriginDeps,
-    metadata: &Option<StreamMetadata>,
+    context: PublishContext<'_>,
 ) -> Result<Option<PublishSession>, RtmpError> {
+    let PublishContext {
+        config,
+        deps,
+        metadata,
+        shutdown,
+    } = context;
     let PublishRequest {
         request_id,
         app,
@@ -197,8 +222,8 @@ async fn on_publish(
         }
     };
     tracing::Span::current().record("stream_id", grant.stream_id.as_str());
-    let session = match PublishSession::start(grant.clone(), config, deps, metadata.as_ref()).await
-    {
+    let starting = PublishSession::start(grant.clone(), config, deps, metadata.as_ref(), shutdown);
+    let session = match starting.await {
         Ok(session) => session,
         Err(error) => {
             metrics::publish_refused("storage_unavailable");
@@ -211,7 +236,11 @@ async fn on_publish(
             return Ok(None);
         }
     };
-    connection.accept(request_id).await?;
+    if let Err(error) = connection.accept(request_id).await {
+        // The session started: it must end, or the stream stays live here (issue 11, item 7).
+        session.finish();
+        return Err(error);
+    }
     metrics::publish_started();
     tracing::info!(epoch = grant.epoch, playback_id = %grant.playback_id, "publish started");
     Ok(Some(session))

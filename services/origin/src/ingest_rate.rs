@@ -56,6 +56,7 @@ mod tests {
             epoch: 1,
             bytes_in,
             newest_segment_at: Instant::now(),
+            media_age: std::time::Duration::ZERO,
         }
     }
 

@@ -8,6 +8,7 @@
 mod admission;
 mod config;
 mod connection;
+mod ending;
 mod ingest_rate;
 mod metadata;
 pub mod metrics;
@@ -39,6 +40,7 @@ use ferrocast_ops::throttle::Throttle;
 pub use config::{DrainConfig, HlsConfig, OriginConfig, ProxyProtocol, RtmpServerConfig};
 pub use ingest_rate::IngestRates;
 pub use publishing::{PublishReport, PublishStats, Publishing};
+pub use uploader::BufferBudget;
 
 /// What an origin talks to.
 #[derive(Clone)]
@@ -55,6 +57,9 @@ pub struct OriginDeps {
     pub hubs: Arc<Hubs>,
     /// The publishes running here, for heartbeats.
     pub publishing: Arc<Publishing>,
+    /// Bytes of finished segments the whole process may hold while they wait to be stored
+    /// and listed (`hls.buffer_bytes_total`), shared by every stream.
+    pub buffers: Arc<BufferBudget>,
 }
 
 /// Serves RTMP ingest on `listener` until `shutdown` is cancelled, then drains: running
@@ -183,20 +188,24 @@ async fn drain(
     let publishes = deps.publishing.len();
     let publish_deadline = config.drain.publish_deadline;
     tracing::info!(publishes, connections = connections.len(), deadline = ?publish_deadline, "draining rtmp ingest");
-    if timeout(publish_deadline, connections.wait()).await.is_ok() {
-        tracing::info!("rtmp ingest drained");
-        return;
-    }
-    let closing = deps.publishing.len();
-    metrics::drain_closed(closing);
-    tracing::info!(
-        publishes = closing,
-        "drain deadline reached; closing publishes"
-    );
-    close_publishes.cancel();
     let flush_deadline = config.drain.flush_deadline;
-    if timeout(flush_deadline, connections.wait()).await.is_err() {
-        tracing::warn!(connections = connections.len(), deadline = ?flush_deadline, "flush deadline passed; leaving connections");
+    if timeout(publish_deadline, connections.wait()).await.is_err() {
+        let closing = deps.publishing.len();
+        metrics::drain_closed(closing);
+        tracing::info!(
+            publishes = closing,
+            "drain deadline reached; closing publishes"
+        );
+        close_publishes.cancel();
+        if timeout(flush_deadline, connections.wait()).await.is_err() {
+            tracing::warn!(connections = connections.len(), deadline = ?flush_deadline, "flush deadline passed; leaving connections");
+        }
+    }
+    // Ended publishes store their last segments; their reconnect windows are cut short.
+    let endings = deps.publishing.endings();
+    endings.close();
+    if timeout(flush_deadline, endings.wait()).await.is_err() {
+        tracing::warn!(uploads = endings.len(), deadline = ?flush_deadline, "flush deadline passed; leaving segment uploads");
     } else {
         tracing::info!("rtmp ingest drained");
     }

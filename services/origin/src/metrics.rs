@@ -11,6 +11,7 @@ use metrics::Unit;
 
 use crate::Publishing;
 use crate::ingest_rate::IngestRates;
+use crate::uploader::BufferBudget;
 
 const RTMP_CONNECTIONS: &str = "ferrocast_origin_rtmp_connections";
 const RTMP_ERRORS: &str = "ferrocast_origin_rtmp_connection_errors_total";
@@ -28,6 +29,15 @@ const INDEX_WRITE_DURATION: &str = "ferrocast_origin_index_write_duration_second
 const INDEX_WRITE_FAILURES: &str = "ferrocast_origin_index_write_failures_total";
 const INDEX_WRITES_FENCED: &str = "ferrocast_origin_index_writes_fenced_total";
 const SEGMENTS_DROPPED: &str = "ferrocast_origin_segments_dropped_total";
+const BUFFER_BYTES: &str = "ferrocast_origin_upload_buffer_bytes";
+const BUFFER_OLDEST_AGE: &str = "ferrocast_origin_upload_buffer_oldest_age_seconds";
+const DROP_REASONS: [&str; 5] = [
+    "stream_budget",
+    "process_budget",
+    "max_age",
+    "store_refused",
+    "fenced",
+];
 const DRAIN_CLOSED: &str = "ferrocast_origin_drain_closed_publishes_total";
 const RTMP_PLAYERS: &str = "ferrocast_origin_rtmp_players";
 const RTMP_EGRESS_BYTES: &str = "ferrocast_origin_rtmp_egress_bytes_total";
@@ -110,7 +120,18 @@ pub fn describe() {
     metrics::describe_counter!(DRAIN_CLOSED, "Publishes closed at the drain deadline.");
     metrics::describe_counter!(
         SEGMENTS_DROPPED,
-        "Segments dropped before upload: the upload queue was full."
+        "Finished segments dropped before they were listed, by reason: a buffer bound \
+         (stream_budget, process_budget, max_age), a taken object name, or a newer session."
+    );
+    metrics::describe_gauge!(
+        BUFFER_BYTES,
+        Unit::Bytes,
+        "Bytes of finished segments waiting in memory to be stored and listed."
+    );
+    metrics::describe_gauge!(
+        BUFFER_OLDEST_AGE,
+        Unit::Seconds,
+        "How long the oldest segment waiting to be stored and listed has waited."
     );
     metrics::describe_gauge!(RTMP_PLAYERS, "RTMP players playing a stream.");
     metrics::describe_counter!(
@@ -137,7 +158,6 @@ pub fn describe() {
         INDEX_WRITE_FAILURES,
         INDEX_WRITES_FENCED,
         DRAIN_CLOSED,
-        SEGMENTS_DROPPED,
     ] {
         metrics::counter!(name).absolute(0);
     }
@@ -147,6 +167,10 @@ pub fn describe() {
     for reason in REFUSAL_REASONS {
         metrics::counter!(PUBLISH_REFUSALS, "reason" => reason).absolute(0);
     }
+    for reason in DROP_REASONS {
+        metrics::counter!(SEGMENTS_DROPPED, "reason" => reason).absolute(0);
+    }
+    buffer_held(0, None);
 }
 
 pub(crate) fn connection_failed(error: &RtmpError) {
@@ -222,8 +246,15 @@ pub(crate) fn index_write_failed(took: Duration, fenced: bool) {
     metrics::counter!(name).increment(1);
 }
 
-pub(crate) fn segment_dropped() {
-    metrics::counter!(SEGMENTS_DROPPED).increment(1);
+/// `reason` is one of the fixed drop reasons.
+pub(crate) fn segment_dropped(reason: &'static str) {
+    metrics::counter!(SEGMENTS_DROPPED, "reason" => reason).increment(1);
+}
+
+pub(crate) fn buffer_held(bytes: u64, oldest_age: Option<Duration>) {
+    metrics::gauge!(BUFFER_BYTES).set(bytes as f64);
+    let age = oldest_age.unwrap_or_default().as_secs_f64();
+    metrics::gauge!(BUFFER_OLDEST_AGE).set(age);
 }
 
 pub(crate) fn drain_closed(publishes: usize) {
@@ -234,6 +265,7 @@ pub(crate) fn drain_closed(publishes: usize) {
 /// `per_stream_limit` streams (0 turns them off).
 pub struct Collector {
     publishing: std::sync::Arc<Publishing>,
+    buffers: Option<std::sync::Arc<BufferBudget>>,
     per_stream_limit: usize,
     rates: Mutex<IngestRates>,
 }
@@ -246,9 +278,16 @@ impl Collector {
     pub fn new(publishing: std::sync::Arc<Publishing>, per_stream_limit: usize) -> Self {
         Self {
             publishing,
+            buffers: None,
             per_stream_limit,
             rates: Mutex::default(),
         }
+    }
+
+    /// Also sets the upload buffer gauges from `buffers`.
+    pub fn with_buffers(mut self, buffers: std::sync::Arc<BufferBudget>) -> Self {
+        self.buffers = Some(buffers);
+        self
     }
 
     /// Sets every origin gauge.
@@ -256,6 +295,9 @@ impl Collector {
         metrics::gauge!(RTMP_CONNECTIONS).set(CONNECTIONS.get() as f64);
         metrics::gauge!(RTMP_PLAYERS).set(PLAYERS.get() as f64);
         metrics::gauge!(RTMP_CLIENT_ADDRESSES).set(CLIENT_ADDRESSES.get() as f64);
+        if let Some(buffers) = &self.buffers {
+            buffers.collect();
+        }
         let reports = self.publishing.reports();
         metrics::gauge!(PUBLISHERS).set(reports.len() as f64);
         let per_stream = &reports[..reports.len().min(self.per_stream_limit)];

@@ -1,25 +1,27 @@
-//! One accepted publish: feeds the live hub and the HLS packager, hands segments to the
-//! uploader, and on the end flushes, indexes `ENDLIST` and releases the lease.
+//! One accepted publish: feeds the live hub and the HLS packager and hands segments to the
+//! uploader. However it ends (a finish, an error after its start, a dropped future), the end
+//! runs once: the last segment is queued and the wind-up ([`Ending`]) starts.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrocast_control::PublishGrant;
-use ferrocast_live::{Frame, FrameKind, Hub};
+use ferrocast_live::{Claim, Frame, FrameKind, Hub};
 use ferrocast_media::MediaError;
 use ferrocast_media::flv::{self, VideoPacket};
 use ferrocast_media::hls::{Packager, PackagerConfig, Segment};
 use ferrocast_media::timestamp::{Normalizer, Track};
 use ferrocast_rtmp::StreamMetadata;
 use ferrocast_store::IndexError;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::ending::Ending;
 use crate::metadata::{announces_video, script_body};
 use crate::publishing::PublishStats;
-use crate::uploader::{INDEX_TIMEOUT, Job, Uploader};
+use crate::uploader::{Finished, INDEX_TIMEOUT, Outcome, Uploader, Uploads};
 use crate::{OriginConfig, OriginDeps};
 
 /// Bound on a segment's bytes: far above 2 s of 1080p60 at 20 Mb/s.
@@ -30,25 +32,30 @@ pub struct PublishSession {
     grant: PublishGrant,
     deps: OriginDeps,
     hub: Arc<Hub>,
+    claim: Claim,
     normalizer: Normalizer,
     packager: Packager,
     /// Wall-clock Unix ms of normalized time 0, set by the first media frame.
     wall_clock_origin_ms: Option<i64>,
-    uploads: mpsc::Sender<Job>,
-    uploader: JoinHandle<()>,
-    /// A segment was dropped before upload; the next one starts a discontinuity.
-    gap_pending: bool,
+    /// Newest timestamp given to the hub, for metadata sent mid-stream.
+    newest_hub_ms: u32,
+    uploads: Uploads,
+    /// Taken by the end, which runs once.
+    ending: Option<Ending>,
+    next_seq: u64,
     stats: Arc<PublishStats>,
     ingest_bytes: metrics::Counter,
 }
 
 impl PublishSession {
-    /// Opens the index session (fencing older epochs) and starts the hub and uploader.
+    /// Opens the index session (fencing older epochs), takes over an older session of the
+    /// stream on this origin, joins the stream's hub and starts the uploader.
     pub async fn start(
         grant: PublishGrant,
         config: &OriginConfig,
         deps: &OriginDeps,
         metadata: Option<&StreamMetadata>,
+        shutdown: &CancellationToken,
     ) -> Result<Self, IndexError> {
         let opening = deps.index.open_session(&grant.stream_id, grant.epoch);
         let start = timeout(INDEX_TIMEOUT, opening)
@@ -59,45 +66,57 @@ impl PublishSession {
             expect_video: announces_video(metadata),
             max_segment_bytes: MAX_SEGMENT_BYTES,
         });
-        let (uploads, jobs) = mpsc::channel(config.hls.upload_queue.max(1));
         let stats = deps.publishing.add(&grant.stream_id, grant.epoch);
-        let uploader = Uploader::new(&grant, start, config, deps, stats.clone());
+        let (uploads, uploader) = Uploader::new(&grant, start, config, deps, stats.clone());
         let upload_span =
             tracing::info_span!("uploader", stream_id = %grant.stream_id, epoch = grant.epoch);
+        let uploader: JoinHandle<Outcome> = tokio::spawn(uploader.run().instrument(upload_span));
+        let (hub, claim) = deps.hubs.join(&grant.stream_id);
+        let ending = Ending {
+            grant: grant.clone(),
+            deps: deps.clone(),
+            hub: (hub.clone(), claim),
+            uploader,
+            drain_deadline: config.hls.buffer_max_age,
+            window: config.reconnect_window,
+            shutdown: shutdown.clone(),
+        };
         let session = Self {
-            hub: deps.hubs.start(&grant.stream_id),
-            stats: stats.clone(),
+            hub,
+            claim,
+            stats,
             ingest_bytes: metrics::counter!(crate::metrics::INGEST_BYTES),
             grant,
             deps: deps.clone(),
             normalizer: Normalizer::new(),
             packager,
             wall_clock_origin_ms: None,
+            newest_hub_ms: claim.timestamp_offset_ms,
             uploads,
-            uploader: tokio::spawn(uploader.run(jobs).instrument(upload_span)),
-            gap_pending: false,
+            ending: Some(ending),
+            next_seq: 0,
         };
         if let Some(metadata) = metadata {
-            session.hub.publish(Frame::new(
+            session.to_hub(
                 FrameKind::Script,
-                0,
+                session.newest_hub_ms,
                 false,
                 false,
                 &script_body(metadata),
-            ));
+            );
         }
         Ok(session)
     }
 
+    /// Cancelled when a newer session of the stream on this origin took this one over.
+    pub fn taken_over(&self) -> CancellationToken {
+        self.stats.taken_over().clone()
+    }
+
     /// New `onMetaData` from the publisher.
     pub fn on_metadata(&mut self, metadata: &StreamMetadata) {
-        self.hub.publish(Frame::new(
-            FrameKind::Script,
-            0,
-            false,
-            false,
-            &script_body(metadata),
-        ));
+        let at = self.newest_hub_ms;
+        self.to_hub(FrameKind::Script, at, false, false, &script_body(metadata));
     }
 
     /// An FLV video tag body.
@@ -110,13 +129,8 @@ impl PublishSession {
         };
         let config = tag.packet == VideoPacket::SequenceHeader;
         let keyframe = tag.is_keyframe() && !config;
-        self.hub.publish(Frame::new(
-            FrameKind::Video,
-            dts as u32,
-            keyframe,
-            config,
-            body,
-        ));
+        let at = self.hub_timestamp(dts);
+        self.to_hub(FrameKind::Video, at, keyframe, config, body);
         let packaged = self.packager.push_video(dts, body);
         self.on_packaged(packaged);
     }
@@ -130,38 +144,57 @@ impl PublishSession {
             return;
         };
         let config = tag.packet == flv::AudioPacket::SequenceHeader;
-        self.hub.publish(Frame::new(
-            FrameKind::Audio,
-            dts as u32,
-            false,
-            config,
-            body,
-        ));
+        let at = self.hub_timestamp(dts);
+        self.to_hub(FrameKind::Audio, at, false, config, body);
         let packaged = self.packager.push_audio(dts, body);
         self.on_packaged(packaged);
     }
 
-    /// The publisher stopped: end viewers, flush and index the open segment, release the lease.
-    pub async fn finish(mut self) {
-        self.deps.hubs.finish(&self.grant.stream_id, &self.hub);
+    /// The publisher stopped: the last segment is queued and the wind-up starts; viewers stay
+    /// for the reconnect window. Never waits for storage.
+    pub fn finish(mut self) {
+        self.end();
+    }
+
+    /// Runs once, from [`PublishSession::finish`] or from `drop`.
+    fn end(&mut self) {
+        let Some(ending) = self.ending.take() else {
+            return;
+        };
         if let Some(last) = self.packager.finish() {
-            let job = self.job(last);
-            // The final segment waits for room instead of being dropped.
-            let _ = self.uploads.send(job).await;
+            self.enqueue(last);
         }
-        drop(self.uploads);
-        if let Err(error) = self.uploader.await {
-            tracing::error!(%error, "segment uploader failed");
-        }
+        self.uploads.close();
         self.deps
             .publishing
             .remove(&self.grant.stream_id, self.grant.epoch);
-        self.deps.authorizer.release(&self.grant).await;
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::error!("publish ended outside the runtime; its lease expires on its own");
+            return;
+        }
+        ending.spawn();
         tracing::info!(epoch = self.grant.epoch, "publish ended");
+    }
+
+    /// The hub timestamp of a session-normalized one: continues after an earlier session's.
+    fn hub_timestamp(&mut self, dts: u64) -> u32 {
+        let at = (dts as u32).saturating_add(self.claim.timestamp_offset_ms);
+        self.newest_hub_ms = self.newest_hub_ms.max(at);
+        at
+    }
+
+    /// Publishes to the hub while no newer session took it.
+    fn to_hub(&self, kind: FrameKind, at: u32, keyframe: bool, config: bool, body: &[u8]) {
+        if !self.hub.is_claimed_by(&self.claim) {
+            return;
+        }
+        self.hub
+            .publish(Frame::new(kind, at, keyframe, config, body));
     }
 
     fn count_ingest(&self, bytes: usize) {
         self.stats.add_bytes(bytes);
+        self.stats.media_received();
         self.ingest_bytes.increment(bytes as u64);
     }
 
@@ -184,24 +217,22 @@ impl PublishSession {
     }
 
     fn enqueue(&mut self, segment: Segment) {
-        let job = self.job(segment);
-        match self.uploads.try_send(job) {
-            Ok(()) => self.gap_pending = false,
-            Err(_) => {
-                crate::metrics::segment_dropped();
-                tracing::error!("segment dropped: upload queue full (object store too slow)");
-                self.gap_pending = true;
-            }
-        }
-    }
-
-    fn job(&self, segment: Segment) -> Job {
         let origin_ms = self.wall_clock_origin_ms.unwrap_or_else(unix_millis);
-        Job {
+        let finished = Finished {
+            seq: self.next_seq,
             program_date_time_ms: origin_ms + segment.start_dts_ms as i64,
-            gap_before: self.gap_pending,
-            segment,
-        }
+            duration_ms: segment.duration_ms,
+            data: segment.data,
+        };
+        self.next_seq += 1;
+        self.uploads.push(finished);
+    }
+}
+
+impl Drop for PublishSession {
+    /// The guard: a session that started always ends, whatever failed after its start.
+    fn drop(&mut self) {
+        self.end();
     }
 }
 

@@ -1,10 +1,13 @@
 //! The publishes live on this origin, for heartbeats (lease renewal), load reports and
-//! metrics.
+//! metrics; a newer session of a stream takes over (cancels) an older one here.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// One live publish as reported to control and to metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +20,8 @@ pub struct PublishReport {
     pub bytes_in: u64,
     /// When its newest segment was indexed (when it started, before the first).
     pub newest_segment_at: Instant,
+    /// Time since its last audio or video frame (since it started, before the first).
+    pub media_age: Duration,
 }
 
 /// What a running publish updates about itself.
@@ -24,6 +29,10 @@ pub struct PublishReport {
 pub struct PublishStats {
     bytes_in: AtomicU64,
     newest_segment_at: Mutex<Instant>,
+    started: tokio::time::Instant,
+    /// Milliseconds from `started` to the last media frame: one relaxed store per frame.
+    media_at_ms: AtomicU64,
+    taken_over: CancellationToken,
 }
 
 impl PublishStats {
@@ -31,7 +40,28 @@ impl PublishStats {
         Self {
             bytes_in: AtomicU64::new(0),
             newest_segment_at: Mutex::new(Instant::now()),
+            started: tokio::time::Instant::now(),
+            media_at_ms: AtomicU64::new(0),
+            taken_over: CancellationToken::new(),
         }
+    }
+
+    /// Records that an audio or video frame just arrived.
+    pub fn media_received(&self) {
+        let since_start = self.started.elapsed().as_millis() as u64;
+        self.media_at_ms.store(since_start, Ordering::Relaxed);
+    }
+
+    /// Time since the last audio or video frame.
+    pub fn media_age(&self) -> Duration {
+        let media_at = Duration::from_millis(self.media_at_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(media_at)
+    }
+
+    /// Cancelled when a newer session owns the stream (it started on this origin, or this
+    /// one's index writes were fenced): the connection of this one ends.
+    pub fn taken_over(&self) -> &CancellationToken {
+        &self.taken_over
     }
 
     /// Counts received media bytes.
@@ -55,15 +85,31 @@ impl PublishStats {
 #[derive(Default)]
 pub struct Publishing {
     live: Mutex<HashMap<String, (u64, Arc<PublishStats>)>>,
+    endings: TaskTracker,
 }
 
 impl Publishing {
-    /// Registers a publish; the returned stats are fed by the publish session.
+    /// Registers a publish; the returned stats are fed by the publish session. An older
+    /// session of the stream is taken over (its token cancelled); a session older than the
+    /// registered one is taken over at once.
     pub fn add(&self, stream_id: &str, epoch: u64) -> Arc<PublishStats> {
         let stats = Arc::new(PublishStats::new());
-        self.lock()
-            .insert(stream_id.to_owned(), (epoch, stats.clone()));
+        let mut live = self.lock();
+        if let Some((current, older)) = live.get(stream_id) {
+            if *current > epoch {
+                stats.taken_over.cancel();
+                return stats;
+            }
+            older.taken_over.cancel();
+        }
+        live.insert(stream_id.to_owned(), (epoch, stats.clone()));
         stats
+    }
+
+    /// The tasks that finish ended publishes (upload drain, lease release, reconnect window);
+    /// the origin's drain waits for them.
+    pub fn endings(&self) -> &TaskTracker {
+        &self.endings
     }
 
     /// Unregisters a publish, unless a newer epoch replaced it.
@@ -97,6 +143,7 @@ impl Publishing {
                 epoch: *epoch,
                 bytes_in: stats.bytes_in.load(Ordering::Relaxed),
                 newest_segment_at: *stats.lock_newest(),
+                media_age: stats.media_age(),
             })
             .collect();
         reports.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
@@ -125,5 +172,31 @@ mod tests {
         assert_eq!((reports[0].epoch, reports[0].bytes_in), (2, 0));
         publishing.remove("s", 2);
         assert!(publishing.reports().is_empty());
+    }
+
+    #[test]
+    fn a_newer_epoch_takes_the_older_session_over() {
+        let publishing = Publishing::default();
+        let first = publishing.add("s", 1);
+        let second = publishing.add("s", 2);
+        assert!(first.taken_over().is_cancelled());
+        assert!(!second.taken_over().is_cancelled());
+        let stale = publishing.add("s", 1);
+        assert!(stale.taken_over().is_cancelled() && !second.taken_over().is_cancelled());
+        assert_eq!(publishing.reports()[0].epoch, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn media_age_is_the_time_since_the_last_frame() {
+        let publishing = Publishing::default();
+        let stats = publishing.add("s", 1);
+        tokio::time::advance(Duration::from_millis(700)).await;
+        stats.media_received();
+        tokio::time::advance(Duration::from_millis(300)).await;
+        assert_eq!(stats.media_age(), Duration::from_millis(300));
+        assert_eq!(
+            publishing.reports()[0].media_age,
+            Duration::from_millis(300)
+        );
     }
 }

@@ -14,7 +14,7 @@ use ferrocast_live::{HubLimits, Hubs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
 use ferrocast_origin::{
-    DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
+    BufferBudget, DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
 };
 use ferrocast_store::{
     DEFAULT_SEGMENT_CACHE_BYTES, MemoryIndex, RetryPolicy, SegmentCache, SegmentStore,
@@ -186,6 +186,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         store: store.clone(),
         hubs: hubs.clone(),
         publishing,
+        buffers: Arc::new(BufferBudget::new(config.hls.buffer_bytes_total)),
     };
     let edge_config = EdgeConfig {
         hls_window: config.hls.window,

@@ -12,7 +12,7 @@ use ferrocast_live::{HubLimits, Hubs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
 use ferrocast_origin::{
-    DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
+    BufferBudget, DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
 };
 use ferrocast_proto::auth::Role;
 use ferrocast_store::{
@@ -101,10 +101,11 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
     ferrocast_origin::metrics::describe();
     ferrocast_relay::metrics::describe_origin();
     let publishing: Arc<Publishing> = Arc::default();
-    let collector = Arc::new(OriginCollector::new(
-        publishing.clone(),
-        config.metrics.per_stream_limit,
-    ));
+    let buffers = Arc::new(BufferBudget::new(config.hls.buffer_bytes_total));
+    let collector = Arc::new(
+        OriginCollector::new(publishing.clone(), config.metrics.per_stream_limit)
+            .with_buffers(buffers.clone()),
+    );
     let collectors: Vec<Collector> = vec![
         Arc::new(move || collector.collect()),
         Arc::new(ferrocast_relay::metrics::collect_origin),
@@ -152,6 +153,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         store,
         hubs: hubs.clone(),
         publishing,
+        buffers,
     };
     let node_info = Node {
         rtmp_url: public_rtmp

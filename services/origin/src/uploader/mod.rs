@@ -1,0 +1,331 @@
+//! Stores each finished segment, then lists it: object before index, one at a time and in
+//! order, so the index never names a missing object and media sequence numbers stay
+//! contiguous. Finished segments wait in a bounded in-memory queue ([`queue`]); a PUT and an
+//! index append are retried with capped backoff, without a limit on attempts, until they
+//! succeed, the segment is dropped by a bound, or a newer session fences this one out.
+
+mod budget;
+mod queue;
+mod records;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferrocast_control::PublishGrant;
+use ferrocast_store::{IndexError, SegmentIndex, SegmentRecord, SegmentStore, SessionStart};
+use tokio::sync::Notify;
+use tokio::time::{Instant, sleep, timeout};
+
+pub use budget::BufferBudget;
+pub use queue::{DropReason, Dropped, Finished, Limits};
+
+use crate::publishing::PublishStats;
+use crate::{OriginConfig, OriginDeps, metrics};
+use queue::{SegmentQueue, Work};
+
+/// Deadline of one index call.
+pub const INDEX_TIMEOUT: Duration = Duration::from_secs(3);
+/// First wait after a failed PUT or append; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait between two tries: a recovered store or index is used within this.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// How an uploader ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// A newer session owns the stream: this one must not end its playlist.
+    pub fenced: bool,
+}
+
+/// The queue shared by a publish session (which pushes) and its uploader (which drains).
+struct Shared {
+    queue: Mutex<SegmentQueue>,
+    /// Woken on a push and on close; a permit is kept when nobody waits.
+    wake: Notify,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SegmentQueue> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The publish session's end of the queue.
+pub struct Uploads {
+    stream_id: String,
+    shared: Arc<Shared>,
+}
+
+impl Uploads {
+    /// Queues a finished segment; never waits (the bounds drop instead).
+    pub fn push(&self, segment: Finished) {
+        let dropped = self.shared.lock().push(segment, Instant::now());
+        report_drops(&self.stream_id, &dropped);
+        self.shared.wake.notify_one();
+    }
+
+    /// No more segments: the uploader ends once the queue is drained.
+    pub fn close(&self) {
+        use std::sync::atomic::Ordering;
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The upload loop of one publish session.
+pub struct Uploader {
+    stream_id: String,
+    epoch: u64,
+    index: Arc<dyn SegmentIndex>,
+    store: SegmentStore,
+    retain: usize,
+    next_msn: u64,
+    /// The session's first listed segment follows an earlier session.
+    discontinuity_first: bool,
+    retired: Vec<SegmentRecord>,
+    shared: Arc<Shared>,
+    stats: Arc<PublishStats>,
+}
+
+impl Uploader {
+    /// An uploader that continues the stream where `start` says, and the handle that feeds it.
+    pub fn new(
+        grant: &PublishGrant,
+        start: SessionStart,
+        config: &OriginConfig,
+        deps: &OriginDeps,
+        stats: Arc<PublishStats>,
+    ) -> (Uploads, Self) {
+        let limits = Limits {
+            bytes_per_stream: config.hls.buffer_bytes_per_stream,
+            max_age: config.hls.buffer_max_age,
+        };
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(SegmentQueue::new(limits, deps.buffers.clone())),
+            wake: Notify::new(),
+            closed: false.into(),
+        });
+        let uploads = Uploads {
+            stream_id: grant.stream_id.clone(),
+            shared: shared.clone(),
+        };
+        let uploader = Self {
+            stream_id: grant.stream_id.clone(),
+            epoch: grant.epoch,
+            index: deps.index.clone(),
+            store: deps.store.clone(),
+            retain: config.hls.retain.max(config.hls.window),
+            next_msn: start.next_msn,
+            discontinuity_first: start.discontinuity,
+            retired: records::retired(&start),
+            shared,
+            stats,
+        };
+        (uploads, uploader)
+    }
+
+    /// Stores and lists every segment pushed until the queue is closed and drained.
+    pub async fn run(mut self) -> Outcome {
+        for old in std::mem::take(&mut self.retired) {
+            self.delete_object(&old).await;
+        }
+        while let Some(work) = self.next_work().await {
+            if !self.store_object(&work).await {
+                continue;
+            }
+            if !self.shared.lock().begin_listing(work.segment.seq) {
+                // Dropped while being stored, never listed: its object may go.
+                self.delete_seq(self.epoch, work.segment.seq).await;
+                continue;
+            }
+            if !self.list(&work).await {
+                let dropped = self.shared.lock().fence();
+                report_drops(&self.stream_id, &dropped);
+                // A session that may no longer list anything ends, so that its encoder
+                // reconnects to wherever the stream is owned now.
+                self.stats.taken_over().cancel();
+                return Outcome { fenced: true };
+            }
+        }
+        Outcome { fenced: false }
+    }
+
+    async fn next_work(&self) -> Option<Work> {
+        use std::sync::atomic::Ordering;
+        loop {
+            if let Some(work) = self.shared.lock().head() {
+                return Some(work);
+            }
+            if self.shared.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            self.shared.wake.notified().await;
+        }
+    }
+
+    /// PUTs the segment until the store acknowledges it; false when it was dropped instead.
+    async fn store_object(&self, work: &Work) -> bool {
+        let segment = &work.segment;
+        let mut backoff = FIRST_BACKOFF;
+        let mut tried = false;
+        loop {
+            let started = Instant::now();
+            let putting = self.store.put(
+                &self.stream_id,
+                self.epoch,
+                segment.seq,
+                segment.data.clone(),
+            );
+            let put = tokio::select! {
+                put = putting => put,
+                () = work.dropped.cancelled() => return false,
+            };
+            match put {
+                Ok(()) => {
+                    metrics::segment_uploaded(started.elapsed(), segment.data.len());
+                    return true;
+                }
+                // An earlier try of ours landed after its deadline.
+                Err(ferrocast_store::StoreError::AlreadyExists) if tried => return true,
+                Err(ferrocast_store::StoreError::AlreadyExists) => {
+                    tracing::error!(stream_id = %self.stream_id, seq = segment.seq, "segment dropped: its object name is taken");
+                    let dropped = self
+                        .shared
+                        .lock()
+                        .drop_segment(segment.seq, DropReason::StoreRefused);
+                    report_drops(&self.stream_id, dropped.as_slice());
+                    return false;
+                }
+                Err(error) => {
+                    metrics::segment_upload_failed(started.elapsed());
+                    tracing::warn!(stream_id = %self.stream_id, seq = segment.seq, %error, retry_in = ?backoff, "segment put failed; retrying");
+                    tried = true;
+                    if !self.pause(work, &mut backoff).await {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lists the stored segment until the index takes it; false when this session is fenced.
+    async fn list(&mut self, work: &Work) -> bool {
+        let segment = &work.segment;
+        let listing = records::Listing {
+            msn: self.next_msn,
+            epoch: self.epoch,
+            seq: segment.seq,
+            duration_ms: segment.duration_ms,
+            bytes: segment.data.len() as u64,
+            program_date_time_ms: segment.program_date_time_ms,
+            discontinuity: work.gap_before || self.discontinuity_first,
+        };
+        let record = records::record(&listing);
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let started = Instant::now();
+            let appending = self
+                .index
+                .append(&self.stream_id, record.clone(), self.retain);
+            let appended = timeout(INDEX_TIMEOUT, appending)
+                .await
+                .unwrap_or_else(|_| Err(IndexError::Unavailable("append timed out".into())));
+            let trimmed = match appended {
+                Ok(trimmed) => trimmed,
+                Err(IndexError::StaleEpoch { current, .. }) => {
+                    metrics::index_write_failed(started.elapsed(), true);
+                    tracing::warn!(stream_id = %self.stream_id, epoch = self.epoch, current, "fenced out by a newer publisher");
+                    return false;
+                }
+                Err(IndexError::SequenceRewind { last, .. }) => match self.is_listed(&record).await
+                {
+                    // An earlier try was applied although its answer was lost.
+                    Some(true) => Vec::new(),
+                    Some(false) => {
+                        metrics::index_write_failed(started.elapsed(), true);
+                        tracing::error!(stream_id = %self.stream_id, msn = record.msn, last, "index is ahead of this session; stopping its uploads");
+                        return false;
+                    }
+                    None => {
+                        self.pause_listing(&mut backoff).await;
+                        continue;
+                    }
+                },
+                Err(error) => {
+                    metrics::index_write_failed(started.elapsed(), false);
+                    tracing::warn!(stream_id = %self.stream_id, msn = record.msn, %error, retry_in = ?backoff, "segment append failed; retrying");
+                    self.pause_listing(&mut backoff).await;
+                    continue;
+                }
+            };
+            metrics::segment_indexed(started.elapsed());
+            self.stats.segment_indexed();
+            tracing::debug!(stream_id = %self.stream_id, msn = record.msn, seq = segment.seq, "segment indexed");
+            self.next_msn += 1;
+            self.discontinuity_first = false;
+            self.shared.lock().listed(segment.seq);
+            for old in trimmed {
+                self.delete_object(&old).await;
+            }
+            return true;
+        }
+    }
+
+    /// Whether the index's newest record is `record` (by msn and epoch); `None` when the index
+    /// could not say.
+    async fn is_listed(&self, record: &SegmentRecord) -> Option<bool> {
+        let loading = timeout(INDEX_TIMEOUT, self.index.load(&self.stream_id)).await;
+        let state = loading.ok()?.ok()?;
+        let newest = state.and_then(|state| state.segments.last().cloned());
+        Some(newest.is_some_and(|newest| newest.msn == record.msn && newest.epoch == record.epoch))
+    }
+
+    /// Waits out `backoff` (then doubles it), applying the age bound; false when `work` was
+    /// dropped meanwhile.
+    async fn pause(&self, work: &Work, backoff: &mut Duration) -> bool {
+        let wait = *backoff;
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        let dropped = self.shared.lock().enforce(Instant::now());
+        report_drops(&self.stream_id, &dropped);
+        tokio::select! {
+            () = sleep(wait) => !work.dropped.is_cancelled(),
+            () = work.dropped.cancelled() => false,
+        }
+    }
+
+    /// As [`Uploader::pause`] for the segment being listed, which is never dropped.
+    async fn pause_listing(&self, backoff: &mut Duration) {
+        let wait = *backoff;
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        let dropped = self.shared.lock().enforce(Instant::now());
+        report_drops(&self.stream_id, &dropped);
+        sleep(wait).await;
+    }
+
+    async fn delete_object(&self, record: &SegmentRecord) {
+        self.delete_seq(record.epoch, records::object_seq(record))
+            .await;
+    }
+
+    async fn delete_seq(&self, epoch: u64, seq: u64) {
+        if let Err(error) = self.store.delete(&self.stream_id, epoch, seq).await {
+            tracing::warn!(stream_id = %self.stream_id, epoch, seq, %error, "old segment object not deleted");
+        }
+    }
+}
+
+/// Counts and logs segments dropped from a stream's queue.
+fn report_drops(stream_id: &str, dropped: &[Dropped]) {
+    for drop in dropped {
+        metrics::segment_dropped(drop.reason.as_str());
+        tracing::error!(
+            stream_id,
+            seq = drop.seq,
+            reason = drop.reason.as_str(),
+            "segment dropped from the upload buffer"
+        );
+    }
+}
