@@ -27,11 +27,11 @@ pub struct Listing {
 
 /// The index record of `listing`.
 pub fn record(listing: &Listing) -> SegmentRecord {
-    // v1 records carry neither `seq` nor `bytes`: see the module doc.
-    let _ = (listing.seq, listing.bytes);
     SegmentRecord {
         msn: listing.msn,
         epoch: listing.epoch,
+        seq: listing.seq,
+        bytes: listing.bytes,
         duration_ms: listing.duration_ms,
         program_date_time_ms: listing.program_date_time_ms,
         discontinuity: listing.discontinuity,
@@ -40,7 +40,7 @@ pub fn record(listing: &Listing) -> SegmentRecord {
 
 /// The sequence number that names `record`'s object.
 pub fn object_seq(record: &SegmentRecord) -> u64 {
-    record.msn
+    record.seq
 }
 
 /// Records a new session removed from an ended playlist, whose objects are to be deleted.

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_control::{AuthError, PublishAuthorizer, PublishGrant, StreamDirectory};
+use ferrocast_control::{
+    AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
+};
 use ferrocast_live::Hubs;
 use ferrocast_origin::publish::PublishSession;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing};
@@ -194,8 +196,8 @@ impl PublishAuthorizer for RecordingControl {
 
 #[async_trait]
 impl StreamDirectory for RecordingControl {
-    async fn resolve_playback(&self, _playback_id: &str) -> Option<String> {
-        None
+    async fn resolve_playback(&self, _playback_id: &str) -> Result<Option<String>, DirectoryError> {
+        Ok(None)
     }
 }
 
