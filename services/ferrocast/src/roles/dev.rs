@@ -25,8 +25,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::dev_relay::LoopbackRelay;
+use super::heartbeat;
 use super::ops::{MetricsConfig, Ops, connection_share};
 use super::url_host;
+
+/// How often `dev` renews its own leases: as often as an origin heartbeats by default.
+const LOCAL_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 use ferrocast_relay::RelayConfig;
 
 /// Settings of `ferrocast dev`.
@@ -47,6 +51,10 @@ pub struct DevConfig {
     pub rtmp: RtmpServerConfig,
     /// HLS packaging.
     pub hls: HlsConfig,
+    /// How long after a publish ends its viewers stay connected and its playlist stays open
+    /// for the encoder to come back; `EXT-X-ENDLIST` is written when it closes.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_window: Duration,
     /// HTTP-FLV viewer bounds.
     pub flv: FlvViewerLimits,
     /// Header-read and idle timeouts and the connection cap of the HTTP port.
@@ -100,6 +108,7 @@ impl Default for DevConfig {
                 ..RtmpServerConfig::default()
             },
             hls: HlsConfig::default(),
+            reconnect_window: OriginConfig::default().reconnect_window,
             flv: FlvViewerLimits::default(),
             http: ConnectionLimits::default(),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
@@ -177,6 +186,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
             publish_deadline: config.drain.publish_deadline,
             flush_deadline: config.drain.flush_deadline,
         },
+        reconnect_window: config.reconnect_window,
         ..OriginConfig::default()
     };
     let origin_deps = OriginDeps {
@@ -185,7 +195,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         index: index.clone(),
         store: store.clone(),
         hubs: hubs.clone(),
-        publishing,
+        publishing: publishing.clone(),
         buffers: Arc::new(BufferBudget::new(config.hls.buffer_bytes_total)),
     };
     let edge_config = EdgeConfig {
@@ -197,9 +207,14 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     };
     // HTTP-FLV reads through the relay, as on a cluster edge; RTMP play stays on the hubs.
     let relay = LoopbackRelay::bind().await?;
-    let live = Arc::new(relay.source(hubs.clone(), RelayConfig::default())?);
+    // A stream whose hub ended (the window closed) is not coming back on this one origin.
+    let relay_config = RelayConfig {
+        resubscribe_for: config.reconnect_window,
+        ..RelayConfig::default()
+    };
+    let live = Arc::new(relay.source(hubs.clone(), relay_config)?);
     let edge_deps = EdgeDeps {
-        directory: control,
+        directory: control.clone(),
         index,
         segments,
         live: live.clone(),
@@ -211,11 +226,18 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         ferrocast_origin::run(origin_config, rtmp, origin_deps, ingest_shutdown).await;
         ingest_done.cancel();
     };
+    let beats = heartbeat::run_local(
+        control.clone(),
+        publishing.clone(),
+        LOCAL_HEARTBEAT_INTERVAL,
+        ingest_done.clone(),
+    );
     ops.health.set_ready();
-    let ((), (), relayed) = tokio::join!(
+    let ((), (), relayed, ()) = tokio::join!(
         ingest,
         ferrocast_edge::run(edge_config, http, edge_deps, shutdown),
         relay.serve(hubs, ingest_done.clone()),
+        beats,
     );
     drop(live);
     ops.stop().await;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrocast_control::ControlClient;
+use ferrocast_control::{ControlClient, HeldStream, LocalControl};
 use ferrocast_origin::{IngestRates, Publishing};
 use ferrocast_proto::auth::Role;
 use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
@@ -101,10 +101,34 @@ fn origin_loads(publishing: &Publishing, rates: &mut IngestRates) -> Vec<StreamL
             epoch: report.epoch,
             ingest_bitrate_bps: bitrate.unwrap_or(0.0) as u64,
             viewers: 0,
-            // TODO(i11): send `report.media_age` once the origin's `PublishReport` has it;
-            // until then every publish reads as having fresh media, so a takeover waits for
-            // the lease to lapse instead (the lead joins the two branches).
-            media_age_ms: 0,
+            media_age_ms: u64::try_from(report.media_age.as_millis()).unwrap_or(u64::MAX),
         })
         .collect()
+}
+
+/// `dev`'s heartbeats: the same renewal, through the same lease policy, against the
+/// in-process control, every `interval` until `stop`.
+pub async fn run_local(
+    control: Arc<LocalControl>,
+    publishing: Arc<Publishing>,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let held: Vec<HeldStream> = publishing
+            .reports()
+            .into_iter()
+            .map(|report| HeldStream {
+                stream_id: report.stream_id,
+                epoch: report.epoch,
+                media_age: report.media_age,
+            })
+            .collect();
+        control.heartbeat(&held).await;
+    }
 }

@@ -61,6 +61,10 @@ pub struct OriginRoleConfig {
     /// How often to tell control this origin and its streams are alive.
     #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
+    /// How long after a publish ends its viewers stay connected and its playlist stays open
+    /// for the encoder to come back; `EXT-X-ENDLIST` is written when it closes.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_window: Duration,
     /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
     pub ops_listen: SocketAddr,
     /// What SIGTERM does to running publishes.
@@ -86,6 +90,7 @@ impl Default for OriginRoleConfig {
             rtmp: RtmpServerConfig::default(),
             hls: HlsConfig::default(),
             heartbeat_interval: Duration::from_millis(500),
+            reconnect_window: OriginConfig::default().reconnect_window,
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9101)),
             drain: DrainConfig::default(),
             metrics: MetricsConfig::default(),
@@ -173,6 +178,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         rtmp_server,
         hls: config.hls.clone(),
         drain: config.drain.clone(),
+        reconnect_window: config.reconnect_window,
         ..OriginConfig::default()
     };
     // The relay and the heartbeats outlive the drain of the ingest: edges keep receiving the
