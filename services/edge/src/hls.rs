@@ -79,7 +79,12 @@ async fn serve_segment(edge: &Edge, stream_id: &str, state: &IndexState, msn: u6
     let Some(record) = state.segments.iter().find(|record| record.msn == msn) else {
         return not_found();
     };
-    match edge.deps.segments.get(stream_id, record.epoch, msn).await {
+    match edge
+        .deps
+        .segments
+        .get(stream_id, record.epoch, record.seq)
+        .await
+    {
         Ok(data) => {
             let headers = [
                 (header::CONTENT_TYPE, HeaderValue::from_static(SEGMENT_TYPE)),

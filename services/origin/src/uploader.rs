@@ -99,7 +99,10 @@ impl Uploader {
         let record = SegmentRecord {
             msn,
             epoch: self.epoch,
+            // Named by the msn until the origin counts its own seq (decision 1).
+            seq: msn,
             duration_ms: job.segment.duration_ms,
+            bytes: bytes as u64,
             program_date_time_ms: job.program_date_time_ms,
             discontinuity: self.discontinuity_next,
         };
@@ -116,7 +119,7 @@ impl Uploader {
                 self.next_msn += 1;
                 self.discontinuity_next = false;
                 for old in trimmed {
-                    if let Err(error) = self.store.delete(&self.stream_id, old.epoch, old.msn).await
+                    if let Err(error) = self.store.delete(&self.stream_id, old.epoch, old.seq).await
                     {
                         tracing::warn!(stream_id = %self.stream_id, msn = old.msn, %error, "old segment not deleted");
                     }

@@ -69,7 +69,10 @@ pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
 /// [`encode_record`] line per listed record, oldest first.
 pub(crate) fn encode_stream(stream: &StreamState) -> String {
     let view = &stream.view;
-    let last_msn = stream.last_msn.map(|msn| msn.to_string()).unwrap_or_default();
+    let last_msn = stream
+        .last_msn
+        .map(|msn| msn.to_string())
+        .unwrap_or_default();
     let mut text = format!(
         "{STREAM_V1}|{}|{}|{}|{}|{last_msn}",
         view.epoch,
@@ -89,7 +92,14 @@ pub(crate) fn decode_stream(encoded: &str) -> Result<StreamState, String> {
     let bad = || format!("malformed stream state header in {encoded:?}");
     let mut lines = encoded.split('\n');
     let header: Vec<&str> = lines.next().unwrap_or_default().split('|').collect();
-    let [version, epoch, generation, ended, discontinuity_base, last_msn] = header.as_slice()
+    let [
+        version,
+        epoch,
+        generation,
+        ended,
+        discontinuity_base,
+        last_msn,
+    ] = header.as_slice()
     else {
         return Err(bad());
     };

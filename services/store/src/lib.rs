@@ -23,10 +23,10 @@ mod segments;
 mod stream_state;
 
 pub use cached_index::{CachedIndex, CachedIndexConfig};
+pub use disk_index::DiskIndex;
 pub use index::{
     CHANGED_ANYTHING, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };
-pub use disk_index::DiskIndex;
 pub use memory_index::MemoryIndex;
 pub use redis_index::{RedisIndex, RedisIndexConfig};
 pub use s3::{S3Config, s3_object_store};

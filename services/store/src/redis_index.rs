@@ -13,10 +13,10 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 use tokio::time::timeout;
 
+use crate::encoding::{decode_record, encode_record};
 use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
 use crate::keys;
 use crate::redis_changes::spawn_listener;
-use crate::encoding::{decode_record, encode_record};
 use crate::redis_scripts::Scripts;
 
 /// Notifications a slow reader may fall behind by before it must flush everything.
