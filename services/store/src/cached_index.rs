@@ -9,15 +9,19 @@
 //! - A maximum age is the safety net for a notification that never arrives.
 //! - Single flight: concurrent misses for one stream share one backend `load`, run in its own
 //!   task so a cancelled caller does not cancel the others.
+//! - Serve stale: when the backend fails, a stream's last good state is answered for at most
+//!   `serve_stale_for` after it was loaded, so an index outage costs freshness, not playback;
+//!   [`CachedIndex::stale_answers`] counts those answers for a metric.
 //! - At most `max_streams` states are kept (rule 5).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{broadcast, watch};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 
 use crate::index::{
     CHANGED_ANYTHING, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
@@ -32,6 +36,9 @@ pub struct CachedIndexConfig {
     pub max_streams: usize,
     /// Deadline of a `load` that waits on the backend (the backend has its own, too).
     pub load_timeout: Duration,
+    /// How long after its load a stream's last good state may still be answered while the
+    /// backend fails; past that, the failure is the answer.
+    pub serve_stale_for: Duration,
 }
 
 impl Default for CachedIndexConfig {
@@ -40,6 +47,7 @@ impl Default for CachedIndexConfig {
             max_age: Duration::from_secs(1),
             max_streams: 10_000,
             load_timeout: Duration::from_secs(5),
+            serve_stale_for: Duration::from_secs(120),
         }
     }
 }
@@ -51,12 +59,16 @@ pub struct CachedIndex {
     inner: Arc<dyn SegmentIndex>,
     shared: Arc<Mutex<CacheState>>,
     config: CachedIndexConfig,
+    stale_answers: AtomicU64,
 }
 
 struct Entry {
     state: Option<IndexState>,
     /// When the load that produced it started: the state is at least this fresh.
     loaded_at: Instant,
+    /// No change was announced since: the state may be answered without asking the backend.
+    /// An invalidated entry is kept as the last good state, to serve while the backend fails.
+    current: bool,
 }
 
 /// A backend load in progress. `id` tells a finishing load whether it was invalidated
@@ -91,19 +103,25 @@ impl CacheState {
     }
 
     fn flush(&mut self) {
-        self.entries.clear();
+        for entry in self.entries.values_mut() {
+            entry.current = false;
+        }
         self.flights.clear();
     }
 
     fn invalidate(&mut self, stream_id: &str) {
-        self.entries.remove(stream_id);
+        if let Some(entry) = self.entries.get_mut(stream_id) {
+            entry.current = false;
+        }
         self.flights.remove(stream_id);
     }
 
     fn insert(&mut self, stream_id: String, entry: Entry, config: &CachedIndexConfig) {
         if self.entries.len() >= config.max_streams && !self.entries.contains_key(&stream_id) {
+            // First drop what is neither fresh nor servable as stale any more.
+            let useful_for = config.max_age.max(config.serve_stale_for);
             self.entries
-                .retain(|_, cached| cached.loaded_at.elapsed() < config.max_age);
+                .retain(|_, cached| cached.loaded_at.elapsed() < useful_for);
             if self.entries.len() >= config.max_streams {
                 let oldest = self
                     .entries
@@ -134,7 +152,31 @@ impl CachedIndex {
                 next_flight: 0,
             })),
             config,
+            stale_answers: AtomicU64::new(0),
         }
+    }
+
+    /// How many loads were answered with a stale state because the backend failed.
+    pub fn stale_answers(&self) -> u64 {
+        self.stale_answers.load(Ordering::Relaxed)
+    }
+
+    /// Answers a failed load with the stream's last good state while it is recent enough.
+    fn stale_or(&self, stream_id: &str, failure: IndexError) -> LoadResult {
+        let stale = {
+            let state = self.lock();
+            state
+                .entries
+                .get(stream_id)
+                .filter(|entry| entry.loaded_at.elapsed() < self.config.serve_stale_for)
+                .map(|entry| entry.state.clone())
+        };
+        let Some(stale) = stale else {
+            return Err(failure);
+        };
+        self.stale_answers.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%stream_id, error = %failure, "index unavailable; answering a stale state");
+        Ok(stale)
     }
 
     fn lock(&self) -> MutexGuard<'_, CacheState> {
@@ -179,6 +221,7 @@ impl CachedIndex {
                         let entry = Entry {
                             state: loaded.clone(),
                             loaded_at,
+                            current: true,
                         };
                         state.insert(stream_id, entry, &config);
                     }
@@ -226,6 +269,7 @@ impl SegmentIndex for CachedIndex {
             let mut state = self.lock();
             state.apply_changes();
             if let Some(entry) = state.entries.get(stream_id)
+                && entry.current
                 && entry.loaded_at.elapsed() < self.config.max_age
             {
                 return Ok(entry.state.clone());
@@ -236,21 +280,131 @@ impl SegmentIndex for CachedIndex {
             }
         };
         let waited = timeout(self.config.load_timeout, flight.wait_for(Option::is_some)).await;
-        match waited {
-            Ok(Ok(result)) => result.clone().unwrap_or_else(|| {
-                Err(IndexError::Unavailable(
-                    "index load ended without a result".into(),
-                ))
-            }),
-            Ok(Err(_)) => Err(IndexError::Unavailable("index load was aborted".into())),
-            Err(_) => Err(IndexError::Unavailable(format!(
+        let failure = match waited {
+            Ok(Ok(result)) => match result.clone() {
+                Some(Ok(loaded)) => return Ok(loaded),
+                Some(Err(error)) => error,
+                None => IndexError::Unavailable("index load ended without a result".into()),
+            },
+            Ok(Err(_)) => IndexError::Unavailable("index load was aborted".into()),
+            Err(_) => IndexError::Unavailable(format!(
                 "index load timed out after {:?}",
                 self.config.load_timeout
-            ))),
-        }
+            )),
+        };
+        self.stale_or(stream_id, failure)
     }
 
     fn changes(&self) -> broadcast::Receiver<String> {
         self.inner.changes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::MemoryIndex;
+
+    /// A backend whose loads fail while `down` is set, like Redis during an outage.
+    struct FlakyIndex {
+        inner: MemoryIndex,
+        down: AtomicBool,
+    }
+
+    #[async_trait]
+    impl SegmentIndex for FlakyIndex {
+        async fn open_session(
+            &self,
+            stream_id: &str,
+            epoch: u64,
+        ) -> Result<SessionStart, IndexError> {
+            self.inner.open_session(stream_id, epoch).await
+        }
+        async fn append(
+            &self,
+            stream_id: &str,
+            record: SegmentRecord,
+            retain: usize,
+        ) -> Result<Vec<SegmentRecord>, IndexError> {
+            self.inner.append(stream_id, record, retain).await
+        }
+        async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+            self.inner.close_session(stream_id, epoch).await
+        }
+        async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(IndexError::Unavailable("backend down".into()));
+            }
+            self.inner.load(stream_id).await
+        }
+        fn changes(&self) -> broadcast::Receiver<String> {
+            self.inner.changes()
+        }
+    }
+
+    fn record(msn: u64) -> SegmentRecord {
+        SegmentRecord {
+            msn,
+            epoch: 1,
+            seq: msn,
+            duration_ms: 2000,
+            bytes: 1000,
+            program_date_time_ms: 0,
+            discontinuity: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_backend_is_answered_with_the_last_good_state_for_a_bounded_time() {
+        let backend = Arc::new(FlakyIndex {
+            inner: MemoryIndex::new(),
+            down: AtomicBool::new(false),
+        });
+        let config = CachedIndexConfig {
+            max_age: Duration::from_secs(1),
+            serve_stale_for: Duration::from_secs(120),
+            ..CachedIndexConfig::default()
+        };
+        let cache = CachedIndex::new(backend.clone(), config);
+        backend.open_session("s", 1).await.unwrap();
+        backend.append("s", record(0), 5).await.unwrap();
+        let good = cache.load("s").await.unwrap().unwrap();
+        assert_eq!(good.segments, vec![record(0)]);
+        assert_eq!(cache.stale_answers(), 0);
+
+        // The backend goes down and a change is announced: the cache must ask the backend,
+        // which fails, so the last good state is the answer.
+        backend.down.store(true, Ordering::SeqCst);
+        backend.append("s", record(1), 5).await.unwrap();
+        assert_eq!(cache.load("s").await.unwrap(), Some(good.clone()));
+        assert_eq!(cache.stale_answers(), 1);
+        // Past its max age, still within the stale bound.
+        tokio::time::advance(Duration::from_secs(100)).await;
+        assert_eq!(cache.load("s").await.unwrap(), Some(good));
+        assert_eq!(cache.stale_answers(), 2);
+
+        // A stream never loaded has nothing to serve: the failure is the answer.
+        assert!(matches!(
+            cache.load("other").await,
+            Err(IndexError::Unavailable(_))
+        ));
+
+        // Past the bound the failure is the answer too, and not counted as stale.
+        tokio::time::advance(Duration::from_secs(21)).await;
+        assert!(matches!(
+            cache.load("s").await,
+            Err(IndexError::Unavailable(_))
+        ));
+        assert_eq!(cache.stale_answers(), 2);
+
+        // Back up: fresh answers again, with the change made during the outage.
+        backend.down.store(false, Ordering::SeqCst);
+        let fresh = cache.load("s").await.unwrap().unwrap();
+        assert_eq!(fresh.segments, vec![record(0), record(1)]);
+        assert_eq!(cache.stale_answers(), 2);
     }
 }

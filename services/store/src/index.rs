@@ -3,8 +3,12 @@
 //! Rules this boundary enforces (every implementation, and the contract tests):
 //! - a write carries the writer's epoch and is refused if a newer epoch has opened a session
 //!   (one writer per stream, a zombie origin cannot write after a takeover);
-//! - media sequence numbers only grow, across sessions and writers;
-//! - the caller appends a segment only after its object is stored (object before index).
+//! - media sequence numbers only grow, across sessions, writers and playlist generations;
+//! - the caller appends a segment only after its object is stored (object before index);
+//! - appends are idempotent: re-appending the newest listed record (same msn and epoch) is a
+//!   success, so a writer may retry an append whose answer it never got;
+//! - a playlist that ended (`EXT-X-ENDLIST`) is never reopened: the next session starts a new
+//!   generation, and the records of the ended one are retired (returned for deletion).
 //!
 //! Every index also announces which streams changed ([`SegmentIndex::changes`]), so readers
 //! can cache playlists and refresh them on a notification instead of polling.
@@ -19,16 +23,18 @@ pub const CHANGED_ANYTHING: &str = "";
 /// One listed segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentRecord {
-    /// Media sequence number, unique and increasing within the stream.
+    /// Media sequence number, unique and increasing within the stream, contiguous within a
+    /// playlist; assigned when the segment is listed.
     pub msn: u64,
     /// Epoch of the session that wrote it (part of its object key).
     pub epoch: u64,
-    /// The session's own segment counter; names the object together with `epoch`.
+    /// The writing session's own segment counter: with `epoch` it names the object
+    /// ([`crate::keys::segment`]), so an object name is never reused.
     pub seq: u64,
-    /// Object size in bytes (0 when unknown).
-    pub bytes: u64,
     /// Duration in milliseconds.
     pub duration_ms: u64,
+    /// Size of the object in bytes (0 when unknown, e.g. a record written before v2).
+    pub bytes: u64,
     /// Wall-clock time of its first frame, Unix milliseconds.
     pub program_date_time_ms: i64,
     /// First segment of a session that follows an earlier one.
@@ -46,17 +52,21 @@ pub struct IndexState {
     pub ended: bool,
     /// The newest epoch that opened a session.
     pub epoch: u64,
-    /// The epoch of the session that started the current playlist.
+    /// The epoch of the session that started the current playlist: a session that opens
+    /// after the playlist ended starts a new generation (a new playlist URL).
     pub generation: u64,
 }
 
 /// Where a new session continues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionStart {
     /// Media sequence number of the session's first segment.
     pub next_msn: u64,
-    /// The first segment must carry a discontinuity (an earlier session exists).
+    /// The first segment must carry a discontinuity (the playlist already lists segments).
     pub discontinuity: bool,
+    /// Records of an ended playlist that this session's new generation removed from the
+    /// listing: their objects are no longer named by any playlist and may be deleted.
+    pub retired: Vec<SegmentRecord>,
 }
 
 /// Why an index operation failed.
@@ -86,11 +96,17 @@ pub enum IndexError {
 /// A per-stream segment index.
 #[async_trait]
 pub trait SegmentIndex: Send + Sync {
-    /// Opens a publish session under `epoch`, fencing out every older epoch.
+    /// Opens a publish session under `epoch`, fencing out every older epoch. On a stream whose
+    /// playlist ended, starts a new generation (`generation = epoch`) and retires the listed
+    /// records; otherwise keeps the listing and the generation. An ended session's own epoch
+    /// cannot reopen ([`IndexError::StaleEpoch`]).
     async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError>;
 
     /// Lists a stored segment, then trims the oldest beyond `retain`; returns the trimmed ones
-    /// so their objects can be deleted.
+    /// so their objects can be deleted. Only the epoch that opened the current session may
+    /// append, and not after its playlist ended. Re-appending the newest listed record (same
+    /// msn and epoch) is `Ok(vec![])`; any other msn not above the newest is
+    /// [`IndexError::SequenceRewind`].
     async fn append(
         &self,
         stream_id: &str,
@@ -98,7 +114,9 @@ pub trait SegmentIndex: Send + Sync {
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError>;
 
-    /// Marks the session of `epoch` ended.
+    /// Marks the session of `epoch` ended: its playlist gets `EXT-X-ENDLIST`, for good. Any
+    /// other epoch than the current one is [`IndexError::StaleEpoch`]; a stream that never
+    /// had a session is left alone.
     async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError>;
 
     /// The stream's current state; `None` if it never had a session.

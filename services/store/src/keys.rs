@@ -1,20 +1,22 @@
 //! Every storage key layout in one place.
 //!
-//! Objects: `<prefix>/<stream>/<epoch>/<msn>.ts`. Keys are immutable: a (stream, epoch, msn)
-//! triple is written once, because the epoch fences every other writer out.
+//! Objects: `<prefix>/<stream>/<epoch>/<seq>.ts`, where `seq` is the writing session's own
+//! segment counter (not the msn, which is assigned only when the segment is listed). Keys are
+//! never reused: epochs only grow, the epoch fences every other writer out, and a session
+//! counts each segment it produced once, so a (stream, epoch, seq) triple is written once.
 //!
 //! Redis index, per stream (the `{<stream>}` hash tag puts both keys of a stream in one
 //! cluster slot, so one Lua script may touch both atomically):
-//! - `fc:idx:{<stream>}:meta` — hash: `epoch`, `ended` (`0`/`1`), `discontinuity_base`,
-//!   `last_msn` (absent until the first append);
+//! - `fc:idx:{<stream>}:meta` — hash: `epoch`, `generation`, `ended` (`0`/`1`),
+//!   `discontinuity_base`, `last_msn` and `last_epoch` (absent until the first append);
 //! - `fc:idx:{<stream>}:segs` — list of encoded segment records, oldest first;
 //! - channel [`INDEX_CHANGED_CHANNEL`] carries the id of every stream whose index changed.
 
 use object_store::path::Path;
 
-/// The object key of a media segment.
-pub fn segment(prefix: &str, stream_id: &str, epoch: u64, msn: u64) -> Path {
-    let name = format!("{stream_id}/{epoch}/{msn}.ts");
+/// The object key of the media segment `seq` of the session `epoch`.
+pub fn segment(prefix: &str, stream_id: &str, epoch: u64, seq: u64) -> Path {
+    let name = format!("{stream_id}/{epoch}/{seq}.ts");
     if prefix.is_empty() {
         Path::from(name)
     } else {

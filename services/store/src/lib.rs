@@ -2,12 +2,15 @@
 //! segment object store, each a trait-like boundary with an in-memory twin for `dev` and
 //! unit tests. [`keys`] is the one module that owns every key layout.
 //!
-//! - Index: [`MemoryIndex`] (dev, tests), [`RedisIndex`] (cluster), and [`CachedIndex`] in
-//!   front of either for edges; every index announces changes ([`SegmentIndex::changes`]).
+//! - Index: [`MemoryIndex`] (tests), [`DiskIndex`] (`dev`, kept across restarts),
+//!   [`RedisIndex`] (cluster), and [`CachedIndex`] in front of any for edges; every index
+//!   announces changes ([`SegmentIndex::changes`]).
 //! - Objects: [`SegmentStore`] over any `object_store` (memory, local directory, or S3 via
 //!   [`s3_object_store`]), and [`SegmentCache`] in front of it for edges.
 
 mod cached_index;
+mod disk_index;
+mod encoding;
 pub mod index;
 pub mod keys;
 mod memory_index;
@@ -17,8 +20,10 @@ mod redis_scripts;
 mod s3;
 mod segment_cache;
 mod segments;
+mod stream_state;
 
 pub use cached_index::{CachedIndex, CachedIndexConfig};
+pub use disk_index::DiskIndex;
 pub use index::{
     CHANGED_ANYTHING, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };

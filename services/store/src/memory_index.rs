@@ -1,4 +1,5 @@
-//! The in-memory [`SegmentIndex`] twin, for `dev` and unit tests.
+//! The in-memory [`SegmentIndex`] twin, for unit tests; the rules live in
+//! [`crate::stream_state`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,13 +8,14 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+use crate::stream_state::{self, StreamState};
 
 /// Notifications a slow reader may fall behind by before it must flush everything.
 const CHANGES_CAPACITY: usize = 1024;
 
 /// A process-local segment index.
 pub struct MemoryIndex {
-    streams: Mutex<HashMap<String, IndexState>>,
+    streams: Mutex<HashMap<String, StreamState>>,
     changes: broadcast::Sender<String>,
 }
 
@@ -40,7 +42,7 @@ impl MemoryIndex {
         result
     }
 
-    fn with_streams<T>(&self, action: impl FnOnce(&mut HashMap<String, IndexState>) -> T) -> T {
+    fn with_streams<T>(&self, action: impl FnOnce(&mut HashMap<String, StreamState>) -> T) -> T {
         let mut streams = self
             .streams
             .lock()
@@ -49,29 +51,14 @@ impl MemoryIndex {
     }
 }
 
-fn check_epoch(state: &IndexState, offered: u64) -> Result<(), IndexError> {
-    if offered < state.epoch {
-        return Err(IndexError::StaleEpoch {
-            offered,
-            current: state.epoch,
-        });
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl SegmentIndex for MemoryIndex {
     async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
         let result = self.with_streams(|streams| {
-            let state = streams.entry(stream_id.to_owned()).or_default();
-            check_epoch(state, epoch)?;
-            state.epoch = epoch;
-            state.ended = false;
-            let last = state.segments.last();
-            Ok(SessionStart {
-                next_msn: last.map_or(0, |segment| segment.msn + 1),
-                discontinuity: last.is_some(),
-            })
+            let previous = streams.get(stream_id).cloned();
+            let (stream, start) = stream_state::open_session(previous, epoch)?;
+            streams.insert(stream_id.to_owned(), stream);
+            Ok(start)
         });
         self.changed(stream_id, result)
     }
@@ -82,47 +69,26 @@ impl SegmentIndex for MemoryIndex {
         record: SegmentRecord,
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
-        let result = self.with_streams(|streams| {
-            let state = streams.entry(stream_id.to_owned()).or_default();
-            check_epoch(state, record.epoch)?;
-            if record.epoch > state.epoch {
-                // Appending under an epoch that never opened a session would skip the fence.
-                return Err(IndexError::StaleEpoch {
-                    offered: record.epoch,
-                    current: state.epoch,
-                });
-            }
-            if let Some(last) = state.segments.last()
-                && record.msn <= last.msn
-            {
-                return Err(IndexError::SequenceRewind {
-                    offered: record.msn,
-                    last: last.msn,
-                });
-            }
-            state.segments.push(record);
-            let excess = state.segments.len().saturating_sub(retain.max(1));
-            let trimmed: Vec<SegmentRecord> = state.segments.drain(..excess).collect();
-            state.discontinuity_base += trimmed.iter().filter(|s| s.discontinuity).count() as u64;
-            Ok(trimmed)
+        let result = self.with_streams(|streams| match streams.get_mut(stream_id) {
+            Some(stream) => stream_state::append(stream, record, retain),
+            None => Err(IndexError::StaleEpoch {
+                offered: record.epoch,
+                current: 0,
+            }),
         });
         self.changed(stream_id, result)
     }
 
     async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
-        let result = self.with_streams(|streams| {
-            let Some(state) = streams.get_mut(stream_id) else {
-                return Ok(());
-            };
-            check_epoch(state, epoch)?;
-            state.ended = true;
-            Ok(())
+        let result = self.with_streams(|streams| match streams.get_mut(stream_id) {
+            Some(stream) => stream_state::close_session(stream, epoch),
+            None => Ok(()),
         });
         self.changed(stream_id, result)
     }
 
     async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
-        Ok(self.with_streams(|streams| streams.get(stream_id).cloned()))
+        Ok(self.with_streams(|streams| streams.get(stream_id).map(|stream| stream.view.clone())))
     }
 
     fn changes(&self) -> broadcast::Receiver<String> {

@@ -13,10 +13,11 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 use tokio::time::timeout;
 
+use crate::encoding::{decode_record, encode_record};
 use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
 use crate::keys;
 use crate::redis_changes::spawn_listener;
-use crate::redis_scripts::{Scripts, decode_record, encode_record};
+use crate::redis_scripts::Scripts;
 
 /// Notifications a slow reader may fall behind by before it must flush everything.
 const CHANGES_CAPACITY: usize = 4096;
@@ -106,6 +107,14 @@ fn number(text: &str) -> Result<u64, IndexError> {
         .map_err(|_| IndexError::Unavailable(format!("redis returned a bad number {text:?}")))
 }
 
+/// Decodes the records a script returned.
+fn decode_records(encoded: &[String]) -> Result<Vec<SegmentRecord>, IndexError> {
+    encoded
+        .iter()
+        .map(|record| decode_record(record).map_err(IndexError::Unavailable))
+        .collect()
+}
+
 /// Maps a script's refusal (`stale`, `rewind`) to its error.
 fn refusal(status: &str, value: &str, epoch: u64, msn: u64) -> IndexError {
     match (status, number(value)) {
@@ -129,20 +138,19 @@ impl SegmentIndex for RedisIndex {
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
             .arg(stream_id);
-        let (status, last): (String, String) =
+        let (status, last, discontinuity, retired): (String, String, String, Vec<String>) =
             self.run("open_session", stream_id, &invocation).await?;
         if status != "ok" {
             return Err(refusal(&status, &last, epoch, 0));
         }
-        if last.is_empty() {
-            return Ok(SessionStart {
-                next_msn: 0,
-                discontinuity: false,
-            });
-        }
+        let next_msn = match last.as_str() {
+            "" => 0,
+            last => number(last)?.saturating_add(1),
+        };
         Ok(SessionStart {
-            next_msn: number(&last)?.saturating_add(1),
-            discontinuity: true,
+            next_msn,
+            discontinuity: discontinuity == "1",
+            retired: decode_records(&retired)?,
         })
     }
 
@@ -167,10 +175,7 @@ impl SegmentIndex for RedisIndex {
         if status != "ok" {
             return Err(refusal(&status, &value, record.epoch, record.msn));
         }
-        trimmed
-            .iter()
-            .map(|encoded| decode_record(encoded).map_err(IndexError::Unavailable))
-            .collect()
+        decode_records(&trimmed)
     }
 
     async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
@@ -193,21 +198,17 @@ impl SegmentIndex for RedisIndex {
         invocation
             .key(keys::index_meta(stream_id))
             .key(keys::index_segments(stream_id));
-        let reply: Option<(String, String, String, Vec<String>)> =
+        let reply: Option<(String, String, String, String, Vec<String>)> =
             self.run("load", stream_id, &invocation).await?;
-        let Some((epoch, ended, discontinuity_base, records)) = reply else {
+        let Some((epoch, ended, discontinuity_base, generation, records)) = reply else {
             return Ok(None);
         };
-        let segments = records
-            .iter()
-            .map(|encoded| decode_record(encoded).map_err(IndexError::Unavailable))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(IndexState {
-            segments,
+            segments: decode_records(&records)?,
             discontinuity_base: number(&discontinuity_base)?,
             ended: ended == "1",
             epoch: number(&epoch)?,
-            generation: 0,
+            generation: number(&generation)?,
         }))
     }
 

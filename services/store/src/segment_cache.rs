@@ -55,7 +55,7 @@ type GetResult = Result<Bytes, StoreError>;
 struct Key {
     stream_id: String,
     epoch: u64,
-    msn: u64,
+    seq: u64,
 }
 
 #[derive(Default)]
@@ -156,12 +156,13 @@ impl SegmentCache {
         &self.shared.store
     }
 
-    /// Reads a segment from memory, or from the store once for all concurrent readers.
-    pub async fn get(&self, stream_id: &str, epoch: u64, msn: u64) -> GetResult {
+    /// Reads segment `seq` of the session `epoch` from memory, or from the store once for all
+    /// concurrent readers.
+    pub async fn get(&self, stream_id: &str, epoch: u64, seq: u64) -> GetResult {
         let key = Key {
             stream_id: stream_id.to_owned(),
             epoch,
-            msn,
+            seq,
         };
         let counters = &self.shared.counters;
         let mut flight = {
@@ -197,7 +198,7 @@ impl SegmentCache {
             .fetch_add(1, Ordering::Relaxed);
         let shared = Arc::clone(&self.shared);
         tokio::spawn(async move {
-            let result = shared.store.get(&key.stream_id, key.epoch, key.msn).await;
+            let result = shared.store.get(&key.stream_id, key.epoch, key.seq).await;
             {
                 let mut lru = shared.lock();
                 lru.flights.remove(&key);

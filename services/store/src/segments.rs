@@ -76,7 +76,7 @@ impl SegmentStore {
         self.retry.attempt_timeout
     }
 
-    /// Stores a segment; returns once the store has acknowledged it.
+    /// Stores segment `seq` of the session `epoch`; returns once the store has acknowledged it.
     ///
     /// Keys are immutable, so the PUT is create-only. "Already exists" on a retry means an
     /// earlier try of ours landed after its deadline, which is a success.
@@ -84,10 +84,10 @@ impl SegmentStore {
         &self,
         stream_id: &str,
         epoch: u64,
-        msn: u64,
+        seq: u64,
         data: Bytes,
     ) -> Result<(), StoreError> {
-        let path = keys::segment(&self.prefix, stream_id, epoch, msn);
+        let path = keys::segment(&self.prefix, stream_id, epoch, seq);
         let mut backoff = self.retry.first_backoff;
         let mut last = String::new();
         // Set once a failed try may still have reached the store (timeout, transport error).
@@ -119,9 +119,9 @@ impl SegmentStore {
         })
     }
 
-    /// Reads a segment.
-    pub async fn get(&self, stream_id: &str, epoch: u64, msn: u64) -> Result<Bytes, StoreError> {
-        let path = keys::segment(&self.prefix, stream_id, epoch, msn);
+    /// Reads segment `seq` of the session `epoch`.
+    pub async fn get(&self, stream_id: &str, epoch: u64, seq: u64) -> Result<Bytes, StoreError> {
+        let path = keys::segment(&self.prefix, stream_id, epoch, seq);
         let read = async { self.store.get(&path).await?.bytes().await };
         match timeout(self.retry.attempt_timeout, read).await {
             Ok(Ok(data)) => Ok(data),
@@ -138,8 +138,8 @@ impl SegmentStore {
     }
 
     /// Deletes a segment that left the index; a missing object is fine.
-    pub async fn delete(&self, stream_id: &str, epoch: u64, msn: u64) -> Result<(), StoreError> {
-        let path = keys::segment(&self.prefix, stream_id, epoch, msn);
+    pub async fn delete(&self, stream_id: &str, epoch: u64, seq: u64) -> Result<(), StoreError> {
+        let path = keys::segment(&self.prefix, stream_id, epoch, seq);
         match timeout(self.retry.attempt_timeout, self.store.delete(&path)).await {
             Ok(Ok(())) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
             Ok(Err(error)) => Err(StoreError::Exhausted {

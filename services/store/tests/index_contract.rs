@@ -1,6 +1,7 @@
 //! The contract every [`SegmentIndex`] implementation must keep, run against the memory twin,
-//! against [`RedisIndex`] on a real redis-server started here, and against [`CachedIndex`]
-//! over each; plus Redis fencing, change notifications and the cache's behaviour.
+//! against [`RedisIndex`] on a real redis-server started here, against [`DiskIndex`] in a
+//! scratch directory (reopened, too), and against [`CachedIndex`] over each; plus Redis
+//! fencing, change notifications and the cache's behaviour.
 
 #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
@@ -10,22 +11,27 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use ferrocast_store::{
-    CHANGED_ANYTHING, CachedIndex, CachedIndexConfig, IndexError, IndexState, MemoryIndex,
-    RedisIndex, RedisIndexConfig, SegmentIndex, SegmentRecord, SessionStart, keys,
+    CHANGED_ANYTHING, CachedIndex, CachedIndexConfig, DiskIndex, IndexError, IndexState,
+    MemoryIndex, RedisIndex, RedisIndexConfig, SegmentIndex, SegmentRecord, SessionStart, keys,
 };
-use ferrocast_testkit::RedisServer;
+use ferrocast_testkit::{RedisServer, TempDir};
 use tokio::sync::broadcast;
 
 fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
     SegmentRecord {
         msn,
         epoch,
-        seq: msn,
-        bytes: 0,
+        // Named by the session's own counter, deliberately unlike the msn.
+        seq: msn + 100,
         duration_ms: 2000,
+        bytes: 250_000 + msn,
         program_date_time_ms: 1_700_000_000_000i64.wrapping_add((msn as i64).wrapping_mul(2000)),
         discontinuity,
     }
+}
+
+fn msns(state: &IndexState) -> Vec<u64> {
+    state.segments.iter().map(|s| s.msn).collect()
 }
 
 /// A stream id no other test (or earlier run against the same server) has used.
@@ -41,54 +47,123 @@ fn unique_stream() -> String {
 
 async fn contract(index: &dyn SegmentIndex, s: &str) {
     assert!(index.load(s).await.unwrap().is_none());
+    // Nothing may be written to a stream before a session opened it.
+    assert!(matches!(
+        index.append(s, record(0, 1, false), 3).await,
+        Err(IndexError::StaleEpoch { offered: 1, .. })
+    ));
+    index.close_session(s, 1).await.unwrap();
+    assert!(
+        index.load(s).await.unwrap().is_none(),
+        "closing nothing writes nothing"
+    );
 
     let first = index.open_session(s, 1).await.unwrap();
     assert_eq!((first.next_msn, first.discontinuity), (0, false));
+    assert!(first.retired.is_empty());
     for msn in 0..5 {
         index.append(s, record(msn, 1, false), 3).await.unwrap();
     }
     let state = index.load(s).await.unwrap().unwrap();
-    let msns: Vec<u64> = state.segments.iter().map(|s| s.msn).collect();
-    assert_eq!(msns, vec![2, 3, 4], "retains the newest three");
+    assert_eq!(msns(&state), vec![2, 3, 4], "retains the newest three");
     assert_eq!(state.segments[0], record(2, 1, false), "records round-trip");
+    assert_eq!((state.epoch, state.generation), (1, 1));
 
-    let rewind = index.append(s, record(4, 1, false), 3).await;
-    assert!(matches!(rewind, Err(IndexError::SequenceRewind { .. })));
-
-    // A takeover by epoch 2 continues the sequence after a discontinuity...
-    let second = index.open_session(s, 2).await.unwrap();
-    assert_eq!((second.next_msn, second.discontinuity), (5, true));
-    // ...and the zombie writer of epoch 1 is fenced out, for appends and session changes.
-    let zombie = index.append(s, record(5, 1, false), 3).await;
+    // A retried append whose first try landed is a success that changes nothing...
+    assert_eq!(
+        index.append(s, record(4, 1, false), 3).await.unwrap(),
+        vec![]
+    );
+    assert_eq!(index.load(s).await.unwrap().unwrap(), state);
+    // ...but an older msn is a rewind.
     assert!(matches!(
-        zombie,
-        Err(IndexError::StaleEpoch {
-            offered: 1,
-            current: 2
+        index.append(s, record(3, 1, false), 3).await,
+        Err(IndexError::SequenceRewind {
+            offered: 3,
+            last: 4
         })
     ));
+
+    // A takeover by epoch 2 continues the sequence after a discontinuity, same playlist...
+    let second = index.open_session(s, 2).await.unwrap();
+    assert_eq!((second.next_msn, second.discontinuity), (5, true));
+    assert!(
+        second.retired.is_empty(),
+        "a live playlist keeps its listing"
+    );
+    // ...and the zombie writer of epoch 1 is fenced out, for appends (a retry of its newest
+    // record included) and session changes.
+    for zombie in [record(5, 1, false), record(4, 1, false)] {
+        assert!(matches!(
+            index.append(s, zombie, 3).await,
+            Err(IndexError::StaleEpoch {
+                offered: 1,
+                current: 2
+            })
+        ));
+    }
     assert!(index.close_session(s, 1).await.is_err());
     assert!(index.open_session(s, 1).await.is_err());
-    // An epoch that never opened a session cannot write either.
+    // An epoch that never opened a session cannot write or end it either.
     assert!(index.append(s, record(5, 3, false), 3).await.is_err());
+    assert!(index.close_session(s, 3).await.is_err());
 
     index.append(s, record(5, 2, true), 3).await.unwrap();
     for msn in 6..9 {
         index.append(s, record(msn, 2, false), 3).await.unwrap();
     }
     index.close_session(s, 2).await.unwrap();
-    let state = index.load(s).await.unwrap().unwrap();
-    assert!(state.ended);
-    assert_eq!(state.epoch, 2);
+    let ended = index.load(s).await.unwrap().unwrap();
+    assert!(ended.ended);
+    assert_eq!((ended.epoch, ended.generation), (2, 1));
     assert_eq!(
-        state.discontinuity_base, 1,
+        ended.discontinuity_base, 1,
         "the trimmed discontinuity is counted"
     );
-    assert_eq!(state.segments.first().unwrap().msn, 6);
+    assert_eq!(msns(&ended), vec![6, 7, 8]);
 
-    let reopened = index.open_session(s, 3).await.unwrap();
-    assert_eq!((reopened.next_msn, reopened.discontinuity), (9, true));
-    assert!(!index.load(s).await.unwrap().unwrap().ended);
+    // ENDLIST is never taken back: no new segment, no reopening by the ended session; a
+    // retry of the newest append is still a success.
+    assert!(matches!(
+        index.append(s, record(9, 2, false), 3).await,
+        Err(IndexError::StaleEpoch { .. })
+    ));
+    assert_eq!(
+        index.append(s, record(8, 2, false), 3).await.unwrap(),
+        vec![]
+    );
+    assert!(matches!(
+        index.open_session(s, 2).await,
+        Err(IndexError::StaleEpoch { .. })
+    ));
+    index.close_session(s, 2).await.unwrap();
+    assert_eq!(index.load(s).await.unwrap().unwrap(), ended);
+
+    // The next session starts a new generation: the ended listing is retired (for deletion),
+    // msns continue, and the new playlist starts without a discontinuity.
+    let third = index.open_session(s, 3).await.unwrap();
+    assert_eq!((third.next_msn, third.discontinuity), (9, false));
+    assert_eq!(third.retired, ended.segments);
+    let fresh = index.load(s).await.unwrap().unwrap();
+    assert!(!fresh.ended && fresh.segments.is_empty());
+    assert_eq!((fresh.epoch, fresh.generation), (3, 3));
+    assert!(fresh.discontinuity_base >= 1, "never goes back");
+    assert!(matches!(
+        index.append(s, record(8, 3, false), 3).await,
+        Err(IndexError::SequenceRewind {
+            offered: 8,
+            last: 8
+        })
+    ));
+    index.append(s, record(9, 3, false), 3).await.unwrap();
+
+    // A takeover of the live new generation keeps it.
+    let fourth = index.open_session(s, 4).await.unwrap();
+    assert_eq!((fourth.next_msn, fourth.discontinuity), (10, true));
+    assert!(fourth.retired.is_empty());
+    let state = index.load(s).await.unwrap().unwrap();
+    assert_eq!((state.epoch, state.generation), (4, 3));
+    assert_eq!(state.segments, vec![record(9, 3, false)]);
 }
 
 /// Epochs and sequence numbers are compared exactly, also where a double (Lua's number)
@@ -255,10 +330,71 @@ async fn redis_index_keeps_the_contract() {
 }
 
 #[tokio::test]
+async fn disk_index_keeps_the_contract_and_its_state_across_a_reopen() {
+    let dir = TempDir::new();
+    let path = dir.path().join("index.redb");
+    let s = unique_stream();
+    let before = {
+        let index = DiskIndex::open(&path).unwrap();
+        contract(&index, &s).await;
+        index.load(&s).await.unwrap().unwrap()
+    };
+    let index = DiskIndex::open(&path).unwrap();
+    assert_eq!(index.load(&s).await.unwrap().unwrap(), before);
+    // The reopened index goes on where it was: fencing and the media sequence.
+    assert!(index.open_session(&s, 3).await.is_err());
+    let next = index.open_session(&s, 5).await.unwrap();
+    assert_eq!((next.next_msn, next.discontinuity), (10, true));
+}
+
+#[tokio::test]
+async fn disk_index_refuses_a_file_that_is_not_an_index() {
+    let dir = TempDir::new();
+    let path = dir.path().join("index.redb");
+    std::fs::write(&path, b"not a database, just some bytes of text").unwrap();
+    assert!(matches!(
+        DiskIndex::open(&path),
+        Err(IndexError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn cached_disk_index_keeps_the_contract() {
+    let dir = TempDir::new();
+    let disk = DiskIndex::open(&dir.path().join("index.redb")).unwrap();
+    let cache = CachedIndex::new(Arc::new(disk), CachedIndexConfig::default());
+    contract(&cache, &unique_stream()).await;
+}
+
+#[tokio::test]
+async fn redis_index_still_reads_v1_records() {
+    let server = RedisServer::start();
+    let index = redis_index(&server);
+    let s = unique_stream();
+    index.open_session(&s, 7).await.unwrap();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    // What a build before record v2 wrote.
+    let _: () = redis::cmd("RPUSH")
+        .arg(keys::index_segments(&s))
+        .arg("v1|41|7|2000|1700000000000|1")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let state = index.load(&s).await.unwrap().unwrap();
+    let old = &state.segments[0];
+    assert_eq!((old.msn, old.seq, old.bytes, old.epoch), (41, 41, 0, 7));
+    assert!(old.discontinuity);
+}
+
+#[tokio::test]
 async fn indexes_compare_numbers_exactly() {
     exact_beyond_f64(&MemoryIndex::new(), &unique_stream()).await;
     let server = RedisServer::start();
     exact_beyond_f64(&redis_index(&server), &unique_stream()).await;
+    let dir = TempDir::new();
+    let disk = DiskIndex::open(&dir.path().join("index.redb")).unwrap();
+    exact_beyond_f64(&disk, &unique_stream()).await;
 }
 
 #[tokio::test]
@@ -312,7 +448,10 @@ async fn redis_refuses_a_stale_epoch_write_atomically() {
         .query_async(&mut raw)
         .await
         .unwrap();
-    assert_eq!(records, vec!["v1|0|1|2000|1700000000000|0".to_owned()]);
+    assert_eq!(
+        records,
+        vec!["v2|0|1|100|2000|250000|1700000000000|0".to_owned()]
+    );
     let (epoch, ended): (String, String) = redis::cmd("HMGET")
         .arg(keys::index_meta(&s))
         .arg("epoch")
@@ -341,8 +480,10 @@ async fn redis_changes_deliver_the_stream_id_after_a_write() {
     other.close_session(&s, 1).await.unwrap();
     assert_eq!(next_change(&mut changes).await, s);
 
-    // A refused write changes nothing and announces nothing.
-    assert!(index.append(&s, record(0, 1, false), 3).await.is_err());
+    // A refused write (after the end) changes nothing and announces nothing; nor does an
+    // idempotent retry of the newest record.
+    assert!(index.append(&s, record(1, 1, false), 3).await.is_err());
+    assert!(index.append(&s, record(0, 1, false), 3).await.is_ok());
     let quiet = tokio::time::timeout(Duration::from_millis(200), changes.recv()).await;
     assert!(quiet.is_err(), "unexpected notification {quiet:?}");
 }
@@ -390,6 +531,13 @@ async fn redis_outage_is_unavailable_within_the_deadline_and_recovers() {
 #[tokio::test]
 async fn cached_memory_index_follows_notifications() {
     cache_follows_notifications(Arc::new(MemoryIndex::new())).await;
+}
+
+#[tokio::test]
+async fn cached_disk_index_follows_notifications() {
+    let dir = TempDir::new();
+    let disk = DiskIndex::open(&dir.path().join("index.redb")).unwrap();
+    cache_follows_notifications(Arc::new(disk)).await;
 }
 
 #[tokio::test]

@@ -6,7 +6,6 @@
 
 mod budget;
 mod queue;
-mod records;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -120,7 +119,7 @@ impl Uploader {
             retain: config.hls.retain.max(config.hls.window),
             next_msn: start.next_msn,
             discontinuity_first: start.discontinuity,
-            retired: records::retired(&start),
+            retired: start.retired,
             shared,
             stats,
         };
@@ -214,7 +213,7 @@ impl Uploader {
     /// Lists the stored segment until the index takes it; false when this session is fenced.
     async fn list(&mut self, work: &Work) -> bool {
         let segment = &work.segment;
-        let listing = records::Listing {
+        let record = SegmentRecord {
             msn: self.next_msn,
             epoch: self.epoch,
             seq: segment.seq,
@@ -223,7 +222,6 @@ impl Uploader {
             program_date_time_ms: segment.program_date_time_ms,
             discontinuity: work.gap_before || self.discontinuity_first,
         };
-        let record = records::record(&listing);
         let mut backoff = FIRST_BACKOFF;
         loop {
             let started = Instant::now();
@@ -306,8 +304,7 @@ impl Uploader {
     }
 
     async fn delete_object(&self, record: &SegmentRecord) {
-        self.delete_seq(record.epoch, records::object_seq(record))
-            .await;
+        self.delete_seq(record.epoch, record.seq).await;
     }
 
     async fn delete_seq(&self, epoch: u64, seq: u64) {

@@ -1,0 +1,156 @@
+//! The on-disk [`SegmentIndex`] of `ferrocast dev`: one `redb` file, so the media sequence,
+//! the epochs and the generations survive a restart (or a kill) of the process.
+//!
+//! Each call is one redb transaction, committed durably before the call returns, and runs on
+//! the blocking pool (redb's I/O and fsync are synchronous). A stream's state is one value:
+//! its [`crate::encoding::encode_stream`] text, bounded by the caller's `retain`. The rules
+//! are those of [`crate::stream_state`], shared with [`crate::MemoryIndex`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableTable, TableDefinition};
+use tokio::sync::broadcast;
+
+use crate::encoding::{decode_stream, encode_stream};
+use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+use crate::stream_state::{self, StreamState};
+
+/// Stream id → encoded stream state.
+const STREAMS: TableDefinition<&str, &str> = TableDefinition::new("streams");
+
+/// Notifications a slow reader may fall behind by before it must flush everything.
+const CHANGES_CAPACITY: usize = 1024;
+
+/// A process-local segment index kept in a file.
+pub struct DiskIndex {
+    database: Arc<Database>,
+    changes: broadcast::Sender<String>,
+}
+
+impl DiskIndex {
+    /// Opens the index file at `path`, creating it if it does not exist. Fails if the file is
+    /// not an index or another process has it open.
+    pub fn open(path: &Path) -> Result<Self, IndexError> {
+        let database = Database::create(path).map_err(|error| {
+            IndexError::Unavailable(format!("disk index {}: {error}", path.display()))
+        })?;
+        Ok(Self {
+            database: Arc::new(database),
+            changes: broadcast::channel(CHANGES_CAPACITY).0,
+        })
+    }
+
+    /// Runs `change` on the stream's state in one write transaction and commits it when the
+    /// change succeeded (`Ok(Some(new state))`); announces the stream after a commit.
+    async fn write<T: Send + 'static>(
+        &self,
+        stream_id: &str,
+        change: impl FnOnce(Option<StreamState>) -> Result<(Option<StreamState>, T), IndexError>
+        + Send
+        + 'static,
+    ) -> Result<T, IndexError> {
+        let database = Arc::clone(&self.database);
+        let key = stream_id.to_owned();
+        let result = tokio::task::spawn_blocking(move || {
+            let transaction = database.begin_write().map_err(unavailable)?;
+            let answer = {
+                let mut table = transaction.open_table(STREAMS).map_err(unavailable)?;
+                let previous = match table.get(key.as_str()).map_err(unavailable)? {
+                    Some(value) => Some(decode_stream(value.value()).map_err(corrupt)?),
+                    None => None,
+                };
+                let (next, answer) = change(previous)?;
+                if let Some(next) = next {
+                    table
+                        .insert(key.as_str(), encode_stream(&next).as_str())
+                        .map_err(unavailable)?;
+                }
+                answer
+            };
+            transaction.commit().map_err(unavailable)?;
+            Ok(answer)
+        })
+        .await
+        .map_err(|error| IndexError::Unavailable(format!("disk index task: {error}")))?;
+        if result.is_ok() {
+            let _ = self.changes.send(stream_id.to_owned());
+        }
+        result
+    }
+}
+
+fn unavailable(error: impl std::fmt::Display) -> IndexError {
+    IndexError::Unavailable(format!("disk index: {error}"))
+}
+
+fn corrupt(error: String) -> IndexError {
+    IndexError::Unavailable(format!("disk index holds a bad value: {error}"))
+}
+
+#[async_trait]
+impl SegmentIndex for DiskIndex {
+    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+        self.write(stream_id, move |previous| {
+            let (stream, start) = stream_state::open_session(previous, epoch)?;
+            Ok((Some(stream), start))
+        })
+        .await
+    }
+
+    async fn append(
+        &self,
+        stream_id: &str,
+        record: SegmentRecord,
+        retain: usize,
+    ) -> Result<Vec<SegmentRecord>, IndexError> {
+        self.write(stream_id, move |previous| {
+            let Some(mut stream) = previous else {
+                return Err(IndexError::StaleEpoch {
+                    offered: record.epoch,
+                    current: 0,
+                });
+            };
+            let trimmed = stream_state::append(&mut stream, record, retain)?;
+            Ok((Some(stream), trimmed))
+        })
+        .await
+    }
+
+    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+        self.write(stream_id, move |previous| {
+            let Some(mut stream) = previous else {
+                return Ok((None, ()));
+            };
+            stream_state::close_session(&mut stream, epoch)?;
+            Ok((Some(stream), ()))
+        })
+        .await
+    }
+
+    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+        let database = Arc::clone(&self.database);
+        let key = stream_id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let transaction = database.begin_read().map_err(unavailable)?;
+            let table = match transaction.open_table(STREAMS) {
+                Ok(table) => table,
+                // Nothing was ever written: no stream exists yet.
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(error) => return Err(unavailable(error)),
+            };
+            let Some(value) = table.get(key.as_str()).map_err(unavailable)? else {
+                return Ok(None);
+            };
+            let stream = decode_stream(value.value()).map_err(corrupt)?;
+            Ok(Some(stream.view))
+        })
+        .await
+        .map_err(|error| IndexError::Unavailable(format!("disk index task: {error}")))?
+    }
+
+    fn changes(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+}

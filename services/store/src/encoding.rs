@@ -1,0 +1,213 @@
+//! Text encodings of index data: segment records (Redis list entries, disk index lines) and a
+//! whole stream's state (one disk index value).
+//!
+//! Each layout starts with a version tag, so entries written by an older build stay readable
+//! during a rolling upgrade (and in a `dev` data directory kept across upgrades). Numbers are
+//! canonical decimals: the Redis scripts compare them as strings, never as Lua doubles.
+
+use crate::index::{IndexState, SegmentRecord};
+use crate::stream_state::StreamState;
+
+/// Tag of the first record layout (no `seq`, no `bytes`): still decoded.
+const RECORD_V1: &str = "v1";
+/// Tag of the current record layout.
+const RECORD_V2: &str = "v2";
+/// Tag of the stream state layout.
+const STREAM_V1: &str = "s1";
+
+/// Encodes a record as `v2|msn|epoch|seq|duration_ms|bytes|program_date_time_ms|disc(0/1)`.
+/// The discontinuity flag must stay the last field: the Redis scripts count trimmed
+/// discontinuities by it.
+pub(crate) fn encode_record(record: &SegmentRecord) -> String {
+    format!(
+        "{RECORD_V2}|{}|{}|{}|{}|{}|{}|{}",
+        record.msn,
+        record.epoch,
+        record.seq,
+        record.duration_ms,
+        record.bytes,
+        record.program_date_time_ms,
+        u8::from(record.discontinuity)
+    )
+}
+
+/// Decodes [`encode_record`]'s output, or a v1 record (`seq = msn`, `bytes = 0`: v1 objects
+/// were named by their msn).
+pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
+    let bad = || format!("malformed segment record {encoded:?}");
+    let number = |field: &str| field.parse::<u64>().map_err(|_| bad());
+    let fields: Vec<&str> = encoded.split('|').collect();
+    let (msn, epoch, seq, duration_ms, bytes, pdt_ms, discontinuity) = match fields.as_slice() {
+        [version, msn, epoch, duration_ms, pdt_ms, disc] if *version == RECORD_V1 => {
+            (*msn, *epoch, *msn, *duration_ms, "0", *pdt_ms, *disc)
+        }
+        [version, msn, epoch, seq, duration_ms, bytes, pdt_ms, disc] if *version == RECORD_V2 => {
+            (*msn, *epoch, *seq, *duration_ms, *bytes, *pdt_ms, *disc)
+        }
+        [version, ..] if *version != RECORD_V1 && *version != RECORD_V2 => {
+            return Err(format!("unknown segment record version {version:?}"));
+        }
+        _ => return Err(bad()),
+    };
+    Ok(SegmentRecord {
+        msn: number(msn)?,
+        epoch: number(epoch)?,
+        seq: number(seq)?,
+        duration_ms: number(duration_ms)?,
+        bytes: number(bytes)?,
+        program_date_time_ms: pdt_ms.parse().map_err(|_| bad())?,
+        discontinuity: match discontinuity {
+            "0" => false,
+            "1" => true,
+            _ => return Err(bad()),
+        },
+    })
+}
+
+/// Encodes a stream's state: a header line
+/// `s1|epoch|generation|ended(0/1)|discontinuity_base|last_msn (empty if none)`, then one
+/// [`encode_record`] line per listed record, oldest first.
+pub(crate) fn encode_stream(stream: &StreamState) -> String {
+    let view = &stream.view;
+    let last_msn = stream
+        .last_msn
+        .map(|msn| msn.to_string())
+        .unwrap_or_default();
+    let mut text = format!(
+        "{STREAM_V1}|{}|{}|{}|{}|{last_msn}",
+        view.epoch,
+        view.generation,
+        u8::from(view.ended),
+        view.discontinuity_base
+    );
+    for record in &view.segments {
+        text.push('\n');
+        text.push_str(&encode_record(record));
+    }
+    text
+}
+
+/// Decodes [`encode_stream`]'s output.
+pub(crate) fn decode_stream(encoded: &str) -> Result<StreamState, String> {
+    let bad = || format!("malformed stream state header in {encoded:?}");
+    let mut lines = encoded.split('\n');
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('|').collect();
+    let [
+        version,
+        epoch,
+        generation,
+        ended,
+        discontinuity_base,
+        last_msn,
+    ] = header.as_slice()
+    else {
+        return Err(bad());
+    };
+    if *version != STREAM_V1 {
+        return Err(format!("unknown stream state version {version:?}"));
+    }
+    let number = |field: &str| field.parse::<u64>().map_err(|_| bad());
+    let segments = lines.map(decode_record).collect::<Result<Vec<_>, _>>()?;
+    Ok(StreamState {
+        view: IndexState {
+            segments,
+            discontinuity_base: number(discontinuity_base)?,
+            ended: match *ended {
+                "0" => false,
+                "1" => true,
+                _ => return Err(bad()),
+            },
+            epoch: number(epoch)?,
+            generation: number(generation)?,
+        },
+        last_msn: match *last_msn {
+            "" => None,
+            msn => Some(number(msn)?),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(msn: u64, discontinuity: bool) -> SegmentRecord {
+        SegmentRecord {
+            msn,
+            epoch: 7,
+            seq: 3,
+            duration_ms: 2002,
+            bytes: 512_000,
+            program_date_time_ms: -5,
+            discontinuity,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_end_in_the_discontinuity_flag() {
+        let record = record(u64::MAX, true);
+        let encoded = encode_record(&record);
+        assert_eq!(encoded, format!("v2|{}|7|3|2002|512000|-5|1", u64::MAX));
+        assert!(
+            encoded.ends_with("|1"),
+            "APPEND counts trimmed discontinuities by this"
+        );
+        assert_eq!(decode_record(&encoded), Ok(record));
+    }
+
+    #[test]
+    fn v1_records_still_decode_named_by_their_msn() {
+        let decoded = decode_record("v1|42|7|2002|-5|0").unwrap();
+        assert_eq!(
+            decoded,
+            SegmentRecord {
+                msn: 42,
+                epoch: 7,
+                seq: 42,
+                duration_ms: 2002,
+                bytes: 0,
+                program_date_time_ms: -5,
+                discontinuity: false,
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_records_are_errors() {
+        for bad in [
+            "",
+            "v1|1|2|3|4",
+            "v2|1|2|3|4|0",
+            "v3|1|2|3|4|5|6|0",
+            "v1|x|2|3|4|0",
+            "v1|1|2|3|4|2",
+            "v2|1|2|3|4|-5|6|0",
+            "v2|1|2|3|4|5|6|0|0",
+        ] {
+            assert!(decode_record(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stream_states_round_trip() {
+        let mut stream = StreamState {
+            view: IndexState {
+                segments: vec![record(4, true), record(5, false)],
+                discontinuity_base: 2,
+                ended: true,
+                epoch: 9,
+                generation: 8,
+            },
+            last_msn: Some(5),
+        };
+        assert_eq!(decode_stream(&encode_stream(&stream)), Ok(stream.clone()));
+        stream.view.segments.clear();
+        stream.last_msn = None;
+        let encoded = encode_stream(&stream);
+        assert_eq!(encoded, "s1|9|8|1|2|");
+        assert_eq!(decode_stream(&encoded), Ok(stream));
+        for bad in ["", "s1|9|8|1|2", "s2|9|8|1|2|", "s1|9|8|1|2|\nv9|x"] {
+            assert!(decode_stream(bad).is_err(), "{bad:?}");
+        }
+    }
+}
