@@ -1,5 +1,5 @@
-//! `ferrocast dev`: every role in one process on embedded defaults — in-memory index and
-//! control, a local directory as the object store, in-process live hubs, the gRPC relay over
+//! `ferrocast dev`: every role in one process on embedded defaults — the segment index in a
+//! redb file and control in memory, a local directory as the object store, in-process live hubs, the gRPC relay over
 //! loopback between its origin and its edge — through the same traits the cluster implements.
 
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ use ferrocast_origin::{
     BufferBudget, DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
 };
 use ferrocast_store::{
-    DEFAULT_SEGMENT_CACHE_BYTES, MemoryIndex, RetryPolicy, SegmentCache, SegmentStore,
+    DEFAULT_SEGMENT_CACHE_BYTES, DiskIndex, RetryPolicy, SegmentCache, SegmentIndex, SegmentStore,
 };
 use object_store::local::LocalFileSystem;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,9 @@ use super::dev_relay::LoopbackRelay;
 use super::heartbeat;
 use super::ops::{MetricsConfig, Ops, connection_share};
 use super::url_host;
+
+/// The segment index's file in the data directory.
+const INDEX_FILE: &str = "index.redb";
 
 /// How often `dev` renews its own leases: as often as an origin heartbeats by default.
 const LOCAL_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
@@ -147,7 +150,16 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         "",
         RetryPolicy::default(),
     );
-    let index = Arc::new(MemoryIndex::new());
+    let index_path = config.data_dir.join(INDEX_FILE);
+    let index = Arc::new(
+        DiskIndex::open(&index_path)
+            .with_context(|| format!("opening the index {}", index_path.display()))?,
+    );
+    // Epochs continue above the newest one that ever wrote, so a restart reuses no object
+    // name and the index fences nothing it should not.
+    if let Some(state) = index.load(&stream.id).await.context("reading the index")? {
+        control.raise_epoch_floor(&stream.id, state.epoch);
+    }
     let hubs = Arc::new(Hubs::new(HubLimits::default()));
     let publishing: Arc<Publishing> = Arc::default();
     let segments = Arc::new(SegmentCache::new(
@@ -286,13 +298,10 @@ fn load_or_create_stream(data_dir: &Path) -> anyhow::Result<DevStream> {
     Ok(stream)
 }
 
-/// The segment directory, emptied: the in-memory index of an earlier run is gone, so its
-/// segments are unreachable, and epochs restart, so their keys would collide.
+/// The segment directory. It is kept across restarts: the index on disk still lists its
+/// objects, and epochs keep growing, so no object name is written twice.
 fn segment_directory(data_dir: &Path) -> anyhow::Result<Arc<LocalFileSystem>> {
     let dir = data_dir.join("segments");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
     std::fs::create_dir_all(&dir)?;
     let store = LocalFileSystem::new_with_prefix(&dir)
         .with_context(|| format!("opening {}", dir.display()))?;
