@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::Request;
 use ferrocast_ops::LiveCount;
 use ferrocast_ops::http_metrics::HttpMetrics;
-use ferrocast_store::SegmentCache;
+use ferrocast_store::{CachedIndex, SegmentCache};
 use metrics::Unit;
 
 const VIEWERS: &str = "ferrocast_edge_viewers";
@@ -21,6 +21,7 @@ const FETCHES: &str = "ferrocast_edge_segment_fetches_total";
 const FETCH_FAILURES: &str = "ferrocast_edge_segment_fetch_failures_total";
 const FLV_FRAMES_DROPPED: &str = "ferrocast_edge_flv_frames_dropped_total";
 const FLV_VIEWERS_CUT: &str = "ferrocast_edge_flv_viewers_cut_total";
+const INDEX_STALE_ANSWERS: &str = "ferrocast_edge_index_stale_answers_total";
 
 /// The HTTP request metrics of the edge's public port.
 pub const HTTP: HttpMetrics = HttpMetrics {
@@ -54,10 +55,14 @@ pub fn describe() {
     metrics::describe_counter!(FETCH_FAILURES, "Segment GETs that failed.");
     metrics::describe_counter!(FLV_FRAMES_DROPPED, "Frames skipped for slow FLV viewers.");
     metrics::describe_counter!(FLV_VIEWERS_CUT, "FLV viewers cut for lagging too often.");
+    metrics::describe_counter!(
+        INDEX_STALE_ANSWERS,
+        "Playlist requests answered from the last known index state while the index was unreachable."
+    );
     for protocol in ["flv", "hls"] {
         metrics::counter!(EGRESS_BYTES, "protocol" => protocol).absolute(0);
     }
-    for name in [FLV_FRAMES_DROPPED, FLV_VIEWERS_CUT] {
+    for name in [FLV_FRAMES_DROPPED, FLV_VIEWERS_CUT, INDEX_STALE_ANSWERS] {
         metrics::counter!(name).absolute(0);
     }
     HTTP.describe(&ROUTES);
@@ -74,6 +79,11 @@ pub fn collect(segments: &SegmentCache) {
     metrics::counter!(FETCHES).absolute(stats.backend_gets);
     metrics::counter!(FETCH_FAILURES).absolute(stats.backend_failures);
     metrics::gauge!(CACHE_BYTES).set(stats.cached_bytes as f64);
+}
+
+/// Copies the index cache's count of stale answers into its metric.
+pub fn collect_index(index: &CachedIndex) {
+    metrics::counter!(INDEX_STALE_ANSWERS).absolute(index.stale_answers());
 }
 
 fn route_of(request: &Request) -> &'static str {

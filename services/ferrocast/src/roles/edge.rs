@@ -55,6 +55,15 @@ pub struct EdgeRoleConfig {
     pub flv: FlvViewerLimits,
     /// Header-read and idle timeouts and the connection cap of the HTTP port.
     pub http: ConnectionLimits,
+    /// How long a playlist is still served from the last known index state while the index
+    /// (Redis) is unreachable, instead of answering 503.
+    #[serde(with = "humantime_serde")]
+    pub hls_stale_for: Duration,
+    /// How long HTTP-FLV viewers of a stream whose origin went away or whose publisher
+    /// stopped stay connected while the edge looks for the stream again; at least the
+    /// origins' `reconnect_window`.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_window: Duration,
     /// How often to tell control this edge is alive.
     #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
@@ -79,6 +88,8 @@ impl Default for EdgeRoleConfig {
             segment_cache_bytes: DEFAULT_SEGMENT_CACHE_BYTES,
             flv: FlvViewerLimits::default(),
             http: ConnectionLimits::default(),
+            hls_stale_for: CachedIndexConfig::default().serve_stale_for,
+            reconnect_window: RelayConfig::default().resubscribe_for,
             heartbeat_interval: Duration::from_secs(2),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9102)),
             drain: RequestDrain {
@@ -102,7 +113,13 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         ..RedisIndexConfig::default()
     })
     .context("redis_url")?;
-    let index = CachedIndex::new(Arc::new(redis_index), CachedIndexConfig::default());
+    let index = Arc::new(CachedIndex::new(
+        Arc::new(redis_index),
+        CachedIndexConfig {
+            serve_stale_for: config.hls_stale_for,
+            ..CachedIndexConfig::default()
+        },
+    ));
     let objects = s3_object_store(&config.s3).context("s3")?;
     let store = SegmentStore::new(
         objects,
@@ -116,19 +133,24 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
 
     let segments = Arc::new(SegmentCache::new(store, config.segment_cache_bytes));
     let cache = segments.clone();
+    let cached_index = index.clone();
     let collectors: Vec<Collector> = vec![
         Arc::new(move || ferrocast_edge::metrics::collect(&cache)),
+        Arc::new(move || ferrocast_edge::metrics::collect_index(&cached_index)),
         Arc::new(ferrocast_relay::metrics::collect_edge),
     ];
     let ops = Ops::start(config.ops_listen, "edge", collectors, &shutdown).await?;
     let relay = Arc::new(RelaySource::new(
         Arc::new(control.clone()),
-        RelayConfig::default(),
+        RelayConfig {
+            resubscribe_for: config.reconnect_window,
+            ..RelayConfig::default()
+        },
         credential,
     ));
     let deps = EdgeDeps {
         directory: Arc::new(control.clone()),
-        index: Arc::new(index),
+        index,
         segments: segments.clone(),
         live: relay.clone(),
     };
