@@ -11,14 +11,12 @@ use crate::support::faults::{Paused, metric_samples};
 /// How often the origin's buffer gauges are read during the outage.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
-/// The origin's gauges of bytes held for upload (any `ferrocast_origin_*buffer*bytes*` or
-/// `*held*bytes*` series that is not a counter), summed.
+/// The origin's gauge of the bytes its upload buffers hold.
 fn bytes_held(ops_url: &str) -> Option<f64> {
-    let samples = metric_samples(ops_url, "ferrocast_origin_", |name| {
-        let held = name.contains("buffer") || name.contains("held");
-        held && name.contains("bytes") && !name.ends_with("_total")
+    let samples = metric_samples(ops_url, "ferrocast_origin_upload_buffer_bytes", |name| {
+        name == "ferrocast_origin_upload_buffer_bytes"
     });
-    (!samples.is_empty()).then(|| samples.iter().map(|(_, value)| value).sum())
+    samples.first().map(|(_, value)| *value)
 }
 
 fn s3_pause_loses_nothing(pause: Duration) {
