@@ -157,8 +157,9 @@ impl SegmentIndex for RedisIndex {
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
             .arg(stream_id);
-        let (status, last): (String, String) =
-            self.run_durable("open_session", stream_id, &invocation).await?;
+        let (status, last): (String, String) = self
+            .run_durable("open_session", stream_id, &invocation)
+            .await?;
         if status != "ok" {
             return Err(refusal(&status, &last, epoch, 0));
         }
@@ -208,8 +209,9 @@ impl SegmentIndex for RedisIndex {
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
             .arg(stream_id);
-        let (status, value): (String, String) =
-            self.run_durable("close_session", stream_id, &invocation).await?;
+        let (status, value): (String, String) = self
+            .run_durable("close_session", stream_id, &invocation)
+            .await?;
         if status != "ok" {
             return Err(refusal(&status, &value, epoch, 0));
         }

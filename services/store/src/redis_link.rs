@@ -19,7 +19,7 @@ use redis::{
     Client, Cmd, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult,
     ServerErrorKind, Value,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio::time::timeout;
 
@@ -28,7 +28,7 @@ const MAX_SENTINELS: usize = 16;
 
 /// Where the Sentinels are and how durable a write must be before it is acknowledged. Off
 /// (plain `redis_url`) while `master_name` is empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SentinelConfig {
     /// The name the Sentinels monitor the primary under (`sentinel monitor <name> …`); empty
@@ -85,7 +85,10 @@ impl std::fmt::Debug for RedisLink {
         // The URL may hold a password: print nothing of it.
         formatter
             .debug_struct("RedisLink")
-            .field("sentinel", &matches!(self.shared.primary, Primary::Sentinel(_)))
+            .field(
+                "sentinel",
+                &matches!(self.shared.primary, Primary::Sentinel(_)),
+            )
             .field("min_replicas", &self.shared.min_replicas)
             .finish_non_exhaustive()
     }
@@ -227,8 +230,7 @@ impl RedisLink {
     /// Forgets the primary of `generation` if `error` means it may have moved, so the next
     /// call asks the Sentinels again.
     async fn failed(&self, generation: u64, error: &RedisError) {
-        if !matches!(self.shared.primary, Primary::Sentinel(_)) || !primary_may_have_moved(error)
-        {
+        if !matches!(self.shared.primary, Primary::Sentinel(_)) || !primary_may_have_moved(error) {
             return;
         }
         let mut current = self.shared.current.lock().await;

@@ -126,6 +126,14 @@ impl Repo {
                     .invoke_async(&mut con),
             )
             .await?;
+        if epoch > 0
+            && let Err(unconfirmed) = self.wait_replicas("acquire lease", &mut con).await
+        {
+            // The caller hears "unavailable" and retries; a grant left behind would make that
+            // retry find its own lease live. Best effort: at worst it expires on its own.
+            let _ = self.release_lease(stream_id, epoch, origin_id).await;
+            return Err(unconfirmed);
+        }
         Ok((epoch > 0).then_some(epoch))
     }
 
