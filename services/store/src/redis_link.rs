@@ -361,3 +361,65 @@ impl ConnectionLike for LinkHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+
+    use super::*;
+
+    #[test]
+    fn sentinel_is_off_by_default_and_refuses_unknown_keys() {
+        let config: SentinelConfig = serde_json::from_str("{}").unwrap();
+        assert!(!config.enabled());
+        assert_eq!(config, SentinelConfig::default());
+        let typo = serde_json::from_str::<SentinelConfig>(r#"{"master": "x"}"#);
+        assert!(typo.is_err());
+        let set: SentinelConfig =
+            serde_json::from_str(r#"{"master_name": "m", "nodes": ["h:1"], "min_replicas": 1}"#)
+                .unwrap();
+        assert!(set.enabled());
+    }
+
+    #[test]
+    fn sentinel_needs_between_one_and_sixteen_nodes() {
+        let mut sentinel = SentinelConfig {
+            master_name: "m".into(),
+            ..SentinelConfig::default()
+        };
+        let url = "redis://127.0.0.1:1";
+        assert!(RedisLink::new(url, &sentinel, Duration::from_secs(1)).is_err());
+        sentinel.nodes = vec!["127.0.0.1:2".into(); 17];
+        assert!(RedisLink::new(url, &sentinel, Duration::from_secs(1)).is_err());
+        sentinel.nodes.truncate(3);
+        sentinel.nodes[0] = "redis://127.0.0.1:3".into();
+        assert!(RedisLink::new(url, &sentinel, Duration::from_secs(1)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn debug_never_shows_the_url() {
+        let link = RedisLink::new(
+            "redis://:hunter2@127.0.0.1:1",
+            &SentinelConfig::default(),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(!format!("{link:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn only_failures_that_may_mean_a_new_primary_re_resolve() {
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(primary_may_have_moved(&refused));
+        let timed_out = RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        assert!(primary_may_have_moved(&timed_out));
+        let read_only = RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ReadOnly),
+            "You can't write against a read only replica.",
+        ));
+        assert!(primary_may_have_moved(&read_only));
+        let script_error =
+            RedisError::from((ErrorKind::Server(ServerErrorKind::ResponseError), "ERR bad"));
+        assert!(!primary_may_have_moved(&script_error));
+    }
+}
