@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrocast_proto::auth::{ClusterSecret, Verifier};
 use ferrocast_proto::control::control_server::ControlServer;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ferrocast_store::{RedisLink, SentinelConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -55,17 +55,19 @@ pub(crate) struct Shared {
     admin_token_hash: [u8; 32],
 }
 
-/// Connects to Redis at `url` with `timeout` on connecting and on every response, so no call
-/// through the manager can hang. Reconnects by itself afterwards.
-pub async fn connect_redis(url: &str, timeout: Duration) -> Result<ConnectionManager, ServerError> {
-    let client = redis::Client::open(url).map_err(|e| ServerError::Redis(e.to_string()))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(2);
-    let connect = ConnectionManager::new_with_config(client, config);
-    match tokio::time::timeout(timeout.saturating_mul(3), connect).await {
-        Ok(Ok(manager)) => Ok(manager),
+/// Connects to the Redis primary (at `url`, or found through `sentinel` when that is set)
+/// with `timeout` on connecting, on every response and on a Sentinel lookup, so no call can
+/// hang. Follows the primary by itself afterwards; lease grants wait for
+/// `sentinel.min_replicas` replicas.
+pub async fn connect_redis(
+    url: &str,
+    sentinel: &SentinelConfig,
+    timeout: Duration,
+) -> Result<RedisLink, ServerError> {
+    let link =
+        RedisLink::new(url, sentinel, timeout).map_err(|e| ServerError::Redis(e.to_string()))?;
+    match tokio::time::timeout(timeout.saturating_mul(3), link.check()).await {
+        Ok(Ok(())) => Ok(link),
         Ok(Err(e)) => Err(ServerError::Redis(e.to_string())),
         Err(_) => Err(ServerError::Redis(format!("no answer within {timeout:?}"))),
     }
@@ -79,7 +81,7 @@ pub async fn connect_redis(url: &str, timeout: Duration) -> Result<ConnectionMan
 pub async fn run(
     config: ControlConfig,
     cluster_secret: ClusterSecret,
-    redis: ConnectionManager,
+    redis: RedisLink,
     rest_listener: TcpListener,
     grpc_listener: TcpListener,
     shutdown: CancellationToken,

@@ -10,6 +10,7 @@ use ferrocast_control::lease::{Acquired, Claim, Release, Renewed};
 use ferrocast_control::{
     HeldStream, LeasePolicy, LeaseStore, MemoryLeaseStore, RedisLeaseStore, connect_redis,
 };
+use ferrocast_store::SentinelConfig;
 use ferrocast_testkit::RedisServer;
 
 const TAKEOVER_AFTER: Duration = Duration::from_millis(300);
@@ -196,7 +197,9 @@ async fn memory_store_keeps_the_contract() {
 async fn redis_store_keeps_the_contract() {
     let redis = RedisServer::start();
     let timeout = Duration::from_secs(2);
-    let manager = connect_redis(&redis.url(), timeout).await.unwrap();
+    let manager = connect_redis(&redis.url(), &SentinelConfig::default(), timeout)
+        .await
+        .unwrap();
     let store = RedisLeaseStore::new(manager, timeout, LEASE_TTL);
     contract(LeasePolicy::new(store, TAKEOVER_AFTER)).await;
 }

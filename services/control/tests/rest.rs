@@ -202,9 +202,13 @@ async fn live_state_comes_from_the_lease_and_heartbeats() {
 #[tokio::test]
 async fn refuses_to_start_without_a_long_admin_token() {
     let redis = ferrocast_testkit::RedisServer::start();
-    let manager = ferrocast_control::connect_redis(&redis.url(), std::time::Duration::from_secs(2))
-        .await
-        .unwrap();
+    let manager = ferrocast_control::connect_redis(
+        &redis.url(),
+        &ferrocast_store::SentinelConfig::default(),
+        std::time::Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
     for token in ["", &TOKEN[..31]] {
         let rest = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

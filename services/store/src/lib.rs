@@ -5,6 +5,8 @@
 //! - Index: [`MemoryIndex`] (tests), [`DiskIndex`] (`dev`, kept across restarts),
 //!   [`RedisIndex`] (cluster), and [`CachedIndex`] in front of any for edges; every index
 //!   announces changes ([`SegmentIndex::changes`]).
+//! - Redis: [`RedisLink`] reaches the current primary, through Sentinel when
+//!   [`SentinelConfig`] is set, and confirms durable writes with `WAIT`.
 //! - Objects: [`SegmentStore`] over any `object_store` (memory, local directory, or S3 via
 //!   [`s3_object_store`]), and [`SegmentCache`] in front of it for edges.
 
@@ -16,6 +18,7 @@ pub mod keys;
 mod memory_index;
 mod redis_changes;
 mod redis_index;
+mod redis_link;
 mod redis_scripts;
 mod s3;
 mod segment_cache;
@@ -29,6 +32,7 @@ pub use index::{
 };
 pub use memory_index::MemoryIndex;
 pub use redis_index::{RedisIndex, RedisIndexConfig};
+pub use redis_link::{LinkHandle, RedisLink, SentinelConfig};
 pub use s3::{S3Config, s3_object_store};
 pub use segment_cache::{CacheStats, DEFAULT_SEGMENT_CACHE_BYTES, SegmentCache};
 pub use segments::{RetryPolicy, SegmentStore, StoreError};

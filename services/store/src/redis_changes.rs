@@ -2,7 +2,9 @@
 //!
 //! One dedicated pub/sub connection per [`crate::RedisIndex`], kept alive by a background task:
 //! it reconnects with capped backoff and pings the server so a half-open connection is noticed
-//! within a deadline. Messages published while disconnected are lost, so after every
+//! within a deadline. Each (re)connection asks the [`RedisLink`] for the primary afresh, so
+//! with Sentinel the subscription follows a failover (a demoted primary drops its pub/sub
+//! clients). Messages published while disconnected are lost, so after every
 //! (re)subscription it sends [`CHANGED_ANYTHING`] and readers drop every cached state.
 
 use std::time::Duration;
@@ -14,6 +16,7 @@ use tokio::time::{interval, sleep, timeout};
 
 use crate::index::CHANGED_ANYTHING;
 use crate::keys::INDEX_CHANGED_CHANNEL;
+use crate::redis_link::RedisLink;
 
 /// First wait after a failed connection; doubles per failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -24,17 +27,17 @@ const PING_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts the forwarding task; abort the handle to stop it.
 pub(crate) fn spawn_listener(
-    client: redis::Client,
+    link: RedisLink,
     changes: broadcast::Sender<String>,
     deadline: Duration,
 ) -> AbortHandle {
-    tokio::spawn(listen(client, changes, deadline)).abort_handle()
+    tokio::spawn(listen(link, changes, deadline)).abort_handle()
 }
 
-async fn listen(client: redis::Client, changes: broadcast::Sender<String>, deadline: Duration) {
+async fn listen(link: RedisLink, changes: broadcast::Sender<String>, deadline: Duration) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let lost = subscribe_and_forward(&client, &changes, deadline, &mut backoff).await;
+        let lost = subscribe_and_forward(&link, &changes, deadline, &mut backoff).await;
         tracing::warn!(
             error = %lost,
             retry_in = ?backoff,
@@ -47,15 +50,15 @@ async fn listen(client: redis::Client, changes: broadcast::Sender<String>, deadl
 
 /// Runs one subscription until it fails; returns why. Resets `backoff` once subscribed.
 async fn subscribe_and_forward(
-    client: &redis::Client,
+    link: &RedisLink,
     changes: &broadcast::Sender<String>,
     deadline: Duration,
     backoff: &mut Duration,
 ) -> String {
-    let pubsub = match timeout(deadline, client.get_async_pubsub()).await {
-        Ok(Ok(pubsub)) => pubsub,
-        Ok(Err(error)) => return format!("connect: {error}"),
-        Err(_) => return format!("connect timed out after {deadline:?}"),
+    // Bounded by the link's own deadline (the Sentinel lookup, then the connection).
+    let pubsub = match link.pubsub().await {
+        Ok(pubsub) => pubsub,
+        Err(error) => return format!("connect: {error}"),
     };
     let (mut sink, mut messages) = pubsub.split();
     match timeout(deadline, sink.subscribe(INDEX_CHANGED_CHANNEL)).await {

@@ -1,13 +1,13 @@
 //! The Redis [`SegmentIndex`]: shared by every origin and edge of a cluster.
 //!
-//! Each call is one Lua script (see [`crate::redis_scripts`]) run through a
-//! [`ConnectionManager`], under a deadline; a failure or timeout is
-//! [`IndexError::Unavailable`]. Key layouts live in [`crate::keys`].
+//! Each call is one Lua script (see [`crate::redis_scripts`]) run through a [`RedisLink`]
+//! (the current primary, through Sentinel when configured), under a deadline; a write is
+//! confirmed by enough replicas (`WAIT`) before it counts. A failure, a timeout or too few
+//! confirmations is [`IndexError::Unavailable`]. Key layouts live in [`crate::keys`].
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, ScriptInvocation};
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
@@ -17,6 +17,7 @@ use crate::encoding::{decode_record, encode_record};
 use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
 use crate::keys;
 use crate::redis_changes::spawn_listener;
+use crate::redis_link::{RedisLink, SentinelConfig};
 use crate::redis_scripts::Scripts;
 
 /// Notifications a slow reader may fall behind by before it must flush everything.
@@ -28,8 +29,11 @@ pub struct RedisIndexConfig {
     /// `redis://[user:password@]host:port[/db]` (or `rediss://`). May hold a password:
     /// never logged.
     pub url: String,
-    /// Deadline of one index call, reconnects included.
+    /// Deadline of one index call, reconnects, Sentinel lookups and `WAIT` included.
     pub call_timeout: Duration,
+    /// Find the primary through Sentinel (off by default); `url` then only gives the
+    /// credentials and database.
+    pub sentinel: SentinelConfig,
 }
 
 impl Default for RedisIndexConfig {
@@ -37,13 +41,14 @@ impl Default for RedisIndexConfig {
         Self {
             url: "redis://127.0.0.1:6379".to_owned(),
             call_timeout: Duration::from_secs(2),
+            sentinel: SentinelConfig::default(),
         }
     }
 }
 
 /// A segment index in Redis, fenced atomically by Lua scripts.
 pub struct RedisIndex {
-    connection: ConnectionManager,
+    link: RedisLink,
     scripts: Scripts,
     call_timeout: Duration,
     changes: broadcast::Sender<String>,
@@ -55,20 +60,12 @@ impl RedisIndex {
     /// index, not a crash) and starts the change listener, so it must run inside a Tokio
     /// runtime.
     pub fn new(config: &RedisIndexConfig) -> Result<Self, IndexError> {
-        let client = redis::Client::open(config.url.as_str())
-            .map_err(|error| IndexError::Unavailable(format!("bad redis url: {error}")))?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.call_timeout))
-            .set_response_timeout(Some(config.call_timeout))
-            // A caller waits at most `call_timeout` anyway; keep reconnect attempts inside it.
-            .set_number_of_retries(2)
-            .set_max_delay(config.call_timeout / 4);
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-            .map_err(|error| IndexError::Unavailable(format!("redis client: {error}")))?;
+        let link = RedisLink::new(&config.url, &config.sentinel, config.call_timeout)
+            .map_err(|error| IndexError::Unavailable(format!("bad redis settings: {error}")))?;
         let (changes, _) = broadcast::channel(CHANGES_CAPACITY);
-        let listener = spawn_listener(client, changes.clone(), config.call_timeout);
+        let listener = spawn_listener(link.clone(), changes.clone(), config.call_timeout);
         Ok(Self {
-            connection,
+            link,
             scripts: Scripts::new(),
             call_timeout: config.call_timeout,
             changes,
@@ -76,20 +73,51 @@ impl RedisIndex {
         })
     }
 
-    /// Runs one script under the call deadline.
+    /// Runs one read-only script under the call deadline.
     async fn run<T: FromRedisValue>(
         &self,
         operation: &'static str,
         stream_id: &str,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<T, IndexError> {
-        let mut connection = self.connection.clone();
-        let failure =
-            match timeout(self.call_timeout, invocation.invoke_async(&mut connection)).await {
-                Ok(Ok(reply)) => return Ok(reply),
-                Ok(Err(error)) => format!("redis {operation}: {error}"),
-                Err(_) => format!("redis {operation} timed out after {:?}", self.call_timeout),
-            };
+        self.call(operation, stream_id, invocation, false).await
+    }
+
+    /// Runs one writing script and then `WAIT`s for the configured replicas, both under the
+    /// call deadline: an acknowledged write survives a Sentinel failover.
+    async fn run_durable<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        stream_id: &str,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, IndexError> {
+        self.call(operation, stream_id, invocation, true).await
+    }
+
+    async fn call<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        stream_id: &str,
+        invocation: &ScriptInvocation<'_>,
+        durable: bool,
+    ) -> Result<T, IndexError> {
+        let mut handle = self.link.handle();
+        let attempt = async {
+            let reply = invocation.invoke_async(&mut handle).await?;
+            if durable {
+                self.link.wait_replicas(&mut handle).await?;
+            }
+            Ok::<T, redis::RedisError>(reply)
+        };
+        let failure = match timeout(self.call_timeout, attempt).await {
+            Ok(Ok(reply)) => return Ok(reply),
+            Ok(Err(error)) => format!("redis {operation}: {error}"),
+            Err(_) => {
+                let elapsed = std::io::Error::new(std::io::ErrorKind::TimedOut, "call deadline");
+                handle.failed(&redis::RedisError::from(elapsed)).await;
+                format!("redis {operation} timed out after {:?}", self.call_timeout)
+            }
+        };
         tracing::warn!(%stream_id, operation, error = %failure, "index call failed");
         Err(IndexError::Unavailable(failure))
     }
@@ -138,8 +166,9 @@ impl SegmentIndex for RedisIndex {
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
             .arg(stream_id);
-        let (status, last, discontinuity, retired): (String, String, String, Vec<String>) =
-            self.run("open_session", stream_id, &invocation).await?;
+        let (status, last, discontinuity, retired): (String, String, String, Vec<String>) = self
+            .run_durable("open_session", stream_id, &invocation)
+            .await?;
         if status != "ok" {
             return Err(refusal(&status, &last, epoch, 0));
         }
@@ -171,7 +200,7 @@ impl SegmentIndex for RedisIndex {
             .arg(keys::INDEX_CHANGED_CHANNEL)
             .arg(stream_id);
         let (status, value, trimmed): (String, String, Vec<String>) =
-            self.run("append", stream_id, &invocation).await?;
+            self.run_durable("append", stream_id, &invocation).await?;
         if status != "ok" {
             return Err(refusal(&status, &value, record.epoch, record.msn));
         }
@@ -185,8 +214,9 @@ impl SegmentIndex for RedisIndex {
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
             .arg(stream_id);
-        let (status, value): (String, String) =
-            self.run("close_session", stream_id, &invocation).await?;
+        let (status, value): (String, String) = self
+            .run_durable("close_session", stream_id, &invocation)
+            .await?;
         if status != "ok" {
             return Err(refusal(&status, &value, epoch, 0));
         }

@@ -192,6 +192,7 @@ fn redis_index(server: &RedisServer) -> RedisIndex {
     RedisIndex::new(&RedisIndexConfig {
         url: server.url(),
         call_timeout: Duration::from_secs(2),
+        ..RedisIndexConfig::default()
     })
     .unwrap()
 }
@@ -495,6 +496,7 @@ async fn redis_outage_is_unavailable_within_the_deadline_and_recovers() {
     let index = RedisIndex::new(&RedisIndexConfig {
         url: server.url(),
         call_timeout: Duration::from_millis(500),
+        ..RedisIndexConfig::default()
     })
     .unwrap();
     let mut changes = index.changes();

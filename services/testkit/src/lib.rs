@@ -3,6 +3,8 @@
 //!
 //! - [`RedisServer`]: a `redis-server` without persistence, answering PING before it is
 //!   handed out; it can be stopped and a fresh one started on the same port.
+//! - [`SentinelCluster`]: a primary, a replica and three `redis-sentinel`s, with a
+//!   [`failover`](SentinelCluster::failover) that returns once the replica is primary.
 //! - [`S3Server`]: an `s3s-fs` server over a fresh [`TempDir`], serving one bucket with
 //!   fixed credentials; [`S3Server::config`] gives the plain values a client needs.
 //! - [`TempDir`]: a directory under the system temp dir, removed on drop.
@@ -13,11 +15,14 @@
 
 mod process;
 mod redis;
+mod resp;
 mod s3;
+mod sentinel;
 mod temp_dir;
 
 pub use redis::RedisServer;
 pub use s3::{S3Endpoint, S3Server};
+pub use sentinel::SentinelCluster;
 pub use temp_dir::TempDir;
 
 /// Ports handed out lie below the kernel's ephemeral range (32768–60999 by default), so the

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_store::RedisLink;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 use super::config::millis;
 use super::keys;
@@ -121,7 +121,7 @@ pub struct RedisLeaseStore {
 impl RedisLeaseStore {
     /// Leases over `redis` that lapse `ttl` after their last grant or renewal; every call
     /// gives up after `timeout`.
-    pub fn new(redis: ConnectionManager, timeout: Duration, ttl: Duration) -> Self {
+    pub fn new(redis: RedisLink, timeout: Duration, ttl: Duration) -> Self {
         Self::over(Repo::new(redis, timeout), ttl)
     }
 
@@ -171,10 +171,19 @@ impl LeaseStore for RedisLeaseStore {
                 epoch: *epoch,
                 media_at_ms: *media_at_ms,
             }),
-            [epoch, replaced] if *epoch > 0 => Ok(Attempt::Granted {
-                epoch: *epoch,
-                replaced: (*replaced > 0).then_some(*replaced),
-            }),
+            [epoch, replaced] if *epoch > 0 => {
+                if let Err(unconfirmed) = self.repo.wait_replicas("acquire lease", &mut con).await {
+                    // The caller hears "unavailable" and retries; a grant left behind would
+                    // make that retry find its own lease live. Best effort: at worst it
+                    // expires on its own.
+                    let _ = self.release(stream_id, *epoch, claim.origin_id).await;
+                    return Err(store_error(unconfirmed));
+                }
+                Ok(Attempt::Granted {
+                    epoch: *epoch,
+                    replaced: (*replaced > 0).then_some(*replaced),
+                })
+            }
             other => Err(LeaseStoreError::Corrupt(format!(
                 "acquire script answered {other:?}"
             ))),

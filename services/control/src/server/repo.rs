@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use ferrocast_store::{LinkHandle, RedisLink};
 use redis::{RedisResult, Script};
 
 use super::keys;
@@ -96,19 +96,31 @@ pub enum RepoError {
 /// The control plane's Redis state.
 #[derive(Clone)]
 pub struct Repo {
-    redis: ConnectionManager,
+    redis: RedisLink,
     timeout: Duration,
 }
 
 impl Repo {
     /// A repository whose every call gives up after `timeout`.
-    pub fn new(redis: ConnectionManager, timeout: Duration) -> Self {
+    pub fn new(redis: RedisLink, timeout: Duration) -> Self {
         Self { redis, timeout }
     }
 
-    /// A handle for one call; the manager multiplexes and reconnects by itself.
-    pub(super) fn con(&self) -> ConnectionManager {
-        self.redis.clone()
+    /// A handle for one call or a write and its [`Repo::wait_replicas`]: the link multiplexes,
+    /// reconnects and follows a Sentinel failover by itself.
+    pub(super) fn con(&self) -> LinkHandle {
+        self.redis.handle()
+    }
+
+    /// After a write through `con`, waits until the configured replicas hold it (`WAIT`), so
+    /// the write survives a Redis failover; too few confirmations is a Redis error (control
+    /// answers unavailable, the caller retries).
+    pub(super) async fn wait_replicas(
+        &self,
+        op: &'static str,
+        con: &mut LinkHandle,
+    ) -> Result<(), RepoError> {
+        self.deadline(op, self.redis.wait_replicas(con)).await
     }
 
     /// Runs one Redis call under the deadline.

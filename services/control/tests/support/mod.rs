@@ -93,9 +93,13 @@ impl Control {
             ..ControlConfig::default()
         };
         tweak(&mut config);
-        let manager = ferrocast_control::connect_redis(&redis.url(), Duration::from_secs(2))
-            .await
-            .unwrap();
+        let manager = ferrocast_control::connect_redis(
+            &redis.url(),
+            &ferrocast_store::SentinelConfig::default(),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
         let rest_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let rest = rest_listener.local_addr().unwrap();

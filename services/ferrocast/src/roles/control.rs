@@ -68,9 +68,13 @@ pub async fn run(config: ControlRoleConfig, shutdown: CancellationToken) -> anyh
     };
     ferrocast_control::metrics::describe();
     let ops = Ops::start(config.ops_listen, "control", Vec::new(), &shutdown).await?;
-    let redis = connect_redis(&config.redis_url, config.control.redis_timeout)
-        .await
-        .context("connecting to redis")?;
+    let redis = connect_redis(
+        &config.redis_url,
+        &ferrocast_store::SentinelConfig::default(),
+        config.control.redis_timeout,
+    )
+    .await
+    .context("connecting to redis")?;
     let rest = TcpListener::bind(config.rest_listen)
         .await
         .with_context(|| format!("binding rest {}", config.rest_listen))?;
