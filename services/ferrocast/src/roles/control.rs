@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrocast_control::{ControlConfig, connect_redis};
+use ferrocast_store::SentinelConfig;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,10 @@ pub struct ControlRoleConfig {
     pub grpc_listen: SocketAddr,
     /// Redis holding streams, leases and nodes. May contain a password: never logged.
     pub redis_url: String,
+    /// Redis through Sentinel: when `master_name` is set, the primary is found (and found
+    /// again after a failover) through these Sentinels; `redis_url` then gives only the
+    /// password and database.
+    pub redis_sentinel: SentinelConfig,
     /// The secret every node of the cluster shares (at least 32 characters): gRPC calls
     /// must carry a node credential made from it.
     pub cluster_secret: SecretSetting,
@@ -41,6 +46,7 @@ impl Default for ControlRoleConfig {
             rest_listen: SocketAddr::from(([0, 0, 0, 0], 8090)),
             grpc_listen: SocketAddr::from(([0, 0, 0, 0], 7000)),
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_sentinel: SentinelConfig::default(),
             cluster_secret: SecretSetting::default(),
             control: ControlConfig::default(),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9100)),
@@ -70,7 +76,7 @@ pub async fn run(config: ControlRoleConfig, shutdown: CancellationToken) -> anyh
     let ops = Ops::start(config.ops_listen, "control", Vec::new(), &shutdown).await?;
     let redis = connect_redis(
         &config.redis_url,
-        &ferrocast_store::SentinelConfig::default(),
+        &config.redis_sentinel,
         config.control.redis_timeout,
     )
     .await

@@ -15,7 +15,7 @@ use ferrocast_proto::auth::Role;
 use ferrocast_relay::{RelayConfig, RelaySource};
 use ferrocast_store::{
     CachedIndex, CachedIndexConfig, DEFAULT_SEGMENT_CACHE_BYTES, RedisIndex, RedisIndexConfig,
-    RetryPolicy, S3Config, SegmentCache, SegmentStore, s3_object_store,
+    RetryPolicy, S3Config, SegmentCache, SegmentStore, SentinelConfig, s3_object_store,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -41,6 +41,10 @@ pub struct EdgeRoleConfig {
     pub control_url: String,
     /// Redis holding the segment index. May contain a password: never logged.
     pub redis_url: String,
+    /// Redis through Sentinel: when `master_name` is set, the primary is found (and found
+    /// again after a failover) through these Sentinels; `redis_url` then gives only the
+    /// password and database.
+    pub redis_sentinel: SentinelConfig,
     /// Segment object storage.
     pub s3: S3Config,
     /// Key prefix of segment objects (as on the origins).
@@ -81,6 +85,7 @@ impl Default for EdgeRoleConfig {
             http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             control_url: "http://127.0.0.1:7000".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_sentinel: SentinelConfig::default(),
             s3: S3Config::default(),
             segment_prefix: "live".into(),
             hls_window: 6,
@@ -110,6 +115,7 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
     let control = ControlClient::connect(&config.control_url, options).context("control_url")?;
     let redis_index = RedisIndex::new(&RedisIndexConfig {
         url: config.redis_url.clone(),
+        sentinel: config.redis_sentinel.clone(),
         ..RedisIndexConfig::default()
     })
     .context("redis_url")?;

@@ -16,7 +16,8 @@ use ferrocast_origin::{
 };
 use ferrocast_proto::auth::Role;
 use ferrocast_store::{
-    RedisIndex, RedisIndexConfig, RetryPolicy, S3Config, SegmentStore, s3_object_store,
+    RedisIndex, RedisIndexConfig, RetryPolicy, S3Config, SegmentStore, SentinelConfig,
+    s3_object_store,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -48,6 +49,10 @@ pub struct OriginRoleConfig {
     pub control_url: String,
     /// Redis holding the segment index. May contain a password: never logged.
     pub redis_url: String,
+    /// Redis through Sentinel: when `master_name` is set, the primary is found (and found
+    /// again after a failover) through these Sentinels; `redis_url` then gives only the
+    /// password and database.
+    pub redis_sentinel: SentinelConfig,
     /// Segment object storage.
     pub s3: S3Config,
     /// Key prefix of segment objects.
@@ -84,6 +89,7 @@ impl Default for OriginRoleConfig {
             public_relay_url: String::new(),
             control_url: "http://127.0.0.1:7000".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_sentinel: SentinelConfig::default(),
             s3: S3Config::default(),
             segment_prefix: "live".into(),
             publish_app: "live".into(),
@@ -120,6 +126,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         .context("control_url")?;
     let index = RedisIndex::new(&RedisIndexConfig {
         url: config.redis_url.clone(),
+        sentinel: config.redis_sentinel.clone(),
         ..RedisIndexConfig::default()
     })
     .context("redis_url")?;
