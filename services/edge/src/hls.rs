@@ -86,14 +86,34 @@ fn render_media(edge: &Edge, state: &IndexState) -> Response {
             discontinuity: record.discontinuity,
         })
         .collect();
+    let window = edge.config.hls_window;
+    // A segment listed on time is shown for the window's duration; one listed late (after an
+    // outage) for longer, so a player that stalled finds every one (`shown_count`).
+    let keep_ms = i64::try_from(window)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(i64::try_from(edge.config.hls_min_target_duration_s).unwrap_or(i64::MAX))
+        .saturating_mul(1000);
+    let listed = state.segments.iter().map(|record| {
+        let duration = i64::try_from(record.duration_ms).unwrap_or(i64::MAX);
+        let media_end = record.program_date_time_ms.saturating_add(duration);
+        (record.listed_at_ms, media_end)
+    });
+    let shown = playlist::shown_count(listed, window, unix_millis(), keep_ms);
     let text = playlist::render(&Playlist {
         segments: &segments,
         discontinuity_base: state.discontinuity_base,
-        window: edge.config.hls_window,
+        window: shown,
         min_target_duration_s: edge.config.hls_min_target_duration_s,
         ended: state.ended,
     });
     playlist_response(text)
+}
+
+fn unix_millis() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn playlist_response(text: String) -> Response {

@@ -236,7 +236,8 @@ impl Drop for PublishSession {
     }
 }
 
-fn unix_millis() -> i64 {
+/// Now, Unix milliseconds.
+pub(crate) fn unix_millis() -> i64 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -354,6 +354,7 @@ mod tests {
             duration_ms: 2000,
             bytes: 1000,
             program_date_time_ms: 0,
+            listed_at_ms: 0,
             discontinuity: false,
         }
     }

@@ -15,40 +15,60 @@ const RECORD_V2: &str = "v2";
 /// Tag of the stream state layout.
 const STREAM_V1: &str = "s1";
 
-/// Encodes a record as `v2|msn|epoch|seq|duration_ms|bytes|program_date_time_ms|disc(0/1)`.
+/// Encodes a record as
+/// `v2|msn|epoch|seq|duration_ms|bytes|program_date_time_ms|listed_at_ms|disc(0/1)`.
 /// The discontinuity flag must stay the last field: the Redis scripts count trimmed
 /// discontinuities by it.
 pub(crate) fn encode_record(record: &SegmentRecord) -> String {
     format!(
-        "{RECORD_V2}|{}|{}|{}|{}|{}|{}|{}",
+        "{RECORD_V2}|{}|{}|{}|{}|{}|{}|{}|{}",
         record.msn,
         record.epoch,
         record.seq,
         record.duration_ms,
         record.bytes,
         record.program_date_time_ms,
+        record.listed_at_ms,
         u8::from(record.discontinuity)
     )
 }
 
-/// Decodes [`encode_record`]'s output, or a v1 record (`seq = msn`, `bytes = 0`: v1 objects
-/// were named by their msn).
+/// Decodes [`encode_record`]'s output, or a v1 record (`seq = msn`, `bytes = 0`,
+/// `listed_at_ms = 0`: v1 objects were named by their msn).
 pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
     let bad = || format!("malformed segment record {encoded:?}");
     let number = |field: &str| field.parse::<u64>().map_err(|_| bad());
     let fields: Vec<&str> = encoded.split('|').collect();
-    let (msn, epoch, seq, duration_ms, bytes, pdt_ms, discontinuity) = match fields.as_slice() {
-        [version, msn, epoch, duration_ms, pdt_ms, disc] if *version == RECORD_V1 => {
-            (*msn, *epoch, *msn, *duration_ms, "0", *pdt_ms, *disc)
-        }
-        [version, msn, epoch, seq, duration_ms, bytes, pdt_ms, disc] if *version == RECORD_V2 => {
-            (*msn, *epoch, *seq, *duration_ms, *bytes, *pdt_ms, *disc)
-        }
-        [version, ..] if *version != RECORD_V1 && *version != RECORD_V2 => {
-            return Err(format!("unknown segment record version {version:?}"));
-        }
-        _ => return Err(bad()),
-    };
+    let (msn, epoch, seq, duration_ms, bytes, pdt_ms, listed_ms, discontinuity) =
+        match fields.as_slice() {
+            [version, msn, epoch, duration_ms, pdt_ms, disc] if *version == RECORD_V1 => {
+                (*msn, *epoch, *msn, *duration_ms, "0", *pdt_ms, "0", *disc)
+            }
+            [
+                version,
+                msn,
+                epoch,
+                seq,
+                duration_ms,
+                bytes,
+                pdt_ms,
+                listed_ms,
+                disc,
+            ] if *version == RECORD_V2 => (
+                *msn,
+                *epoch,
+                *seq,
+                *duration_ms,
+                *bytes,
+                *pdt_ms,
+                *listed_ms,
+                *disc,
+            ),
+            [version, ..] if *version != RECORD_V1 && *version != RECORD_V2 => {
+                return Err(format!("unknown segment record version {version:?}"));
+            }
+            _ => return Err(bad()),
+        };
     Ok(SegmentRecord {
         msn: number(msn)?,
         epoch: number(epoch)?,
@@ -56,6 +76,7 @@ pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
         duration_ms: number(duration_ms)?,
         bytes: number(bytes)?,
         program_date_time_ms: pdt_ms.parse().map_err(|_| bad())?,
+        listed_at_ms: listed_ms.parse().map_err(|_| bad())?,
         discontinuity: match discontinuity {
             "0" => false,
             "1" => true,
@@ -139,6 +160,7 @@ mod tests {
             duration_ms: 2002,
             bytes: 512_000,
             program_date_time_ms: -5,
+            listed_at_ms: 1_700_000_000_123,
             discontinuity,
         }
     }
@@ -147,7 +169,10 @@ mod tests {
     fn records_round_trip_and_end_in_the_discontinuity_flag() {
         let record = record(u64::MAX, true);
         let encoded = encode_record(&record);
-        assert_eq!(encoded, format!("v2|{}|7|3|2002|512000|-5|1", u64::MAX));
+        assert_eq!(
+            encoded,
+            format!("v2|{}|7|3|2002|512000|-5|1700000000123|1", u64::MAX)
+        );
         assert!(
             encoded.ends_with("|1"),
             "APPEND counts trimmed discontinuities by this"
@@ -167,6 +192,7 @@ mod tests {
                 duration_ms: 2002,
                 bytes: 0,
                 program_date_time_ms: -5,
+                listed_at_ms: 0,
                 discontinuity: false,
             }
         );
@@ -181,8 +207,9 @@ mod tests {
             "v3|1|2|3|4|5|6|0",
             "v1|x|2|3|4|0",
             "v1|1|2|3|4|2",
-            "v2|1|2|3|4|-5|6|0",
-            "v2|1|2|3|4|5|6|0|0",
+            "v2|1|2|3|4|-5|6|7|0",
+            "v2|1|2|3|4|5|6|0",
+            "v2|1|2|3|4|5|6|7|0|0",
         ] {
             assert!(decode_record(bad).is_err(), "{bad:?}");
         }

@@ -37,6 +37,10 @@ pub struct SegmentRecord {
     pub bytes: u64,
     /// Wall-clock time of its first frame, Unix milliseconds.
     pub program_date_time_ms: i64,
+    /// Wall-clock time it was listed, Unix milliseconds (0 when unknown). A segment listed
+    /// late (after an outage) stays in the playlist longer: see
+    /// `ferrocast_media::hls::window_start`.
+    pub listed_at_ms: i64,
     /// First segment of a session that follows an earlier one.
     pub discontinuity: bool,
 }

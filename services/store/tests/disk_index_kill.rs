@@ -26,6 +26,7 @@ fn record(msn: u64) -> SegmentRecord {
         duration_ms: 2000,
         bytes: 1000,
         program_date_time_ms: 0,
+        listed_at_ms: 0,
         discontinuity: false,
     }
 }

@@ -26,6 +26,7 @@ fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
         duration_ms: 2000,
         bytes: 250_000 + msn,
         program_date_time_ms: 1_700_000_000_000i64.wrapping_add((msn as i64).wrapping_mul(2000)),
+        listed_at_ms: 0,
         discontinuity,
     }
 }
@@ -451,7 +452,7 @@ async fn redis_refuses_a_stale_epoch_write_atomically() {
         .unwrap();
     assert_eq!(
         records,
-        vec!["v2|0|1|100|2000|250000|1700000000000|0".to_owned()]
+        vec!["v2|0|1|100|2000|250000|1700000000000|0|0".to_owned()]
     );
     let (epoch, ended): (String, String) = redis::cmd("HMGET")
         .arg(keys::index_meta(&s))

@@ -27,6 +27,7 @@ fn record(msn: u64, epoch: u64) -> SegmentRecord {
         duration_ms: 2000,
         bytes: 625_000,
         program_date_time_ms: 1_700_000_000_000,
+        listed_at_ms: 0,
         discontinuity: false,
     }
 }

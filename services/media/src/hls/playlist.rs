@@ -28,7 +28,7 @@ pub struct Playlist<'a> {
     pub segments: &'a [PlaylistSegment],
     /// Discontinuities already trimmed away from the front of `segments`.
     pub discontinuity_base: u64,
-    /// How many of the newest segments to list.
+    /// How many of the newest segments to list (see [`shown_count`]).
     pub window: usize,
     /// Lower bound for EXT-X-TARGETDURATION, in seconds.
     pub min_target_duration_s: u64,
@@ -40,6 +40,36 @@ pub struct Playlist<'a> {
 /// `segments_len` segments.
 pub fn window_start(segments_len: usize, window: usize) -> usize {
     segments_len.saturating_sub(window)
+}
+
+/// Until when (Unix ms) a segment listed at `listed_at_ms`, whose media ended at
+/// `media_end_ms`, stays in the playlist: `keep_ms` after it was listed, plus as long as it was
+/// late. After an outage the segments that waited are listed in a burst, each late by the
+/// outage; a player that stalled meanwhile plays them in order, in real time, and must still
+/// find each one listed when it gets there. The origin retains what this keeps listed.
+pub fn listed_until_ms(listed_at_ms: i64, media_end_ms: i64, keep_ms: i64) -> i64 {
+    let late_ms = listed_at_ms.saturating_sub(media_end_ms).max(0);
+    listed_at_ms.saturating_add(late_ms).saturating_add(keep_ms)
+}
+
+/// How many of the newest retained segments a playlist shows at `now_ms`: at least `window`,
+/// and every segment from the oldest one [`listed_until_ms`] still keeps. `segments` gives
+/// each retained segment's (listed at, media end), oldest first; a segment listed at 0
+/// (unknown) is never kept past the window.
+pub fn shown_count(
+    segments: impl ExactSizeIterator<Item = (i64, i64)>,
+    window: usize,
+    now_ms: i64,
+    keep_ms: i64,
+) -> usize {
+    let len = segments.len();
+    let first_kept = segments
+        .enumerate()
+        .find(|&(_, (listed_at, media_end))| {
+            listed_at > 0 && listed_until_ms(listed_at, media_end, keep_ms) > now_ms
+        })
+        .map_or(len, |(index, _)| index);
+    window.max(len - first_kept).min(len)
 }
 
 /// Renders the media playlist text (LF line endings, trailing newline).
@@ -272,6 +302,28 @@ mod tests {
                 .prop_map(|(duration_ms, discontinuity)| Op::Append { duration_ms, discontinuity }),
             1 => (0usize..6).prop_map(Op::Trim),
         ]
+    }
+
+    #[test]
+    fn late_segments_stay_shown_until_played_in_real_time() {
+        let keep = 12_000;
+        // Steady state: listed 100 ms after their media ended, every 2 s.
+        let steady: Vec<(i64, i64)> = (0..12).map(|i| (i * 2_000 + 100, i * 2_000)).collect();
+        let now = 11 * 2_000 + 100;
+        // The window, or one more while the oldest's keep runs out.
+        let shown = shown_count(steady.iter().copied(), 6, now, keep);
+        assert!((6..=7).contains(&shown), "{shown}");
+        // 8 segments that waited 16 s, listed together at `resume`.
+        let resume = 40_000;
+        let mut burst: Vec<(i64, i64)> = (0..4).map(|i| (i * 2_000 + 100, i * 2_000)).collect();
+        burst.extend((4..12).map(|i| (resume, i * 2_000)));
+        assert_eq!(shown_count(burst.iter().copied(), 6, resume, keep), 8);
+        // A player that stalled plays them from `resume` on: the last is still shown then.
+        let played_last = resume + 7 * 2_000;
+        assert!(shown_count(burst.iter().copied(), 6, played_last, keep) >= 1 + 6);
+        // Unknown listing times never widen the playlist.
+        let unknown: Vec<(i64, i64)> = (0..12).map(|i| (0, i * 2_000)).collect();
+        assert_eq!(shown_count(unknown.iter().copied(), 6, now, keep), 6);
     }
 
     proptest! {

@@ -6,6 +6,7 @@
 
 mod budget;
 mod queue;
+mod retention;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,9 +19,11 @@ use tokio::time::{Instant, sleep, timeout};
 pub use budget::BufferBudget;
 pub use queue::{DropReason, Dropped, Finished, Limits};
 
+use crate::publish::unix_millis;
 use crate::publishing::PublishStats;
 use crate::{OriginConfig, OriginDeps, metrics};
 use queue::{SegmentQueue, Work};
+use retention::Retention;
 
 /// Deadline of one index call.
 pub const INDEX_TIMEOUT: Duration = Duration::from_secs(3);
@@ -80,7 +83,7 @@ pub struct Uploader {
     epoch: u64,
     index: Arc<dyn SegmentIndex>,
     store: SegmentStore,
-    retain: usize,
+    retention: Retention,
     next_msn: u64,
     /// The session's first listed segment follows an earlier session.
     discontinuity_first: bool,
@@ -116,7 +119,11 @@ impl Uploader {
             epoch: grant.epoch,
             index: deps.index.clone(),
             store: deps.store.clone(),
-            retain: config.hls.retain.max(config.hls.window),
+            retention: Retention::new(
+                config.hls.retain.max(config.hls.window),
+                config.hls.window,
+                keep_ms(config),
+            ),
             next_msn: start.next_msn,
             discontinuity_first: start.discontinuity,
             retired: start.retired,
@@ -213,21 +220,28 @@ impl Uploader {
     /// Lists the stored segment until the index takes it; false when this session is fenced.
     async fn list(&mut self, work: &Work) -> bool {
         let segment = &work.segment;
-        let record = SegmentRecord {
+        let mut record = SegmentRecord {
             msn: self.next_msn,
             epoch: self.epoch,
             seq: segment.seq,
             duration_ms: segment.duration_ms,
             bytes: segment.data.len() as u64,
             program_date_time_ms: segment.program_date_time_ms,
+            listed_at_ms: 0,
             discontinuity: work.gap_before || self.discontinuity_first,
         };
+        let media_end_ms = record
+            .program_date_time_ms
+            .saturating_add(i64::try_from(record.duration_ms).unwrap_or(i64::MAX));
         let mut backoff = FIRST_BACKOFF;
         loop {
             let started = Instant::now();
-            let appending = self
-                .index
-                .append(&self.stream_id, record.clone(), self.retain);
+            // Stamped at every try: how late it is listed decides how long it stays shown.
+            record.listed_at_ms = unix_millis();
+            let retain = self
+                .retention
+                .retain_for(record.msn, media_end_ms, record.listed_at_ms);
+            let appending = self.index.append(&self.stream_id, record.clone(), retain);
             let appended = timeout(INDEX_TIMEOUT, appending)
                 .await
                 .unwrap_or_else(|_| Err(IndexError::Unavailable("append timed out".into())));
@@ -312,6 +326,12 @@ impl Uploader {
             tracing::warn!(stream_id = %self.stream_id, epoch, seq, %error, "old segment object not deleted");
         }
     }
+}
+
+/// How long a playlist shows a segment listed on time: the window's duration.
+fn keep_ms(config: &OriginConfig) -> i64 {
+    let window = u32::try_from(config.hls.window).unwrap_or(u32::MAX);
+    i64::try_from((config.hls.target_duration * window).as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Counts and logs segments dropped from a stream's queue.
