@@ -251,6 +251,16 @@ OTEL_SERVICE_NAME: {{ printf "ferrocast-%s" $.role | quote }}
 {{- toYaml (dict "s3.endpoint" $s3.endpoint "s3.bucket" $s3.bucket "s3.region" $s3.region "s3.path_style" $s3.pathStyle "s3.allow_http" $s3.allowHttp "segment_prefix" $s3.segmentPrefix) -}}
 {{- end -}}
 
+{{/* Redis Sentinel settings of every role that reaches Redis; nothing when it is off. */}}
+{{- define "ferrocast.sentinelConfig" -}}
+{{- $sentinel := .Values.redis.sentinel -}}
+{{- if $sentinel.masterName -}}
+{{- $nodes := list -}}
+{{- range $sentinel.nodes }}{{ $nodes = append $nodes (quote .) }}{{ end -}}
+{{- toYaml (dict "redis_sentinel.master_name" $sentinel.masterName "redis_sentinel.nodes" (printf "[%s]" (join ", " $nodes)) "redis_sentinel.min_replicas" $sentinel.minReplicas) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Pod-level settings every ferrocast pod shares. Call with (dict "root" $ "role" "edge" "values" .Values.edge). */}}
 {{- define "ferrocast.podCommon" -}}
 serviceAccountName: {{ include "ferrocast.serviceAccountName" .root }}
