@@ -93,12 +93,16 @@ fn render_media(edge: &Edge, state: &IndexState) -> Response {
         .unwrap_or(i64::MAX)
         .saturating_mul(i64::try_from(edge.config.hls_min_target_duration_s).unwrap_or(i64::MAX))
         .saturating_mul(1000);
-    let listed = state.segments.iter().map(|record| {
-        let duration = i64::try_from(record.duration_ms).unwrap_or(i64::MAX);
-        let media_end = record.program_date_time_ms.saturating_add(duration);
-        (record.listed_at_ms, media_end)
-    });
-    let shown = playlist::shown_count(listed, window, unix_millis(), keep_ms);
+    let listed: Vec<(i64, i64)> = state
+        .segments
+        .iter()
+        .map(|record| {
+            let duration = i64::try_from(record.duration_ms).unwrap_or(i64::MAX);
+            let media_end = record.program_date_time_ms.saturating_add(duration);
+            (record.listed_at_ms, media_end)
+        })
+        .collect();
+    let shown = playlist::shown_count(&listed, window, unix_millis(), keep_ms);
     let text = playlist::render(&Playlist {
         segments: &segments,
         discontinuity_base: state.discontinuity_base,

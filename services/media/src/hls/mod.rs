@@ -11,7 +11,9 @@ pub use multivariant::{
     render_multivariant,
 };
 pub use packager::{DroppedTracks, Packager, PackagerConfig};
-pub use playlist::{Playlist, PlaylistSegment, listed_until_ms, render, shown_count, window_start};
+pub use playlist::{
+    Playlist, PlaylistSegment, listed_until_ms, render, shown_count, shown_from, window_start,
+};
 pub use segmenter::Segment;
 
 /// Delay (0.7 s at 90 kHz) added to every PTS and DTS written to segments.

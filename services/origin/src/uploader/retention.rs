@@ -4,25 +4,27 @@
 //! In steady state the index keeps `hls.retain` segments: the `hls.window` a playlist shows
 //! and as many older ones, hidden, whose objects players holding an older playlist may still
 //! fetch. After an outage of the index or the object store, the segments that waited are
-//! listed in a burst, each already late by the outage; edges show each until
-//! [`listed_until_ms`] (its keep plus its lateness), so the index must retain every segment
-//! from the oldest one still shown, plus the hidden ones behind it. Bounded by [`MAX_RETAIN`].
+//! listed in a burst, each already late by the outage; edges show each for longer
+//! ([`shown_from`]), so the index must retain every segment from the oldest one still shown,
+//! plus the hidden ones behind it. Bounded by [`MAX_RETAIN`].
 
 use std::collections::VecDeque;
 
-use ferrocast_media::hls::listed_until_ms;
+use ferrocast_media::hls::shown_from;
 
 /// The most segments kept listed, whatever the lateness (about 33 minutes of 2 s segments).
 pub const MAX_RETAIN: usize = 1000;
 
-/// One session's recently listed segments and until when each is shown.
+/// One session's recently listed segments, as edges judge how long to show them.
 #[derive(Debug)]
 pub struct Retention {
     base: usize,
+    window: usize,
     hidden: usize,
     keep_ms: i64,
-    /// (msn, Unix ms until which edges show it), in msn order.
-    shown: VecDeque<(u64, i64)>,
+    /// msn, and (listed at, media end) in Unix ms, in msn order.
+    msns: VecDeque<u64>,
+    listed: VecDeque<(i64, i64)>,
 }
 
 impl Retention {
@@ -31,9 +33,11 @@ impl Retention {
     pub fn new(base: usize, window: usize, keep_ms: i64) -> Self {
         Self {
             base,
+            window,
             hidden: base.saturating_sub(window),
             keep_ms,
-            shown: VecDeque::new(),
+            msns: VecDeque::new(),
+            listed: VecDeque::new(),
         }
     }
 
@@ -41,21 +45,25 @@ impl Retention {
     /// ms), its media having ended at `media_end_ms`. Called again for the same msn (a retried
     /// append) it replaces the earlier listing time.
     pub fn retain_for(&mut self, msn: u64, media_end_ms: i64, listed_at_ms: i64) -> usize {
-        if self.shown.back().is_some_and(|&(newest, _)| newest == msn) {
-            self.shown.pop_back();
+        if self.msns.back() == Some(&msn) {
+            self.msns.pop_back();
+            self.listed.pop_back();
         }
-        let until = listed_until_ms(listed_at_ms, media_end_ms, self.keep_ms);
-        self.shown.push_back((msn, until));
-        while self.shown.len() > MAX_RETAIN
-            || self
-                .shown
-                .front()
-                .is_some_and(|&(_, until)| until <= listed_at_ms)
-        {
-            self.shown.pop_front();
+        self.msns.push_back(msn);
+        self.listed.push_back((listed_at_ms, media_end_ms));
+        if self.msns.len() > MAX_RETAIN {
+            self.msns.pop_front();
+            self.listed.pop_front();
         }
-        let oldest = self.shown.front().map_or(msn, |&(oldest, _)| oldest);
-        let span = usize::try_from(msn.saturating_sub(oldest) + 1).unwrap_or(MAX_RETAIN);
+        let listed = self.listed.make_contiguous();
+        let first = shown_from(listed, self.window, listed_at_ms, self.keep_ms);
+        let oldest_shown = self.msns.get(first).copied().unwrap_or(msn);
+        // What is neither shown nor within a window of the newest (which a later, late segment
+        // could still keep shown) is no longer needed.
+        let prune = first.min(self.msns.len().saturating_sub(self.window));
+        self.msns.drain(..prune);
+        self.listed.drain(..prune);
+        let span = usize::try_from(msn.saturating_sub(oldest_shown) + 1).unwrap_or(MAX_RETAIN);
         (span + self.hidden)
             .max(self.base)
             .min(MAX_RETAIN.max(self.base))
@@ -108,8 +116,13 @@ mod tests {
                 "burst segment {step} retained at msn {msn}: {retained}"
             );
         }
-        let later = resume + 200 * SEGMENT_MS;
-        assert_eq!(retention.retain_for(300, later - 100, later), 12);
+        // Long after, on time again: back to the base.
+        let mut retained = 0;
+        for msn in 59..200u64 {
+            let now = resume + (msn as i64 - 29) * SEGMENT_MS;
+            retained = retention.retain_for(msn, now - 100, now);
+        }
+        assert!((12..=13).contains(&retained), "{retained}");
     }
 
     #[test]
@@ -117,7 +130,7 @@ mod tests {
         let mut retention = Retention::new(12, 6, KEEP_MS);
         retention.retain_for(0, 0, 100);
         retention.retain_for(0, 0, 60_000);
-        assert_eq!(retention.shown.len(), 1);
+        assert_eq!(retention.msns.len(), 1);
     }
 
     #[test]
@@ -126,6 +139,6 @@ mod tests {
         for msn in 0..5_000u64 {
             assert!(retention.retain_for(msn, 0, 1_000_000_000) <= MAX_RETAIN);
         }
-        assert!(retention.shown.len() <= MAX_RETAIN);
+        assert!(retention.msns.len() <= MAX_RETAIN);
     }
 }
