@@ -9,7 +9,7 @@
 #   ORIGIN_MAX_CONNECTIONS_PER_IP=16 deploy/local-cluster.sh   # default 0 (off): every local
 #                                      # client, load tests included, comes from 127.0.0.1
 #   RECONNECT_WINDOW=2s deploy/local-cluster.sh   # origins' reconnect window (default: theirs)
-#   LOCAL_CLUSTER_SENTINEL=1 deploy/local-cluster.sh   # Redis as primary + replica watched by
+#   LOCAL_CLUSTER_SENTINEL=1 deploy/local-cluster.sh   # Redis as primary + 2 replicas watched by
 #                                      # three redis-sentinel; every role finds the primary
 #                                      # through them (prints REDIS_REPLICA_PID, SENTINEL_PORT_1..3)
 #
@@ -84,11 +84,17 @@ wait_port 127.0.0.1 "$REDIS_PORT" redis
 redis_env=(FERROCAST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT")
 sentinel_out=""
 if [ "${LOCAL_CLUSTER_SENTINEL:-0}" = 1 ]; then
+  # Two replicas: with min_replicas=1, writes still get a confirmation after one server is
+  # lost and the other replica follows the promoted one.
   REPLICA_PORT=$(free_port)
   start redis-replica redis-server --port "$REPLICA_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-    --replicaof 127.0.0.1 "$REDIS_PORT"
+    --dbfilename replica-1.rdb --replicaof 127.0.0.1 "$REDIS_PORT"
   REDIS_REPLICA_PID=${PIDS[-1]}
   wait_port 127.0.0.1 "$REPLICA_PORT" redis-replica
+  REPLICA_PORT_2=$(free_port)
+  start redis-replica-2 redis-server --port "$REPLICA_PORT_2" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+    --dbfilename replica-2.rdb --replicaof 127.0.0.1 "$REDIS_PORT"
+  wait_port 127.0.0.1 "$REPLICA_PORT_2" redis-replica-2
   SENTINEL_PORTS=()
   nodes=""
   for n in 1 2 3; do
