@@ -43,7 +43,10 @@ pub struct Ending {
 impl Ending {
     /// Runs the wind-up as a task the origin's drain waits for.
     pub fn spawn(self) {
-        let span = tracing::info_span!("publish_end", stream_id = %self.grant.stream_id, epoch = self.grant.epoch);
+        // A root span, only linked to the connection's: it lasts the reconnect window, and a
+        // child would hold the connection's span (and its export) open that long.
+        let span = tracing::info_span!(parent: None, "publish_end", stream_id = %self.grant.stream_id, epoch = self.grant.epoch);
+        span.follows_from(tracing::Span::current());
         let endings = self.deps.publishing.endings().clone();
         endings.spawn(tracing::Instrument::instrument(self.run(), span));
     }

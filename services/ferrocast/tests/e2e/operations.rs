@@ -229,7 +229,10 @@ fn sigterm_drains_an_origin_without_losing_a_listed_segment() {
     // The open segment is flushed: closed about a second into it, it is shorter than a GOP.
     let last = wait_for("the flushed segment", Duration::from_secs(10), || {
         let text = media_text(&playlist_url)?;
-        durations(&text).last().is_some_and(|&last| last < 1.9).then_some(text)
+        durations(&text)
+            .last()
+            .is_some_and(|&last| last < 1.9)
+            .then_some(text)
     });
     // The drained origin's encoder is told to reconnect elsewhere: no ENDLIST is written for it.
     assert!(!last.contains("#EXT-X-ENDLIST"), "{last}");
