@@ -117,6 +117,22 @@ async fn streams_and_leases_survive_a_failover() {
     let (before_id, before_key) = create_stream(rest, "before").await;
     let granted = authorize(&origin_a, &before_key).await.unwrap();
     assert!(granted.epoch > 0);
+    // The holder keeps reporting fresh media, as a healthy publish's origin does; beats that
+    // fail during the switch are simply sent again.
+    let beating = {
+        let origin = origin_a.clone();
+        let beat = support::origin_heartbeat(
+            "origin-a",
+            false,
+            &[(&granted.stream_id, granted.epoch, 1000, 0)],
+        );
+        tokio::spawn(async move {
+            loop {
+                let _ = origin.heartbeat(beat.clone()).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
 
     tokio::task::block_in_place(|| cluster.failover());
 
@@ -137,5 +153,6 @@ async fn streams_and_leases_survive_a_failover() {
     origin_a.release(&granted).await;
     let regranted = authorize(&origin_b, &before_key).await.unwrap();
     assert!(regranted.epoch > granted.epoch);
+    beating.abort();
     shutdown.cancel();
 }
