@@ -330,7 +330,7 @@ mod tests {
         assert!(shown_count(&burst, 6, resume, keep) >= 8);
         // A player that stalled plays them from `resume` on: the last is still shown then.
         let played_last = resume + 7 * 2_000;
-        assert!(shown_count(&burst, 6, played_last, keep) >= 1 + 6);
+        assert!(shown_count(&burst, 6, played_last, keep) > 6);
         // The segment listed just before the outage (msn 3, on time, 16 s ago) is shown with
         // the late ones: no edge could show it while the index was unreachable.
         assert!(shown_from(&burst, 6, resume + 1_000, keep) <= 3);
