@@ -7,6 +7,7 @@ use super::{LiveStream, measured};
 use crate::support::cluster::LocalCluster;
 use crate::support::faults::signal;
 use crate::support::hls_watch::HlsWatcher;
+use crate::support::http::get;
 
 /// How long control stays down.
 const DOWN_FOR: Duration = Duration::from_secs(30);
@@ -25,6 +26,12 @@ fn control_down_for_30s_keeps_the_stream_playing_on_both_edges() {
     live.hls
         .wait_for_msn(during, DOWN_FOR + Duration::from_secs(10));
     edge_2_hls.wait_for_msn(during, Duration::from_secs(10));
+    // A playback id the edge has not seen cannot be checked now: "unavailable", not "no such
+    // stream". The live one still resolves from the edge's cache.
+    let edge = live.cluster.var("EDGE_URL_1").to_owned();
+    let unknown = get(&format!("{edge}/hls/nosuchplayback/index.m3u8"));
+    assert_eq!(unknown.status, 503, "control down: unknown ids answer 503");
+    assert_eq!(get(&live.playlist_url(1)).status, 200);
     std::thread::sleep(DOWN_FOR.saturating_sub(killed_at.elapsed())); // the outage itself
     live.cluster.restart_control();
     let restarted_at = Instant::now();
@@ -35,6 +42,11 @@ fn control_down_for_30s_keeps_the_stream_playing_on_both_edges() {
     measured(
         "control restart -> 3 more segments on both edges",
         restarted_at.elapsed(),
+    );
+    let unknown = get(&format!("{edge}/hls/nosuchplayback/index.m3u8"));
+    assert_eq!(
+        unknown.status, 404,
+        "control back: an unknown id is 404 again"
     );
     let (hls, flv) = live.stop_viewers();
     let hls_2 = edge_2_hls.stop();
