@@ -6,16 +6,15 @@
 mod admission;
 mod browser;
 mod cluster;
-mod faults;
 mod hostile;
 mod http_defences;
 mod ingest;
 mod interop;
-mod obs;
 mod operations;
 mod robustness;
 mod rtmp_play;
 mod statuses;
+#[allow(dead_code)] // shared with the faults binary, which uses the rest
 mod support;
 mod tracing;
 mod viewers;

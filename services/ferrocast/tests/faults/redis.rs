@@ -51,16 +51,19 @@ pub fn pause_loses_nothing(what: &str, pid_var: &str, pause: Duration) -> LiveSt
 
 #[test]
 fn redis_paused_for_15s_loses_nothing() {
+    let _one_at_a_time = crate::serial();
     pause_loses_nothing("Redis SIGSTOP 15 s", "REDIS_PID", Duration::from_secs(15));
 }
 
 #[test]
 fn redis_paused_for_60s_loses_nothing() {
+    let _one_at_a_time = crate::serial();
     pause_loses_nothing("Redis SIGSTOP 60 s", "REDIS_PID", Duration::from_secs(60));
 }
 
 #[test]
 fn sentinel_failover_of_the_redis_primary_loses_nothing() {
+    let _one_at_a_time = crate::serial();
     let cluster = LocalCluster::start_with(&[("LOCAL_CLUSTER_SENTINEL", "1")]);
     let mut live = LiveStream::start(cluster, 1, 3);
     let before = live.hls.report().newest_msn.expect("an msn");

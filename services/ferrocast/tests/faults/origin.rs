@@ -61,6 +61,7 @@ fn current_epoch(live: &LiveStream) -> u64 {
 
 #[test]
 fn origin_sigkill_with_the_encoder_retrying_on_the_other_origin_loses_nothing() {
+    let _one_at_a_time = crate::serial();
     let mut live = LiveStream::start(LocalCluster::start(), 1, 3);
     let old_epoch = current_epoch(&live);
 
@@ -123,6 +124,7 @@ fn origin_sigkill_with_the_encoder_retrying_on_the_other_origin_loses_nothing() 
 
 #[test]
 fn same_origin_reconnect_over_a_half_open_connection_is_accepted_within_2s() {
+    let _one_at_a_time = crate::serial();
     let mut live = LiveStream::start(LocalCluster::start(), 1, 2);
     let old_epoch = current_epoch(&live);
 

@@ -1,13 +1,25 @@
 //! Fault injection on the real cluster (issue 11): every role a process, real redis-server,
 //! s3s-fs and ffmpeg; faults by signal (SIGKILL a crash, SIGSTOP a hang). Each test watches
 //! one live stream with an HLS viewer on edge 1 that fetches every listed segment and an
-//! HTTP-FLV viewer on edge 2, and asserts the issue's numbers. Every figure is printed
-//! (`--nocapture`) as `measured: …` for the release note.
+//! HTTP-FLV viewer on edge 2, and asserts the issue's numbers; the OBS tests drive a real OBS
+//! Studio against `ferrocast dev`. Every figure is printed (`--nocapture`) as `measured: …`.
+//!
+//! These tests measure seconds on a 2-core machine, so they run one at a time ([`serial`]),
+//! in a test binary of their own: cargo runs test binaries one after another, so no other
+//! test shares the machine with them. Run `scripts/install-test-deps.sh` first.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
 mod control;
+mod obs;
 mod origin;
 mod redis;
 mod s3;
+#[path = "../e2e/support/mod.rs"]
+#[allow(dead_code)] // shared with the e2e binary, which uses the rest
+mod support;
+
+use std::sync::{Mutex, MutexGuard};
 
 use std::process::Child;
 use std::time::Duration;
@@ -16,6 +28,15 @@ use crate::support::cluster::LocalCluster;
 use crate::support::flv_watch::{FlvReport, FlvWatcher};
 use crate::support::hls_watch::{HlsReport, HlsWatcher};
 use crate::support::media::publish_clip;
+
+/// Held by every test of this binary for its whole run: one at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    // A test that failed while holding it leaves nothing to repair.
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// How long a freshly published stream may take to list its first segments.
 const GOING_LIVE: Duration = Duration::from_secs(40);

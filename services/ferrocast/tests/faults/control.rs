@@ -14,6 +14,7 @@ const DOWN_FOR: Duration = Duration::from_secs(30);
 
 #[test]
 fn control_down_for_30s_keeps_the_stream_playing_on_both_edges() {
+    let _one_at_a_time = crate::serial();
     let mut live = LiveStream::start(LocalCluster::start(), 1, 3);
     let mut edge_2_hls = HlsWatcher::start(&live.playlist_url(2));
     let before = live.hls.report().newest_msn.expect("an msn");

@@ -45,6 +45,7 @@ fn wait_for_connects(obs: &Obs, count: usize, deadline: Duration) {
 
 #[test]
 fn obs_rides_out_a_socket_cut_and_a_server_restart() {
+    let _one_at_a_time = crate::serial();
     let mut server = DevServer::start();
     let obs = Obs::start(&server.rtmp_server, &server.stream_key);
     let mut hls = HlsWatcher::start(&server.hls_url);
@@ -108,6 +109,7 @@ fn obs_rides_out_a_socket_cut_and_a_server_restart() {
 
 #[test]
 fn obs_with_a_wrong_key_is_refused_and_the_key_is_never_logged() {
+    let _one_at_a_time = crate::serial();
     let server = DevServer::start();
     let stream_id = server
         .stream_key

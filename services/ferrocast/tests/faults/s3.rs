@@ -71,10 +71,12 @@ fn s3_pause_loses_nothing(pause: Duration) {
 
 #[test]
 fn s3_paused_for_15s_loses_nothing() {
+    let _one_at_a_time = crate::serial();
     s3_pause_loses_nothing(Duration::from_secs(15));
 }
 
 #[test]
 fn s3_paused_for_60s_loses_nothing_and_shows_the_bytes_held() {
+    let _one_at_a_time = crate::serial();
     s3_pause_loses_nothing(Duration::from_secs(60));
 }
