@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use ferrocast_live::LiveSource;
 use ferrocast_origin::OriginConfig;
-use ferrocast_store::SegmentIndex;
-use support::{Encoder, GOP, Harness, IndexFault, STREAM, discontinuities};
+use ferrocast_store::AppendFault;
+use support::{Encoder, GOP, Harness, STREAM, discontinuities};
 
 /// About 100 KiB per 2 s segment.
 const FRAME_BYTES: usize = 1_600;
@@ -125,16 +125,16 @@ async fn an_index_outage_catches_up_in_order() {
     for _ in 0..3 {
         encoder.gop(&mut session).await;
     }
-    origin.index.set_fault(IndexFault::Down);
+    origin.index.set_append_fault(AppendFault::Down);
     for _ in 0..8 {
         encoder.gop(&mut session).await;
     }
     assert!(origin.state().await.segments.len() <= 3);
     // Appends are applied again but their answers are lost: a retry must not be a rewind,
     // and no object may be deleted for it.
-    origin.index.set_fault(IndexFault::LostReplies);
+    origin.index.set_append_fault(AppendFault::LostReply);
     encoder.gop(&mut session).await;
-    origin.index.set_fault(IndexFault::None);
+    origin.index.set_append_fault(AppendFault::None);
     for _ in 0..3 {
         encoder.gop(&mut session).await;
     }
@@ -266,7 +266,7 @@ async fn a_session_fenced_out_by_another_origin_ends() {
     encoder.configure(&mut session);
     encoder.gop(&mut session).await;
     // Another origin took the stream over under epoch 2.
-    origin.index.inner.open_session(STREAM, 2).await.unwrap();
+    origin.index.inner().open_session(STREAM, 2).await.unwrap();
     let taken_over = session.taken_over();
     encoder.gop(&mut session).await;
     encoder.gop(&mut session).await;

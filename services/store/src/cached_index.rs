@@ -304,47 +304,8 @@ impl SegmentIndex for CachedIndex {
 mod tests {
     #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
-    use std::sync::atomic::AtomicBool;
-
     use super::*;
-    use crate::MemoryIndex;
-
-    /// A backend whose loads fail while `down` is set, like Redis during an outage.
-    struct FlakyIndex {
-        inner: MemoryIndex,
-        down: AtomicBool,
-    }
-
-    #[async_trait]
-    impl SegmentIndex for FlakyIndex {
-        async fn open_session(
-            &self,
-            stream_id: &str,
-            epoch: u64,
-        ) -> Result<SessionStart, IndexError> {
-            self.inner.open_session(stream_id, epoch).await
-        }
-        async fn append(
-            &self,
-            stream_id: &str,
-            record: SegmentRecord,
-            retain: usize,
-        ) -> Result<Vec<SegmentRecord>, IndexError> {
-            self.inner.append(stream_id, record, retain).await
-        }
-        async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
-            self.inner.close_session(stream_id, epoch).await
-        }
-        async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
-            if self.down.load(Ordering::SeqCst) {
-                return Err(IndexError::Unavailable("backend down".into()));
-            }
-            self.inner.load(stream_id).await
-        }
-        fn changes(&self) -> broadcast::Receiver<String> {
-            self.inner.changes()
-        }
-    }
+    use crate::{MemoryIndex, ScriptedIndex};
 
     fn record(msn: u64) -> SegmentRecord {
         SegmentRecord {
@@ -361,10 +322,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failing_backend_is_answered_with_the_last_good_state_for_a_bounded_time() {
-        let backend = Arc::new(FlakyIndex {
-            inner: MemoryIndex::new(),
-            down: AtomicBool::new(false),
-        });
+        // Loads fail while scripted down, like Redis during an outage.
+        let backend = Arc::new(ScriptedIndex::over(Arc::new(MemoryIndex::new())));
         let config = CachedIndexConfig {
             max_age: Duration::from_secs(1),
             serve_stale_for: Duration::from_secs(120),
@@ -379,7 +338,7 @@ mod tests {
 
         // The backend goes down and a change is announced: the cache must ask the backend,
         // which fails, so the last good state is the answer.
-        backend.down.store(true, Ordering::SeqCst);
+        backend.set_loads_down(true);
         backend.append("s", record(1), 5).await.unwrap();
         assert_eq!(cache.load("s").await.unwrap(), Some(good.clone()));
         assert_eq!(cache.stale_answers(), 1);
@@ -403,7 +362,7 @@ mod tests {
         assert_eq!(cache.stale_answers(), 2);
 
         // Back up: fresh answers again, with the change made during the outage.
-        backend.down.store(false, Ordering::SeqCst);
+        backend.set_loads_down(false);
         let fresh = cache.load("s").await.unwrap().unwrap();
         assert_eq!(fresh.segments, vec![record(0), record(1)]);
         assert_eq!(cache.stale_answers(), 2);

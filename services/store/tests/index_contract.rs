@@ -6,13 +6,12 @@
 #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
 use ferrocast_store::{
     CHANGED_ANYTHING, CachedIndex, CachedIndexConfig, DiskIndex, IndexError, IndexState,
-    MemoryIndex, RedisIndex, RedisIndexConfig, SegmentIndex, SegmentRecord, SessionStart, keys,
+    MemoryIndex, RedisIndex, RedisIndexConfig, ScriptedIndex, SegmentIndex, SegmentRecord, keys,
 };
 use ferrocast_testkit::{RedisServer, TempDir};
 use tokio::sync::broadcast;
@@ -225,53 +224,6 @@ async fn wait_for_changes(
     }
 }
 
-/// Counts backend loads and can slow them down, to observe a cache from outside.
-struct CountingIndex {
-    inner: Arc<dyn SegmentIndex>,
-    loads: AtomicUsize,
-    delay: Duration,
-}
-
-impl CountingIndex {
-    fn new(inner: Arc<dyn SegmentIndex>, delay: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            loads: AtomicUsize::new(0),
-            delay,
-        })
-    }
-
-    fn loads(&self) -> usize {
-        self.loads.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl SegmentIndex for CountingIndex {
-    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
-        self.inner.open_session(stream_id, epoch).await
-    }
-    async fn append(
-        &self,
-        stream_id: &str,
-        record: SegmentRecord,
-        retain: usize,
-    ) -> Result<Vec<SegmentRecord>, IndexError> {
-        self.inner.append(stream_id, record, retain).await
-    }
-    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
-        self.inner.close_session(stream_id, epoch).await
-    }
-    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(self.delay).await;
-        self.inner.load(stream_id).await
-    }
-    fn changes(&self) -> broadcast::Receiver<String> {
-        self.inner.changes()
-    }
-}
-
 /// A cache that only a notification (not its age) can refresh within a test.
 fn long_lived_cache(inner: Arc<dyn SegmentIndex>) -> CachedIndex {
     CachedIndex::new(
@@ -287,7 +239,7 @@ fn long_lived_cache(inner: Arc<dyn SegmentIndex>) -> CachedIndex {
 /// notification; loads without changes hit the backend once.
 async fn cache_follows_notifications(backend: Arc<dyn SegmentIndex>) {
     let s = unique_stream();
-    let counting = CountingIndex::new(backend.clone(), Duration::ZERO);
+    let counting = Arc::new(ScriptedIndex::over(backend.clone()));
     let cache = long_lived_cache(counting.clone());
     let mut changes = backend.changes();
     backend.open_session(&s, 1).await.unwrap();
@@ -555,7 +507,8 @@ async fn cached_redis_index_follows_notifications() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_index_single_flight_and_flush_marker() {
     let memory = Arc::new(MemoryIndex::new());
-    let counting = CountingIndex::new(memory.clone(), Duration::from_millis(100));
+    let counting =
+        Arc::new(ScriptedIndex::over(memory.clone()).with_load_delay(Duration::from_millis(100)));
     let cache = Arc::new(long_lived_cache(counting.clone()));
     let s = unique_stream();
     memory.open_session(&s, 1).await.unwrap();

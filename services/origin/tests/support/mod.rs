@@ -2,7 +2,6 @@
 //! control stand-in that records lease releases, and a synthetic H.264 publisher.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,10 +12,7 @@ use ferrocast_control::{
 use ferrocast_live::Hubs;
 use ferrocast_origin::publish::PublishSession;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing};
-use ferrocast_store::{
-    IndexError, IndexState, MemoryIndex, RetryPolicy, SegmentIndex, SegmentRecord, SegmentStore,
-    SessionStart,
-};
+use ferrocast_store::{IndexState, MemoryIndex, RetryPolicy, ScriptedIndex, SegmentStore};
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -112,72 +108,6 @@ impl ObjectStore for HaltableStore {
     }
 }
 
-/// How [`FaultyIndex`] answers appends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum IndexFault {
-    /// As the memory index does.
-    None = 0,
-    /// Refuses every write: the backend is down.
-    Down = 1,
-    /// Applies the append but loses the answer (a timeout after Redis ran the script).
-    LostReplies = 2,
-}
-
-/// A [`MemoryIndex`] whose appends fail on demand.
-pub struct FaultyIndex {
-    pub inner: MemoryIndex,
-    fault: AtomicU8,
-}
-
-impl FaultyIndex {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self {
-            inner: MemoryIndex::new(),
-            fault: AtomicU8::new(IndexFault::None as u8),
-        })
-    }
-
-    pub fn set_fault(&self, fault: IndexFault) {
-        self.fault.store(fault as u8, Ordering::SeqCst);
-    }
-
-    fn fault(&self) -> u8 {
-        self.fault.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl SegmentIndex for FaultyIndex {
-    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
-        self.inner.open_session(stream_id, epoch).await
-    }
-    async fn append(
-        &self,
-        stream_id: &str,
-        record: SegmentRecord,
-        retain: usize,
-    ) -> Result<Vec<SegmentRecord>, IndexError> {
-        match self.fault() {
-            1 => Err(IndexError::Unavailable("down".into())),
-            2 => {
-                let _ = self.inner.append(stream_id, record, retain).await;
-                Err(IndexError::Unavailable("reply lost".into()))
-            }
-            _ => self.inner.append(stream_id, record, retain).await,
-        }
-    }
-    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
-        self.inner.close_session(stream_id, epoch).await
-    }
-    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
-        self.inner.load(stream_id).await
-    }
-    fn changes(&self) -> tokio::sync::broadcast::Receiver<String> {
-        self.inner.changes()
-    }
-}
-
 /// Control as far as the origin's publishes need it: records released epochs.
 #[derive(Default)]
 pub struct RecordingControl {
@@ -203,7 +133,7 @@ impl StreamDirectory for RecordingControl {
 
 /// An origin's dependencies over the twins.
 pub struct Harness {
-    pub index: Arc<FaultyIndex>,
+    pub index: Arc<ScriptedIndex>,
     pub objects: Arc<HaltableStore>,
     pub store: SegmentStore,
     pub control: Arc<RecordingControl>,
@@ -214,7 +144,7 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(config: OriginConfig) -> Self {
-        let index = FaultyIndex::new();
+        let index = Arc::new(ScriptedIndex::over(Arc::new(MemoryIndex::new())));
         let objects = HaltableStore::new();
         // Short tries, so that an outage makes PUTs fail and the uploader's own retries run.
         let retry = RetryPolicy {
@@ -264,7 +194,7 @@ impl Harness {
     }
 
     pub async fn state(&self) -> IndexState {
-        self.index.inner.load(STREAM).await.unwrap().unwrap()
+        self.index.inner().load(STREAM).await.unwrap().unwrap()
     }
 
     /// Whether every listed record's object is in the store (objects named by seq = msn

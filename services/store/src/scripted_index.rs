@@ -1,0 +1,116 @@
+//! A scriptable [`SegmentIndex`] for the tests of the index's callers (the uploader, the edge
+//! cache): it forwards to any index, and on demand refuses appends, applies them but loses the
+//! reply, refuses loads, or slows them, counting every load. One twin, so each caller's tests
+//! script the same faults the same way.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+
+/// How a [`ScriptedIndex`] answers appends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AppendFault {
+    /// As the index behind it does.
+    None = 0,
+    /// Refused, nothing written: the backend is down.
+    Down = 1,
+    /// Written, but the answer is lost (a timeout after Redis ran the script).
+    LostReply = 2,
+}
+
+/// An index that forwards to another, with scripted faults.
+pub struct ScriptedIndex {
+    inner: Arc<dyn SegmentIndex>,
+    append_fault: AtomicU8,
+    loads_down: AtomicBool,
+    load_delay: Duration,
+    loads: AtomicUsize,
+}
+
+impl ScriptedIndex {
+    /// Forwards to `inner`, without faults until scripted.
+    pub fn over(inner: Arc<dyn SegmentIndex>) -> Self {
+        Self {
+            inner,
+            append_fault: AtomicU8::new(AppendFault::None as u8),
+            loads_down: AtomicBool::new(false),
+            load_delay: Duration::ZERO,
+            loads: AtomicUsize::new(0),
+        }
+    }
+
+    /// Every load waits `delay` first (on tokio's clock).
+    #[must_use]
+    pub fn with_load_delay(mut self, delay: Duration) -> Self {
+        self.load_delay = delay;
+        self
+    }
+
+    /// The index behind the faults.
+    pub fn inner(&self) -> &Arc<dyn SegmentIndex> {
+        &self.inner
+    }
+
+    /// How appends are answered from now on.
+    pub fn set_append_fault(&self, fault: AppendFault) {
+        self.append_fault.store(fault as u8, Ordering::SeqCst);
+    }
+
+    /// Whether loads fail from now on.
+    pub fn set_loads_down(&self, down: bool) {
+        self.loads_down.store(down, Ordering::SeqCst);
+    }
+
+    /// Loads asked of this index so far, failed ones included.
+    pub fn loads(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl SegmentIndex for ScriptedIndex {
+    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+        self.inner.open_session(stream_id, epoch).await
+    }
+
+    async fn append(
+        &self,
+        stream_id: &str,
+        record: SegmentRecord,
+        retain: usize,
+    ) -> Result<Vec<SegmentRecord>, IndexError> {
+        match self.append_fault.load(Ordering::SeqCst) {
+            1 => Err(IndexError::Unavailable("scripted: down".into())),
+            2 => {
+                let _ = self.inner.append(stream_id, record, retain).await;
+                Err(IndexError::Unavailable("scripted: reply lost".into()))
+            }
+            _ => self.inner.append(stream_id, record, retain).await,
+        }
+    }
+
+    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+        self.inner.close_session(stream_id, epoch).await
+    }
+
+    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        if !self.load_delay.is_zero() {
+            tokio::time::sleep(self.load_delay).await;
+        }
+        if self.loads_down.load(Ordering::SeqCst) {
+            return Err(IndexError::Unavailable("scripted: down".into()));
+        }
+        self.inner.load(stream_id).await
+    }
+
+    fn changes(&self) -> broadcast::Receiver<String> {
+        self.inner.changes()
+    }
+}
