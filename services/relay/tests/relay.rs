@@ -203,6 +203,18 @@ async fn subscribe(edge: &RelaySource, stream_id: &str) -> (Arc<Hub>, Viewer) {
     (hub, Viewer::new(subscription))
 }
 
+/// An origin whose stream `stream_id` is live (a configuration and a keyframe) and owners
+/// that name it.
+async fn live_origin(stream_id: &str) -> (Origin, Arc<Hub>, Arc<Owners>) {
+    let origin = Origin::start(HubLimits::default()).await;
+    let hub = origin.hubs.start(stream_id);
+    hub.publish(avc_config(1));
+    hub.publish(key(0));
+    let owners = Arc::new(Owners::default());
+    owners.set(Some(&origin.url));
+    (origin, hub, owners)
+}
+
 #[tokio::test]
 async fn edge_relays_start_and_live_frames_byte_identical_and_ends_after_the_window() {
     let origin = Origin::start(HubLimits::default()).await;
@@ -274,12 +286,7 @@ async fn frames_over_four_mib_are_relayed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_viewers_share_one_upstream() {
-    let origin = Origin::start(HubLimits::default()).await;
-    let hub = origin.hubs.start("s2");
-    hub.publish(avc_config(1));
-    hub.publish(key(0));
-    let owners = Arc::new(Owners::default());
-    owners.set(Some(&origin.url));
+    let (_origin, hub, owners) = live_origin("s2").await;
     let edge = edge(&owners, RelayConfig::default());
 
     let tasks: Vec<_> = (0..10)
@@ -392,12 +399,7 @@ async fn viewer_survives_origin_failover_on_the_same_receiver() {
 
 #[tokio::test]
 async fn stream_ends_when_no_owner_is_found_within_the_window() {
-    let origin = Origin::start(HubLimits::default()).await;
-    let hub = origin.hubs.start("s");
-    hub.publish(avc_config(1));
-    hub.publish(key(0));
-    let owners = Arc::new(Owners::default());
-    owners.set(Some(&origin.url));
+    let (origin, _hub, owners) = live_origin("s").await;
     let edge = edge(&owners, short_window());
     let (_hub, mut viewer) = subscribe(&edge, "s").await;
     viewer.until(&key(0)).await;
@@ -412,12 +414,7 @@ async fn stream_ends_when_no_owner_is_found_within_the_window() {
 
 #[tokio::test]
 async fn unwatched_stream_stops_pulling_and_restarts_on_demand() {
-    let origin = Origin::start(HubLimits::default()).await;
-    let hub = origin.hubs.start("s");
-    hub.publish(avc_config(1));
-    hub.publish(key(0));
-    let owners = Arc::new(Owners::default());
-    owners.set(Some(&origin.url));
+    let (_origin, hub, owners) = live_origin("s").await;
     let config = RelayConfig {
         idle_stop: Duration::from_millis(100),
         ..RelayConfig::default()
@@ -525,12 +522,7 @@ async fn a_new_session_after_the_origin_ended_the_stream_keeps_the_viewer_with_m
 
 #[tokio::test]
 async fn a_stream_its_origin_ended_that_never_returns_ends_after_the_window() {
-    let origin = Origin::start(HubLimits::default()).await;
-    let hub = origin.hubs.start("s");
-    hub.publish(avc_config(1));
-    hub.publish(key(0));
-    let owners = Arc::new(Owners::default());
-    owners.set(Some(&origin.url));
+    let (origin, hub, owners) = live_origin("s").await;
     let window = Duration::from_millis(500);
     let config = RelayConfig {
         resubscribe_for: window,
@@ -559,12 +551,7 @@ async fn a_stream_its_origin_ended_that_never_returns_ends_after_the_window() {
 
 #[tokio::test]
 async fn viewers_leaving_while_the_stream_is_away_stop_the_pull() {
-    let origin = Origin::start(HubLimits::default()).await;
-    let hub = origin.hubs.start("s");
-    hub.publish(avc_config(1));
-    hub.publish(key(0));
-    let owners = Arc::new(Owners::default());
-    owners.set(Some(&origin.url));
+    let (origin, hub, owners) = live_origin("s").await;
     let config = RelayConfig {
         idle_stop: Duration::from_millis(100),
         ..RelayConfig::default()
