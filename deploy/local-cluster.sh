@@ -29,7 +29,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${LOCAL_CLUSTER_BIN:-$ROOT/target/debug/ferrocast}"
 [ -x "$BIN" ] || (cd "$ROOT" && cargo build -q -p ferrocast)
 tools=(redis-server s3s-fs)
-[ "${LOCAL_CLUSTER_SENTINEL:-0}" = 1 ] && tools+=(redis-sentinel)
+[ "${LOCAL_CLUSTER_SENTINEL:-0}" = 1 ] && tools+=(redis-sentinel redis-cli)
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "$tool not found: run scripts/install-test-deps.sh" >&2; exit 1; }
 done
@@ -74,7 +74,10 @@ start() { # name command... ; logs to $WORK/name.log
 }
 
 REDIS_PORT=$(free_port)
-start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"
+# No diskless-sync delay: the primary would otherwise wait 5 s for more replicas to join
+# before it sends the first copy.
+start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+  --repl-diskless-sync-delay 0
 REDIS_PID=${PIDS[-1]}
 wait_port 127.0.0.1 "$REDIS_PORT" redis
 
@@ -95,6 +98,17 @@ if [ "${LOCAL_CLUSTER_SENTINEL:-0}" = 1 ]; then
   start redis-replica-2 redis-server --port "$REPLICA_PORT_2" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
     --dbfilename replica-2.rdb --replicaof 127.0.0.1 "$REDIS_PORT"
   wait_port 127.0.0.1 "$REPLICA_PORT_2" redis-replica-2
+  # Until a replica has its first copy, WAIT counts it out and every durable write (a lease
+  # grant, an index append) is refused: READY only once both replicas are in sync.
+  wait_synced() { # port what
+    for _ in $(seq 200); do
+      redis-cli -p "$1" info replication 2>/dev/null | grep -q '^master_link_status:up' && return 0
+      sleep 0.05
+    done
+    echo "$2 did not sync with the primary; its log:" >&2; tail -n 20 "$WORK/$2.log" >&2 || true; exit 1
+  }
+  wait_synced "$REPLICA_PORT" redis-replica
+  wait_synced "$REPLICA_PORT_2" redis-replica-2
   SENTINEL_PORTS=()
   nodes=""
   for n in 1 2 3; do

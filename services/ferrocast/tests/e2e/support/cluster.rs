@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// How many lines of each process's log a failed test prints.
+const LOG_TAIL_LINES: usize = 40;
+
 /// A running local cluster.
 pub struct LocalCluster {
     child: Child,
@@ -75,6 +78,32 @@ impl LocalCluster {
         (field("id"), field("playback_id"), field("stream_key"))
     }
 
+    /// Prints the end of every process's log (a failed test's evidence; the script removes
+    /// the logs when it stops).
+    fn print_logs(&self) {
+        let Some(dir) = self.vars.get("LOG_DIR") else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut logs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
+            .collect();
+        logs.sort();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+            eprintln!("---- {} (last {} lines)", log.display(), tail.len());
+            for line in tail {
+                eprintln!("{line}");
+            }
+        }
+    }
+
     /// A printed value.
     pub fn var(&self, key: &str) -> &str {
         self.vars
@@ -85,6 +114,9 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.print_logs();
+        }
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
