@@ -1,0 +1,9 @@
+//! What every ferrocast crate shares: the identities that cross crate boundaries, typed so
+//! that the compiler keeps them apart (a stream id is never a playback id, and neither is
+//! ever a stream key), and one poison-tolerant lock.
+
+mod ids;
+mod sync;
+
+pub use ids::{Epoch, Msn, PlaybackId, StreamId};
+pub use sync::lock;
