@@ -3,12 +3,11 @@
 //! the JSON summary. Also: a non-loopback target is refused before any traffic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ferrocast_testkit::DevCommand;
 use serde_json::Value;
 
 const LOADTEST: &str = env!("CARGO_BIN_EXE_ferrocast-loadtest");
@@ -100,60 +99,6 @@ fn make_clip(dir: &Path) -> PathBuf {
     clip
 }
 
-/// The URLs `ferrocast dev` prints, by label.
-struct DevUrls {
-    publish: String,
-    hls: String,
-    flv: String,
-}
-
-fn start_dev(binary: &Path, dir: &Path) -> (Guard, DevUrls) {
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    let mut child = Command::new(binary)
-        .args([
-            "dev",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("start ferrocast dev");
-    let stdout = child.stdout.take().unwrap();
-    let guard = Guard(child);
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut printed = Vec::new();
-    while printed.len() < 5 {
-        let line = received
-            .recv_timeout(Duration::from_secs(20))
-            .expect("ferrocast dev printed its URLs within 20 s");
-        printed.push(line);
-    }
-    let field = |label: &str| {
-        let prefix = format!("{label}: ");
-        let line = printed.iter().find(|line| line.starts_with(&prefix));
-        line.unwrap_or_else(|| panic!("no {label:?} line in {printed:?}"))[prefix.len()..]
-            .to_owned()
-    };
-    let urls = DevUrls {
-        publish: field("RTMP publish URL"),
-        hls: field("HLS"),
-        flv: field("HTTP-FLV"),
-    };
-    (guard, urls)
-}
-
 /// Runs the loadtest binary to its end (at most `limit`), returning its exit status and stderr.
 fn run_loadtest(args: &[&str], dir: &Path, limit: Duration) -> (std::process::ExitStatus, String) {
     let stderr_path = dir.join("loadtest.stderr");
@@ -197,22 +142,22 @@ fn publisher_flv_and_hls_viewers_against_ferrocast_dev() {
     let dir = &scratch.0;
     let ferrocast = ferrocast_binary();
     let clip = make_clip(dir);
-    let (_server, urls) = start_dev(&ferrocast, dir);
+    let server = DevCommand::new(&ferrocast, dir).start();
     let json_path = dir.join("summary.json");
     let args = [
         "--duration",
         "8s",
         "--quiet",
         "--publish-url",
-        &urls.publish,
+        &server.publish_url,
         "--flv",
         clip.to_str().unwrap(),
         "--flv-url",
-        &urls.flv,
+        &server.flv_url,
         "--flv-viewers",
         "3",
         "--hls-url",
-        &urls.hls,
+        &server.hls_url,
         "--hls-viewers",
         "2",
         "--json",

@@ -7,12 +7,15 @@
 //!   [`failover`](SentinelCluster::failover) that returns once the replica is primary.
 //! - [`S3Server`]: an `s3s-fs` server over a fresh [`TempDir`], serving one bucket with
 //!   fixed credentials; [`S3Server::config`] gives the plain values a client needs.
+//! - [`DevCommand`] / [`DevServer`]: `ferrocast dev` on ephemeral loopback ports, with the
+//!   URLs it prints; crashed and restarted on the same ports and data directory.
 //! - [`TempDir`]: a directory under the system temp dir, removed on drop.
 //! - [`free_port`]: a loopback port nothing listens on right now.
 //!
 //! The binaries come from `scripts/install-test-deps.sh`; a missing one panics saying so.
 //! Only std is used, so that every crate's tests can depend on this one.
 
+mod dev_server;
 mod process;
 mod redis;
 mod resp;
@@ -20,6 +23,7 @@ mod s3;
 mod sentinel;
 mod temp_dir;
 
+pub use dev_server::{DevCommand, DevServer, stdout_lines};
 pub use redis::RedisServer;
 pub use s3::{S3Endpoint, S3Server};
 pub use sentinel::SentinelCluster;

@@ -10,7 +10,7 @@ use ferrocast_rtmp::testing::client_handshake;
 use crate::ingest::{playlist_when, segment_uris};
 use crate::support::http::get;
 use crate::support::media::publish_clip;
-use crate::support::server::DevServer;
+use crate::support::server::{DevServer, dev, segment_files};
 use crate::support::wait_for;
 
 /// Less than the RTMP handshake timeout (5 s): a connection still open after this was let in.
@@ -18,7 +18,7 @@ const CLOSED_AT_ONCE: Duration = Duration::from_secs(3);
 
 #[test]
 fn with_proxy_protocol_the_cap_counts_the_client_address_in_the_header() {
-    let mut server = DevServer::start_with(&[
+    let mut server = dev().start_with(&[
         ("FERROCAST_RTMP__PROXY_PROTOCOL", "v2"),
         ("FERROCAST_RTMP__MAX_CONNECTIONS_PER_IP", "3"),
     ]);
@@ -31,7 +31,7 @@ fn with_proxy_protocol_the_cap_counts_the_client_address_in_the_header() {
     playlist_when(&server, "the victim stream to go live", |text| {
         !segment_uris(text).is_empty()
     });
-    let segments_before = server.segment_files().len();
+    let segments_before = segment_files(&server).len();
 
     let held: Vec<TcpStream> = (0..3)
         .map(|i| served(connect_as(rtmp, &format!("203.0.113.7:{}", 40000 + i))))
@@ -56,7 +56,7 @@ fn with_proxy_protocol_the_cap_counts_the_client_address_in_the_header() {
     wait_for(
         "the victim stream's next segment",
         Duration::from_secs(15),
-        || (server.segment_files().len() > segments_before).then_some(()),
+        || (segment_files(&server).len() > segments_before).then_some(()),
     );
     assert!(server.is_running(), "the process survives");
     assert!(
@@ -80,7 +80,7 @@ fn with_proxy_protocol_the_cap_counts_the_client_address_in_the_header() {
 
 #[test]
 fn without_proxy_protocol_the_cap_counts_the_socket_address() {
-    let mut server = DevServer::start_with(&[("FERROCAST_RTMP__MAX_CONNECTIONS_PER_IP", "16")]);
+    let mut server = dev().start_with(&[("FERROCAST_RTMP__MAX_CONNECTIONS_PER_IP", "16")]);
     let rtmp = rtmp_address(&server);
     // Sixteen take every place of 127.0.0.1 (held past their handshake), then a flood.
     let mut held: Vec<TcpStream> = (0..16)

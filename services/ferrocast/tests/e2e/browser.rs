@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::ingest::{playlist_when, segment_uris};
 use crate::support::media::{publish_clip, run_bounded};
-use crate::support::server::DevServer;
+use crate::support::server::dev;
 
 fn play_in_chromium(kind: &str, url: &str) -> serde_json::Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/browser/play.mjs");
@@ -43,7 +43,7 @@ fn play_in_chromium(kind: &str, url: &str) -> serde_json::Value {
 
 #[test]
 fn hls_js_and_mpegts_js_play_in_chromium() {
-    let server = DevServer::start();
+    let server = dev().start();
     let mut publisher = publish_clip(&server.publish_url, -1);
     playlist_when(&server, "three segments", |text| {
         segment_uris(text).len() >= 3

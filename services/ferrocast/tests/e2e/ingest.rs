@@ -6,7 +6,7 @@ use crate::support::hls::{media_playlist, media_text};
 pub use crate::support::hls::{segment_uris, tag_value};
 use crate::support::http::get;
 use crate::support::media::{codecs, decode_errors, finish, probe, publish_clip, publish_live};
-use crate::support::server::DevServer;
+use crate::support::server::{DevServer, dev, segment_files};
 use crate::support::wait_for;
 
 /// A reconnect window short enough for tests that wait for a publish to end the playlist.
@@ -26,7 +26,7 @@ pub fn playlist_when(
 
 #[test]
 fn synthetic_source_with_b_frames_plays_over_hls_and_flv() {
-    let server = DevServer::start_with(&[SHORT_RECONNECT_WINDOW]);
+    let server = dev().start_with(&[SHORT_RECONNECT_WINDOW]);
     let started = Instant::now();
     let publisher = publish_live(&server.publish_url, 10);
 
@@ -104,7 +104,7 @@ fn synthetic_source_with_b_frames_plays_over_hls_and_flv() {
 
 #[test]
 fn wrong_key_is_refused_and_leaves_no_segment() {
-    let server = DevServer::start();
+    let server = dev().start();
     let wrong_secret = "0123456789abcdef0123456789abcdef";
     let stream_id = server.stream_key.split('_').nth(1).unwrap().to_owned();
     let wrong_url = format!("{}/sk_{stream_id}_{wrong_secret}", server.rtmp_server);
@@ -131,9 +131,9 @@ fn wrong_key_is_refused_and_leaves_no_segment() {
     assert_eq!(get(&server.hls_url).status, 404);
     assert_eq!(get(&server.flv_url).status, 404);
     assert!(
-        server.segment_files().is_empty(),
+        segment_files(&server).is_empty(),
         "no segment behind: {:?}",
-        server.segment_files()
+        segment_files(&server)
     );
 }
 
@@ -147,7 +147,7 @@ fn listed_msns(playlist: &str) -> Vec<u64> {
 
 #[test]
 fn reconnect_within_the_window_continues_the_playlist_after_one_discontinuity() {
-    let server = DevServer::start();
+    let server = dev().start();
     let (ok, errors) = finish(publish_clip(&server.publish_url, 0));
     assert!(ok, "{errors}");
     playlist_when(&server, "the first session's segments", |text| {
@@ -198,7 +198,7 @@ fn reconnect_within_the_window_continues_the_playlist_after_one_discontinuity() 
 
 #[test]
 fn after_the_window_closes_endlist_stays_and_a_new_publish_starts_a_new_playlist() {
-    let server = DevServer::start_with(&[SHORT_RECONNECT_WINDOW]);
+    let server = dev().start_with(&[SHORT_RECONNECT_WINDOW]);
     let (ok, errors) = finish(publish_clip(&server.publish_url, 0));
     assert!(ok, "{errors}");
     let ended = playlist_when(&server, "ENDLIST once the window closed", |text| {
@@ -237,7 +237,7 @@ fn after_the_window_closes_endlist_stays_and_a_new_publish_starts_a_new_playlist
 
 #[test]
 fn a_second_publisher_on_a_live_key_is_refused() {
-    let server = DevServer::start();
+    let server = dev().start();
     let mut first = publish_clip(&server.publish_url, -1);
     playlist_when(&server, "the first publisher's playlist", |text| {
         !segment_uris(text).is_empty()

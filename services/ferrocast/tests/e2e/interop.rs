@@ -4,11 +4,11 @@ use std::process::Command;
 
 use crate::ingest::{SHORT_RECONNECT_WINDOW, playlist_when, segment_uris};
 use crate::support::media::{clip, codecs, probe, run_bounded};
-use crate::support::server::DevServer;
+use crate::support::server::dev;
 
 #[test]
 fn gstreamer_rtmp2sink_publishes_to_the_end() {
-    let server = DevServer::start_with(&[SHORT_RECONNECT_WINDOW]);
+    let server = dev().start_with(&[SHORT_RECONNECT_WINDOW]);
     let found = Command::new("which")
         .arg("gst-launch-1.0")
         .output()

@@ -260,7 +260,7 @@ fn sigterm_drains_an_origin_without_losing_a_listed_segment() {
 
 #[test]
 fn ferrocast_drain_stops_the_process_on_this_host_and_waits_for_it() {
-    let mut server = crate::support::server::DevServer::start();
+    let mut server = crate::support::server::dev().start();
     assert_eq!(get(&format!("{}/readyz", server.ops_url)).status, 200);
     let drained = Command::new(env!("CARGO_BIN_EXE_ferrocast"))
         .args(["drain", "--ops-url", &server.ops_url, "--timeout", "20s"])

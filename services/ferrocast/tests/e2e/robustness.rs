@@ -7,12 +7,12 @@ use ferrocast_rtmp::testing::{client_handshake, deeply_nested_connect};
 
 use crate::ingest::{playlist_when, segment_uris};
 use crate::support::media::publish_clip;
-use crate::support::server::DevServer;
+use crate::support::server::dev;
 use crate::viewers::watch_flv;
 
 #[test]
 fn connections_sending_deeply_nested_amf_leave_the_live_stream_playing() {
-    let mut server = DevServer::start();
+    let mut server = dev().start();
     let mut publisher = publish_clip(&server.publish_url, -1);
     playlist_when(&server, "the stream to go live", |text| {
         !segment_uris(text).is_empty()
@@ -56,7 +56,7 @@ fn connections_sending_deeply_nested_amf_leave_the_live_stream_playing() {
 
 #[test]
 fn connections_beyond_rtmp_max_connections_are_closed_at_once_and_counted() {
-    let server = DevServer::start_with(&[("FERROCAST_RTMP__MAX_CONNECTIONS", "2")]);
+    let server = dev().start_with(&[("FERROCAST_RTMP__MAX_CONNECTIONS", "2")]);
     let rtmp_addr = server
         .rtmp_server
         .trim_start_matches("rtmp://")

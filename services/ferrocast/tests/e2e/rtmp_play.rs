@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::ingest::{playlist_when, segment_uris};
 use crate::support::media::{codecs, decode_errors, probe, publish_clip, run_bounded};
-use crate::support::server::DevServer;
+use crate::support::server::{DevServer, dev};
 
 /// `rtmp://127.0.0.1:<port>/live/<playback id>`.
 fn rtmp_play_url(server: &DevServer) -> String {
@@ -22,7 +22,7 @@ fn live_server() -> (DevServer, std::process::Child) {
 
 /// [`live_server`] with extra environment variables for `dev`.
 fn live_server_with(env: &[(&str, &str)]) -> (DevServer, std::process::Child) {
-    let server = DevServer::start_with(env);
+    let server = dev().start_with(env);
     let publisher = publish_clip(&server.publish_url, -1);
     playlist_when(&server, "the stream to go live", |text| {
         !segment_uris(text).is_empty()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::attack::{Attacker, Status};
 use crate::support::http::request;
 use crate::support::media::run_bounded;
-use crate::support::server::DevServer;
+use crate::support::server::{DevServer, dev};
 use crate::support::target::host_port;
 use crate::support::victim::{Victim, small_clip};
 use crate::support::wait_for;
@@ -186,7 +186,7 @@ fn tail(output: &str) -> String {
 
 #[test]
 fn a_wrong_key_is_refused_with_its_reason_in_every_client() {
-    let server = DevServer::start();
+    let server = dev().start();
     let stream_id = server
         .stream_key
         .split('_')
@@ -209,7 +209,7 @@ fn a_wrong_key_is_refused_with_its_reason_in_every_client() {
 
 #[test]
 fn a_key_already_live_is_refused_with_its_reason_in_every_client() {
-    let server = DevServer::start();
+    let server = dev().start();
     let victim = Victim::start(&server.publish_url, &server.flv_url);
     let mut problems = Problems::default();
     let bad_name = ["NetStream.Publish.BadName"];
@@ -230,7 +230,7 @@ fn a_key_already_live_is_refused_with_its_reason_in_every_client() {
 #[test]
 fn a_draining_origin_refuses_publishes_with_its_reason_in_every_client() {
     // A running publish keeps the process draining (up to 60 s) while clients try.
-    let server = DevServer::start_with(&[("FERROCAST_DRAIN__PUBLISH_DEADLINE", "60s")]);
+    let server = dev().start_with(&[("FERROCAST_DRAIN__PUBLISH_DEADLINE", "60s")]);
     let _victim = Victim::start(&server.publish_url, &server.flv_url);
     let codes = ["NetStream.Publish.Failed", "NetStream.Publish.Unavailable"];
     let mut problems = Problems::default();
@@ -271,7 +271,7 @@ fn a_draining_origin_refuses_publishes_with_its_reason_in_every_client() {
 #[test]
 fn playing_a_missing_stream_shows_its_reason_in_rtmpdump_and_ffmpeg() {
     installed("rtmpdump");
-    let server = DevServer::start();
+    let server = dev().start();
     let url = format!("{}/nosuchstream", server.rtmp_server);
 
     let mut command = Command::new("rtmpdump");

@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use crate::support::http::{get, get_text};
 use crate::support::media::{finish, publish_live};
-use crate::support::server::DevServer;
+use crate::support::server::dev;
 use crate::support::wait_for;
 
 /// One received span: its name, its attributes and its service's name.
@@ -102,7 +102,7 @@ fn spans_reach_an_otlp_receiver() {
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
 
-    let server = DevServer::start_with(&[
+    let server = dev().start_with(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "200"),
     ]);

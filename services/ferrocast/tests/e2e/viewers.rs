@@ -8,7 +8,7 @@ use ferrocast_media::flv::{self, TagType};
 use crate::ingest::{playlist_when, segment_uris};
 use crate::support::http::{get, stream};
 use crate::support::media::publish_clip;
-use crate::support::server::DevServer;
+use crate::support::server::dev;
 
 /// What one HTTP-FLV viewer received in a fixed time.
 #[derive(Debug, Default)]
@@ -64,7 +64,7 @@ pub fn watch_flv(url: &str, duration: Duration) -> Received {
 
 #[test]
 fn twenty_concurrent_flv_viewers_all_receive_the_stream() {
-    let server = DevServer::start();
+    let server = dev().start();
     let mut publisher = publish_clip(&server.publish_url, -1);
     playlist_when(&server, "the stream to go live", |text| {
         !segment_uris(text).is_empty()
@@ -105,7 +105,7 @@ fn twenty_concurrent_flv_viewers_all_receive_the_stream() {
 
 #[test]
 fn unknown_and_offline_streams_are_404() {
-    let server = DevServer::start();
+    let server = dev().start();
     let base = server.hls_url.split("/hls/").next().unwrap().to_owned();
     for url in [
         format!("{base}/hls/nosuchstream/index.m3u8"),

@@ -9,7 +9,7 @@ use crate::support::flv_watch::FlvWatcher;
 use crate::support::hls_watch::HlsWatcher;
 use crate::support::http::get;
 use crate::support::obs::Obs;
-use crate::support::server::DevServer;
+use crate::support::server::{dev, segment_files};
 use crate::support::wait_for;
 
 /// What OBS logs each time its RTMP connection is up.
@@ -46,7 +46,7 @@ fn wait_for_connects(obs: &Obs, count: usize, deadline: Duration) {
 #[test]
 fn obs_rides_out_a_socket_cut_and_a_server_restart() {
     let _one_at_a_time = crate::serial();
-    let mut server = DevServer::start();
+    let mut server = dev().start();
     let obs = Obs::start(&server.rtmp_server, &server.stream_key);
     let mut hls = HlsWatcher::start(&server.hls_url);
     hls.wait_for_msn(1, Duration::from_secs(60));
@@ -110,7 +110,7 @@ fn obs_rides_out_a_socket_cut_and_a_server_restart() {
 #[test]
 fn obs_with_a_wrong_key_is_refused_and_the_key_is_never_logged() {
     let _one_at_a_time = crate::serial();
-    let server = DevServer::start();
+    let server = dev().start();
     let stream_id = server
         .stream_key
         .split('_')
@@ -133,8 +133,8 @@ fn obs_with_a_wrong_key_is_refused_and_the_key_is_never_logged() {
     drop(obs);
     assert_eq!(get(&server.hls_url).status, 404);
     assert!(
-        server.segment_files().is_empty(),
+        segment_files(&server).is_empty(),
         "{:?}",
-        server.segment_files()
+        segment_files(&server)
     );
 }

@@ -12,7 +12,7 @@ use ferrocast_media::flv::{self, Tag, TagType};
 
 use crate::support::attack::{self, Attacker, DEFAULT_CHUNK_SIZE, Header, message_type};
 use crate::support::media::run_bounded;
-use crate::support::server::DevServer;
+use crate::support::server::dev;
 use crate::support::target::host_port;
 use crate::support::victim::small_clip;
 
@@ -229,7 +229,7 @@ fn ffmpegs_rtmp_server_accepts_the_interleaved_publish() {
 
 #[test]
 fn interleaved_chunk_streams_at_chunk_size_128_are_accepted_and_play() {
-    let server = DevServer::start();
+    let server = dev().start();
     let tags = clip_tags();
     let mut attacker = Attacker::connect(&host_port(&server.rtmp_server)).expect("connect");
     attacker.handshake().expect("handshake");

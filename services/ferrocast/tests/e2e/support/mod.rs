@@ -15,10 +15,7 @@ pub mod server;
 pub mod target;
 pub mod victim;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Polls `condition` every 100 ms until it holds or `deadline` passes. This waits for an
@@ -54,16 +51,4 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The child's stdout, line by line, read on a thread so callers can wait with a deadline.
-pub fn stdout_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    receiver
-}
+pub use ferrocast_testkit::stdout_lines;

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use super::cluster::LocalCluster;
 use super::http::request;
-use super::server::DevServer;
+use super::server::{DevServer, dev};
 use super::victim::Victim;
 use super::wait_for;
 
 enum Server {
-    Dev(DevServer),
+    Dev(Box<DevServer>),
     Cluster(LocalCluster),
 }
 
@@ -34,12 +34,12 @@ pub struct Target {
 impl Target {
     /// `ferrocast dev` with the given settings.
     pub fn dev(env: &[(&str, &str)]) -> Self {
-        let server = DevServer::start_with(env);
+        let server = dev().start_with(env);
         let rtmp_addr = host_port(&server.rtmp_server);
         let http_addr = host_port(&server.flv_url);
         let victim = (server.publish_url.clone(), server.flv_url.clone());
         Self {
-            server: Server::Dev(server),
+            server: Server::Dev(Box::new(server)),
             rtmp_addr,
             http_addr,
             app: "live".into(),
