@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryLeaseStore;
-pub use policy::{Acquired, HeldStream, LeasePolicy, MAX_DECISION_SLACK};
+pub use policy::{Acquired, HeldStream, LeasePolicy};
 
 /// A live stream's placement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,11 +97,11 @@ pub enum Renewed {
 }
 
 /// Why a lease store could not answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum LeaseStoreError {
     /// The store is unreachable or did not answer in time; callers fail closed.
     #[error("lease store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored lease does not decode.
     #[error("lease store holds a corrupt value: {0}")]
     Corrupt(String),

@@ -7,19 +7,18 @@
 //!   for operators, with the state in Redis.
 //! - [`LeasePolicy`] holds the placement rules (grant, fast takeover, fenced release and
 //!   renewal) once, over a memory or a Redis [`LeaseStore`].
-//! - [`ControlClient`] is what origins and edges use to reach it; it implements the same
-//!   traits as [`LocalControl`].
+//!
+//! Origins and edges reach it through `ferrocast-control-client` (its gRPC client, and the
+//! boundaries [`PublishAuthorizer`](ferrocast_control_client::PublishAuthorizer) and
+//! [`StreamDirectory`](ferrocast_control_client::StreamDirectory) that [`LocalControl`]
+//! implements too), so they never compile this server side.
 
-mod boundary;
-mod client;
 pub mod credentials;
 pub mod lease;
 mod local;
 mod server;
 mod stream;
 
-pub use boundary::{AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory};
-pub use client::{ClientError, ClientOptions, ControlClient};
 pub use lease::{HeldStream, LeasePolicy, LeaseStore, MemoryLeaseStore};
 pub use local::LocalControl;
 pub use server::{

@@ -6,13 +6,14 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::lock;
+use ferrocast_control_client::{
+    AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
+};
 
 use crate::credentials::{claimed_stream_id, key_matches};
 use crate::lease::{Acquired, Claim, HeldStream, LeasePolicy, MemoryLeaseStore};
-use crate::{
-    AuthError, ControlConfig, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
-    StreamRecord,
-};
+use crate::{ControlConfig, StreamRecord};
 
 /// The node id dev's one origin holds leases as.
 const LOCAL_ORIGIN: &str = "local";
@@ -48,7 +49,7 @@ impl LocalControl {
 
     /// Adds or replaces a stream.
     pub fn insert(&self, record: StreamRecord) {
-        self.lock().insert(record.id.clone(), record);
+        lock(&self.streams).insert(record.id.clone(), record);
     }
 
     /// Whether the stream has a publisher now.
@@ -75,12 +76,6 @@ impl LocalControl {
     pub fn raise_epoch_floor(&self, stream_id: &str, epoch: u64) {
         self.leases.store().raise_epoch_floor(stream_id, epoch);
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, StreamRecord>> {
-        self.streams
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 #[async_trait]
@@ -90,8 +85,7 @@ impl PublishAuthorizer for LocalControl {
             return Err(AuthError::WrongApp(app.to_owned()));
         }
         let stream_id = claimed_stream_id(key).ok_or(AuthError::UnknownStream)?;
-        let record = self
-            .lock()
+        let record = lock(&self.streams)
             .get(stream_id)
             .cloned()
             .ok_or(AuthError::UnknownStream)?;
@@ -134,7 +128,7 @@ impl PublishAuthorizer for LocalControl {
 #[async_trait]
 impl StreamDirectory for LocalControl {
     async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
-        let streams = self.lock();
+        let streams = lock(&self.streams);
         let mut records = streams.values();
         Ok(records
             .find(|s| s.playback_id == playback_id)
@@ -199,7 +193,7 @@ mod tests {
             control.resolve_playback("p1").await.unwrap().as_deref(),
             Some("abc123")
         );
-        assert_eq!(control.resolve_playback("nope").await, Ok(None));
+        assert!(matches!(control.resolve_playback("nope").await, Ok(None)));
     }
 
     #[tokio::test]

@@ -36,7 +36,10 @@ pub enum ServerError {
     Config(String),
     /// Redis could not be reached at start-up.
     #[error("cannot connect to redis: {0}")]
-    Redis(String),
+    Redis(#[source] redis::RedisError),
+    /// Redis did not answer at start-up within the deadline.
+    #[error("cannot connect to redis: no answer within {0:?}")]
+    RedisTimeout(Duration),
     /// The REST listener failed.
     #[error("admin API server failed: {0}")]
     Rest(#[source] std::io::Error),
@@ -64,12 +67,11 @@ pub async fn connect_redis(
     sentinel: &SentinelConfig,
     timeout: Duration,
 ) -> Result<RedisLink, ServerError> {
-    let link =
-        RedisLink::new(url, sentinel, timeout).map_err(|e| ServerError::Redis(e.to_string()))?;
+    let link = RedisLink::new(url, sentinel, timeout).map_err(ServerError::Redis)?;
     match tokio::time::timeout(timeout.saturating_mul(3), link.check()).await {
         Ok(Ok(())) => Ok(link),
-        Ok(Err(e)) => Err(ServerError::Redis(e.to_string())),
-        Err(_) => Err(ServerError::Redis(format!("no answer within {timeout:?}"))),
+        Ok(Err(error)) => Err(ServerError::Redis(error)),
+        Err(_) => Err(ServerError::RedisTimeout(timeout)),
     }
 }
 

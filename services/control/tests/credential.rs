@@ -8,7 +8,7 @@ mod support;
 
 use std::time::Duration;
 
-use ferrocast_control::PublishAuthorizer;
+use ferrocast_control_client::PublishAuthorizer;
 use ferrocast_proto::auth::Role;
 use ferrocast_proto::control::control_client::ControlClient as ControlGrpc;
 use ferrocast_proto::control::lookup_stream_request::By;

@@ -5,7 +5,8 @@
 
 mod support;
 
-use ferrocast_control::{AuthError, ControlConfig, PublishAuthorizer, ServerError};
+use ferrocast_control::{ControlConfig, ServerError};
+use ferrocast_control_client::{AuthError, PublishAuthorizer};
 use ferrocast_proto::auth::ClusterSecret;
 use serde_json::json;
 use support::{Control, SECRET, TOKEN, edge_heartbeat, http, origin_heartbeat};

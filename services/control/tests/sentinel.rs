@@ -9,7 +9,8 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ferrocast_control::{AuthError, ControlConfig, PublishAuthorizer, PublishGrant};
+use ferrocast_control::ControlConfig;
+use ferrocast_control_client::{AuthError, PublishAuthorizer, PublishGrant};
 use ferrocast_proto::auth::ClusterSecret;
 use ferrocast_store::SentinelConfig;
 use ferrocast_testkit::SentinelCluster;
@@ -107,11 +108,12 @@ async fn streams_and_leases_survive_a_failover() {
     let (rest, grpc) = start_control(&cluster, &shutdown).await;
     let client = |node: &str| {
         let credential = support::credential(ferrocast_proto::auth::Role::Origin, node);
-        let options = ferrocast_control::ClientOptions {
+        let options = ferrocast_control_client::ClientOptions {
             timeout: Duration::from_secs(3),
-            ..ferrocast_control::ClientOptions::new(credential)
+            ..ferrocast_control_client::ClientOptions::new(credential)
         };
-        ferrocast_control::ControlClient::connect(&format!("http://{grpc}"), options).unwrap()
+        ferrocast_control_client::ControlClient::connect(&format!("http://{grpc}"), options)
+            .unwrap()
     };
     let (origin_a, origin_b) = (client("origin-a"), client("origin-b"));
     let (before_id, before_key) = create_stream(rest, "before").await;

@@ -12,7 +12,7 @@ mod router;
 
 use std::sync::Arc;
 
-use ferrocast_control::StreamDirectory;
+use ferrocast_control_client::StreamDirectory;
 use ferrocast_live::LiveSource;
 use ferrocast_ops::http::{ServerOptions, Shutdown};
 use ferrocast_store::{SegmentCache, SegmentIndex};

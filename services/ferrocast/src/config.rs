@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use ferrocast_proto::auth::ClusterSecret;
+use ferrocast_control_client::ClusterSecret;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use ferrocast_control::{AuthError, PublishGrant};
+use ferrocast_control_client::{AuthError, PublishGrant};
 use ferrocast_rtmp::{Connection, Event, RtmpError, StreamMetadata};
 use tokio::net::TcpStream;
 use tokio::time::timeout;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrocast_control::PublishGrant;
+use ferrocast_control_client::PublishGrant;
 use ferrocast_live::{Claim, Hub};
 use ferrocast_store::IndexError;
 use tokio::task::JoinHandle;

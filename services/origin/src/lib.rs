@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use ferrocast_control::{PublishAuthorizer, StreamDirectory};
+use ferrocast_control_client::{PublishAuthorizer, StreamDirectory};
 use ferrocast_live::Hubs;
 use ferrocast_store::{SegmentIndex, SegmentStore};
 use tokio::net::TcpListener;

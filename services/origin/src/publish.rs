@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ferrocast_control::PublishGrant;
+use ferrocast_control_client::PublishGrant;
 use ferrocast_live::{Claim, Frame, FrameKind, Hub};
 use ferrocast_media::MediaError;
 use ferrocast_media::flv::{self, VideoPacket};

@@ -5,42 +5,22 @@
 //! registers a flight and spawns its puller; the others wait on that flight's result. The
 //! puller is a task of its own, so a viewer that gives up does not abort the start for others.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use ferrocast_live::{Hub, Hubs, LiveError, LiveSource, StreamOwners, Subscription};
+use ferrocast_live::{Hub, LiveError, LiveSource, Subscription};
 use ferrocast_proto::auth::NodeCredential;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
-use crate::{RelayConfig, RelayError, puller};
-
-/// The outcome of starting a pull, shared by every viewer waiting for it.
-pub(crate) type FlightResult = Result<Arc<Hub>, Arc<RelayError>>;
+use crate::shared::{FlightResult, Inner};
+use crate::{RelayConfig, StreamOwners, puller};
 
 /// A [`LiveSource`] for edges: relays streams from the origins that own them.
 ///
 /// Dropping it stops every pull and ends the local hubs.
 pub struct RelaySource {
     inner: Arc<Inner>,
-}
-
-/// State shared between the source and its pullers.
-pub(crate) struct Inner {
-    pub(crate) owners: Arc<dyn StreamOwners>,
-    pub(crate) config: RelayConfig,
-    /// This edge's cluster credential, sent with every `Subscribe`.
-    pub(crate) credential: NodeCredential,
-    /// Streams being pulled, fed by their pullers.
-    pub(crate) hubs: Hubs,
-    /// Pulls being started, by stream id; an entry lives from spawn until the hub exists or the
-    /// start failed.
-    flights: Mutex<HashMap<String, watch::Receiver<Option<FlightResult>>>>,
-    /// Open upstream subscriptions.
-    pub(crate) upstreams: Arc<AtomicUsize>,
-    pub(crate) shutdown: CancellationToken,
 }
 
 enum Joined {
@@ -56,18 +36,8 @@ impl RelaySource {
         config: RelayConfig,
         credential: NodeCredential,
     ) -> Self {
-        let hubs = Hubs::new(config.hub_limits.clone());
-        let inner = Inner {
-            owners,
-            config,
-            credential,
-            hubs,
-            flights: Mutex::default(),
-            upstreams: Arc::default(),
-            shutdown: CancellationToken::new(),
-        };
         Self {
-            inner: Arc::new(inner),
+            inner: Arc::new(Inner::new(owners, config, credential)),
         }
     }
 
@@ -154,32 +124,5 @@ impl LiveSource for RelaySource {
         // The stream may have ended between its start and now.
         let subscription = hub.subscribe().ok_or(LiveError::Offline)?;
         Ok((hub, subscription))
-    }
-}
-
-impl Inner {
-    fn lock_flights(
-        &self,
-    ) -> MutexGuard<'_, HashMap<String, watch::Receiver<Option<FlightResult>>>> {
-        // The map stays consistent across a panic (single inserts and removes), so recover.
-        self.flights
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Retires the flight of `stream_id`; only its own puller calls this, once.
-    pub(crate) fn retire_flight(&self, stream_id: &str) {
-        self.lock_flights().remove(stream_id);
-    }
-
-    /// Ends and forgets `hub` if it still has no viewer. Decided under the flights lock, so a
-    /// viewer joining at this moment either is counted or starts a fresh pull.
-    pub(crate) fn stop_if_unwatched(&self, stream_id: &str, hub: &Arc<Hub>) -> bool {
-        let _flights = self.lock_flights();
-        if hub.viewer_count() > 0 {
-            return false;
-        }
-        self.hubs.finish(stream_id, hub);
-        true
     }
 }

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use ferrocast_live::LiveError;
 
+use crate::OwnersError;
+
 /// Why a relay operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -12,14 +14,15 @@ pub enum RelayError {
     Offline,
     /// Looking up the stream's owner failed.
     #[error("owner lookup failed: {0}")]
-    Owners(String),
+    Owners(#[source] OwnersError),
     /// The owner's relay URL is not a valid endpoint.
-    #[error("invalid relay url {url:?}: {reason}")]
+    #[error("invalid relay url {url:?}: {source}")]
     InvalidUrl {
         /// The URL as the owner registry gave it.
         url: String,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        source: tonic::transport::Error,
     },
     /// A step towards the upstream did not finish before its deadline.
     #[error("{step} timed out after {after:?}")]
@@ -29,13 +32,23 @@ pub enum RelayError {
         /// Its deadline.
         after: Duration,
     },
-    /// Connecting to, or subscribing at, the upstream failed.
-    #[error("upstream {url}: {reason}")]
-    Upstream {
+    /// Connecting to the upstream failed.
+    #[error("upstream {url}: connect: {source}")]
+    Connect {
         /// The upstream's relay URL.
         url: String,
-        /// What went wrong.
-        reason: String,
+        /// The transport's error.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// The upstream refused the subscription, or its stream failed before the first frame.
+    #[error("upstream {url}: {:?}: {}", .status.code(), .status.message())]
+    Subscribe {
+        /// The upstream's relay URL.
+        url: String,
+        /// The upstream's answer.
+        #[source]
+        status: tonic::Status,
     },
     /// A relayed frame is malformed.
     #[error("invalid relayed frame: {0}")]

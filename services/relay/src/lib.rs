@@ -3,8 +3,9 @@
 //! An origin serves [`RelayService`]: each `Subscribe` is one server stream of FLV-tag frames
 //! from a live hub (metadata, codec configurations, the current GOP, then live frames). An
 //! edge uses [`RelaySource`], a [`ferrocast_live::LiveSource`] that pulls each watched stream
-//! once from its owning origin into a local hub and fans it out to every local viewer,
-//! resubscribing to the stream's new owner when its origin goes away.
+//! once from its owning origin (found through [`StreamOwners`]) into a local hub and fans it
+//! out to every local viewer, resubscribing to the stream's new owner when its origin goes
+//! away.
 //!
 //! Frames cross the wire as the same FLV tag bytes the hub holds, so nothing is re-serialized.
 //! Only edges of the cluster may subscribe: each `Subscribe` carries the edge's cluster
@@ -16,13 +17,16 @@ mod convert;
 mod error;
 mod gate;
 pub mod metrics;
+mod owners;
 mod puller;
 mod rebase;
 mod server;
+mod shared;
 mod upstream;
 
 pub use client::RelaySource;
 pub use config::RelayConfig;
 pub use convert::{frame_from_proto, frame_to_proto};
 pub use error::RelayError;
+pub use owners::{OwnersError, StreamOwners};
 pub use server::{MAX_MESSAGE_BYTES, RelayService, serve, service};

@@ -97,7 +97,8 @@ pub(crate) fn upstream_failed(error: &RelayError) {
         RelayError::Owners(_) => "lookup",
         RelayError::InvalidUrl { .. }
         | RelayError::Timeout { .. }
-        | RelayError::Upstream { .. } => "connect",
+        | RelayError::Connect { .. }
+        | RelayError::Subscribe { .. } => "connect",
         RelayError::InvalidFrame(_) => "stream",
         _ => return,
     };

@@ -15,9 +15,9 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use crate::client::{FlightResult, Inner};
 use crate::gate::{ResumeGate, Verdict};
 use crate::rebase::Rebaser;
+use crate::shared::{FlightResult, Inner};
 use crate::upstream::{self, Upstream};
 use crate::{RelayError, frame_from_proto};
 

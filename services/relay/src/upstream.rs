@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ferrocast_live::{Frame, LiveError};
+use ferrocast_live::Frame;
 use ferrocast_proto::relay::relay_client::RelayClient;
 use ferrocast_proto::relay::{MediaFrame, SubscribeRequest};
 use tonic::transport::Endpoint;
 use tonic::{Code, Status, Streaming};
 use tracing::warn;
 
-use crate::client::Inner;
 use crate::config::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
+use crate::shared::Inner;
 use crate::{MAX_MESSAGE_BYTES, RelayError, frame_from_proto};
 
 /// An open upstream subscription that has delivered its first frame.
@@ -53,19 +53,12 @@ pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, Rel
         inner.owners.relay_url(stream_id),
     )
     .await?
-    .map_err(|error| match error {
-        LiveError::Offline => RelayError::Offline,
-        other => RelayError::Owners(other.to_string()),
-    })?
+    .map_err(RelayError::Owners)?
     .ok_or(RelayError::Offline)?;
-    let upstream_error = |reason: String| RelayError::Upstream {
-        url: url.clone(),
-        reason,
-    };
     let endpoint = Endpoint::from_shared(url.clone())
-        .map_err(|error| RelayError::InvalidUrl {
+        .map_err(|source| RelayError::InvalidUrl {
             url: url.clone(),
-            reason: error.to_string(),
+            source,
         })?
         .connect_timeout(config.connect_timeout)
         .tcp_nodelay(true)
@@ -74,7 +67,10 @@ pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, Rel
         .keep_alive_while_idle(true);
     let channel = deadline("connect", config.connect_timeout, endpoint.connect())
         .await?
-        .map_err(|error| upstream_error(format!("connect: {error}")))?;
+        .map_err(|source| RelayError::Connect {
+            url: url.clone(),
+            source,
+        })?;
     let mut client = RelayClient::with_interceptor(channel, inner.credential.clone())
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -89,12 +85,16 @@ pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, Rel
     .await?
     .map_err(|status| match status.code() {
         Code::NotFound => RelayError::Offline,
-        Code::Unauthenticated | Code::PermissionDenied => {
-            // A misconfigured cluster, not a passing failure: say so at every attempt.
-            warn!(stream_id, url = %url, reason = status.message(), "origin refused this edge's cluster credential");
-            upstream_error(status.to_string())
+        code => {
+            if matches!(code, Code::Unauthenticated | Code::PermissionDenied) {
+                // A misconfigured cluster, not a passing failure: say so at every attempt.
+                warn!(stream_id, url = %url, reason = status.message(), "origin refused this edge's cluster credential");
+            }
+            RelayError::Subscribe {
+                url: url.clone(),
+                status,
+            }
         }
-        _ => upstream_error(status.to_string()),
     })?;
     let first = first.ok_or(RelayError::Offline)?;
     Ok(Upstream {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_live::{Frame, FrameKind, HubLimits, Hubs, LiveError, LiveSource, StreamOwners};
+use ferrocast_live::{Frame, FrameKind, HubLimits, Hubs, LiveError, LiveSource};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::relay::SubscribeRequest;
 use ferrocast_proto::relay::relay_client::RelayClient;
-use ferrocast_relay::{RelayConfig, RelaySource, serve};
+use ferrocast_relay::{OwnersError, RelayConfig, RelaySource, StreamOwners, serve};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -119,7 +119,7 @@ struct FixedOwner(String);
 
 #[async_trait]
 impl StreamOwners for FixedOwner {
-    async fn relay_url(&self, _stream_id: &str) -> Result<Option<String>, LiveError> {
+    async fn relay_url(&self, _stream_id: &str) -> Result<Option<String>, OwnersError> {
         Ok(Some(self.0.clone()))
     }
 }

@@ -5,13 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_live::{
-    Frame, FrameKind, Hub, HubLimits, Hubs, LiveError, LiveSource, StreamOwners, Subscription,
-};
+use ferrocast_live::{Frame, FrameKind, Hub, HubLimits, Hubs, LiveError, LiveSource, Subscription};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::relay::SubscribeRequest;
 use ferrocast_proto::relay::relay_client::RelayClient;
-use ferrocast_relay::{RelayConfig, RelayError, RelaySource, serve};
+use ferrocast_relay::{OwnersError, RelayConfig, RelayError, RelaySource, StreamOwners, serve};
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
@@ -59,7 +57,7 @@ impl Owners {
 
 #[async_trait]
 impl StreamOwners for Owners {
-    async fn relay_url(&self, _stream_id: &str) -> Result<Option<String>, LiveError> {
+    async fn relay_url(&self, _stream_id: &str) -> Result<Option<String>, OwnersError> {
         Ok(self.0.lock().expect("owners lock").clone())
     }
 }

@@ -3,8 +3,8 @@
 //! viewer request.
 //!
 //! - Writes pass through (and drop the stream's cached state, so a writer reads its writes).
-//! - A cached state is dropped when [`SegmentIndex::changes`] names its stream; the flush
-//!   marker [`CHANGED_ANYTHING`] or a lagged receiver drops every state. Pending notifications
+//! - A cached state is dropped when [`SegmentIndex::changes`] names its stream;
+//!   [`IndexChange::All`] or a lagged receiver drops every state. Pending notifications
 //!   are applied at the start of every `load`, so there is no background task.
 //! - A maximum age is the safety net for a notification that never arrives.
 //! - Single flight: concurrent misses for one stream share one backend `load`, run in its own
@@ -16,15 +16,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::lock;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, timeout};
 
 use crate::index::{
-    CHANGED_ANYTHING, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+    IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };
 
 /// Limits of a [`CachedIndex`].
@@ -79,7 +80,7 @@ struct Flight {
 }
 
 struct CacheState {
-    changes: broadcast::Receiver<String>,
+    changes: broadcast::Receiver<IndexChange>,
     entries: HashMap<String, Entry>,
     flights: HashMap<String, Flight>,
     next_flight: u64,
@@ -90,8 +91,8 @@ impl CacheState {
     fn apply_changes(&mut self) {
         loop {
             match self.changes.try_recv() {
-                Ok(stream_id) if stream_id == CHANGED_ANYTHING => self.flush(),
-                Ok(stream_id) => self.invalidate(&stream_id),
+                Ok(IndexChange::All) => self.flush(),
+                Ok(IndexChange::Stream(stream_id)) => self.invalidate(&stream_id),
                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "index change notifications lagged; flushing cache");
                     self.flush();
@@ -164,7 +165,7 @@ impl CachedIndex {
     /// Answers a failed load with the stream's last good state while it is recent enough.
     fn stale_or(&self, stream_id: &str, failure: IndexError) -> LoadResult {
         let stale = {
-            let state = self.lock();
+            let state = lock(&self.shared);
             state
                 .entries
                 .get(stream_id)
@@ -179,14 +180,10 @@ impl CachedIndex {
         Ok(stale)
     }
 
-    fn lock(&self) -> MutexGuard<'_, CacheState> {
-        lock(&self.shared)
-    }
-
     /// Drops a stream's state after this process wrote it, so it reads its own writes even
     /// before the notification arrives.
     fn wrote(&self, stream_id: &str) {
-        self.lock().invalidate(stream_id);
+        lock(&self.shared).invalidate(stream_id);
     }
 
     /// Starts the one backend load for `stream_id`; the caller holds the state lock.
@@ -233,12 +230,6 @@ impl CachedIndex {
     }
 }
 
-fn lock(shared: &Mutex<CacheState>) -> MutexGuard<'_, CacheState> {
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[async_trait]
 impl SegmentIndex for CachedIndex {
     async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
@@ -266,7 +257,7 @@ impl SegmentIndex for CachedIndex {
 
     async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
         let mut flight = {
-            let mut state = self.lock();
+            let mut state = lock(&self.shared);
             state.apply_changes();
             if let Some(entry) = state.entries.get(stream_id)
                 && entry.current
@@ -287,15 +278,14 @@ impl SegmentIndex for CachedIndex {
                 None => IndexError::Unavailable("index load ended without a result".into()),
             },
             Ok(Err(_)) => IndexError::Unavailable("index load was aborted".into()),
-            Err(_) => IndexError::Unavailable(format!(
-                "index load timed out after {:?}",
-                self.config.load_timeout
-            )),
+            Err(_) => IndexError::Unavailable(
+                format!("index load timed out after {:?}", self.config.load_timeout).into(),
+            ),
         };
         self.stale_or(stream_id, failure)
     }
 
-    fn changes(&self) -> broadcast::Receiver<String> {
+    fn changes(&self) -> broadcast::Receiver<IndexChange> {
         self.inner.changes()
     }
 }

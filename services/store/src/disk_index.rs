@@ -14,7 +14,9 @@ use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::broadcast;
 
 use crate::encoding::{decode_stream, encode_stream};
-use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+use crate::index::{
+    BackendError, IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+};
 use crate::stream_state::{self, StreamState};
 
 /// Stream id → encoded stream state.
@@ -26,16 +28,14 @@ const CHANGES_CAPACITY: usize = 1024;
 /// A process-local segment index kept in a file.
 pub struct DiskIndex {
     database: Arc<Database>,
-    changes: broadcast::Sender<String>,
+    changes: broadcast::Sender<IndexChange>,
 }
 
 impl DiskIndex {
     /// Opens the index file at `path`, creating it if it does not exist. Fails if the file is
     /// not an index or another process has it open.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
-        let database = Database::create(path).map_err(|error| {
-            IndexError::Unavailable(format!("disk index {}: {error}", path.display()))
-        })?;
+        let database = Database::create(path).map_err(disk)?;
         Ok(Self {
             database: Arc::new(database),
             changes: broadcast::channel(CHANGES_CAPACITY).0,
@@ -54,10 +54,10 @@ impl DiskIndex {
         let database = Arc::clone(&self.database);
         let key = stream_id.to_owned();
         let result = tokio::task::spawn_blocking(move || {
-            let transaction = database.begin_write().map_err(unavailable)?;
+            let transaction = database.begin_write().map_err(disk)?;
             let answer = {
-                let mut table = transaction.open_table(STREAMS).map_err(unavailable)?;
-                let previous = match table.get(key.as_str()).map_err(unavailable)? {
+                let mut table = transaction.open_table(STREAMS).map_err(disk)?;
+                let previous = match table.get(key.as_str()).map_err(disk)? {
                     Some(value) => Some(decode_stream(value.value()).map_err(corrupt)?),
                     None => None,
                 };
@@ -65,28 +65,32 @@ impl DiskIndex {
                 if let Some(next) = next {
                     table
                         .insert(key.as_str(), encode_stream(&next).as_str())
-                        .map_err(unavailable)?;
+                        .map_err(disk)?;
                 }
                 answer
             };
-            transaction.commit().map_err(unavailable)?;
+            transaction.commit().map_err(disk)?;
             Ok(answer)
         })
         .await
-        .map_err(|error| IndexError::Unavailable(format!("disk index task: {error}")))?;
+        .map_err(task_failed)?;
         if result.is_ok() {
-            let _ = self.changes.send(stream_id.to_owned());
+            let _ = self.changes.send(IndexChange::Stream(stream_id.to_owned()));
         }
         result
     }
 }
 
-fn unavailable(error: impl std::fmt::Display) -> IndexError {
-    IndexError::Unavailable(format!("disk index: {error}"))
+fn disk(error: impl Into<redb::Error>) -> IndexError {
+    IndexError::Unavailable(BackendError::Disk(Arc::new(error.into())))
 }
 
 fn corrupt(error: String) -> IndexError {
-    IndexError::Unavailable(format!("disk index holds a bad value: {error}"))
+    IndexError::Unavailable(format!("disk index holds a bad value: {error}").into())
+}
+
+fn task_failed(error: tokio::task::JoinError) -> IndexError {
+    IndexError::Unavailable(format!("disk index task: {error}").into())
 }
 
 #[async_trait]
@@ -133,24 +137,24 @@ impl SegmentIndex for DiskIndex {
         let database = Arc::clone(&self.database);
         let key = stream_id.to_owned();
         tokio::task::spawn_blocking(move || {
-            let transaction = database.begin_read().map_err(unavailable)?;
+            let transaction = database.begin_read().map_err(disk)?;
             let table = match transaction.open_table(STREAMS) {
                 Ok(table) => table,
                 // Nothing was ever written: no stream exists yet.
                 Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                Err(error) => return Err(unavailable(error)),
+                Err(error) => return Err(disk(error)),
             };
-            let Some(value) = table.get(key.as_str()).map_err(unavailable)? else {
+            let Some(value) = table.get(key.as_str()).map_err(disk)? else {
                 return Ok(None);
             };
             let stream = decode_stream(value.value()).map_err(corrupt)?;
             Ok(Some(stream.view))
         })
         .await
-        .map_err(|error| IndexError::Unavailable(format!("disk index task: {error}")))?
+        .map_err(task_failed)?
     }
 
-    fn changes(&self) -> broadcast::Receiver<String> {
+    fn changes(&self) -> broadcast::Receiver<IndexChange> {
         self.changes.subscribe()
     }
 }

@@ -13,12 +13,20 @@
 //! Every index also announces which streams changed ([`SegmentIndex::changes`]), so readers
 //! can cache playlists and refresh them on a notification instead of polling.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-/// The [`SegmentIndex::changes`] value meaning "anything may have changed": notifications may
-/// have been lost (e.g. a reconnect), so every cached state must be dropped.
-pub const CHANGED_ANYTHING: &str = "";
+/// What a [`SegmentIndex::changes`] notification says changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexChange {
+    /// This stream's state changed.
+    Stream(String),
+    /// Anything may have changed: notifications may have been lost (e.g. a reconnect), so
+    /// every cached state must be dropped.
+    All,
+}
 
 /// One listed segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,9 +100,42 @@ pub enum IndexError {
         /// The newest listed msn.
         last: u64,
     },
-    /// The index backend failed or timed out.
+    /// The index backend failed or timed out: a write may or may not have applied.
     #[error("index unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] BackendError),
+}
+
+/// Why the index backend could not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    /// Redis failed: the connection, the script, or too few replicas confirmed a write.
+    #[error("redis {operation}: {source}")]
+    Redis {
+        /// The index operation.
+        operation: &'static str,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// The embedded index file failed (`ferrocast dev`).
+    #[error("disk index: {0}")]
+    Disk(#[source] Arc<redb::Error>),
+    /// Anything else: no answer in time, or a value that does not decode.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Callers time index calls out themselves: `IndexError::Unavailable("… timed out".into())`.
+impl From<&str> for BackendError {
+    fn from(reason: &str) -> Self {
+        BackendError::Other(reason.to_owned())
+    }
+}
+
+impl From<String> for BackendError {
+    fn from(reason: String) -> Self {
+        BackendError::Other(reason)
+    }
 }
 
 /// A per-stream segment index.
@@ -126,8 +167,8 @@ pub trait SegmentIndex: Send + Sync {
     /// The stream's current state; `None` if it never had a session.
     async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError>;
 
-    /// Ids of streams whose state changed, sent after each successful write (by any writer
-    /// this index can hear). [`CHANGED_ANYTHING`] (and a lagged receiver) means notifications
+    /// The streams whose state changed, each sent after a successful write (by any writer
+    /// this index can hear). [`IndexChange::All`] (and a lagged receiver) means notifications
     /// may have been missed: treat every stream as changed.
-    fn changes(&self) -> broadcast::Receiver<String>;
+    fn changes(&self) -> broadcast::Receiver<IndexChange>;
 }

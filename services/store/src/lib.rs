@@ -29,7 +29,7 @@ mod stream_state;
 pub use cached_index::{CachedIndex, CachedIndexConfig};
 pub use disk_index::DiskIndex;
 pub use index::{
-    CHANGED_ANYTHING, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+    BackendError, IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };
 pub use memory_index::MemoryIndex;
 pub use redis_index::{RedisIndex, RedisIndexConfig};
@@ -37,4 +37,4 @@ pub use redis_link::{LinkHandle, RedisLink, SentinelConfig};
 pub use s3::{S3Config, s3_object_store};
 pub use scripted_index::{AppendFault, ScriptedIndex};
 pub use segment_cache::{CacheStats, DEFAULT_SEGMENT_CACHE_BYTES, SegmentCache};
-pub use segments::{RetryPolicy, SegmentStore, StoreError};
+pub use segments::{ObjectFailure, RetryPolicy, SegmentStore, StoreError};

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use ferrocast_base::lock;
 use tokio::sync::broadcast;
 
-use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+use crate::index::{
+    IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+};
 use crate::stream_state::{self, StreamState};
 
 /// Notifications a slow reader may fall behind by before it must flush everything.
@@ -16,7 +19,7 @@ const CHANGES_CAPACITY: usize = 1024;
 /// A process-local segment index.
 pub struct MemoryIndex {
     streams: Mutex<HashMap<String, StreamState>>,
-    changes: broadcast::Sender<String>,
+    changes: broadcast::Sender<IndexChange>,
 }
 
 impl Default for MemoryIndex {
@@ -37,17 +40,13 @@ impl MemoryIndex {
     /// Announces a successful write; no subscriber is fine.
     fn changed<T>(&self, stream_id: &str, result: Result<T, IndexError>) -> Result<T, IndexError> {
         if result.is_ok() {
-            let _ = self.changes.send(stream_id.to_owned());
+            let _ = self.changes.send(IndexChange::Stream(stream_id.to_owned()));
         }
         result
     }
 
     fn with_streams<T>(&self, action: impl FnOnce(&mut HashMap<String, StreamState>) -> T) -> T {
-        let mut streams = self
-            .streams
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        action(&mut streams)
+        action(&mut lock(&self.streams))
     }
 }
 
@@ -91,7 +90,7 @@ impl SegmentIndex for MemoryIndex {
         Ok(self.with_streams(|streams| streams.get(stream_id).map(|stream| stream.view.clone())))
     }
 
-    fn changes(&self) -> broadcast::Receiver<String> {
+    fn changes(&self) -> broadcast::Receiver<IndexChange> {
         self.changes.subscribe()
     }
 }

@@ -5,7 +5,7 @@
 //! within a deadline. Each (re)connection asks the [`RedisLink`] for the primary afresh, so
 //! with Sentinel the subscription follows a failover (a demoted primary drops its pub/sub
 //! clients). Messages published while disconnected are lost, so after every
-//! (re)subscription it sends [`CHANGED_ANYTHING`] and readers drop every cached state.
+//! (re)subscription it sends [`IndexChange::All`] and readers drop every cached state.
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 use tokio::time::{interval, sleep, timeout};
 
-use crate::index::CHANGED_ANYTHING;
+use crate::index::IndexChange;
 use crate::keys::INDEX_CHANGED_CHANNEL;
 use crate::redis_link::RedisLink;
 
@@ -28,13 +28,13 @@ const PING_EVERY: Duration = Duration::from_secs(5);
 /// Starts the forwarding task; abort the handle to stop it.
 pub(crate) fn spawn_listener(
     link: RedisLink,
-    changes: broadcast::Sender<String>,
+    changes: broadcast::Sender<IndexChange>,
     deadline: Duration,
 ) -> AbortHandle {
     tokio::spawn(listen(link, changes, deadline)).abort_handle()
 }
 
-async fn listen(link: RedisLink, changes: broadcast::Sender<String>, deadline: Duration) {
+async fn listen(link: RedisLink, changes: broadcast::Sender<IndexChange>, deadline: Duration) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         let lost = subscribe_and_forward(&link, &changes, deadline, &mut backoff).await;
@@ -51,7 +51,7 @@ async fn listen(link: RedisLink, changes: broadcast::Sender<String>, deadline: D
 /// Runs one subscription until it fails; returns why. Resets `backoff` once subscribed.
 async fn subscribe_and_forward(
     link: &RedisLink,
-    changes: &broadcast::Sender<String>,
+    changes: &broadcast::Sender<IndexChange>,
     deadline: Duration,
     backoff: &mut Duration,
 ) -> String {
@@ -72,7 +72,7 @@ async fn subscribe_and_forward(
         "index change subscription up"
     );
     // Anything published before this point (or while we were away) was missed.
-    let _ = changes.send(CHANGED_ANYTHING.to_owned());
+    let _ = changes.send(IndexChange::All);
 
     let mut ping = interval(PING_EVERY);
     ping.reset(); // the first tick would fire at once; the connection was just proven
@@ -83,9 +83,9 @@ async fn subscribe_and_forward(
                     return "connection closed".to_owned();
                 };
                 match message.get_payload::<String>() {
-                    // Never forward the flush marker by accident: an empty id is not a stream.
+                    // An empty id is not a stream.
                     Ok(stream_id) if !stream_id.is_empty() => {
-                        let _ = changes.send(stream_id);
+                        let _ = changes.send(IndexChange::Stream(stream_id));
                     }
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "ignoring a malformed change message"),

@@ -14,7 +14,9 @@ use tokio::task::AbortHandle;
 use tokio::time::timeout;
 
 use crate::encoding::{decode_record, encode_record};
-use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+use crate::index::{
+    BackendError, IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+};
 use crate::keys;
 use crate::redis_changes::spawn_listener;
 use crate::redis_link::{RedisLink, SentinelConfig};
@@ -51,7 +53,7 @@ pub struct RedisIndex {
     link: RedisLink,
     scripts: Scripts,
     call_timeout: Duration,
-    changes: broadcast::Sender<String>,
+    changes: broadcast::Sender<IndexChange>,
     listener: AbortHandle,
 }
 
@@ -60,8 +62,14 @@ impl RedisIndex {
     /// index, not a crash) and starts the change listener, so it must run inside a Tokio
     /// runtime.
     pub fn new(config: &RedisIndexConfig) -> Result<Self, IndexError> {
-        let link = RedisLink::new(&config.url, &config.sentinel, config.call_timeout)
-            .map_err(|error| IndexError::Unavailable(format!("bad redis settings: {error}")))?;
+        let link = RedisLink::new(&config.url, &config.sentinel, config.call_timeout).map_err(
+            |source| {
+                IndexError::Unavailable(BackendError::Redis {
+                    operation: "settings",
+                    source,
+                })
+            },
+        )?;
         let (changes, _) = broadcast::channel(CHANGES_CAPACITY);
         let listener = spawn_listener(link.clone(), changes.clone(), config.call_timeout);
         Ok(Self {
@@ -111,11 +119,14 @@ impl RedisIndex {
         };
         let failure = match timeout(self.call_timeout, attempt).await {
             Ok(Ok(reply)) => return Ok(reply),
-            Ok(Err(error)) => format!("redis {operation}: {error}"),
+            Ok(Err(source)) => BackendError::Redis { operation, source },
             Err(_) => {
                 let elapsed = std::io::Error::new(std::io::ErrorKind::TimedOut, "call deadline");
                 handle.failed(&redis::RedisError::from(elapsed)).await;
-                format!("redis {operation} timed out after {:?}", self.call_timeout)
+                BackendError::Other(format!(
+                    "redis {operation} timed out after {:?}",
+                    self.call_timeout
+                ))
             }
         };
         tracing::warn!(%stream_id, operation, error = %failure, "index call failed");
@@ -131,15 +142,16 @@ impl Drop for RedisIndex {
 
 /// Parses a decimal the scripts returned.
 fn number(text: &str) -> Result<u64, IndexError> {
-    text.parse()
-        .map_err(|_| IndexError::Unavailable(format!("redis returned a bad number {text:?}")))
+    text.parse().map_err(|_| {
+        IndexError::Unavailable(format!("redis returned a bad number {text:?}").into())
+    })
 }
 
 /// Decodes the records a script returned.
 fn decode_records(encoded: &[String]) -> Result<Vec<SegmentRecord>, IndexError> {
     encoded
         .iter()
-        .map(|record| decode_record(record).map_err(IndexError::Unavailable))
+        .map(|record| decode_record(record).map_err(|bad| IndexError::Unavailable(bad.into())))
         .collect()
 }
 
@@ -152,7 +164,7 @@ fn refusal(status: &str, value: &str, epoch: u64, msn: u64) -> IndexError {
         },
         ("rewind", Ok(last)) => IndexError::SequenceRewind { offered: msn, last },
         (_, Err(error)) => error,
-        _ => IndexError::Unavailable(format!("unexpected index script status {status:?}")),
+        _ => IndexError::Unavailable(format!("unexpected index script status {status:?}").into()),
     }
 }
 
@@ -242,7 +254,7 @@ impl SegmentIndex for RedisIndex {
         }))
     }
 
-    fn changes(&self) -> broadcast::Receiver<String> {
+    fn changes(&self) -> broadcast::Receiver<IndexChange> {
         self.changes.subscribe()
     }
 }

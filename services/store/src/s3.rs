@@ -98,7 +98,7 @@ pub fn s3_object_store(config: &S3Config) -> Result<Arc<dyn ObjectStore>, StoreE
     }
     let store = builder
         .build()
-        .map_err(|error| StoreError::Config(format!("s3: {error}")))?;
+        .map_err(|error| StoreError::S3(Arc::new(error)))?;
     Ok(Arc::new(store))
 }
 

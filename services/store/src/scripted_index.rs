@@ -10,7 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::index::{IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart};
+use crate::index::{
+    IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+};
 
 /// How a [`ScriptedIndex`] answers appends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +112,7 @@ impl SegmentIndex for ScriptedIndex {
         self.inner.load(stream_id).await
     }
 
-    fn changes(&self) -> broadcast::Receiver<String> {
+    fn changes(&self) -> broadcast::Receiver<IndexChange> {
         self.inner.changes()
     }
 }

@@ -14,14 +14,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrocast_base::lock;
 use tokio::sync::watch;
 use tokio::time::timeout;
 
-use crate::segments::{SegmentStore, StoreError};
+use crate::segments::{ObjectFailure, SegmentStore, StoreError};
 
 /// The default byte budget of a [`SegmentCache`]: 64 MiB.
 pub const DEFAULT_SEGMENT_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -124,14 +125,6 @@ struct Shared {
     counters: Counters,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Lru> {
-        self.lru
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 /// A byte-bounded, single-flight read cache of segment objects. Clones share one cache.
 #[derive(Clone)]
 pub struct SegmentCache {
@@ -166,7 +159,7 @@ impl SegmentCache {
         };
         let counters = &self.shared.counters;
         let mut flight = {
-            let mut lru = self.shared.lock();
+            let mut lru = lock(&self.shared.lru);
             if let Some(data) = lru.get(&key) {
                 counters.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(data);
@@ -183,7 +176,7 @@ impl SegmentCache {
             Ok(Err(_)) => Err(aborted()),
             Err(_) => Err(StoreError::Exhausted {
                 attempts: 1,
-                last: format!("waiting for a shared segment read timed out after {deadline:?}"),
+                last: ObjectFailure::TimedOut(deadline),
             }),
         }
     }
@@ -200,7 +193,7 @@ impl SegmentCache {
         tokio::spawn(async move {
             let result = shared.store.get(&key.stream_id, key.epoch, key.seq).await;
             {
-                let mut lru = shared.lock();
+                let mut lru = lock(&shared.lru);
                 lru.flights.remove(&key);
                 match &result {
                     Ok(data) => {
@@ -227,7 +220,7 @@ impl SegmentCache {
     pub fn stats(&self) -> CacheStats {
         let counters = &self.shared.counters;
         let (bytes, segments) = {
-            let lru = self.shared.lock();
+            let lru = lock(&self.shared.lru);
             (lru.bytes, lru.entries.len())
         };
         CacheStats {
@@ -245,6 +238,6 @@ impl SegmentCache {
 fn aborted() -> StoreError {
     StoreError::Exhausted {
         attempts: 1,
-        last: "shared segment read was aborted".into(),
+        last: ObjectFailure::Aborted,
     }
 }

@@ -46,11 +46,35 @@ pub enum StoreError {
         /// Tries made.
         attempts: u32,
         /// The last failure.
-        last: String,
+        #[source]
+        last: ObjectFailure,
     },
     /// The object store is misconfigured; the message names every bad setting.
     #[error("object store config: {0}")]
     Config(String),
+    /// The S3 client could not be built from its settings.
+    #[error("s3 client: {0}")]
+    S3(#[source] Arc<object_store::Error>),
+}
+
+/// What one try of an object-store call ran into.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ObjectFailure {
+    /// The store answered with an error.
+    #[error(transparent)]
+    Store(Arc<object_store::Error>),
+    /// No answer within the deadline.
+    #[error("timed out after {0:?}")]
+    TimedOut(Duration),
+    /// The shared read this caller waited on ended without a result.
+    #[error("shared segment read was aborted")]
+    Aborted,
+}
+
+impl From<object_store::Error> for ObjectFailure {
+    fn from(error: object_store::Error) -> Self {
+        ObjectFailure::Store(Arc::new(error))
+    }
 }
 
 /// Reads and writes segment objects under one key prefix.
@@ -89,7 +113,8 @@ impl SegmentStore {
     ) -> Result<(), StoreError> {
         let path = keys::segment(&self.prefix, stream_id, epoch, seq);
         let mut backoff = self.retry.first_backoff;
-        let mut last = String::new();
+        // Replaced by every failed try; stands only if the policy allows no try at all.
+        let mut last = ObjectFailure::Aborted;
         // Set once a failed try may still have reached the store (timeout, transport error).
         let mut earlier_try_may_have_landed = false;
         for attempt in 1..=self.retry.attempts {
@@ -103,8 +128,8 @@ impl SegmentStore {
                     }
                     return Err(StoreError::AlreadyExists);
                 }
-                Ok(Err(error)) => last = error.to_string(),
-                Err(_) => last = format!("timed out after {:?}", self.retry.attempt_timeout),
+                Ok(Err(error)) => last = error.into(),
+                Err(_) => last = ObjectFailure::TimedOut(self.retry.attempt_timeout),
             }
             earlier_try_may_have_landed = true;
             tracing::warn!(%path, attempt, error = %last, "segment put failed");
@@ -128,11 +153,11 @@ impl SegmentStore {
             Ok(Err(object_store::Error::NotFound { .. })) => Err(StoreError::NotFound),
             Ok(Err(error)) => Err(StoreError::Exhausted {
                 attempts: 1,
-                last: error.to_string(),
+                last: error.into(),
             }),
             Err(_) => Err(StoreError::Exhausted {
                 attempts: 1,
-                last: format!("timed out after {:?}", self.retry.attempt_timeout),
+                last: ObjectFailure::TimedOut(self.retry.attempt_timeout),
             }),
         }
     }
@@ -144,11 +169,11 @@ impl SegmentStore {
             Ok(Ok(())) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
             Ok(Err(error)) => Err(StoreError::Exhausted {
                 attempts: 1,
-                last: error.to_string(),
+                last: error.into(),
             }),
             Err(_) => Err(StoreError::Exhausted {
                 attempts: 1,
-                last: "delete timed out".into(),
+                last: ObjectFailure::TimedOut(self.retry.attempt_timeout),
             }),
         }
     }

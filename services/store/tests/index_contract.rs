@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrocast_store::{
-    CHANGED_ANYTHING, CachedIndex, CachedIndexConfig, DiskIndex, IndexError, IndexState,
-    MemoryIndex, RedisIndex, RedisIndexConfig, ScriptedIndex, SegmentIndex, SegmentRecord, keys,
+    CachedIndex, CachedIndexConfig, DiskIndex, IndexChange, IndexError, IndexState, MemoryIndex,
+    RedisIndex, RedisIndexConfig, ScriptedIndex, SegmentIndex, SegmentRecord, keys,
 };
 use ferrocast_testkit::{RedisServer, TempDir};
 use tokio::sync::broadcast;
@@ -198,7 +198,7 @@ fn redis_index(server: &RedisServer) -> RedisIndex {
 }
 
 /// Waits for the next notification, with a deadline.
-async fn next_change(changes: &mut broadcast::Receiver<String>) -> String {
+async fn next_change(changes: &mut broadcast::Receiver<IndexChange>) -> IndexChange {
     tokio::time::timeout(Duration::from_secs(5), changes.recv())
         .await
         .expect("no change notification within 5 s")
@@ -206,19 +206,19 @@ async fn next_change(changes: &mut broadcast::Receiver<String>) -> String {
 }
 
 /// Waits until the Redis change listener has (re)subscribed.
-async fn wait_subscribed(changes: &mut broadcast::Receiver<String>) {
-    while next_change(changes).await != CHANGED_ANYTHING {}
+async fn wait_subscribed(changes: &mut broadcast::Receiver<IndexChange>) {
+    while next_change(changes).await != IndexChange::All {}
 }
 
 /// Waits until `count` notifications have named `stream_id`.
 async fn wait_for_changes(
-    changes: &mut broadcast::Receiver<String>,
+    changes: &mut broadcast::Receiver<IndexChange>,
     stream_id: &str,
     count: usize,
 ) {
     let mut seen = 0;
     while seen < count {
-        if next_change(changes).await == stream_id {
+        if next_change(changes).await == IndexChange::Stream(stream_id.to_owned()) {
             seen += 1;
         }
     }
@@ -425,14 +425,23 @@ async fn redis_changes_deliver_the_stream_id_after_a_write() {
 
     let s = unique_stream();
     index.open_session(&s, 1).await.unwrap();
-    assert_eq!(next_change(&mut changes).await, s);
+    assert_eq!(
+        next_change(&mut changes).await,
+        IndexChange::Stream(s.clone())
+    );
     index.append(&s, record(0, 1, false), 3).await.unwrap();
-    assert_eq!(next_change(&mut changes).await, s);
+    assert_eq!(
+        next_change(&mut changes).await,
+        IndexChange::Stream(s.clone())
+    );
 
     // Another process's writes arrive too (through Redis, not in-process).
     let other = redis_index(&server);
     other.close_session(&s, 1).await.unwrap();
-    assert_eq!(next_change(&mut changes).await, s);
+    assert_eq!(
+        next_change(&mut changes).await,
+        IndexChange::Stream(s.clone())
+    );
 
     // A refused write (after the end) changes nothing and announces nothing; nor does an
     // idempotent retry of the newest record.

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use ferrocast_store::{
-    CHANGED_ANYTHING, IndexError, RedisIndex, RedisIndexConfig, SegmentIndex, SegmentRecord,
+    IndexChange, IndexError, RedisIndex, RedisIndexConfig, SegmentIndex, SegmentRecord,
     SentinelConfig,
 };
 use ferrocast_testkit::SentinelCluster;
@@ -68,13 +68,13 @@ async fn append_as_origin(index: &RedisIndex, stream: &str, record: SegmentRecor
 }
 
 /// Waits (with a deadline) for a notification that names `stream` after a flush marker.
-async fn flush_then(changes: &mut broadcast::Receiver<String>, stream: &str) {
+async fn flush_then(changes: &mut broadcast::Receiver<IndexChange>, stream: &str) {
     let mut flushed = false;
     let wait = async {
         loop {
             match changes.recv().await.unwrap() {
-                id if id == CHANGED_ANYTHING => flushed = true,
-                id if flushed && id == stream => return,
+                IndexChange::All => flushed = true,
+                IndexChange::Stream(id) if flushed && id == stream => return,
                 _ => {}
             }
         }
@@ -118,7 +118,7 @@ async fn a_write_too_few_replicas_confirm_is_unavailable() {
     let index = index_through(&cluster, 2);
     let outcome = index.open_session("wait-stream", 1).await;
     assert!(
-        matches!(&outcome, Err(IndexError::Unavailable(why)) if why.contains("too few replicas")),
+        matches!(&outcome, Err(IndexError::Unavailable(why)) if why.to_string().contains("too few replicas")),
         "{outcome:?}"
     );
     // One is enough with one replica.

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::lock;
 
 use super::{Attempt, Claim, Lease, LeaseStore, LeaseStoreError, Release, Renewal, Renewed};
 use crate::server::config::millis;
@@ -58,16 +59,9 @@ impl MemoryLeaseStore {
     /// Makes the next epoch of `stream_id` greater than `epoch`, so epochs keep growing
     /// across restarts of a process that persisted the last one it used.
     pub fn raise_epoch_floor(&self, stream_id: &str, epoch: u64) {
-        let mut streams = self.lock();
+        let mut streams = lock(&self.streams);
         let slot = streams.entry(stream_id.to_owned()).or_default();
         slot.newest_epoch = slot.newest_epoch.max(epoch);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
-        // Every step leaves the map consistent before it can panic: keep using it.
-        self.streams
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -80,7 +74,7 @@ impl LeaseStore for MemoryLeaseStore {
         now_ms: u64,
         takeover_after_ms: u64,
     ) -> Result<Attempt, LeaseStoreError> {
-        let mut streams = self.lock();
+        let mut streams = lock(&self.streams);
         let slot = streams.entry(stream_id.to_owned()).or_default();
         let replaced = match slot.live(now_ms) {
             None => None,
@@ -114,7 +108,7 @@ impl LeaseStore for MemoryLeaseStore {
         epoch: u64,
         origin_id: &str,
     ) -> Result<Release, LeaseStoreError> {
-        let mut streams = self.lock();
+        let mut streams = lock(&self.streams);
         let Some(slot) = streams.get_mut(stream_id) else {
             return Ok(Release::Stale);
         };
@@ -137,7 +131,7 @@ impl LeaseStore for MemoryLeaseStore {
         renewals: &[Renewal],
         now_ms: u64,
     ) -> Result<Vec<Renewed>, LeaseStoreError> {
-        let mut streams = self.lock();
+        let mut streams = lock(&self.streams);
         let mut answers = Vec::with_capacity(renewals.len());
         for renewal in renewals {
             let Some(slot) = streams.get_mut(&renewal.stream_id) else {
@@ -175,7 +169,7 @@ impl LeaseStore for MemoryLeaseStore {
     }
 
     async fn lease(&self, stream_id: &str, now_ms: u64) -> Result<Option<Lease>, LeaseStoreError> {
-        let streams = self.lock();
+        let streams = lock(&self.streams);
         Ok(streams
             .get(stream_id)
             .and_then(|slot| slot.live(now_ms))

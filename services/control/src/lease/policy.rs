@@ -4,14 +4,11 @@
 
 use std::time::Duration;
 
+use ferrocast_control_client::MAX_DECISION_SLACK;
+
 use super::{Attempt, Claim, Lease, LeaseStore, LeaseStoreError, Release, Renewal, Renewed};
 use crate::server::config::millis;
 use crate::server::{metrics, now_ms};
-
-/// How much longer than `takeover_after` an authorization waits for a holder to go stale:
-/// covers a heartbeat in flight and the re-check cadence, so a holder that died just
-/// before the call is taken over by this call rather than refused.
-pub const MAX_DECISION_SLACK: Duration = Duration::from_millis(250);
 
 /// Longest pause between two checks while waiting: a released lease is noticed this fast.
 const RECHECK_EVERY: Duration = Duration::from_millis(100);

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use ferrocast_control_client::DEFAULT_TAKEOVER_AFTER;
 use serde::{Deserialize, Serialize};
 
 use super::ServerError;
@@ -47,7 +48,7 @@ impl Default for ControlConfig {
             publish_app: "live".into(),
             admin_token: String::new(),
             lease_ttl: Duration::from_secs(10),
-            takeover_after: Duration::from_millis(1500),
+            takeover_after: DEFAULT_TAKEOVER_AFTER,
             node_ttl: Duration::from_secs(10),
             public_rtmp_url: "rtmp://localhost:1935/live".into(),
             public_play_url: "http://localhost:8080".into(),

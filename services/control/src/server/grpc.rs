@@ -1,6 +1,6 @@
 //! The gRPC `Control` service: publish authorization with placement leases, heartbeats, and
 //! stream lookup. Refusals are status codes the client maps back to
-//! [`AuthError`](crate::AuthError); no message ever carries a stream key.
+//! [`AuthError`](ferrocast_control_client::AuthError); no message ever carries a stream key.
 //!
 //! Who calls comes from the cluster credential the server's interceptor verified, never from
 //! the body: an origin authorizes, ends and renews only its own publishes, and registers only

@@ -135,7 +135,7 @@ fn store_error(error: RepoError) -> LeaseStoreError {
     super::metrics::redis_failed();
     match error {
         RepoError::Corrupt { .. } => LeaseStoreError::Corrupt(error.to_string()),
-        _ => LeaseStoreError::Unavailable(error.to_string()),
+        _ => LeaseStoreError::Unavailable(Box::new(error)),
     }
 }
 

@@ -7,7 +7,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ferrocast_control::{ClientOptions, ControlClient, ControlConfig, ServerError};
+use ferrocast_control::{ControlConfig, ServerError};
+use ferrocast_control_client::{ClientOptions, ControlClient};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::control::control_client::ControlClient as GrpcClient;
 use ferrocast_proto::control::{HeartbeatRequest, HeartbeatResponse, NodeRole, StreamLoad};

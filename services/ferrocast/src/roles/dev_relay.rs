@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use ferrocast_live::{Hubs, LiveError, StreamOwners};
-use ferrocast_proto::auth::{ClusterSecret, Role};
-use ferrocast_relay::{RelayConfig, RelaySource};
+use ferrocast_control_client::{ClusterSecret, Role};
+use ferrocast_live::Hubs;
+use ferrocast_relay::{OwnersError, RelayConfig, RelaySource, StreamOwners};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -84,7 +84,7 @@ struct LoopbackOwners {
 
 #[async_trait]
 impl StreamOwners for LoopbackOwners {
-    async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, LiveError> {
+    async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, OwnersError> {
         let live = self.hubs.get(stream_id).is_some_and(|hub| !hub.is_ended());
         Ok(live.then(|| self.url.clone()))
     }
@@ -93,7 +93,7 @@ impl StreamOwners for LoopbackOwners {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrocast_live::{Frame, FrameKind, HubLimits, LiveSource};
+    use ferrocast_live::{Frame, FrameKind, HubLimits, LiveError, LiveSource};
 
     #[tokio::test]
     async fn edge_reads_a_live_hub_through_the_loopback_relay() {

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrocast_control::{ClientOptions, ControlClient};
+use ferrocast_control_client::{ClientOptions, ControlClient, Role};
 use ferrocast_edge::{ConnectionLimits, EdgeConfig, EdgeDeps, FlvViewerLimits};
 use ferrocast_ops::Collector;
-use ferrocast_proto::auth::Role;
 use ferrocast_relay::{RelayConfig, RelaySource};
 use ferrocast_store::{
     CachedIndex, CachedIndexConfig, DEFAULT_SEGMENT_CACHE_BYTES, RedisIndex, RedisIndexConfig,
@@ -21,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::control_owners::ControlOwners;
 use super::heartbeat::{self, Load, Node};
 use super::node_id;
 use super::ops::{Ops, RequestDrain, connection_share};
@@ -147,7 +147,7 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
     ];
     let ops = Ops::start(config.ops_listen, "edge", collectors, &shutdown).await?;
     let relay = Arc::new(RelaySource::new(
-        Arc::new(control.clone()),
+        Arc::new(ControlOwners(control.clone())),
         RelayConfig {
             resubscribe_for: config.reconnect_window,
             ..RelayConfig::default()

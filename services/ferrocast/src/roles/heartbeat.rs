@@ -1,25 +1,18 @@
-//! Periodic heartbeats to control: liveness, load, and (for origins) lease renewal of every
-//! stream being published here. A missed heartbeat is logged; leases outlive a few of them.
-//! The node id and role sent are the client's credential's: control refuses any other.
+//! Heartbeats to control. The loop and its messages are the control client's
+//! ([`ferrocast_control_client::heartbeat`]); this module tells it what an origin or an edge
+//! reports about its streams, and runs `dev`'s renewal against the in-process control.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrocast_control::{ControlClient, HeldStream, LocalControl};
+use ferrocast_control::{HeldStream, LocalControl};
+use ferrocast_control_client::ControlClient;
+use ferrocast_control_client::heartbeat::{self, LoadReport, StreamLoad};
 use ferrocast_origin::{IngestRates, Publishing};
-use ferrocast_proto::auth::Role;
-use ferrocast_proto::control::{HeartbeatRequest, NodeRole, StreamLoad};
 use ferrocast_relay::RelaySource;
 use tokio_util::sync::CancellationToken;
 
-/// Where this node is reached, as registered with control (who it is comes from the client's
-/// credential).
-pub struct Node {
-    /// Where publishers reach it (origins).
-    pub rtmp_url: String,
-    /// Where edges reach its relay (origins).
-    pub relay_url: String,
-}
+pub use ferrocast_control_client::heartbeat::Node;
 
 /// What a node reports about its streams.
 pub enum Load {
@@ -30,9 +23,8 @@ pub enum Load {
     Edge(Arc<RelaySource>),
 }
 
-/// Sends heartbeats every `interval` until `stop`; once `draining` is cancelled they say so,
-/// and control places no new stream here. An origin keeps beating while it drains, so the
-/// leases of the publishes still running stay renewed.
+/// Sends heartbeats every `interval` until `stop`; once `draining` is cancelled they say so
+/// (see [`heartbeat::run`]).
 pub async fn run(
     client: ControlClient,
     node: Node,
@@ -41,36 +33,24 @@ pub async fn run(
     draining: CancellationToken,
     stop: CancellationToken,
 ) {
-    let identity = client.identity().clone();
-    let role = match identity.role {
-        Role::Origin => NodeRole::Origin,
-        Role::Edge => NodeRole::Edge,
+    let report = Report {
+        load,
+        rates: IngestRates::default(),
     };
-    let mut rates = IngestRates::default();
-    let mut ticker = tokio::time::interval(interval);
-    let mut reported_draining = false;
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = draining.cancelled(), if !reported_draining => reported_draining = true,
-            _ = ticker.tick() => {}
-        }
-        let streams = match &load {
-            Load::Origin(publishing) => origin_loads(publishing, &mut rates),
+    heartbeat::run(client, node, report, interval, draining, stop).await;
+}
+
+/// A node's [`Load`], with the ingest rates an origin measures between two beats.
+struct Report {
+    load: Load,
+    rates: IngestRates,
+}
+
+impl LoadReport for Report {
+    fn loads(&mut self) -> Vec<StreamLoad> {
+        match &self.load {
+            Load::Origin(publishing) => origin_loads(publishing, &mut self.rates),
             Load::Edge(relay) => edge_loads(relay),
-        };
-        let viewers = streams.iter().map(|stream| stream.viewers).sum();
-        let request = HeartbeatRequest {
-            node_id: identity.node_id.clone(),
-            role: role.into(),
-            rtmp_url: node.rtmp_url.clone(),
-            relay_url: node.relay_url.clone(),
-            draining: draining.is_cancelled(),
-            streams,
-            viewers,
-        };
-        if let Err(error) = client.heartbeat(request).await {
-            tracing::warn!(%error, "heartbeat to control failed");
         }
     }
 }
@@ -81,10 +61,8 @@ fn edge_loads(relay: &RelaySource) -> Vec<StreamLoad> {
     watched
         .map(|(stream_id, viewers)| StreamLoad {
             stream_id,
-            epoch: 0,
-            ingest_bitrate_bps: 0,
             viewers: u32::try_from(viewers).unwrap_or(u32::MAX),
-            media_age_ms: 0,
+            ..StreamLoad::default()
         })
         .collect()
 }
@@ -101,7 +79,7 @@ fn origin_loads(publishing: &Publishing, rates: &mut IngestRates) -> Vec<StreamL
             epoch: report.epoch,
             ingest_bitrate_bps: bitrate.unwrap_or(0.0) as u64,
             viewers: 0,
-            media_age_ms: u64::try_from(report.media_age.as_millis()).unwrap_or(u64::MAX),
+            media_age: report.media_age,
         })
         .collect()
 }

@@ -2,6 +2,7 @@
 //! `origin` and `edge`, each a typed configuration and a `run` that wires the libraries.
 
 pub mod control;
+mod control_owners;
 pub mod dev;
 mod dev_relay;
 pub mod edge;

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrocast_control::{ClientOptions, ControlClient};
+use ferrocast_control_client::{ClientOptions, ControlClient, Role};
 use ferrocast_live::{HubLimits, Hubs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
 use ferrocast_origin::{
     BufferBudget, DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
 };
-use ferrocast_proto::auth::Role;
 use ferrocast_store::{
     RedisIndex, RedisIndexConfig, RetryPolicy, S3Config, SegmentStore, SentinelConfig,
     s3_object_store,

@@ -11,7 +11,7 @@ mod retention;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrocast_control::PublishGrant;
+use ferrocast_control_client::PublishGrant;
 use ferrocast_store::{IndexError, SegmentIndex, SegmentRecord, SegmentStore, SessionStart};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, timeout};

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_control::{
+use ferrocast_control_client::{
     AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
 };
 use ferrocast_live::Hubs;

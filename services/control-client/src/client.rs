@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ferrocast_live::{LiveError, StreamOwners};
 use ferrocast_proto::auth::{NodeCredential, NodeIdentity, Role};
 use ferrocast_proto::control::control_client::ControlClient as GrpcClient;
 use ferrocast_proto::control::lookup_stream_request::By;
@@ -21,10 +20,10 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
-use crate::credentials::claimed_stream_id;
-use crate::lease::MAX_DECISION_SLACK;
+use crate::stream_key::claimed_stream_id;
 use crate::{
-    AuthError, ControlConfig, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
+    AuthError, DEFAULT_TAKEOVER_AFTER, DirectoryError, MAX_DECISION_SLACK, PublishAuthorizer,
+    PublishGrant, StreamDirectory,
 };
 use cache::PlaybackCache;
 
@@ -57,9 +56,7 @@ impl ClientOptions {
     /// playback ids, hits for 5 minutes, misses for 3 seconds.
     pub fn new(credential: NodeCredential) -> Self {
         let timeout = Duration::from_secs(2);
-        let decision_wait = ControlConfig::default()
-            .takeover_after
-            .saturating_add(MAX_DECISION_SLACK);
+        let decision_wait = DEFAULT_TAKEOVER_AFTER.saturating_add(MAX_DECISION_SLACK);
         Self {
             credential,
             timeout,
@@ -72,31 +69,18 @@ impl ClientOptions {
 }
 
 /// Why a control call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The endpoint URL is not usable.
     #[error("invalid control endpoint: {0}")]
-    Endpoint(String),
+    Endpoint(#[source] tonic::transport::Error),
     /// No answer within the deadline.
     #[error("control did not answer within {0:?}")]
     Timeout(Duration),
-    /// Control answered with an error status, or the transport failed.
-    #[error("control answered {code:?}: {message}")]
-    Status {
-        /// The gRPC status code.
-        code: Code,
-        /// The status message (never contains a key).
-        message: String,
-    },
-}
-
-impl From<Status> for ClientError {
-    fn from(status: Status) -> Self {
-        ClientError::Status {
-            code: status.code(),
-            message: status.message().to_owned(),
-        }
-    }
+    /// Control answered with an error status, or the transport failed. The status message
+    /// never contains a key; its metadata is left out of the text.
+    #[error("control answered {:?}: {}", .0.code(), .0.message())]
+    Status(#[from] Status),
 }
 
 /// A client of the control service over one lazily connected tonic channel.
@@ -116,7 +100,7 @@ impl ControlClient {
         // No channel-wide request timeout: each call sets its own (authorization waits
         // longer than the rest).
         let channel = Endpoint::from_shared(endpoint.to_owned())
-            .map_err(|e| ClientError::Endpoint(e.to_string()))?
+            .map_err(ClientError::Endpoint)?
             .connect_timeout(options.timeout)
             .connect_lazy();
         Ok(Self::new(channel, options))
@@ -154,6 +138,15 @@ impl ControlClient {
         .await
     }
 
+    /// The relay URL (`http://host:port`) of the origin publishing `stream_id`; `None` when
+    /// the stream is not live (or its origin has not registered a relay). Uncached: an edge
+    /// asks once per upstream it opens.
+    pub async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, ClientError> {
+        let response = self.lookup(By::StreamId(stream_id.to_owned())).await?;
+        let live = response.found && response.live && !response.relay_url.is_empty();
+        Ok(live.then_some(response.relay_url))
+    }
+
     /// Finds a stream by playback id or stream id (uncached).
     pub async fn lookup(&self, by: By) -> Result<LookupStreamResponse, ClientError> {
         let request = self.request(LookupStreamRequest { by: Some(by) }, self.timeout);
@@ -188,19 +181,20 @@ impl ControlClient {
 /// (transport failure, timeout, server trouble) is `Unavailable`, so publishing fails closed.
 fn auth_error(error: ClientError, app: &str, key: &str) -> AuthError {
     let claimed = || claimed_stream_id(key).unwrap_or_default().to_owned();
-    match error {
-        ClientError::Status { code, message } => match code {
-            Code::InvalidArgument => AuthError::WrongApp(app.to_owned()),
-            Code::NotFound => AuthError::UnknownStream,
-            Code::PermissionDenied => AuthError::WrongKey {
-                stream_id: claimed(),
-            },
-            Code::AlreadyExists => AuthError::AlreadyLive {
-                stream_id: claimed(),
-            },
-            _ => AuthError::Unavailable(format!("{code:?}: {message}")),
+    let ClientError::Status(status) = &error else {
+        return AuthError::Unavailable(error.to_string());
+    };
+    match status.code() {
+        Code::InvalidArgument => AuthError::WrongApp(app.to_owned()),
+        Code::NotFound => AuthError::UnknownStream,
+        Code::PermissionDenied => AuthError::WrongKey {
+            stream_id: claimed(),
         },
-        other => AuthError::Unavailable(other.to_string()),
+        Code::AlreadyExists => AuthError::AlreadyLive {
+            stream_id: claimed(),
+        },
+        // Not a decision: publishing fails closed.
+        _ => AuthError::Unavailable(error.to_string()),
     }
 }
 
@@ -278,20 +272,8 @@ impl StreamDirectory for ControlClient {
                     return Ok(Some(stream_id));
                 }
                 tracing::warn!(playback_id, %error, "playback lookup failed");
-                Err(DirectoryError::Unavailable(error.to_string()))
+                Err(DirectoryError::Unavailable(error))
             }
         }
-    }
-}
-
-#[async_trait]
-impl StreamOwners for ControlClient {
-    async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, LiveError> {
-        let response = self
-            .lookup(By::StreamId(stream_id.to_owned()))
-            .await
-            .map_err(|error| LiveError::Unavailable(error.to_string()))?;
-        let live = response.found && response.live && !response.relay_url.is_empty();
-        Ok(live.then_some(response.relay_url))
     }
 }

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use ferrocast_base::lock;
+
 /// Bounded playback-id cache with separate TTLs for hits and misses.
 pub struct PlaybackCache {
     capacity: usize,
@@ -33,7 +35,7 @@ impl PlaybackCache {
 
     /// `Some(answer)` if cached and fresh (the answer itself may be "no such stream").
     pub fn get(&self, playback_id: &str, now: Instant) -> Option<Option<String>> {
-        let entries = self.lock();
+        let entries = lock(&self.entries);
         let entry = entries.get(playback_id)?;
         (entry.expires > now).then(|| entry.stream_id.clone())
     }
@@ -41,7 +43,7 @@ impl PlaybackCache {
     /// The stream id of a found playback id even if its entry expired (stale-if-error);
     /// `None` for remembered misses and ids not held.
     pub fn stale_hit(&self, playback_id: &str) -> Option<String> {
-        self.lock().get(playback_id)?.stream_id.clone()
+        lock(&self.entries).get(playback_id)?.stream_id.clone()
     }
 
     /// Remembers an answer.
@@ -54,7 +56,7 @@ impl PlaybackCache {
         } else {
             self.miss_ttl
         };
-        let mut entries = self.lock();
+        let mut entries = lock(&self.entries);
         if entries.len() >= self.capacity && !entries.contains_key(playback_id) {
             entries.retain(|_, entry| entry.expires > now);
             // Still full of fresh entries: drop an arbitrary one. Simple, and bounded.
@@ -71,13 +73,6 @@ impl PlaybackCache {
                 expires: now + ttl,
             },
         );
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        // A panic while holding the lock cannot leave the map inconsistent: keep using it.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -102,9 +97,9 @@ mod tests {
         );
         assert_eq!(cache.stale_hit("b"), None, "a miss is never served stale");
         cache.put("c", Some("s3".into()), later);
-        assert_eq!(cache.lock().len(), 2, "the expired miss made room");
+        assert_eq!(lock(&cache.entries).len(), 2, "the expired miss made room");
         cache.put("d", Some("s4".into()), later);
-        assert_eq!(cache.lock().len(), 2, "never above capacity");
+        assert_eq!(lock(&cache.entries).len(), 2, "never above capacity");
         assert_eq!(cache.get("d", later), Some(Some("s4".into())));
     }
 }

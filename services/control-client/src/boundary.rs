@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::ClientError;
+
 /// Permission to publish: this origin owns the stream under `epoch` until released.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishGrant {
@@ -73,11 +75,11 @@ pub trait PublishAuthorizer: Send + Sync {
 
 /// Why the directory could not answer. "No such stream" is not an error (`Ok(None)`), so a
 /// caller can tell a 404 from a 503.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     /// Control could not be reached (or did not answer in time) and nothing was cached.
     #[error("stream directory unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] ClientError),
 }
 
 /// Resolves public playback ids to streams.
