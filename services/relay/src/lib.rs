@@ -14,7 +14,6 @@ mod client;
 mod config;
 mod convert;
 mod error;
-mod gate;
 pub mod metrics;
 mod puller;
 mod rebase;
