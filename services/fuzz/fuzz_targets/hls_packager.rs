@@ -78,8 +78,12 @@ fuzz_target!(|data: &[u8]| {
         let dts_ms = normalizer.normalize(track, tag.timestamp_ms);
         // The origin drops a tag that does not parse before the packager sees it.
         let pushed = match track {
-            Track::Audio => flv::parse_audio(tag.body).map(|audio| packager.push_audio(dts_ms, &audio)),
-            Track::Video => flv::parse_video(tag.body).map(|video| packager.push_video(dts_ms, &video)),
+            Track::Audio => {
+                flv::parse_audio(tag.body).map(|audio| packager.push_audio(dts_ms, &audio))
+            }
+            Track::Video => {
+                flv::parse_video(tag.body).map(|video| packager.push_video(dts_ms, &video))
+            }
         };
         if let Ok(Ok(Some(segment))) = pushed {
             segments.push(segment);
