@@ -2,29 +2,26 @@
 //! hub's own tag buffers (shared, never copied per viewer; hyper writes them out vectored),
 //! then the hub's batches, each one body chunk of tags concatenated once for every viewer.
 //!
-//! A viewer is a cursor into the shared ring, not a queue. One that falls `max_lag` behind, or
-//! off the end of the ring, skips to the next keyframe; one that must skip `max_skips` times in
-//! `skip_window` is cut. A socket that accepts nothing for `write_timeout` is cut by the
-//! listener.
+//! A viewer is the shared [`Cursor`] (as for RTMP players) serialized as FLV tags: one that
+//! falls `max_lag` behind, or off the end of the ring, skips to the next keyframe; one that
+//! must skip `max_skips` times in `skip_window` is cut. A socket that accepts nothing for
+//! `write_timeout` is cut by the listener.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ferrocast_live::{
-    BatchVerdict, Hub, LiveEdge, LiveError, Subscription, Verdict, ViewerLimits, ViewerPolicy,
-};
+use ferrocast_live::{Cursor, Egress, Frame, LiveError, Step, ViewerLimits};
 use ferrocast_media::flv::file_header;
-use tokio::sync::broadcast::error::RecvError;
-
-use crate::router::{Edge, error, not_found, resolve};
-use crate::{FlvViewerLimits, metrics};
 use ferrocast_ops::LiveGuard;
+
+use crate::metrics;
+use crate::reply::{error, not_found};
+use crate::state::{Edge, resolve};
 
 /// `GET /live/{playback_id}.flv`.
 pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Response {
@@ -46,7 +43,14 @@ pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> R
             );
         }
     };
-    let viewer = Viewer::new(hub, subscription, edge.config.flv.clone());
+    let flv = &edge.config.flv;
+    let limits = ViewerLimits {
+        max_lag: flv.max_lag,
+        max_skips: flv.max_skips,
+        skip_window: flv.skip_window,
+    };
+    let (cursor, start) = Cursor::new(hub, subscription, limits, metrics::flv_frames_dropped);
+    let viewer = Viewer::new(cursor, start);
     let body = Body::from_stream(futures::stream::unfold(viewer, Viewer::next_chunk));
     let headers = [
         (
@@ -61,88 +65,53 @@ pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> R
     (headers, body).into_response()
 }
 
-/// One HTTP-FLV viewer's position in the stream.
+/// One HTTP-FLV viewer: the shared [`Cursor`], serialized as FLV tags.
 struct Viewer {
-    hub: Arc<Hub>,
-    subscription: Subscription,
-    policy: ViewerPolicy,
-    sent_start: bool,
-    /// Body chunks to send before the next batch, one by one: the start (the FLV header, then
+    cursor: Cursor,
+    /// The start frames, until the first body chunk is asked for.
+    start: Option<Vec<Frame>>,
+    /// Body chunks to send before the next step, one by one: the start (the FLV header, then
     /// the hub's cached tags) or the tags that passed of a batch some of whose frames were
     /// dropped. Each is a handle on the hub's buffer, so a viewer's start costs no GOP copy.
     queued: VecDeque<Bytes>,
+    egress: Egress,
     _connected: LiveGuard,
-    egress: ::metrics::Counter,
-    /// Bytes sent but not yet added to `egress`: one shared atomic add per frame per viewer
-    /// would contend across cores.
-    unreported_bytes: u64,
-}
-
-/// Flushes to the shared egress counter in steps of this many bytes.
-const EGRESS_REPORT_BYTES: u64 = 256 * 1024;
-
-impl Drop for Viewer {
-    fn drop(&mut self) {
-        self.egress.increment(self.unreported_bytes);
-    }
 }
 
 impl Viewer {
-    fn new(hub: Arc<Hub>, subscription: Subscription, limits: FlvViewerLimits) -> Self {
+    fn new(cursor: Cursor, start: Vec<Frame>) -> Self {
         Self {
-            hub,
-            subscription,
-            policy: ViewerPolicy::new(ViewerLimits {
-                max_lag: limits.max_lag,
-                max_skips: limits.max_skips,
-                skip_window: limits.skip_window,
-            }),
-            sent_start: false,
+            cursor,
+            start: Some(start),
             queued: VecDeque::new(),
+            egress: Egress::new(metrics::flv_egress()),
             _connected: metrics::FLV_VIEWERS.enter(),
-            egress: metrics::flv_egress(),
-            unreported_bytes: 0,
         }
     }
 
     /// The next body chunk; `None` ends the response.
     async fn next_chunk(mut self) -> Option<(Result<Bytes, std::io::Error>, Self)> {
-        if !self.sent_start {
-            self.sent_start = true;
-            self.queue_start();
+        if let Some(start) = self.start.take() {
+            self.queue_start(start);
         }
         loop {
             if let Some(tags) = self.queued.pop_front() {
-                self.count_sent(tags.len());
+                self.egress.sent(tags.len());
                 return Some((Ok(tags), self));
             }
-            let batch = match self.subscription.live.recv_batch().await {
-                Ok(batch) => batch,
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, "flv viewer fell off the ring");
-                    metrics::flv_frames_dropped(missed);
-                    if self.policy.overrun(Instant::now()) == Verdict::Cut {
-                        return self.cut();
-                    }
-                    continue;
-                }
-                Err(RecvError::Closed) => return None,
-            };
-            let live = LiveEdge {
-                newest_timestamp_ms: self.hub.newest_timestamp_ms(),
-                has_video: self.hub.has_video(),
-            };
-            match self.policy.judge_batch(&batch, live, Instant::now()) {
-                BatchVerdict::All => {
+            match self.cursor.next().await {
+                Step::Batch(batch) => {
                     let tags = batch.flv_tags().clone();
-                    self.count_sent(tags.len());
+                    self.egress.sent(tags.len());
                     return Some((Ok(tags), self));
                 }
-                BatchVerdict::Part { send, dropped } => {
-                    metrics::flv_frames_dropped(dropped);
-                    self.queued.extend(send.into_iter().map(|frame| frame.tag));
+                Step::Frames(frames) => {
+                    self.queued
+                        .extend(frames.into_iter().map(|frame| frame.tag));
                 }
-                BatchVerdict::Cut => return self.cut(),
+                Step::Skipped => {}
+                Step::Ended => return None,
+                Step::Cut => return self.cut(),
             }
         }
     }
@@ -154,19 +123,11 @@ impl Viewer {
         None
     }
 
-    fn count_sent(&mut self, bytes: usize) {
-        self.unreported_bytes += bytes as u64;
-        if self.unreported_bytes >= EGRESS_REPORT_BYTES {
-            self.egress
-                .increment(std::mem::take(&mut self.unreported_bytes));
-        }
-    }
-
     /// Queues the FLV header and the hub's start frames (metadata, codec configurations, the
     /// GOP): handles on the hub's tags, not a copy.
-    fn queue_start(&mut self) {
-        let start = std::mem::take(&mut self.subscription.start);
-        let (audio, video) = (self.hub.has_audio(), self.hub.has_video());
+    fn queue_start(&mut self, start: Vec<Frame>) {
+        let hub = self.cursor.hub();
+        let (audio, video) = (hub.has_audio(), hub.has_video());
         // Before any media has arrived, announce both: the usual stream carries both.
         let header = if audio || video {
             file_header(audio, video)
@@ -180,36 +141,22 @@ impl Viewer {
 
 #[cfg(test)]
 mod tests {
-    use ferrocast_live::{Frame, FrameKind, HubLimits};
+    use ferrocast_live::{FrameKind, Hub, HubLimits};
 
     use super::*;
 
     #[tokio::test]
     async fn a_new_viewer_is_sent_the_hubs_own_tag_buffers() {
         let hub = Arc::new(Hub::new(HubLimits::default()));
-        hub.publish(Frame::new(FrameKind::Script, 0, false, false, b"meta"));
-        hub.publish(Frame::new(
+        hub.publish(Frame::script(0, b"meta"));
+        hub.publish(Frame::sequence_header(
             FrameKind::Video,
             0,
-            false,
-            true,
             &[0x17, 0, 0, 0, 0],
         ));
-        hub.publish(Frame::new(
-            FrameKind::Video,
-            0,
-            true,
-            false,
-            &[0x17, 1, 0, 0, 0, 7],
-        ));
+        hub.publish(Frame::keyframe(0, &[0x17, 1, 0, 0, 0, 7]));
         for ts in [33, 66, 100] {
-            hub.publish(Frame::new(
-                FrameKind::Video,
-                ts,
-                false,
-                false,
-                &[0x27, 1, 0, 0, 0, 8],
-            ));
+            hub.publish(Frame::video(ts, &[0x27, 1, 0, 0, 0, 8]));
         }
         let subscription = hub.subscribe().unwrap();
         let held: Vec<Bytes> = subscription
@@ -223,7 +170,9 @@ mod tests {
             "metadata, configuration, keyframe and three frames"
         );
 
-        let mut viewer = Viewer::new(hub.clone(), subscription, FlvViewerLimits::default());
+        let limits = ViewerLimits::default();
+        let (cursor, start) = Cursor::new(hub.clone(), subscription, limits, |_| {});
+        let mut viewer = Viewer::new(cursor, start);
         let mut chunks = Vec::new();
         for _ in 0..=held.len() {
             let (chunk, next) = viewer.next_chunk().await.unwrap();

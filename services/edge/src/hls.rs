@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use ferrocast_media::hls::{self as playlist, Playlist, PlaylistSegment, SegmentSize};
 use ferrocast_store::{IndexState, StoreError};
 
-use crate::router::{Edge, error, not_found, resolve, unavailable};
+use crate::reply::{error, not_found, unavailable};
+use crate::state::{Edge, resolve};
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/mp2t";

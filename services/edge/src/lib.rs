@@ -8,7 +8,9 @@ mod config;
 mod flv;
 mod hls;
 pub mod metrics;
+mod reply;
 mod router;
+mod state;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Feeds the HLS packager a publish session made of arbitrary frames, the way the origin
 //! does: each audio or video frame's raw RTMP timestamp goes through
-//! `timestamp::Normalizer`, then its body to `Packager::push_audio` / `push_video`; the
-//! session ends with `Packager::finish`.
+//! `timestamp::Normalizer`, then its body is parsed (`flv::parse_audio` / `parse_video`) and
+//! handed to `Packager::push_audio` / `push_video`; the session ends with `Packager::finish`.
 //!
 //! Input: one settings byte (bit 0: video expected; bits 1-2: target duration; bits 3-4:
 //! segment byte bound), then frames in the forgiving layout of `ferrocast_fuzz::loose_tags`.
@@ -13,6 +13,7 @@
 #![no_main]
 
 use ferrocast_fuzz::loose_tags;
+use ferrocast_media::flv;
 use ferrocast_media::hls::{Packager, PackagerConfig, Segment};
 use ferrocast_media::timestamp::{Normalizer, Track};
 use libfuzzer_sys::fuzz_target;
@@ -75,11 +76,16 @@ fuzz_target!(|data: &[u8]| {
         };
         largest_body = largest_body.max(tag.body.len());
         let dts_ms = normalizer.normalize(track, tag.timestamp_ms);
+        // The origin drops a tag that does not parse before the packager sees it.
         let pushed = match track {
-            Track::Audio => packager.push_audio(dts_ms, tag.body),
-            Track::Video => packager.push_video(dts_ms, tag.body),
+            Track::Audio => {
+                flv::parse_audio(tag.body).map(|audio| packager.push_audio(dts_ms, &audio))
+            }
+            Track::Video => {
+                flv::parse_video(tag.body).map(|video| packager.push_video(dts_ms, &video))
+            }
         };
-        if let Ok(Some(segment)) = pushed {
+        if let Ok(Ok(Some(segment))) = pushed {
             segments.push(segment);
         }
     }

@@ -143,10 +143,8 @@ impl LiveReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FrameKind;
-
     fn audio(ts: u32) -> Frame {
-        Frame::new(FrameKind::Audio, ts, false, false, &[0xAF, 1, ts as u8])
+        Frame::audio(ts, &[0xAF, 1, ts as u8])
     }
 
     #[test]

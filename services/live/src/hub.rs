@@ -9,9 +9,10 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use ferrocast_base::lock;
 use tokio::sync::broadcast;
 
-use crate::{Batch, Frame, FrameKind, LiveReceiver};
+use crate::{Batch, Frame, FrameKind, GateVerdict, LiveReceiver, ResumeGate};
 
 /// How much media time of audio may wait for the next video frame to share its batch. A
 /// 30 fps stream sends video every 33 ms; this delays audio only, which players buffer anyway,
@@ -82,9 +83,9 @@ struct State {
     gop_overflowed: bool,
     /// Newest audio or video timestamp published, where a later session continues.
     newest_media_ms: Option<u32>,
-    /// A new session took over: its media waits for its first video keyframe, so viewers
-    /// switch at a point their decoder can start from.
-    awaiting_keyframe: bool,
+    /// Closed when a new session takes over a stream with video: its media waits for its
+    /// first video keyframe, so viewers switch at a point their decoder can start from.
+    resume: ResumeGate,
 }
 
 impl Hub {
@@ -115,17 +116,14 @@ impl Hub {
             FrameKind::Audio => self.has_audio.store(true, Ordering::Relaxed),
             FrameKind::Script => {}
         }
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.sender.is_none() {
             return;
         }
+        if state.resume.admit(&frame, self.has_video()) == GateVerdict::Skip {
+            return;
+        }
         if frame.kind != FrameKind::Script && !frame.config {
-            if state.awaiting_keyframe {
-                if !frame.keyframe {
-                    return;
-                }
-                state.awaiting_keyframe = false;
-            }
             state.newest_media_ms = Some(frame.timestamp_ms);
         }
         let hold = frame.kind == FrameKind::Audio
@@ -143,7 +141,7 @@ impl Hub {
     pub fn subscribe(&self) -> Option<Subscription> {
         // Taking the snapshot and the receiver under one lock is what makes the hand-over
         // from cached frames to live frames gap-free and duplicate-free.
-        let state = self.lock();
+        let state = lock(&self.state);
         let live = LiveReceiver::new(state.sender.as_ref()?.subscribe());
         let start = state.start_frames();
         Some(Subscription { start, live })
@@ -155,7 +153,7 @@ impl Hub {
     /// first keyframe (when the stream carried video), and its timestamps continue after the
     /// newest frame.
     pub fn claim(&self) -> Option<Claim> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.sender.as_ref()?;
         state.flush(&self.limits);
         let number = self.claims.fetch_add(1, Ordering::AcqRel) + 1;
@@ -168,7 +166,9 @@ impl Hub {
         state.gop.clear();
         state.gop_bytes = 0;
         state.gop_overflowed = false;
-        state.awaiting_keyframe = self.has_video();
+        if self.has_video() {
+            state.resume.close(0);
+        }
         Some(Claim {
             number,
             timestamp_offset_ms: newest.saturating_add(1),
@@ -182,14 +182,14 @@ impl Hub {
 
     /// Ends the stream: viewers drain what is queued, held audio included, then see the end.
     pub fn end(&self) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.flush(&self.limits);
         state.sender = None;
     }
 
     /// Whether [`Hub::end`] was called.
     pub fn is_ended(&self) -> bool {
-        self.lock().sender.is_none()
+        lock(&self.state).sender.is_none()
     }
 
     /// Timestamp of the newest published frame, to tell how far behind a viewer is.
@@ -209,18 +209,10 @@ impl Hub {
 
     /// Number of subscribed viewers.
     pub fn viewer_count(&self) -> usize {
-        self.lock()
+        lock(&self.state)
             .sender
             .as_ref()
             .map_or(0, broadcast::Sender::receiver_count)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding this lock cannot leave the state half-updated in a way that
-        // matters more than losing the stream, so recover the guard instead of poisoning.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -282,14 +274,19 @@ mod tests {
     use super::*;
 
     fn video(ts: u32, keyframe: bool) -> Frame {
-        Frame::new(FrameKind::Video, ts, keyframe, false, &[0x17, 1, 0, 0, 0])
+        let body = [0x17, 1, 0, 0, 0];
+        if keyframe {
+            Frame::keyframe(ts, &body)
+        } else {
+            Frame::video(ts, &body)
+        }
     }
 
     #[test]
     fn new_viewer_starts_at_last_keyframe_with_configs_first() {
         let hub = Hub::new(HubLimits::default());
-        hub.publish(Frame::new(FrameKind::Script, 0, false, false, b"meta"));
-        hub.publish(Frame::new(FrameKind::Video, 0, false, true, &[0x17, 0]));
+        hub.publish(Frame::script(0, b"meta"));
+        hub.publish(Frame::sequence_header(FrameKind::Video, 0, &[0x17, 0]));
         hub.publish(video(0, true));
         hub.publish(video(33, false));
         hub.publish(video(66, true));
@@ -320,7 +317,7 @@ mod tests {
     }
 
     fn audio(ts: u32) -> Frame {
-        Frame::new(FrameKind::Audio, ts, false, false, &[0xAF, 1, ts as u8])
+        Frame::audio(ts, &[0xAF, 1, ts as u8])
     }
 
     fn batch_timestamps(live: &mut LiveReceiver) -> Vec<Vec<u32>> {
@@ -389,7 +386,7 @@ mod tests {
         // The old GOP is gone for new viewers; the new session's media before its first
         // keyframe is held back, its configuration is not.
         assert!(hub.subscribe().unwrap().start.is_empty());
-        hub.publish(Frame::new(FrameKind::Video, 34, false, true, &[0x17, 0]));
+        hub.publish(Frame::sequence_header(FrameKind::Video, 34, &[0x17, 0]));
         hub.publish(video(34, false));
         hub.publish(audio(40));
         hub.publish(video(67, true));

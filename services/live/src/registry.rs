@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use ferrocast_base::lock;
 
 use crate::{Claim, Hub, HubLimits, Subscription};
 
@@ -28,13 +29,6 @@ pub trait LiveSource: Send + Sync {
     async fn subscribe(&self, stream_id: &str) -> Result<(Arc<Hub>, Subscription), LiveError>;
 }
 
-/// Finds which origin owns a live stream, for edges that relay from it.
-#[async_trait]
-pub trait StreamOwners: Send + Sync {
-    /// The relay URL (`http://host:port`) of the origin publishing `stream_id`, if it is live.
-    async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, LiveError>;
-}
-
 /// The hubs of the streams live in this process.
 #[derive(Default)]
 pub struct Hubs {
@@ -54,7 +48,7 @@ impl Hubs {
     /// Starts a new hub for a publish session, ending any previous one of the same stream.
     pub fn start(&self, stream_id: &str) -> Arc<Hub> {
         let hub = Arc::new(Hub::new(self.limits.clone()));
-        let previous = self.lock().insert(stream_id.to_owned(), hub.clone());
+        let previous = lock(&self.hubs).insert(stream_id.to_owned(), hub.clone());
         if let Some(previous) = previous {
             previous.end();
         }
@@ -65,7 +59,7 @@ impl Hubs {
     /// reconnecting encoder, or a newer session taking over, continues the same viewers),
     /// else a new one.
     pub fn join(&self, stream_id: &str) -> (Arc<Hub>, Claim) {
-        let mut hubs = self.lock();
+        let mut hubs = lock(&self.hubs);
         if let Some(current) = hubs.get(stream_id)
             && let Some(claim) = current.claim()
         {
@@ -85,7 +79,7 @@ impl Hubs {
     /// whether it ended. Checked under the registry's lock, so a session joining at the same
     /// time either continues the hub or gets a new one, never an ended one.
     pub fn end_unless_claimed(&self, stream_id: &str, hub: &Arc<Hub>, claim: &Claim) -> bool {
-        let mut hubs = self.lock();
+        let mut hubs = lock(&self.hubs);
         if !hub.is_claimed_by(claim) {
             return false;
         }
@@ -102,7 +96,7 @@ impl Hubs {
     /// Ends `hub` and forgets it, unless a newer session already replaced it.
     pub fn finish(&self, stream_id: &str, hub: &Arc<Hub>) {
         hub.end();
-        let mut hubs = self.lock();
+        let mut hubs = lock(&self.hubs);
         if hubs
             .get(stream_id)
             .is_some_and(|current| Arc::ptr_eq(current, hub))
@@ -113,12 +107,12 @@ impl Hubs {
 
     /// The live hub of a stream, if any.
     pub fn get(&self, stream_id: &str) -> Option<Arc<Hub>> {
-        self.lock().get(stream_id).cloned()
+        lock(&self.hubs).get(stream_id).cloned()
     }
 
     /// Each live stream's number of subscribed viewers, sorted by stream id.
     pub fn viewer_counts(&self) -> Vec<(String, usize)> {
-        let hubs = self.lock();
+        let hubs = lock(&self.hubs);
         let mut counts: Vec<(String, usize)> = hubs
             .iter()
             .map(|(id, hub)| (id.clone(), hub.viewer_count()))
@@ -129,18 +123,12 @@ impl Hubs {
 
     /// Number of live streams.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        lock(&self.hubs).len()
     }
 
     /// Whether no stream is live.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Hub>>> {
-        self.hubs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.hubs).is_empty()
     }
 }
 

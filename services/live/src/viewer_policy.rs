@@ -2,14 +2,14 @@
 //! skip, don't buffer.
 //!
 //! A viewer more than `max_lag` behind the newest frame, or overrun by the ring, skips to the
-//! next keyframe (any audio frame when the stream has no video); one that must skip more than
-//! `max_skips` times within `skip_window` is cut. Codec configurations and metadata always
-//! pass. The clock is passed in, so the policy is pure.
+//! next keyframe (any audio frame when the stream has no video: the [`ResumeGate`] rule); one
+//! that must skip more than `max_skips` times within `skip_window` is cut. Codec configurations
+//! and metadata always pass. The clock is passed in, so the policy is pure.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::{Batch, Frame, FrameKind};
+use crate::{Batch, Frame, FrameKind, GateVerdict, ResumeGate};
 
 /// Bounds on how far behind a viewer may fall.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,11 +68,11 @@ pub struct LiveEdge {
     pub has_video: bool,
 }
 
-/// One viewer's state under the policy: a flag and at most `max_skips + 1` instants.
+/// One viewer's state under the policy: a resume gate and at most `max_skips + 1` instants.
 #[derive(Debug)]
 pub struct ViewerPolicy {
     limits: ViewerLimits,
-    waiting_for_keyframe: bool,
+    gate: ResumeGate,
     recent_skips: VecDeque<Instant>,
 }
 
@@ -81,7 +81,7 @@ impl ViewerPolicy {
     pub fn new(limits: ViewerLimits) -> Self {
         Self {
             limits,
-            waiting_for_keyframe: false,
+            gate: ResumeGate::open(),
             recent_skips: VecDeque::new(),
         }
     }
@@ -90,20 +90,19 @@ impl ViewerPolicy {
     /// start frames held no keyframe (the stream has just begun or its GOP was too long to
     /// cache), so that it never starts decoding mid-GOP.
     pub fn wait_for_keyframe(&mut self) {
-        self.waiting_for_keyframe = true;
+        self.gate.close(0);
     }
 
     /// The verdict on the next live frame.
     pub fn judge(&mut self, frame: &Frame, live: LiveEdge, now: Instant) -> Verdict {
+        // Headers are never behind: a decoder needs the newest ones whatever it skips.
         if frame.config || frame.kind == FrameKind::Script {
             return Verdict::Send;
         }
-        if self.waiting_for_keyframe {
-            if !is_resume_point(frame, live.has_video) {
-                return Verdict::Drop;
-            }
-            self.waiting_for_keyframe = false;
-            return Verdict::Send;
+        match self.gate.admit(frame, live.has_video) {
+            GateVerdict::Skip => return Verdict::Drop,
+            GateVerdict::Resumed { .. } => return Verdict::Send,
+            GateVerdict::Pass => {}
         }
         let behind_ms = live.newest_timestamp_ms.saturating_sub(frame.timestamp_ms);
         if u128::from(behind_ms) > self.limits.max_lag.as_millis() {
@@ -159,19 +158,11 @@ impl ViewerPolicy {
             self.recent_skips.pop_front();
         }
         self.recent_skips.push_back(now);
-        self.waiting_for_keyframe = true;
+        self.gate.close(0);
         if self.recent_skips.len() > self.limits.max_skips {
             return Verdict::Cut;
         }
         Verdict::Drop
-    }
-}
-
-fn is_resume_point(frame: &Frame, has_video: bool) -> bool {
-    match frame.kind {
-        FrameKind::Video => frame.keyframe,
-        FrameKind::Audio => !has_video,
-        FrameKind::Script => false,
     }
 }
 
@@ -180,11 +171,15 @@ mod tests {
     use super::*;
 
     fn video(timestamp_ms: u32, keyframe: bool) -> Frame {
-        Frame::new(FrameKind::Video, timestamp_ms, keyframe, false, &[0x17, 1])
+        if keyframe {
+            Frame::keyframe(timestamp_ms, &[0x17, 1])
+        } else {
+            Frame::video(timestamp_ms, &[0x17, 1])
+        }
     }
 
     fn audio(timestamp_ms: u32) -> Frame {
-        Frame::new(FrameKind::Audio, timestamp_ms, false, false, &[0xAF, 1])
+        Frame::audio(timestamp_ms, &[0xAF, 1])
     }
 
     fn live(newest_timestamp_ms: u32) -> LiveEdge {
@@ -217,7 +212,7 @@ mod tests {
             policy.judge(&video(5900, false), live(6000), now),
             Verdict::Drop
         );
-        let config = Frame::new(FrameKind::Video, 0, false, true, &[0x17, 0]);
+        let config = Frame::sequence_header(FrameKind::Video, 0, &[0x17, 0]);
         assert_eq!(policy.judge(&config, live(6000), now), Verdict::Send);
         assert_eq!(
             policy.judge(&video(6000, true), live(6000), now),

@@ -1,5 +1,5 @@
 //! Pure (sans-I/O) media handling for ferrocast: FLV in, MPEG-TS segments and
-//! HLS playlists out.
+//! HLS playlists out, and the RTMP chunks that carry frames to RTMP players.
 //!
 //! Nothing in this crate touches the network, the file system, threads or the
 //! clock, so every parser can be fed arbitrary bytes by tests and fuzzers.
@@ -10,6 +10,7 @@ pub mod amf0;
 pub mod avc;
 pub mod flv;
 pub mod hls;
+pub mod rtmp_chunk;
 pub mod timestamp;
 pub mod ts;
 

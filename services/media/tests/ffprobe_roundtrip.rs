@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ferrocast_media::flv::{Reader, TagType};
+use ferrocast_media::flv::{self, Reader, TagType};
 use ferrocast_media::hls::{Packager, PackagerConfig, Playlist, PlaylistSegment, Segment, render};
 use ferrocast_media::timestamp::{Normalizer, Track};
 
@@ -69,11 +69,13 @@ fn package(flv: &[u8]) -> Vec<Segment> {
         let segment = match tag.tag_type {
             TagType::Video => {
                 let dts = normalizer.normalize(Track::Video, tag.timestamp_ms);
-                packager.push_video(dts, &tag.body)
+                let video = flv::parse_video(&tag.body).expect("valid video tag");
+                packager.push_video(dts, &video)
             }
             TagType::Audio => {
                 let dts = normalizer.normalize(Track::Audio, tag.timestamp_ms);
-                packager.push_audio(dts, &tag.body)
+                let audio = flv::parse_audio(&tag.body).expect("valid audio tag");
+                packager.push_audio(dts, &audio)
             }
             TagType::Script => continue,
         };

@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use ferrocast_control_client::{AuthError, PublishGrant};
-use ferrocast_rtmp::{Connection, Event, RtmpError, StreamMetadata};
+use ferrocast_live::ViewerLimits;
+use ferrocast_rtmp::{Connection, Event, Metadata, RtmpError};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +52,7 @@ async fn handle(
     stop: &Stop,
 ) -> Result<(), RtmpError> {
     let mut connection = Connection::handshake(socket, config.rtmp_server.limits()).await?;
-    let mut metadata: Option<StreamMetadata> = None;
+    let mut metadata: Option<Metadata> = None;
     let mut publish: Option<PublishSession> = None;
     // Cancelled when a newer session owns the stream (here, or elsewhere: this one is fenced).
     let mut taken_over = CancellationToken::new();
@@ -144,7 +145,9 @@ async fn handle(
                         key: &key,
                         stream_id,
                     };
-                    break play::serve(connection, request, config, deps).await;
+                    // The built-in bounds until the origin's config carries the viewer limits.
+                    let limits = ViewerLimits::default();
+                    break play::serve(connection, request, config, deps, limits).await;
                 }
             }
             // A play that never started.
@@ -171,7 +174,7 @@ struct PublishRequest<'a> {
 struct PublishContext<'a> {
     config: &'a OriginConfig,
     deps: &'a OriginDeps,
-    metadata: &'a Option<StreamMetadata>,
+    metadata: &'a Option<Metadata>,
     shutdown: &'a CancellationToken,
 }
 

@@ -15,7 +15,6 @@ pub mod metrics;
 mod per_address;
 mod play;
 pub mod publish;
-mod publishing;
 mod uploader;
 
 use std::sync::Arc;
@@ -39,7 +38,7 @@ use ferrocast_ops::throttle::Throttle;
 
 pub use config::{DrainConfig, HlsConfig, OriginConfig, ProxyProtocol, RtmpServerConfig};
 pub use ingest_rate::IngestRates;
-pub use publishing::{PublishReport, PublishStats, Publishing};
+pub use publish::{PublishReport, PublishStats, Publishing};
 pub use uploader::BufferBudget;
 
 /// What an origin talks to.

@@ -1,15 +1,15 @@
 //! Turns the publisher's `onMetaData` into the script tag that FLV viewers receive.
 
 use ferrocast_media::amf0::{self, Value};
-use ferrocast_rtmp::StreamMetadata;
+use ferrocast_rtmp::Metadata;
 
 /// The `onMetaData` script tag body for `metadata`.
-pub fn script_body(metadata: &StreamMetadata) -> Vec<u8> {
+pub fn script_body(metadata: &Metadata) -> Vec<u8> {
     let numbers = [
-        ("width", metadata.video_width.map(f64::from)),
-        ("height", metadata.video_height.map(f64::from)),
+        ("width", metadata.width.map(f64::from)),
+        ("height", metadata.height.map(f64::from)),
         ("videocodecid", metadata.video_codec_id.map(f64::from)),
-        ("framerate", metadata.video_frame_rate.map(f64::from)),
+        ("framerate", metadata.frame_rate.map(f64::from)),
         ("videodatarate", metadata.video_bitrate_kbps.map(f64::from)),
         ("audiocodecid", metadata.audio_codec_id.map(f64::from)),
         ("audiodatarate", metadata.audio_bitrate_kbps.map(f64::from)),
@@ -20,7 +20,7 @@ pub fn script_body(metadata: &StreamMetadata) -> Vec<u8> {
         .into_iter()
         .filter_map(|(name, value)| Some((name, Value::Number(value?))))
         .collect();
-    if let Some(stereo) = metadata.audio_is_stereo {
+    if let Some(stereo) = metadata.stereo {
         properties.push(("stereo", Value::Bool(stereo)));
     }
     properties.push(("encoder", Value::String("ferrocast".into())));
@@ -30,7 +30,6 @@ pub fn script_body(metadata: &StreamMetadata) -> Vec<u8> {
 }
 
 /// Whether the publisher announced a video track (so HLS waits for a video keyframe).
-pub fn announces_video(metadata: Option<&StreamMetadata>) -> bool {
-    metadata
-        .is_none_or(|metadata| metadata.video_codec_id.is_some() || metadata.video_width.is_some())
+pub fn announces_video(metadata: Option<&Metadata>) -> bool {
+    metadata.is_none_or(|metadata| metadata.video_codec_id.is_some() || metadata.width.is_some())
 }

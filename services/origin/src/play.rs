@@ -2,35 +2,28 @@
 //! (metadata, codec configurations, the cached GOP), then live frames.
 //!
 //! Each frame is serialized as RTMP chunks once, by the first player that sends it, and each
-//! of the hub's batches is concatenated once ([`Batch::rtmp_chunks`]), so a player costs a
-//! socket write of shared bytes. A player wakes every `play_merge_window` and writes whatever
-//! arrived since in one vectored write: on loopback and on a busy server most of a write's
-//! cost is per call, not per byte (merged writes, as SRS does by default). With a zero window
-//! it writes each batch as it comes. Per player there is the ring cursor, the slow-viewer
-//! policy and the pending writes, nothing else: a player that falls behind skips to the next
-//! keyframe and is cut if it keeps falling behind ([`ViewerPolicy`]); a write that stalls past
-//! the write timeout ends it.
+//! of the hub's batches is concatenated once ([`ferrocast_live::Batch::rtmp_chunks`]), so a
+//! player costs a socket write of shared bytes. A player wakes every `play_merge_window` and
+//! writes whatever arrived since in one vectored write: on loopback and on a busy server most
+//! of a write's cost is per call, not per byte (merged writes, as SRS does by default). With
+//! a zero window it writes each batch as it comes. Per player there is the shared [`Cursor`] (the ring
+//! position and the slow-viewer policy, as for HTTP-FLV viewers) and the pending writes,
+//! nothing else: a player that falls behind skips to the next keyframe and is cut if it keeps
+//! falling behind; a write that stalls past the write timeout ends it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocast_live::{
-    Batch, BatchVerdict, Frame, Hub, LiveEdge, LiveReceiver, Subscription, Verdict, ViewerLimits,
-    ViewerPolicy,
-};
+use ferrocast_live::{Cursor, Egress, Frame, Hub, Step, Subscription, ViewerLimits};
 use ferrocast_ops::LiveGuard;
 use ferrocast_rtmp::{Connection, Player, RtmpError};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{Interval, MissedTickBehavior, interval, timeout};
 
 use crate::{OriginConfig, OriginDeps, metrics};
 
 /// Messages gathered into one write; a player more than this many behind writes in steps.
 const MAX_PENDING: usize = 64;
-/// Adds to the shared egress counter in steps of this many bytes: one atomic add per frame per
-/// player would contend across cores.
-const EGRESS_REPORT_BYTES: u64 = 256 * 1024;
 
 /// A play command as the connection received it.
 pub(crate) struct PlayRequest<'a> {
@@ -43,12 +36,14 @@ pub(crate) struct PlayRequest<'a> {
 }
 
 /// Serves a play request until the player stops or the stream ends (at the latest when the
-/// drain closes the publishes). A player hanging up is not an error.
+/// drain closes the publishes), bounding how far behind the player may fall by `limits`. A
+/// player hanging up is not an error.
 pub(crate) async fn serve(
     mut connection: Connection,
     request: PlayRequest<'_>,
     config: &OriginConfig,
     deps: &OriginDeps,
+    limits: ViewerLimits,
 ) -> Result<(), RtmpError> {
     let (hub, subscription) = match find(&request, config, deps).await {
         Ok(found) => found,
@@ -64,12 +59,9 @@ pub(crate) async fn serve(
         .accept_play(request.request_id, request.stream_id)
         .await?;
     tracing::info!(start_frames = subscription.start.len(), "play started");
-    let Subscription { start, live } = subscription;
+    let (cursor, start) = Cursor::new(hub, subscription, limits, metrics::rtmp_frames_dropped);
     let merge_window = config.rtmp_server.play_merge_window;
-    match Viewer::new(player, hub, live)
-        .run(start, merge_window)
-        .await
-    {
+    match Viewer::new(player, cursor).run(start, merge_window).await {
         Err(error) if hung_up(&error) => {
             tracing::info!("player hung up");
             Ok(())
@@ -141,7 +133,7 @@ fn hung_up(error: &RtmpError) -> bool {
     )
 }
 
-/// What the frames received so far mean for the player.
+/// What the steps taken so far mean for the player.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Next {
     Continue,
@@ -149,45 +141,28 @@ enum Next {
     Cut,
 }
 
-/// One RTMP player's position in the stream.
+/// One RTMP player: the shared [`Cursor`], serialized as RTMP chunks.
 struct Viewer {
     player: Player,
-    hub: Arc<Hub>,
-    live: LiveReceiver,
-    policy: ViewerPolicy,
+    cursor: Cursor,
     /// Serialized media waiting for the next write; at most [`MAX_PENDING`] after the start.
     pending: Vec<Bytes>,
-    egress: ::metrics::Counter,
-    /// Bytes sent but not yet added to `egress`.
-    unreported_bytes: u64,
+    egress: Egress,
     _playing: LiveGuard,
 }
 
-impl Drop for Viewer {
-    fn drop(&mut self) {
-        self.egress.increment(self.unreported_bytes);
-    }
-}
-
 impl Viewer {
-    fn new(player: Player, hub: Arc<Hub>, live: LiveReceiver) -> Self {
+    fn new(player: Player, cursor: Cursor) -> Self {
         Self {
             player,
-            hub,
-            live,
-            policy: ViewerPolicy::new(ViewerLimits::default()),
+            cursor,
             pending: Vec::with_capacity(MAX_PENDING),
-            egress: metrics::rtmp_egress(),
-            unreported_bytes: 0,
+            egress: Egress::new(metrics::rtmp_egress()),
             _playing: metrics::PLAYERS.enter(),
         }
     }
 
     async fn run(mut self, start: Vec<Frame>, merge_window: Duration) -> Result<(), RtmpError> {
-        if !start.iter().any(|frame| frame.keyframe) {
-            // No cached GOP: start at the next keyframe, not mid-GOP.
-            self.policy.wait_for_keyframe();
-        }
         self.push_frames(&start);
         drop(start);
         self.flush().await?;
@@ -205,7 +180,7 @@ impl Viewer {
                 tracing::info!("player stopped");
                 return Ok(());
             };
-            let next = self.take_ready(next, Instant::now());
+            let next = self.take_ready(next);
             self.flush().await?;
             match next {
                 Next::Continue => {}
@@ -221,7 +196,7 @@ impl Viewer {
         }
     }
 
-    /// Waits for the next tick of the merge window, or without one for the next batch;
+    /// Waits for the next tick of the merge window, or without one for the next step;
     /// `None` when the player stopped.
     async fn wait(&mut self, ticks: Option<&mut Interval>) -> Result<Option<Next>, RtmpError> {
         let next = match ticks {
@@ -231,58 +206,38 @@ impl Viewer {
                 _ = ticks.tick() => Next::Continue,
             },
             None => {
-                let received = tokio::select! {
+                let step = tokio::select! {
                     biased;
                     stopped = self.player.stopped() => return stopped.map(|()| None),
-                    received = self.live.recv_batch() => received,
+                    step = self.cursor.next() => step,
                 };
-                self.on_received(received, Instant::now())
+                self.take(step)
             }
         };
         Ok(Some(next))
     }
 
-    /// Adds the batches already waiting in the ring, up to [`MAX_PENDING`] messages.
-    fn take_ready(&mut self, mut next: Next, now: Instant) -> Next {
+    /// Adds the steps already waiting in the ring, up to [`MAX_PENDING`] messages.
+    fn take_ready(&mut self, mut next: Next) -> Next {
         while next == Next::Continue && self.pending.len() < MAX_PENDING {
-            let received = match self.live.try_recv_batch() {
-                Ok(batch) => Ok(batch),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
-                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            let Some(step) = self.cursor.next_ready() else {
+                break;
             };
-            next = self.on_received(received, now);
+            next = self.take(step);
         }
         next
     }
 
-    fn on_received(&mut self, received: Result<Batch, RecvError>, now: Instant) -> Next {
-        let batch = match received {
-            Ok(batch) => batch,
-            Err(RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "player fell off the ring");
-                metrics::rtmp_frames_dropped(missed);
-                return match self.policy.overrun(now) {
-                    Verdict::Cut => Next::Cut,
-                    Verdict::Send | Verdict::Drop => Next::Continue,
-                };
-            }
-            Err(RecvError::Closed) => return Next::StreamEnded,
-        };
-        let live = LiveEdge {
-            newest_timestamp_ms: self.hub.newest_timestamp_ms(),
-            has_video: self.hub.has_video(),
-        };
-        match self.policy.judge_batch(&batch, live, now) {
-            BatchVerdict::All if self.player.uses_shared_serialization() => {
+    fn take(&mut self, step: Step) -> Next {
+        match step {
+            Step::Batch(batch) if self.player.uses_shared_serialization() => {
                 self.pending.push(batch.rtmp_chunks().clone());
             }
-            BatchVerdict::All => self.push_frames(batch.frames()),
-            BatchVerdict::Part { send, dropped } => {
-                metrics::rtmp_frames_dropped(dropped);
-                self.push_frames(&send);
-            }
-            BatchVerdict::Cut => return Next::Cut,
+            Step::Batch(batch) => self.push_frames(batch.frames()),
+            Step::Frames(frames) => self.push_frames(&frames),
+            Step::Skipped => {}
+            Step::Ended => return Next::StreamEnded,
+            Step::Cut => return Next::Cut,
         }
         Next::Continue
     }
@@ -309,11 +264,7 @@ impl Viewer {
         self.player.send(&self.pending).await?;
         let sent: usize = self.pending.iter().map(Bytes::len).sum();
         self.pending.clear();
-        self.unreported_bytes += sent as u64;
-        if self.unreported_bytes >= EGRESS_REPORT_BYTES {
-            self.egress
-                .increment(std::mem::take(&mut self.unreported_bytes));
-        }
+        self.egress.sent(sent);
         Ok(())
     }
 }

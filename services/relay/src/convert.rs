@@ -1,7 +1,7 @@
 //! Frames to and from their wire form. Both sides carry the same complete FLV tag, so the
 //! conversion only moves the `Bytes` handle and copies the flags.
 
-use ferrocast_live::{Frame, FrameKind};
+use ferrocast_live::{Frame, FrameKind, FrameRole};
 use ferrocast_proto::relay::{FrameKind as WireKind, MediaFrame};
 
 use crate::RelayError;
@@ -32,7 +32,8 @@ pub fn frame_to_proto(frame: Frame) -> MediaFrame {
 
 /// A frame from its wire form (shares the tag bytes); refuses an unknown kind or a tag that is
 /// not one FLV tag of that kind, since FLV viewers receive it verbatim and one wrong size
-/// field would garble the rest of their stream.
+/// field would garble the rest of their stream, and a frame flagged both keyframe and
+/// sequence header, which no origin sends.
 pub fn frame_from_proto(message: MediaFrame) -> Result<Frame, RelayError> {
     let kind = match WireKind::try_from(message.kind) {
         Ok(WireKind::Audio) => FrameKind::Audio,
@@ -42,12 +43,17 @@ pub fn frame_from_proto(message: MediaFrame) -> Result<Frame, RelayError> {
             return Err(RelayError::InvalidFrame("unknown frame kind"));
         }
     };
+    let role = match (message.keyframe, message.config) {
+        (false, false) => FrameRole::Media,
+        (true, false) => FrameRole::Keyframe,
+        (false, true) => FrameRole::SequenceHeader,
+        (true, true) => return Err(RelayError::InvalidFrame("keyframe flagged as a header")),
+    };
     check_tag_framing(kind, &message.tag)?;
     Ok(Frame::from_tag(
         kind,
+        role,
         message.timestamp_ms,
-        message.keyframe,
-        message.config,
         message.tag,
     ))
 }
@@ -82,7 +88,7 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_flags_and_shares_the_tag() {
-        let frame = Frame::new(FrameKind::Video, 4321, true, false, &[0x17, 1, 0, 0, 0, 7]);
+        let frame = Frame::keyframe(4321, &[0x17, 1, 0, 0, 0, 7]);
         let tag_ptr = frame.tag.as_ptr();
         let back = frame_from_proto(frame_to_proto(frame.clone())).unwrap();
         assert_eq!(back.kind, FrameKind::Video);
@@ -94,7 +100,8 @@ mod tests {
 
     #[test]
     fn unknown_kind_and_short_tag_are_refused() {
-        let mut message = frame_to_proto(Frame::new(FrameKind::Audio, 0, false, true, &[0xaf, 0]));
+        let audio_config = Frame::sequence_header(FrameKind::Audio, 0, &[0xaf, 0]);
+        let mut message = frame_to_proto(audio_config);
         message.kind = 0;
         assert!(frame_from_proto(message.clone()).is_err());
         message.kind = 99;
@@ -102,6 +109,16 @@ mod tests {
         message.kind = WireKind::Audio as i32;
         message.tag = message.tag.slice(..14);
         assert!(frame_from_proto(message).is_err());
+    }
+
+    #[test]
+    fn a_keyframe_flagged_as_a_header_is_refused() {
+        let mut message = frame_to_proto(Frame::keyframe(0, &[0x17, 1]));
+        message.config = true;
+        assert!(matches!(
+            frame_from_proto(message),
+            Err(RelayError::InvalidFrame(_))
+        ));
     }
 
     /// Found by the `relay_frame` fuzz target: a 50-byte "tag" of filler with an audio kind
@@ -126,7 +143,7 @@ mod tests {
 
     #[test]
     fn tag_of_another_kind_or_with_wrong_sizes_is_refused() {
-        let valid = frame_to_proto(Frame::new(FrameKind::Video, 7, false, false, &[0x27, 1]));
+        let valid = frame_to_proto(Frame::video(7, &[0x27, 1]));
         assert!(frame_from_proto(valid.clone()).is_ok());
         let as_audio = MediaFrame {
             kind: WireKind::Audio as i32,

@@ -15,7 +15,6 @@ mod client;
 mod config;
 mod convert;
 mod error;
-mod gate;
 pub mod metrics;
 mod owners;
 mod puller;

@@ -9,13 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocast_live::{Frame, FrameKind, Hub};
+use ferrocast_live::{Frame, FrameKind, GateVerdict, Hub, ResumeGate};
 use ferrocast_proto::relay::MediaFrame;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use crate::gate::{ResumeGate, Verdict};
 use crate::rebase::Rebaser;
 use crate::shared::{FlightResult, Inner};
 use crate::upstream::{self, Upstream};
@@ -189,11 +188,11 @@ impl Pull {
     fn forward(&mut self, frame: Frame) {
         let replaying = self.gate.is_waiting();
         match self.gate.admit(&frame, self.hub.has_video()) {
-            Verdict::Skip => return,
-            Verdict::Resumed { skipped } if skipped > 0 => {
+            GateVerdict::Skip => return,
+            GateVerdict::Resumed { skipped } if skipped > 0 => {
                 info!(stream_id = %self.stream_id, skipped, "relayed stream resumed at a keyframe");
             }
-            Verdict::Resumed { .. } | Verdict::Pass => {}
+            GateVerdict::Resumed { .. } | GateVerdict::Pass => {}
         }
         // A new upstream repeats metadata and configs; resending identical ones mid-stream
         // would only make players reset their decoders.
@@ -294,10 +293,10 @@ mod tests {
 
     #[test]
     fn identical_headers_are_dropped_only_while_replaying() {
-        let config = Frame::new(FrameKind::Video, 0, false, true, &[0x17, 0, 0, 0, 0, 1]);
-        let later = Frame::new(FrameKind::Video, 900, false, true, &[0x17, 0, 0, 0, 0, 1]);
-        let changed = Frame::new(FrameKind::Video, 900, false, true, &[0x17, 0, 0, 0, 0, 2]);
-        let media = Frame::new(FrameKind::Video, 900, true, false, &[0x17, 1]);
+        let config = Frame::sequence_header(FrameKind::Video, 0, &[0x17, 0, 0, 0, 0, 1]);
+        let later = Frame::sequence_header(FrameKind::Video, 900, &[0x17, 0, 0, 0, 0, 1]);
+        let changed = Frame::sequence_header(FrameKind::Video, 900, &[0x17, 0, 0, 0, 0, 2]);
+        let media = Frame::keyframe(900, &[0x17, 1]);
         let mut headers = Headers::default();
         assert!(headers.is_new(&config, true));
         // Same body at another timestamp: a replay of what viewers already have.

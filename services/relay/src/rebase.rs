@@ -76,13 +76,7 @@ impl Rebaser {
         }
         // The FLV tag carries the timestamp, so it is written again; only after an upstream
         // change, and viewers share the new tag as before.
-        Frame::new(
-            frame.kind,
-            stamped,
-            frame.keyframe,
-            frame.config,
-            frame.body(),
-        )
+        frame.retimed(stamped)
     }
 
     /// One frame interval after the newest forwarded timestamp.
@@ -118,27 +112,20 @@ mod tests {
     use super::*;
 
     fn video(timestamp_ms: u32, keyframe: bool) -> Frame {
-        Frame::new(
-            FrameKind::Video,
-            timestamp_ms,
-            keyframe,
-            false,
-            &[0x17, 1, 0, 0, 0, 9],
-        )
+        let body = [0x17, 1, 0, 0, 0, 9];
+        if keyframe {
+            Frame::keyframe(timestamp_ms, &body)
+        } else {
+            Frame::video(timestamp_ms, &body)
+        }
     }
 
     fn audio(timestamp_ms: u32) -> Frame {
-        Frame::new(FrameKind::Audio, timestamp_ms, false, false, &[0xaf, 1, 7])
+        Frame::audio(timestamp_ms, &[0xaf, 1, 7])
     }
 
     fn config(timestamp_ms: u32) -> Frame {
-        Frame::new(
-            FrameKind::Video,
-            timestamp_ms,
-            false,
-            true,
-            &[0x17, 0, 0, 0, 0, 1],
-        )
+        Frame::sequence_header(FrameKind::Video, timestamp_ms, &[0x17, 0, 0, 0, 0, 1])
     }
 
     #[test]

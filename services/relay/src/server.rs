@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrocast_live::{Frame, Hub, Hubs, LiveReceiver, Subscription};
+use ferrocast_live::{
+    Frame, GateVerdict as Verdict, Hub, Hubs, LiveReceiver, ResumeGate, Subscription,
+};
 use ferrocast_ops::LiveGuard;
 use ferrocast_proto::auth::{ClusterSecret, Role, Verifier, caller};
 use ferrocast_proto::relay::relay_server::{Relay, RelayServer};
@@ -25,7 +27,6 @@ use tonic::{Request, Response, Status};
 use tracing::{debug, info, warn};
 
 use crate::config::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
-use crate::gate::{ResumeGate, Verdict};
 use crate::{RelayError, frame_to_proto, metrics};
 
 /// Largest relayed message, both ways. A keyframe of high-bitrate video can pass tonic's

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_live::{Frame, FrameKind, HubLimits, Hubs, LiveError, LiveSource};
+use ferrocast_live::{Frame, HubLimits, Hubs, LiveError, LiveSource};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::relay::SubscribeRequest;
 use ferrocast_proto::relay::relay_client::RelayClient;
@@ -43,13 +43,7 @@ impl Origin {
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let hubs = Arc::new(Hubs::new(HubLimits::default()));
         let hub = hubs.start("s");
-        hub.publish(Frame::new(
-            FrameKind::Video,
-            0,
-            true,
-            false,
-            &[0x17, 1, 0, 0, 0],
-        ));
+        hub.publish(Frame::keyframe(0, &[0x17, 1, 0, 0, 0]));
         let shutdown = CancellationToken::new();
         let secret = ClusterSecret::new(SECRET).expect("long enough");
         tokio::spawn(serve(listener, hubs.clone(), secret, shutdown.clone()));

@@ -90,43 +90,19 @@ fn edge(owners: &Arc<Owners>, config: RelayConfig) -> Arc<RelaySource> {
 }
 
 fn metadata() -> Frame {
-    Frame::new(
-        FrameKind::Script,
-        0,
-        false,
-        false,
-        b"\x02\x00\x0aonMetaData",
-    )
+    Frame::script(0, b"\x02\x00\x0aonMetaData")
 }
 
 fn avc_config(marker: u8) -> Frame {
-    Frame::new(
-        FrameKind::Video,
-        0,
-        false,
-        true,
-        &[0x17, 0, 0, 0, 0, 1, marker],
-    )
+    Frame::sequence_header(FrameKind::Video, 0, &[0x17, 0, 0, 0, 0, 1, marker])
 }
 
 fn key(ts: u32) -> Frame {
-    Frame::new(
-        FrameKind::Video,
-        ts,
-        true,
-        false,
-        &[0x17, 1, 0, 0, 0, ts as u8],
-    )
+    Frame::keyframe(ts, &[0x17, 1, 0, 0, 0, ts as u8])
 }
 
 fn inter(ts: u32) -> Frame {
-    Frame::new(
-        FrameKind::Video,
-        ts,
-        false,
-        false,
-        &[0x27, 1, 0, 0, 0, ts as u8],
-    )
+    Frame::video(ts, &[0x27, 1, 0, 0, 0, ts as u8])
 }
 
 /// A viewer's frames in order: the subscription's start frames, then live ones.
@@ -272,7 +248,7 @@ async fn frames_over_four_mib_are_relayed() {
     hub.publish(avc_config(1));
     let mut body = vec![0x17, 1, 0, 0, 0];
     body.resize(6 * 1024 * 1024, 0xab);
-    let big = Frame::new(FrameKind::Video, 0, true, false, &body);
+    let big = Frame::keyframe(0, &body);
     hub.publish(big.clone());
     let owners = Arc::new(Owners::default());
     owners.set(Some(&origin.url));

@@ -1,13 +1,14 @@
 //! One RTMP server connection over a socket: the handshake, then a loop that reads bytes into
 //! the [`Session`] and writes its replies, under the deadlines of [`Limits`].
 
+use ferrocast_media::rtmp_chunk;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::handshake::{C0_C1_LEN, C2_LEN, ServerHandshake};
 use crate::session::{Event, Session};
-use crate::{Limits, Player, RtmpError, chunk, status};
+use crate::{Limits, Player, RtmpError, status};
 
 /// A server-side RTMP connection after a successful handshake.
 pub struct Connection {
@@ -97,7 +98,7 @@ impl Connection {
 
     /// Accepts a play request on message stream `stream_id` (from [`Event::PlayRequested`]):
     /// sends the play statuses (`NetStream.Play.Reset`/`Start`, StreamBegin,
-    /// `|RtmpSampleAccess`) and a Set Chunk Size of [`chunk::CHUNK_SIZE`], and turns the
+    /// `|RtmpSampleAccess`) and a Set Chunk Size of [`rtmp_chunk::CHUNK_SIZE`], and turns the
     /// connection into a [`Player`] that writes pre-serialized media.
     pub async fn accept_play(
         mut self,
@@ -116,7 +117,7 @@ impl Connection {
         // On chunk stream 2 like rml_rtmp's own control messages. Its next one there (an
         // acknowledgement or ping response, on message stream 0) gets a full Type 0 header,
         // because its previous one was the StreamBegin above, on the player's stream.
-        chunk::write_set_chunk_size(&mut outbound);
+        rtmp_chunk::write_set_chunk_size(&mut outbound);
         self.write_all(&outbound).await?;
         Ok(Player::new(self, stream_id))
     }

@@ -9,9 +9,9 @@
 //! never meets interleaving, odd chunk sizes or compressed headers.
 
 use ferrocast_media::amf0::{self, Value};
+use ferrocast_media::rtmp_chunk::{self, Header, message_type};
 
 use crate::RtmpError;
-use crate::chunk::{self, Header, message_type};
 use crate::reader::Message;
 
 /// The longest AMF0 command or data message: real ones are a few hundred bytes.
@@ -201,7 +201,7 @@ pub fn single_chunk(message: &Message, out: &mut Vec<u8>) {
         message_stream_id: message.message_stream_id,
     };
     let payload = &message.payload;
-    chunk::serialize_in_chunks(&header, payload, payload.len().max(1), out)
+    rtmp_chunk::serialize_in_chunks(&header, payload, payload.len().max(1), out)
         .expect("a message read under a 24-bit length fits one");
 }
 

@@ -4,10 +4,11 @@
 use std::io::IoSlice;
 
 use bytes::Bytes;
+use ferrocast_media::rtmp_chunk;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
-use crate::{Connection, Event, RtmpError, chunk, status};
+use crate::{Connection, Event, RtmpError, status};
 
 /// Players send little (acknowledgements, pings, buffer lengths), so a small read buffer does.
 const READ_BUFFER_BYTES: usize = 4096;
@@ -42,10 +43,10 @@ impl Player {
         self.stream_id
     }
 
-    /// Whether media pre-serialized for [`chunk::SHARED_MESSAGE_STREAM_ID`] fits this player;
+    /// Whether media pre-serialized for [`rtmp_chunk::SHARED_MESSAGE_STREAM_ID`] fits this player;
     /// otherwise serialize for [`Player::stream_id`].
     pub fn uses_shared_serialization(&self) -> bool {
-        self.stream_id == chunk::SHARED_MESSAGE_STREAM_ID
+        self.stream_id == rtmp_chunk::SHARED_MESSAGE_STREAM_ID
     }
 
     /// Handles what the player sends until it stops: returns `Ok(())` when it closed the

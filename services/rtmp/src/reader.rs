@@ -15,8 +15,8 @@ use std::collections::HashMap;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::chunk::EXTENDED_TIMESTAMP;
-use crate::chunk::message_type::{ABORT, SET_CHUNK_SIZE};
+use ferrocast_media::rtmp_chunk::EXTENDED_TIMESTAMP;
+use ferrocast_media::rtmp_chunk::message_type::{ABORT, SET_CHUNK_SIZE};
 
 /// The chunk size every peer starts with.
 const INITIAL_CHUNK_SIZE: usize = 128;

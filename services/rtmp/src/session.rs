@@ -7,15 +7,14 @@ use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bytes::Bytes;
+use ferrocast_media::rtmp_chunk;
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
 };
 
 use crate::front::{Screen, Verdict, single_chunk};
 use crate::reader::{ChunkReader, Message};
-use crate::{Limits, RtmpError, chunk, status};
-
-pub use rml_rtmp::sessions::StreamMetadata;
+use crate::{Limits, Metadata, RtmpError, status};
 
 /// What the peer asked for or sent. Requests carry a `request_id` to answer with
 /// [`Session::accept`] or a refusal.
@@ -31,7 +30,7 @@ pub enum Event {
         key: String,
     },
     /// `@setDataFrame` / `onMetaData` from the publisher.
-    Metadata(StreamMetadata),
+    Metadata(Metadata),
     /// An FLV audio tag body.
     Audio {
         /// RTMP timestamp in milliseconds (32-bit, wraps).
@@ -85,14 +84,14 @@ impl Session {
     pub fn new(limits: Limits) -> Result<(Self, Vec<u8>), RtmpError> {
         let mut config = ServerSessionConfig::new();
         // The pre-serialized frames players share are chunked at this size.
-        config.chunk_size = chunk::CHUNK_SIZE as u32;
+        config.chunk_size = rtmp_chunk::CHUNK_SIZE as u32;
         let (mut rml, initial) = guarded(|| ServerSession::new(config))?;
         // `rml_rtmp` only ever receives whole messages in one chunk each: let its reader take
         // chunks as long as any message we forward.
         let open_reader = Message {
             chunk_stream_id: 2,
             timestamp_ms: 0,
-            type_id: chunk::message_type::SET_CHUNK_SIZE,
+            type_id: rtmp_chunk::message_type::SET_CHUNK_SIZE,
             message_stream_id: 0,
             payload: Bytes::copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes()),
         };
@@ -261,7 +260,9 @@ impl Session {
                 }
             }
             ServerSessionEvent::PublishStreamFinished { .. } => Event::PublishFinished,
-            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => Event::Metadata(metadata),
+            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => {
+                Event::Metadata(Metadata::from_rml(metadata))
+            }
             ServerSessionEvent::AudioDataReceived {
                 data, timestamp, ..
             } => Event::Audio {

@@ -4,7 +4,7 @@
 
 use ferrocast_media::amf0::{self, Value};
 
-use crate::chunk::{self, Header, chunk_stream, message_type};
+use ferrocast_media::rtmp_chunk::{self, Header, chunk_stream, message_type};
 
 /// Appends an `onStatus` command with level `error` on `message_stream_id`, as a player
 /// expects after a refused `play` (`NetStream.Play.StreamNotFound`, `…Failed`).
@@ -51,7 +51,7 @@ fn write_on_status(
         message_stream_id,
     };
     // Three short strings stay far below the 16 MiB message limit.
-    chunk::serialize(&header, &payload, out).expect("a status message fits in one message");
+    rtmp_chunk::serialize(&header, &payload, out).expect("a status message fits in one message");
 }
 
 /// Appends the `|RtmpSampleAccess` data message (audio and video access allowed) that Flash
@@ -62,8 +62,8 @@ pub fn write_sample_access(message_stream_id: u32, out: &mut Vec<u8>) {
     amf0::write_string("|RtmpSampleAccess", &mut payload);
     amf0::write_value(&Value::Bool(true), &mut payload);
     amf0::write_value(&Value::Bool(true), &mut payload);
-    let header = chunk::Media::Data.header(0, message_stream_id);
-    chunk::serialize(&header, &payload, out).expect("a 24-byte payload fits");
+    let header = rtmp_chunk::Media::Data.header(0, message_stream_id);
+    rtmp_chunk::serialize(&header, &payload, out).expect("a 24-byte payload fits");
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use crate::chunk;
+use ferrocast_media::rtmp_chunk;
 
 const HANDSHAKE_SIZE: usize = 1536;
 
@@ -43,14 +43,14 @@ pub fn message_chunks(
     payload: &[u8],
     chunk_size: usize,
 ) -> Vec<u8> {
-    let header = chunk::Header {
+    let header = rtmp_chunk::Header {
         chunk_stream_id,
         timestamp_ms: 0,
         type_id,
         message_stream_id,
     };
     let mut out = Vec::new();
-    chunk::serialize_in_chunks(&header, payload, chunk_size.max(1), &mut out)
+    rtmp_chunk::serialize_in_chunks(&header, payload, chunk_size.max(1), &mut out)
         .expect("test messages fit in a 24-bit length");
     out
 }

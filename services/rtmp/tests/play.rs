@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocast_rtmp::chunk::{self, Media};
+use ferrocast_media::rtmp_chunk::{self, Media};
 use ferrocast_rtmp::testing::client_handshake;
 use ferrocast_rtmp::{Connection, Event, Limits, Player, RtmpError};
 use rml_rtmp::sessions::{
@@ -128,16 +128,16 @@ async fn player_receives_shared_messages_in_order() {
 
     let (connection, request_id, stream_id, key) = accept_one(&listener).await;
     assert_eq!(key, "abc");
-    assert_eq!(stream_id, chunk::SHARED_MESSAGE_STREAM_ID);
+    assert_eq!(stream_id, rtmp_chunk::SHARED_MESSAGE_STREAM_ID);
     let mut player: Player = connection.accept_play(request_id, stream_id).await.unwrap();
     assert!(player.uses_shared_serialization());
-    let big_video = vec![0x27; 2 * chunk::CHUNK_SIZE + 100];
+    let big_video = vec![0x27; 2 * rtmp_chunk::CHUNK_SIZE + 100];
     let extended_ms = 0x0100_0005;
     let messages: Vec<Bytes> = [
-        chunk::media_message(Media::Data, 0, stream_id, &on_metadata(1280.0)),
-        chunk::media_message(Media::Video, 40, stream_id, &big_video),
-        chunk::media_message(Media::Audio, 41, stream_id, &[0xAF, 1, 2, 3]),
-        chunk::media_message(Media::Video, extended_ms, stream_id, &big_video[..5000]),
+        rtmp_chunk::media_message(Media::Data, 0, stream_id, &on_metadata(1280.0)),
+        rtmp_chunk::media_message(Media::Video, 40, stream_id, &big_video),
+        rtmp_chunk::media_message(Media::Audio, 41, stream_id, &[0xAF, 1, 2, 3]),
+        rtmp_chunk::media_message(Media::Video, extended_ms, stream_id, &big_video[..5000]),
     ]
     .into_iter()
     .map(|message| Bytes::from(message.unwrap()))
@@ -224,7 +224,7 @@ async fn stalled_player_fails_the_write_within_the_deadline() {
     let (seen, _, _unread) = client.await.unwrap();
     assert_eq!(seen, vec![Seen::Accepted]);
     let frame =
-        Bytes::from(chunk::media_message(Media::Video, 0, stream_id, &[0; 60_000]).unwrap());
+        Bytes::from(rtmp_chunk::media_message(Media::Video, 0, stream_id, &[0; 60_000]).unwrap());
     let many: Vec<Bytes> = std::iter::repeat_n(frame, 400).collect();
     let outcome = tokio::time::timeout(Duration::from_secs(10), player.send(&many))
         .await

@@ -93,7 +93,7 @@ impl StreamOwners for LoopbackOwners {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrocast_live::{Frame, FrameKind, HubLimits, LiveError, LiveSource};
+    use ferrocast_live::{Frame, HubLimits, LiveError, LiveSource};
 
     #[tokio::test]
     async fn edge_reads_a_live_hub_through_the_loopback_relay() {
@@ -111,7 +111,7 @@ mod tests {
         assert!(matches!(offline, Err(LiveError::Offline)));
 
         let hub = hubs.start("s");
-        let key = Frame::new(FrameKind::Video, 0, true, false, &[0x17, 1, 0, 0, 0, 1]);
+        let key = Frame::keyframe(0, &[0x17, 1, 0, 0, 0, 1]);
         hub.publish(key.clone());
         let (_edge_hub, subscription) = tokio::time::timeout(deadline, source.subscribe("s"))
             .await

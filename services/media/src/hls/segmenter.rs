@@ -21,6 +21,25 @@ pub struct Segment {
     pub starts_with_keyframe: bool,
 }
 
+/// Where a new segment starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// At a random access point: an IDR with SPS/PPS in video mode, any AAC frame in
+    /// audio-only mode.
+    RandomAccess,
+    /// Wherever the memory bound forced the cut.
+    Forced,
+}
+
+/// The elementary streams a segment's PMT lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tracks {
+    /// An H.264 stream.
+    pub(crate) video: bool,
+    /// An AAC (ADTS) stream.
+    pub(crate) audio: bool,
+}
+
 #[derive(Debug)]
 struct OpenSegment {
     data: Vec<u8>,
@@ -51,7 +70,7 @@ fn to_90k(ms: u64) -> u64 {
 impl Segmenter {
     pub(crate) fn new() -> Self {
         Self {
-            muxer: new_muxer(false, false),
+            muxer: new_muxer(Tracks::default()),
             fresh: true,
             open: None,
         }
@@ -74,13 +93,12 @@ impl Segmenter {
     }
 
     /// Closes the open segment (ending where the new one starts) and opens a
-    /// new one at `start_dts_ms` with fresh PAT/PMT for the given streams.
+    /// new one at `start_dts_ms` with fresh PAT/PMT for `tracks`.
     pub(crate) fn cut(
         &mut self,
         start_dts_ms: u64,
-        starts_with_keyframe: bool,
-        has_video: bool,
-        has_audio: bool,
+        start: Start,
+        tracks: Tracks,
     ) -> Option<Segment> {
         // A segment never starts before the one it follows. The track that cuts can change
         // (video arriving late, or dropped), and the new one may lag the open segment's
@@ -95,10 +113,10 @@ impl Segmenter {
             close(open, duration_ms)
         });
         if self.fresh {
-            self.muxer = new_muxer(has_video, has_audio);
+            self.muxer = new_muxer(tracks);
             self.fresh = false;
         } else {
-            self.muxer.set_streams(has_video, has_audio);
+            self.muxer.set_streams(tracks.video, tracks.audio);
         }
         let mut data =
             Vec::with_capacity(closed.as_ref().map_or(64 * 1024, |s| s.data.len() + 4096));
@@ -106,7 +124,7 @@ impl Segmenter {
         self.open = Some(OpenSegment {
             data,
             start_dts_ms,
-            starts_with_keyframe,
+            starts_with_keyframe: start == Start::RandomAccess,
             video_end_ms: None,
             audio_end_ms: None,
         });
@@ -153,8 +171,8 @@ impl Segmenter {
     }
 }
 
-fn new_muxer(has_video: bool, has_audio: bool) -> Muxer {
-    Muxer::new(has_video, has_audio).with_pcr_lead(PRESENTATION_DELAY_90K)
+fn new_muxer(tracks: Tracks) -> Muxer {
+    Muxer::new(tracks.video, tracks.audio).with_pcr_lead(PRESENTATION_DELAY_90K)
 }
 
 fn close(open: OpenSegment, duration_ms: u64) -> Segment {
@@ -172,14 +190,19 @@ mod tests {
     use crate::test_support::{ContinuityChecker, pes_units, verify_tables};
     use crate::ts::{AUDIO_PID, VIDEO_PID};
 
+    const BOTH: Tracks = Tracks {
+        video: true,
+        audio: true,
+    };
+
     #[test]
     fn cut_closes_previous_segment_with_gap_duration() {
         let mut segmenter = Segmenter::new();
-        assert!(segmenter.cut(1_000, true, true, true).is_none());
+        assert!(segmenter.cut(1_000, Start::RandomAccess, BOTH).is_none());
         segmenter.write_video(1_000, 1_066, true, &[0, 0, 0, 1, 0x65], 33);
         segmenter.write_audio(1_010, &[0xFF; 20], 23);
         assert_eq!(segmenter.elapsed_ms(3_000), 2_000);
-        let first = segmenter.cut(3_000, true, true, true).unwrap();
+        let first = segmenter.cut(3_000, Start::RandomAccess, BOTH).unwrap();
         assert_eq!((first.start_dts_ms, first.duration_ms), (1_000, 2_000));
         let tables = verify_tables(&first.data);
         assert_eq!(tables.streams.len(), 2);
@@ -203,7 +226,11 @@ mod tests {
     #[test]
     fn finish_without_frames_is_none() {
         let mut segmenter = Segmenter::new();
-        segmenter.cut(0, true, false, true);
+        let audio_only = Tracks {
+            video: false,
+            audio: true,
+        };
+        segmenter.cut(0, Start::RandomAccess, audio_only);
         assert!(segmenter.finish().is_none());
         segmenter.write_audio(5, &[1], 23);
         assert!(segmenter.finish().is_none());

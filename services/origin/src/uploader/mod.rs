@@ -19,8 +19,7 @@ use tokio::time::{Instant, sleep, timeout};
 pub use budget::BufferBudget;
 pub use queue::{DropReason, Dropped, Finished, Limits};
 
-use crate::publish::unix_millis;
-use crate::publishing::PublishStats;
+use crate::publish::{PublishStats, unix_millis};
 use crate::{OriginConfig, OriginDeps, metrics};
 use queue::{SegmentQueue, Work};
 use retention::Retention;

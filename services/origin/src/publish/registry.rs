@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferrocast_base::lock;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -71,13 +72,7 @@ impl PublishStats {
 
     /// Records that a segment was just indexed.
     pub fn segment_indexed(&self) {
-        *self.lock_newest() = Instant::now();
-    }
-
-    fn lock_newest(&self) -> std::sync::MutexGuard<'_, Instant> {
-        self.newest_segment_at
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        *lock(&self.newest_segment_at) = Instant::now();
     }
 }
 
@@ -94,7 +89,7 @@ impl Publishing {
     /// registered one is taken over at once.
     pub fn add(&self, stream_id: &str, epoch: u64) -> Arc<PublishStats> {
         let stats = Arc::new(PublishStats::new());
-        let mut live = self.lock();
+        let mut live = lock(&self.live);
         if let Some((current, older)) = live.get(stream_id) {
             if *current > epoch {
                 stats.taken_over.cancel();
@@ -114,7 +109,7 @@ impl Publishing {
 
     /// Unregisters a publish, unless a newer epoch replaced it.
     pub fn remove(&self, stream_id: &str, epoch: u64) {
-        let mut live = self.lock();
+        let mut live = lock(&self.live);
         if live
             .get(stream_id)
             .is_some_and(|(current, _)| *current == epoch)
@@ -125,7 +120,7 @@ impl Publishing {
 
     /// How many publishes run here.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        lock(&self.live).len()
     }
 
     /// True when nothing is published here.
@@ -135,25 +130,19 @@ impl Publishing {
 
     /// A snapshot of every live publish, sorted by stream id.
     pub fn reports(&self) -> Vec<PublishReport> {
-        let live = self.lock();
+        let live = lock(&self.live);
         let mut reports: Vec<PublishReport> = live
             .iter()
             .map(|(stream_id, (epoch, stats))| PublishReport {
                 stream_id: stream_id.clone(),
                 epoch: *epoch,
                 bytes_in: stats.bytes_in.load(Ordering::Relaxed),
-                newest_segment_at: *stats.lock_newest(),
+                newest_segment_at: *lock(&stats.newest_segment_at),
                 media_age: stats.media_age(),
             })
             .collect();
         reports.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
         reports
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Arc<PublishStats>)>> {
-        self.live
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

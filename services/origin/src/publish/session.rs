@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrocast_control_client::PublishGrant;
-use ferrocast_live::{Claim, Frame, FrameKind, Hub};
+use ferrocast_live::{Claim, Frame, FrameKind, FrameRole, Hub};
 use ferrocast_media::MediaError;
-use ferrocast_media::flv::{self, VideoPacket};
+use ferrocast_media::flv::{self, AudioPacket, VideoPacket};
 use ferrocast_media::hls::{Packager, PackagerConfig, Segment};
 use ferrocast_media::timestamp::{Normalizer, Track};
-use ferrocast_rtmp::StreamMetadata;
+use ferrocast_rtmp::Metadata;
 use ferrocast_store::IndexError;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use crate::ending::Ending;
 use crate::metadata::{announces_video, script_body};
-use crate::publishing::PublishStats;
+use crate::publish::PublishStats;
 use crate::uploader::{Finished, INDEX_TIMEOUT, Outcome, Uploader, Uploads};
 use crate::{OriginConfig, OriginDeps};
 
@@ -54,7 +54,7 @@ impl PublishSession {
         grant: PublishGrant,
         config: &OriginConfig,
         deps: &OriginDeps,
-        metadata: Option<&StreamMetadata>,
+        metadata: Option<&Metadata>,
         shutdown: &CancellationToken,
     ) -> Result<Self, IndexError> {
         let opening = deps.index.open_session(&grant.stream_id, grant.epoch);
@@ -97,13 +97,7 @@ impl PublishSession {
             next_seq: 0,
         };
         if let Some(metadata) = metadata {
-            session.to_hub(
-                FrameKind::Script,
-                session.newest_hub_ms,
-                false,
-                false,
-                &script_body(metadata),
-            );
+            session.to_hub(Frame::script(session.newest_hub_ms, &script_body(metadata)));
         }
         Ok(session)
     }
@@ -114,12 +108,11 @@ impl PublishSession {
     }
 
     /// New `onMetaData` from the publisher.
-    pub fn on_metadata(&mut self, metadata: &StreamMetadata) {
-        let at = self.newest_hub_ms;
-        self.to_hub(FrameKind::Script, at, false, false, &script_body(metadata));
+    pub fn on_metadata(&mut self, metadata: &Metadata) {
+        self.to_hub(Frame::script(self.newest_hub_ms, &script_body(metadata)));
     }
 
-    /// An FLV video tag body.
+    /// An FLV video tag body: parsed once, here, for the hub's flags and the packager.
     pub fn on_video(&mut self, raw_timestamp_ms: u32, body: &[u8]) {
         self.count_ingest(body.len());
         let dts = self.normalize(Track::Video, raw_timestamp_ms);
@@ -127,15 +120,20 @@ impl PublishSession {
             tracing::debug!(len = body.len(), "malformed video tag dropped");
             return;
         };
-        let config = tag.packet == VideoPacket::SequenceHeader;
-        let keyframe = tag.is_keyframe() && !config;
+        let role = if tag.packet == VideoPacket::SequenceHeader {
+            FrameRole::SequenceHeader
+        } else if tag.is_keyframe() {
+            FrameRole::Keyframe
+        } else {
+            FrameRole::Media
+        };
         let at = self.hub_timestamp(dts);
-        self.to_hub(FrameKind::Video, at, keyframe, config, body);
-        let packaged = self.packager.push_video(dts, body);
+        self.to_hub(Frame::with_role(FrameKind::Video, role, at, body));
+        let packaged = self.packager.push_video(dts, &tag);
         self.on_packaged(packaged);
     }
 
-    /// An FLV audio tag body.
+    /// An FLV audio tag body: parsed once, here, for the hub's flags and the packager.
     pub fn on_audio(&mut self, raw_timestamp_ms: u32, body: &[u8]) {
         self.count_ingest(body.len());
         let dts = self.normalize(Track::Audio, raw_timestamp_ms);
@@ -143,10 +141,14 @@ impl PublishSession {
             tracing::debug!(len = body.len(), "malformed audio tag dropped");
             return;
         };
-        let config = tag.packet == flv::AudioPacket::SequenceHeader;
         let at = self.hub_timestamp(dts);
-        self.to_hub(FrameKind::Audio, at, false, config, body);
-        let packaged = self.packager.push_audio(dts, body);
+        let frame = if tag.packet == AudioPacket::SequenceHeader {
+            Frame::sequence_header(FrameKind::Audio, at, body)
+        } else {
+            Frame::audio(at, body)
+        };
+        self.to_hub(frame);
+        let packaged = self.packager.push_audio(dts, &tag);
         self.on_packaged(packaged);
     }
 
@@ -184,12 +186,11 @@ impl PublishSession {
     }
 
     /// Publishes to the hub while no newer session took it.
-    fn to_hub(&self, kind: FrameKind, at: u32, keyframe: bool, config: bool, body: &[u8]) {
+    fn to_hub(&self, frame: Frame) {
         if !self.hub.is_claimed_by(&self.claim) {
             return;
         }
-        self.hub
-            .publish(Frame::new(kind, at, keyframe, config, body));
+        self.hub.publish(frame);
     }
 
     fn count_ingest(&self, bytes: usize) {

@@ -1,24 +1,28 @@
-//! Pure RTMP chunk serialization for messages we send without `rml_rtmp`: media frames that
-//! are serialized once and shared by every player, and a few control and status messages.
+//! Pure RTMP chunk serialization: media frames that are serialized once and shared by every
+//! player, and the few control and status messages the RTMP server writes itself.
 //!
 //! Every message starts with a Type 0 chunk header (absolute timestamp, length, type, message
 //! stream id), so its bytes never depend on what was sent before on the same connection: that
 //! is what lets one serialization serve every player. The chunk streams used here are apart
-//! from the ones `rml_rtmp`'s serializer uses for its own replies (2 to 6, with header
-//! compression), so its compressed headers never refer to a header we sent.
+//! from the ones the RTMP crate's session library uses for its own replies (2 to 6, with
+//! header compression), so its compressed headers never refer to a header we sent.
+//!
+//! It lives here rather than in the RTMP crate because it is pure and because the live hub
+//! serializes its frames with it: the hub needs the bytes, not the protocol.
 
 /// The outgoing chunk size, announced by the session at start and again when play starts.
 pub const CHUNK_SIZE: usize = 4096;
 
 /// The message stream id of a player's stream when it is the first one the connection
-/// created (`rml_rtmp` numbers `createStream` results from 1). Frames are pre-serialized for it.
+/// created (the RTMP crate numbers `createStream` results from 1). Frames are pre-serialized
+/// for it.
 pub const SHARED_MESSAGE_STREAM_ID: u32 = 1;
 
 /// The longest payload one RTMP message can carry (a 24-bit length).
 pub const MAX_MESSAGE_LEN: usize = 0xFF_FFFF;
 
 /// Timestamps from this value up are sent as an extended timestamp.
-pub(crate) const EXTENDED_TIMESTAMP: u32 = 0xFF_FFFF;
+pub const EXTENDED_TIMESTAMP: u32 = 0xFF_FFFF;
 /// Basic header + timestamp + length + type + message stream id.
 const TYPE_0_HEADER_LEN: usize = 12;
 
@@ -130,7 +134,7 @@ pub fn serialize(header: &Header, payload: &[u8], out: &mut Vec<u8>) -> Result<(
 
 /// Like [`serialize`], in chunks of `chunk_size` bytes: with a chunk size of at least the
 /// payload's length, the message is one Type 0 chunk.
-pub(crate) fn serialize_in_chunks(
+pub fn serialize_in_chunks(
     header: &Header,
     payload: &[u8],
     chunk_size: usize,
@@ -201,161 +205,5 @@ pub fn write_set_chunk_size(out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    /// One message read back with the reader's rules for Type 0 and Type 3 chunks.
-    #[derive(Debug, PartialEq)]
-    struct Read {
-        header: Header,
-        payload: Vec<u8>,
-    }
-
-    /// A minimal de-chunker for one stream of messages written by [`serialize`].
-    fn dechunk(mut bytes: &[u8]) -> Vec<Read> {
-        let mut messages = Vec::new();
-        let take = |bytes: &mut &[u8], count: usize| {
-            let (head, rest) = bytes.split_at(count);
-            *bytes = rest;
-            head.to_vec()
-        };
-        while !bytes.is_empty() {
-            let basic = take(&mut bytes, 1)[0];
-            assert_eq!(basic >> 6, 0, "a message starts with a Type 0 chunk");
-            let fields = take(&mut bytes, 11);
-            let be24 = |b: &[u8]| u32::from_be_bytes([0, b[0], b[1], b[2]]);
-            let mut timestamp_ms = be24(&fields[0..3]);
-            let length = be24(&fields[3..6]) as usize;
-            let message_stream_id = u32::from_le_bytes(fields[7..11].try_into().unwrap());
-            let extended = timestamp_ms == EXTENDED_TIMESTAMP;
-            if extended {
-                timestamp_ms = u32::from_be_bytes(take(&mut bytes, 4).try_into().unwrap());
-            }
-            let mut payload = Vec::with_capacity(length);
-            loop {
-                let count = (length - payload.len()).min(CHUNK_SIZE);
-                payload.extend(take(&mut bytes, count));
-                if payload.len() == length {
-                    break;
-                }
-                assert_eq!(take(&mut bytes, 1)[0], 0xC0 | basic, "Type 3 continuation");
-                if extended {
-                    let repeated = u32::from_be_bytes(take(&mut bytes, 4).try_into().unwrap());
-                    assert_eq!(repeated, timestamp_ms, "extended timestamp repeated");
-                }
-            }
-            let header = Header {
-                chunk_stream_id: basic & 0x3F,
-                timestamp_ms,
-                type_id: fields[6],
-                message_stream_id,
-            };
-            messages.push(Read { header, payload });
-        }
-        messages
-    }
-
-    #[test]
-    fn small_message_exact_bytes() {
-        let bytes = media_message(Media::Audio, 0x01_0203, 1, &[0xAF, 0x01, 0x21]).unwrap();
-        assert_eq!(
-            bytes,
-            [
-                0x09, // fmt 0, csid 9
-                0x01, 0x02, 0x03, // timestamp
-                0x00, 0x00, 0x03, // length
-                0x08, // audio
-                0x01, 0x00, 0x00, 0x00, // message stream id 1, little-endian
-                0xAF, 0x01, 0x21,
-            ]
-        );
-    }
-
-    #[test]
-    fn message_spanning_three_chunks() {
-        let payload: Vec<u8> = (0..2 * CHUNK_SIZE + 10).map(|i| i as u8).collect();
-        let bytes = media_message(Media::Video, 40, 1, &payload).unwrap();
-        let mut expected = vec![0x0A, 0, 0, 40];
-        expected.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
-        expected.extend_from_slice(&[0x09, 1, 0, 0, 0]);
-        expected.extend_from_slice(&payload[..CHUNK_SIZE]);
-        expected.push(0xCA);
-        expected.extend_from_slice(&payload[CHUNK_SIZE..2 * CHUNK_SIZE]);
-        expected.push(0xCA);
-        expected.extend_from_slice(&payload[2 * CHUNK_SIZE..]);
-        assert_eq!(bytes, expected);
-        assert_eq!(bytes.len(), serialized_len(payload.len(), 40));
-    }
-
-    #[test]
-    fn extended_timestamp_is_repeated_on_continuations() {
-        let payload = vec![7u8; CHUNK_SIZE + 1];
-        let timestamp_ms = 0x0100_0000;
-        let bytes = media_message(Media::Data, timestamp_ms, 3, &payload).unwrap();
-        assert_eq!(
-            &bytes[..12],
-            &[0x08, 0xFF, 0xFF, 0xFF, 0, 0x10, 0x01, 18, 3, 0, 0, 0]
-        );
-        assert_eq!(&bytes[12..16], &timestamp_ms.to_be_bytes());
-        let continuation = 16 + CHUNK_SIZE;
-        assert_eq!(bytes[continuation], 0xC8);
-        assert_eq!(
-            &bytes[continuation + 1..continuation + 5],
-            &timestamp_ms.to_be_bytes()
-        );
-        assert_eq!(bytes.len(), continuation + 5 + 1);
-        assert_eq!(bytes.len(), serialized_len(payload.len(), timestamp_ms));
-    }
-
-    #[test]
-    fn timestamp_just_below_the_escape_is_not_extended() {
-        let bytes = media_message(Media::Audio, 0xFF_FFFE, 1, &[1]).unwrap();
-        assert_eq!(&bytes[1..4], &[0xFF, 0xFF, 0xFE]);
-        assert_eq!(bytes.len(), 13);
-    }
-
-    #[test]
-    fn set_chunk_size_exact_bytes() {
-        let mut bytes = Vec::new();
-        write_set_chunk_size(&mut bytes);
-        assert_eq!(bytes, [2, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0]);
-    }
-
-    #[test]
-    fn too_long_payload_is_refused() {
-        let payload = vec![0u8; MAX_MESSAGE_LEN + 1];
-        assert_eq!(
-            media_message(Media::Video, 0, 1, &payload),
-            Err(MessageTooLong(MAX_MESSAGE_LEN + 1))
-        );
-    }
-
-    /// A media kind, a timestamp (half of them extended), a message stream and a payload of
-    /// up to a little over three chunks.
-    fn message() -> impl Strategy<Value = (Media, u32, u32, Vec<u8>)> {
-        let media = prop_oneof![Just(Media::Audio), Just(Media::Video), Just(Media::Data)];
-        let timestamp = prop_oneof![0..EXTENDED_TIMESTAMP, EXTENDED_TIMESTAMP..=u32::MAX];
-        let payload = proptest::collection::vec(any::<u8>(), 0..3 * CHUNK_SIZE + 7);
-        (media, timestamp, 1u32..5, payload)
-    }
-
-    proptest! {
-        #[test]
-        fn dechunking_gives_back_every_message(
-            messages in proptest::collection::vec(message(), 1..5)
-        ) {
-            let mut bytes = Vec::new();
-            let mut expected = Vec::new();
-            for (media, timestamp_ms, stream, payload) in messages {
-                let header = media.header(timestamp_ms, stream);
-                let before = bytes.len();
-                serialize(&header, &payload, &mut bytes).unwrap();
-                prop_assert_eq!(bytes.len() - before, serialized_len(payload.len(), timestamp_ms));
-                expected.push(Read { header, payload });
-            }
-            prop_assert_eq!(dechunk(&bytes), expected);
-        }
-    }
-}
+#[path = "rtmp_chunk_tests.rs"]
+mod tests;

@@ -1,0 +1,32 @@
+//! What every handler shares: the edge's settings and backends, and the playback id
+//! resolution they all start with. Its own module so that the router and the handlers it
+//! routes to both depend on it rather than on each other.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+
+use crate::reply::{not_found, unavailable};
+use crate::{EdgeConfig, EdgeDeps};
+
+/// State shared by the handlers.
+pub struct Edge {
+    /// Settings.
+    pub config: Arc<EdgeConfig>,
+    /// Backends.
+    pub deps: EdgeDeps,
+}
+
+/// The stream id of `playback_id`, or the response to send instead: 404 when the directory
+/// says no such stream exists, 503 with `Retry-After` when it cannot tell (control unreachable
+/// and the id not cached), so players and CDNs retry instead of giving up.
+pub async fn resolve(edge: &Edge, playback_id: &str) -> Result<String, Response> {
+    match edge.deps.directory.resolve_playback(playback_id).await {
+        Ok(Some(stream_id)) => Ok(stream_id),
+        Ok(None) => Err(not_found()),
+        Err(failure) => {
+            tracing::warn!(playback_id, error = %failure, "stream directory unavailable");
+            Err(unavailable("stream directory unavailable\n"))
+        }
+    }
+}
