@@ -22,8 +22,8 @@ use ferrocast_live::{
 use ferrocast_media::flv::file_header;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::metrics;
 use crate::router::{Edge, error, not_found, resolve};
-use crate::{FlvViewerLimits, metrics};
 use ferrocast_ops::LiveGuard;
 
 /// `GET /live/{playback_id}.flv`.
@@ -46,7 +46,7 @@ pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> R
             );
         }
     };
-    let viewer = Viewer::new(hub, subscription, edge.config.flv.clone());
+    let viewer = Viewer::new(hub, subscription, edge.config.viewers.clone());
     let body = Body::from_stream(futures::stream::unfold(viewer, Viewer::next_chunk));
     let headers = [
         (
@@ -88,15 +88,11 @@ impl Drop for Viewer {
 }
 
 impl Viewer {
-    fn new(hub: Arc<Hub>, subscription: Subscription, limits: FlvViewerLimits) -> Self {
+    fn new(hub: Arc<Hub>, subscription: Subscription, limits: ViewerLimits) -> Self {
         Self {
             hub,
             subscription,
-            policy: ViewerPolicy::new(ViewerLimits {
-                max_lag: limits.max_lag,
-                max_skips: limits.max_skips,
-                skip_window: limits.skip_window,
-            }),
+            policy: ViewerPolicy::new(limits),
             sent_start: false,
             queued: VecDeque::new(),
             _connected: metrics::FLV_VIEWERS.enter(),
@@ -223,7 +219,7 @@ mod tests {
             "metadata, configuration, keyframe and three frames"
         );
 
-        let mut viewer = Viewer::new(hub.clone(), subscription, FlvViewerLimits::default());
+        let mut viewer = Viewer::new(hub.clone(), subscription, ViewerLimits::default());
         let mut chunks = Vec::new();
         for _ in 0..=held.len() {
             let (chunk, next) = viewer.next_chunk().await.unwrap();

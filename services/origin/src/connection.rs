@@ -50,7 +50,7 @@ async fn handle(
     deps: &OriginDeps,
     stop: &Stop,
 ) -> Result<(), RtmpError> {
-    let mut connection = Connection::handshake(socket, config.rtmp_server.limits()).await?;
+    let mut connection = Connection::handshake(socket, config.rtmp.limits()).await?;
     let mut metadata: Option<StreamMetadata> = None;
     let mut publish: Option<PublishSession> = None;
     // Cancelled when a newer session owns the stream (here, or elsewhere: this one is fenced).

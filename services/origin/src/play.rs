@@ -65,8 +65,8 @@ pub(crate) async fn serve(
         .await?;
     tracing::info!(start_frames = subscription.start.len(), "play started");
     let Subscription { start, live } = subscription;
-    let merge_window = config.rtmp_server.play_merge_window;
-    match Viewer::new(player, hub, live)
+    let merge_window = config.rtmp.play_merge_window;
+    match Viewer::new(player, hub, live, config.viewers.clone())
         .run(start, merge_window)
         .await
     {
@@ -170,12 +170,12 @@ impl Drop for Viewer {
 }
 
 impl Viewer {
-    fn new(player: Player, hub: Arc<Hub>, live: LiveReceiver) -> Self {
+    fn new(player: Player, hub: Arc<Hub>, live: LiveReceiver, limits: ViewerLimits) -> Self {
         Self {
             player,
             hub,
             live,
-            policy: ViewerPolicy::new(ViewerLimits::default()),
+            policy: ViewerPolicy::new(limits),
             pending: Vec::with_capacity(MAX_PENDING),
             egress: metrics::rtmp_egress(),
             unreported_bytes: 0,
