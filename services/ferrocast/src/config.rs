@@ -197,7 +197,7 @@ fn with_hint(known: &serde_json::Value, key: &str, path: String) -> String {
 }
 
 /// Serde of an `Option<Url>` setting: absent is `None`; a present value must parse as a URL,
-/// or the load fails naming it.
+/// or the load fails naming it. The error shows the text, so not for URLs with a password.
 pub mod optional_url {
     use reqwest::Url;
     use serde::de::Error as _;
