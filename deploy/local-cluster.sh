@@ -148,9 +148,9 @@ ORIGIN_RTMP=($(free_port) $(free_port)); ORIGIN_RELAY=($(free_port) $(free_port)
 EDGE_HTTP=($(free_port) $(free_port))
 CONTROL_OPS=$(free_port); ORIGIN_OPS=($(free_port) $(free_port)); EDGE_OPS=($(free_port) $(free_port))
 origin_drain_env=()
-[ -n "${ORIGIN_DRAIN_PUBLISH_DEADLINE:-}" ] && origin_drain_env+=(FERROCAST_DRAIN__PUBLISH_DEADLINE="$ORIGIN_DRAIN_PUBLISH_DEADLINE")
-[ -n "${ORIGIN_DRAIN_FLUSH_DEADLINE:-}" ] && origin_drain_env+=(FERROCAST_DRAIN__FLUSH_DEADLINE="$ORIGIN_DRAIN_FLUSH_DEADLINE")
-[ -n "${RECONNECT_WINDOW:-}" ] && origin_drain_env+=(FERROCAST_RECONNECT_WINDOW="$RECONNECT_WINDOW")
+[ -n "${ORIGIN_DRAIN_PUBLISH_DEADLINE:-}" ] && origin_drain_env+=(FERROCAST_ORIGIN__DRAIN__PUBLISH_DEADLINE="$ORIGIN_DRAIN_PUBLISH_DEADLINE")
+[ -n "${ORIGIN_DRAIN_FLUSH_DEADLINE:-}" ] && origin_drain_env+=(FERROCAST_ORIGIN__DRAIN__FLUSH_DEADLINE="$ORIGIN_DRAIN_FLUSH_DEADLINE")
+[ -n "${RECONNECT_WINDOW:-}" ] && origin_drain_env+=(FERROCAST_ORIGIN__RECONNECT_WINDOW="$RECONNECT_WINDOW")
 
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
@@ -189,7 +189,7 @@ for i in 0 1; do
   start "origin-$n" env "${storage_env[@]}" "${origin_drain_env[@]}" FERROCAST_NODE_ID="origin-$n" \
     FERROCAST_OPS_LISTEN="127.0.0.1:${ORIGIN_OPS[$i]}" \
     FERROCAST_RTMP_LISTEN="127.0.0.1:${ORIGIN_RTMP[$i]}" FERROCAST_RELAY_LISTEN="127.0.0.1:${ORIGIN_RELAY[$i]}" \
-    FERROCAST_RTMP__MAX_CONNECTIONS_PER_IP="${ORIGIN_MAX_CONNECTIONS_PER_IP:-0}" \
+    FERROCAST_ORIGIN__RTMP__MAX_CONNECTIONS_PER_IP="${ORIGIN_MAX_CONNECTIONS_PER_IP:-0}" \
     FERROCAST_PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[$i]}/live" \
     FERROCAST_PUBLIC_RELAY_URL="http://127.0.0.1:${ORIGIN_RELAY[$i]}" "$BIN" origin
   ORIGIN_PID[$i]=${PIDS[-1]}

@@ -126,7 +126,7 @@ Call with (dict "name" "origin.drain.publishDeadline" "value" .Values.origin.dra
 
 {{/*
 The FERROCAST_* variables of a role's ConfigMap from a dict of configuration keys
-("hls.retain" -> FERROCAST_HLS__RETAIN), merged with the role's extraConfig (which wins).
+("origin.hls.retain" -> FERROCAST_ORIGIN__HLS__RETAIN), merged with the role's extraConfig (which wins).
 Secrets are refused here: they only travel through Secrets.
 Call with (dict "config" $config "extra" .Values.origin.extraConfig "role" "origin").
 */}}
@@ -135,7 +135,7 @@ Call with (dict "config" $config "extra" .Values.origin.extraConfig "role" "orig
 {{- $role := .role -}}
 {{- range $key, $value := .extra -}}
 {{- if not (regexMatch "^[a-z0-9_]+(\\.[a-z0-9_]+)*$" $key) -}}
-{{- fail (printf "%s.extraConfig: %q is not a configuration key (lower case, dots between levels, e.g. flv.max_lag)" $role $key) -}}
+{{- fail (printf "%s.extraConfig: %q is not a configuration key (lower case, dots between levels, e.g. edge.viewers.max_lag)" $role $key) -}}
 {{- end -}}
 {{- if has $key (list "cluster_secret" "redis_url" "control.admin_token" "s3.access_key_id" "s3.secret_access_key") -}}
 {{- fail (printf "%s.extraConfig.%s holds a secret: use the chart's Secret values (or an existingSecret) instead of a ConfigMap" $role $key) -}}

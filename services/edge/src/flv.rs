@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ferrocast_live::{Cursor, Egress, Frame, LiveError, Step, ViewerLimits};
+use ferrocast_live::{Cursor, Egress, Frame, LiveError, Step};
 use ferrocast_media::flv::file_header;
 use ferrocast_ops::LiveGuard;
 
@@ -43,12 +43,7 @@ pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> R
             );
         }
     };
-    let flv = &edge.config.flv;
-    let limits = ViewerLimits {
-        max_lag: flv.max_lag,
-        max_skips: flv.max_skips,
-        skip_window: flv.skip_window,
-    };
+    let limits = edge.config.viewers.clone();
     let (cursor, start) = Cursor::new(hub, subscription, limits, metrics::flv_frames_dropped);
     let viewer = Viewer::new(cursor, start);
     let body = Body::from_stream(futures::stream::unfold(viewer, Viewer::next_chunk));
@@ -170,7 +165,7 @@ mod tests {
             "metadata, configuration, keyframe and three frames"
         );
 
-        let limits = ViewerLimits::default();
+        let limits = ferrocast_live::ViewerLimits::default();
         let (cursor, start) = Cursor::new(hub.clone(), subscription, limits, |_| {});
         let mut viewer = Viewer::new(cursor, start);
         let mut chunks = Vec::new();

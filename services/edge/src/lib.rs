@@ -21,7 +21,7 @@ use ferrocast_store::{SegmentCache, SegmentIndex};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{EdgeConfig, FlvViewerLimits};
+pub use config::EdgeConfig;
 pub use ferrocast_ops::http::ConnectionLimits;
 
 /// What an edge reads from.
@@ -38,9 +38,9 @@ pub struct EdgeDeps {
 }
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled, then stops accepting and lets
-/// in-flight requests finish for `config.request_drain_deadline`; HTTP-FLV viewers still
+/// in-flight requests finish for `config.drain.request_deadline`; HTTP-FLV viewers still
 /// connected then are closed. Connections are bounded by `config.http` (header-read and idle
-/// timeouts, a cap); a viewer that stops reading is cut by `config.flv.write_timeout`.
+/// timeouts, a cap); a viewer that stops reading is cut by `config.write_timeout`.
 pub async fn run(
     config: EdgeConfig,
     listener: TcpListener,
@@ -50,12 +50,12 @@ pub async fn run(
     let options = ServerOptions {
         name: "http",
         limits: config.http.clone(),
-        write_timeout: config.flv.write_timeout,
+        write_timeout: config.write_timeout,
         spare_descriptor: false,
     };
     let shutdown = Shutdown {
         token: shutdown,
-        drain_deadline: config.request_drain_deadline,
+        drain_deadline: config.drain.request_deadline,
     };
     let app = router::build(Arc::new(config), deps);
     ferrocast_ops::http::serve(listener, app, options, shutdown).await;

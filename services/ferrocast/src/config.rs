@@ -1,9 +1,14 @@
 //! Configuration loading: defaults, then an optional TOML file, then `FERROCAST_*` variables,
 //! then command-line flags. Unknown keys are refused, all of them named in one message.
 //!
+//! A role's configuration is its process settings (listen addresses, node id, backends) with
+//! the libraries' own configurations nested under their names: `origin`, `edge`, `control`.
 //! An environment variable names a key path with `__` between levels:
-//! `FERROCAST_HLS__TARGET_DURATION=3s` sets `hls.target_duration`. Its value is read as a TOML
-//! value when it parses as one (numbers, booleans), else as a string.
+//! `FERROCAST_ORIGIN__HLS__TARGET_DURATION=3s` sets `origin.hls.target_duration`. Its value is
+//! read as a TOML value when it parses as one (numbers, booleans), else as a string.
+//!
+//! A setting that may be unset is an `Option`: absent from the defaults and the samples, set
+//! by naming it. URLs among them are parsed at load, so a bad one stops the start.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,6 +16,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use ferrocast_control_client::ClusterSecret;
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
@@ -25,8 +31,10 @@ pub fn load<T: Default + Serialize + DeserializeOwned>(
     env: &BTreeMap<String, String>,
     flags: Table,
 ) -> anyhow::Result<T> {
-    let defaults = Table::try_from(T::default()).context("serializing defaults")?;
-    let mut merged = defaults.clone();
+    let defaults = T::default();
+    // JSON keeps the unset `Option` keys (as null), which TOML leaves out: they are known too.
+    let known = serde_json::to_value(&defaults).context("listing the configuration keys")?;
+    let mut merged = Table::try_from(defaults).context("serializing defaults")?;
     if let Some(path) = file {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -36,14 +44,19 @@ pub fn load<T: Default + Serialize + DeserializeOwned>(
     }
     merge(&mut merged, env_table(env));
     merge(&mut merged, flags);
-    let unknown = unknown_keys(&defaults, &merged, "");
+    let unknown = unknown_keys(&known, &merged, "");
     if !unknown.is_empty() {
         bail!("unknown configuration keys: {}", unknown.join(", "));
     }
     Value::Table(merged)
         .try_into()
         .map_err(|error: toml::de::Error| {
-            anyhow::anyhow!("invalid configuration: {}", error.message())
+            // Its display ends with the key path (``in `origin.hls.window` ``): one line of it.
+            let text = error.to_string();
+            anyhow::anyhow!(
+                "invalid configuration: {}",
+                text.trim_end().replace('\n', " ")
+            )
         })
 }
 
@@ -141,7 +154,8 @@ fn merge(base: &mut Table, overlay: Table) {
     }
 }
 
-fn unknown_keys(known: &Table, given: &Table, prefix: &str) -> Vec<String> {
+/// The keys of `given` that `known` (the defaults, as JSON) does not have, as dotted paths.
+fn unknown_keys(known: &serde_json::Value, given: &Table, prefix: &str) -> Vec<String> {
     let mut unknown = Vec::new();
     for (key, value) in given {
         let path = if prefix.is_empty() {
@@ -150,8 +164,8 @@ fn unknown_keys(known: &Table, given: &Table, prefix: &str) -> Vec<String> {
             format!("{prefix}.{key}")
         };
         match (known.get(key), value) {
-            (None, _) => unknown.push(path),
-            (Some(Value::Table(known_child)), Value::Table(given_child)) => {
+            (None, _) => unknown.push(with_hint(known, key, path)),
+            (Some(known_child @ serde_json::Value::Object(_)), Value::Table(given_child)) => {
                 unknown.extend(unknown_keys(known_child, given_child, &path));
             }
             _ => {}
@@ -160,104 +174,72 @@ fn unknown_keys(known: &Table, given: &Table, prefix: &str) -> Vec<String> {
     unknown
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::Deserialize;
-
-    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields, default)]
-    struct Sample {
-        port: u16,
-        name: String,
-        inner: Inner,
+/// `path`, and the tables one level down that have `key`: a library's setting given at the
+/// process level (`hls.window` for `origin.hls.window`) names where it belongs.
+fn with_hint(known: &serde_json::Value, key: &str, path: String) -> String {
+    let Some(fields) = known.as_object() else {
+        return path;
+    };
+    let homes: Vec<&str> = fields
+        .iter()
+        .filter(|(_, child)| child.get(key).is_some())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if homes.is_empty() {
+        return path;
     }
+    let parent = path.strip_suffix(key).unwrap_or_default();
+    let suggestions: Vec<String> = homes
+        .iter()
+        .map(|home| format!("{parent}{home}.{key}"))
+        .collect();
+    format!("{path} (see {})", suggestions.join(", "))
+}
 
-    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields, default)]
-    struct Inner {
-        depth: u32,
-    }
+/// Serde of an `Option<Url>` setting: absent is `None`; a present value must parse as a URL,
+/// or the load fails naming it. The error shows the text, so not for URLs with a password.
+pub mod optional_url {
+    use reqwest::Url;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn env_overrides_defaults_and_flags_override_env() {
-        let vars = env(&[
-            ("FERROCAST_PORT", "9"),
-            ("FERROCAST_INNER__DEPTH", "4"),
-            ("OTHER", "x"),
-        ]);
-        let mut flags = Table::new();
-        flags.insert("name".into(), Value::String("flag".into()));
-        let loaded: Sample = load(None, &vars, flags).unwrap();
-        assert_eq!(
-            loaded,
-            Sample {
-                port: 9,
-                name: "flag".into(),
-                inner: Inner { depth: 4 }
-            }
-        );
-    }
-
-    #[test]
-    fn every_unknown_key_is_named() {
-        let vars = env(&[("FERROCAST_PROT", "9"), ("FERROCAST_INNER__DEPHT", "4")]);
-        let error = load::<Sample>(None, &vars, Table::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("prot") && error.contains("inner.depht"),
-            "{error}"
-        );
-    }
-
-    #[derive(Debug, Default, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields, default)]
-    struct WithSecret {
-        cluster_secret: SecretSetting,
-    }
-
-    #[test]
-    fn secrets_load_like_strings_and_never_show() {
-        let secret = "0123456789abcdef0123456789abcdef";
-        let vars = env(&[("FERROCAST_CLUSTER_SECRET", secret)]);
-        let loaded: WithSecret = load(None, &vars, Table::new()).unwrap();
-        assert_eq!(loaded.cluster_secret.expose(), secret);
-        assert!(!format!("{loaded:?}").contains(secret));
-        cluster_secret(&loaded.cluster_secret).unwrap();
-    }
-
-    #[test]
-    fn a_short_or_missing_cluster_secret_is_refused_at_start() {
-        for (given, expected) in [
-            ("", "cluster_secret is not set"),
-            (
-                "0123456789abcdef0123456789abcde",
-                "cluster_secret has 31 characters",
-            ),
-        ] {
-            let error = cluster_secret(&SecretSetting::from(given))
-                .unwrap_err()
-                .to_string();
-            assert!(error.contains(expected), "{error}");
-            assert!(error.contains("at least 32"), "{error}");
-            assert!(given.is_empty() || !error.contains(given), "{error}");
+    /// Writes the URL as its text; `None` writes nothing.
+    pub fn serialize<S: Serializer>(url: &Option<Url>, serializer: S) -> Result<S::Ok, S::Error> {
+        match url {
+            Some(url) => serializer.serialize_some(url.as_str()),
+            None => serializer.serialize_none(),
         }
     }
 
-    #[test]
-    fn bad_values_are_refused() {
-        let vars = env(&[("FERROCAST_PORT", "not-a-port")]);
-        let error = load::<Sample>(None, &vars, Table::new())
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("invalid configuration"), "{error}");
+    /// Reads and parses the URL.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Url>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        Url::parse(&text)
+            .map(Some)
+            .map_err(|error| D::Error::custom(format!("{text:?} is not a URL: {error}")))
     }
 }
+
+/// Refuses a URL setting whose scheme is not one of `schemes`, naming the key.
+pub fn require_scheme(key: &str, url: &Url, schemes: &[&str]) -> anyhow::Result<()> {
+    if schemes.contains(&url.scheme()) {
+        return Ok(());
+    }
+    bail!(
+        "{key} must start with {}: {:?}",
+        schemes
+            .iter()
+            .map(|scheme| format!("{scheme}://"))
+            .collect::<Vec<_>>()
+            .join(" or "),
+        url.as_str()
+    )
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

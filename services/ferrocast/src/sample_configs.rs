@@ -1,5 +1,6 @@
 //! The commented sample configurations under `deploy/config/` must say exactly what the
-//! defaults are: every key present, no other key, every value the default.
+//! defaults are: every key present, no other key, every value the default. A setting that is
+//! unset by default (an `Option`) has no value to show: the sample shows it commented out.
 
 #[cfg(test)]
 mod tests {
@@ -25,6 +26,36 @@ mod tests {
             "{file} differs from the defaults; they are:\n{}",
             toml::to_string(&defaults).unwrap_or_default()
         );
+        let known = serde_json::to_value(T::default()).expect("defaults serialize");
+        for key in unset_keys(&known, "") {
+            let leaf = key.rsplit('.').next().unwrap_or(&key);
+            let shown = format!("# {leaf} = ");
+            assert!(
+                text.lines().any(|line| line.starts_with(&shown)),
+                "{file} does not show the unset key {key} as a comment line `{shown}...`"
+            );
+        }
+    }
+
+    /// The dotted paths of the settings that are unset by default.
+    fn unset_keys(value: &serde_json::Value, prefix: &str) -> Vec<String> {
+        let serde_json::Value::Object(fields) = value else {
+            return Vec::new();
+        };
+        let mut unset = Vec::new();
+        for (key, child) in fields {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if child.is_null() {
+                unset.push(path);
+            } else {
+                unset.extend(unset_keys(child, &path));
+            }
+        }
+        unset
     }
 
     #[test]

@@ -9,16 +9,22 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Batch, Frame, FrameKind, GateVerdict, ResumeGate};
 
-/// Bounds on how far behind a viewer may fall.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Bounds on how far behind a viewer may fall: the `viewers` settings of origins (RTMP
+/// players) and edges (HTTP-FLV viewers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ViewerLimits {
     /// A viewer this far behind live skips to the next keyframe.
+    #[serde(with = "humantime_serde")]
     pub max_lag: Duration,
     /// A viewer that has to skip more than this many times within `skip_window` is cut.
     pub max_skips: usize,
     /// The window for `max_skips`.
+    #[serde(with = "humantime_serde")]
     pub skip_window: Duration,
 }
 

@@ -1,7 +1,9 @@
-//! Origin settings.
+//! Origin settings, read from the `origin` table of the role's configuration.
 
 use std::time::Duration;
 
+use ferrocast_live::ViewerLimits;
+use ferrocast_ops::Drain;
 use ferrocast_rtmp::Limits;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +48,7 @@ impl Default for HlsConfig {
 }
 
 /// The RTMP server: connections, the bounds on each, and how RTMP players are written to.
+/// Wherever a configuration says `rtmp`, it means this: the `[origin.rtmp]` table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RtmpServerConfig {
@@ -140,22 +143,29 @@ impl RtmpServerConfig {
     }
 }
 
-/// Everything an origin needs to know.
-#[derive(Debug, Clone)]
+/// Everything an origin needs to know: the `origin` table of `ferrocast origin` and of
+/// `ferrocast dev`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct OriginConfig {
     /// RTMP application publishers must use (`rtmp://host/<app>/<key>`).
     pub publish_app: String,
-    /// Connections, their bounds, and RTMP play writes.
-    pub rtmp_server: RtmpServerConfig,
+    /// The RTMP server: its connections, the bounds on each, and how it writes to players.
+    pub rtmp: RtmpServerConfig,
     /// Deadline of one publish authorization; above the control client's own (control may
     /// wait takeover_after + 250 ms for a quiet holder: 3.75 s with the defaults).
+    #[serde(with = "humantime_serde")]
     pub authorize_timeout: Duration,
     /// HLS packaging.
     pub hls: HlsConfig,
-    /// What SIGTERM does to running publishes.
-    pub drain: DrainConfig,
+    /// How far RTMP players may fall behind before they skip, and then are cut.
+    pub viewers: ViewerLimits,
+    /// What SIGTERM does to running publishes: `publish_deadline` and `flush_deadline`
+    /// apply (`request_deadline` does not: the relay's streams end with the publishes).
+    pub drain: Drain,
     /// How long after a publish ends its viewers stay connected and its playlist stays open
     /// (no `EXT-X-ENDLIST`) for the encoder to come back (Mux's `reconnect_window`).
+    #[serde(with = "humantime_serde")]
     pub reconnect_window: Duration,
 }
 
@@ -163,34 +173,12 @@ impl Default for OriginConfig {
     fn default() -> Self {
         Self {
             publish_app: "live".into(),
-            rtmp_server: RtmpServerConfig::default(),
+            rtmp: RtmpServerConfig::default(),
             authorize_timeout: Duration::from_secs(5),
             hls: HlsConfig::default(),
-            drain: DrainConfig::default(),
+            viewers: ViewerLimits::default(),
+            drain: Drain::default(),
             reconnect_window: Duration::from_secs(60),
-        }
-    }
-}
-
-/// The origin's drain: publishes run on for a while, then are closed and flushed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DrainConfig {
-    /// How long running publishes may continue after the drain starts; then they are closed
-    /// so their encoders reconnect to another origin.
-    #[serde(with = "humantime_serde")]
-    pub publish_deadline: Duration,
-    /// How long closed publishes have to store and index their last segment and end their
-    /// playlists.
-    #[serde(with = "humantime_serde")]
-    pub flush_deadline: Duration,
-}
-
-impl Default for DrainConfig {
-    fn default() -> Self {
-        Self {
-            publish_deadline: Duration::from_secs(30),
-            flush_deadline: Duration::from_secs(10),
         }
     }
 }

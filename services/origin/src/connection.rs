@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 
 use ferrocast_control_client::{AuthError, PublishGrant};
-use ferrocast_live::ViewerLimits;
 use ferrocast_rtmp::{Connection, Event, Metadata, RtmpError};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -51,7 +50,7 @@ async fn handle(
     deps: &OriginDeps,
     stop: &Stop,
 ) -> Result<(), RtmpError> {
-    let mut connection = Connection::handshake(socket, config.rtmp_server.limits()).await?;
+    let mut connection = Connection::handshake(socket, config.rtmp.limits()).await?;
     let mut metadata: Option<Metadata> = None;
     let mut publish: Option<PublishSession> = None;
     // Cancelled when a newer session owns the stream (here, or elsewhere: this one is fenced).
@@ -145,8 +144,7 @@ async fn handle(
                         key: &key,
                         stream_id,
                     };
-                    // The built-in bounds until the origin's config carries the viewer limits.
-                    let limits = ViewerLimits::default();
+                    let limits = config.viewers.clone();
                     break play::serve(connection, request, config, deps, limits).await;
                 }
             }

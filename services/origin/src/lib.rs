@@ -36,7 +36,7 @@ use crate::admission::Admission;
 use ferrocast_ops::accept::Backoff;
 use ferrocast_ops::throttle::Throttle;
 
-pub use config::{DrainConfig, HlsConfig, OriginConfig, ProxyProtocol, RtmpServerConfig};
+pub use config::{HlsConfig, OriginConfig, ProxyProtocol, RtmpServerConfig};
 pub use ingest_rate::IngestRates;
 pub use publish::{PublishReport, PublishStats, Publishing};
 pub use uploader::BufferBudget;
@@ -115,8 +115,8 @@ async fn accept(
     shutdown: &CancellationToken,
     tasks: Tasks<'_>,
 ) {
-    let slots = Arc::new(Semaphore::new(config.rtmp_server.max_connections));
-    let admission = Arc::new(Admission::new(&config.rtmp_server));
+    let slots = Arc::new(Semaphore::new(config.rtmp.max_connections));
+    let admission = Arc::new(Admission::new(&config.rtmp));
     let mut backoff = Backoff::new("rtmp");
     let mut limit_log = Throttle::new(LIMIT_LOG_INTERVAL);
     loop {
@@ -145,7 +145,7 @@ async fn accept(
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics::connection_refused_at_limit();
             if let Some(refused) = limit_log.record(Instant::now()) {
-                tracing::warn!(%peer, limit = config.rtmp_server.max_connections, refused, "rtmp connection refused: limit reached");
+                tracing::warn!(%peer, limit = config.rtmp.max_connections, refused, "rtmp connection refused: limit reached");
             }
             continue;
         };

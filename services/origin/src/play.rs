@@ -60,7 +60,7 @@ pub(crate) async fn serve(
         .await?;
     tracing::info!(start_frames = subscription.start.len(), "play started");
     let (cursor, start) = Cursor::new(hub, subscription, limits, metrics::rtmp_frames_dropped);
-    let merge_window = config.rtmp_server.play_merge_window;
+    let merge_window = config.rtmp.play_merge_window;
     match Viewer::new(player, cursor).run(start, merge_window).await {
         Err(error) if hung_up(&error) => {
             tracing::info!("player hung up");

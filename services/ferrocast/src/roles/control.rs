@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrocast_control::{ControlConfig, connect_redis};
+use ferrocast_ops::Drain;
 use ferrocast_store::SentinelConfig;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::ops::{Ops, RequestDrain};
+use super::ops::Ops;
 use crate::config::{SecretSetting, cluster_secret};
 
 /// Settings of `ferrocast control`.
@@ -36,8 +37,9 @@ pub struct ControlRoleConfig {
     pub control: ControlConfig,
     /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
     pub ops_listen: SocketAddr,
-    /// What SIGTERM does to calls in flight.
-    pub drain: RequestDrain,
+    /// What SIGTERM does to calls in flight: `request_deadline` applies (the ingest deadlines
+    /// do not: control has no publishes).
+    pub drain: Drain,
 }
 
 impl Default for ControlRoleConfig {
@@ -50,8 +52,9 @@ impl Default for ControlRoleConfig {
             cluster_secret: SecretSetting::default(),
             control: ControlConfig::default(),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9100)),
-            drain: RequestDrain {
+            drain: Drain {
                 request_deadline: Duration::from_secs(5),
+                ..Drain::default()
             },
         }
     }

@@ -7,19 +7,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use ferrocast_control::{LocalControl, StreamRecord, credentials};
-use ferrocast_edge::{ConnectionLimits, EdgeConfig, EdgeDeps, FlvViewerLimits};
+use ferrocast_edge::{EdgeConfig, EdgeDeps};
 use ferrocast_live::{HubLimits, Hubs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
-use ferrocast_origin::{
-    BufferBudget, DrainConfig, HlsConfig, OriginConfig, OriginDeps, Publishing, RtmpServerConfig,
-};
+use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing, RtmpServerConfig};
+use ferrocast_relay::RelayConfig;
 use ferrocast_store::{
     DEFAULT_SEGMENT_CACHE_BYTES, DiskIndex, RetryPolicy, SegmentCache, SegmentIndex, SegmentStore,
 };
 use object_store::local::LocalFileSystem;
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -34,9 +34,11 @@ const INDEX_FILE: &str = "index.redb";
 
 /// How often `dev` renews its own leases: as often as an origin heartbeats by default.
 const LOCAL_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
-use ferrocast_relay::RelayConfig;
 
-/// Settings of `ferrocast dev`.
+/// Settings of `ferrocast dev`: its process settings, and the origin's and the edge's own
+/// configurations, as in the cluster. The edge's playlist shape follows the origin's (see
+/// [`edge_config`]), and its relay waits for a stream as long as the origin's
+/// `reconnect_window`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DevConfig {
@@ -46,54 +48,16 @@ pub struct DevConfig {
     pub http_listen: SocketAddr,
     /// Where the dev stream and segments are kept.
     pub data_dir: PathBuf,
-    /// Host name printed in URLs; defaults to the listen address (127.0.0.1 for 0.0.0.0).
-    pub public_host: String,
-    /// RTMP application for publishing.
-    pub publish_app: String,
-    /// RTMP connection limit and RTMP play writes.
-    pub rtmp: RtmpServerConfig,
-    /// HLS packaging.
-    pub hls: HlsConfig,
-    /// How long after a publish ends its viewers stay connected and its playlist stays open
-    /// for the encoder to come back; `EXT-X-ENDLIST` is written when it closes.
-    #[serde(with = "humantime_serde")]
-    pub reconnect_window: Duration,
-    /// HTTP-FLV viewer bounds.
-    pub flv: FlvViewerLimits,
-    /// Header-read and idle timeouts and the connection cap of the HTTP port.
-    pub http: ConnectionLimits,
+    /// Host name printed in URLs; when unset, the listen address (127.0.0.1 for 0.0.0.0).
+    pub public_host: Option<String>,
     /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
     pub ops_listen: SocketAddr,
-    /// What SIGTERM does to publishes and requests.
-    pub drain: DevDrain,
     /// Per-stream metric series.
     pub metrics: MetricsConfig,
-}
-
-/// The drain of `dev`: the origin's deadlines and the edge's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DevDrain {
-    /// How long running publishes may continue; then they are closed.
-    #[serde(with = "humantime_serde")]
-    pub publish_deadline: Duration,
-    /// How long closed publishes have to store their last segment.
-    #[serde(with = "humantime_serde")]
-    pub flush_deadline: Duration,
-    /// How long HTTP requests in flight may finish; HTTP-FLV viewers are closed then.
-    #[serde(with = "humantime_serde")]
-    pub request_deadline: Duration,
-}
-
-impl Default for DevDrain {
-    fn default() -> Self {
-        let origin = DrainConfig::default();
-        Self {
-            publish_deadline: origin.publish_deadline,
-            flush_deadline: origin.flush_deadline,
-            request_deadline: Duration::from_secs(10),
-        }
-    }
+    /// The ingest, as on `ferrocast origin`; its `drain` gives the publishes' deadlines.
+    pub origin: OriginConfig,
+    /// The HTTP delivery, as on `ferrocast edge`; its `drain` gives the requests' deadline.
+    pub edge: EdgeConfig,
 }
 
 impl Default for DevConfig {
@@ -102,23 +66,66 @@ impl Default for DevConfig {
             rtmp_listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
             http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             data_dir: PathBuf::from("ferrocast-data"),
-            public_host: String::new(),
-            publish_app: "live".into(),
-            rtmp: RtmpServerConfig {
-                // `dev` serves one machine's tools, and its load tests open thousands of RTMP
-                // players from 127.0.0.1: no per-address cap unless one is asked for.
-                max_connections_per_ip: 0,
-                ..RtmpServerConfig::default()
-            },
-            hls: HlsConfig::default(),
-            reconnect_window: OriginConfig::default().reconnect_window,
-            flv: FlvViewerLimits::default(),
-            http: ConnectionLimits::default(),
+            public_host: None,
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9090)),
-            drain: DevDrain::default(),
             metrics: MetricsConfig::default(),
+            origin: OriginConfig {
+                rtmp: RtmpServerConfig {
+                    // `dev` serves one machine's tools, and its load tests open thousands of
+                    // RTMP players from 127.0.0.1: no per-address cap unless one is asked for.
+                    max_connections_per_ip: 0,
+                    ..RtmpServerConfig::default()
+                },
+                ..OriginConfig::default()
+            },
+            edge: EdgeConfig::default(),
         }
     }
+}
+
+impl DevConfig {
+    /// Checks what the types cannot: that `public_host` can be the host of a URL.
+    fn validate(&self) -> anyhow::Result<()> {
+        let Some(host) = &self.public_host else {
+            return Ok(());
+        };
+        // A bare host is all of a URL's host: a scheme, port or path would be left over.
+        let parsed = Url::parse(&format!("http://{host}/")).ok();
+        let whole_host = parsed
+            .as_ref()
+            .and_then(Url::host_str)
+            .is_some_and(|parsed| parsed.eq_ignore_ascii_case(host));
+        if !whole_host {
+            bail!(
+                "public_host must be a host name or address, without scheme, port or path: {host:?}"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The edge of `dev`: as configured, but with the playlist window and target duration of its
+/// one origin, which a cluster's operator keeps equal by hand. A differing `edge.hls_window`
+/// or `edge.hls_min_target_duration_s` is reported, not used.
+fn edge_config(config: &DevConfig) -> EdgeConfig {
+    let hls = &config.origin.hls;
+    let mut edge = config.edge.clone();
+    let window = hls.window;
+    let min_target_duration_s = hls.target_duration.as_secs().max(1);
+    let defaults = EdgeConfig::default();
+    let changed = (edge.hls_window != defaults.hls_window && edge.hls_window != window)
+        || (edge.hls_min_target_duration_s != defaults.hls_min_target_duration_s
+            && edge.hls_min_target_duration_s != min_target_duration_s);
+    if changed {
+        tracing::warn!(
+            window,
+            min_target_duration_s,
+            "dev: edge.hls_window and edge.hls_min_target_duration_s follow origin.hls; set those instead"
+        );
+    }
+    edge.hls_window = window;
+    edge.hls_min_target_duration_s = min_target_duration_s;
+    edge
 }
 
 /// The dev stream as kept in the data directory. The key is kept in clear here, and only
@@ -133,10 +140,11 @@ struct DevStream {
 
 /// Runs `dev` until `shutdown` is cancelled, then drains it.
 pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.validate()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let stream = load_or_create_stream(&config.data_dir)?;
-    let control = Arc::new(LocalControl::new(config.publish_app.clone()));
+    let control = Arc::new(LocalControl::new(config.origin.publish_app.clone()));
     control.insert(StreamRecord {
         id: stream.id.clone(),
         playback_id: stream.playback_id.clone(),
@@ -184,23 +192,14 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
 
     // RTMP and HTTP share the process's descriptors: each gets half of what the reserve leaves.
     let share = connection_share(2);
-    let mut rtmp_server = config.rtmp.clone();
-    rtmp_server.max_connections =
-        ferrocast_ops::fd::fit_cap("rtmp.max_connections", rtmp_server.max_connections, share);
-    let mut http_limits = config.http.clone();
-    http_limits.max_connections =
-        ferrocast_ops::fd::fit_cap("http.max_connections", http_limits.max_connections, share);
-    let origin_config = OriginConfig {
-        publish_app: config.publish_app.clone(),
-        rtmp_server,
-        hls: config.hls.clone(),
-        drain: DrainConfig {
-            publish_deadline: config.drain.publish_deadline,
-            flush_deadline: config.drain.flush_deadline,
-        },
-        reconnect_window: config.reconnect_window,
-        ..OriginConfig::default()
-    };
+    let mut origin_config = config.origin.clone();
+    let rtmp_cap = origin_config.rtmp.max_connections;
+    origin_config.rtmp.max_connections =
+        ferrocast_ops::fd::fit_cap("origin.rtmp.max_connections", rtmp_cap, share);
+    let mut edge_config = edge_config(&config);
+    let http_cap = edge_config.http.max_connections;
+    edge_config.http.max_connections =
+        ferrocast_ops::fd::fit_cap("edge.http.max_connections", http_cap, share);
     let origin_deps = OriginDeps {
         authorizer: control.clone(),
         directory: control.clone(),
@@ -208,20 +207,13 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         store: store.clone(),
         hubs: hubs.clone(),
         publishing: publishing.clone(),
-        buffers: Arc::new(BufferBudget::new(config.hls.buffer_bytes_total)),
-    };
-    let edge_config = EdgeConfig {
-        hls_window: config.hls.window,
-        hls_min_target_duration_s: config.hls.target_duration.as_secs().max(1),
-        flv: config.flv.clone(),
-        http: http_limits,
-        request_drain_deadline: config.drain.request_deadline,
+        buffers: Arc::new(BufferBudget::new(config.origin.hls.buffer_bytes_total)),
     };
     // HTTP-FLV reads through the relay, as on a cluster edge; RTMP play stays on the hubs.
     let relay = LoopbackRelay::bind().await?;
     // A stream whose hub ended (the window closed) is not coming back on this one origin.
     let relay_config = RelayConfig {
-        resubscribe_for: config.reconnect_window,
+        resubscribe_for: config.origin.reconnect_window,
         ..RelayConfig::default()
     };
     let live = Arc::new(relay.source(hubs.clone(), relay_config)?);
@@ -325,18 +317,12 @@ fn print_urls(
     http: SocketAddr,
     ops: SocketAddr,
 ) {
-    let host = |addr: SocketAddr| {
-        if config.public_host.is_empty() {
-            url_host(addr)
-        } else {
-            config.public_host.clone()
-        }
-    };
+    let host = |addr: SocketAddr| config.public_host.clone().unwrap_or_else(|| url_host(addr));
     let server = format!(
         "rtmp://{}:{}/{}",
         host(rtmp),
         rtmp.port(),
-        config.publish_app
+        config.origin.publish_app
     );
     let web = format!("http://{}:{}", host(http), http.port());
     let key = &stream.stream_key;
@@ -347,4 +333,48 @@ fn print_urls(
     println!("HLS: {web}/hls/{playback}/index.m3u8");
     println!("HTTP-FLV: {web}/live/{playback}.flv");
     println!("Metrics: http://{}:{}/metrics", host(ops), ops.port());
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use super::{DevConfig, edge_config};
+
+    #[test]
+    fn the_edge_follows_the_origins_playlists() {
+        let mut config = DevConfig::default();
+        config.origin.hls.window = 10;
+        config.origin.hls.target_duration = Duration::from_millis(3500);
+        let edge = edge_config(&config);
+        assert_eq!(edge.hls_window, 10);
+        assert_eq!(edge.hls_min_target_duration_s, 3);
+        assert_eq!(edge.viewers, config.edge.viewers);
+    }
+
+    #[test]
+    fn public_host_is_a_bare_host() {
+        for good in ["streaming.example.lan", "192.0.2.7", "[2001:db8::7]"] {
+            let config = DevConfig {
+                public_host: Some(good.into()),
+                ..DevConfig::default()
+            };
+            config.validate().unwrap();
+        }
+        for bad in [
+            "",
+            "http://streaming.example.lan",
+            "example.lan:8080",
+            "example.lan/x",
+        ] {
+            let config = DevConfig {
+                public_host: Some(bad.into()),
+                ..DevConfig::default()
+            };
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains("public_host"), "{error}");
+        }
+    }
 }

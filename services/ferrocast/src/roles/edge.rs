@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrocast_control_client::{ClientOptions, ControlClient, Role};
-use ferrocast_edge::{ConnectionLimits, EdgeConfig, EdgeDeps, FlvViewerLimits};
+use ferrocast_edge::{EdgeConfig, EdgeDeps};
 use ferrocast_ops::Collector;
 use ferrocast_relay::{RelayConfig, RelaySource};
 use ferrocast_store::{
@@ -23,15 +23,16 @@ use tokio_util::sync::CancellationToken;
 use super::control_owners::ControlOwners;
 use super::heartbeat::{self, Load, Node};
 use super::node_id;
-use super::ops::{Ops, RequestDrain, connection_share};
+use super::ops::{Ops, connection_share};
 use crate::config::{SecretSetting, cluster_secret};
 
-/// Settings of `ferrocast edge`.
+/// Settings of `ferrocast edge`: the process's (listener, identity, backends and the caches
+/// and relay in front of them, ops) and, under `edge`, the HTTP delivery's own.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EdgeRoleConfig {
-    /// Node id in the registry; generated when empty. Letters, digits, '.', '_' and '-'.
-    pub node_id: String,
+    /// Node id in the registry; generated when unset. Letters, digits, '.', '_' and '-'.
+    pub node_id: Option<String>,
     /// The secret every node of the cluster shares (at least 32 characters): this edge's
     /// credential to control and to the origins' relays.
     pub cluster_secret: SecretSetting,
@@ -49,23 +50,15 @@ pub struct EdgeRoleConfig {
     pub s3: S3Config,
     /// Key prefix of segment objects (as on the origins).
     pub segment_prefix: String,
-    /// Segments listed in a playlist.
-    pub hls_window: usize,
-    /// Lower bound of `EXT-X-TARGETDURATION`, seconds (the origins' target duration).
-    pub hls_min_target_duration_s: u64,
     /// Bytes of segments kept in memory.
     pub segment_cache_bytes: usize,
-    /// HTTP-FLV viewer bounds.
-    pub flv: FlvViewerLimits,
-    /// Header-read and idle timeouts and the connection cap of the HTTP port.
-    pub http: ConnectionLimits,
     /// How long a playlist is still served from the last known index state while the index
     /// (Redis) is unreachable, instead of answering 503.
     #[serde(with = "humantime_serde")]
     pub hls_stale_for: Duration,
     /// How long HTTP-FLV viewers of a stream whose origin went away or whose publisher
-    /// stopped stay connected while the edge looks for the stream again; at least the
-    /// origins' `reconnect_window`.
+    /// stopped stay connected while the edge's relay looks for the stream again; at least the
+    /// origins' `origin.reconnect_window`.
     #[serde(with = "humantime_serde")]
     pub reconnect_window: Duration,
     /// How often to tell control this edge is alive.
@@ -73,14 +66,14 @@ pub struct EdgeRoleConfig {
     pub heartbeat_interval: Duration,
     /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
     pub ops_listen: SocketAddr,
-    /// What SIGTERM does to requests in flight.
-    pub drain: RequestDrain,
+    /// The HTTP delivery: playlists, viewers, connection bounds, drain.
+    pub edge: EdgeConfig,
 }
 
 impl Default for EdgeRoleConfig {
     fn default() -> Self {
         Self {
-            node_id: String::new(),
+            node_id: None,
             cluster_secret: SecretSetting::default(),
             http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             control_url: "http://127.0.0.1:7000".into(),
@@ -88,18 +81,12 @@ impl Default for EdgeRoleConfig {
             redis_sentinel: SentinelConfig::default(),
             s3: S3Config::default(),
             segment_prefix: "live".into(),
-            hls_window: 6,
-            hls_min_target_duration_s: 2,
             segment_cache_bytes: DEFAULT_SEGMENT_CACHE_BYTES,
-            flv: FlvViewerLimits::default(),
-            http: ConnectionLimits::default(),
             hls_stale_for: CachedIndexConfig::default().serve_stale_for,
             reconnect_window: RelayConfig::default().resubscribe_for,
             heartbeat_interval: Duration::from_secs(2),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9102)),
-            drain: RequestDrain {
-                request_deadline: Duration::from_secs(10),
-            },
+            edge: EdgeConfig::default(),
         }
     }
 }
@@ -107,7 +94,7 @@ impl Default for EdgeRoleConfig {
 /// Runs an edge until `shutdown` is cancelled, then drains it.
 pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let secret = cluster_secret(&config.cluster_secret)?;
-    let node = node_id(&config.node_id, "edge");
+    let node = node_id(config.node_id.as_deref(), "edge");
     let credential = secret.credential(Role::Edge, &node)?;
     ferrocast_edge::metrics::describe();
     ferrocast_relay::metrics::describe_edge();
@@ -160,19 +147,12 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         segments: segments.clone(),
         live: relay.clone(),
     };
-    let mut http_limits = config.http.clone();
-    http_limits.max_connections = ferrocast_ops::fd::fit_cap(
-        "http.max_connections",
-        http_limits.max_connections,
+    let mut edge_config = config.edge;
+    edge_config.http.max_connections = ferrocast_ops::fd::fit_cap(
+        "edge.http.max_connections",
+        edge_config.http.max_connections,
         connection_share(1),
     );
-    let edge_config = EdgeConfig {
-        hls_window: config.hls_window,
-        hls_min_target_duration_s: config.hls_min_target_duration_s,
-        flv: config.flv.clone(),
-        http: http_limits,
-        request_drain_deadline: config.drain.request_deadline,
-    };
     let node_info = Node {
         rtmp_url: String::new(),
         relay_url: String::new(),

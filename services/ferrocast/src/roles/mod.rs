@@ -1,5 +1,7 @@
 //! The roles of the one binary: `dev` (all in one process) and the cluster's `control`,
 //! `origin` and `edge`, each a typed configuration and a `run` that wires the libraries.
+//! A role's configuration holds its process settings and nests the libraries' own
+//! configurations (`origin`, `edge`, `control`) rather than copying their fields.
 
 pub mod control;
 mod control_owners;
@@ -22,10 +24,10 @@ pub fn url_host(addr: SocketAddr) -> String {
     }
 }
 
-/// A node id: the configured one, or `<role>-<random>`.
-pub fn node_id(configured: &str, role: &str) -> String {
-    if !configured.is_empty() {
-        return configured.to_owned();
+/// A node id: the configured one, or `<role>-<random>` when none is.
+pub fn node_id(configured: Option<&str>, role: &str) -> String {
+    if let Some(id) = configured {
+        return id.to_owned();
     }
     format!(
         "{role}-{}",

@@ -1,10 +1,9 @@
 //! The ops port of a role: the Prometheus recorder, readiness, and the drain trigger, plus
-//! the `[drain]` and `[metrics]` settings roles share, and the open-file limit the public
-//! listeners' connection caps must fit in.
+//! the `[metrics]` settings roles share, and the open-file limit the public listeners'
+//! connection caps must fit in. The drain deadlines are [`ferrocast_ops::Drain`].
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use anyhow::Context;
 use ferrocast_ops::{Collector, Health, OpsState};
@@ -44,15 +43,6 @@ pub fn raise_open_file_limit() {
 pub fn connection_share(listeners: usize) -> Option<usize> {
     let budget = ferrocast_ops::fd::connection_budget(ferrocast_ops::fd::open_file_limit())?;
     Some(budget / listeners.max(1))
-}
-
-/// How long in-flight requests may finish after a drain starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RequestDrain {
-    /// Requests still running then (HTTP-FLV viewers, calls) are closed.
-    #[serde(with = "humantime_serde")]
-    pub request_deadline: Duration,
 }
 
 /// Per-stream metric series.

@@ -19,8 +19,8 @@ const CLOSED_AT_ONCE: Duration = Duration::from_secs(3);
 #[test]
 fn with_proxy_protocol_the_cap_counts_the_client_address_in_the_header() {
     let mut server = dev().start_with(&[
-        ("FERROCAST_RTMP__PROXY_PROTOCOL", "v2"),
-        ("FERROCAST_RTMP__MAX_CONNECTIONS_PER_IP", "3"),
+        ("FERROCAST_ORIGIN__RTMP__PROXY_PROTOCOL", "v2"),
+        ("FERROCAST_ORIGIN__RTMP__MAX_CONNECTIONS_PER_IP", "3"),
     ]);
     let rtmp = rtmp_address(&server);
     // The victim: ffmpeg cannot send a PROXY header, so a relay in front of it does, as a
@@ -80,7 +80,7 @@ fn with_proxy_protocol_the_cap_counts_the_client_address_in_the_header() {
 
 #[test]
 fn without_proxy_protocol_the_cap_counts_the_socket_address() {
-    let mut server = dev().start_with(&[("FERROCAST_RTMP__MAX_CONNECTIONS_PER_IP", "16")]);
+    let mut server = dev().start_with(&[("FERROCAST_ORIGIN__RTMP__MAX_CONNECTIONS_PER_IP", "16")]);
     let rtmp = rtmp_address(&server);
     // Sixteen take every place of 127.0.0.1 (held past their handshake), then a flood.
     let mut held: Vec<TcpStream> = (0..16)

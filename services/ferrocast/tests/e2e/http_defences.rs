@@ -80,7 +80,7 @@ fn time_to_close(
 
 #[test]
 fn slow_loris_clients_are_closed_at_the_header_timeout_while_others_are_served() {
-    let server = dev().start_with(&[("FERROCAST_HTTP__HEADER_READ_TIMEOUT", "2s")]);
+    let server = dev().start_with(&[("FERROCAST_EDGE__HTTP__HEADER_READ_TIMEOUT", "2s")]);
     let mut publisher = publish_clip(&server.publish_url, -1);
     playlist_when(&server, "the stream to go live", |text| {
         !segment_uris(text).is_empty()
@@ -129,7 +129,7 @@ fn slow_loris_clients_are_closed_at_the_header_timeout_while_others_are_served()
 
 #[test]
 fn connections_over_the_cap_are_closed_at_once_and_counted() {
-    let server = dev().start_with(&[("FERROCAST_HTTP__MAX_CONNECTIONS", "3")]);
+    let server = dev().start_with(&[("FERROCAST_EDGE__HTTP__MAX_CONNECTIONS", "3")]);
     let addr = http_authority(&server);
     let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(&addr).unwrap()).collect();
     wait_for(
@@ -161,7 +161,7 @@ fn connections_over_the_cap_are_closed_at_once_and_counted() {
 fn with_256_descriptors_a_flood_of_idle_sockets_cannot_silence_the_ops_port() {
     let server = dev().start_wrapped(
         &["prlimit", "--nofile=256:256"],
-        &[("FERROCAST_HTTP__HEADER_READ_TIMEOUT", "3s")],
+        &[("FERROCAST_EDGE__HTTP__HEADER_READ_TIMEOUT", "3s")],
     );
     let log = wait_for("the edge to start", Duration::from_secs(10), || {
         let log = plain_log(&server);

@@ -10,7 +10,7 @@ use crate::support::server::{DevServer, dev, segment_files};
 use crate::support::wait_for;
 
 /// A reconnect window short enough for tests that wait for a publish to end the playlist.
-pub const SHORT_RECONNECT_WINDOW: (&str, &str) = ("FERROCAST_RECONNECT_WINDOW", "2s");
+pub const SHORT_RECONNECT_WINDOW: (&str, &str) = ("FERROCAST_ORIGIN__RECONNECT_WINDOW", "2s");
 
 /// The media playlist behind the server's `index.m3u8` once `condition` holds for it.
 pub fn playlist_when(

@@ -56,7 +56,7 @@ fn connections_sending_deeply_nested_amf_leave_the_live_stream_playing() {
 
 #[test]
 fn connections_beyond_rtmp_max_connections_are_closed_at_once_and_counted() {
-    let server = dev().start_with(&[("FERROCAST_RTMP__MAX_CONNECTIONS", "2")]);
+    let server = dev().start_with(&[("FERROCAST_ORIGIN__RTMP__MAX_CONNECTIONS", "2")]);
     let rtmp_addr = server
         .rtmp_server
         .trim_start_matches("rtmp://")

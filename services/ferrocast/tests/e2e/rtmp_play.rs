@@ -124,7 +124,8 @@ fn five_concurrent_rtmp_players_each_decode_three_seconds() {
 #[test]
 fn without_a_merge_window_players_decode_cleanly_too() {
     // A zero window takes the other write path: each batch is written as it arrives.
-    let (server, mut publisher) = live_server_with(&[("FERROCAST_RTMP__PLAY_MERGE_WINDOW", "0s")]);
+    let (server, mut publisher) =
+        live_server_with(&[("FERROCAST_ORIGIN__RTMP__PLAY_MERGE_WINDOW", "0s")]);
     let (decoded, errors) = decode_seconds(&rtmp_play_url(&server), 3);
     let _ = publisher.kill();
     let _ = publisher.wait();

@@ -230,7 +230,7 @@ fn a_key_already_live_is_refused_with_its_reason_in_every_client() {
 #[test]
 fn a_draining_origin_refuses_publishes_with_its_reason_in_every_client() {
     // A running publish keeps the process draining (up to 60 s) while clients try.
-    let server = dev().start_with(&[("FERROCAST_DRAIN__PUBLISH_DEADLINE", "60s")]);
+    let server = dev().start_with(&[("FERROCAST_ORIGIN__DRAIN__PUBLISH_DEADLINE", "60s")]);
     let _victim = Victim::start(&server.publish_url, &server.flv_url);
     let codes = ["NetStream.Publish.Failed", "NetStream.Publish.Unavailable"];
     let mut problems = Problems::default();
