@@ -77,9 +77,7 @@ impl BufferBudget {
     }
 
     fn lock_oldest(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Instant>> {
-        self.oldest
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        ferrocast_base::lock(&self.oldest)
     }
 }
 

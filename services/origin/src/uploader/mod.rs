@@ -48,9 +48,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, SegmentQueue> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        ferrocast_base::lock(&self.queue)
     }
 }
 
