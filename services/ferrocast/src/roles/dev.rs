@@ -182,13 +182,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     let http = TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("binding http {}", config.http_listen))?;
-    print_urls(
-        &config,
-        &stream,
-        rtmp.local_addr()?,
-        http.local_addr()?,
-        ops.addr,
-    );
+    let (rtmp_addr, http_addr) = (rtmp.local_addr()?, http.local_addr()?);
 
     // RTMP and HTTP share the process's descriptors: each gets half of what the reserve leaves.
     let share = connection_share(2);
@@ -237,6 +231,8 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         ingest_done.clone(),
     );
     ops.health.set_ready();
+    // Printed once ready, so a script (or a test) that reads the URLs finds the server ready.
+    print_urls(&config, &stream, rtmp_addr, http_addr, ops.addr);
     let ((), (), relayed, ()) = tokio::join!(
         ingest,
         ferrocast_edge::run(edge_config, http, edge_deps, shutdown),
