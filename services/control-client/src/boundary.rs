@@ -1,6 +1,9 @@
 //! The boundaries that origins and edges call: publish authorization and stream lookup.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, PlaybackId, StreamId};
 
 use crate::ClientError;
 
@@ -8,15 +11,15 @@ use crate::ClientError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishGrant {
     /// The stream's internal id.
-    pub stream_id: String,
+    pub stream_id: StreamId,
     /// The stream's public playback id.
-    pub playback_id: String,
+    pub playback_id: PlaybackId,
     /// Fencing epoch; index writes carry it.
-    pub epoch: u64,
+    pub epoch: Epoch,
 }
 
 /// Why a publish was refused. None of the variants carries the key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
     /// The RTMP application is not the publish application.
     #[error("unknown application {0:?}")]
@@ -28,20 +31,26 @@ pub enum AuthError {
     #[error("wrong stream key for stream {stream_id}")]
     WrongKey {
         /// The stream the key claimed.
-        stream_id: String,
+        stream_id: StreamId,
     },
     /// The stream already has a publisher.
     #[error("stream {stream_id} is already live")]
     AlreadyLive {
         /// The stream.
-        stream_id: String,
+        stream_id: StreamId,
     },
-    /// Control could not answer in time; publishing fails closed.
+    /// Control could not answer in time; publishing fails closed. The cause is kept (shared,
+    /// so a refusal can be cloned into logs and metrics).
     #[error("authorization unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Arc<dyn std::error::Error + Send + Sync>),
 }
 
 impl AuthError {
+    /// Publishing fails closed because of `cause`: an error, or a message where there is none.
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        AuthError::Unavailable(Arc::from(cause.into()))
+    }
+
     /// A short, bounded label for metrics and logs.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -54,7 +63,7 @@ impl AuthError {
     }
 
     /// The stream concerned, where the key named one.
-    pub fn stream_id(&self) -> Option<&str> {
+    pub fn stream_id(&self) -> Option<&StreamId> {
         match self {
             AuthError::WrongKey { stream_id } | AuthError::AlreadyLive { stream_id } => {
                 Some(stream_id)
@@ -87,5 +96,8 @@ pub enum DirectoryError {
 pub trait StreamDirectory: Send + Sync {
     /// The internal stream id of a playback id: `Ok(None)` when no such stream exists,
     /// `Err` when the directory cannot tell right now.
-    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError>;
+    async fn resolve_playback(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<StreamId>, DirectoryError>;
 }

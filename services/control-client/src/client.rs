@@ -9,21 +9,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, PlaybackId, StreamId};
 use ferrocast_proto::auth::{NodeCredential, NodeIdentity, Role};
 use ferrocast_proto::control::control_client::ControlClient as GrpcClient;
-use ferrocast_proto::control::lookup_stream_request::By;
-use ferrocast_proto::control::{
-    AuthorizePublishRequest, EndPublishRequest, HeartbeatRequest, HeartbeatResponse,
-    LookupStreamRequest, LookupStreamResponse,
-};
+use ferrocast_proto::control::{AuthorizePublishRequest, EndPublishRequest, LookupStreamRequest};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
+use crate::heartbeat::{self, Beat};
 use crate::stream_key::claimed_stream_id;
 use crate::{
-    AuthError, DEFAULT_TAKEOVER_AFTER, DirectoryError, MAX_DECISION_SLACK, PublishAuthorizer,
-    PublishGrant, StreamDirectory,
+    AuthError, DEFAULT_TAKEOVER_AFTER, DirectoryError, FoundStream, LookupBy, MAX_DECISION_SLACK,
+    PublishAuthorizer, PublishGrant, StreamDirectory,
 };
 use cache::PlaybackCache;
 
@@ -126,34 +124,42 @@ impl ControlClient {
         &self.identity
     }
 
-    /// Reports this node's liveness and load; renews the leases of the streams it lists.
-    pub async fn heartbeat(
-        &self,
-        request: HeartbeatRequest,
-    ) -> Result<HeartbeatResponse, ClientError> {
-        let request = self.request(request, self.timeout);
-        self.call(self.timeout, |mut grpc| async move {
-            grpc.heartbeat(request).await
-        })
-        .await
+    /// Reports this node's liveness and load, as the node its credential names; renews the
+    /// leases of the streams it lists. Answers how long after this beat control forgets the
+    /// node and its leases.
+    pub async fn heartbeat(&self, beat: &Beat) -> Result<Duration, ClientError> {
+        let request = self.request(heartbeat::request(&self.identity, beat), self.timeout);
+        let response = self
+            .call(self.timeout, |mut grpc| async move {
+                grpc.heartbeat(request).await
+            })
+            .await?;
+        Ok(Duration::from_millis(response.ttl_ms))
     }
 
     /// The relay URL (`http://host:port`) of the origin publishing `stream_id`; `None` when
     /// the stream is not live (or its origin has not registered a relay). Uncached: an edge
     /// asks once per upstream it opens.
-    pub async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, ClientError> {
-        let response = self.lookup(By::StreamId(stream_id.to_owned())).await?;
-        let live = response.found && response.live && !response.relay_url.is_empty();
-        Ok(live.then_some(response.relay_url))
+    pub async fn relay_url(&self, stream_id: &StreamId) -> Result<Option<String>, ClientError> {
+        let found = self.lookup(LookupBy::StreamId(stream_id.clone())).await?;
+        Ok(found
+            .filter(|stream| stream.live && !stream.relay_url.is_empty())
+            .map(|stream| stream.relay_url))
     }
 
-    /// Finds a stream by playback id or stream id (uncached).
-    pub async fn lookup(&self, by: By) -> Result<LookupStreamResponse, ClientError> {
-        let request = self.request(LookupStreamRequest { by: Some(by) }, self.timeout);
-        self.call(self.timeout, |mut grpc| async move {
-            grpc.lookup_stream(request).await
-        })
-        .await
+    /// Finds a stream by playback id or stream id (uncached); `None` when there is no such
+    /// stream.
+    pub async fn lookup(&self, by: LookupBy) -> Result<Option<FoundStream>, ClientError> {
+        let message = LookupStreamRequest {
+            by: Some(by.into_wire()),
+        };
+        let request = self.request(message, self.timeout);
+        let response = self
+            .call(self.timeout, |mut grpc| async move {
+                grpc.lookup_stream(request).await
+            })
+            .await?;
+        Ok(FoundStream::from_wire(response))
     }
 
     /// A request carrying the deadline, so the server gives up when the caller does.
@@ -180,9 +186,9 @@ impl ControlClient {
 /// Maps a refusal back to the error the origin reports; anything that is not a decision
 /// (transport failure, timeout, server trouble) is `Unavailable`, so publishing fails closed.
 fn auth_error(error: ClientError, app: &str, key: &str) -> AuthError {
-    let claimed = || claimed_stream_id(key).unwrap_or_default().to_owned();
+    let claimed = || claimed_stream_id(key).unwrap_or_default();
     let ClientError::Status(status) = &error else {
-        return AuthError::Unavailable(error.to_string());
+        return AuthError::unavailable(error);
     };
     match status.code() {
         Code::InvalidArgument => AuthError::WrongApp(app.to_owned()),
@@ -194,7 +200,7 @@ fn auth_error(error: ClientError, app: &str, key: &str) -> AuthError {
             stream_id: claimed(),
         },
         // Not a decision: publishing fails closed.
-        _ => AuthError::Unavailable(error.to_string()),
+        _ => AuthError::unavailable(error),
     }
 }
 
@@ -203,7 +209,7 @@ impl PublishAuthorizer for ControlClient {
     async fn authorize(&self, app: &str, key: &str) -> Result<PublishGrant, AuthError> {
         // Control would answer PERMISSION_DENIED, which reads as a wrong key; say what it is.
         if self.identity.role != Role::Origin {
-            return Err(AuthError::Unavailable(format!(
+            return Err(AuthError::unavailable(format!(
                 "an {} cannot authorize publishes",
                 self.identity.role
             )));
@@ -220,17 +226,18 @@ impl PublishAuthorizer for ControlClient {
             })
             .await
             .map_err(|error| auth_error(error, app, key))?;
+        // Control's own registry named these: the edge of the system for the origin.
         Ok(PublishGrant {
-            stream_id: response.stream_id,
-            playback_id: response.playback_id,
-            epoch: response.epoch,
+            stream_id: StreamId::new(response.stream_id),
+            playback_id: PlaybackId::new(response.playback_id),
+            epoch: Epoch(response.epoch),
         })
     }
 
     async fn release(&self, grant: &PublishGrant) {
         let message = EndPublishRequest {
-            stream_id: grant.stream_id.clone(),
-            epoch: grant.epoch,
+            stream_id: grant.stream_id.as_str().to_owned(),
+            epoch: grant.epoch.get(),
         };
         let request = self.request(message, self.timeout);
         let result = self
@@ -241,8 +248,8 @@ impl PublishAuthorizer for ControlClient {
         if let Err(error) = result {
             // The lease still expires on its own once heartbeats stop listing the stream.
             tracing::warn!(
-                stream_id = grant.stream_id,
-                epoch = grant.epoch,
+                stream_id = grant.stream_id.as_str(),
+                epoch = grant.epoch.get(),
                 %error,
                 "could not release publish lease"
             );
@@ -252,13 +259,16 @@ impl PublishAuthorizer for ControlClient {
 
 #[async_trait]
 impl StreamDirectory for ControlClient {
-    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
+    async fn resolve_playback(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<StreamId>, DirectoryError> {
         if let Some(answer) = self.playback.get(playback_id, Instant::now()) {
             return Ok(answer);
         }
-        match self.lookup(By::PlaybackId(playback_id.to_owned())).await {
-            Ok(response) => {
-                let answer = response.found.then_some(response.stream_id);
+        match self.lookup(LookupBy::PlaybackId(playback_id.clone())).await {
+            Ok(found) => {
+                let answer = found.map(|stream| stream.stream_id);
                 self.playback
                     .put(playback_id, answer.clone(), Instant::now());
                 Ok(answer)
@@ -268,10 +278,10 @@ impl StreamDirectory for ControlClient {
                 // miss is not reused: "no such stream" might be wrong by now, and a 503 tells
                 // the viewer to try again.
                 if let Some(stream_id) = self.playback.stale_hit(playback_id) {
-                    tracing::debug!(playback_id, %error, "playback lookup failed; served stale");
+                    tracing::debug!(playback_id = playback_id.as_str(), %error, "playback lookup failed; served stale");
                     return Ok(Some(stream_id));
                 }
-                tracing::warn!(playback_id, %error, "playback lookup failed");
+                tracing::warn!(playback_id = playback_id.as_str(), %error, "playback lookup failed");
                 Err(DirectoryError::Unavailable(error))
             }
         }

@@ -10,10 +10,12 @@
 mod boundary;
 mod client;
 pub mod heartbeat;
+mod lookup;
 pub mod stream_key;
 mod timing;
 
 pub use boundary::{AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory};
 pub use client::{ClientError, ClientOptions, ControlClient};
 pub use ferrocast_proto::auth::{ClusterSecret, NodeCredential, NodeIdentity, Role};
+pub use lookup::{FoundStream, LookupBy};
 pub use timing::{DEFAULT_TAKEOVER_AFTER, MAX_DECISION_SLACK};

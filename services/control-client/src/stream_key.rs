@@ -2,21 +2,23 @@
 //! refusal be logged by stream id without ever logging the key. Control makes and checks the
 //! secret; a client only reads which stream a key claims.
 
+use ferrocast_base::StreamId;
+
 const PREFIX: &str = "sk_";
 
 /// The key of `stream_id` with `secret` (hex digits, made by control).
-pub fn compose(stream_id: &str, secret: &str) -> String {
+pub fn compose(stream_id: &StreamId, secret: &str) -> String {
     format!("{PREFIX}{stream_id}_{secret}")
 }
 
 /// The stream id a key claims to belong to, if it is well formed. Says nothing about validity.
-pub fn claimed_stream_id(key: &str) -> Option<&str> {
+pub fn claimed_stream_id(key: &str) -> Option<StreamId> {
     let rest = key.strip_prefix(PREFIX)?;
     let (stream_id, secret) = rest.split_once('_')?;
     let well_formed = !stream_id.is_empty()
         && !secret.is_empty()
         && stream_id.bytes().all(|b| b.is_ascii_hexdigit());
-    well_formed.then_some(stream_id)
+    well_formed.then(|| StreamId::new(stream_id))
 }
 
 #[cfg(test)]
@@ -25,7 +27,8 @@ mod tests {
 
     #[test]
     fn a_composed_key_claims_its_stream() {
-        assert_eq!(claimed_stream_id(&compose("ab12", "ff00")), Some("ab12"));
+        let stream = StreamId::new("ab12");
+        assert_eq!(claimed_stream_id(&compose(&stream, "ff00")), Some(stream));
     }
 
     #[test]

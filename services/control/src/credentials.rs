@@ -3,6 +3,7 @@
 //! A stream key is `sk_<stream id>_<secret>` ([`ferrocast_control_client::stream_key`]); the
 //! 192-bit secret is random and only its SHA-256 is stored, compared in constant time.
 
+use ferrocast_base::{PlaybackId, StreamId};
 use ferrocast_control_client::stream_key;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -11,17 +12,17 @@ use subtle::ConstantTimeEq;
 pub use ferrocast_control_client::stream_key::claimed_stream_id;
 
 /// A new random stream id (public, 12 hex digits).
-pub fn new_stream_id() -> String {
-    random_hex(6)
+pub fn new_stream_id() -> StreamId {
+    StreamId::new(random_hex(6))
 }
 
 /// A new random playback id (public, 16 hex digits), unrelated to the stream id.
-pub fn new_playback_id() -> String {
-    random_hex(8)
+pub fn new_playback_id() -> PlaybackId {
+    PlaybackId::new(random_hex(8))
 }
 
 /// A new secret stream key for `stream_id`.
-pub fn new_stream_key(stream_id: &str) -> String {
+pub fn new_stream_key(stream_id: &StreamId) -> String {
     stream_key::compose(stream_id, &random_hex(24))
 }
 
@@ -55,7 +56,7 @@ mod tests {
         let id = new_stream_id();
         let key = new_stream_key(&id);
         assert_ne!(key, new_stream_key(&id));
-        assert_eq!(claimed_stream_id(&key), Some(id.as_str()));
+        assert_eq!(claimed_stream_id(&key), Some(id));
         assert!(key_matches(&key, &key_hash(&key)));
         assert!(!key_matches("sk_x_y", &key_hash(&key)));
     }

@@ -10,6 +10,7 @@ mod memory;
 mod policy;
 
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, StreamId};
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryLeaseStore;
@@ -21,7 +22,7 @@ pub struct Lease {
     /// The origin publishing the stream.
     pub origin_id: String,
     /// Fencing epoch of this publish session.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// When the lease was granted (or restored), Unix milliseconds.
     pub started_at_ms: u64,
     /// The origin's relay URL when the lease was granted (may be empty if it had not
@@ -49,14 +50,14 @@ pub enum Attempt {
     /// it took over, if there was one.
     Granted {
         /// The new epoch.
-        epoch: u64,
+        epoch: Epoch,
         /// The epoch taken over.
-        replaced: Option<u64>,
+        replaced: Option<Epoch>,
     },
     /// A holder with recent media keeps the stream.
     Held {
         /// The holder's epoch.
-        epoch: u64,
+        epoch: Epoch,
         /// When the holder last had media, Unix milliseconds.
         media_at_ms: u64,
     },
@@ -77,9 +78,9 @@ pub enum Release {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Renewal {
     /// The stream.
-    pub stream_id: String,
+    pub stream_id: StreamId,
     /// The epoch the origin publishes under.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// When it last had media, Unix milliseconds.
     pub media_at_ms: u64,
 }
@@ -117,7 +118,7 @@ pub trait LeaseStore: Send + Sync {
     /// is replaced in the same step, a compare-and-set on its epoch).
     async fn try_acquire(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         claim: Claim<'_>,
         now_ms: u64,
         takeover_after_ms: u64,
@@ -127,8 +128,8 @@ pub trait LeaseStore: Send + Sync {
     /// is no longer the newest, so a late renewal cannot restore it.
     async fn release(
         &self,
-        stream_id: &str,
-        epoch: u64,
+        stream_id: &StreamId,
+        epoch: Epoch,
         origin_id: &str,
     ) -> Result<Release, LeaseStoreError>;
 
@@ -143,5 +144,9 @@ pub trait LeaseStore: Send + Sync {
     ) -> Result<Vec<Renewed>, LeaseStoreError>;
 
     /// The current lease of a stream, if any.
-    async fn lease(&self, stream_id: &str, now_ms: u64) -> Result<Option<Lease>, LeaseStoreError>;
+    async fn lease(
+        &self,
+        stream_id: &StreamId,
+        now_ms: u64,
+    ) -> Result<Option<Lease>, LeaseStoreError>;
 }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_base::lock;
+use ferrocast_base::{Epoch, PlaybackId, StreamId, lock};
 use ferrocast_control_client::{
     AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
 };
@@ -21,7 +21,7 @@ const LOCAL_ORIGIN: &str = "local";
 /// Control-plane state held in one process.
 pub struct LocalControl {
     publish_app: String,
-    streams: Mutex<HashMap<String, StreamRecord>>,
+    streams: Mutex<HashMap<StreamId, StreamRecord>>,
     leases: LeasePolicy<MemoryLeaseStore>,
 }
 
@@ -53,7 +53,7 @@ impl LocalControl {
     }
 
     /// Whether the stream has a publisher now.
-    pub async fn is_live(&self, stream_id: &str) -> bool {
+    pub async fn is_live(&self, stream_id: &StreamId) -> bool {
         // The memory store cannot fail.
         matches!(self.leases.lease(stream_id).await, Ok(Some(_)))
     }
@@ -73,7 +73,7 @@ impl LocalControl {
 
     /// Makes every later epoch of `stream_id` greater than `epoch`: `dev` seeds this from its
     /// persisted index so epochs keep growing across restarts.
-    pub fn raise_epoch_floor(&self, stream_id: &str, epoch: u64) {
+    pub fn raise_epoch_floor(&self, stream_id: &StreamId, epoch: Epoch) {
         self.leases.store().raise_epoch_floor(stream_id, epoch);
     }
 }
@@ -86,31 +86,27 @@ impl PublishAuthorizer for LocalControl {
         }
         let stream_id = claimed_stream_id(key).ok_or(AuthError::UnknownStream)?;
         let record = lock(&self.streams)
-            .get(stream_id)
+            .get(&stream_id)
             .cloned()
             .ok_or(AuthError::UnknownStream)?;
         let key_is_right = record
             .key_hash()
             .is_some_and(|hash| key_matches(key, &hash));
         if !key_is_right {
-            return Err(AuthError::WrongKey {
-                stream_id: stream_id.to_owned(),
-            });
+            return Err(AuthError::WrongKey { stream_id });
         }
         let claim = Claim {
             origin_id: LOCAL_ORIGIN,
             relay_url: "",
         };
-        let decision = self.leases.acquire(stream_id, claim).await;
-        match decision.map_err(|error| AuthError::Unavailable(error.to_string()))? {
+        let decision = self.leases.acquire(&stream_id, claim).await;
+        match decision.map_err(AuthError::unavailable)? {
             Acquired::Granted { epoch, .. } => Ok(PublishGrant {
-                stream_id: stream_id.to_owned(),
+                stream_id,
                 playback_id: record.playback_id,
                 epoch,
             }),
-            Acquired::Refused { .. } => Err(AuthError::AlreadyLive {
-                stream_id: stream_id.to_owned(),
-            }),
+            Acquired::Refused { .. } => Err(AuthError::AlreadyLive { stream_id }),
         }
     }
 
@@ -120,18 +116,21 @@ impl PublishAuthorizer for LocalControl {
             .release(&grant.stream_id, grant.epoch, LOCAL_ORIGIN)
             .await;
         if let Err(error) = released {
-            tracing::warn!(stream_id = grant.stream_id, %error, "local lease release failed");
+            tracing::warn!(stream_id = grant.stream_id.as_str(), %error, "local lease release failed");
         }
     }
 }
 
 #[async_trait]
 impl StreamDirectory for LocalControl {
-    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
+    async fn resolve_playback(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<StreamId>, DirectoryError> {
         let streams = lock(&self.streams);
         let mut records = streams.values();
         Ok(records
-            .find(|s| s.playback_id == playback_id)
+            .find(|s| s.playback_id == *playback_id)
             .map(|s| s.id.clone()))
     }
 }
@@ -147,7 +146,7 @@ mod tests {
             Duration::from_secs(10),
             Duration::from_millis(200),
         );
-        let key = new_stream_key("abc123");
+        let key = new_stream_key(&StreamId::new("abc123"));
         control.insert(StreamRecord {
             id: "abc123".into(),
             playback_id: "p1".into(),
@@ -161,7 +160,7 @@ mod tests {
     #[tokio::test]
     async fn one_publisher_per_stream_with_growing_epochs() {
         let (control, key) = control_with_stream();
-        control.raise_epoch_floor("abc123", 41);
+        control.raise_epoch_floor(&StreamId::new("abc123"), Epoch(41));
         let first = control.authorize("live", &key).await.unwrap();
         let holder = [HeldStream {
             stream_id: "abc123".into(),
@@ -179,21 +178,25 @@ mod tests {
             second = control.authorize("live", &key) => second,
             () = beats => unreachable!("heartbeats never end"),
         };
-        assert_eq!(
-            second,
-            Err(AuthError::AlreadyLive {
-                stream_id: "abc123".into()
-            })
+        assert!(
+            matches!(&second, Err(AuthError::AlreadyLive { stream_id }) if stream_id.as_str() == "abc123"),
+            "{second:?}"
         );
         control.release(&first).await;
         let third = control.authorize("live", &key).await.unwrap();
-        assert_eq!(first.epoch, 42, "epochs continue above the floor");
+        assert_eq!(first.epoch, Epoch(42), "epochs continue above the floor");
         assert!(third.epoch > first.epoch);
         assert_eq!(
-            control.resolve_playback("p1").await.unwrap().as_deref(),
-            Some("abc123")
+            control
+                .resolve_playback(&PlaybackId::new("p1"))
+                .await
+                .unwrap(),
+            Some(StreamId::new("abc123"))
         );
-        assert!(matches!(control.resolve_playback("nope").await, Ok(None)));
+        assert!(matches!(
+            control.resolve_playback(&PlaybackId::new("nope")).await,
+            Ok(None)
+        ));
     }
 
     #[tokio::test]
@@ -203,12 +206,12 @@ mod tests {
             .authorize("live", "sk_abc123_nottheright")
             .await
             .unwrap_err();
-        assert_eq!(wrong.stream_id(), Some("abc123"));
+        assert_eq!(wrong.stream_id(), Some(&StreamId::new("abc123")));
         assert!(!format!("{wrong} {wrong:?}").contains("nottheright"));
-        assert_eq!(
+        assert!(matches!(
             control.authorize("live", "garbage").await,
             Err(AuthError::UnknownStream)
-        );
+        ));
         let app = control.authorize("other", &key).await.unwrap_err();
         assert_eq!(app.reason(), "wrong_app");
     }

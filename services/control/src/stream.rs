@@ -1,14 +1,15 @@
 //! The stream object.
 
+use ferrocast_base::{PlaybackId, StreamId};
 use serde::{Deserialize, Serialize};
 
 /// A stream as the control plane stores it. The key itself is never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamRecord {
     /// Internal id, also the public part of the stream key.
-    pub id: String,
+    pub id: StreamId,
     /// Public id used in play URLs.
-    pub playback_id: String,
+    pub playback_id: PlaybackId,
     /// SHA-256 of the secret stream key, hex.
     pub key_sha256: String,
     /// Human-readable name.

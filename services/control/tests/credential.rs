@@ -8,7 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use ferrocast_control_client::PublishAuthorizer;
+use ferrocast_base::{Epoch, StreamId};
+use ferrocast_control_client::{LookupBy, PublishAuthorizer};
 use ferrocast_proto::auth::Role;
 use ferrocast_proto::control::control_client::ControlClient as ControlGrpc;
 use ferrocast_proto::control::lookup_stream_request::By;
@@ -28,9 +29,9 @@ fn authorize_request(key: &str, origin_id: &str) -> AuthorizePublishRequest {
     }
 }
 
-fn lookup_request(stream_id: &str) -> LookupStreamRequest {
+fn lookup_request(stream_id: &StreamId) -> LookupStreamRequest {
     LookupStreamRequest {
-        by: Some(By::StreamId(stream_id.into())),
+        by: Some(By::StreamId(stream_id.as_str().into())),
     }
 }
 
@@ -39,8 +40,8 @@ fn lookup_request(stream_id: &str) -> LookupStreamRequest {
 async fn origin_calls<T>(
     grpc: &mut ControlGrpc<T>,
     key: &str,
-    stream_id: &str,
-    epoch: u64,
+    stream_id: &StreamId,
+    epoch: Epoch,
     node: &str,
 ) -> [Result<(), tonic::Status>; 3]
 where
@@ -55,8 +56,8 @@ where
         .map(drop);
     let end = grpc
         .end_publish(EndPublishRequest {
-            stream_id: stream_id.into(),
-            epoch,
+            stream_id: stream_id.as_str().into(),
+            epoch: epoch.get(),
         })
         .await
         .map(drop);
@@ -66,9 +67,13 @@ where
 }
 
 /// Who holds the stream now, as an edge sees it: `(origin id, epoch)` while live.
-async fn holder(control: &Control, stream_id: &str) -> Option<(String, u64)> {
+async fn holder(control: &Control, stream_id: &StreamId) -> Option<(String, Epoch)> {
     let edge = control.edge("edge-observer");
-    let found = edge.lookup(By::StreamId(stream_id.into())).await.unwrap();
+    let found = edge
+        .lookup(LookupBy::StreamId(stream_id.clone()))
+        .await
+        .unwrap()
+        .expect("found");
     found.live.then_some((found.origin_id, found.epoch))
 }
 
@@ -124,8 +129,8 @@ async fn one_origin_can_neither_end_nor_renew_nor_speak_for_another() {
 
     let end = origin_b
         .end_publish(EndPublishRequest {
-            stream_id: id.clone(),
-            epoch: grant.epoch,
+            stream_id: id.as_str().into(),
+            epoch: grant.epoch.get(),
         })
         .await
         .unwrap_err();

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use ferrocast_base::{Epoch, StreamId};
 use ferrocast_control::lease::{Acquired, Claim, Release, Renewed};
 use ferrocast_control::{
     HeldStream, LeasePolicy, LeaseStore, MemoryLeaseStore, RedisLeaseStore, connect_redis,
@@ -17,6 +18,10 @@ const TAKEOVER_AFTER: Duration = Duration::from_millis(300);
 const LEASE_TTL: Duration = Duration::from_secs(1);
 const STREAM: &str = "stream-1";
 
+fn stream() -> StreamId {
+    StreamId::new(STREAM)
+}
+
 fn claim(origin_id: &str) -> Claim<'_> {
     Claim {
         origin_id,
@@ -24,9 +29,9 @@ fn claim(origin_id: &str) -> Claim<'_> {
     }
 }
 
-fn held(epoch: u64, media_age: Duration) -> [HeldStream; 1] {
+fn held(epoch: Epoch, media_age: Duration) -> [HeldStream; 1] {
     [HeldStream {
-        stream_id: STREAM.into(),
+        stream_id: stream(),
         epoch,
         media_age,
     }]
@@ -35,19 +40,19 @@ fn held(epoch: u64, media_age: Duration) -> [HeldStream; 1] {
 /// Acquires for `origin_id`; returns the decision and how long it took.
 async fn acquire<S: LeaseStore>(policy: &LeasePolicy<S>, origin_id: &str) -> (Acquired, Duration) {
     let started = Instant::now();
-    let decision = policy.acquire(STREAM, claim(origin_id)).await.unwrap();
+    let decision = policy.acquire(&stream(), claim(origin_id)).await.unwrap();
     (decision, started.elapsed())
 }
 
-fn granted(decision: Acquired) -> (u64, Option<u64>) {
+fn granted(decision: Acquired) -> (Epoch, Option<Epoch>) {
     match decision {
         Acquired::Granted { epoch, replaced } => (epoch, replaced),
         Acquired::Refused { holder_epoch } => panic!("refused, held by epoch {holder_epoch}"),
     }
 }
 
-async fn holder<S: LeaseStore>(policy: &LeasePolicy<S>) -> Option<(String, u64)> {
-    let lease = policy.lease(STREAM).await.unwrap();
+async fn holder<S: LeaseStore>(policy: &LeasePolicy<S>) -> Option<(String, Epoch)> {
+    let lease = policy.lease(&stream()).await.unwrap();
     lease.map(|lease| (lease.origin_id, lease.epoch))
 }
 
@@ -112,9 +117,9 @@ async fn contract<S: LeaseStore>(policy: LeasePolicy<S>) {
         .await
         .unwrap();
     assert_eq!(answers, [Renewed::Lost]);
-    let released = policy.release(STREAM, first, "origin-a").await.unwrap();
+    let released = policy.release(&stream(), first, "origin-a").await.unwrap();
     assert_eq!(released, Release::Stale);
-    let released = policy.release(STREAM, second, "origin-a").await.unwrap();
+    let released = policy.release(&stream(), second, "origin-a").await.unwrap();
     assert_eq!(released, Release::HeldByAnother);
     assert_eq!(holder(&policy).await, Some(("origin-b".into(), second)));
 
@@ -128,7 +133,7 @@ async fn contract<S: LeaseStore>(policy: LeasePolicy<S>) {
     epochs.push(third);
 
     // A released lease is granted again at once.
-    let released = policy.release(STREAM, third, "origin-c").await.unwrap();
+    let released = policy.release(&stream(), third, "origin-c").await.unwrap();
     assert_eq!(released, Release::Released);
     // A heartbeat sent before the release and arriving after it does not bring it back.
     let answers = policy
@@ -207,9 +212,9 @@ async fn redis_store_keeps_the_contract() {
 #[tokio::test]
 async fn the_memory_store_continues_above_a_raised_epoch_floor() {
     let store = MemoryLeaseStore::new(LEASE_TTL);
-    store.raise_epoch_floor(STREAM, 41);
-    store.raise_epoch_floor(STREAM, 7);
+    store.raise_epoch_floor(&stream(), Epoch(41));
+    store.raise_epoch_floor(&stream(), Epoch(7));
     let policy = LeasePolicy::new(store, TAKEOVER_AFTER);
     let (decision, _) = acquire(&policy, "origin-a").await;
-    assert_eq!(granted(decision), (42, None));
+    assert_eq!(granted(decision), (Epoch(42), None));
 }

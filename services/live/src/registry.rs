@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use ferrocast_base::lock;
+use ferrocast_base::{StreamId, lock};
 
 use crate::{Claim, Hub, HubLimits, Subscription};
 
@@ -19,21 +19,25 @@ pub enum LiveError {
     Offline,
     /// The upstream that owns the stream could not be reached in time.
     #[error("live upstream unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] UpstreamError),
 }
+
+/// Why an upstream could not be reached, as the source that relays it said. Shared: every
+/// viewer that waited on one failed start gets the same error.
+pub type UpstreamError = Arc<dyn std::error::Error + Send + Sync>;
 
 /// Where viewers get live frames from.
 #[async_trait]
 pub trait LiveSource: Send + Sync {
     /// Subscribes to a stream by its internal id, starting at its last keyframe.
-    async fn subscribe(&self, stream_id: &str) -> Result<(Arc<Hub>, Subscription), LiveError>;
+    async fn subscribe(&self, stream_id: &StreamId) -> Result<(Arc<Hub>, Subscription), LiveError>;
 }
 
 /// The hubs of the streams live in this process.
 #[derive(Default)]
 pub struct Hubs {
     limits: HubLimits,
-    hubs: Mutex<HashMap<String, Arc<Hub>>>,
+    hubs: Mutex<HashMap<StreamId, Arc<Hub>>>,
 }
 
 impl Hubs {
@@ -46,9 +50,9 @@ impl Hubs {
     }
 
     /// Starts a new hub for a publish session, ending any previous one of the same stream.
-    pub fn start(&self, stream_id: &str) -> Arc<Hub> {
+    pub fn start(&self, stream_id: &StreamId) -> Arc<Hub> {
         let hub = Arc::new(Hub::new(self.limits.clone()));
-        let previous = lock(&self.hubs).insert(stream_id.to_owned(), hub.clone());
+        let previous = lock(&self.hubs).insert(stream_id.clone(), hub.clone());
         if let Some(previous) = previous {
             previous.end();
         }
@@ -58,7 +62,7 @@ impl Hubs {
     /// The hub a publish session feeds: the stream's current hub when it has not ended (a
     /// reconnecting encoder, or a newer session taking over, continues the same viewers),
     /// else a new one.
-    pub fn join(&self, stream_id: &str) -> (Arc<Hub>, Claim) {
+    pub fn join(&self, stream_id: &StreamId) -> (Arc<Hub>, Claim) {
         let mut hubs = lock(&self.hubs);
         if let Some(current) = hubs.get(stream_id)
             && let Some(claim) = current.claim()
@@ -69,7 +73,7 @@ impl Hubs {
         let claim = hub
             .claim()
             .expect("a hub that was just created has not ended");
-        if let Some(previous) = hubs.insert(stream_id.to_owned(), hub.clone()) {
+        if let Some(previous) = hubs.insert(stream_id.clone(), hub.clone()) {
             previous.end();
         }
         (hub, claim)
@@ -78,7 +82,7 @@ impl Hubs {
     /// Ends `hub` as [`Hubs::finish`] does, unless a session after `claim` joined it; returns
     /// whether it ended. Checked under the registry's lock, so a session joining at the same
     /// time either continues the hub or gets a new one, never an ended one.
-    pub fn end_unless_claimed(&self, stream_id: &str, hub: &Arc<Hub>, claim: &Claim) -> bool {
+    pub fn end_unless_claimed(&self, stream_id: &StreamId, hub: &Arc<Hub>, claim: &Claim) -> bool {
         let mut hubs = lock(&self.hubs);
         if !hub.is_claimed_by(claim) {
             return false;
@@ -94,7 +98,7 @@ impl Hubs {
     }
 
     /// Ends `hub` and forgets it, unless a newer session already replaced it.
-    pub fn finish(&self, stream_id: &str, hub: &Arc<Hub>) {
+    pub fn finish(&self, stream_id: &StreamId, hub: &Arc<Hub>) {
         hub.end();
         let mut hubs = lock(&self.hubs);
         if hubs
@@ -106,14 +110,14 @@ impl Hubs {
     }
 
     /// The live hub of a stream, if any.
-    pub fn get(&self, stream_id: &str) -> Option<Arc<Hub>> {
+    pub fn get(&self, stream_id: &StreamId) -> Option<Arc<Hub>> {
         lock(&self.hubs).get(stream_id).cloned()
     }
 
     /// Each live stream's number of subscribed viewers, sorted by stream id.
-    pub fn viewer_counts(&self) -> Vec<(String, usize)> {
+    pub fn viewer_counts(&self) -> Vec<(StreamId, usize)> {
         let hubs = lock(&self.hubs);
-        let mut counts: Vec<(String, usize)> = hubs
+        let mut counts: Vec<(StreamId, usize)> = hubs
             .iter()
             .map(|(id, hub)| (id.clone(), hub.viewer_count()))
             .collect();
@@ -134,7 +138,7 @@ impl Hubs {
 
 #[async_trait]
 impl LiveSource for Hubs {
-    async fn subscribe(&self, stream_id: &str) -> Result<(Arc<Hub>, Subscription), LiveError> {
+    async fn subscribe(&self, stream_id: &StreamId) -> Result<(Arc<Hub>, Subscription), LiveError> {
         let hub = self.get(stream_id).ok_or(LiveError::Offline)?;
         let subscription = hub.subscribe().ok_or(LiveError::Offline)?;
         Ok((hub, subscription))
@@ -148,15 +152,16 @@ mod tests {
     #[test]
     fn a_joined_hub_outlives_its_first_session_until_unclaimed() {
         let hubs = Hubs::default();
-        let (hub, first) = hubs.join("s");
-        let (again, second) = hubs.join("s");
+        let s = &StreamId::new("s");
+        let (hub, first) = hubs.join(s);
+        let (again, second) = hubs.join(s);
         assert!(Arc::ptr_eq(&hub, &again));
         // The first session ending does not end the hub the second one feeds.
-        assert!(!hubs.end_unless_claimed("s", &hub, &first));
-        assert!(!hub.is_ended() && hubs.get("s").is_some());
-        assert!(hubs.end_unless_claimed("s", &hub, &second));
-        assert!(hub.is_ended() && hubs.get("s").is_none());
-        let (fresh, claim) = hubs.join("s");
+        assert!(!hubs.end_unless_claimed(s, &hub, &first));
+        assert!(!hub.is_ended() && hubs.get(s).is_some());
+        assert!(hubs.end_unless_claimed(s, &hub, &second));
+        assert!(hub.is_ended() && hubs.get(s).is_none());
+        let (fresh, claim) = hubs.join(s);
         assert!(!Arc::ptr_eq(&hub, &fresh));
         assert_eq!(claim.number, 1);
     }

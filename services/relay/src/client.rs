@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
+use ferrocast_base::StreamId;
 use ferrocast_live::{Hub, LiveError, LiveSource, Subscription};
 use ferrocast_proto::auth::NodeCredential;
 use tokio::sync::watch;
 
 use crate::shared::{FlightResult, Inner};
-use crate::{RelayConfig, StreamOwners, puller};
+use crate::{RelayConfig, RelayError, StreamOwners, puller};
 
 /// A [`LiveSource`] for edges: relays streams from the origins that own them.
 ///
@@ -47,7 +48,7 @@ impl RelaySource {
     }
 
     /// Viewers of each stream pulled by this edge, for load reports.
-    pub fn viewer_counts(&self) -> Vec<(String, usize)> {
+    pub fn viewer_counts(&self) -> Vec<(StreamId, usize)> {
         self.inner.hubs.viewer_counts()
     }
 
@@ -57,7 +58,7 @@ impl RelaySource {
     }
 
     /// Joins the live local hub of `stream_id`, or the flight starting its pull, or starts one.
-    fn join_or_start(&self, stream_id: &str) -> Joined {
+    fn join_or_start(&self, stream_id: &StreamId) -> Joined {
         let mut flights = self.inner.lock_flights();
         // Checked under the flights lock: a puller registers its hub before it retires its
         // flight, so a caller sees one or the other and never starts a second pull.
@@ -74,13 +75,9 @@ impl RelaySource {
             return Joined::Flight(flight.clone());
         }
         let (sender, receiver) = watch::channel(None);
-        flights.insert(stream_id.to_owned(), receiver.clone());
+        flights.insert(stream_id.clone(), receiver.clone());
         drop(flights);
-        tokio::spawn(puller::run(
-            self.inner.clone(),
-            stream_id.to_owned(),
-            sender,
-        ));
+        tokio::spawn(puller::run(self.inner.clone(), stream_id.clone(), sender));
         Joined::Flight(receiver)
     }
 }
@@ -93,7 +90,7 @@ impl Drop for RelaySource {
 
 #[async_trait]
 impl LiveSource for RelaySource {
-    async fn subscribe(&self, stream_id: &str) -> Result<(Arc<Hub>, Subscription), LiveError> {
+    async fn subscribe(&self, stream_id: &StreamId) -> Result<(Arc<Hub>, Subscription), LiveError> {
         let mut flight = match self.join_or_start(stream_id) {
             Joined::Live(hub, subscription) => return Ok((hub, subscription)),
             Joined::Flight(flight) => flight,
@@ -101,25 +98,13 @@ impl LiveSource for RelaySource {
         let deadline = self.inner.config.start_deadline();
         let result = match tokio::time::timeout(deadline, flight.wait_for(Option::is_some)).await {
             Ok(Ok(done)) => done.clone(),
-            Ok(Err(_)) => {
-                return Err(LiveError::Unavailable(
-                    "upstream start was abandoned".into(),
-                ));
-            }
-            Err(_) => {
-                return Err(LiveError::Unavailable(format!(
-                    "upstream did not start within {deadline:?}"
-                )));
-            }
+            Ok(Err(_)) => return Err(RelayError::StartAbandoned.into()),
+            Err(_) => return Err(RelayError::StartTimeout(deadline).into()),
         };
         let hub = match result {
             Some(Ok(hub)) => hub,
-            Some(Err(error)) => return Err(error.as_ref().into()),
-            None => {
-                return Err(LiveError::Unavailable(
-                    "upstream start has no result".into(),
-                ));
-            }
+            Some(Err(error)) => return Err(error.into_live()),
+            None => return Err(RelayError::NoStartResult.into()),
         };
         // The stream may have ended between its start and now.
         let subscription = hub.subscribe().ok_or(LiveError::Offline)?;

@@ -1,5 +1,6 @@
 //! Errors of the relay, and how they reach viewers as [`LiveError`]s.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrocast_live::LiveError;
@@ -53,6 +54,15 @@ pub enum RelayError {
     /// A relayed frame is malformed.
     #[error("invalid relayed frame: {0}")]
     InvalidFrame(&'static str),
+    /// The pull this viewer waited on ended without telling how its start went.
+    #[error("upstream start was abandoned")]
+    StartAbandoned,
+    /// The pull this viewer waited on did not start within the start deadline.
+    #[error("upstream did not start within {0:?}")]
+    StartTimeout(Duration),
+    /// The pull this viewer waited on reported no outcome.
+    #[error("upstream start has no result")]
+    NoStartResult,
     /// This edge is shutting down and starts no new pulls.
     #[error("relay source is shutting down")]
     ShuttingDown,
@@ -61,17 +71,19 @@ pub enum RelayError {
     Serve(#[from] tonic::transport::Error),
 }
 
-impl From<&RelayError> for LiveError {
-    fn from(error: &RelayError) -> Self {
-        match error {
+impl RelayError {
+    /// What a viewer is told. Shared: every viewer that waited on one failed start gets the
+    /// same error, the relay's own as the source.
+    pub(crate) fn into_live(self: Arc<Self>) -> LiveError {
+        match *self {
             RelayError::Offline => LiveError::Offline,
-            other => LiveError::Unavailable(other.to_string()),
+            _ => LiveError::Unavailable(self),
         }
     }
 }
 
 impl From<RelayError> for LiveError {
     fn from(error: RelayError) -> Self {
-        (&error).into()
+        Arc::new(error).into_live()
     }
 }

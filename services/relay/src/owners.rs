@@ -3,13 +3,14 @@
 //! answers for its one origin behind the loopback relay.
 
 use async_trait::async_trait;
+use ferrocast_base::StreamId;
 
 /// Finds which origin owns a live stream, for edges that relay from it.
 #[async_trait]
 pub trait StreamOwners: Send + Sync {
     /// The relay URL (`http://host:port`) of the origin publishing `stream_id`; `Ok(None)`
     /// when the stream is not live.
-    async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, OwnersError>;
+    async fn relay_url(&self, stream_id: &StreamId) -> Result<Option<String>, OwnersError>;
 }
 
 /// Why the owner of a stream could not be looked up. "Not live" is not an error (`Ok(None)`).

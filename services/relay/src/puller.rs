@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrocast_base::StreamId;
 use ferrocast_live::{Frame, FrameKind, GateVerdict, Hub, ResumeGate};
 use ferrocast_proto::relay::MediaFrame;
 use tokio::sync::watch;
@@ -34,14 +35,25 @@ enum PumpEnd {
     /// The edge is shutting down.
     Shutdown,
     /// The upstream failed; the stream may live on elsewhere.
-    Broken(String),
+    Broken(Broke),
+}
+
+/// How an upstream failed after it started.
+#[derive(Debug, thiserror::Error)]
+enum Broke {
+    /// No frame arrived for this long.
+    #[error("no frame for {0:?}")]
+    Silent(Duration),
+    /// The upstream's stream ended with an error.
+    #[error(transparent)]
+    Failed(#[from] tonic::Status),
 }
 
 /// Starts the pull of `stream_id`, reports the outcome to `flight`, then feeds the hub until
 /// the stream ends, nobody watches, or its upstream cannot be found again in time.
 pub(crate) async fn run(
     inner: Arc<Inner>,
-    stream_id: String,
+    stream_id: StreamId,
     flight: watch::Sender<Option<FlightResult>>,
 ) {
     let upstream = tokio::select! {
@@ -83,7 +95,7 @@ struct Pull {
     _counted: ferrocast_ops::LiveGuard,
     lag: metrics::Histogram,
     inner: Arc<Inner>,
-    stream_id: String,
+    stream_id: StreamId,
     hub: Arc<Hub>,
     gate: ResumeGate,
     rebaser: Rebaser,
@@ -109,9 +121,9 @@ impl Pull {
                     return;
                 }
                 PumpEnd::Shutdown => break,
-                PumpEnd::Broken(reason) => {
+                PumpEnd::Broken(broke) => {
                     crate::metrics::stream_broke();
-                    reason
+                    broke.to_string()
                 }
             };
             warn!(stream_id = %self.stream_id, %reason, "upstream lost; resubscribing");
@@ -160,7 +172,7 @@ impl Pull {
                 }
                 message = upstream.frames.message() => message,
                 () = &mut silence => {
-                    return PumpEnd::Broken(format!("no frame for {silence_limit:?}"));
+                    return PumpEnd::Broken(Broke::Silent(silence_limit));
                 }
             };
             match message {
@@ -169,7 +181,7 @@ impl Pull {
                     self.receive(message);
                 }
                 Ok(None) => return PumpEnd::Finished,
-                Err(status) => return PumpEnd::Broken(status.to_string()),
+                Err(status) => return PumpEnd::Broken(status.into()),
             }
         }
     }

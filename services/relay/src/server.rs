@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrocast_base::StreamId;
 use ferrocast_live::{
     Frame, GateVerdict as Verdict, Hub, Hubs, LiveReceiver, ResumeGate, Subscription,
 };
@@ -125,7 +126,7 @@ impl Relay for RelayService {
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         caller(&request)?.require(&[Role::Edge], "Subscribe")?;
-        let stream_id = request.into_inner().stream_id;
+        let stream_id = StreamId::new(request.into_inner().stream_id);
         if self.shutdown.is_cancelled() {
             return Err(Status::unavailable("relay is draining"));
         }
@@ -144,7 +145,7 @@ impl Relay for RelayService {
 
 /// One subscriber's position in a hub: start frames first, then the live ring.
 struct Feed {
-    stream_id: String,
+    stream_id: StreamId,
     hub: Arc<Hub>,
     start: std::vec::IntoIter<Frame>,
     live: LiveReceiver,
@@ -157,7 +158,7 @@ struct Feed {
 
 impl Feed {
     fn new(
-        stream_id: String,
+        stream_id: StreamId,
         hub: Arc<Hub>,
         subscription: Subscription,
         shutdown: CancellationToken,

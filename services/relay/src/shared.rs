@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ferrocast_base::lock;
+use ferrocast_base::{StreamId, lock};
 use ferrocast_live::{Hub, Hubs};
 use ferrocast_proto::auth::NodeCredential;
 use tokio::sync::watch;
@@ -19,7 +19,7 @@ use crate::{RelayConfig, RelayError, StreamOwners};
 pub(crate) type FlightResult = Result<Arc<Hub>, Arc<RelayError>>;
 
 /// Pulls being started, by stream id.
-pub(crate) type Flights = HashMap<String, watch::Receiver<Option<FlightResult>>>;
+pub(crate) type Flights = HashMap<StreamId, watch::Receiver<Option<FlightResult>>>;
 
 /// State shared between the source and its pullers.
 pub(crate) struct Inner {
@@ -62,13 +62,13 @@ impl Inner {
     }
 
     /// Retires the flight of `stream_id`; only its own puller calls this, once.
-    pub(crate) fn retire_flight(&self, stream_id: &str) {
+    pub(crate) fn retire_flight(&self, stream_id: &StreamId) {
         self.lock_flights().remove(stream_id);
     }
 
     /// Ends and forgets `hub` if it still has no viewer. Decided under the flights lock, so a
     /// viewer joining at this moment either is counted or starts a fresh pull.
-    pub(crate) fn stop_if_unwatched(&self, stream_id: &str, hub: &Arc<Hub>) -> bool {
+    pub(crate) fn stop_if_unwatched(&self, stream_id: &StreamId, hub: &Arc<Hub>) -> bool {
         let _flights = self.lock_flights();
         if hub.viewer_count() > 0 {
             return false;

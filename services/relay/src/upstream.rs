@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ferrocast_base::StreamId;
 use ferrocast_live::Frame;
 use ferrocast_proto::relay::relay_client::RelayClient;
 use ferrocast_proto::relay::{MediaFrame, SubscribeRequest};
@@ -45,7 +46,7 @@ impl Drop for Counted {
 }
 
 /// Opens an upstream subscription to `stream_id` at its current owner.
-pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, RelayError> {
+pub(crate) async fn open(inner: &Inner, stream_id: &StreamId) -> Result<Upstream, RelayError> {
     let config = &inner.config;
     let url = deadline(
         "owner lookup",
@@ -75,7 +76,7 @@ pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, Rel
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let request = SubscribeRequest {
-        stream_id: stream_id.to_owned(),
+        stream_id: stream_id.as_str().to_owned(),
     };
     let (frames, first) = deadline("subscribe", config.first_frame_timeout, async {
         let mut frames = client.subscribe(request).await?.into_inner();
@@ -88,7 +89,7 @@ pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, Rel
         code => {
             if matches!(code, Code::Unauthenticated | Code::PermissionDenied) {
                 // A misconfigured cluster, not a passing failure: say so at every attempt.
-                warn!(stream_id, url = %url, reason = status.message(), "origin refused this edge's cluster credential");
+                warn!(stream_id = stream_id.as_str(), url = %url, reason = status.message(), "origin refused this edge's cluster credential");
             }
             RelayError::Subscribe {
                 url: url.clone(),
@@ -107,13 +108,15 @@ pub(crate) async fn open(inner: &Inner, stream_id: &str) -> Result<Upstream, Rel
 
 /// The first valid frame; `None` if the stream ends before one.
 async fn first_frame(
-    stream_id: &str,
+    stream_id: &StreamId,
     frames: &mut Streaming<MediaFrame>,
 ) -> Result<Option<Frame>, Status> {
     while let Some(message) = frames.message().await? {
         match frame_from_proto(message) {
             Ok(frame) => return Ok(Some(frame)),
-            Err(error) => warn!(stream_id, %error, "dropping invalid relayed frame"),
+            Err(error) => {
+                warn!(stream_id = stream_id.as_str(), %error, "dropping invalid relayed frame")
+            }
         }
     }
     Ok(None)

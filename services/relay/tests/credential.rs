@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::StreamId;
 use ferrocast_live::{Frame, HubLimits, Hubs, LiveError, LiveSource};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::relay::SubscribeRequest;
@@ -42,7 +43,7 @@ impl Origin {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let hubs = Arc::new(Hubs::new(HubLimits::default()));
-        let hub = hubs.start("s");
+        let hub = hubs.start(&StreamId::new("s"));
         hub.publish(Frame::keyframe(0, &[0x17, 1, 0, 0, 0]));
         let shutdown = CancellationToken::new();
         let secret = ClusterSecret::new(SECRET).expect("long enough");
@@ -113,7 +114,7 @@ struct FixedOwner(String);
 
 #[async_trait]
 impl StreamOwners for FixedOwner {
-    async fn relay_url(&self, _stream_id: &str) -> Result<Option<String>, OwnersError> {
+    async fn relay_url(&self, _stream_id: &StreamId) -> Result<Option<String>, OwnersError> {
         Ok(Some(self.0.clone()))
     }
 }
@@ -124,9 +125,11 @@ async fn an_edge_with_another_clusters_secret_pulls_nothing() {
     let owners = Arc::new(FixedOwner(origin.url.clone()));
     let foreign = credential(OTHER_SECRET, Role::Edge, "edge-1");
     let edge = RelaySource::new(owners.clone(), RelayConfig::default(), foreign);
-    let refused = timeout(WAIT, edge.subscribe("s")).await.expect("in time");
+    let refused = timeout(WAIT, edge.subscribe(&StreamId::new("s")))
+        .await
+        .expect("in time");
     assert!(
-        matches!(refused, Err(LiveError::Unavailable(ref reason)) if reason.contains("cluster credential")),
+        matches!(refused, Err(LiveError::Unavailable(ref reason)) if reason.to_string().contains("cluster credential")),
         "{:?}",
         refused.map(|_| ())
     );
@@ -134,7 +137,7 @@ async fn an_edge_with_another_clusters_secret_pulls_nothing() {
 
     let member = credential(SECRET, Role::Edge, "edge-1");
     let edge = RelaySource::new(owners, RelayConfig::default(), member);
-    let (_hub, subscription) = timeout(WAIT, edge.subscribe("s"))
+    let (_hub, subscription) = timeout(WAIT, edge.subscribe(&StreamId::new("s")))
         .await
         .expect("in time")
         .expect("this cluster's edge pulls the stream");

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_base::lock;
+use ferrocast_base::{Epoch, StreamId, lock};
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, timeout};
 
@@ -81,8 +81,8 @@ struct Flight {
 
 struct CacheState {
     changes: broadcast::Receiver<IndexChange>,
-    entries: HashMap<String, Entry>,
-    flights: HashMap<String, Flight>,
+    entries: HashMap<StreamId, Entry>,
+    flights: HashMap<StreamId, Flight>,
     next_flight: u64,
 }
 
@@ -110,14 +110,14 @@ impl CacheState {
         self.flights.clear();
     }
 
-    fn invalidate(&mut self, stream_id: &str) {
+    fn invalidate(&mut self, stream_id: &StreamId) {
         if let Some(entry) = self.entries.get_mut(stream_id) {
             entry.current = false;
         }
         self.flights.remove(stream_id);
     }
 
-    fn insert(&mut self, stream_id: String, entry: Entry, config: &CachedIndexConfig) {
+    fn insert(&mut self, stream_id: StreamId, entry: Entry, config: &CachedIndexConfig) {
         if self.entries.len() >= config.max_streams && !self.entries.contains_key(&stream_id) {
             // First drop what is neither fresh nor servable as stale any more.
             let useful_for = config.max_age.max(config.serve_stale_for);
@@ -163,7 +163,7 @@ impl CachedIndex {
     }
 
     /// Answers a failed load with the stream's last good state while it is recent enough.
-    fn stale_or(&self, stream_id: &str, failure: IndexError) -> LoadResult {
+    fn stale_or(&self, stream_id: &StreamId, failure: IndexError) -> LoadResult {
         let stale = {
             let state = lock(&self.shared);
             state
@@ -182,7 +182,7 @@ impl CachedIndex {
 
     /// Drops a stream's state after this process wrote it, so it reads its own writes even
     /// before the notification arrives.
-    fn wrote(&self, stream_id: &str) {
+    fn wrote(&self, stream_id: &StreamId) {
         lock(&self.shared).invalidate(stream_id);
     }
 
@@ -190,13 +190,13 @@ impl CachedIndex {
     fn start_flight(
         &self,
         state: &mut CacheState,
-        stream_id: &str,
+        stream_id: &StreamId,
     ) -> watch::Receiver<Option<LoadResult>> {
         let id = state.next_flight;
         state.next_flight += 1;
         let (sender, receiver) = watch::channel(None);
         state.flights.insert(
-            stream_id.to_owned(),
+            stream_id.clone(),
             Flight {
                 id,
                 result: receiver.clone(),
@@ -205,7 +205,7 @@ impl CachedIndex {
         let inner = Arc::clone(&self.inner);
         let shared = Arc::clone(&self.shared);
         let config = self.config.clone();
-        let stream_id = stream_id.to_owned();
+        let stream_id = stream_id.clone();
         tokio::spawn(async move {
             let loaded_at = Instant::now();
             let result = inner.load(&stream_id).await;
@@ -232,7 +232,11 @@ impl CachedIndex {
 
 #[async_trait]
 impl SegmentIndex for CachedIndex {
-    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+    async fn open_session(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+    ) -> Result<SessionStart, IndexError> {
         let result = self.inner.open_session(stream_id, epoch).await;
         self.wrote(stream_id);
         result
@@ -240,7 +244,7 @@ impl SegmentIndex for CachedIndex {
 
     async fn append(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
@@ -249,13 +253,13 @@ impl SegmentIndex for CachedIndex {
         result
     }
 
-    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+    async fn close_session(&self, stream_id: &StreamId, epoch: Epoch) -> Result<(), IndexError> {
         let result = self.inner.close_session(stream_id, epoch).await;
         self.wrote(stream_id);
         result
     }
 
-    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+    async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError> {
         let mut flight = {
             let mut state = lock(&self.shared);
             state.apply_changes();
@@ -296,11 +300,12 @@ mod tests {
 
     use super::*;
     use crate::{MemoryIndex, ScriptedIndex};
+    use ferrocast_base::Msn;
 
     fn record(msn: u64) -> SegmentRecord {
         SegmentRecord {
-            msn,
-            epoch: 1,
+            msn: Msn(msn),
+            epoch: Epoch(1),
             seq: msn,
             duration_ms: 2000,
             bytes: 1000,
@@ -320,40 +325,41 @@ mod tests {
             ..CachedIndexConfig::default()
         };
         let cache = CachedIndex::new(backend.clone(), config);
-        backend.open_session("s", 1).await.unwrap();
-        backend.append("s", record(0), 5).await.unwrap();
-        let good = cache.load("s").await.unwrap().unwrap();
+        let s = &StreamId::new("s");
+        backend.open_session(s, Epoch(1)).await.unwrap();
+        backend.append(s, record(0), 5).await.unwrap();
+        let good = cache.load(s).await.unwrap().unwrap();
         assert_eq!(good.segments, vec![record(0)]);
         assert_eq!(cache.stale_answers(), 0);
 
         // The backend goes down and a change is announced: the cache must ask the backend,
         // which fails, so the last good state is the answer.
         backend.set_loads_down(true);
-        backend.append("s", record(1), 5).await.unwrap();
-        assert_eq!(cache.load("s").await.unwrap(), Some(good.clone()));
+        backend.append(s, record(1), 5).await.unwrap();
+        assert_eq!(cache.load(s).await.unwrap(), Some(good.clone()));
         assert_eq!(cache.stale_answers(), 1);
         // Past its max age, still within the stale bound.
         tokio::time::advance(Duration::from_secs(100)).await;
-        assert_eq!(cache.load("s").await.unwrap(), Some(good));
+        assert_eq!(cache.load(s).await.unwrap(), Some(good));
         assert_eq!(cache.stale_answers(), 2);
 
         // A stream never loaded has nothing to serve: the failure is the answer.
         assert!(matches!(
-            cache.load("other").await,
+            cache.load(&StreamId::new("other")).await,
             Err(IndexError::Unavailable(_))
         ));
 
         // Past the bound the failure is the answer too, and not counted as stale.
         tokio::time::advance(Duration::from_secs(21)).await;
         assert!(matches!(
-            cache.load("s").await,
+            cache.load(s).await,
             Err(IndexError::Unavailable(_))
         ));
         assert_eq!(cache.stale_answers(), 2);
 
         // Back up: fresh answers again, with the change made during the outage.
         backend.set_loads_down(false);
-        let fresh = cache.load("s").await.unwrap().unwrap();
+        let fresh = cache.load(s).await.unwrap().unwrap();
         assert_eq!(fresh.segments, vec![record(0), record(1)]);
         assert_eq!(cache.stale_answers(), 2);
     }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, StreamId};
 use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::broadcast;
 
@@ -46,13 +47,13 @@ impl DiskIndex {
     /// change succeeded (`Ok(Some(new state))`); announces the stream after a commit.
     async fn write<T: Send + 'static>(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         change: impl FnOnce(Option<StreamState>) -> Result<(Option<StreamState>, T), IndexError>
         + Send
         + 'static,
     ) -> Result<T, IndexError> {
         let database = Arc::clone(&self.database);
-        let key = stream_id.to_owned();
+        let key = stream_id.clone();
         let result = tokio::task::spawn_blocking(move || {
             let transaction = database.begin_write().map_err(disk)?;
             let answer = {
@@ -75,7 +76,7 @@ impl DiskIndex {
         .await
         .map_err(task_failed)?;
         if result.is_ok() {
-            let _ = self.changes.send(IndexChange::Stream(stream_id.to_owned()));
+            let _ = self.changes.send(IndexChange::Stream(stream_id.clone()));
         }
         result
     }
@@ -95,7 +96,11 @@ fn task_failed(error: tokio::task::JoinError) -> IndexError {
 
 #[async_trait]
 impl SegmentIndex for DiskIndex {
-    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+    async fn open_session(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+    ) -> Result<SessionStart, IndexError> {
         self.write(stream_id, move |previous| {
             let (stream, start) = stream_state::open_session(previous, epoch)?;
             Ok((Some(stream), start))
@@ -105,7 +110,7 @@ impl SegmentIndex for DiskIndex {
 
     async fn append(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
@@ -113,7 +118,7 @@ impl SegmentIndex for DiskIndex {
             let Some(mut stream) = previous else {
                 return Err(IndexError::StaleEpoch {
                     offered: record.epoch,
-                    current: 0,
+                    current: Epoch(0),
                 });
             };
             let trimmed = stream_state::append(&mut stream, record, retain)?;
@@ -122,7 +127,7 @@ impl SegmentIndex for DiskIndex {
         .await
     }
 
-    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+    async fn close_session(&self, stream_id: &StreamId, epoch: Epoch) -> Result<(), IndexError> {
         self.write(stream_id, move |previous| {
             let Some(mut stream) = previous else {
                 return Ok((None, ()));
@@ -133,9 +138,9 @@ impl SegmentIndex for DiskIndex {
         .await
     }
 
-    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+    async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError> {
         let database = Arc::clone(&self.database);
-        let key = stream_id.to_owned();
+        let key = stream_id.clone();
         tokio::task::spawn_blocking(move || {
             let transaction = database.begin_read().map_err(disk)?;
             let table = match transaction.open_table(STREAMS) {

@@ -5,6 +5,8 @@
 //! during a rolling upgrade (and in a `dev` data directory kept across upgrades). Numbers are
 //! canonical decimals: the Redis scripts compare them as strings, never as Lua doubles.
 
+use ferrocast_base::{Epoch, Msn};
+
 use crate::index::{IndexState, SegmentRecord};
 use crate::stream_state::StreamState;
 
@@ -70,8 +72,8 @@ pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
             _ => return Err(bad()),
         };
     Ok(SegmentRecord {
-        msn: number(msn)?,
-        epoch: number(epoch)?,
+        msn: Msn(number(msn)?),
+        epoch: Epoch(number(epoch)?),
         seq: number(seq)?,
         duration_ms: number(duration_ms)?,
         bytes: number(bytes)?,
@@ -138,12 +140,12 @@ pub(crate) fn decode_stream(encoded: &str) -> Result<StreamState, String> {
                 "1" => true,
                 _ => return Err(bad()),
             },
-            epoch: number(epoch)?,
-            generation: number(generation)?,
+            epoch: Epoch(number(epoch)?),
+            generation: Epoch(number(generation)?),
         },
         last_msn: match *last_msn {
             "" => None,
-            msn => Some(number(msn)?),
+            msn => Some(Msn(number(msn)?)),
         },
     })
 }
@@ -154,8 +156,8 @@ mod tests {
 
     fn record(msn: u64, discontinuity: bool) -> SegmentRecord {
         SegmentRecord {
-            msn,
-            epoch: 7,
+            msn: Msn(msn),
+            epoch: Epoch(7),
             seq: 3,
             duration_ms: 2002,
             bytes: 512_000,
@@ -186,8 +188,8 @@ mod tests {
         assert_eq!(
             decoded,
             SegmentRecord {
-                msn: 42,
-                epoch: 7,
+                msn: Msn(42),
+                epoch: Epoch(7),
                 seq: 42,
                 duration_ms: 2002,
                 bytes: 0,
@@ -222,10 +224,10 @@ mod tests {
                 segments: vec![record(4, true), record(5, false)],
                 discontinuity_base: 2,
                 ended: true,
-                epoch: 9,
-                generation: 8,
+                epoch: Epoch(9),
+                generation: Epoch(8),
             },
-            last_msn: Some(5),
+            last_msn: Some(Msn(5)),
         };
         assert_eq!(decode_stream(&encode_stream(&stream)), Ok(stream.clone()));
         stream.view.segments.clear();

@@ -16,13 +16,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, Msn, StreamId};
 use tokio::sync::broadcast;
 
 /// What a [`SegmentIndex::changes`] notification says changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexChange {
     /// This stream's state changed.
-    Stream(String),
+    Stream(StreamId),
     /// Anything may have changed: notifications may have been lost (e.g. a reconnect), so
     /// every cached state must be dropped.
     All,
@@ -33,9 +34,9 @@ pub enum IndexChange {
 pub struct SegmentRecord {
     /// Media sequence number, unique and increasing within the stream, contiguous within a
     /// playlist; assigned when the segment is listed.
-    pub msn: u64,
+    pub msn: Msn,
     /// Epoch of the session that wrote it (part of its object key).
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// The writing session's own segment counter: with `epoch` it names the object
     /// ([`crate::keys::segment`]), so an object name is never reused.
     pub seq: u64,
@@ -63,17 +64,17 @@ pub struct IndexState {
     /// The last session ended (the playlist gets `EXT-X-ENDLIST`).
     pub ended: bool,
     /// The newest epoch that opened a session.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// The epoch of the session that started the current playlist: a session that opens
     /// after the playlist ended starts a new generation (a new playlist URL).
-    pub generation: u64,
+    pub generation: Epoch,
 }
 
 /// Where a new session continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionStart {
     /// Media sequence number of the session's first segment.
-    pub next_msn: u64,
+    pub next_msn: Msn,
     /// The first segment must carry a discontinuity (the playlist already lists segments).
     pub discontinuity: bool,
     /// Records of an ended playlist that this session's new generation removed from the
@@ -88,17 +89,17 @@ pub enum IndexError {
     #[error("stale epoch {offered}: stream is owned by epoch {current}")]
     StaleEpoch {
         /// The epoch the caller wrote with.
-        offered: u64,
+        offered: Epoch,
         /// The epoch that owns the stream.
-        current: u64,
+        current: Epoch,
     },
     /// The append would not increase the media sequence.
     #[error("media sequence {offered} does not follow {last}")]
     SequenceRewind {
         /// The msn offered.
-        offered: u64,
+        offered: Msn,
         /// The newest listed msn.
-        last: u64,
+        last: Msn,
     },
     /// The index backend failed or timed out: a write may or may not have applied.
     #[error("index unavailable: {0}")]
@@ -145,7 +146,11 @@ pub trait SegmentIndex: Send + Sync {
     /// playlist ended, starts a new generation (`generation = epoch`) and retires the listed
     /// records; otherwise keeps the listing and the generation. An ended session's own epoch
     /// cannot reopen ([`IndexError::StaleEpoch`]).
-    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError>;
+    async fn open_session(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+    ) -> Result<SessionStart, IndexError>;
 
     /// Lists a stored segment, then trims the oldest beyond `retain`; returns the trimmed ones
     /// so their objects can be deleted. Only the epoch that opened the current session may
@@ -154,7 +159,7 @@ pub trait SegmentIndex: Send + Sync {
     /// [`IndexError::SequenceRewind`].
     async fn append(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError>;
@@ -162,10 +167,10 @@ pub trait SegmentIndex: Send + Sync {
     /// Marks the session of `epoch` ended: its playlist gets `EXT-X-ENDLIST`, for good. Any
     /// other epoch than the current one is [`IndexError::StaleEpoch`]; a stream that never
     /// had a session is left alone.
-    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError>;
+    async fn close_session(&self, stream_id: &StreamId, epoch: Epoch) -> Result<(), IndexError>;
 
     /// The stream's current state; `None` if it never had a session.
-    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError>;
+    async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError>;
 
     /// The streams whose state changed, each sent after a successful write (by any writer
     /// this index can hear). [`IndexChange::All`] (and a lagged receiver) means notifications

@@ -12,10 +12,11 @@
 //! - `fc:idx:{<stream>}:segs` — list of encoded segment records, oldest first;
 //! - channel [`INDEX_CHANGED_CHANNEL`] carries the id of every stream whose index changed.
 
+use ferrocast_base::{Epoch, StreamId};
 use object_store::path::Path;
 
 /// The object key of the media segment `seq` of the session `epoch`.
-pub fn segment(prefix: &str, stream_id: &str, epoch: u64, seq: u64) -> Path {
+pub fn segment(prefix: &str, stream_id: &StreamId, epoch: Epoch, seq: u64) -> Path {
     let name = format!("{stream_id}/{epoch}/{seq}.ts");
     if prefix.is_empty() {
         Path::from(name)
@@ -28,29 +29,36 @@ pub fn segment(prefix: &str, stream_id: &str, epoch: u64, seq: u64) -> Path {
 pub const INDEX_CHANGED_CHANNEL: &str = "fc:idx:changed";
 
 /// The Redis hash holding a stream's epoch, ended flag and counters.
-pub fn index_meta(stream_id: &str) -> String {
+pub fn index_meta(stream_id: &StreamId) -> String {
     format!("fc:idx:{{{stream_id}}}:meta")
 }
 
 /// The Redis list holding a stream's retained segment records.
-pub fn index_segments(stream_id: &str) -> String {
+pub fn index_segments(stream_id: &StreamId) -> String {
     format!("fc:idx:{{{stream_id}}}:segs")
 }
 
 #[cfg(test)]
 mod tests {
+    use ferrocast_base::{Epoch, StreamId};
+
     #[test]
     fn index_key_layout_shares_a_hash_tag() {
-        assert_eq!(super::index_meta("st_1"), "fc:idx:{st_1}:meta");
-        assert_eq!(super::index_segments("st_1"), "fc:idx:{st_1}:segs");
+        let stream = StreamId::new("st_1");
+        assert_eq!(super::index_meta(&stream), "fc:idx:{st_1}:meta");
+        assert_eq!(super::index_segments(&stream), "fc:idx:{st_1}:segs");
     }
 
     #[test]
     fn segment_key_layout() {
+        let stream = StreamId::new("st_1");
         assert_eq!(
-            super::segment("live", "st_1", 3, 42).as_ref(),
+            super::segment("live", &stream, Epoch(3), 42).as_ref(),
             "live/st_1/3/42.ts"
         );
-        assert_eq!(super::segment("", "st_1", 3, 42).as_ref(), "st_1/3/42.ts");
+        assert_eq!(
+            super::segment("", &stream, Epoch(3), 42).as_ref(),
+            "st_1/3/42.ts"
+        );
     }
 }

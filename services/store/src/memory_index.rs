@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use ferrocast_base::lock;
+use ferrocast_base::{Epoch, StreamId, lock};
 use tokio::sync::broadcast;
 
 use crate::index::{
@@ -18,7 +18,7 @@ const CHANGES_CAPACITY: usize = 1024;
 
 /// A process-local segment index.
 pub struct MemoryIndex {
-    streams: Mutex<HashMap<String, StreamState>>,
+    streams: Mutex<HashMap<StreamId, StreamState>>,
     changes: broadcast::Sender<IndexChange>,
 }
 
@@ -38,25 +38,33 @@ impl MemoryIndex {
     }
 
     /// Announces a successful write; no subscriber is fine.
-    fn changed<T>(&self, stream_id: &str, result: Result<T, IndexError>) -> Result<T, IndexError> {
+    fn changed<T>(
+        &self,
+        stream_id: &StreamId,
+        result: Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
         if result.is_ok() {
-            let _ = self.changes.send(IndexChange::Stream(stream_id.to_owned()));
+            let _ = self.changes.send(IndexChange::Stream(stream_id.clone()));
         }
         result
     }
 
-    fn with_streams<T>(&self, action: impl FnOnce(&mut HashMap<String, StreamState>) -> T) -> T {
+    fn with_streams<T>(&self, action: impl FnOnce(&mut HashMap<StreamId, StreamState>) -> T) -> T {
         action(&mut lock(&self.streams))
     }
 }
 
 #[async_trait]
 impl SegmentIndex for MemoryIndex {
-    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+    async fn open_session(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+    ) -> Result<SessionStart, IndexError> {
         let result = self.with_streams(|streams| {
             let previous = streams.get(stream_id).cloned();
             let (stream, start) = stream_state::open_session(previous, epoch)?;
-            streams.insert(stream_id.to_owned(), stream);
+            streams.insert(stream_id.clone(), stream);
             Ok(start)
         });
         self.changed(stream_id, result)
@@ -64,7 +72,7 @@ impl SegmentIndex for MemoryIndex {
 
     async fn append(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
@@ -72,13 +80,13 @@ impl SegmentIndex for MemoryIndex {
             Some(stream) => stream_state::append(stream, record, retain),
             None => Err(IndexError::StaleEpoch {
                 offered: record.epoch,
-                current: 0,
+                current: Epoch(0),
             }),
         });
         self.changed(stream_id, result)
     }
 
-    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+    async fn close_session(&self, stream_id: &StreamId, epoch: Epoch) -> Result<(), IndexError> {
         let result = self.with_streams(|streams| match streams.get_mut(stream_id) {
             Some(stream) => stream_state::close_session(stream, epoch),
             None => Ok(()),
@@ -86,7 +94,7 @@ impl SegmentIndex for MemoryIndex {
         self.changed(stream_id, result)
     }
 
-    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+    async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError> {
         Ok(self.with_streams(|streams| streams.get(stream_id).map(|stream| stream.view.clone())))
     }
 

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use ferrocast_base::StreamId;
 use futures::StreamExt;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
@@ -85,7 +86,7 @@ async fn subscribe_and_forward(
                 match message.get_payload::<String>() {
                     // An empty id is not a stream.
                     Ok(stream_id) if !stream_id.is_empty() => {
-                        let _ = changes.send(IndexChange::Stream(stream_id));
+                        let _ = changes.send(IndexChange::Stream(StreamId::new(stream_id)));
                     }
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "ignoring a malformed change message"),

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, Msn, StreamId};
 use redis::{FromRedisValue, ScriptInvocation};
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
@@ -85,7 +86,7 @@ impl RedisIndex {
     async fn run<T: FromRedisValue>(
         &self,
         operation: &'static str,
-        stream_id: &str,
+        stream_id: &StreamId,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<T, IndexError> {
         self.call(operation, stream_id, invocation, false).await
@@ -96,7 +97,7 @@ impl RedisIndex {
     async fn run_durable<T: FromRedisValue>(
         &self,
         operation: &'static str,
-        stream_id: &str,
+        stream_id: &StreamId,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<T, IndexError> {
         self.call(operation, stream_id, invocation, true).await
@@ -105,7 +106,7 @@ impl RedisIndex {
     async fn call<T: FromRedisValue>(
         &self,
         operation: &'static str,
-        stream_id: &str,
+        stream_id: &StreamId,
         invocation: &ScriptInvocation<'_>,
         durable: bool,
     ) -> Result<T, IndexError> {
@@ -156,13 +157,16 @@ fn decode_records(encoded: &[String]) -> Result<Vec<SegmentRecord>, IndexError> 
 }
 
 /// Maps a script's refusal (`stale`, `rewind`) to its error.
-fn refusal(status: &str, value: &str, epoch: u64, msn: u64) -> IndexError {
+fn refusal(status: &str, value: &str, epoch: Epoch, msn: Msn) -> IndexError {
     match (status, number(value)) {
         ("stale", Ok(current)) => IndexError::StaleEpoch {
             offered: epoch,
-            current,
+            current: Epoch(current),
         },
-        ("rewind", Ok(last)) => IndexError::SequenceRewind { offered: msn, last },
+        ("rewind", Ok(last)) => IndexError::SequenceRewind {
+            offered: msn,
+            last: Msn(last),
+        },
         (_, Err(error)) => error,
         _ => IndexError::Unavailable(format!("unexpected index script status {status:?}").into()),
     }
@@ -170,23 +174,27 @@ fn refusal(status: &str, value: &str, epoch: u64, msn: u64) -> IndexError {
 
 #[async_trait]
 impl SegmentIndex for RedisIndex {
-    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+    async fn open_session(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+    ) -> Result<SessionStart, IndexError> {
         let mut invocation = self.scripts.open_session.prepare_invoke();
         invocation
             .key(keys::index_meta(stream_id))
             .key(keys::index_segments(stream_id))
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
-            .arg(stream_id);
+            .arg(stream_id.as_str());
         let (status, last, discontinuity, retired): (String, String, String, Vec<String>) = self
             .run_durable("open_session", stream_id, &invocation)
             .await?;
         if status != "ok" {
-            return Err(refusal(&status, &last, epoch, 0));
+            return Err(refusal(&status, &last, epoch, Msn(0)));
         }
         let next_msn = match last.as_str() {
-            "" => 0,
-            last => number(last)?.saturating_add(1),
+            "" => Msn(0),
+            last => Msn(number(last)?).next(),
         };
         Ok(SessionStart {
             next_msn,
@@ -197,7 +205,7 @@ impl SegmentIndex for RedisIndex {
 
     async fn append(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
@@ -210,7 +218,7 @@ impl SegmentIndex for RedisIndex {
             .arg(encode_record(&record))
             .arg(retain.max(1))
             .arg(keys::INDEX_CHANGED_CHANNEL)
-            .arg(stream_id);
+            .arg(stream_id.as_str());
         let (status, value, trimmed): (String, String, Vec<String>) =
             self.run_durable("append", stream_id, &invocation).await?;
         if status != "ok" {
@@ -219,23 +227,23 @@ impl SegmentIndex for RedisIndex {
         decode_records(&trimmed)
     }
 
-    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+    async fn close_session(&self, stream_id: &StreamId, epoch: Epoch) -> Result<(), IndexError> {
         let mut invocation = self.scripts.close_session.prepare_invoke();
         invocation
             .key(keys::index_meta(stream_id))
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
-            .arg(stream_id);
+            .arg(stream_id.as_str());
         let (status, value): (String, String) = self
             .run_durable("close_session", stream_id, &invocation)
             .await?;
         if status != "ok" {
-            return Err(refusal(&status, &value, epoch, 0));
+            return Err(refusal(&status, &value, epoch, Msn(0)));
         }
         Ok(())
     }
 
-    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+    async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError> {
         let mut invocation = self.scripts.load.prepare_invoke();
         invocation
             .key(keys::index_meta(stream_id))
@@ -249,8 +257,8 @@ impl SegmentIndex for RedisIndex {
             segments: decode_records(&records)?,
             discontinuity_base: number(&discontinuity_base)?,
             ended: ended == "1",
-            epoch: number(&epoch)?,
-            generation: number(&generation)?,
+            epoch: Epoch(number(&epoch)?),
+            generation: Epoch(number(&generation)?),
         }))
     }
 

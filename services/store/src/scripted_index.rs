@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, StreamId};
 use tokio::sync::broadcast;
 
 use crate::index::{
@@ -77,13 +78,17 @@ impl ScriptedIndex {
 
 #[async_trait]
 impl SegmentIndex for ScriptedIndex {
-    async fn open_session(&self, stream_id: &str, epoch: u64) -> Result<SessionStart, IndexError> {
+    async fn open_session(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+    ) -> Result<SessionStart, IndexError> {
         self.inner.open_session(stream_id, epoch).await
     }
 
     async fn append(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
@@ -97,11 +102,11 @@ impl SegmentIndex for ScriptedIndex {
         }
     }
 
-    async fn close_session(&self, stream_id: &str, epoch: u64) -> Result<(), IndexError> {
+    async fn close_session(&self, stream_id: &StreamId, epoch: Epoch) -> Result<(), IndexError> {
         self.inner.close_session(stream_id, epoch).await
     }
 
-    async fn load(&self, stream_id: &str) -> Result<Option<IndexState>, IndexError> {
+    async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         if !self.load_delay.is_zero() {
             tokio::time::sleep(self.load_delay).await;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocast_base::lock;
+use ferrocast_base::{Epoch, StreamId, lock};
 use tokio::sync::watch;
 use tokio::time::timeout;
 
@@ -54,8 +54,8 @@ type GetResult = Result<Bytes, StoreError>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
-    stream_id: String,
-    epoch: u64,
+    stream_id: StreamId,
+    epoch: Epoch,
     seq: u64,
 }
 
@@ -151,9 +151,9 @@ impl SegmentCache {
 
     /// Reads segment `seq` of the session `epoch` from memory, or from the store once for all
     /// concurrent readers.
-    pub async fn get(&self, stream_id: &str, epoch: u64, seq: u64) -> GetResult {
+    pub async fn get(&self, stream_id: &StreamId, epoch: Epoch, seq: u64) -> GetResult {
         let key = Key {
-            stream_id: stream_id.to_owned(),
+            stream_id: stream_id.clone(),
             epoch,
             seq,
         };

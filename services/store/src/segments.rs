@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrocast_base::{Epoch, StreamId};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
 use tokio::time::{sleep, timeout};
 
@@ -106,8 +107,8 @@ impl SegmentStore {
     /// earlier try of ours landed after its deadline, which is a success.
     pub async fn put(
         &self,
-        stream_id: &str,
-        epoch: u64,
+        stream_id: &StreamId,
+        epoch: Epoch,
         seq: u64,
         data: Bytes,
     ) -> Result<(), StoreError> {
@@ -145,7 +146,12 @@ impl SegmentStore {
     }
 
     /// Reads segment `seq` of the session `epoch`.
-    pub async fn get(&self, stream_id: &str, epoch: u64, seq: u64) -> Result<Bytes, StoreError> {
+    pub async fn get(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+        seq: u64,
+    ) -> Result<Bytes, StoreError> {
         let path = keys::segment(&self.prefix, stream_id, epoch, seq);
         let read = async { self.store.get(&path).await?.bytes().await };
         match timeout(self.retry.attempt_timeout, read).await {
@@ -163,7 +169,12 @@ impl SegmentStore {
     }
 
     /// Deletes a segment that left the index; a missing object is fine.
-    pub async fn delete(&self, stream_id: &str, epoch: u64, seq: u64) -> Result<(), StoreError> {
+    pub async fn delete(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+        seq: u64,
+    ) -> Result<(), StoreError> {
         let path = keys::segment(&self.prefix, stream_id, epoch, seq);
         match timeout(self.retry.attempt_timeout, self.store.delete(&path)).await {
             Ok(Ok(())) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
@@ -187,26 +198,29 @@ mod tests {
     #[tokio::test]
     async fn put_get_delete_round_trip_and_keys_are_create_only() {
         let store = SegmentStore::new(Arc::new(InMemory::new()), "p", RetryPolicy::default());
+        let s = &StreamId::new("s");
         store
-            .put("s", 1, 7, Bytes::from_static(b"ts"))
+            .put(s, Epoch(1), 7, Bytes::from_static(b"ts"))
             .await
             .unwrap();
         assert_eq!(
-            store.get("s", 1, 7).await.unwrap(),
+            store.get(s, Epoch(1), 7).await.unwrap(),
             Bytes::from_static(b"ts")
         );
-        let overwrite = store.put("s", 1, 7, Bytes::from_static(b"other")).await;
+        let overwrite = store
+            .put(s, Epoch(1), 7, Bytes::from_static(b"other"))
+            .await;
         assert!(
             matches!(overwrite, Err(StoreError::AlreadyExists)),
             "never overwritten"
         );
         assert_eq!(
-            store.get("s", 1, 7).await.unwrap(),
+            store.get(s, Epoch(1), 7).await.unwrap(),
             Bytes::from_static(b"ts")
         );
-        store.delete("s", 1, 7).await.unwrap();
+        store.delete(s, Epoch(1), 7).await.unwrap();
         assert!(matches!(
-            store.get("s", 1, 7).await,
+            store.get(s, Epoch(1), 7).await,
             Err(StoreError::NotFound)
         ));
     }

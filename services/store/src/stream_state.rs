@@ -2,6 +2,8 @@
 //! indexes ([`crate::MemoryIndex`], [`crate::DiskIndex`]) so they cannot drift apart. The
 //! Redis scripts implement the same rules inside Redis; one contract test pins all of them.
 
+use ferrocast_base::{Epoch, Msn};
+
 use crate::index::{IndexError, IndexState, SegmentRecord, SessionStart};
 
 /// One stream's index state, plus what the listing alone cannot tell.
@@ -11,17 +13,17 @@ pub(crate) struct StreamState {
     pub(crate) view: IndexState,
     /// The newest msn ever listed: the listing may be empty after a new generation retired
     /// it, and msns must still continue.
-    pub(crate) last_msn: Option<u64>,
+    pub(crate) last_msn: Option<Msn>,
 }
 
-fn stale(offered: u64, current: u64) -> IndexError {
+fn stale(offered: Epoch, current: Epoch) -> IndexError {
     IndexError::StaleEpoch { offered, current }
 }
 
 /// Opens a session of `epoch` on `previous` (`None`: the stream never had one).
 pub(crate) fn open_session(
     previous: Option<StreamState>,
-    epoch: u64,
+    epoch: Epoch,
 ) -> Result<(StreamState, SessionStart), IndexError> {
     let Some(mut stream) = previous else {
         let stream = StreamState {
@@ -33,7 +35,7 @@ pub(crate) fn open_session(
             last_msn: None,
         };
         let start = SessionStart {
-            next_msn: 0,
+            next_msn: Msn(0),
             discontinuity: false,
             retired: Vec::new(),
         };
@@ -54,7 +56,7 @@ pub(crate) fn open_session(
     }
     view.epoch = epoch;
     let start = SessionStart {
-        next_msn: stream.last_msn.map_or(0, |last| last.saturating_add(1)),
+        next_msn: stream.last_msn.map_or(Msn(0), Msn::next),
         discontinuity: !stream.view.segments.is_empty(),
         retired,
     };
@@ -99,7 +101,7 @@ pub(crate) fn append(
 }
 
 /// Ends the session of `epoch`.
-pub(crate) fn close_session(stream: &mut StreamState, epoch: u64) -> Result<(), IndexError> {
+pub(crate) fn close_session(stream: &mut StreamState, epoch: Epoch) -> Result<(), IndexError> {
     if epoch != stream.view.epoch {
         return Err(stale(epoch, stream.view.epoch));
     }

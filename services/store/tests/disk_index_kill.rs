@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_store::{DiskIndex, SegmentIndex, SegmentRecord};
 use ferrocast_testkit::TempDir;
 
@@ -20,8 +21,8 @@ const WRITTEN: &str = "disk-index-written";
 
 fn record(msn: u64) -> SegmentRecord {
     SegmentRecord {
-        msn,
-        epoch: 4,
+        msn: Msn(msn),
+        epoch: Epoch(4),
         seq: msn,
         duration_ms: 2000,
         bytes: 1000,
@@ -37,9 +38,10 @@ fn record(msn: u64) -> SegmentRecord {
 async fn writer() {
     let path = PathBuf::from(std::env::var(CHILD_PATH_VAR).unwrap());
     let index = DiskIndex::open(&path).unwrap();
-    index.open_session("st", 4).await.unwrap();
+    let st = &StreamId::new("st");
+    index.open_session(st, Epoch(4)).await.unwrap();
     for msn in 0..3 {
-        index.append("st", record(msn), 10).await.unwrap();
+        index.append(st, record(msn), 10).await.unwrap();
     }
     println!("{WRITTEN}");
     std::future::pending::<()>().await;
@@ -77,9 +79,10 @@ async fn disk_index_survives_a_kill() {
     reported.expect("the child did not report its writes within 30 s");
 
     let index = DiskIndex::open(&path).unwrap();
-    let state = index.load("st").await.unwrap().unwrap();
+    let st = &StreamId::new("st");
+    let state = index.load(st).await.unwrap().unwrap();
     assert_eq!(state.segments, vec![record(0), record(1), record(2)]);
-    assert_eq!((state.epoch, state.generation), (4, 4));
-    let next = index.open_session("st", 5).await.unwrap();
-    assert_eq!((next.next_msn, next.discontinuity), (3, true));
+    assert_eq!((state.epoch, state.generation), (Epoch(4), Epoch(4)));
+    let next = index.open_session(st, Epoch(5)).await.unwrap();
+    assert_eq!((next.next_msn, next.discontinuity), (Msn(3), true));
 }

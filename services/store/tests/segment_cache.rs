@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use ferrocast_base::{Epoch, StreamId};
 use ferrocast_store::{RetryPolicy, SegmentCache, SegmentStore, StoreError};
 use futures::stream::BoxStream;
 use object_store::memory::InMemory;
@@ -100,12 +101,16 @@ fn segment(len: usize, fill: u8) -> Bytes {
 async fn a_thousand_concurrent_readers_cause_one_backend_get() {
     let (counting, cache) = setup(Duration::from_millis(200), 1 << 20);
     let data = segment(100_000, 7);
-    cache.store().put("st", 1, 42, data.clone()).await.unwrap();
+    cache
+        .store()
+        .put(&StreamId::new("st"), Epoch(1), 42, data.clone())
+        .await
+        .unwrap();
 
     let readers: Vec<_> = (0..1000)
         .map(|_| {
             let cache = cache.clone();
-            tokio::spawn(async move { cache.get("st", 1, 42).await })
+            tokio::spawn(async move { cache.get(&StreamId::new("st"), Epoch(1), 42).await })
         })
         .collect();
     for reader in readers {
@@ -121,7 +126,10 @@ async fn a_thousand_concurrent_readers_cause_one_backend_get() {
     assert_eq!(stats.hits + stats.misses, 1000);
 
     // Later readers are served from memory.
-    assert_eq!(cache.get("st", 1, 42).await.unwrap(), data);
+    assert_eq!(
+        cache.get(&StreamId::new("st"), Epoch(1), 42).await.unwrap(),
+        data
+    );
     assert_eq!(counting.gets.load(Ordering::SeqCst), 1);
     assert_eq!(cache.stats().hits, stats.hits + 1);
 }
@@ -129,10 +137,21 @@ async fn a_thousand_concurrent_readers_cause_one_backend_get() {
 #[tokio::test]
 async fn a_cancelled_first_reader_does_not_cancel_the_get() {
     let (counting, cache) = setup(Duration::from_millis(100), 1 << 20);
-    cache.store().put("st", 1, 0, segment(10, 1)).await.unwrap();
-    let first = tokio::time::timeout(Duration::from_millis(10), cache.get("st", 1, 0)).await;
+    cache
+        .store()
+        .put(&StreamId::new("st"), Epoch(1), 0, segment(10, 1))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(
+        Duration::from_millis(10),
+        cache.get(&StreamId::new("st"), Epoch(1), 0),
+    )
+    .await;
     assert!(first.is_err(), "the first reader gave up");
-    assert_eq!(cache.get("st", 1, 0).await.unwrap(), segment(10, 1));
+    assert_eq!(
+        cache.get(&StreamId::new("st"), Epoch(1), 0).await.unwrap(),
+        segment(10, 1)
+    );
     assert_eq!(counting.gets.load(Ordering::SeqCst), 1);
 }
 
@@ -141,20 +160,30 @@ async fn least_recently_used_segments_are_evicted_by_size() {
     let (counting, cache) = setup(Duration::ZERO, 250);
     for msn in 0..4 {
         let data = segment(100, msn as u8);
-        cache.store().put("st", 1, msn, data).await.unwrap();
+        cache
+            .store()
+            .put(&StreamId::new("st"), Epoch(1), msn, data)
+            .await
+            .unwrap();
     }
-    cache.get("st", 1, 0).await.unwrap();
-    cache.get("st", 1, 1).await.unwrap();
-    cache.get("st", 1, 0).await.unwrap(); // 0 is now more recent than 1
+    cache.get(&StreamId::new("st"), Epoch(1), 0).await.unwrap();
+    cache.get(&StreamId::new("st"), Epoch(1), 1).await.unwrap();
+    cache.get(&StreamId::new("st"), Epoch(1), 0).await.unwrap(); // 0 is now more recent than 1
     assert_eq!(cache.stats().cached_bytes, 200);
 
-    cache.get("st", 1, 2).await.unwrap(); // 300 > 250: evicts 1
+    cache.get(&StreamId::new("st"), Epoch(1), 2).await.unwrap(); // 300 > 250: evicts 1
     let stats = cache.stats();
     assert_eq!((stats.evictions, stats.cached_bytes), (1, 200));
     let before = counting.gets.load(Ordering::SeqCst);
-    assert_eq!(cache.get("st", 1, 0).await.unwrap(), segment(100, 0));
+    assert_eq!(
+        cache.get(&StreamId::new("st"), Epoch(1), 0).await.unwrap(),
+        segment(100, 0)
+    );
     assert_eq!(counting.gets.load(Ordering::SeqCst), before, "0 stayed");
-    assert_eq!(cache.get("st", 1, 1).await.unwrap(), segment(100, 1));
+    assert_eq!(
+        cache.get(&StreamId::new("st"), Epoch(1), 1).await.unwrap(),
+        segment(100, 1)
+    );
     assert_eq!(
         counting.gets.load(Ordering::SeqCst),
         before + 1,
@@ -164,12 +193,19 @@ async fn least_recently_used_segments_are_evicted_by_size() {
     // A segment larger than the whole budget is served but not kept.
     cache
         .store()
-        .put("st", 1, 9, segment(1000, 9))
+        .put(&StreamId::new("st"), Epoch(1), 9, segment(1000, 9))
         .await
         .unwrap();
-    assert_eq!(cache.get("st", 1, 9).await.unwrap().len(), 1000);
+    assert_eq!(
+        cache
+            .get(&StreamId::new("st"), Epoch(1), 9)
+            .await
+            .unwrap()
+            .len(),
+        1000
+    );
     assert!(cache.stats().cached_bytes <= 250);
-    cache.get("st", 1, 9).await.unwrap();
+    cache.get(&StreamId::new("st"), Epoch(1), 9).await.unwrap();
     assert_eq!(counting.gets.load(Ordering::SeqCst), before + 3);
 }
 
@@ -177,11 +213,18 @@ async fn least_recently_used_segments_are_evicted_by_size() {
 async fn not_found_is_not_cached() {
     let (counting, cache) = setup(Duration::ZERO, 1 << 20);
     assert!(matches!(
-        cache.get("st", 1, 5).await,
+        cache.get(&StreamId::new("st"), Epoch(1), 5).await,
         Err(StoreError::NotFound)
     ));
-    cache.store().put("st", 1, 5, segment(10, 5)).await.unwrap();
-    assert_eq!(cache.get("st", 1, 5).await.unwrap(), segment(10, 5));
+    cache
+        .store()
+        .put(&StreamId::new("st"), Epoch(1), 5, segment(10, 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.get(&StreamId::new("st"), Epoch(1), 5).await.unwrap(),
+        segment(10, 5)
+    );
     assert_eq!(counting.gets.load(Ordering::SeqCst), 2);
     assert_eq!(cache.stats().backend_gets, 2);
 }

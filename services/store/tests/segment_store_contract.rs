@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use ferrocast_base::{Epoch, StreamId};
 use ferrocast_store::{RetryPolicy, S3Config, SegmentStore, StoreError, s3_object_store};
 use ferrocast_testkit::{S3Server, TempDir};
 use object_store::ObjectStore;
@@ -34,38 +35,40 @@ fn unique(name: &str) -> String {
 
 async fn contract(store: Arc<dyn ObjectStore>) {
     let segments = SegmentStore::new(store, "live", retry());
-    let s = unique("st");
+    let s = StreamId::new(unique("st"));
 
     assert!(matches!(
-        segments.get(&s, 1, 0).await,
+        segments.get(&s, Epoch(1), 0).await,
         Err(StoreError::NotFound)
     ));
 
     let first = Bytes::from_static(b"\x47first segment");
-    segments.put(&s, 1, 0, first.clone()).await.unwrap();
-    assert_eq!(segments.get(&s, 1, 0).await.unwrap(), first);
+    segments.put(&s, Epoch(1), 0, first.clone()).await.unwrap();
+    assert_eq!(segments.get(&s, Epoch(1), 0).await.unwrap(), first);
 
     // Keys are create-only: a second write to the same key is refused and changes nothing.
-    let overwrite = segments.put(&s, 1, 0, Bytes::from_static(b"other")).await;
+    let overwrite = segments
+        .put(&s, Epoch(1), 0, Bytes::from_static(b"other"))
+        .await;
     assert!(
         matches!(overwrite, Err(StoreError::AlreadyExists)),
         "{overwrite:?}"
     );
-    assert_eq!(segments.get(&s, 1, 0).await.unwrap(), first);
+    assert_eq!(segments.get(&s, Epoch(1), 0).await.unwrap(), first);
 
     // A realistic segment size, and the same msn under another epoch is another object.
     let big = Bytes::from((0..2_000_000u32).map(|i| i as u8).collect::<Vec<u8>>());
-    segments.put(&s, 2, 0, big.clone()).await.unwrap();
-    assert_eq!(segments.get(&s, 2, 0).await.unwrap(), big);
-    assert_eq!(segments.get(&s, 1, 0).await.unwrap(), first);
+    segments.put(&s, Epoch(2), 0, big.clone()).await.unwrap();
+    assert_eq!(segments.get(&s, Epoch(2), 0).await.unwrap(), big);
+    assert_eq!(segments.get(&s, Epoch(1), 0).await.unwrap(), first);
 
-    segments.delete(&s, 1, 0).await.unwrap();
+    segments.delete(&s, Epoch(1), 0).await.unwrap();
     assert!(matches!(
-        segments.get(&s, 1, 0).await,
+        segments.get(&s, Epoch(1), 0).await,
         Err(StoreError::NotFound)
     ));
-    segments.delete(&s, 1, 0).await.unwrap(); // deleting a missing object is fine
-    assert_eq!(segments.get(&s, 2, 0).await.unwrap(), big);
+    segments.delete(&s, Epoch(1), 0).await.unwrap(); // deleting a missing object is fine
+    assert_eq!(segments.get(&s, Epoch(2), 0).await.unwrap(), big);
 }
 
 /// The client configuration for `server`.
@@ -117,7 +120,7 @@ async fn s3_requests_are_signed() {
         ..s3_config(&server)
     };
     let segments = SegmentStore::new(s3_object_store(&config).unwrap(), "live", retry());
-    let refused = segments.get("st", 1, 0).await;
+    let refused = segments.get(&StreamId::new("st"), Epoch(1), 0).await;
     assert!(
         matches!(refused, Err(StoreError::Exhausted { .. })),
         "a bad signature is an error, not a missing object: {refused:?}"

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_store::{
     IndexChange, IndexError, RedisIndex, RedisIndexConfig, SegmentIndex, SegmentRecord,
     SentinelConfig,
@@ -21,8 +22,8 @@ const RETRY_FOR: Duration = Duration::from_secs(15);
 
 fn record(msn: u64, epoch: u64) -> SegmentRecord {
     SegmentRecord {
-        msn,
-        epoch,
+        msn: Msn(msn),
+        epoch: Epoch(epoch),
         seq: msn,
         duration_ms: 2000,
         bytes: 625_000,
@@ -48,7 +49,7 @@ fn index_through(cluster: &SentinelCluster, min_replicas: usize) -> RedisIndex {
 
 /// Appends like the origin does: an unavailable index is retried (appends are idempotent),
 /// anything else is a failure. Returns how many attempts were unavailable.
-async fn append_as_origin(index: &RedisIndex, stream: &str, record: SegmentRecord) -> usize {
+async fn append_as_origin(index: &RedisIndex, stream: &StreamId, record: SegmentRecord) -> usize {
     let deadline = Instant::now() + RETRY_FOR;
     let mut unavailable = 0;
     loop {
@@ -68,13 +69,13 @@ async fn append_as_origin(index: &RedisIndex, stream: &str, record: SegmentRecor
 }
 
 /// Waits (with a deadline) for a notification that names `stream` after a flush marker.
-async fn flush_then(changes: &mut broadcast::Receiver<IndexChange>, stream: &str) {
+async fn flush_then(changes: &mut broadcast::Receiver<IndexChange>, stream: &StreamId) {
     let mut flushed = false;
     let wait = async {
         loop {
             match changes.recv().await.unwrap() {
                 IndexChange::All => flushed = true,
-                IndexChange::Stream(id) if flushed && id == stream => return,
+                IndexChange::Stream(id) if flushed && id == *stream => return,
                 _ => {}
             }
         }
@@ -89,9 +90,9 @@ async fn no_acknowledged_append_is_lost_across_a_failover() {
     let mut cluster = tokio::task::block_in_place(|| SentinelCluster::start("fc-index"));
     let index = index_through(&cluster, 1);
     let mut changes = index.changes();
-    let stream = "failover-stream";
-    let start = index.open_session(stream, 1).await.unwrap();
-    assert_eq!(start.next_msn, 0);
+    let stream = &StreamId::new("failover-stream");
+    let start = index.open_session(stream, Epoch(1)).await.unwrap();
+    assert_eq!(start.next_msn, Msn(0));
     for msn in 0..SEGMENTS_EACH_SIDE {
         // Before the failover every append is acknowledged at once.
         assert_eq!(append_as_origin(&index, stream, record(msn, 1)).await, 0);
@@ -105,9 +106,9 @@ async fn no_acknowledged_append_is_lost_across_a_failover() {
     }
 
     let state = index.load(stream).await.unwrap().unwrap();
-    let listed: Vec<u64> = state.segments.iter().map(|s| s.msn).collect();
+    let listed: Vec<u64> = state.segments.iter().map(|s| s.msn.get()).collect();
     assert_eq!(listed, (0..2 * SEGMENTS_EACH_SIDE).collect::<Vec<_>>());
-    assert_eq!(state.epoch, 1);
+    assert_eq!(state.epoch, Epoch(1));
     flush_then(&mut changes, stream).await;
 }
 
@@ -116,12 +117,17 @@ async fn a_write_too_few_replicas_confirm_is_unavailable() {
     let cluster = tokio::task::block_in_place(|| SentinelCluster::start("fc-wait"));
     // One replica exists; two are required.
     let index = index_through(&cluster, 2);
-    let outcome = index.open_session("wait-stream", 1).await;
+    let outcome = index
+        .open_session(&StreamId::new("wait-stream"), Epoch(1))
+        .await;
     assert!(
         matches!(&outcome, Err(IndexError::Unavailable(why)) if why.to_string().contains("too few replicas")),
         "{outcome:?}"
     );
     // One is enough with one replica.
     let index = index_through(&cluster, 1);
-    index.open_session("wait-stream-2", 1).await.unwrap();
+    index
+        .open_session(&StreamId::new("wait-stream-2"), Epoch(1))
+        .await
+        .unwrap();
 }

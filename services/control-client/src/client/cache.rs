@@ -7,18 +7,18 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ferrocast_base::lock;
+use ferrocast_base::{PlaybackId, StreamId, lock};
 
 /// Bounded playback-id cache with separate TTLs for hits and misses.
 pub struct PlaybackCache {
     capacity: usize,
     hit_ttl: Duration,
     miss_ttl: Duration,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<PlaybackId, Entry>>,
 }
 
 struct Entry {
-    stream_id: Option<String>,
+    stream_id: Option<StreamId>,
     expires: Instant,
 }
 
@@ -34,7 +34,7 @@ impl PlaybackCache {
     }
 
     /// `Some(answer)` if cached and fresh (the answer itself may be "no such stream").
-    pub fn get(&self, playback_id: &str, now: Instant) -> Option<Option<String>> {
+    pub fn get(&self, playback_id: &PlaybackId, now: Instant) -> Option<Option<StreamId>> {
         let entries = lock(&self.entries);
         let entry = entries.get(playback_id)?;
         (entry.expires > now).then(|| entry.stream_id.clone())
@@ -42,12 +42,12 @@ impl PlaybackCache {
 
     /// The stream id of a found playback id even if its entry expired (stale-if-error);
     /// `None` for remembered misses and ids not held.
-    pub fn stale_hit(&self, playback_id: &str) -> Option<String> {
+    pub fn stale_hit(&self, playback_id: &PlaybackId) -> Option<StreamId> {
         lock(&self.entries).get(playback_id)?.stream_id.clone()
     }
 
     /// Remembers an answer.
-    pub fn put(&self, playback_id: &str, stream_id: Option<String>, now: Instant) {
+    pub fn put(&self, playback_id: &PlaybackId, stream_id: Option<StreamId>, now: Instant) {
         if self.capacity == 0 {
             return;
         }
@@ -67,7 +67,7 @@ impl PlaybackCache {
             }
         }
         entries.insert(
-            playback_id.to_owned(),
+            playback_id.clone(),
             Entry {
                 stream_id,
                 expires: now + ttl,
@@ -84,22 +84,36 @@ mod tests {
     fn bounded_with_ttls() {
         let cache = PlaybackCache::new(2, Duration::from_secs(60), Duration::from_secs(1));
         let t0 = Instant::now();
-        cache.put("a", Some("s1".into()), t0);
-        cache.put("b", None, t0);
-        assert_eq!(cache.get("a", t0), Some(Some("s1".into())));
-        assert_eq!(cache.get("b", t0), Some(None));
-        let later = t0 + Duration::from_secs(2);
-        assert_eq!(cache.get("b", later), None, "misses expire quickly");
+        cache.put(&PlaybackId::new("a"), Some(StreamId::new("s1")), t0);
+        cache.put(&PlaybackId::new("b"), None, t0);
         assert_eq!(
-            cache.stale_hit("a"),
-            Some("s1".into()),
+            cache.get(&PlaybackId::new("a"), t0),
+            Some(Some(StreamId::new("s1")))
+        );
+        assert_eq!(cache.get(&PlaybackId::new("b"), t0), Some(None));
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!(
+            cache.get(&PlaybackId::new("b"), later),
+            None,
+            "misses expire quickly"
+        );
+        assert_eq!(
+            cache.stale_hit(&PlaybackId::new("a")),
+            Some(StreamId::new("s1")),
             "hits stay as stale"
         );
-        assert_eq!(cache.stale_hit("b"), None, "a miss is never served stale");
-        cache.put("c", Some("s3".into()), later);
+        assert_eq!(
+            cache.stale_hit(&PlaybackId::new("b")),
+            None,
+            "a miss is never served stale"
+        );
+        cache.put(&PlaybackId::new("c"), Some(StreamId::new("s3")), later);
         assert_eq!(lock(&cache.entries).len(), 2, "the expired miss made room");
-        cache.put("d", Some("s4".into()), later);
+        cache.put(&PlaybackId::new("d"), Some(StreamId::new("s4")), later);
         assert_eq!(lock(&cache.entries).len(), 2, "never above capacity");
-        assert_eq!(cache.get("d", later), Some(Some("s4".into())));
+        assert_eq!(
+            cache.get(&PlaybackId::new("d"), later),
+            Some(Some(StreamId::new("s4")))
+        );
     }
 }

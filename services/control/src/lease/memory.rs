@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_base::lock;
+use ferrocast_base::{Epoch, StreamId, lock};
 
 use super::{Attempt, Claim, Lease, LeaseStore, LeaseStoreError, Release, Renewal, Renewed};
 use crate::server::config::millis;
@@ -15,13 +15,13 @@ use crate::server::config::millis;
 /// published, which `dev`'s own stream list bounds.
 pub struct MemoryLeaseStore {
     ttl_ms: u64,
-    streams: Mutex<HashMap<String, Slot>>,
+    streams: Mutex<HashMap<StreamId, Slot>>,
 }
 
 #[derive(Default)]
 struct Slot {
     /// The last epoch handed out; never goes down.
-    newest_epoch: u64,
+    newest_epoch: Epoch,
     /// The origin granted `newest_epoch`: only it may restore that lease once lapsed.
     newest_holder: String,
     lease: Option<Held>,
@@ -58,9 +58,9 @@ impl MemoryLeaseStore {
 
     /// Makes the next epoch of `stream_id` greater than `epoch`, so epochs keep growing
     /// across restarts of a process that persisted the last one it used.
-    pub fn raise_epoch_floor(&self, stream_id: &str, epoch: u64) {
+    pub fn raise_epoch_floor(&self, stream_id: &StreamId, epoch: Epoch) {
         let mut streams = lock(&self.streams);
-        let slot = streams.entry(stream_id.to_owned()).or_default();
+        let slot = streams.entry(stream_id.clone()).or_default();
         slot.newest_epoch = slot.newest_epoch.max(epoch);
     }
 }
@@ -69,13 +69,13 @@ impl MemoryLeaseStore {
 impl LeaseStore for MemoryLeaseStore {
     async fn try_acquire(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         claim: Claim<'_>,
         now_ms: u64,
         takeover_after_ms: u64,
     ) -> Result<Attempt, LeaseStoreError> {
         let mut streams = lock(&self.streams);
-        let slot = streams.entry(stream_id.to_owned()).or_default();
+        let slot = streams.entry(stream_id.clone()).or_default();
         let replaced = match slot.live(now_ms) {
             None => None,
             Some(lease) if now_ms.saturating_sub(lease.media_at_ms) > takeover_after_ms => {
@@ -88,7 +88,7 @@ impl LeaseStore for MemoryLeaseStore {
                 });
             }
         };
-        slot.newest_epoch += 1;
+        slot.newest_epoch = slot.newest_epoch.next();
         let epoch = slot.newest_epoch;
         claim.origin_id.clone_into(&mut slot.newest_holder);
         let lease = Lease {
@@ -104,8 +104,8 @@ impl LeaseStore for MemoryLeaseStore {
 
     async fn release(
         &self,
-        stream_id: &str,
-        epoch: u64,
+        stream_id: &StreamId,
+        epoch: Epoch,
         origin_id: &str,
     ) -> Result<Release, LeaseStoreError> {
         let mut streams = lock(&self.streams);
@@ -121,7 +121,7 @@ impl LeaseStore for MemoryLeaseStore {
         }
         slot.lease = None;
         // Burns an epoch so a late renewal of the ended lease cannot restore it.
-        slot.newest_epoch += 1;
+        slot.newest_epoch = slot.newest_epoch.next();
         Ok(Release::Released)
     }
 
@@ -168,7 +168,11 @@ impl LeaseStore for MemoryLeaseStore {
         Ok(answers)
     }
 
-    async fn lease(&self, stream_id: &str, now_ms: u64) -> Result<Option<Lease>, LeaseStoreError> {
+    async fn lease(
+        &self,
+        stream_id: &StreamId,
+        now_ms: u64,
+    ) -> Result<Option<Lease>, LeaseStoreError> {
         let streams = lock(&self.streams);
         Ok(streams
             .get(stream_id)

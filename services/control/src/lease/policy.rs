@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use ferrocast_base::{Epoch, StreamId};
 use ferrocast_control_client::MAX_DECISION_SLACK;
 
 use super::{Attempt, Claim, Lease, LeaseStore, LeaseStoreError, Release, Renewal, Renewed};
@@ -20,14 +21,14 @@ pub enum Acquired {
     /// this was a takeover.
     Granted {
         /// The new epoch.
-        epoch: u64,
+        epoch: Epoch,
         /// The epoch taken over.
-        replaced: Option<u64>,
+        replaced: Option<Epoch>,
     },
     /// A holder kept having media for the whole wait: the stream is live elsewhere.
     Refused {
         /// The healthy holder's epoch.
-        holder_epoch: u64,
+        holder_epoch: Epoch,
     },
 }
 
@@ -35,9 +36,9 @@ pub enum Acquired {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldStream {
     /// The stream.
-    pub stream_id: String,
+    pub stream_id: StreamId,
     /// The epoch it publishes under.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// How long ago it last received media for the stream.
     pub media_age: Duration,
 }
@@ -74,7 +75,7 @@ impl<S: LeaseStore> LeasePolicy<S> {
     /// [`decision_wait`](Self::decision_wait); refused if the holder stayed healthy.
     pub async fn acquire(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         claim: Claim<'_>,
     ) -> Result<Acquired, LeaseStoreError> {
         let takeover_after_ms = millis(self.takeover_after);
@@ -90,10 +91,10 @@ impl<S: LeaseStore> LeasePolicy<S> {
                     if let Some(replaced) = replaced {
                         metrics::publish_taken_over();
                         tracing::info!(
-                            stream_id,
+                            stream_id = stream_id.as_str(),
                             origin_id = claim.origin_id,
-                            epoch,
-                            replaced,
+                            epoch = epoch.get(),
+                            replaced = replaced.get(),
                             "stale publisher taken over"
                         );
                     }
@@ -117,8 +118,8 @@ impl<S: LeaseStore> LeasePolicy<S> {
     /// Ends `origin_id`'s lease of `stream_id` if it still has `epoch`.
     pub async fn release(
         &self,
-        stream_id: &str,
-        epoch: u64,
+        stream_id: &StreamId,
+        epoch: Epoch,
         origin_id: &str,
     ) -> Result<Release, LeaseStoreError> {
         self.store.release(stream_id, epoch, origin_id).await
@@ -150,16 +151,16 @@ impl<S: LeaseStore> LeasePolicy<S> {
                 Renewed::Restored => {
                     metrics::lease_restored();
                     tracing::info!(
-                        stream_id = stream.stream_id,
+                        stream_id = stream.stream_id.as_str(),
                         origin_id = claim.origin_id,
-                        epoch = stream.epoch,
+                        epoch = stream.epoch.get(),
                         "lapsed lease restored"
                     );
                 }
                 Renewed::Lost => tracing::warn!(
-                    stream_id = stream.stream_id,
+                    stream_id = stream.stream_id.as_str(),
                     origin_id = claim.origin_id,
-                    epoch = stream.epoch,
+                    epoch = stream.epoch.get(),
                     "renewal of a lease this origin no longer holds"
                 ),
             }
@@ -168,7 +169,7 @@ impl<S: LeaseStore> LeasePolicy<S> {
     }
 
     /// The current lease of a stream, if any.
-    pub async fn lease(&self, stream_id: &str) -> Result<Option<Lease>, LeaseStoreError> {
+    pub async fn lease(&self, stream_id: &StreamId) -> Result<Option<Lease>, LeaseStoreError> {
         self.store.lease(stream_id, now_ms()).await
     }
 }

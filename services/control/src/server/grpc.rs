@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrocast_base::{Epoch, PlaybackId, StreamId};
 use ferrocast_proto::auth::{self, NodeIdentity, caller};
 use ferrocast_proto::control::control_server::Control;
 use ferrocast_proto::control::lookup_stream_request::By;
@@ -145,20 +146,29 @@ impl ControlService {
             return Err(Status::invalid_argument("unknown application"));
         }
         // An overlong claim cannot name a stream; refusing it early keeps it out of logs.
-        let claimed = claimed_stream_id(&request.stream_key).filter(|id| id.len() <= MAX_ID_LEN);
+        let claimed =
+            claimed_stream_id(&request.stream_key).filter(|id| id.as_str().len() <= MAX_ID_LEN);
         let Some(stream_id) = claimed else {
             tracing::warn!(origin_id, "publish refused: malformed stream key");
             return Err(Status::not_found("unknown stream"));
         };
-        let Some(record) = repo.stream(stream_id).await.map_err(unavailable)? else {
-            tracing::warn!(origin_id, stream_id, "publish refused: unknown stream");
+        let Some(record) = repo.stream(&stream_id).await.map_err(unavailable)? else {
+            tracing::warn!(
+                origin_id,
+                stream_id = stream_id.as_str(),
+                "publish refused: unknown stream"
+            );
             return Err(Status::not_found("unknown stream"));
         };
         let key_is_right = record
             .key_hash()
             .is_some_and(|hash| key_matches(&request.stream_key, &hash));
         if !key_is_right {
-            tracing::warn!(origin_id, stream_id, "publish refused: wrong stream key");
+            tracing::warn!(
+                origin_id,
+                stream_id = stream_id.as_str(),
+                "publish refused: wrong stream key"
+            );
             return Err(Status::permission_denied(format!(
                 "wrong stream key for stream {stream_id}"
             )));
@@ -167,7 +177,11 @@ impl ControlService {
         // heartbeat lands); lookups then take its relay URL from its later registration.
         let node = repo.node(origin_id).await.map_err(unavailable)?;
         if node.as_ref().is_some_and(|n| n.draining) {
-            tracing::warn!(origin_id, stream_id, "publish refused: origin draining");
+            tracing::warn!(
+                origin_id,
+                stream_id = stream_id.as_str(),
+                "publish refused: origin draining"
+            );
             return Err(Status::unavailable(format!(
                 "origin {origin_id} is draining"
             )));
@@ -177,14 +191,14 @@ impl ControlService {
             origin_id,
             relay_url: &relay_url,
         };
-        let decision = self.shared.leases.acquire(stream_id, claim).await;
+        let decision = self.shared.leases.acquire(&stream_id, claim).await;
         let epoch = match decision.map_err(lease_unavailable)? {
             Acquired::Granted { epoch, .. } => epoch,
             Acquired::Refused { holder_epoch } => {
                 tracing::warn!(
                     origin_id,
-                    stream_id,
-                    holder_epoch,
+                    stream_id = stream_id.as_str(),
+                    holder_epoch = holder_epoch.get(),
                     "publish refused: already live"
                 );
                 return Err(Status::already_exists(format!(
@@ -192,11 +206,16 @@ impl ControlService {
                 )));
             }
         };
-        tracing::info!(origin_id, stream_id, epoch, "publish authorized");
+        tracing::info!(
+            origin_id,
+            stream_id = stream_id.as_str(),
+            epoch = epoch.get(),
+            "publish authorized"
+        );
         Ok(Response::new(AuthorizePublishResponse {
-            stream_id: record.id,
-            playback_id: record.playback_id,
-            epoch,
+            stream_id: record.id.into_string(),
+            playback_id: record.playback_id.into_string(),
+            epoch: epoch.get(),
         }))
     }
 
@@ -208,18 +227,18 @@ impl ControlService {
         caller.require(&[auth::Role::Origin], "EndPublish")?;
         let request = request.into_inner();
         check_id("stream_id", &request.stream_id)?;
-        let (stream_id, epoch) = (request.stream_id.as_str(), request.epoch);
+        let (stream_id, epoch) = (StreamId::new(request.stream_id), Epoch(request.epoch));
         let outcome = self
             .shared
             .leases
-            .release(stream_id, epoch, &caller.node_id)
+            .release(&stream_id, epoch, &caller.node_id)
             .await
             .map_err(lease_unavailable)?;
         if outcome == Release::HeldByAnother {
             tracing::warn!(
                 node_id = caller.node_id,
-                stream_id,
-                epoch,
+                stream_id = stream_id.as_str(),
+                epoch = epoch.get(),
                 "end of publish refused: another origin holds the lease"
             );
             return Err(Status::permission_denied(format!(
@@ -229,8 +248,8 @@ impl ControlService {
         let released = outcome == Release::Released;
         tracing::info!(
             node_id = caller.node_id,
-            stream_id,
-            epoch,
+            stream_id = stream_id.as_str(),
+            epoch = epoch.get(),
             released,
             "publish ended"
         );
@@ -270,8 +289,8 @@ impl ControlService {
                 .iter()
                 .filter(|s| s.epoch > 0)
                 .map(|s| HeldStream {
-                    stream_id: s.stream_id.clone(),
-                    epoch: s.epoch,
+                    stream_id: StreamId::new(s.stream_id.as_str()),
+                    epoch: Epoch(s.epoch),
                     media_age: Duration::from_millis(s.media_age_ms),
                 })
                 .collect();
@@ -301,11 +320,11 @@ impl ControlService {
         let record = match request.into_inner().by {
             Some(By::PlaybackId(id)) => {
                 check_id("playback_id", &id)?;
-                repo.stream_by_playback(&id).await
+                repo.stream_by_playback(&PlaybackId::new(id)).await
             }
             Some(By::StreamId(id)) => {
                 check_id("stream_id", &id)?;
-                repo.stream(&id).await
+                repo.stream(&StreamId::new(id)).await
             }
             None => return Err(Status::invalid_argument("give playback_id or stream_id")),
         }
@@ -316,8 +335,8 @@ impl ControlService {
         let lease = repo.lease(&record.id).await.map_err(unavailable)?;
         let mut response = LookupStreamResponse {
             found: true,
-            stream_id: record.id,
-            playback_id: record.playback_id,
+            stream_id: record.id.into_string(),
+            playback_id: record.playback_id.into_string(),
             ..LookupStreamResponse::default()
         };
         if let Some(lease) = lease {
@@ -330,7 +349,7 @@ impl ControlService {
             response.live = true;
             response.origin_id = lease.origin_id;
             response.relay_url = relay_url;
-            response.epoch = lease.epoch;
+            response.epoch = lease.epoch.get();
         }
         Ok(Response::new(response))
     }

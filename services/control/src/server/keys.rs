@@ -12,6 +12,8 @@
 //! | `fc:nodes`               | set    | ids of nodes that heartbeated (pruned lazily)      |
 //! | `fc:node:<node id>`      | string | node registration as JSON, with a TTL (`PX`)       |
 
+use ferrocast_base::{PlaybackId, StreamId};
+
 /// The set of all stream ids.
 pub const STREAMS: &str = "fc:streams";
 
@@ -19,27 +21,27 @@ pub const STREAMS: &str = "fc:streams";
 pub const NODES: &str = "fc:nodes";
 
 /// A stream's record.
-pub fn stream(stream_id: &str) -> String {
+pub fn stream(stream_id: &StreamId) -> String {
     format!("fc:stream:{stream_id}")
 }
 
 /// A playback id's stream id.
-pub fn playback(playback_id: &str) -> String {
+pub fn playback(playback_id: &PlaybackId) -> String {
     format!("fc:playback:{playback_id}")
 }
 
 /// A stream's epoch counter. It outlives the stream so epochs never repeat for an id.
-pub fn epoch(stream_id: &str) -> String {
+pub fn epoch(stream_id: &StreamId) -> String {
     format!("fc:epoch:{stream_id}")
 }
 
 /// A live stream's placement lease.
-pub fn lease(stream_id: &str) -> String {
+pub fn lease(stream_id: &StreamId) -> String {
     format!("fc:lease:{stream_id}")
 }
 
 /// The origin granted a stream's newest epoch: only it may restore that lapsed lease.
-pub fn holder(stream_id: &str) -> String {
+pub fn holder(stream_id: &StreamId) -> String {
     format!("fc:holder:{stream_id}")
 }
 
@@ -50,13 +52,16 @@ pub fn node(node_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use ferrocast_base::{PlaybackId, StreamId};
+
     #[test]
     fn layout() {
-        assert_eq!(super::stream("ab"), "fc:stream:ab");
-        assert_eq!(super::playback("p"), "fc:playback:p");
-        assert_eq!(super::epoch("ab"), "fc:epoch:ab");
-        assert_eq!(super::lease("ab"), "fc:lease:ab");
-        assert_eq!(super::holder("ab"), "fc:holder:ab");
+        let ab = &StreamId::new("ab");
+        assert_eq!(super::stream(ab), "fc:stream:ab");
+        assert_eq!(super::playback(&PlaybackId::new("p")), "fc:playback:p");
+        assert_eq!(super::epoch(ab), "fc:epoch:ab");
+        assert_eq!(super::lease(ab), "fc:lease:ab");
+        assert_eq!(super::holder(ab), "fc:holder:ab");
         assert_eq!(super::node("n1"), "fc:node:n1");
     }
 }

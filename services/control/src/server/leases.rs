@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, StreamId};
 use ferrocast_store::RedisLink;
 use redis::Script;
 
@@ -143,7 +144,7 @@ fn store_error(error: RepoError) -> LeaseStoreError {
 impl LeaseStore for RedisLeaseStore {
     async fn try_acquire(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         claim: Claim<'_>,
         now_ms: u64,
         takeover_after_ms: u64,
@@ -168,7 +169,7 @@ impl LeaseStore for RedisLeaseStore {
             .map_err(store_error)?;
         match answer.as_slice() {
             [0, epoch, media_at_ms] => Ok(Attempt::Held {
-                epoch: *epoch,
+                epoch: Epoch(*epoch),
                 media_at_ms: *media_at_ms,
             }),
             [epoch, replaced] if *epoch > 0 => {
@@ -176,12 +177,14 @@ impl LeaseStore for RedisLeaseStore {
                     // The caller hears "unavailable" and retries; a grant left behind would
                     // make that retry find its own lease live. Best effort: at worst it
                     // expires on its own.
-                    let _ = self.release(stream_id, *epoch, claim.origin_id).await;
+                    let _ = self
+                        .release(stream_id, Epoch(*epoch), claim.origin_id)
+                        .await;
                     return Err(store_error(unconfirmed));
                 }
                 Ok(Attempt::Granted {
-                    epoch: *epoch,
-                    replaced: (*replaced > 0).then_some(*replaced),
+                    epoch: Epoch(*epoch),
+                    replaced: (*replaced > 0).then_some(Epoch(*replaced)),
                 })
             }
             other => Err(LeaseStoreError::Corrupt(format!(
@@ -192,8 +195,8 @@ impl LeaseStore for RedisLeaseStore {
 
     async fn release(
         &self,
-        stream_id: &str,
-        epoch: u64,
+        stream_id: &StreamId,
+        epoch: Epoch,
         origin_id: &str,
     ) -> Result<Release, LeaseStoreError> {
         let mut con = self.repo.con();
@@ -204,7 +207,7 @@ impl LeaseStore for RedisLeaseStore {
                 RELEASE
                     .key(keys::lease(stream_id))
                     .key(keys::epoch(stream_id))
-                    .arg(epoch)
+                    .arg(epoch.get())
                     .arg(origin_id)
                     .invoke_async(&mut con),
             )
@@ -237,7 +240,7 @@ impl LeaseStore for RedisLeaseStore {
                 .key(keys::lease(&renewal.stream_id))
                 .key(keys::epoch(&renewal.stream_id))
                 .key(keys::holder(&renewal.stream_id))
-                .arg(renewal.epoch)
+                .arg(renewal.epoch.get())
                 .arg(renewal.media_at_ms);
         }
         let mut con = self.repo.con();
@@ -258,14 +261,18 @@ impl LeaseStore for RedisLeaseStore {
             .collect())
     }
 
-    async fn lease(&self, stream_id: &str, _now_ms: u64) -> Result<Option<Lease>, LeaseStoreError> {
+    async fn lease(
+        &self,
+        stream_id: &StreamId,
+        _now_ms: u64,
+    ) -> Result<Option<Lease>, LeaseStoreError> {
         self.repo.lease(stream_id).await.map_err(store_error)
     }
 }
 
 impl Repo {
     /// The current lease of a stream, if live.
-    pub async fn lease(&self, stream_id: &str) -> Result<Option<Lease>, RepoError> {
+    pub async fn lease(&self, stream_id: &StreamId) -> Result<Option<Lease>, RepoError> {
         let key = keys::lease(stream_id);
         let mut con = self.con();
         let raw: Option<String> = self
@@ -278,7 +285,7 @@ impl Repo {
     }
 
     /// The current leases of many streams, in order.
-    pub async fn leases(&self, stream_ids: &[&str]) -> Result<Vec<Option<Lease>>, RepoError> {
+    pub async fn leases(&self, stream_ids: &[&StreamId]) -> Result<Vec<Option<Lease>>, RepoError> {
         let keys: Vec<String> = stream_ids.iter().map(|id| keys::lease(id)).collect();
         let raws = self.mget("get leases", &keys).await?;
         keys.iter()

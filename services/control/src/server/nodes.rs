@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ferrocast_base::{Epoch, StreamId};
 use ferrocast_proto::auth::{self, NodeIdentity};
 use ferrocast_proto::control::{HeartbeatRequest, NodeRole};
 use serde::{Deserialize, Serialize};
@@ -29,9 +30,9 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStream {
     /// The stream.
-    pub stream_id: String,
+    pub stream_id: StreamId,
     /// The epoch the node publishes under (origins) or 0.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// Ingest bitrate (origins).
     pub ingest_bitrate_bps: u64,
     /// Viewers of the stream on this node.
@@ -93,8 +94,8 @@ impl NodeRecord {
                 .streams
                 .iter()
                 .map(|s| NodeStream {
-                    stream_id: s.stream_id.clone(),
-                    epoch: s.epoch,
+                    stream_id: StreamId::new(s.stream_id.as_str()),
+                    epoch: Epoch(s.epoch),
                     ingest_bitrate_bps: s.ingest_bitrate_bps,
                     viewers: s.viewers,
                 })
@@ -111,8 +112,8 @@ impl NodeRecord {
     }
 
     /// What it reported for one stream.
-    pub fn stream(&self, stream_id: &str) -> Option<&NodeStream> {
-        self.streams.iter().find(|s| s.stream_id == stream_id)
+    pub fn stream(&self, stream_id: &StreamId) -> Option<&NodeStream> {
+        self.streams.iter().find(|s| s.stream_id == *stream_id)
     }
 }
 
@@ -222,8 +223,8 @@ mod tests {
             draining,
             streams: (0..streams)
                 .map(|i| NodeStream {
-                    stream_id: format!("s{i}"),
-                    epoch: 1,
+                    stream_id: StreamId::new(format!("s{i}")),
+                    epoch: Epoch(1),
                     ingest_bitrate_bps: 1000,
                     viewers: 0,
                 })

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use ferrocast_base::{PlaybackId, StreamId};
 use ferrocast_store::{LinkHandle, RedisLink};
 use redis::{RedisResult, Script};
 
@@ -162,7 +163,7 @@ impl Repo {
         name: &str,
         now_ms: i64,
     ) -> Result<(StreamRecord, String), RepoError> {
-        let mut last_id = String::new();
+        let mut last_id = StreamId::default();
         for _ in 0..CREATE_ATTEMPTS {
             let id = new_stream_id();
             let key = new_stream_key(&id);
@@ -173,7 +174,7 @@ impl Repo {
                 name: name.to_owned(),
                 created_at_ms: now_ms,
             };
-            let json = encode(&record, &id)?;
+            let json = encode(&record, id.as_str())?;
             let mut con = self.con();
             let created: i64 = self
                 .deadline(
@@ -183,8 +184,8 @@ impl Repo {
                         .key(keys::playback(&record.playback_id))
                         .key(keys::STREAMS)
                         .arg(json)
-                        .arg(&id)
-                        .arg(&record.playback_id)
+                        .arg(id.as_str())
+                        .arg(record.playback_id.as_str())
                         .invoke_async(&mut con),
                 )
                 .await?;
@@ -200,14 +201,14 @@ impl Repo {
     }
 
     /// A stream by id.
-    pub async fn stream(&self, stream_id: &str) -> Result<Option<StreamRecord>, RepoError> {
+    pub async fn stream(&self, stream_id: &StreamId) -> Result<Option<StreamRecord>, RepoError> {
         Ok(self.stream_raw(stream_id).await?.map(|(record, _)| record))
     }
 
     /// A stream with the exact stored text (for compare-and-set).
     async fn stream_raw(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
     ) -> Result<Option<(StreamRecord, String)>, RepoError> {
         let key = keys::stream(stream_id);
         let mut con = self.con();
@@ -223,7 +224,7 @@ impl Repo {
     /// A stream by playback id.
     pub async fn stream_by_playback(
         &self,
-        playback_id: &str,
+        playback_id: &PlaybackId,
     ) -> Result<Option<StreamRecord>, RepoError> {
         let mut con = self.con();
         let stream_id: Option<String> = self
@@ -234,8 +235,9 @@ impl Repo {
                     .query_async(&mut con),
             )
             .await?;
+        // A Redis value: where a stream id enters from outside this process.
         match stream_id {
-            Some(stream_id) => self.stream(&stream_id).await,
+            Some(stream_id) => self.stream(&StreamId::new(stream_id)).await,
             None => Ok(None),
         }
     }
@@ -251,7 +253,10 @@ impl Repo {
                     .query_async(&mut con),
             )
             .await?;
-        let keys: Vec<String> = ids.iter().map(|id| keys::stream(id)).collect();
+        let keys: Vec<String> = ids
+            .into_iter()
+            .map(|id| keys::stream(&StreamId::new(id)))
+            .collect();
         let mut records = Vec::with_capacity(keys.len());
         for (key, raw) in keys.iter().zip(self.mget("get streams", &keys).await?) {
             // A member without a record is a delete racing this read: skip it.
@@ -265,14 +270,14 @@ impl Repo {
 
     /// Gives a stream a new secret key (the old one stops working at once). `None` if the
     /// stream does not exist.
-    pub async fn rotate_key(&self, stream_id: &str) -> Result<Option<String>, RepoError> {
+    pub async fn rotate_key(&self, stream_id: &StreamId) -> Result<Option<String>, RepoError> {
         for _ in 0..CREATE_ATTEMPTS {
             let Some((mut record, expected)) = self.stream_raw(stream_id).await? else {
                 return Ok(None);
             };
             let key = new_stream_key(stream_id);
             record.key_sha256 = key_hash_hex(&key);
-            let json = encode(&record, stream_id)?;
+            let json = encode(&record, stream_id.as_str())?;
             let mut con = self.con();
             let outcome: i64 = self
                 .deadline(
@@ -297,7 +302,7 @@ impl Repo {
     }
 
     /// Deletes a stream (and ends its lease). `false` if it did not exist.
-    pub async fn delete_stream(&self, stream_id: &str) -> Result<bool, RepoError> {
+    pub async fn delete_stream(&self, stream_id: &StreamId) -> Result<bool, RepoError> {
         let Some(record) = self.stream(stream_id).await? else {
             return Ok(false);
         };
@@ -310,7 +315,7 @@ impl Repo {
                     .key(keys::playback(&record.playback_id))
                     .key(keys::STREAMS)
                     .key(keys::lease(stream_id))
-                    .arg(stream_id)
+                    .arg(stream_id.as_str())
                     .invoke_async(&mut con),
             )
             .await?;

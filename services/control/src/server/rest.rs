@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ferrocast_base::StreamId;
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -156,14 +157,14 @@ async fn create_stream(
     }
     let created_at_ms = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     let (record, key) = shared.repo.create_stream(name, created_at_ms).await?;
-    tracing::info!(stream_id = record.id, "stream created");
+    tracing::info!(stream_id = record.id.as_str(), "stream created");
     let view = CreatedStream::new(record, key, &urls(&shared));
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 async fn list_streams(State(shared): State<AppState>) -> Result<Json<Vec<StreamView>>, ApiError> {
     let records = shared.repo.streams().await?;
-    let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<&StreamId> = records.iter().map(|r| &r.id).collect();
     let leases = shared.repo.leases(&ids).await?;
     let nodes = if leases.iter().any(Option::is_some) {
         shared.repo.nodes().await?
@@ -184,9 +185,9 @@ async fn list_streams(State(shared): State<AppState>) -> Result<Json<Vec<StreamV
 
 async fn get_stream(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<StreamId>,
 ) -> Result<Json<StreamView>, ApiError> {
-    check_path_id(&id)?;
+    check_path_id(id.as_str())?;
     let record = shared
         .repo
         .stream(&id)
@@ -211,27 +212,27 @@ async fn get_stream(
 
 async fn rotate_key(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<StreamId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    check_path_id(&id)?;
+    check_path_id(id.as_str())?;
     let key = shared
         .repo
         .rotate_key(&id)
         .await?
         .ok_or(ApiError::NotFound("unknown stream"))?;
-    tracing::info!(stream_id = id, "stream key rotated");
+    tracing::info!(stream_id = id.as_str(), "stream key rotated");
     Ok(Json(json!({ "stream_key": key })))
 }
 
 async fn delete_stream(
     State(shared): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<StreamId>,
 ) -> Result<StatusCode, ApiError> {
-    check_path_id(&id)?;
+    check_path_id(id.as_str())?;
     if !shared.repo.delete_stream(&id).await? {
         return Err(ApiError::NotFound("unknown stream"));
     }
-    tracing::info!(stream_id = id, "stream deleted");
+    tracing::info!(stream_id = id.as_str(), "stream deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 

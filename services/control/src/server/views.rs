@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ferrocast_base::{Epoch, PlaybackId, StreamId};
 use serde::Serialize;
 
 use super::nodes::{NodeRecord, Role};
@@ -22,14 +23,14 @@ impl PublicUrls<'_> {
         self.rtmp.trim_end_matches('/').to_owned()
     }
 
-    fn hls_url(&self, playback_id: &str) -> String {
+    fn hls_url(&self, playback_id: &PlaybackId) -> String {
         format!(
             "{}/hls/{playback_id}/index.m3u8",
             self.play.trim_end_matches('/')
         )
     }
 
-    fn flv_url(&self, playback_id: &str) -> String {
+    fn flv_url(&self, playback_id: &PlaybackId) -> String {
         format!("{}/live/{playback_id}.flv", self.play.trim_end_matches('/'))
     }
 }
@@ -37,8 +38,8 @@ impl PublicUrls<'_> {
 /// The answer to a create: the only time the key is shown.
 #[derive(Debug, Serialize)]
 pub struct CreatedStream {
-    id: String,
-    playback_id: String,
+    id: StreamId,
+    playback_id: PlaybackId,
     stream_key: String,
     rtmp_url: String,
     hls_url: String,
@@ -66,8 +67,8 @@ impl CreatedStream {
 /// A stream with its live state.
 #[derive(Debug, Serialize)]
 pub struct StreamView {
-    id: String,
-    playback_id: String,
+    id: StreamId,
+    playback_id: PlaybackId,
     name: String,
     created_at_ms: i64,
     rtmp_url: String,
@@ -76,7 +77,7 @@ pub struct StreamView {
     live: bool,
     origin_id: Option<String>,
     started_at_ms: Option<u64>,
-    epoch: Option<u64>,
+    epoch: Option<Epoch>,
     ingest_bitrate_bps: u64,
     viewers: u64,
 }
@@ -117,7 +118,7 @@ impl StreamView {
 /// sum over edges that report the stream, else the origin's own count — when edges relay,
 /// the origin's viewers are the edges themselves, so its number would undercount.
 fn load(
-    stream_id: &str,
+    stream_id: &StreamId,
     lease: &Lease,
     nodes: &[NodeRecord],
     now_ms: u64,
@@ -127,7 +128,7 @@ fn load(
     let origin_report = fresh()
         .find(|n| n.node_id == lease.origin_id)
         .and_then(|n| n.stream(stream_id))
-        .filter(|s| s.epoch == lease.epoch || s.epoch == 0);
+        .filter(|s| s.epoch == lease.epoch || s.epoch == Epoch(0));
     let edge_reports: Vec<u64> = fresh()
         .filter(|n| n.role == Role::Edge)
         .filter_map(|n| n.stream(stream_id))
@@ -155,8 +156,8 @@ mod tests {
             draining: false,
             streams: stream
                 .map(|(epoch, viewers)| NodeStream {
-                    stream_id: "s".into(),
-                    epoch,
+                    stream_id: StreamId::new("s"),
+                    epoch: Epoch(epoch),
                     ingest_bitrate_bps: 5000,
                     viewers,
                 })
@@ -171,22 +172,31 @@ mod tests {
     fn viewers_come_from_edges_when_they_report() {
         let lease = Lease {
             origin_id: "o".into(),
-            epoch: 3,
+            epoch: Epoch(3),
             started_at_ms: 1,
             relay_url: String::new(),
             media_at_ms: 1,
         };
         let ttl = Duration::from_secs(10);
         let origin_only = [node("o", Role::Origin, Some((3, 2)))];
-        assert_eq!(load("s", &lease, &origin_only, 1000, ttl), (5000, 2));
+        assert_eq!(
+            load(&StreamId::new("s"), &lease, &origin_only, 1000, ttl),
+            (5000, 2)
+        );
         let with_edges = [
             node("o", Role::Origin, Some((3, 2))),
             node("e1", Role::Edge, Some((0, 10))),
             node("e2", Role::Edge, Some((0, 5))),
             node("e3", Role::Edge, None),
         ];
-        assert_eq!(load("s", &lease, &with_edges, 1000, ttl), (5000, 15));
+        assert_eq!(
+            load(&StreamId::new("s"), &lease, &with_edges, 1000, ttl),
+            (5000, 15)
+        );
         let stale_epoch = [node("o", Role::Origin, Some((2, 2)))];
-        assert_eq!(load("s", &lease, &stale_epoch, 1000, ttl), (0, 0));
+        assert_eq!(
+            load(&StreamId::new("s"), &lease, &stale_epoch, 1000, ttl),
+            (0, 0)
+        );
     }
 }

@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ferrocast_base::{Epoch, PlaybackId, StreamId};
 use ferrocast_control::{ControlConfig, ServerError};
+use ferrocast_control_client::heartbeat::{self, Beat, Node};
 use ferrocast_control_client::{ClientOptions, ControlClient};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::control::control_client::ControlClient as GrpcClient;
@@ -57,14 +59,14 @@ impl Drop for MediaFlowing {
 pub fn media_flowing(
     origin: &ControlClient,
     node_id: &str,
-    stream_id: &str,
-    epoch: u64,
+    stream_id: &StreamId,
+    epoch: Epoch,
 ) -> MediaFlowing {
     let origin = origin.clone();
-    let beat = origin_heartbeat(node_id, false, &[(stream_id, epoch, 1000, 0)]);
+    let beat = origin_beat(node_id, false, &[(stream_id, epoch, 1000, 0)]);
     MediaFlowing(tokio::spawn(async move {
         loop {
-            origin.heartbeat(beat.clone()).await.unwrap();
+            origin.heartbeat(&beat).await.unwrap();
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }))
@@ -148,8 +150,8 @@ impl Control {
             Ok(NodeRole::Edge) => Role::Edge,
             _ => Role::Origin,
         };
-        let client = self.client_as(credential(role, &request.node_id));
-        client.heartbeat(request).await.unwrap()
+        let mut client = self.raw(Some(credential(role, &request.node_id))).await;
+        client.heartbeat(request).await.unwrap().into_inner()
     }
 
     /// A bare gRPC client that sends `credential`, or nothing: for calls the
@@ -181,7 +183,7 @@ impl Control {
     }
 
     /// Creates a stream; returns (id, playback id, key).
-    pub async fn create_stream(&self, name: &str) -> (String, String, String) {
+    pub async fn create_stream(&self, name: &str) -> (StreamId, PlaybackId, String) {
         let (status, body) = self
             .admin(
                 "POST",
@@ -191,7 +193,11 @@ impl Control {
             .await;
         assert_eq!(status, 201, "{body}");
         let field = |name: &str| body[name].as_str().unwrap().to_owned();
-        (field("id"), field("playback_id"), field("stream_key"))
+        (
+            StreamId::new(field("id")),
+            PlaybackId::new(field("playback_id")),
+            field("stream_key"),
+        )
     }
 
     /// Stops the service and checks it stopped cleanly.
@@ -256,12 +262,34 @@ pub async fn http(
     (status, json)
 }
 
-/// An origin's heartbeat listing `streams` as (stream id, epoch, bitrate, viewers).
-pub fn origin_heartbeat(
-    node_id: &str,
-    draining: bool,
-    streams: &[(&str, u64, u64, u32)],
-) -> HeartbeatRequest {
+/// One stream of a heartbeat: (stream id, epoch, bitrate, viewers).
+pub type Load<'a> = (&'a StreamId, Epoch, u64, u32);
+
+/// What origin `node_id` tells control through its [`ControlClient`], listing `streams`.
+pub fn origin_beat(node_id: &str, draining: bool, streams: &[Load<'_>]) -> Beat {
+    Beat {
+        node: Node {
+            rtmp_url: format!("rtmp://{node_id}.internal:1935"),
+            relay_url: format!("http://{node_id}.internal:7100"),
+        },
+        draining,
+        streams: streams
+            .iter()
+            .map(
+                |&(stream_id, epoch, ingest_bitrate_bps, viewers)| heartbeat::StreamLoad {
+                    stream_id: stream_id.clone(),
+                    epoch,
+                    ingest_bitrate_bps,
+                    viewers,
+                    media_age: Duration::ZERO,
+                },
+            )
+            .collect(),
+    }
+}
+
+/// The same heartbeat as [`origin_beat`], as the raw message, for a bare gRPC client.
+pub fn origin_heartbeat(node_id: &str, draining: bool, streams: &[Load<'_>]) -> HeartbeatRequest {
     HeartbeatRequest {
         node_id: node_id.into(),
         role: NodeRole::Origin.into(),
@@ -272,8 +300,8 @@ pub fn origin_heartbeat(
             .iter()
             .map(
                 |&(stream_id, epoch, ingest_bitrate_bps, viewers)| StreamLoad {
-                    stream_id: stream_id.into(),
-                    epoch,
+                    stream_id: stream_id.as_str().into(),
+                    epoch: epoch.get(),
                     ingest_bitrate_bps,
                     viewers,
                     media_age_ms: 0,
@@ -285,12 +313,12 @@ pub fn origin_heartbeat(
 }
 
 /// An edge's heartbeat with `viewers` on `stream_id`.
-pub fn edge_heartbeat(node_id: &str, stream_id: &str, viewers: u32) -> HeartbeatRequest {
+pub fn edge_heartbeat(node_id: &str, stream_id: &StreamId, viewers: u32) -> HeartbeatRequest {
     HeartbeatRequest {
         node_id: node_id.into(),
         role: NodeRole::Edge.into(),
         streams: vec![StreamLoad {
-            stream_id: stream_id.into(),
+            stream_id: stream_id.as_str().into(),
             viewers,
             ..StreamLoad::default()
         }],

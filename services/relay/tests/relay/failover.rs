@@ -7,7 +7,7 @@ use super::*;
 #[tokio::test]
 async fn viewer_survives_origin_failover_on_the_same_receiver() {
     let origin_a = Origin::start(HubLimits::default()).await;
-    let hub_a = origin_a.hubs.start("s");
+    let hub_a = origin_a.hubs.start(&StreamId::new("s"));
     for frame in [metadata(), avc_config(1), key(0), inter(33)] {
         hub_a.publish(frame);
     }
@@ -19,7 +19,7 @@ async fn viewer_survives_origin_failover_on_the_same_receiver() {
 
     // The publisher moved to origin B, which the owner registry now names.
     let origin_b = Origin::start(HubLimits::default()).await;
-    let hub_b = origin_b.hubs.start("s");
+    let hub_b = origin_b.hubs.start(&StreamId::new("s"));
     let config_b = avc_config(2);
     let key_b = key(5000);
     hub_b.publish(config_b.clone());
@@ -87,7 +87,7 @@ async fn lagging_subscriber_resumes_at_the_next_keyframe() {
         ..HubLimits::default()
     };
     let origin = Origin::start(limits).await;
-    let hub = origin.hubs.start("s");
+    let hub = origin.hubs.start(&StreamId::new("s"));
     hub.publish(avc_config(1));
     hub.publish(key(0));
     let channel = within(
@@ -120,14 +120,14 @@ async fn lagging_subscriber_resumes_at_the_next_keyframe() {
         let got = within(frames.message()).await.unwrap().unwrap();
         assert_eq!(got.tag, expected.tag);
     }
-    origin.hubs.finish("s", &hub);
+    origin.hubs.finish(&StreamId::new("s"), &hub);
     assert!(within(frames.message()).await.unwrap().is_none());
 }
 
 #[tokio::test]
 async fn a_new_session_after_the_origin_ended_the_stream_keeps_the_viewer_with_monotonic_time() {
     let origin = Origin::start(HubLimits::default()).await;
-    let first = origin.hubs.start("s");
+    let first = origin.hubs.start(&StreamId::new("s"));
     for frame in [metadata(), avc_config(1), key(0), inter(33), inter(66)] {
         first.publish(frame);
     }
@@ -141,11 +141,11 @@ async fn a_new_session_after_the_origin_ended_the_stream_keeps_the_viewer_with_m
 
     // The encoder drops: the origin ends the session and nobody owns the stream for a while.
     owners.set(None);
-    origin.hubs.finish("s", &first);
+    origin.hubs.finish(&StreamId::new("s"), &first);
     eventually(|| edge.upstream_count() == 0).await;
 
     // It reconnects: a new session whose timestamps start again at zero, with a new config.
-    let second = origin.hubs.start("s");
+    let second = origin.hubs.start(&StreamId::new("s"));
     let config_2 = avc_config(2);
     for frame in [metadata(), config_2.clone(), key(0), inter(33)] {
         second.publish(frame);
@@ -182,7 +182,7 @@ async fn a_stream_its_origin_ended_that_never_returns_ends_after_the_window() {
 
     // The owner registry still names the origin, which now answers "no such stream".
     let ended_at = Instant::now();
-    origin.hubs.finish("s", &hub);
+    origin.hubs.finish(&StreamId::new("s"), &hub);
     assert!(viewer.next().await.is_none());
     let waited = ended_at.elapsed();
     assert!(
@@ -208,7 +208,7 @@ async fn viewers_leaving_while_the_stream_is_away_stop_the_pull() {
     let (_edge_hub, mut viewer) = subscribe(&edge, "s").await;
     viewer.until(&key(0)).await;
 
-    origin.hubs.finish("s", &hub);
+    origin.hubs.finish(&StreamId::new("s"), &hub);
     drop(viewer);
     // Well within the 60 s window: the pull stops for want of viewers, not at its end.
     eventually(|| edge.pulled_count() == 0).await;

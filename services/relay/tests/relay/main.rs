@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::StreamId;
 use ferrocast_live::{Frame, FrameKind, Hub, HubLimits, Hubs, LiveError, LiveSource, Subscription};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::relay::SubscribeRequest;
@@ -60,7 +61,7 @@ impl Owners {
 
 #[async_trait]
 impl StreamOwners for Owners {
-    async fn relay_url(&self, _stream_id: &str) -> Result<Option<String>, OwnersError> {
+    async fn relay_url(&self, _stream_id: &StreamId) -> Result<Option<String>, OwnersError> {
         Ok(self.0.lock().expect("owners lock").clone())
     }
 }
@@ -176,7 +177,8 @@ fn short_window() -> RelayConfig {
 }
 
 async fn subscribe(edge: &RelaySource, stream_id: &str) -> (Arc<Hub>, Viewer) {
-    let (hub, subscription) = within(edge.subscribe(stream_id)).await.expect("subscribe");
+    let stream_id = StreamId::new(stream_id);
+    let (hub, subscription) = within(edge.subscribe(&stream_id)).await.expect("subscribe");
     (hub, Viewer::new(subscription))
 }
 
@@ -184,7 +186,7 @@ async fn subscribe(edge: &RelaySource, stream_id: &str) -> (Arc<Hub>, Viewer) {
 /// that name it.
 async fn live_origin(stream_id: &str) -> (Origin, Arc<Hub>, Arc<Owners>) {
     let origin = Origin::start(HubLimits::default()).await;
-    let hub = origin.hubs.start(stream_id);
+    let hub = origin.hubs.start(&StreamId::new(stream_id));
     hub.publish(avc_config(1));
     hub.publish(key(0));
     let owners = Arc::new(Owners::default());
@@ -195,7 +197,7 @@ async fn live_origin(stream_id: &str) -> (Origin, Arc<Hub>, Arc<Owners>) {
 #[tokio::test]
 async fn edge_relays_start_and_live_frames_byte_identical_and_ends_after_the_window() {
     let origin = Origin::start(HubLimits::default()).await;
-    let hub = origin.hubs.start("s1");
+    let hub = origin.hubs.start(&StreamId::new("s1"));
     for frame in [
         metadata(),
         avc_config(1),
@@ -235,7 +237,7 @@ async fn edge_relays_start_and_live_frames_byte_identical_and_ends_after_the_win
     assert_eq!(edge.upstream_count(), 1);
 
     // The origin ends the stream and no new session follows within the window.
-    origin.hubs.finish("s1", &hub);
+    origin.hubs.finish(&StreamId::new("s1"), &hub);
     assert!(
         viewer.next().await.is_none(),
         "edge viewer should see the end"
@@ -247,7 +249,7 @@ async fn edge_relays_start_and_live_frames_byte_identical_and_ends_after_the_win
 #[tokio::test]
 async fn frames_over_four_mib_are_relayed() {
     let origin = Origin::start(HubLimits::default()).await;
-    let hub = origin.hubs.start("big");
+    let hub = origin.hubs.start(&StreamId::new("big"));
     hub.publish(avc_config(1));
     let mut body = vec![0x17, 1, 0, 0, 0];
     body.resize(6 * 1024 * 1024, 0xab);
@@ -269,7 +271,7 @@ async fn concurrent_first_viewers_share_one_upstream() {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let edge = edge.clone();
-            tokio::spawn(async move { edge.subscribe("s2").await })
+            tokio::spawn(async move { edge.subscribe(&StreamId::new("s2")).await })
         })
         .collect();
     let mut viewers = Vec::new();
@@ -296,7 +298,7 @@ async fn unknown_stream_is_offline_quickly() {
     let began = Instant::now();
 
     // No owner at all.
-    let result = within(edge.subscribe("nope")).await;
+    let result = within(edge.subscribe(&StreamId::new("nope"))).await;
     assert!(
         matches!(result, Err(LiveError::Offline)),
         "{:?}",
@@ -305,7 +307,7 @@ async fn unknown_stream_is_offline_quickly() {
 
     // An owner that does not have the stream.
     owners.set(Some(&origin.url));
-    let result = within(edge.subscribe("nope")).await;
+    let result = within(edge.subscribe(&StreamId::new("nope"))).await;
     assert!(
         matches!(result, Err(LiveError::Offline)),
         "{:?}",
@@ -325,7 +327,7 @@ async fn unreachable_owner_is_unavailable() {
     let owners = Arc::new(Owners::default());
     owners.set(Some(&url));
     let edge = edge(&owners, RelayConfig::default());
-    let result = within(edge.subscribe("s")).await;
+    let result = within(edge.subscribe(&StreamId::new("s"))).await;
     assert!(
         matches!(result, Err(LiveError::Unavailable(_))),
         "{:?}",

@@ -31,7 +31,7 @@ async fn cached_index_single_flight_and_flush_marker() {
         Arc::new(ScriptedIndex::over(memory.clone()).with_load_delay(Duration::from_millis(100)));
     let cache = Arc::new(long_lived_cache(counting.clone()));
     let s = unique_stream();
-    memory.open_session(&s, 1).await.unwrap();
+    memory.open_session(&s, Epoch(1)).await.unwrap();
 
     let loads: Vec<_> = (0..200)
         .map(|_| {
@@ -52,7 +52,7 @@ async fn cached_index_single_flight_and_flush_marker() {
     // A lagged receiver flushes everything: overflow the notification buffer with other ids.
     for n in 0..2000 {
         memory
-            .open_session(&format!("{s}-other-{n}"), 1)
+            .open_session(&StreamId::new(format!("{s}-other-{n}")), Epoch(1))
             .await
             .unwrap();
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_store::{
     CachedIndex, CachedIndexConfig, DiskIndex, IndexChange, IndexError, IndexState, MemoryIndex,
     RedisIndex, RedisIndexConfig, ScriptedIndex, SegmentIndex, SegmentRecord, keys,
@@ -21,8 +22,8 @@ mod redis_only;
 
 fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
     SegmentRecord {
-        msn,
-        epoch,
+        msn: Msn(msn),
+        epoch: Epoch(epoch),
         // Named by the session's own counter, deliberately unlike the msn.
         seq: msn + 100,
         duration_ms: 2000,
@@ -34,35 +35,38 @@ fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
 }
 
 fn msns(state: &IndexState) -> Vec<u64> {
-    state.segments.iter().map(|s| s.msn).collect()
+    state.segments.iter().map(|s| s.msn.get()).collect()
 }
 
 /// A stream id no other test (or earlier run against the same server) has used.
-fn unique_stream() -> String {
+fn unique_stream() -> StreamId {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos();
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("st-{}-{nanos}-{n}", std::process::id())
+    StreamId::new(format!("st-{}-{nanos}-{n}", std::process::id()))
 }
 
-async fn contract(index: &dyn SegmentIndex, s: &str) {
+async fn contract(index: &dyn SegmentIndex, s: &StreamId) {
     assert!(index.load(s).await.unwrap().is_none());
     // Nothing may be written to a stream before a session opened it.
     assert!(matches!(
         index.append(s, record(0, 1, false), 3).await,
-        Err(IndexError::StaleEpoch { offered: 1, .. })
+        Err(IndexError::StaleEpoch {
+            offered: Epoch(1),
+            ..
+        })
     ));
-    index.close_session(s, 1).await.unwrap();
+    index.close_session(s, Epoch(1)).await.unwrap();
     assert!(
         index.load(s).await.unwrap().is_none(),
         "closing nothing writes nothing"
     );
 
-    let first = index.open_session(s, 1).await.unwrap();
-    assert_eq!((first.next_msn, first.discontinuity), (0, false));
+    let first = index.open_session(s, Epoch(1)).await.unwrap();
+    assert_eq!((first.next_msn, first.discontinuity), (Msn(0), false));
     assert!(first.retired.is_empty());
     for msn in 0..5 {
         index.append(s, record(msn, 1, false), 3).await.unwrap();
@@ -70,7 +74,7 @@ async fn contract(index: &dyn SegmentIndex, s: &str) {
     let state = index.load(s).await.unwrap().unwrap();
     assert_eq!(msns(&state), vec![2, 3, 4], "retains the newest three");
     assert_eq!(state.segments[0], record(2, 1, false), "records round-trip");
-    assert_eq!((state.epoch, state.generation), (1, 1));
+    assert_eq!((state.epoch, state.generation), (Epoch(1), Epoch(1)));
 
     // A retried append whose first try landed is a success that changes nothing...
     assert_eq!(
@@ -82,14 +86,14 @@ async fn contract(index: &dyn SegmentIndex, s: &str) {
     assert!(matches!(
         index.append(s, record(3, 1, false), 3).await,
         Err(IndexError::SequenceRewind {
-            offered: 3,
-            last: 4
+            offered: Msn(3),
+            last: Msn(4)
         })
     ));
 
     // A takeover by epoch 2 continues the sequence after a discontinuity, same playlist...
-    let second = index.open_session(s, 2).await.unwrap();
-    assert_eq!((second.next_msn, second.discontinuity), (5, true));
+    let second = index.open_session(s, Epoch(2)).await.unwrap();
+    assert_eq!((second.next_msn, second.discontinuity), (Msn(5), true));
     assert!(
         second.retired.is_empty(),
         "a live playlist keeps its listing"
@@ -100,25 +104,25 @@ async fn contract(index: &dyn SegmentIndex, s: &str) {
         assert!(matches!(
             index.append(s, zombie, 3).await,
             Err(IndexError::StaleEpoch {
-                offered: 1,
-                current: 2
+                offered: Epoch(1),
+                current: Epoch(2)
             })
         ));
     }
-    assert!(index.close_session(s, 1).await.is_err());
-    assert!(index.open_session(s, 1).await.is_err());
+    assert!(index.close_session(s, Epoch(1)).await.is_err());
+    assert!(index.open_session(s, Epoch(1)).await.is_err());
     // An epoch that never opened a session cannot write or end it either.
     assert!(index.append(s, record(5, 3, false), 3).await.is_err());
-    assert!(index.close_session(s, 3).await.is_err());
+    assert!(index.close_session(s, Epoch(3)).await.is_err());
 
     index.append(s, record(5, 2, true), 3).await.unwrap();
     for msn in 6..9 {
         index.append(s, record(msn, 2, false), 3).await.unwrap();
     }
-    index.close_session(s, 2).await.unwrap();
+    index.close_session(s, Epoch(2)).await.unwrap();
     let ended = index.load(s).await.unwrap().unwrap();
     assert!(ended.ended);
-    assert_eq!((ended.epoch, ended.generation), (2, 1));
+    assert_eq!((ended.epoch, ended.generation), (Epoch(2), Epoch(1)));
     assert_eq!(
         ended.discontinuity_base, 1,
         "the trimmed discontinuity is counted"
@@ -136,47 +140,47 @@ async fn contract(index: &dyn SegmentIndex, s: &str) {
         vec![]
     );
     assert!(matches!(
-        index.open_session(s, 2).await,
+        index.open_session(s, Epoch(2)).await,
         Err(IndexError::StaleEpoch { .. })
     ));
-    index.close_session(s, 2).await.unwrap();
+    index.close_session(s, Epoch(2)).await.unwrap();
     assert_eq!(index.load(s).await.unwrap().unwrap(), ended);
 
     // The next session starts a new generation: the ended listing is retired (for deletion),
     // msns continue, and the new playlist starts without a discontinuity.
-    let third = index.open_session(s, 3).await.unwrap();
-    assert_eq!((third.next_msn, third.discontinuity), (9, false));
+    let third = index.open_session(s, Epoch(3)).await.unwrap();
+    assert_eq!((third.next_msn, third.discontinuity), (Msn(9), false));
     assert_eq!(third.retired, ended.segments);
     let fresh = index.load(s).await.unwrap().unwrap();
     assert!(!fresh.ended && fresh.segments.is_empty());
-    assert_eq!((fresh.epoch, fresh.generation), (3, 3));
+    assert_eq!((fresh.epoch, fresh.generation), (Epoch(3), Epoch(3)));
     assert!(fresh.discontinuity_base >= 1, "never goes back");
     assert!(matches!(
         index.append(s, record(8, 3, false), 3).await,
         Err(IndexError::SequenceRewind {
-            offered: 8,
-            last: 8
+            offered: Msn(8),
+            last: Msn(8)
         })
     ));
     index.append(s, record(9, 3, false), 3).await.unwrap();
 
     // A takeover of the live new generation keeps it.
-    let fourth = index.open_session(s, 4).await.unwrap();
-    assert_eq!((fourth.next_msn, fourth.discontinuity), (10, true));
+    let fourth = index.open_session(s, Epoch(4)).await.unwrap();
+    assert_eq!((fourth.next_msn, fourth.discontinuity), (Msn(10), true));
     assert!(fourth.retired.is_empty());
     let state = index.load(s).await.unwrap().unwrap();
-    assert_eq!((state.epoch, state.generation), (4, 3));
+    assert_eq!((state.epoch, state.generation), (Epoch(4), Epoch(3)));
     assert_eq!(state.segments, vec![record(9, 3, false)]);
 }
 
 /// Epochs and sequence numbers are compared exactly, also where a double (Lua's number)
 /// could not tell them apart.
-async fn exact_beyond_f64(index: &dyn SegmentIndex, s: &str) {
+async fn exact_beyond_f64(index: &dyn SegmentIndex, s: &StreamId) {
     let big = 1u64 << 60;
-    index.open_session(s, big + 1).await.unwrap();
+    index.open_session(s, Epoch(big + 1)).await.unwrap();
     assert!(matches!(
-        index.open_session(s, big).await,
-        Err(IndexError::StaleEpoch { offered, current }) if offered == big && current == big + 1
+        index.open_session(s, Epoch(big)).await,
+        Err(IndexError::StaleEpoch { offered, current }) if offered == Epoch(big) && current == Epoch(big + 1)
     ));
     index
         .append(s, record(big + 1, big + 1, false), 3)
@@ -184,10 +188,10 @@ async fn exact_beyond_f64(index: &dyn SegmentIndex, s: &str) {
         .unwrap();
     assert!(matches!(
         index.append(s, record(big, big + 1, false), 3).await,
-        Err(IndexError::SequenceRewind { offered, last }) if offered == big && last == big + 1
+        Err(IndexError::SequenceRewind { offered, last }) if offered == Msn(big) && last == Msn(big + 1)
     ));
-    let next = index.open_session(s, big + 2).await.unwrap();
-    assert_eq!(next.next_msn, big + 2);
+    let next = index.open_session(s, Epoch(big + 2)).await.unwrap();
+    assert_eq!(next.next_msn, Msn(big + 2));
 }
 
 /// A [`RedisIndex`] on `server`.
@@ -216,12 +220,12 @@ async fn wait_subscribed(changes: &mut broadcast::Receiver<IndexChange>) {
 /// Waits until `count` notifications have named `stream_id`.
 async fn wait_for_changes(
     changes: &mut broadcast::Receiver<IndexChange>,
-    stream_id: &str,
+    stream_id: &StreamId,
     count: usize,
 ) {
     let mut seen = 0;
     while seen < count {
-        if next_change(changes).await == IndexChange::Stream(stream_id.to_owned()) {
+        if next_change(changes).await == IndexChange::Stream(stream_id.clone()) {
             seen += 1;
         }
     }
@@ -245,7 +249,7 @@ async fn cache_follows_notifications(backend: Arc<dyn SegmentIndex>) {
     let counting = Arc::new(ScriptedIndex::over(backend.clone()));
     let cache = long_lived_cache(counting.clone());
     let mut changes = backend.changes();
-    backend.open_session(&s, 1).await.unwrap();
+    backend.open_session(&s, Epoch(1)).await.unwrap();
     backend.append(&s, record(0, 1, false), 5).await.unwrap();
     // Once delivered here, the cache's own receiver holds them too: no late invalidation.
     wait_for_changes(&mut changes, &s, 2).await;
@@ -299,9 +303,9 @@ async fn disk_index_keeps_the_contract_and_its_state_across_a_reopen() {
     let index = DiskIndex::open(&path).unwrap();
     assert_eq!(index.load(&s).await.unwrap().unwrap(), before);
     // The reopened index goes on where it was: fencing and the media sequence.
-    assert!(index.open_session(&s, 3).await.is_err());
-    let next = index.open_session(&s, 5).await.unwrap();
-    assert_eq!((next.next_msn, next.discontinuity), (10, true));
+    assert!(index.open_session(&s, Epoch(3)).await.is_err());
+    let next = index.open_session(&s, Epoch(5)).await.unwrap();
+    assert_eq!((next.next_msn, next.discontinuity), (Msn(10), true));
 }
 
 #[tokio::test]
@@ -328,7 +332,7 @@ async fn redis_index_still_reads_v1_records() {
     let server = RedisServer::start();
     let index = redis_index(&server);
     let s = unique_stream();
-    index.open_session(&s, 7).await.unwrap();
+    index.open_session(&s, Epoch(7)).await.unwrap();
     let client = redis::Client::open(server.url()).unwrap();
     let mut raw = client.get_multiplexed_async_connection().await.unwrap();
     // What a build before record v2 wrote.
@@ -340,7 +344,10 @@ async fn redis_index_still_reads_v1_records() {
         .unwrap();
     let state = index.load(&s).await.unwrap().unwrap();
     let old = &state.segments[0];
-    assert_eq!((old.msn, old.seq, old.bytes, old.epoch), (41, 41, 0, 7));
+    assert_eq!(
+        (old.msn, old.seq, old.bytes, old.epoch),
+        (Msn(41), 41, 0, Epoch(7))
+    );
     assert!(old.discontinuity);
 }
 

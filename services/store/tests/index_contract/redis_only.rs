@@ -10,26 +10,26 @@ async fn redis_refuses_a_stale_epoch_write_atomically() {
     // Two origins sharing one Redis: the zombie and the one that took over.
     let zombie = redis_index(&server);
     let successor = redis_index(&server);
-    zombie.open_session(&s, 1).await.unwrap();
+    zombie.open_session(&s, Epoch(1)).await.unwrap();
     zombie.append(&s, record(0, 1, false), 10).await.unwrap();
-    successor.open_session(&s, 2).await.unwrap();
+    successor.open_session(&s, Epoch(2)).await.unwrap();
 
     let refused = zombie.append(&s, record(1, 1, false), 10).await;
     assert!(
         matches!(
             refused,
             Err(IndexError::StaleEpoch {
-                offered: 1,
-                current: 2
+                offered: Epoch(1),
+                current: Epoch(2)
             })
         ),
         "{refused:?}"
     );
     assert!(matches!(
-        zombie.close_session(&s, 1).await,
+        zombie.close_session(&s, Epoch(1)).await,
         Err(IndexError::StaleEpoch { .. })
     ));
-    assert!(zombie.open_session(&s, 1).await.is_err());
+    assert!(zombie.open_session(&s, Epoch(1)).await.is_err());
 
     // Read Redis itself: the refused write left no trace.
     let client = redis::Client::open(server.url()).unwrap();
@@ -63,7 +63,7 @@ async fn redis_changes_deliver_the_stream_id_after_a_write() {
     wait_subscribed(&mut changes).await;
 
     let s = unique_stream();
-    index.open_session(&s, 1).await.unwrap();
+    index.open_session(&s, Epoch(1)).await.unwrap();
     assert_eq!(
         next_change(&mut changes).await,
         IndexChange::Stream(s.clone())
@@ -76,7 +76,7 @@ async fn redis_changes_deliver_the_stream_id_after_a_write() {
 
     // Another process's writes arrive too (through Redis, not in-process).
     let other = redis_index(&server);
-    other.close_session(&s, 1).await.unwrap();
+    other.close_session(&s, Epoch(1)).await.unwrap();
     assert_eq!(
         next_change(&mut changes).await,
         IndexChange::Stream(s.clone())
@@ -103,7 +103,7 @@ async fn redis_outage_is_unavailable_within_the_deadline_and_recovers() {
     let mut changes = index.changes();
     wait_subscribed(&mut changes).await;
     let s = unique_stream();
-    index.open_session(&s, 1).await.unwrap();
+    index.open_session(&s, Epoch(1)).await.unwrap();
 
     server.stop();
     let started = Instant::now();
