@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use ferrocast_base::PlaybackId;
 use ferrocast_live::{Cursor, Egress, Frame, LiveError, Step};
 use ferrocast_media::flv::file_header;
 use ferrocast_ops::LiveGuard;
@@ -25,10 +26,10 @@ use crate::state::{Edge, resolve};
 
 /// `GET /live/{playback_id}.flv`.
 pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Response {
-    let Some(playback_id) = file.strip_suffix(".flv") else {
+    let Some(playback_id) = file.strip_suffix(".flv").map(PlaybackId::new) else {
         return not_found();
     };
-    let stream_id = match resolve(&edge, playback_id).await {
+    let stream_id = match resolve(&edge, &playback_id).await {
         Ok(stream_id) => stream_id,
         Err(response) => return response,
     };

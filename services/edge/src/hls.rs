@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ferrocast_base::{Msn, PlaybackId, StreamId};
 use ferrocast_media::hls::{self as playlist, Playlist, PlaylistSegment, SegmentSize};
 use ferrocast_store::{IndexState, StoreError};
 
@@ -30,7 +31,7 @@ const BANDWIDTH_FLOOR: u64 = 3_000_000;
 /// `GET /hls/{playback_id}/{file}` for `index.m3u8`, `media-{generation}.m3u8` and `<msn>.ts`.
 pub async fn serve(
     State(edge): State<Arc<Edge>>,
-    Path((playback_id, file)): Path<(String, String)>,
+    Path((playback_id, file)): Path<(PlaybackId, String)>,
 ) -> Response {
     let stream_id = match resolve(&edge, &playback_id).await {
         Ok(stream_id) => stream_id,
@@ -52,12 +53,16 @@ pub async fn serve(
     if let Some(generation) = playlist::parse_media_playlist_name(&file) {
         // An older generation's playlist is gone with its segments; never serve the current
         // one under another name, or a cached old URL would jump to a different playlist.
-        if generation != state.generation {
+        if generation != state.generation.get() {
             return not_found();
         }
         return render_media(&edge, &state);
     }
-    let Some(msn) = file.strip_suffix(".ts").and_then(|n| n.parse::<u64>().ok()) else {
+    let Some(msn) = file
+        .strip_suffix(".ts")
+        .and_then(|n| n.parse::<u64>().ok())
+        .map(Msn)
+    else {
         return not_found();
     };
     serve_segment(&edge, &stream_id, &state, msn).await
@@ -73,7 +78,10 @@ fn render_multivariant(state: &IndexState) -> Response {
         })
         .collect();
     let bandwidth = playlist::peak_bandwidth(&sizes, BANDWIDTH_FLOOR);
-    playlist_response(playlist::render_multivariant(state.generation, bandwidth))
+    playlist_response(playlist::render_multivariant(
+        state.generation.get(),
+        bandwidth,
+    ))
 }
 
 fn render_media(edge: &Edge, state: &IndexState) -> Response {
@@ -81,7 +89,7 @@ fn render_media(edge: &Edge, state: &IndexState) -> Response {
         .segments
         .iter()
         .map(|record| PlaylistSegment {
-            msn: record.msn,
+            msn: record.msn.get(),
             duration_ms: record.duration_ms,
             program_date_time_ms: record.program_date_time_ms,
             discontinuity: record.discontinuity,
@@ -136,7 +144,12 @@ fn playlist_response(text: String) -> Response {
     (headers, text).into_response()
 }
 
-async fn serve_segment(edge: &Edge, stream_id: &str, state: &IndexState, msn: u64) -> Response {
+async fn serve_segment(
+    edge: &Edge,
+    stream_id: &StreamId,
+    state: &IndexState,
+    msn: Msn,
+) -> Response {
     let Some(record) = state.segments.iter().find(|record| record.msn == msn) else {
         return not_found();
     };
@@ -160,11 +173,11 @@ async fn serve_segment(edge: &Edge, stream_id: &str, state: &IndexState, msn: u6
         }
         Err(StoreError::NotFound) => {
             // The index lists it, so this breaks "object before index": say so loudly.
-            tracing::error!(%stream_id, msn, seq = record.seq, "listed segment missing from object store");
+            tracing::error!(%stream_id, msn = msn.get(), seq = record.seq, "listed segment missing from object store");
             not_found()
         }
         Err(failure) => {
-            tracing::warn!(%stream_id, msn, error = %failure, "segment read failed");
+            tracing::warn!(%stream_id, msn = msn.get(), error = %failure, "segment read failed");
             error(StatusCode::BAD_GATEWAY, "object store unavailable\n")
         }
     }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::response::Response;
+use ferrocast_base::{PlaybackId, StreamId};
 
 use crate::reply::{not_found, unavailable};
 use crate::{EdgeConfig, EdgeDeps};
@@ -20,12 +21,12 @@ pub struct Edge {
 /// The stream id of `playback_id`, or the response to send instead: 404 when the directory
 /// says no such stream exists, 503 with `Retry-After` when it cannot tell (control unreachable
 /// and the id not cached), so players and CDNs retry instead of giving up.
-pub async fn resolve(edge: &Edge, playback_id: &str) -> Result<String, Response> {
+pub async fn resolve(edge: &Edge, playback_id: &PlaybackId) -> Result<StreamId, Response> {
     match edge.deps.directory.resolve_playback(playback_id).await {
         Ok(Some(stream_id)) => Ok(stream_id),
         Ok(None) => Err(not_found()),
         Err(failure) => {
-            tracing::warn!(playback_id, error = %failure, "stream directory unavailable");
+            tracing::warn!(playback_id = playback_id.as_str(), error = %failure, "stream directory unavailable");
             Err(unavailable("stream directory unavailable\n"))
         }
     }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use ferrocast_base::StreamId;
 use ferrocast_control_client::{AuthError, PublishGrant};
 use ferrocast_rtmp::{Connection, Event, Metadata, RtmpError};
 use tokio::net::TcpStream;
@@ -213,7 +214,7 @@ async fn on_publish(
         Err(refusal) => {
             metrics::publish_refused(refusal.reason());
             // The stream id only: the app and stream name may hold the key.
-            let stream_id = refusal.stream_id().unwrap_or("unknown");
+            let stream_id = refusal.stream_id().map_or("unknown", StreamId::as_str);
             tracing::warn!(stream_id, reason = refusal.reason(), "publish refused");
             let code = refusal_code(&refusal);
             connection
@@ -243,7 +244,7 @@ async fn on_publish(
         return Err(error);
     }
     metrics::publish_started();
-    tracing::info!(epoch = grant.epoch, playback_id = %grant.playback_id, "publish started");
+    tracing::info!(epoch = grant.epoch.get(), playback_id = %grant.playback_id, "publish started");
     Ok(Some(session))
 }
 
@@ -256,7 +257,7 @@ async fn authorize(
     let deadline = config.authorize_timeout;
     match timeout(deadline, deps.authorizer.authorize(app, key)).await {
         Ok(result) => result,
-        Err(_) => Err(AuthError::Unavailable(format!(
+        Err(_) => Err(AuthError::unavailable(format!(
             "no answer within {deadline:?}"
         ))),
     }

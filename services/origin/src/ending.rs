@@ -45,7 +45,7 @@ impl Ending {
     pub fn spawn(self) {
         // A root span, only linked to the connection's: it lasts the reconnect window, and a
         // child would hold the connection's span (and its export) open that long.
-        let span = tracing::info_span!(parent: None, "publish_end", stream_id = %self.grant.stream_id, epoch = self.grant.epoch);
+        let span = tracing::info_span!(parent: None, "publish_end", stream_id = %self.grant.stream_id, epoch = self.grant.epoch.get());
         span.follows_from(tracing::Span::current());
         let endings = self.deps.publishing.endings().clone();
         endings.spawn(tracing::Instrument::instrument(self.run(), span));
@@ -71,7 +71,7 @@ impl Ending {
         {
             tracing::warn!("lease release timed out; it expires on its own");
         }
-        let stream_id = self.grant.stream_id.as_str();
+        let stream_id = &self.grant.stream_id;
         let (hub, claim) = &self.hub;
         tokio::select! {
             () = sleep_until(window_closes) => {}
@@ -93,7 +93,7 @@ impl Ending {
     }
 
     async fn close_playlist(&self) {
-        let (stream_id, epoch) = (self.grant.stream_id.as_str(), self.grant.epoch);
+        let (stream_id, epoch) = (&self.grant.stream_id, self.grant.epoch);
         let give_up = Instant::now() + CLOSE_DEADLINE;
         let mut backoff = Duration::from_millis(250);
         loop {
@@ -108,7 +108,7 @@ impl Ending {
                 }
                 Err(IndexError::StaleEpoch { current, .. }) => {
                     tracing::info!(
-                        current,
+                        current = current.get(),
                         "reconnect window closed; a newer session owns the stream"
                     );
                     return;

@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use ferrocast_base::StreamId;
+
 use crate::PublishReport;
 
 /// The previous byte count of every stream still publishing.
 #[derive(Debug, Default)]
 pub struct IngestRates {
-    previous: HashMap<String, (u64, Instant)>,
+    previous: HashMap<StreamId, (u64, Instant)>,
 }
 
 impl IngestRates {
@@ -53,7 +55,7 @@ mod tests {
     fn report(stream_id: &str, bytes_in: u64) -> PublishReport {
         PublishReport {
             stream_id: stream_id.into(),
-            epoch: 1,
+            epoch: ferrocast_base::Epoch(1),
             bytes_in,
             newest_segment_at: Instant::now(),
             media_age: std::time::Duration::ZERO,

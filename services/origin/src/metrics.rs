@@ -302,10 +302,10 @@ impl Collector {
         metrics::gauge!(PUBLISHERS).set(reports.len() as f64);
         let per_stream = &reports[..reports.len().min(self.per_stream_limit)];
         let now = Instant::now();
-        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rates = ferrocast_base::lock(&self.rates);
         let bitrates = rates.sample(per_stream, now, MIN_RATE_WINDOW);
         for (report, bitrate) in per_stream.iter().zip(bitrates) {
-            let stream_id = report.stream_id.clone();
+            let stream_id = report.stream_id.as_str().to_owned();
             if let Some(bits_per_second) = bitrate {
                 metrics::gauge!(STREAM_BITRATE, "stream_id" => stream_id.clone())
                     .set(bits_per_second);

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferrocast_base::PlaybackId;
 use ferrocast_live::{Cursor, Egress, Frame, Hub, Step, Subscription, ViewerLimits};
 use ferrocast_ops::LiveGuard;
 use ferrocast_rtmp::{Connection, Player, RtmpError};
@@ -95,8 +96,9 @@ async fn find(
     if request.app != config.publish_app {
         return Err(not_found("wrong_app"));
     }
-    let playback_id = playback_id(request.key);
-    let lookup = deps.directory.resolve_playback(playback_id);
+    // The play name is where a playback id enters the origin.
+    let playback_id = PlaybackId::new(playback_id(request.key));
+    let lookup = deps.directory.resolve_playback(&playback_id);
     let stream_id = match timeout(config.authorize_timeout, lookup).await {
         Ok(Ok(Some(stream_id))) => stream_id,
         Ok(Ok(None)) => return Err(not_found("unknown_playback_id")),

@@ -11,10 +11,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrocast_base::Epoch;
 use ferrocast_live::LiveSource;
 use ferrocast_origin::OriginConfig;
 use ferrocast_store::AppendFault;
-use support::{Encoder, GOP, Harness, STREAM, discontinuities};
+use support::{Encoder, GOP, Harness, discontinuities, stream_id};
 
 /// About 100 KiB per 2 s segment.
 const FRAME_BYTES: usize = 1_600;
@@ -154,7 +155,7 @@ async fn a_reconnect_within_the_window_continues_the_hub_and_the_playlist() {
     let mut first = origin.start(1).await;
     let mut encoder = Encoder::new(FRAME_BYTES);
     encoder.configure(&mut first);
-    let (hub, mut viewer) = origin.deps.hubs.subscribe(STREAM).await.unwrap();
+    let (hub, mut viewer) = origin.deps.hubs.subscribe(&stream_id()).await.unwrap();
     for _ in 0..3 {
         encoder.gop(&mut first).await;
     }
@@ -166,7 +167,7 @@ async fn a_reconnect_within_the_window_continues_the_hub_and_the_playlist() {
     );
 
     let mut second = origin.start(2).await;
-    let (same_hub, _) = origin.deps.hubs.subscribe(STREAM).await.unwrap();
+    let (same_hub, _) = origin.deps.hubs.subscribe(&stream_id()).await.unwrap();
     assert!(Arc::ptr_eq(&hub, &same_hub), "viewers stay on the same hub");
     let newest_before = hub.newest_timestamp_ms();
     let mut encoder = Encoder::new(FRAME_BYTES);
@@ -213,11 +214,11 @@ async fn a_newer_session_takes_the_older_over_without_ending_anything() {
     );
     first.finish();
     tokio::time::sleep(GOP * 40).await;
-    let (hub, _) = origin.deps.hubs.subscribe(STREAM).await.unwrap();
+    let (hub, _) = origin.deps.hubs.subscribe(&stream_id()).await.unwrap();
     assert!(!hub.is_ended());
     assert!(!origin.state().await.ended);
     assert_eq!(*origin.control.released.lock().unwrap(), vec![1]);
-    assert_eq!(origin.deps.publishing.reports()[0].epoch, 2);
+    assert_eq!(origin.deps.publishing.reports()[0].epoch, Epoch(2));
     drop(second);
     origin.wound_up().await;
     assert!(origin.state().await.ended);
@@ -239,7 +240,7 @@ async fn a_started_session_that_is_dropped_still_ends() {
     origin.wound_up().await;
     assert_eq!(*origin.control.released.lock().unwrap(), vec![1]);
     assert!(origin.state().await.ended);
-    assert!(origin.deps.hubs.get(STREAM).is_none());
+    assert!(origin.deps.hubs.get(&stream_id()).is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -266,7 +267,12 @@ async fn a_session_fenced_out_by_another_origin_ends() {
     encoder.configure(&mut session);
     encoder.gop(&mut session).await;
     // Another origin took the stream over under epoch 2.
-    origin.index.inner().open_session(STREAM, 2).await.unwrap();
+    origin
+        .index
+        .inner()
+        .open_session(&stream_id(), Epoch(2))
+        .await
+        .unwrap();
     let taken_over = session.taken_over();
     encoder.gop(&mut session).await;
     encoder.gop(&mut session).await;
@@ -281,5 +287,5 @@ async fn a_session_fenced_out_by_another_origin_ends() {
         !state.ended,
         "the fenced session does not end the new owner's playlist"
     );
-    assert!(state.segments.iter().all(|s| s.epoch == 1) && state.segments.len() <= 1);
+    assert!(state.segments.iter().all(|s| s.epoch == Epoch(1)) && state.segments.len() <= 1);
 }

@@ -2,6 +2,7 @@
 //! stream, and control answers through the edge's control client.
 
 use async_trait::async_trait;
+use ferrocast_base::StreamId;
 use ferrocast_control_client::ControlClient;
 use ferrocast_relay::{OwnersError, StreamOwners};
 
@@ -10,7 +11,7 @@ pub(super) struct ControlOwners(pub(super) ControlClient);
 
 #[async_trait]
 impl StreamOwners for ControlOwners {
-    async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, OwnersError> {
+    async fn relay_url(&self, stream_id: &StreamId) -> Result<Option<String>, OwnersError> {
         self.0
             .relay_url(stream_id)
             .await

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use ferrocast_base::{PlaybackId, StreamId};
 use ferrocast_control::{LocalControl, StreamRecord, credentials};
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
 use ferrocast_live::{HubLimits, Hubs};
@@ -132,8 +133,8 @@ fn edge_config(config: &DevConfig) -> EdgeConfig {
 /// here, because `dev` prints it on every start; the control plane itself holds the hash.
 #[derive(Debug, Serialize, Deserialize)]
 struct DevStream {
-    id: String,
-    playback_id: String,
+    id: StreamId,
+    playback_id: PlaybackId,
     stream_key: String,
     created_at_ms: i64,
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use ferrocast_base::StreamId;
 use ferrocast_control_client::{ClusterSecret, Role};
 use ferrocast_live::Hubs;
 use ferrocast_relay::{OwnersError, RelayConfig, RelaySource, StreamOwners};
@@ -84,7 +85,7 @@ struct LoopbackOwners {
 
 #[async_trait]
 impl StreamOwners for LoopbackOwners {
-    async fn relay_url(&self, stream_id: &str) -> Result<Option<String>, OwnersError> {
+    async fn relay_url(&self, stream_id: &StreamId) -> Result<Option<String>, OwnersError> {
         let live = self.hubs.get(stream_id).is_some_and(|hub| !hub.is_ended());
         Ok(live.then(|| self.url.clone()))
     }
@@ -105,15 +106,16 @@ mod tests {
         let server = tokio::spawn(relay.serve(hubs.clone(), stop.clone()));
 
         let deadline = std::time::Duration::from_secs(10);
-        let offline = tokio::time::timeout(deadline, source.subscribe("s"))
+        let s = &StreamId::new("s");
+        let offline = tokio::time::timeout(deadline, source.subscribe(s))
             .await
             .unwrap();
         assert!(matches!(offline, Err(LiveError::Offline)));
 
-        let hub = hubs.start("s");
+        let hub = hubs.start(s);
         let key = Frame::keyframe(0, &[0x17, 1, 0, 0, 0, 1]);
         hub.publish(key.clone());
-        let (_edge_hub, subscription) = tokio::time::timeout(deadline, source.subscribe("s"))
+        let (_edge_hub, subscription) = tokio::time::timeout(deadline, source.subscribe(s))
             .await
             .unwrap()
             .unwrap();

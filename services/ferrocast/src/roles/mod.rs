@@ -31,6 +31,6 @@ pub fn node_id(configured: Option<&str>, role: &str) -> String {
     }
     format!(
         "{role}-{}",
-        &ferrocast_control::credentials::new_stream_id()[..6]
+        &ferrocast_control::credentials::new_stream_id().as_str()[..6]
     )
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrocast_base::lock;
+use ferrocast_base::{Epoch, StreamId, lock};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -14,9 +14,9 @@ use tokio_util::task::TaskTracker;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishReport {
     /// The stream.
-    pub stream_id: String,
+    pub stream_id: StreamId,
     /// Its lease epoch.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// Media bytes received since the publish started.
     pub bytes_in: u64,
     /// When its newest segment was indexed (when it started, before the first).
@@ -79,7 +79,7 @@ impl PublishStats {
 /// Registry of the publishes running on this origin.
 #[derive(Default)]
 pub struct Publishing {
-    live: Mutex<HashMap<String, (u64, Arc<PublishStats>)>>,
+    live: Mutex<HashMap<StreamId, (Epoch, Arc<PublishStats>)>>,
     endings: TaskTracker,
 }
 
@@ -87,7 +87,7 @@ impl Publishing {
     /// Registers a publish; the returned stats are fed by the publish session. An older
     /// session of the stream is taken over (its token cancelled); a session older than the
     /// registered one is taken over at once.
-    pub fn add(&self, stream_id: &str, epoch: u64) -> Arc<PublishStats> {
+    pub fn add(&self, stream_id: &StreamId, epoch: Epoch) -> Arc<PublishStats> {
         let stats = Arc::new(PublishStats::new());
         let mut live = lock(&self.live);
         if let Some((current, older)) = live.get(stream_id) {
@@ -97,7 +97,7 @@ impl Publishing {
             }
             older.taken_over.cancel();
         }
-        live.insert(stream_id.to_owned(), (epoch, stats.clone()));
+        live.insert(stream_id.clone(), (epoch, stats.clone()));
         stats
     }
 
@@ -108,7 +108,7 @@ impl Publishing {
     }
 
     /// Unregisters a publish, unless a newer epoch replaced it.
-    pub fn remove(&self, stream_id: &str, epoch: u64) {
+    pub fn remove(&self, stream_id: &StreamId, epoch: Epoch) {
         let mut live = lock(&self.live);
         if live
             .get(stream_id)
@@ -153,32 +153,34 @@ mod tests {
     #[test]
     fn a_newer_epoch_survives_the_old_sessions_removal() {
         let publishing = Publishing::default();
-        publishing.add("s", 1).add_bytes(10);
-        publishing.add("s", 2);
-        publishing.remove("s", 1);
+        let s = &StreamId::new("s");
+        publishing.add(s, Epoch(1)).add_bytes(10);
+        publishing.add(s, Epoch(2));
+        publishing.remove(s, Epoch(1));
         let reports = publishing.reports();
         assert_eq!(reports.len(), 1);
-        assert_eq!((reports[0].epoch, reports[0].bytes_in), (2, 0));
-        publishing.remove("s", 2);
+        assert_eq!((reports[0].epoch, reports[0].bytes_in), (Epoch(2), 0));
+        publishing.remove(s, Epoch(2));
         assert!(publishing.reports().is_empty());
     }
 
     #[test]
     fn a_newer_epoch_takes_the_older_session_over() {
         let publishing = Publishing::default();
-        let first = publishing.add("s", 1);
-        let second = publishing.add("s", 2);
+        let s = &StreamId::new("s");
+        let first = publishing.add(s, Epoch(1));
+        let second = publishing.add(s, Epoch(2));
         assert!(first.taken_over().is_cancelled());
         assert!(!second.taken_over().is_cancelled());
-        let stale = publishing.add("s", 1);
+        let stale = publishing.add(s, Epoch(1));
         assert!(stale.taken_over().is_cancelled() && !second.taken_over().is_cancelled());
-        assert_eq!(publishing.reports()[0].epoch, 2);
+        assert_eq!(publishing.reports()[0].epoch, Epoch(2));
     }
 
     #[tokio::test(start_paused = true)]
     async fn media_age_is_the_time_since_the_last_frame() {
         let publishing = Publishing::default();
-        let stats = publishing.add("s", 1);
+        let stats = publishing.add(&StreamId::new("s"), Epoch(1));
         tokio::time::advance(Duration::from_millis(700)).await;
         stats.media_received();
         tokio::time::advance(Duration::from_millis(300)).await;

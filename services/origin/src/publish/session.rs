@@ -68,8 +68,7 @@ impl PublishSession {
         });
         let stats = deps.publishing.add(&grant.stream_id, grant.epoch);
         let (uploads, uploader) = Uploader::new(&grant, start, config, deps, stats.clone());
-        let upload_span =
-            tracing::info_span!("uploader", stream_id = %grant.stream_id, epoch = grant.epoch);
+        let upload_span = tracing::info_span!("uploader", stream_id = %grant.stream_id, epoch = grant.epoch.get());
         let uploader: JoinHandle<Outcome> = tokio::spawn(uploader.run().instrument(upload_span));
         let (hub, claim) = deps.hubs.join(&grant.stream_id);
         let ending = Ending {
@@ -175,7 +174,7 @@ impl PublishSession {
             return;
         }
         ending.spawn();
-        tracing::info!(epoch = self.grant.epoch, "publish ended");
+        tracing::info!(epoch = self.grant.epoch.get(), "publish ended");
     }
 
     /// The hub timestamp of a session-normalized one: continues after an earlier session's.

@@ -11,6 +11,7 @@ mod retention;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_control_client::PublishGrant;
 use ferrocast_store::{IndexError, SegmentIndex, SegmentRecord, SegmentStore, SessionStart};
 use tokio::sync::Notify;
@@ -54,7 +55,7 @@ impl Shared {
 
 /// The publish session's end of the queue.
 pub struct Uploads {
-    stream_id: String,
+    stream_id: StreamId,
     shared: Arc<Shared>,
 }
 
@@ -76,12 +77,12 @@ impl Uploads {
 
 /// The upload loop of one publish session.
 pub struct Uploader {
-    stream_id: String,
-    epoch: u64,
+    stream_id: StreamId,
+    epoch: Epoch,
     index: Arc<dyn SegmentIndex>,
     store: SegmentStore,
     retention: Retention,
-    next_msn: u64,
+    next_msn: Msn,
     /// The session's first listed segment follows an earlier session.
     discontinuity_first: bool,
     retired: Vec<SegmentRecord>,
@@ -235,9 +236,9 @@ impl Uploader {
             let started = Instant::now();
             // Stamped at every try: how late it is listed decides how long it stays shown.
             record.listed_at_ms = unix_millis();
-            let retain = self
-                .retention
-                .retain_for(record.msn, media_end_ms, record.listed_at_ms);
+            let retain =
+                self.retention
+                    .retain_for(record.msn.get(), media_end_ms, record.listed_at_ms);
             let appending = self.index.append(&self.stream_id, record.clone(), retain);
             let appended = timeout(INDEX_TIMEOUT, appending)
                 .await
@@ -246,7 +247,7 @@ impl Uploader {
                 Ok(trimmed) => trimmed,
                 Err(IndexError::StaleEpoch { current, .. }) => {
                     metrics::index_write_failed(started.elapsed(), true);
-                    tracing::warn!(stream_id = %self.stream_id, epoch = self.epoch, current, "fenced out by a newer publisher");
+                    tracing::warn!(stream_id = %self.stream_id, epoch = self.epoch.get(), current = current.get(), "fenced out by a newer publisher");
                     return false;
                 }
                 Err(IndexError::SequenceRewind { last, .. }) => match self.is_listed(&record).await
@@ -255,7 +256,7 @@ impl Uploader {
                     Some(true) => Vec::new(),
                     Some(false) => {
                         metrics::index_write_failed(started.elapsed(), true);
-                        tracing::error!(stream_id = %self.stream_id, msn = record.msn, last, "index is ahead of this session; stopping its uploads");
+                        tracing::error!(stream_id = %self.stream_id, msn = record.msn.get(), last = last.get(), "index is ahead of this session; stopping its uploads");
                         return false;
                     }
                     None => {
@@ -265,15 +266,15 @@ impl Uploader {
                 },
                 Err(error) => {
                     metrics::index_write_failed(started.elapsed(), false);
-                    tracing::warn!(stream_id = %self.stream_id, msn = record.msn, %error, retry_in = ?backoff, "segment append failed; retrying");
+                    tracing::warn!(stream_id = %self.stream_id, msn = record.msn.get(), %error, retry_in = ?backoff, "segment append failed; retrying");
                     self.pause_listing(&mut backoff).await;
                     continue;
                 }
             };
             metrics::segment_indexed(started.elapsed());
             self.stats.segment_indexed();
-            tracing::debug!(stream_id = %self.stream_id, msn = record.msn, seq = segment.seq, "segment indexed");
-            self.next_msn += 1;
+            tracing::debug!(stream_id = %self.stream_id, msn = record.msn.get(), seq = segment.seq, "segment indexed");
+            self.next_msn = self.next_msn.next();
             self.discontinuity_first = false;
             self.shared.lock().listed(segment.seq);
             for old in trimmed {
@@ -318,9 +319,9 @@ impl Uploader {
         self.delete_seq(record.epoch, record.seq).await;
     }
 
-    async fn delete_seq(&self, epoch: u64, seq: u64) {
+    async fn delete_seq(&self, epoch: Epoch, seq: u64) {
         if let Err(error) = self.store.delete(&self.stream_id, epoch, seq).await {
-            tracing::warn!(stream_id = %self.stream_id, epoch, seq, %error, "old segment object not deleted");
+            tracing::warn!(stream_id = %self.stream_id, epoch = epoch.get(), seq, %error, "old segment object not deleted");
         }
     }
 }
@@ -332,11 +333,11 @@ fn keep_ms(config: &OriginConfig) -> i64 {
 }
 
 /// Counts and logs segments dropped from a stream's queue.
-fn report_drops(stream_id: &str, dropped: &[Dropped]) {
+fn report_drops(stream_id: &StreamId, dropped: &[Dropped]) {
     for drop in dropped {
         metrics::segment_dropped(drop.reason.as_str());
         tracing::error!(
-            stream_id,
+            stream_id = stream_id.as_str(),
             seq = drop.seq,
             reason = drop.reason.as_str(),
             "segment dropped from the upload buffer"

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ferrocast_base::{Epoch, PlaybackId, StreamId};
 use ferrocast_control_client::{
     AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
 };
@@ -24,6 +25,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub const STREAM: &str = "stream-1";
+
+/// [`STREAM`], typed.
+pub fn stream_id() -> StreamId {
+    StreamId::new(STREAM)
+}
 
 /// An in-memory object store whose PUTs can be held, like a server stopped with SIGSTOP: a
 /// held PUT lands when the store resumes, whether or not its caller still waits.
@@ -120,13 +126,16 @@ impl PublishAuthorizer for RecordingControl {
         Err(AuthError::UnknownStream)
     }
     async fn release(&self, grant: &PublishGrant) {
-        self.released.lock().unwrap().push(grant.epoch);
+        self.released.lock().unwrap().push(grant.epoch.get());
     }
 }
 
 #[async_trait]
 impl StreamDirectory for RecordingControl {
-    async fn resolve_playback(&self, _playback_id: &str) -> Result<Option<String>, DirectoryError> {
+    async fn resolve_playback(
+        &self,
+        _playback_id: &PlaybackId,
+    ) -> Result<Option<StreamId>, DirectoryError> {
         Ok(None)
     }
 }
@@ -176,9 +185,9 @@ impl Harness {
 
     pub async fn start(&self, epoch: u64) -> PublishSession {
         let grant = PublishGrant {
-            stream_id: STREAM.into(),
+            stream_id: stream_id(),
             playback_id: "pb".into(),
-            epoch,
+            epoch: Epoch(epoch),
         };
         PublishSession::start(grant, &self.config, &self.deps, None, &self.shutdown)
             .await
@@ -194,7 +203,12 @@ impl Harness {
     }
 
     pub async fn state(&self) -> IndexState {
-        self.index.inner().load(STREAM).await.unwrap().unwrap()
+        self.index
+            .inner()
+            .load(&stream_id())
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// Whether every listed record's object is in the store (objects named by seq = msn
@@ -204,11 +218,11 @@ impl Harness {
         for record in self.state().await.segments {
             if self
                 .store
-                .get(STREAM, record.epoch, record.msn)
+                .get(&stream_id(), record.epoch, record.msn.get())
                 .await
                 .is_err()
             {
-                missing.push(record.msn);
+                missing.push(record.msn.get());
             }
         }
         missing
@@ -265,10 +279,10 @@ impl Encoder {
 
 /// Asserts the listed msns are contiguous; returns the msns that start a discontinuity.
 pub fn discontinuities(state: &IndexState) -> Vec<u64> {
-    let msns: Vec<u64> = state.segments.iter().map(|s| s.msn).collect();
+    let msns: Vec<u64> = state.segments.iter().map(|s| s.msn.get()).collect();
     let first = msns.first().copied().unwrap_or_default();
     let contiguous: Vec<u64> = (first..first + msns.len() as u64).collect();
     assert_eq!(msns, contiguous, "listed msns have a hole");
     let flagged = state.segments.iter().filter(|s| s.discontinuity);
-    flagged.map(|s| s.msn).collect()
+    flagged.map(|s| s.msn.get()).collect()
 }
