@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 
+use ferrocast_base::Msn;
 use ferrocast_media::hls::shown_from;
 
 /// The most segments kept listed, whatever the lateness (about 33 minutes of 2 s segments).
@@ -23,7 +24,7 @@ pub struct Retention {
     hidden: usize,
     keep_ms: i64,
     /// msn, and (listed at, media end) in Unix ms, in msn order.
-    msns: VecDeque<u64>,
+    msns: VecDeque<Msn>,
     listed: VecDeque<(i64, i64)>,
 }
 
@@ -44,7 +45,7 @@ impl Retention {
     /// How many segments the index must retain when `msn` is listed at `listed_at_ms` (Unix
     /// ms), its media having ended at `media_end_ms`. Called again for the same msn (a retried
     /// append) it replaces the earlier listing time.
-    pub fn retain_for(&mut self, msn: u64, media_end_ms: i64, listed_at_ms: i64) -> usize {
+    pub fn retain_for(&mut self, msn: Msn, media_end_ms: i64, listed_at_ms: i64) -> usize {
         if self.msns.back() == Some(&msn) {
             self.msns.pop_back();
             self.listed.pop_back();
@@ -63,7 +64,8 @@ impl Retention {
         let prune = first.min(self.msns.len().saturating_sub(self.window));
         self.msns.drain(..prune);
         self.listed.drain(..prune);
-        let span = usize::try_from(msn.saturating_sub(oldest_shown) + 1).unwrap_or(MAX_RETAIN);
+        let behind = msn.get().saturating_sub(oldest_shown.get());
+        let span = usize::try_from(behind + 1).unwrap_or(MAX_RETAIN);
         (span + self.hidden)
             .max(self.base)
             .min(MAX_RETAIN.max(self.base))
@@ -83,7 +85,7 @@ mod tests {
         let retained: Vec<usize> = (0..40u64)
             .map(|msn| {
                 let end = msn as i64 * SEGMENT_MS;
-                retention.retain_for(msn, end, end + 100)
+                retention.retain_for(Msn(msn), end, end + 100)
             })
             .collect();
         assert!(
@@ -99,7 +101,7 @@ mod tests {
         let resume = 30 * SEGMENT_MS;
         let mut last = 0;
         for msn in 0..30u64 {
-            last = retention.retain_for(msn, (msn as i64 + 1) * SEGMENT_MS, resume);
+            last = retention.retain_for(Msn(msn), (msn as i64 + 1) * SEGMENT_MS, resume);
         }
         assert_eq!(
             last,
@@ -110,7 +112,7 @@ mod tests {
         for step in 1..30u64 {
             let now = resume + step as i64 * SEGMENT_MS;
             let msn = 29 + step;
-            let retained = retention.retain_for(msn, now - 100, now) as u64;
+            let retained = retention.retain_for(Msn(msn), now - 100, now) as u64;
             assert!(
                 (msn + 1).saturating_sub(retained) <= step,
                 "burst segment {step} retained at msn {msn}: {retained}"
@@ -120,7 +122,7 @@ mod tests {
         let mut retained = 0;
         for msn in 59..200u64 {
             let now = resume + (msn as i64 - 29) * SEGMENT_MS;
-            retained = retention.retain_for(msn, now - 100, now);
+            retained = retention.retain_for(Msn(msn), now - 100, now);
         }
         assert!((12..=13).contains(&retained), "{retained}");
     }
@@ -128,8 +130,8 @@ mod tests {
     #[test]
     fn a_retried_append_replaces_its_listing_time() {
         let mut retention = Retention::new(12, 6, KEEP_MS);
-        retention.retain_for(0, 0, 100);
-        retention.retain_for(0, 0, 60_000);
+        retention.retain_for(Msn(0), 0, 100);
+        retention.retain_for(Msn(0), 0, 60_000);
         assert_eq!(retention.msns.len(), 1);
     }
 
@@ -137,7 +139,7 @@ mod tests {
     fn bounded() {
         let mut retention = Retention::new(12, 6, KEEP_MS);
         for msn in 0..5_000u64 {
-            assert!(retention.retain_for(msn, 0, 1_000_000_000) <= MAX_RETAIN);
+            assert!(retention.retain_for(Msn(msn), 0, 1_000_000_000) <= MAX_RETAIN);
         }
         assert!(retention.msns.len() <= MAX_RETAIN);
     }
