@@ -1,7 +1,9 @@
 //! What origins and edges need of the control plane, without its server side: the
 //! boundaries they call ([`PublishAuthorizer`], [`StreamDirectory`]), the gRPC
 //! [`ControlClient`] that implements them for the cluster, and the [`heartbeat`] loop that
-//! reports a node's liveness and load.
+//! reports a node's liveness and load. Its methods take and answer typed values (ids from
+//! `ferrocast_base`, a [`heartbeat::Beat`], a [`LookupBy`] and a [`FoundStream`]); the proto
+//! messages are built and read inside this crate only.
 //!
 //! `ferrocast-control` (the server, and `LocalControl` for `ferrocast dev`) implements the
 //! same boundaries. The cluster credential types of [`ferrocast_proto::auth`] a node needs
