@@ -1,10 +1,16 @@
 //! The error type of RTMP connections.
 
+use std::error::Error;
 use std::time::Duration;
 
 use crate::reader::ChunkError;
 
 /// Why an RTMP connection ended abnormally.
+///
+/// [`RtmpError::Handshake`] and [`RtmpError::Protocol`] keep their cause as a boxed error: one
+/// of our own rules' messages, the AMF0 reader's error, or `rml_rtmp`'s, whose types must not
+/// appear in this crate's API (ADR 0001). The cause is in their text too, because logs print
+/// only `{error}`.
 #[derive(Debug, thiserror::Error)]
 pub enum RtmpError {
     /// The socket failed.
@@ -21,10 +27,10 @@ pub enum RtmpError {
     WriteTimeout(Duration),
     /// The handshake bytes were invalid.
     #[error("rtmp handshake failed: {0}")]
-    Handshake(String),
+    Handshake(#[source] Box<dyn Error + Send + Sync>),
     /// The peer sent bytes that are not valid RTMP.
     #[error("rtmp protocol error: {0}")]
-    Protocol(String),
+    Protocol(#[source] Box<dyn Error + Send + Sync>),
     /// The peer made `rml_rtmp` panic; the session state is unusable.
     #[error("rtmp parser panicked on malformed input")]
     ParserPanicked,

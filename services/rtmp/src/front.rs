@@ -118,9 +118,9 @@ impl Screen {
         if let Some((count, limit)) = limit
             && count > limit
         {
-            return Err(RtmpError::Protocol(format!(
-                "more than {limit} {name} commands"
-            )));
+            return Err(RtmpError::Protocol(
+                format!("more than {limit} {name} commands").into(),
+            ));
         }
         match name {
             // `rml_rtmp` reads the properties of `connect`'s command object.
@@ -128,9 +128,9 @@ impl Screen {
                 "connect without a command object".into(),
             )),
             // ... and removes the stream name of `play` and `publish`, and `publish`'s type.
-            "play" | "publish" if values.len() < 4 => {
-                Err(RtmpError::Protocol(format!("{name} without a stream name")))
-            }
+            "play" | "publish" if values.len() < 4 => Err(RtmpError::Protocol(
+                format!("{name} without a stream name").into(),
+            )),
             "publish" if values.len() == 4 => {
                 // The publishing type is optional in practice; "live" is what it means.
                 let mut payload = Vec::new();
@@ -177,17 +177,20 @@ fn judge_user_control(payload: &[u8]) -> Result<Verdict, RtmpError> {
 
 fn read_amf(payload: &[u8]) -> Result<Vec<Value>, RtmpError> {
     if payload.len() > MAX_AMF_MESSAGE {
-        return Err(RtmpError::Protocol(format!(
-            "amf0 message of {} bytes exceeds {MAX_AMF_MESSAGE}",
-            payload.len()
-        )));
+        return Err(RtmpError::Protocol(
+            format!(
+                "amf0 message of {} bytes exceeds {MAX_AMF_MESSAGE}",
+                payload.len()
+            )
+            .into(),
+        ));
     }
     amf0::read_values(payload, amf0::Limits::default())
-        .map_err(|error| RtmpError::Protocol(error.to_string()))
+        .map_err(|error| RtmpError::Protocol(Box::new(error)))
 }
 
 fn malformed(type_id: u8) -> RtmpError {
-    RtmpError::Protocol(format!("malformed control message of type {type_id}"))
+    RtmpError::Protocol(format!("malformed control message of type {type_id}").into())
 }
 
 /// Appends `message` as one Type 0 chunk (with an extended timestamp where needed), for a
@@ -341,5 +344,18 @@ mod tests {
         let mut message = command(&[]);
         message.payload = Bytes::from(vec![0x05; MAX_AMF_MESSAGE + 1]);
         assert!(Screen::default().judge(&message).is_err());
+    }
+
+    #[test]
+    fn broken_amf_keeps_the_readers_error_as_its_cause() {
+        let mut message = command(&[]);
+        // A string marker whose length runs past the payload.
+        message.payload = Bytes::from_static(&[0x02, 0x00, 0x10, b'a']);
+        let Err(error) = Screen::default().judge(&message) else {
+            panic!("truncated amf0 was accepted");
+        };
+        assert!(matches!(error, RtmpError::Protocol(_)), "{error}");
+        let cause = std::error::Error::source(&error).expect("the reader's error is kept");
+        assert!(cause.is::<ferrocast_media::MediaError>(), "{cause}");
     }
 }

@@ -38,9 +38,9 @@ impl ServerHandshake {
         if c0 == VERSION {
             return Ok(());
         }
-        Err(RtmpError::Handshake(format!(
-            "unsupported rtmp version {c0}"
-        )))
+        Err(RtmpError::Handshake(
+            format!("unsupported rtmp version {c0}").into(),
+        ))
     }
 
     /// S0+S1+S2 for the client's C0+C1.
@@ -67,7 +67,7 @@ impl ServerHandshake {
     fn process(&mut self, bytes: &[u8]) -> Result<HandshakeProcessResult, RtmpError> {
         match catch_unwind(AssertUnwindSafe(|| self.inner.process_bytes(bytes))) {
             Ok(Ok(progress)) => Ok(progress),
-            Ok(Err(error)) => Err(RtmpError::Handshake(error.to_string())),
+            Ok(Err(error)) => Err(RtmpError::Handshake(Box::new(error))),
             Err(_) => Err(RtmpError::ParserPanicked),
         }
     }

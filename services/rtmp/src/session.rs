@@ -3,7 +3,7 @@
 //! machine; its replies and our own statuses come out as bytes, its decisions as [`Event`]s.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Display;
+use std::error::Error;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bytes::Bytes;
@@ -322,10 +322,13 @@ fn mask_key(results: &mut [ServerSessionResult], key: &str) {
 
 /// Runs a call into `rml_rtmp`, turning its errors and panics into [`RtmpError`]. Our front
 /// keeps every input we know of that makes it panic away from it; this stays as the last line.
-pub(crate) fn guarded<T, E: Display>(call: impl FnOnce() -> Result<T, E>) -> Result<T, RtmpError> {
+pub(crate) fn guarded<T, E>(call: impl FnOnce() -> Result<T, E>) -> Result<T, RtmpError>
+where
+    E: Error + Send + Sync + 'static,
+{
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(RtmpError::Protocol(error.to_string())),
+        Ok(Err(error)) => Err(RtmpError::Protocol(Box::new(error))),
         Err(_) => Err(RtmpError::ParserPanicked),
     }
 }

@@ -6,6 +6,7 @@
 mod admission;
 mod browser;
 mod cluster;
+mod cluster_auth;
 mod hostile;
 mod http_defences;
 mod ingest;

@@ -282,5 +282,5 @@ impl Packager {
 }
 
 #[cfg(test)]
-#[path = "packager_tests.rs"]
+#[path = "packager_tests/mod.rs"]
 mod tests;
