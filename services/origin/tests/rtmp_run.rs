@@ -12,6 +12,7 @@
 
 // Only the files these tests use: `support/mod.rs` is the uploader tests' harness.
 mod support {
+    pub mod feed;
     pub mod rtmp_client;
     pub mod running;
 }
@@ -22,7 +23,8 @@ use ferrocast_base::lock;
 use ferrocast_media::rtmp_chunk::message_type;
 use ferrocast_rtmp::reader::Message;
 use ferrocast_rtmp::testing::{message_chunks, set_chunk_size};
-use support::rtmp_client::{ANSWER_WITHIN, Feed, RtmpClient, Status};
+use support::feed::Feed;
+use support::rtmp_client::{ANSWER_WITHIN, RtmpClient, Status};
 use support::running::{APP, KEY, Origin, PLAYBACK_ID, config};
 
 /// A connection whose bytes are wrong at once is closed within this.

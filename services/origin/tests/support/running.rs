@@ -25,7 +25,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
-use super::rtmp_client::{ANSWER_WITHIN, Feed};
+use super::feed::Feed;
+use super::rtmp_client::ANSWER_WITHIN;
 
 /// The RTMP application publishers and players use.
 pub const APP: &str = "live";
