@@ -19,7 +19,7 @@ mod support {
 
 use std::time::Duration;
 
-use ferrocast_base::lock;
+use ferrocast_base::{Epoch, lock};
 use ferrocast_media::rtmp_chunk::message_type;
 use ferrocast_rtmp::reader::Message;
 use ferrocast_rtmp::testing::{message_chunks, set_chunk_size};
@@ -41,7 +41,7 @@ fn status(level: &str, code: &str) -> Status {
 /// object stored with the listed size, as MPEG-TS holding at least `min_bytes`.
 async fn check_listed(origin: &Origin, count: usize, min_bytes: usize) {
     let listed = origin.listed().await;
-    let msns: Vec<u64> = listed.iter().map(|record| record.msn).collect();
+    let msns: Vec<u64> = listed.iter().map(|record| record.msn.get()).collect();
     assert_eq!(msns, (0..count as u64).collect::<Vec<_>>(), "{listed:?}");
     for record in &listed {
         let object = origin.object(record).await;
@@ -197,5 +197,5 @@ async fn a_shutdown_stores_the_last_segment_of_a_running_publish() {
     let last = &listed[2];
     assert!(last.duration_ms > 0 && last.duration_ms < 1000, "{last:?}");
     check_listed(&origin, 3, 15 * 300).await;
-    assert_eq!(*lock(&origin.control.released), vec![1]);
+    assert_eq!(*lock(&origin.control.released), vec![Epoch(1)]);
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use ferrocast_base::{Epoch, Msn, PlaybackId, StreamId};
 use ferrocast_control_client::{ClientError, DirectoryError, StreamDirectory};
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
 use ferrocast_live::{Frame, FrameKind, Hub, Hubs};
@@ -28,8 +29,13 @@ use tokio_util::sync::CancellationToken;
 pub const STREAM_ID: &str = "stream-1";
 /// Its playback id.
 pub const PLAYBACK_ID: &str = "pb-1";
+/// The one stream's id, typed.
+pub fn stream_id() -> StreamId {
+    StreamId::new(STREAM_ID)
+}
+
 /// The epoch its segments were written under, which is also its playlist's generation.
-pub const EPOCH: u64 = 1;
+pub const EPOCH: Epoch = Epoch(1);
 /// Longest wait for any answer of the edge: reaching it means the answer never came.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
@@ -38,8 +44,11 @@ pub struct OneStream;
 
 #[async_trait]
 impl StreamDirectory for OneStream {
-    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
-        Ok((playback_id == PLAYBACK_ID).then(|| STREAM_ID.to_owned()))
+    async fn resolve_playback(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<StreamId>, DirectoryError> {
+        Ok((playback_id.as_str() == PLAYBACK_ID).then(stream_id))
     }
 }
 
@@ -52,7 +61,7 @@ fn index_down() -> IndexError {
 
 #[async_trait]
 impl StreamDirectory for Unreachable {
-    async fn resolve_playback(&self, _: &str) -> Result<Option<String>, DirectoryError> {
+    async fn resolve_playback(&self, _: &PlaybackId) -> Result<Option<StreamId>, DirectoryError> {
         let timed_out = ClientError::Timeout(Duration::from_secs(1));
         Err(DirectoryError::Unavailable(timed_out))
     }
@@ -60,21 +69,21 @@ impl StreamDirectory for Unreachable {
 
 #[async_trait]
 impl SegmentIndex for Unreachable {
-    async fn open_session(&self, _: &str, _: u64) -> Result<SessionStart, IndexError> {
+    async fn open_session(&self, _: &StreamId, _: Epoch) -> Result<SessionStart, IndexError> {
         Err(index_down())
     }
     async fn append(
         &self,
-        _: &str,
+        _: &StreamId,
         _: SegmentRecord,
         _: usize,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
         Err(index_down())
     }
-    async fn close_session(&self, _: &str, _: u64) -> Result<(), IndexError> {
+    async fn close_session(&self, _: &StreamId, _: Epoch) -> Result<(), IndexError> {
         Err(index_down())
     }
-    async fn load(&self, _: &str) -> Result<Option<IndexState>, IndexError> {
+    async fn load(&self, _: &StreamId) -> Result<Option<IndexState>, IndexError> {
         Err(index_down())
     }
     fn changes(&self) -> broadcast::Receiver<IndexChange> {
@@ -109,14 +118,17 @@ impl Backends {
     /// Stores `objects` and lists them as the stream's segments (msn = seq = position),
     /// two seconds each and listed just now, as an origin would have.
     pub async fn list_segments(&self, objects: &[Bytes]) {
-        self.index.open_session(STREAM_ID, EPOCH).await.unwrap();
+        self.index.open_session(&stream_id(), EPOCH).await.unwrap();
         let now_ms = unix_millis();
         let count = objects.len() as i64;
         for (seq, object) in (0u64..).zip(objects) {
-            let put = self.store.put(STREAM_ID, EPOCH, seq, object.clone());
-            put.await.unwrap();
+            let stored = self
+                .store
+                .put(&stream_id(), EPOCH, seq, object.clone())
+                .await;
+            stored.unwrap();
             let record = SegmentRecord {
-                msn: seq,
+                msn: Msn(seq),
                 epoch: EPOCH,
                 seq,
                 duration_ms: 2000,
@@ -125,13 +137,13 @@ impl Backends {
                 listed_at_ms: now_ms,
                 discontinuity: false,
             };
-            self.index.append(STREAM_ID, record, 100).await.unwrap();
+            self.index.append(&stream_id(), record, 100).await.unwrap();
         }
     }
 
     /// Starts the stream's live hub, as ingest does when a publish starts.
     pub fn go_live(&self) -> Arc<Hub> {
-        self.hubs.start(STREAM_ID)
+        self.hubs.start(&stream_id())
     }
 }
 

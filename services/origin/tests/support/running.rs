@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use ferrocast_base::lock;
+use ferrocast_base::{Epoch, PlaybackId, StreamId, lock};
 use ferrocast_control_client::{
     AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
 };
@@ -34,6 +34,11 @@ pub const APP: &str = "live";
 pub const STREAM_ID: &str = "stream-1";
 /// Its public playback id, which RTMP players ask for.
 pub const PLAYBACK_ID: &str = "pb-1";
+/// The one stream's id, typed.
+pub fn stream_id() -> StreamId {
+    StreamId::new(STREAM_ID)
+}
+
 /// Its stream key.
 pub const KEY: &str = "sk-stream-1-secret";
 
@@ -43,7 +48,7 @@ pub const KEY: &str = "sk-stream-1-secret";
 pub struct OneStreamControl {
     epochs: AtomicU64,
     /// Epochs whose lease was released, in order.
-    pub released: Mutex<Vec<u64>>,
+    pub released: Mutex<Vec<Epoch>>,
 }
 
 #[async_trait]
@@ -53,13 +58,13 @@ impl PublishAuthorizer for OneStreamControl {
             return Err(AuthError::WrongApp(app.to_owned()));
         }
         if key != KEY {
-            let stream_id = STREAM_ID.to_owned();
+            let stream_id = stream_id();
             return Err(AuthError::WrongKey { stream_id });
         }
         Ok(PublishGrant {
             stream_id: STREAM_ID.into(),
             playback_id: PLAYBACK_ID.into(),
-            epoch: self.epochs.fetch_add(1, Ordering::Relaxed) + 1,
+            epoch: Epoch(self.epochs.fetch_add(1, Ordering::Relaxed) + 1),
         })
     }
 
@@ -70,8 +75,11 @@ impl PublishAuthorizer for OneStreamControl {
 
 #[async_trait]
 impl StreamDirectory for OneStreamControl {
-    async fn resolve_playback(&self, playback_id: &str) -> Result<Option<String>, DirectoryError> {
-        Ok((playback_id == PLAYBACK_ID).then(|| STREAM_ID.to_owned()))
+    async fn resolve_playback(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<StreamId>, DirectoryError> {
+        Ok((playback_id.as_str() == PLAYBACK_ID).then(stream_id))
     }
 }
 
@@ -139,13 +147,21 @@ impl Origin {
 
     /// Whether the index has ever heard of the stream (a publish session opened).
     pub async fn stream_known(&self) -> bool {
-        let state = self.index.load(STREAM_ID).await.expect("the memory index");
+        let state = self
+            .index
+            .load(&stream_id())
+            .await
+            .expect("the memory index");
         state.is_some()
     }
 
     /// The segments the index lists for the stream.
     pub async fn listed(&self) -> Vec<SegmentRecord> {
-        let state = self.index.load(STREAM_ID).await.expect("the memory index");
+        let state = self
+            .index
+            .load(&stream_id())
+            .await
+            .expect("the memory index");
         state.map(|state| state.segments).unwrap_or_default()
     }
 
@@ -170,8 +186,7 @@ impl Origin {
 
     /// The stored object of a listed segment.
     pub async fn object(&self, record: &SegmentRecord) -> Bytes {
-        let reading = self.store.get(STREAM_ID, record.epoch, record.seq);
-        let found = reading.await;
+        let found = self.store.get(&stream_id(), record.epoch, record.seq).await;
         found.unwrap_or_else(|error| panic!("segment {} not stored: {error}", record.msn))
     }
 
