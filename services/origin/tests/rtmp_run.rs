@@ -12,6 +12,7 @@
 
 // Only the files these tests use: `support/mod.rs` is the uploader tests' harness.
 mod support {
+    pub mod control;
     pub mod feed;
     pub mod rtmp_client;
     pub mod running;
@@ -23,9 +24,10 @@ use ferrocast_base::{Epoch, lock};
 use ferrocast_media::rtmp_chunk::message_type;
 use ferrocast_rtmp::reader::Message;
 use ferrocast_rtmp::testing::{message_chunks, set_chunk_size};
+use support::control::{APP, KEY, PLAYBACK_ID};
 use support::feed::Feed;
 use support::rtmp_client::{ANSWER_WITHIN, RtmpClient, Status};
-use support::running::{APP, KEY, Origin, PLAYBACK_ID, config};
+use support::running::{Origin, config};
 
 /// A connection whose bytes are wrong at once is closed within this.
 const PROMPTLY: Duration = Duration::from_secs(3);

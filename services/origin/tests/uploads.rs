@@ -73,7 +73,7 @@ async fn store_outage_loses_no_segment(gops: usize) {
         "the playlist ends when the reconnect window closes"
     );
     assert_eq!(origin.deps.buffers.held_bytes(), 0);
-    assert_eq!(*origin.control.released.lock().unwrap(), vec![1]);
+    assert_eq!(*origin.control.released.lock().unwrap(), vec![Epoch(1)]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -217,7 +217,7 @@ async fn a_newer_session_takes_the_older_over_without_ending_anything() {
     let (hub, _) = origin.deps.hubs.subscribe(&stream_id()).await.unwrap();
     assert!(!hub.is_ended());
     assert!(!origin.state().await.ended);
-    assert_eq!(*origin.control.released.lock().unwrap(), vec![1]);
+    assert_eq!(*origin.control.released.lock().unwrap(), vec![Epoch(1)]);
     assert_eq!(origin.deps.publishing.reports()[0].epoch, Epoch(2));
     drop(second);
     origin.wound_up().await;
@@ -238,7 +238,7 @@ async fn a_started_session_that_is_dropped_still_ends() {
         "the stream is no longer live here"
     );
     origin.wound_up().await;
-    assert_eq!(*origin.control.released.lock().unwrap(), vec![1]);
+    assert_eq!(*origin.control.released.lock().unwrap(), vec![Epoch(1)]);
     assert!(origin.state().await.ended);
     assert!(origin.deps.hubs.get(&stream_id()).is_none());
 }

@@ -1,15 +1,13 @@
 //! Twins for the uploader tests: an object store and an index that fail on demand, a
-//! control stand-in that records lease releases, and a synthetic H.264 publisher.
+//! control stand-in that records lease releases (`control.rs`), and a synthetic H.264 publisher.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_base::{Epoch, PlaybackId, StreamId};
-use ferrocast_control_client::{
-    AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
-};
+use ferrocast_base::Epoch;
+use ferrocast_control_client::PublishGrant;
 use ferrocast_live::Hubs;
 use ferrocast_origin::publish::PublishSession;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing};
@@ -24,12 +22,9 @@ use object_store::{
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub const STREAM: &str = "stream-1";
+pub mod control;
 
-/// [`STREAM`], typed.
-pub fn stream_id() -> StreamId {
-    StreamId::new(STREAM)
-}
+pub use control::{OneStreamControl, stream_id};
 
 /// An in-memory object store whose PUTs can be held, like a server stopped with SIGSTOP: a
 /// held PUT lands when the store resumes, whether or not its caller still waits.
@@ -114,38 +109,12 @@ impl ObjectStore for HaltableStore {
     }
 }
 
-/// Control as far as the origin's publishes need it: records released epochs.
-#[derive(Default)]
-pub struct RecordingControl {
-    pub released: Mutex<Vec<u64>>,
-}
-
-#[async_trait]
-impl PublishAuthorizer for RecordingControl {
-    async fn authorize(&self, _app: &str, _key: &str) -> Result<PublishGrant, AuthError> {
-        Err(AuthError::UnknownStream)
-    }
-    async fn release(&self, grant: &PublishGrant) {
-        self.released.lock().unwrap().push(grant.epoch.get());
-    }
-}
-
-#[async_trait]
-impl StreamDirectory for RecordingControl {
-    async fn resolve_playback(
-        &self,
-        _playback_id: &PlaybackId,
-    ) -> Result<Option<StreamId>, DirectoryError> {
-        Ok(None)
-    }
-}
-
 /// An origin's dependencies over the twins.
 pub struct Harness {
     pub index: Arc<ScriptedIndex>,
     pub objects: Arc<HaltableStore>,
     pub store: SegmentStore,
-    pub control: Arc<RecordingControl>,
+    pub control: Arc<OneStreamControl>,
     pub deps: OriginDeps,
     pub config: OriginConfig,
     pub shutdown: CancellationToken,
@@ -162,7 +131,7 @@ impl Harness {
             first_backoff: Duration::from_millis(200),
         };
         let store = SegmentStore::new(objects.clone(), "live", retry);
-        let control = Arc::new(RecordingControl::default());
+        let control = Arc::new(OneStreamControl::default());
         let deps = OriginDeps {
             authorizer: control.clone(),
             directory: control.clone(),

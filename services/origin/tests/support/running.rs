@@ -1,20 +1,12 @@
 //! An origin served by its real `run` on a loopback listener, over twins: control that knows
-//! one stream and its key, a memory index, a memory object store, in-process hubs.
-//!
-//! Every call the tests make into the library's stream-id APIs (authorization, the
-//! directory, the index, the store) is in this file, so a change of their types is made here.
+//! one stream and its key (`control.rs`), a memory index, a memory object store, in-process
+//! hubs.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use ferrocast_base::{Epoch, PlaybackId, StreamId, lock};
-use ferrocast_control_client::{
-    AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
-};
 use ferrocast_live::Hubs;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps};
 use ferrocast_store::{MemoryIndex, RetryPolicy, SegmentIndex, SegmentRecord, SegmentStore};
@@ -25,63 +17,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
+use super::control::{APP, OneStreamControl, stream_id};
 use super::feed::Feed;
 use super::rtmp_client::ANSWER_WITHIN;
-
-/// The RTMP application publishers and players use.
-pub const APP: &str = "live";
-/// The one stream control knows.
-pub const STREAM_ID: &str = "stream-1";
-/// Its public playback id, which RTMP players ask for.
-pub const PLAYBACK_ID: &str = "pb-1";
-/// The one stream's id, typed.
-pub fn stream_id() -> StreamId {
-    StreamId::new(STREAM_ID)
-}
-
-/// Its stream key.
-pub const KEY: &str = "sk-stream-1-secret";
-
-/// Control as an origin sees it, for one stream: grants [`KEY`] with growing epochs, refuses
-/// any other key, resolves [`PLAYBACK_ID`], and records the leases released.
-#[derive(Default)]
-pub struct OneStreamControl {
-    epochs: AtomicU64,
-    /// Epochs whose lease was released, in order.
-    pub released: Mutex<Vec<Epoch>>,
-}
-
-#[async_trait]
-impl PublishAuthorizer for OneStreamControl {
-    async fn authorize(&self, app: &str, key: &str) -> Result<PublishGrant, AuthError> {
-        if app != APP {
-            return Err(AuthError::WrongApp(app.to_owned()));
-        }
-        if key != KEY {
-            let stream_id = stream_id();
-            return Err(AuthError::WrongKey { stream_id });
-        }
-        Ok(PublishGrant {
-            stream_id: STREAM_ID.into(),
-            playback_id: PLAYBACK_ID.into(),
-            epoch: Epoch(self.epochs.fetch_add(1, Ordering::Relaxed) + 1),
-        })
-    }
-
-    async fn release(&self, grant: &PublishGrant) {
-        lock(&self.released).push(grant.epoch);
-    }
-}
-
-#[async_trait]
-impl StreamDirectory for OneStreamControl {
-    async fn resolve_playback(
-        &self,
-        playback_id: &PlaybackId,
-    ) -> Result<Option<StreamId>, DirectoryError> {
-        Ok((playback_id.as_str() == PLAYBACK_ID).then(stream_id))
-    }
-}
 
 /// The settings of these tests: a segment per one-second GOP of [`Feed`], every segment
 /// kept listed, and a drain of 300 ms for publishes and 2 s to flush.
