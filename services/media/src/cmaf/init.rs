@@ -4,9 +4,9 @@
 
 use bytes::Bytes;
 use mp4_atom::{
-    Atom, Audio, Avc1, Avcc, Codec, Dinf, Dref, Encode, Esds, FixedPoint, Ftyp, Hdlr, Mdhd, Mdia,
-    Minf, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tkhd, Trak, Trex, Url, Visual, Vmhd,
-    esds,
+    Atom, Audio, Avc1, Avcc, Codec, Dinf, Dref, DrefEntry, Encode, Esds, FixedPoint, Ftyp, Hdlr,
+    Mdhd, Mdia, Minf, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tkhd, Trak, Trex, Url,
+    Visual, Vmhd, esds,
 };
 
 use super::mp3;
@@ -146,7 +146,7 @@ fn audio_init(
                 dec_specific,
                 ..Default::default()
             },
-            sl_config: esds::SLConfig::default(),
+            ..Default::default()
         },
     };
     let entry = Mp4a {
@@ -194,7 +194,7 @@ fn media_info(codec: Codec) -> Minf {
     Minf {
         dinf: Dinf {
             dref: Dref {
-                urls: vec![Url::default()],
+                entries: vec![DrefEntry::Url(Url::default())],
             },
         },
         stbl: Stbl {

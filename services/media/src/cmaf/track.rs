@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
-use mp4_atom::{Encode, Mdat, Mfhd, Moof, Tfdt, Tfhd, Traf, Trun, TrunEntry};
+use mp4_atom::{Encode, Mdat, Mfhd, Moof, Tfdt, Tfhd, Traf, Trun, TrunEntry, TrunSamples};
 
 use super::TrackKind;
 use super::init::encode_error;
@@ -154,7 +154,7 @@ impl Writer {
                 } else {
                     NON_SYNC_SAMPLE_FLAGS
                 }),
-                cts: with_cts.then_some(s.cts),
+                cts: with_cts.then_some(i64::from(s.cts)),
             })
             .collect();
         let mut moof = Moof {
@@ -172,7 +172,7 @@ impl Writer {
                 }),
                 trun: vec![Trun {
                     data_offset: Some(0),
-                    entries,
+                    samples: TrunSamples::Explicit(entries),
                 }],
                 ..Default::default()
             }],

@@ -4,8 +4,8 @@
 use mp4_atom::{Decode, Ftyp, Mdat, Moof, Moov, TrunEntry};
 
 use super::*;
-use crate::flv;
 use crate::hls::PackagerConfig;
+use crate::{MediaError, flv};
 
 mod parts;
 mod properties;
@@ -169,18 +169,15 @@ fn decode(data: &[u8]) -> Fragment {
     assert_eq!(traf.trun.len(), 1);
     let trun = &traf.trun[0];
     assert_eq!(trun.data_offset, Some(moof_len as i32 + 8));
-    let sizes: u64 = trun
-        .entries
-        .iter()
-        .map(|e| u64::from(e.size.unwrap()))
-        .sum();
+    let entries: Vec<TrunEntry> = trun.samples.iter().collect();
+    let sizes: u64 = entries.iter().map(|e| u64::from(e.size.unwrap())).sum();
     assert_eq!(sizes, mdat.data.len() as u64);
     Fragment {
         sequence: moof.mfhd.sequence_number,
         track_id: traf.tfhd.track_id,
         base_is_moof: traf.tfhd.default_base_is_moof,
         tfdt: traf.tfdt.as_ref().unwrap().base_media_decode_time,
-        entries: trun.entries.clone(),
+        entries,
         payload: mdat.data,
     }
 }

@@ -76,7 +76,7 @@ pub(super) fn check_session(events: &[Event], continuous: bool) -> [Vec<Fragment
 }
 
 /// 30 fps video (keyframe every `gop` frames) and 44.1 kHz AAC, interleaved by DTS.
-fn av_session(frames: u64, gop: u64, target: u64) -> (Vec<Event>, u64) {
+fn av_session(frames: u64, gop: u64, target: u64) -> (Vec<Event>, usize) {
     let mut session = Session::configured(target, true);
     let mut audio_frame = 0u64;
     let mut audio_fed = 0;
@@ -160,7 +160,7 @@ fn b_frames_carry_signed_composition_offsets() {
     assert_eq!(entries.len(), 40);
     for (i, entry) in entries.iter().enumerate() {
         let cts = if i == 0 { 66 } else { pattern[i % 4] };
-        assert_eq!(entry.cts, Some(cts * 90), "frame {i}");
+        assert_eq!(entry.cts, Some(i64::from(cts) * 90), "frame {i}");
         let sync = i % 20 == 0;
         assert_eq!(
             entry.flags,

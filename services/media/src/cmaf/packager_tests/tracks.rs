@@ -4,6 +4,7 @@
 use mp4_atom::Codec;
 
 use super::*;
+use crate::MediaError;
 
 fn only_codec(moov: &Moov) -> &Codec {
     assert_eq!(moov.trak.len(), 1);
