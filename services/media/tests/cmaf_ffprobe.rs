@@ -155,19 +155,25 @@ fn probe(dir: &Path, name: &str, data: &[u8]) -> (Value, f64, usize) {
     let json: Value = serde_json::from_slice(&output.stdout).expect("ffprobe json");
     let streams = json["streams"].as_array().expect("streams");
     assert_eq!(streams.len(), 1, "{name}: {json}");
-    let duration: f64 = json["format"]["duration"]
+    let end: f64 = json["format"]["duration"]
         .as_str()
         .and_then(|d| d.parse().ok())
         .unwrap_or_else(|| panic!("{name}: no duration in {json}"));
     #[rustfmt::skip]
     let packets = run("ffprobe", &[
-        "-v", "error", "-show_packets", "-show_entries", "packet=pts", "-of", "csv",
+        "-v", "error", "-show_entries", "packet=dts_time", "-of", "csv",
         path_str(&file),
     ]);
-    let count = String::from_utf8_lossy(&packets.stdout)
+    let listed = String::from_utf8_lossy(&packets.stdout).into_owned();
+    let dts: Vec<f64> = listed
         .lines()
-        .filter(|l| l.starts_with("packet"))
-        .count();
+        .filter_map(|l| l.strip_prefix("packet,"))
+        .map(|t| t.parse().expect("packet dts"))
+        .collect();
+    // A fragmented file's duration runs to its last decode time; the media starts at the
+    // first packet's decode time (after the encoder's audio priming or B-frame delay).
+    let duration = end - dts.first().copied().unwrap_or(0.0);
+    let count = dts.len();
     (streams[0].clone(), duration, count)
 }
 

@@ -217,8 +217,9 @@ impl Packager {
         match (tag.codec, tag.packet) {
             (AudioCodec::Aac, AudioPacket::SequenceHeader) => {
                 let config = aac::parse(tag.data)?;
-                self.configure_audio(AudioConfig::Aac(config), tag.data)?;
-                Ok(Vec::new())
+                let mut events = Vec::new();
+                self.configure_audio(AudioConfig::Aac(config), tag.data, &mut events)?;
+                Ok(events)
             }
             (AudioCodec::Aac, AudioPacket::Raw) => {
                 let Some(AudioConfig::Aac(config)) = &self.audio else {
@@ -236,13 +237,11 @@ impl Packager {
             }
             (AudioCodec::Other(SOUND_FORMAT_MP3), _) => {
                 let header = mp3::parse(tag.data)?;
-                self.configure_audio(AudioConfig::Mp3(header), tag.data)?;
-                self.audio_frame(
-                    dts_ms,
-                    tag.data,
-                    header.samples_per_frame(),
-                    header.sample_rate,
-                )
+                let mut events = Vec::new();
+                self.configure_audio(AudioConfig::Mp3(header), tag.data, &mut events)?;
+                let (samples, rate) = (header.samples_per_frame(), header.sample_rate);
+                events.extend(self.audio_frame(dts_ms, tag.data, samples, rate)?);
+                Ok(events)
             }
             (codec @ AudioCodec::Other(_), _) => {
                 self.dropped.audio = true;
@@ -254,9 +253,14 @@ impl Packager {
         }
     }
 
-    /// Takes a (possibly new) audio configuration; a change stages a new init segment and
-    /// makes the next cut opportunity cut.
-    fn configure_audio(&mut self, config: AudioConfig, raw: &[u8]) -> Result<(), MediaError> {
+    /// Takes a (possibly new) audio configuration: the first one joins the open segment, a
+    /// change stages a new init segment and makes the next cut opportunity cut.
+    fn configure_audio(
+        &mut self,
+        config: AudioConfig,
+        raw: &[u8],
+        events: &mut Vec<Event>,
+    ) -> Result<(), MediaError> {
         if self.audio.as_ref() == Some(&config) {
             return Ok(());
         }
@@ -269,6 +273,7 @@ impl Packager {
         };
         self.audio_inits += 1;
         self.parts.stage_init(init);
+        self.parts.join(TrackKind::Audio, events);
         self.audio = Some(config);
         Ok(())
     }

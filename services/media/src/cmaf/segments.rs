@@ -57,6 +57,32 @@ impl Assembler {
         self.staged.push(init);
     }
 
+    /// Lets a track whose first init segment is staged join the open segment at once,
+    /// rather than at the next cut: an MP3 track is configured by its first frame, which
+    /// usually follows the keyframe that opened the first segment. Its parts then start at
+    /// a later index of that segment.
+    pub(super) fn join(&mut self, kind: TrackKind, events: &mut Vec<Event>) {
+        let first = match kind {
+            TrackKind::Video => !self.initialised.video,
+            TrackKind::Audio => !self.initialised.audio,
+        };
+        if !first || self.leading().is_none_or(|leading| leading == kind) {
+            return;
+        }
+        let Some(at) = self.staged.iter().position(|init| init.track == kind) else {
+            return;
+        };
+        let init = self.staged.remove(at);
+        match kind {
+            TrackKind::Video => self.initialised.video = true,
+            TrackKind::Audio => self.initialised.audio = true,
+        }
+        let writer = self.writer(kind);
+        writer.timescale = init.timescale;
+        writer.active = true;
+        events.push(Event::Init(init));
+    }
+
     /// The leading track of the open segment.
     pub(super) fn leading(&self) -> Option<TrackKind> {
         self.open.as_ref().map(|open| open.leading)
