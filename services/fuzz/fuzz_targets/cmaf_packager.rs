@@ -57,6 +57,9 @@ fuzz_target!(|data: &[u8]| {
     let mut events = Vec::new();
     let mut ts_starts = Vec::new();
     let mut largest_body = 0;
+    // Set once the TS packager has dropped the audio track while CMAF still carries it (MP3,
+    // or an AAC configuration ADTS cannot frame): from then on they see different frames.
+    let mut carried_more = false;
     for tag in loose_tags(frames) {
         let track = match tag.tag_type & 0x1F {
             FLV_AUDIO => Track::Audio,
@@ -86,6 +89,7 @@ fuzz_target!(|data: &[u8]| {
                 )
             }
         };
+        carried_more |= ts.dropped_tracks().audio && !packager.dropped_tracks().audio;
         if let Ok(pushed) = pushed {
             events.extend(pushed);
         }
@@ -153,12 +157,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     assert!(parts.is_empty(), "parts of a segment that never ended");
-    // The TS path drops MP3 and AAC configurations ADTS cannot frame, which CMAF carries:
-    // only when it dropped nothing do both see the same frames.
-    let dropped = ts.dropped_tracks();
-    if dropped.audio == packager.dropped_tracks().audio
-        && dropped.video == packager.dropped_tracks().video
-    {
+    if !carried_more {
         assert_eq!(
             cmaf_starts, ts_starts,
             "the renditions cut at different frames"
