@@ -75,8 +75,8 @@ import sys
 
 work, corpus = sys.argv[1], sys.argv[2]
 TARGETS = ["flv_reader", "flv_video", "flv_audio", "avc_config", "avc_annexb",
-           "aac_config", "hls_packager", "relay_frame"]
-# Stream seeds (flv_reader, hls_packager) stop before this many bytes.
+           "aac_config", "hls_packager", "cmaf_packager", "relay_frame"]
+# Stream seeds (flv_reader, hls_packager, cmaf_packager) stop before this many bytes.
 STREAM_CAP = 12 * 1024
 AUDIO, VIDEO, SCRIPT = 8, 9, 18
 
@@ -200,6 +200,8 @@ def split(name, header, tags, seen):
     has_video = any(t[0] == VIDEO for t in tags)
     settings = (1 if has_video else 0) | 0 << 1 | 1 << 3  # 100 ms target, 16 KiB bound
     write("hls_packager", stem, stream_seed(bytes([settings]), tags, trailer=False), seen)
+    # The same session for CMAF, with a 334 ms part target (settings bits 5-6).
+    write("cmaf_packager", stem, stream_seed(bytes([settings | 2 << 5]), tags, trailer=False), seen)
     videos = [t for t in tags if t[0] == VIDEO]
     audios = [t for t in tags if t[0] == AUDIO]
     scripts = [t for t in tags if t[0] == SCRIPT]

@@ -8,8 +8,9 @@
 //!
 //! Beyond "no panic" it asserts that every segment is whole 188-byte TS packets starting with
 //! a PAT, that segments follow each other without gap or overlap in time, that `finish` ends
-//! the session for good, and that no segment grows past twice its byte bound plus what the
-//! largest frame adds (the packager's documented memory bound).
+//! the session for good, and that no segment grows past what its bound allows (twice the
+//! bound in frame costs, see `ferrocast_media::cuts`, plus one frame, at most 3 bytes of TS
+//! per byte of cost).
 #![no_main]
 
 use ferrocast_fuzz::loose_tags;
@@ -92,11 +93,13 @@ fuzz_target!(|data: &[u8]| {
     segments.extend(packager.finish());
     assert_eq!(packager.finish(), None, "finish flushed twice");
 
-    // A frame (an AVC keyframe with up to 64 KiB parameter sets from a config within the
-    // input, its NAL units at most 2.5 times longer as Annex-B) becomes at most this many
-    // TS bytes; the open segment stops growing once it holds twice its bound.
-    let frame_ts_bound = (3 * (largest_body + data.len()) + 4096) * TS_PACKET_LEN / 184;
-    let max_len = 2 * config.max_segment_bytes + frame_ts_bound;
+    // Segments are bounded in frame costs (payload + repeated parameter sets with their
+    // prefixes + 188 bytes): a segment stops growing once it costs twice its bound, plus
+    // one frame (at most twice the largest body, for a keyframe with a configuration from
+    // the input, plus 2 KiB). A frame becomes at most 3 times its cost as TS: NAL units with
+    // 1-byte lengths grow 2.5 times as Annex-B, and packets add 4 bytes in 188.
+    let largest_cost = 2 * largest_body + 2048;
+    let max_len = 3 * (2 * config.max_segment_bytes + largest_cost) + 4096;
     let mut previous = None;
     for segment in &segments {
         check_segment(segment, previous, max_len);

@@ -1,5 +1,7 @@
 //! The single error type returned by every parser and converter in the crate.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 /// Why a piece of media could not be parsed or converted.
@@ -24,4 +26,34 @@ pub enum MediaError {
         /// The configured limit.
         max: usize,
     },
+    /// An MP4 box could not be encoded (a field out of the box's range).
+    #[error("cannot encode the mp4 {what} box")]
+    Encode {
+        /// The box.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: BoxError,
+    },
 }
+
+/// The box encoder's error, shared so [`MediaError`] stays `Clone` and comparable.
+#[derive(Debug, Clone, Error)]
+#[error(transparent)]
+pub struct BoxError(Arc<mp4_atom::Error>);
+
+impl BoxError {
+    /// Wraps an encoder error.
+    pub fn new(error: mp4_atom::Error) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+/// Two box errors are equal when they are the same error (it has no equality of its own).
+impl PartialEq for BoxError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for BoxError {}

@@ -1,21 +1,8 @@
 //! The FLV → MPEG-TS segment pipeline of one publish session: tracks codec
 //! configuration, converts frames, and decides where segments are cut.
 //!
-//! Cutting rules:
-//! - Video mode (video expected from `onMetaData`, or an AVC sequence header
-//!   has arrived, and the video track was not dropped): nothing is emitted
-//!   until the first IDR; audio before it is dropped. A segment is cut at an
-//!   IDR whose DTS is at least `target_duration_ms` after the segment start.
-//! - Audio-only mode (video not expected, video dropped as unsupported, or
-//!   no AVC sequence header after 2 x target of audio): cut at the first
-//!   audio frame at least `target_duration_ms` after the segment start.
-//! - If an AVC sequence header arrives while in audio-only mode, the stream
-//!   switches to video mode: audio keeps filling the open segment and the
-//!   first IDR cuts a new segment.
-//! - Memory bound: once the open segment holds `max_segment_bytes`, the next
-//!   cut opportunity (IDR in video mode, audio frame in audio-only mode) cuts
-//!   regardless of duration. If it reaches twice that, the next frame of any
-//!   kind cuts; such a segment has `starts_with_keyframe == false`.
+//! Where segments are cut is decided by [`crate::cuts`], the rule set the CMAF packager
+//! follows too, so both renditions cut at the same frames.
 //!
 //! A cut segment lasts until the next segment's start DTS; the final one
 //! (from [`Packager::finish`]) lasts until the end of its last frame.
@@ -23,10 +10,11 @@
 //! Frames come in parsed ([`flv::VideoTag`], [`flv::AudioTag`]): the origin parses each tag
 //! once at ingest, for its own flags, and hands the parsed form on.
 
-use super::segmenter::{Segment, Segmenter, Start, Tracks};
+use super::segmenter::{Segment, Segmenter, Tracks};
 use crate::MediaError;
 use crate::aac::{self, AudioSpecificConfig};
 use crate::avc::{self, DecoderConfig};
+use crate::cuts::{self, Action, Cutter};
 use crate::flv::{
     self, AudioCodec, AudioPacket, AudioTag, FrameType, VideoCodec, VideoPacket, VideoTag,
 };
@@ -44,7 +32,7 @@ pub struct PackagerConfig {
     /// Whether the publisher announced video (`onMetaData`); if so, audio is
     /// held back until the first video keyframe.
     pub expect_video: bool,
-    /// Soft memory bound of one segment (see the module docs).
+    /// Soft memory bound of one segment, in frame costs (see [`crate::cuts`]).
     pub max_segment_bytes: usize,
 }
 
@@ -73,15 +61,10 @@ pub struct DroppedTracks {
 /// (see [`crate::timestamp::Normalizer`]).
 #[derive(Debug)]
 pub struct Packager {
-    config: PackagerConfig,
     avc: Option<DecoderConfig>,
     aac: Option<AudioSpecificConfig>,
     dropped: DroppedTracks,
-    /// Set when audio ran 2 x target without any AVC configuration.
-    video_timed_out: bool,
-    first_audio_dts_ms: Option<u64>,
-    /// An IDR has been written, so inter frames may follow.
-    video_started: bool,
+    cuts: Cutter,
     last_video_dts_ms: Option<u64>,
     video_step_ms: u64,
     segmenter: Segmenter,
@@ -92,13 +75,10 @@ impl Packager {
     /// A packager for a new publish session.
     pub fn new(config: PackagerConfig) -> Self {
         Self {
-            config,
             avc: None,
             aac: None,
             dropped: DroppedTracks::default(),
-            video_timed_out: false,
-            first_audio_dts_ms: None,
-            video_started: false,
+            cuts: Cutter::new(config),
             last_video_dts_ms: None,
             video_step_ms: DEFAULT_VIDEO_STEP_MS,
             segmenter: Segmenter::new(),
@@ -117,8 +97,14 @@ impl Packager {
     }
 
     fn video_mode(&self) -> bool {
-        !self.dropped.video
-            && (self.avc.is_some() || (self.config.expect_video && !self.video_timed_out))
+        self.cuts.video_mode(self.video_state())
+    }
+
+    fn video_state(&self) -> cuts::Video {
+        cuts::Video {
+            configured: self.avc.is_some(),
+            dropped: self.dropped.video,
+        }
     }
 
     /// Feeds one parsed FLV video tag with its session DTS.
@@ -145,7 +131,11 @@ impl Packager {
         }
         match tag.packet {
             VideoPacket::SequenceHeader => {
-                self.avc = Some(avc::parse(tag.data)?);
+                let config = avc::parse(tag.data)?;
+                if self.avc.as_ref().is_some_and(|old| *old != config) {
+                    self.cuts.reconfigured();
+                }
+                self.avc = Some(config);
                 Ok(None)
             }
             VideoPacket::Nalu => self.video_frame(dts_ms, tag),
@@ -175,19 +165,19 @@ impl Packager {
         }
         self.last_video_dts_ms = Some(dts_ms);
 
-        let mut closed = None;
-        if keyframe {
-            let due = self.segmenter.elapsed_ms(dts_ms) >= self.config.target_duration_ms;
-            let full = self.segmenter.open_len() >= self.config.max_segment_bytes;
-            if !self.video_started || !self.segmenter.is_open() || due || full {
-                closed = self.cut(dts_ms, Start::RandomAccess);
-            }
-            self.video_started = true;
-        } else if !self.video_started || !self.segmenter.is_open() {
-            return Ok(None);
-        } else if self.over_hard_limit() {
-            closed = self.cut(dts_ms, Start::Forced);
-        }
+        let cost = cuts::frame_cost(
+            tag.data.len(),
+            if keyframe {
+                cuts::config_len(config)
+            } else {
+                0
+            },
+        );
+        let closed = match self.cuts.video(dts_ms, keyframe, cost) {
+            Action::Skip => return Ok(None),
+            Action::Write => None,
+            Action::Cut { at_ms, start } => self.cut(at_ms, start),
+        };
         let cts = u64::from(tag.composition_time_ms.max(0).unsigned_abs());
         let pts_ms = dts_ms.saturating_add(cts);
         self.segmenter
@@ -221,6 +211,9 @@ impl Packager {
                     self.dropped.audio = true;
                     return Err(err);
                 }
+                if self.aac.is_some_and(|old| old != config) {
+                    self.cuts.reconfigured();
+                }
                 self.aac = Some(config);
                 Ok(None)
             }
@@ -237,27 +230,12 @@ impl Packager {
         self.scratch.extend_from_slice(&header);
         self.scratch.extend_from_slice(raw);
 
-        if self.avc.is_none() && !self.video_timed_out {
-            let first = *self.first_audio_dts_ms.get_or_insert(dts_ms);
-            let waited = dts_ms.saturating_sub(first);
-            self.video_timed_out = waited >= self.config.target_duration_ms.saturating_mul(2);
-        }
-        let mut closed = None;
-        if self.video_mode() {
-            if !self.segmenter.is_open() {
-                return Ok(None);
-            }
-            if self.over_hard_limit() {
-                closed = self.cut(dts_ms, Start::Forced);
-            }
-        } else {
-            let due = self.segmenter.elapsed_ms(dts_ms) >= self.config.target_duration_ms;
-            let full = self.segmenter.open_len() >= self.config.max_segment_bytes;
-            if !self.segmenter.is_open() || due || full {
-                // Every AAC frame is independently decodable.
-                closed = self.cut(dts_ms, Start::RandomAccess);
-            }
-        }
+        let cost = cuts::frame_cost(raw.len(), 0);
+        let closed = match self.cuts.audio(dts_ms, cost, self.video_state()) {
+            Action::Skip => return Ok(None),
+            Action::Write => None,
+            Action::Cut { at_ms, start } => self.cut(at_ms, start),
+        };
         let frame_ms = config.frame_duration_ms().round() as u64;
         self.segmenter.write_audio(dts_ms, &self.scratch, frame_ms);
         Ok(closed)
@@ -268,11 +246,7 @@ impl Packager {
         self.segmenter.finish()
     }
 
-    fn over_hard_limit(&self) -> bool {
-        self.segmenter.open_len() >= self.config.max_segment_bytes.saturating_mul(2)
-    }
-
-    fn cut(&mut self, dts_ms: u64, start: Start) -> Option<Segment> {
+    fn cut(&mut self, dts_ms: u64, start: cuts::Start) -> Option<Segment> {
         let tracks = Tracks {
             video: self.video_mode() && self.avc.is_some(),
             audio: self.aac.is_some() && !self.dropped.audio,

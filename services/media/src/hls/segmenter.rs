@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use super::PRESENTATION_DELAY_90K;
+use crate::cuts::Start;
 use crate::ts::Muxer;
 
 /// One finished MPEG-TS segment.
@@ -19,16 +20,6 @@ pub struct Segment {
     /// Whether the first frame is a random access point: an IDR access unit
     /// with SPS/PPS in video mode, or any AAC frame in audio-only mode.
     pub starts_with_keyframe: bool,
-}
-
-/// Where a new segment starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Start {
-    /// At a random access point: an IDR with SPS/PPS in video mode, any AAC frame in
-    /// audio-only mode.
-    RandomAccess,
-    /// Wherever the memory bound forced the cut.
-    Forced,
 }
 
 /// The elementary streams a segment's PMT lists.
@@ -74,22 +65,6 @@ impl Segmenter {
             fresh: true,
             open: None,
         }
-    }
-
-    pub(crate) fn is_open(&self) -> bool {
-        self.open.is_some()
-    }
-
-    /// Bytes in the open segment (0 if none).
-    pub(crate) fn open_len(&self) -> usize {
-        self.open.as_ref().map_or(0, |s| s.data.len())
-    }
-
-    /// Milliseconds from the open segment's start to `dts_ms` (0 if none).
-    pub(crate) fn elapsed_ms(&self, dts_ms: u64) -> u64 {
-        self.open
-            .as_ref()
-            .map_or(0, |s| dts_ms.saturating_sub(s.start_dts_ms))
     }
 
     /// Closes the open segment (ending where the new one starts) and opens a
@@ -201,7 +176,6 @@ mod tests {
         assert!(segmenter.cut(1_000, Start::RandomAccess, BOTH).is_none());
         segmenter.write_video(1_000, 1_066, true, &[0, 0, 0, 1, 0x65], 33);
         segmenter.write_audio(1_010, &[0xFF; 20], 23);
-        assert_eq!(segmenter.elapsed_ms(3_000), 2_000);
         let first = segmenter.cut(3_000, Start::RandomAccess, BOTH).unwrap();
         assert_eq!((first.start_dts_ms, first.duration_ms), (1_000, 2_000));
         let tables = verify_tables(&first.data);

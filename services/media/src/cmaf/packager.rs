@@ -1,0 +1,341 @@
+//! The FLV → CMAF pipeline of one publish session: keeps the decoder configurations (and
+//! the init segments made from them), asks [`crate::cuts`] where segments are cut, times
+//! each frame on its track's timescale and hands it to the segment assembler.
+//!
+//! It accepts and refuses exactly the frames the MPEG-TS packager does (an AVC access unit
+//! with a NAL length past its end, an AAC frame longer than ADTS can frame), and costs them
+//! the same way, so the two renditions cut at the same frames. It can carry more than the
+//! TS path: MP3, and AAC configurations ADTS cannot express.
+
+use bytes::Bytes;
+
+use super::segments::{Active, Assembler};
+use super::track::Sample;
+use super::{Event, TrackKind, VIDEO_TIMESCALE, init, mp3};
+use crate::MediaError;
+use crate::aac::{self, AudioSpecificConfig};
+use crate::avc::{self, DecoderConfig, NalUnits};
+use crate::cuts::{self, Action, Cutter, Start};
+use crate::flv::{
+    self, AudioCodec, AudioPacket, AudioTag, FrameType, VideoCodec, VideoPacket, VideoTag,
+};
+use crate::hls::{DroppedTracks, PackagerConfig};
+use crate::timestamp::DEFAULT_VIDEO_STEP_MS;
+
+/// Default part target: ten 30 fps frames (ADR 16, decision 3).
+pub const DEFAULT_PART_TARGET_MS: u64 = 334;
+/// FLV sound format of MP3.
+const SOUND_FORMAT_MP3: u8 = 2;
+/// PCM samples per AAC frame (the core frame of HE-AAC).
+const AAC_FRAME_SAMPLES: u32 = 1024;
+/// Largest raw AAC frame an ADTS header can frame (13-bit length minus the 7-byte header).
+const MAX_AAC_FRAME_LEN: usize = 0x1FFF - aac::ADTS_HEADER_LEN;
+/// Largest DTS step taken as frame cadence; bigger steps are gaps (as in the TS packager).
+const MAX_FRAME_STEP_MS: u64 = 1_000;
+/// Video ticks per millisecond.
+const VIDEO_TICKS_PER_MS: u64 = VIDEO_TIMESCALE as u64 / 1_000;
+
+/// Settings of a [`Packager`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The segment rules, shared with the MPEG-TS packager.
+    pub segments: PackagerConfig,
+    /// The longest a part may last (`PART-TARGET`).
+    pub part_target_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            segments: PackagerConfig::default(),
+            part_target_ms: DEFAULT_PART_TARGET_MS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AudioConfig {
+    Aac(AudioSpecificConfig),
+    Mp3(mp3::Header),
+}
+
+/// Turns one publish session's FLV tags into CMAF init segments, parts and segments.
+///
+/// Timestamps passed in must be session milliseconds, monotonic per track (see
+/// [`crate::timestamp::Normalizer`]).
+#[derive(Debug)]
+pub struct Packager {
+    cuts: Cutter,
+    parts: Assembler,
+    avc: Option<DecoderConfig>,
+    audio: Option<AudioConfig>,
+    video_inits: u32,
+    audio_inits: u32,
+    dropped: DroppedTracks,
+    last_video_dts_ms: Option<u64>,
+    video_step_ms: u64,
+    /// Where the next audio frame starts if it follows the last one without a gap.
+    audio_next: Option<u64>,
+}
+
+impl Packager {
+    /// A packager for a new publish session.
+    pub fn new(config: Config) -> Self {
+        Self {
+            cuts: Cutter::new(config.segments),
+            parts: Assembler::new(config.part_target_ms),
+            avc: None,
+            audio: None,
+            video_inits: 0,
+            audio_inits: 0,
+            dropped: DroppedTracks::default(),
+            last_video_dts_ms: None,
+            video_step_ms: DEFAULT_VIDEO_STEP_MS,
+            audio_next: None,
+        }
+    }
+
+    /// Which tracks were dropped as unsupported.
+    pub fn dropped_tracks(&self) -> DroppedTracks {
+        self.dropped
+    }
+
+    /// Whether segments are currently cut on audio frames (no usable video).
+    pub fn is_audio_only(&self) -> bool {
+        !self.cuts.video_mode(self.video_state())
+    }
+
+    fn video_state(&self) -> cuts::Video {
+        cuts::Video {
+            configured: self.avc.is_some(),
+            dropped: self.dropped.video,
+        }
+    }
+
+    /// Feeds one parsed FLV video tag with its session DTS.
+    ///
+    /// An unsupported codec (anything but H.264: HEVC and AV1 arrive as Enhanced RTMP
+    /// FourCCs whose configuration records the FLV layer does not separate yet) yields
+    /// `Err(Unsupported)` once; the track is then ignored.
+    pub fn push_video(
+        &mut self,
+        dts_ms: u64,
+        tag: &VideoTag<'_>,
+    ) -> Result<Vec<Event>, MediaError> {
+        if self.dropped.video || tag.frame_type == FrameType::Command {
+            return Ok(Vec::new());
+        }
+        if tag.codec != VideoCodec::Avc {
+            self.dropped.video = true;
+            return Err(MediaError::Unsupported(format!(
+                "video codec {} (only h264 is packaged to cmaf; video dropped)",
+                flv::video_codec_name(&tag.codec)
+            )));
+        }
+        match tag.packet {
+            VideoPacket::SequenceHeader => {
+                let config = avc::parse(tag.data)?;
+                if self.avc.as_ref() == Some(&config) {
+                    return Ok(Vec::new());
+                }
+                if self.avc.is_some() {
+                    self.cuts.reconfigured();
+                }
+                let init = init::video(&config, tag.data, self.video_inits)?;
+                self.video_inits += 1;
+                self.parts.stage_init(init);
+                self.avc = Some(config);
+                Ok(Vec::new())
+            }
+            VideoPacket::Nalu => self.video_frame(dts_ms, tag),
+            VideoPacket::EndOfSequence | VideoPacket::Other => Ok(Vec::new()),
+        }
+    }
+
+    fn video_frame(&mut self, dts_ms: u64, tag: &VideoTag<'_>) -> Result<Vec<Event>, MediaError> {
+        let Some(config) = &self.avc else {
+            return Ok(Vec::new());
+        };
+        // Refuse what the TS packager refuses, so both count the same frames.
+        for nal in NalUnits::new(tag.data, config.nal_length_size) {
+            nal?;
+        }
+        // Trust the bitstream over the FLV flag, as the TS packager does.
+        let keyframe = avc::contains_idr(config, tag.data);
+        let repeated = if keyframe {
+            cuts::config_len(config)
+        } else {
+            0
+        };
+        let cost = cuts::frame_cost(tag.data.len(), repeated);
+        if let Some(step) = self
+            .last_video_dts_ms
+            .and_then(|last| dts_ms.checked_sub(last))
+            && (1..=MAX_FRAME_STEP_MS).contains(&step)
+        {
+            self.video_step_ms = step;
+        }
+        self.last_video_dts_ms = Some(dts_ms);
+
+        let mut events = Vec::new();
+        match self.cuts.video(dts_ms, keyframe, cost) {
+            Action::Skip => return Ok(events),
+            Action::Write => {}
+            Action::Cut { at_ms, start } => self.cut(at_ms, start, &mut events)?,
+        }
+        let cts_ticks = i64::from(tag.composition_time_ms) * VIDEO_TICKS_PER_MS as i64;
+        let sample = Sample {
+            dts: dts_ms.saturating_mul(VIDEO_TICKS_PER_MS),
+            dts_ms,
+            duration: 0,
+            cts: i32::try_from(cts_ticks).unwrap_or(if cts_ticks < 0 {
+                i32::MIN
+            } else {
+                i32::MAX
+            }),
+            sync: keyframe,
+            data: Bytes::copy_from_slice(tag.data),
+        };
+        let estimate = self.video_step_ms * VIDEO_TICKS_PER_MS;
+        self.parts
+            .push(TrackKind::Video, sample, estimate, &mut events)?;
+        Ok(events)
+    }
+
+    /// Feeds one parsed FLV audio tag with its session DTS.
+    ///
+    /// AAC and MP3 are carried; another codec yields `Err(Unsupported)` once and the track
+    /// is then ignored.
+    pub fn push_audio(
+        &mut self,
+        dts_ms: u64,
+        tag: &AudioTag<'_>,
+    ) -> Result<Vec<Event>, MediaError> {
+        if self.dropped.audio {
+            return Ok(Vec::new());
+        }
+        match (tag.codec, tag.packet) {
+            (AudioCodec::Aac, AudioPacket::SequenceHeader) => {
+                let config = aac::parse(tag.data)?;
+                let mut events = Vec::new();
+                self.configure_audio(AudioConfig::Aac(config), tag.data, &mut events)?;
+                Ok(events)
+            }
+            (AudioCodec::Aac, AudioPacket::Raw) => {
+                let Some(AudioConfig::Aac(config)) = &self.audio else {
+                    return Ok(Vec::new());
+                };
+                if tag.data.len() > MAX_AAC_FRAME_LEN {
+                    return Err(MediaError::TooLarge {
+                        what: "aac frame",
+                        len: tag.data.len(),
+                        max: MAX_AAC_FRAME_LEN,
+                    });
+                }
+                let rate = config.sample_rate;
+                self.audio_frame(dts_ms, tag.data, AAC_FRAME_SAMPLES, rate)
+            }
+            (AudioCodec::Other(SOUND_FORMAT_MP3), _) => {
+                let header = mp3::parse(tag.data)?;
+                let mut events = Vec::new();
+                self.configure_audio(AudioConfig::Mp3(header), tag.data, &mut events)?;
+                let (samples, rate) = (header.samples_per_frame(), header.sample_rate);
+                events.extend(self.audio_frame(dts_ms, tag.data, samples, rate)?);
+                Ok(events)
+            }
+            (codec @ AudioCodec::Other(_), _) => {
+                self.dropped.audio = true;
+                Err(MediaError::Unsupported(format!(
+                    "audio codec {} (only aac and mp3 are packaged to cmaf; audio dropped)",
+                    flv::audio_codec_name(&codec)
+                )))
+            }
+        }
+    }
+
+    /// Takes a (possibly new) audio configuration: the first one joins the open segment, a
+    /// change stages a new init segment and makes the next cut opportunity cut.
+    fn configure_audio(
+        &mut self,
+        config: AudioConfig,
+        raw: &[u8],
+        events: &mut Vec<Event>,
+    ) -> Result<(), MediaError> {
+        if self.audio.as_ref() == Some(&config) {
+            return Ok(());
+        }
+        if self.audio.is_some() {
+            self.cuts.reconfigured();
+        }
+        let init = match &config {
+            AudioConfig::Aac(asc) => init::aac(asc, raw, self.audio_inits)?,
+            AudioConfig::Mp3(header) => init::mp3(header, self.audio_inits)?,
+        };
+        self.audio_inits += 1;
+        self.parts.stage_init(init);
+        self.parts.join(TrackKind::Audio, events);
+        self.audio = Some(config);
+        Ok(())
+    }
+
+    fn audio_frame(
+        &mut self,
+        dts_ms: u64,
+        data: &[u8],
+        frame_samples: u32,
+        sample_rate: u32,
+    ) -> Result<Vec<Event>, MediaError> {
+        let cost = cuts::frame_cost(data.len(), 0);
+        let mut events = Vec::new();
+        match self.cuts.audio(dts_ms, cost, self.video_state()) {
+            Action::Skip => return Ok(events),
+            Action::Write => {}
+            Action::Cut { at_ms, start } => self.cut(at_ms, start, &mut events)?,
+        }
+        // Frames last exactly their samples; follow the FLV clock only when it moves more
+        // than a frame away (a gap or a jump), not for its millisecond rounding.
+        let frame = u64::from(frame_samples);
+        let stamped =
+            u64::try_from(u128::from(dts_ms) * u128::from(sample_rate) / 1_000).unwrap_or(u64::MAX);
+        let dts = match self.audio_next {
+            Some(next) if next.abs_diff(stamped) <= frame => next,
+            _ => stamped,
+        };
+        self.audio_next = Some(dts.saturating_add(frame));
+        let sample = Sample {
+            dts,
+            dts_ms,
+            duration: frame_samples,
+            cts: 0,
+            sync: true,
+            data: Bytes::copy_from_slice(data),
+        };
+        self.parts
+            .push(TrackKind::Audio, sample, frame, &mut events)?;
+        Ok(events)
+    }
+
+    fn cut(&mut self, at_ms: u64, start: Start, events: &mut Vec<Event>) -> Result<(), MediaError> {
+        let video_mode = self.cuts.video_mode(self.video_state());
+        let leading = if video_mode {
+            TrackKind::Video
+        } else {
+            TrackKind::Audio
+        };
+        let active = Active {
+            video: video_mode && self.avc.is_some(),
+            audio: self.audio.is_some() && !self.dropped.audio,
+        };
+        self.parts
+            .cut(at_ms, start == Start::RandomAccess, leading, active, events)
+    }
+
+    /// Closes the open segment at the end of the session; the last video frame lasts the
+    /// last frame step, as in the TS packager.
+    pub fn finish(&mut self) -> Result<Vec<Event>, MediaError> {
+        let mut events = Vec::new();
+        self.parts
+            .finish(self.video_step_ms * VIDEO_TICKS_PER_MS, &mut events)?;
+        Ok(events)
+    }
+}
