@@ -7,14 +7,15 @@
 //! segment byte bound), then frames in the forgiving layout of `ferrocast_fuzz::loose_tags`.
 //!
 //! Beyond "no panic" it asserts that every segment is whole 188-byte TS packets starting with
-//! a PAT, that segments follow each other without gap or overlap in time, that `finish` ends
-//! the session for good, and that no segment grows past twice its byte bound plus what the
-//! largest frame adds (the packager's documented memory bound).
+//! a PAT, that segments follow each other without gap or overlap in time (except after one
+//! listed at the ceiling, across a timestamp gap), that no segment rounds above the target
+//! duration, that `finish` ends the session for good, and that no segment grows past twice
+//! its byte bound plus what the largest frame adds (the packager's documented memory bound).
 #![no_main]
 
 use ferrocast_fuzz::loose_tags;
 use ferrocast_media::flv;
-use ferrocast_media::hls::{Packager, PackagerConfig, Segment};
+use ferrocast_media::hls::{Packager, PackagerConfig, Segment, target_duration_s};
 use ferrocast_media::timestamp::{Normalizer, Track};
 use libfuzzer_sys::fuzz_target;
 
@@ -33,7 +34,7 @@ fn config_from(settings: u8) -> PackagerConfig {
     }
 }
 
-fn check_segment(segment: &Segment, previous: Option<&Segment>, max_len: usize) {
+fn check_segment(segment: &Segment, previous: Option<&Segment>, max_len: usize, ceiling: u64) {
     let data = &segment.data;
     assert_eq!(data.len() % TS_PACKET_LEN, 0, "partial TS packet");
     assert!(
@@ -50,10 +51,16 @@ fn check_segment(segment: &Segment, previous: Option<&Segment>, max_len: usize) 
         "segment of {} bytes over {max_len}",
         data.len()
     );
+    assert!(
+        segment.duration_ms <= ceiling,
+        "EXTINF {} ms rounds above the target",
+        segment.duration_ms
+    );
     if let Some(previous) = previous {
-        assert_eq!(
-            previous.start_dts_ms + previous.duration_ms,
-            segment.start_dts_ms,
+        let end = previous.start_dts_ms + previous.duration_ms;
+        let clamped_gap = previous.duration_ms == ceiling && end < segment.start_dts_ms;
+        assert!(
+            end == segment.start_dts_ms || clamped_gap,
             "segments do not join"
         );
     }
@@ -97,9 +104,10 @@ fuzz_target!(|data: &[u8]| {
     // TS bytes; the open segment stops growing once it holds twice its bound.
     let frame_ts_bound = (3 * (largest_body + data.len()) + 4096) * TS_PACKET_LEN / 184;
     let max_len = 2 * config.max_segment_bytes + frame_ts_bound;
+    let ceiling = target_duration_s(config.target_duration_ms) * 1000 + 499;
     let mut previous = None;
     for segment in &segments {
-        check_segment(segment, previous, max_len);
+        check_segment(segment, previous, max_len, ceiling);
         previous = Some(segment);
     }
 });

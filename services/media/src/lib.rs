@@ -10,6 +10,7 @@ pub mod amf0;
 pub mod avc;
 pub mod flv;
 pub mod hls;
+pub mod mpeg_audio;
 pub mod rtmp_chunk;
 pub mod timestamp;
 pub mod ts;

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::PRESENTATION_DELAY_90K;
-use crate::ts::Muxer;
+use crate::ts::{AudioFormat, Muxer};
 
 /// One finished MPEG-TS segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,10 @@ pub(crate) enum Start {
 pub(crate) struct Tracks {
     /// An H.264 stream.
     pub(crate) video: bool,
-    /// An AAC (ADTS) stream.
+    /// An audio stream.
     pub(crate) audio: bool,
+    /// How the audio stream is coded (AAC in ADTS, or MPEG audio).
+    pub(crate) audio_format: AudioFormat,
 }
 
 #[derive(Debug)]
@@ -117,6 +119,7 @@ impl Segmenter {
             self.fresh = false;
         } else {
             self.muxer.set_streams(tracks.video, tracks.audio);
+            self.muxer.set_audio_format(tracks.audio_format);
         }
         let mut data =
             Vec::with_capacity(closed.as_ref().map_or(64 * 1024, |s| s.data.len() + 4096));
@@ -153,7 +156,7 @@ impl Segmenter {
         open.video_end_ms = Some(dts_ms.saturating_add(frame_step_ms));
     }
 
-    /// Writes one ADTS frame to the open segment (ignored if none).
+    /// Writes one audio frame (ADTS, or MPEG audio) to the open segment (ignored if none).
     pub(crate) fn write_audio(&mut self, dts_ms: u64, adts: &[u8], frame_ms: u64) {
         let Some(open) = &mut self.open else {
             return;
@@ -172,7 +175,9 @@ impl Segmenter {
 }
 
 fn new_muxer(tracks: Tracks) -> Muxer {
-    Muxer::new(tracks.video, tracks.audio).with_pcr_lead(PRESENTATION_DELAY_90K)
+    Muxer::new(tracks.video, tracks.audio)
+        .with_audio_format(tracks.audio_format)
+        .with_pcr_lead(PRESENTATION_DELAY_90K)
 }
 
 fn close(open: OpenSegment, duration_ms: u64) -> Segment {
@@ -193,6 +198,7 @@ mod tests {
     const BOTH: Tracks = Tracks {
         video: true,
         audio: true,
+        audio_format: AudioFormat::AacAdts,
     };
 
     #[test]
@@ -229,6 +235,7 @@ mod tests {
         let audio_only = Tracks {
             video: false,
             audio: true,
+            audio_format: AudioFormat::AacAdts,
         };
         segmenter.cut(0, Start::RandomAccess, audio_only);
         assert!(segmenter.finish().is_none());
