@@ -2,7 +2,8 @@
 //! and segments alike): the whole object, or one byte range of it (RFC 9110 §14), always with
 //! `Accept-Ranges: bytes`.
 //!
-//! Objects are immutable, so a range of one is always the same bytes and a CDN may cache the
+//! Parsing is the `http-range-header` crate (RFC 9110 syntax, bounded); this module maps it to
+//! answers. Objects are immutable, so a range of one is always the same bytes and a CDN may cache the
 //! `206`. A request for several ranges gets the whole object (`200`), which RFC 9110 §14.2
 //! allows: no player needs `multipart/byteranges` from a media server, and it would need a
 //! boundary per answer. `If-Range` also gets the whole object: the edge sends no validator a
@@ -42,25 +43,20 @@ pub fn requested(headers: &HeaderMap, len: u64) -> Requested {
     if !value.starts_with("bytes=") || value.contains(',') {
         return Requested::Whole;
     }
-    let parsed = match http_range_header::parse_range_header(value) {
-        Ok(parsed) => parsed,
-        // `-0` asks for no byte at all (§14.1.3).
-        Err(RangeUnsatisfiableError::ZeroSuffix) => return Requested::Unsatisfiable,
-        // A malformed range is ignored, as §14.2 allows.
-        Err(_) => return Requested::Whole,
+    // A malformed or reversed range is ignored, as §14.2 allows.
+    let Ok(parsed) = http_range_header::parse_range_header(value) else {
+        return Requested::Whole;
     };
-    if len == 0 {
-        return Requested::Unsatisfiable;
-    }
+    // The crate applies §14.1.2: a last position past the end means the end, and a suffix
+    // longer than the object means all of it.
     match parsed.validate(len) {
         Ok(ranges) => match ranges.as_slice() {
             [range] => Requested::Part(range.clone()),
             _ => Requested::Whole,
         },
-        // A suffix longer than the object is the whole object (§14.1.2).
-        Err(RangeUnsatisfiableError::FileSuffixOutOfBounds) => Requested::Part(0..=len - 1),
-        // A start at or past the end; also a reversed `5-3`, which §14.2 lets us refuse.
-        Err(_) => Requested::Unsatisfiable,
+        // A start at or past the end, or `-0` (§14.1.3).
+        Err(RangeUnsatisfiableError::Unsatisfiable) => Requested::Unsatisfiable,
+        Err(_) => Requested::Whole,
     }
 }
 
@@ -141,6 +137,7 @@ mod tests {
             ("bytes=0-1, 5-9", Requested::Whole),
             ("items=0-9", Requested::Whole),
             ("bytes=abc", Requested::Whole),
+            ("bytes=9-5", Requested::Whole),
             ("bytes=", Requested::Whole),
         ];
         for (range, expected) in cases {

@@ -24,8 +24,9 @@ struct Case {
     seconds: u32,
     /// Codec names ffprobe finds, sorted.
     codecs: &'static [&'static str],
-    /// Picture size of the first and of the last segment.
-    sizes: ((u64, u64), (u64, u64)),
+    /// Picture size of the first and of the last segment; `None` for a last segment that
+    /// holds no keyframe (a long GOP), which ffprobe cannot size on its own.
+    sizes: ((u64, u64), Option<(u64, u64)>),
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -72,7 +73,7 @@ fn publishing(
         args: args.concat(),
         seconds,
         codecs,
-        sizes: (size, size),
+        sizes: (size, Some(size)),
     }
 }
 
@@ -152,8 +153,10 @@ fn check(case: &Case) {
     let playlist = media_playlist(&server.hls_url).expect("the media playlist");
     let uris = segment_uris(&playlist.text);
     assert_eq!(picture(&playlist.resolve(&uris[0])), first, "first segment");
-    let newest = uris.last().unwrap();
-    assert_eq!(picture(&playlist.resolve(newest)), last, "last segment");
+    if let Some(last) = last {
+        let newest = uris.last().unwrap();
+        assert_eq!(picture(&playlist.resolve(newest)), last, "last segment");
+    }
 }
 
 #[test]
@@ -196,11 +199,13 @@ fn sixty_fps_with_a_b_pyramid() {
     check(&publishing(&args, 6, &["aac", "h264"], (640, 360)));
 }
 
-/// Keyframes 10 s apart with a 2 s target: segments are cut without keyframes, and the
-/// target stays 2 (it became 10 before issue 13).
+/// Keyframes 10 s apart with a 2 s target: segments are cut without keyframes (so the last
+/// one cannot be sized alone), and the target stays 2 (it became 8 before issue 13).
 #[test]
 fn ten_second_keyframe_interval() {
-    check(&ordinary(8, x264(300, ""), ""));
+    let mut case = ordinary(8, x264(300, ""), "");
+    case.sizes.1 = None;
+    check(&case);
 }
 
 #[test]
@@ -242,7 +247,7 @@ fn resolution_change() {
     let video = words(&format!("-f h264 -framerate 30 -i {}", joined.display()));
     let args = [video, tone(48_000, 6), aac(48_000, 2), words("-c:v copy")];
     let mut case = publishing(&args, 6, &["aac", "h264"], (640, 360));
-    case.sizes.1 = (1280, 720);
+    case.sizes.1 = Some((1280, 720));
     check(&case);
 }
 

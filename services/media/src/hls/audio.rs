@@ -87,11 +87,6 @@ impl Backlog {
         }
     }
 
-    /// Whether any frame is held.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.frames.is_empty()
-    }
-
     /// Every held frame, oldest first; the backlog is left empty.
     pub(crate) fn take(&mut self) -> VecDeque<HeldFrame> {
         self.bytes = 0;
@@ -126,7 +121,7 @@ mod tests {
         }
         let kept: Vec<u64> = backlog.take().iter().map(|f| f.dts_ms).collect();
         assert_eq!(kept, [500, 600, 700, 800, 900]);
-        assert!(backlog.is_empty());
+        assert!(backlog.take().is_empty());
         // 300 bytes take two TS packets (376 bytes): two frames fit in 1,000.
         for i in 0..10u64 {
             backlog.hold(held(i, 300), 60_000, 1_000);

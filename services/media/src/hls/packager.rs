@@ -100,6 +100,8 @@ pub struct Packager {
     /// The open segment was cut where no random access point was (a bound forced it): the
     /// next keyframe opens a segment again.
     open_forced: bool,
+    /// The streams the open segment's tables declare.
+    open_tracks: Tracks,
     last_video_dts_ms: Option<u64>,
     video_step_ms: u64,
     segmenter: Segmenter,
@@ -119,6 +121,7 @@ impl Packager {
             first_audio_dts_ms: None,
             video_started: false,
             open_forced: false,
+            open_tracks: Tracks::default(),
             last_video_dts_ms: None,
             video_step_ms: DEFAULT_VIDEO_STEP_MS,
             segmenter: Segmenter::new(),
@@ -308,8 +311,26 @@ impl Packager {
                 closed = self.cut(dts_ms, Start::RandomAccess);
             }
         }
+        self.declare_audio();
         self.segmenter.write_audio(dts_ms, &self.scratch, frame_ms);
         Ok(closed)
+    }
+
+    /// Declares the audio track in the open segment when it was learnt after the segment
+    /// began (an MP3 track is known from its first frame, an AAC one may be configured late).
+    fn declare_audio(&mut self) {
+        let Some(audio) = self.audio else {
+            return;
+        };
+        let tracks = Tracks {
+            audio: true,
+            audio_format: audio.format(),
+            ..self.open_tracks
+        };
+        if tracks != self.open_tracks {
+            self.segmenter.redeclare(tracks);
+            self.open_tracks = tracks;
+        }
     }
 
     /// Writes the held audio into a segment opened at its first frame (called with none
@@ -367,6 +388,7 @@ impl Packager {
             audio_format: audio.map(AudioConfig::format).unwrap_or_default(),
         };
         self.open_forced = start == Start::Forced;
+        self.open_tracks = tracks;
         let closed = self.segmenter.cut(dts_ms, start, tracks)?;
         Some(self.within_ceiling(closed))
     }

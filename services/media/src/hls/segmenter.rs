@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::PRESENTATION_DELAY_90K;
-use crate::ts::{AudioFormat, Muxer};
+use crate::ts::{AudioFormat, Muxer, PACKET_SIZE};
 
 /// One finished MPEG-TS segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +132,19 @@ impl Segmenter {
             audio_end_ms: None,
         });
         closed
+    }
+
+    /// Declares `tracks` in the open segment's own tables, rewritten in place (ignored if
+    /// none is open): a track learnt after the segment began is declared where its frames are.
+    pub(crate) fn redeclare(&mut self, tracks: Tracks) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        self.muxer.set_streams(tracks.video, tracks.audio);
+        self.muxer.set_audio_format(tracks.audio_format);
+        if let Some(tables) = open.data.get_mut(..2 * PACKET_SIZE) {
+            self.muxer.rewrite_tables(tables);
+        }
     }
 
     /// Writes one video access unit to the open segment (ignored if none).

@@ -167,6 +167,22 @@ impl Muxer {
         psi::write_section_packet(out, PMT_PID, &mut self.pmt_continuity, &pmt);
     }
 
+    /// Rewrites `tables`, the PAT and PMT packets that [`Muxer::write_tables`] wrote last (at
+    /// the start of the segment being written), with the streams declared now and their
+    /// original continuity counters: a track whose format is learnt after the segment began
+    /// (an MP3 track, known from its first frame) is declared in that segment too. Anything
+    /// but two packets is left alone.
+    pub fn rewrite_tables(&mut self, tables: &mut [u8]) {
+        if tables.len() != 2 * PACKET_SIZE {
+            return;
+        }
+        self.pat_continuity = self.pat_continuity.wrapping_sub(1) & 0x0F;
+        self.pmt_continuity = self.pmt_continuity.wrapping_sub(1) & 0x0F;
+        let mut fresh = Vec::with_capacity(tables.len());
+        self.write_tables(&mut fresh);
+        tables.copy_from_slice(&fresh);
+    }
+
     /// Writes one Annex-B access unit as a video PES (90 kHz timestamps,
     /// taken mod 2^33).
     pub fn write_video(
@@ -276,6 +292,22 @@ mod tests {
         let tables = verify_tables(&out);
         assert_eq!(tables.streams, vec![(STREAM_TYPE_MPEG2_AUDIO, AUDIO_PID)]);
         assert_eq!(tables.pmt_version, Some(2));
+    }
+
+    #[test]
+    fn tables_rewritten_in_place_keep_their_continuity() {
+        let mut muxer = Muxer::new(true, false);
+        let mut out = Vec::new();
+        muxer.write_tables(&mut out);
+        muxer.write_video(0, 0, true, &[0, 0, 0, 1, 0x65], &mut out);
+        muxer.set_streams(true, true);
+        muxer.rewrite_tables(&mut out[..2 * PACKET_SIZE]);
+        muxer.write_tables(&mut out);
+        let mut checker = ContinuityChecker::default();
+        checker.check(&out);
+        let tables = verify_tables(&out[..2 * PACKET_SIZE]);
+        assert_eq!(tables.streams.len(), 2);
+        assert_eq!(tables.pmt_version, Some(1));
     }
 
     #[test]

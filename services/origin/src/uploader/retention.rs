@@ -166,8 +166,8 @@ mod tests {
                 left_at[shown] = None;
                 longest[shown] = longest[shown].max(playlist);
             }
-            for gone in 0..first {
-                left_at[gone].get_or_insert(listed_at);
+            for gone in &mut left_at[..first] {
+                gone.get_or_insert(listed_at);
             }
             let oldest_retained = (msn + 1).saturating_sub(retained);
             for deleted in 0..oldest_retained {

@@ -87,7 +87,8 @@ fn aac_config_adts_cannot_carry_drops_audio() {
 #[test]
 fn audio_only_without_metadata_keeps_every_frame() {
     let mut packager = Packager::new(config(2_000, true));
-    packager.push_audio_body(0, &AAC_SEQUENCE_HEADER).unwrap();
+    // AAC-LC, 48 kHz, stereo.
+    packager.push_audio_body(0, &[0xAF, 0, 0x11, 0x90]).unwrap();
     let mut segments = Vec::new();
     let mut switched_at = None;
     // 48 kHz AAC: 1024 samples, 21.33 ms a frame; 564 frames are 12.03 s.
