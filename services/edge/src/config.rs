@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 pub struct EdgeConfig {
     /// Segments listed in a playlist.
     pub hls_window: usize,
-    /// Lower bound of `EXT-X-TARGETDURATION`, seconds (the packager's target duration).
+    /// `EXT-X-TARGETDURATION`, seconds: the origins' packager target rounded up
+    /// (`hls::target_duration_s`), which keeps every segment under it (ADR 17).
     pub hls_min_target_duration_s: u64,
     /// How far HTTP-FLV viewers may fall behind before they skip, and then are cut.
     pub viewers: ViewerLimits,

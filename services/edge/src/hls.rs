@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrocast_base::{Msn, PlaybackId, StreamId};
 use ferrocast_media::hls::{self as playlist, Playlist, PlaylistSegment, SegmentSize};
@@ -28,10 +27,12 @@ const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
 /// kept): a typical 720p30 stream, so players pick the variant without over-buffering.
 const BANDWIDTH_FLOOR: u64 = 3_000_000;
 
-/// `GET /hls/{playback_id}/{file}` for `index.m3u8`, `media-{generation}.m3u8` and `<msn>.ts`.
+/// `GET /hls/{playback_id}/{file}` for `index.m3u8`, `media-{generation}.m3u8` and `<msn>.ts`
+/// (which answers byte ranges: [`crate::object`]).
 pub async fn serve(
     State(edge): State<Arc<Edge>>,
     Path((playback_id, file)): Path<(PlaybackId, String)>,
+    request: HeaderMap,
 ) -> Response {
     let stream_id = match resolve(&edge, &playback_id).await {
         Ok(stream_id) => stream_id,
@@ -65,7 +66,7 @@ pub async fn serve(
     else {
         return not_found();
     };
-    serve_segment(&edge, &stream_id, &state, msn).await
+    serve_segment(&edge, &stream_id, &state, msn, &request).await
 }
 
 fn render_multivariant(state: &IndexState) -> Response {
@@ -149,6 +150,7 @@ async fn serve_segment(
     stream_id: &StreamId,
     state: &IndexState,
     msn: Msn,
+    request: &HeaderMap,
 ) -> Response {
     let Some(record) = state.segments.iter().find(|record| record.msn == msn) else {
         return not_found();
@@ -161,15 +163,10 @@ async fn serve_segment(
         .await
     {
         Ok(data) => {
-            let headers = [
-                (header::CONTENT_TYPE, HeaderValue::from_static(SEGMENT_TYPE)),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static(SEGMENT_CACHE),
-                ),
-            ];
-            crate::metrics::hls_sent(data.len(), Some(record.duration_ms));
-            (headers, Body::from(data)).into_response()
+            let (response, sent) =
+                crate::object::respond(request, data, SEGMENT_TYPE, SEGMENT_CACHE);
+            crate::metrics::hls_sent(sent, Some(record.duration_ms));
+            response
         }
         Err(StoreError::NotFound) => {
             // The index lists it, so this breaks "object before index": say so loudly.

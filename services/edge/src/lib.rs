@@ -8,6 +8,7 @@ mod config;
 mod flv;
 mod hls;
 pub mod metrics;
+mod object;
 mod reply;
 mod router;
 mod state;

@@ -1,11 +1,12 @@
 //! Routes and CORS: which handler serves which path.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::http::Method;
+use axum::http::{Method, header};
 use axum::routing::get;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
 use crate::state::Edge;
 use crate::{EdgeConfig, EdgeDeps};
@@ -13,16 +14,27 @@ use crate::{EdgeConfig, EdgeDeps};
 /// The edge's HTTP routes.
 pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Router {
     let edge = Arc::new(Edge { config, deps });
-    // Players are served from other origins (web pages, CDNs), and no credentials are involved.
-    let cors = CorsLayer::new().allow_origin(Any).allow_methods([
-        Method::GET,
-        Method::HEAD,
-        Method::OPTIONS,
-    ]);
+    let cors = cors();
     // axum refuses `{id}.flv` as a route, so the whole segment is captured and split later.
     let routes = Router::new()
         .route("/hls/{playback_id}/{file}", get(crate::hls::serve))
         .route("/live/{file}", get(crate::flv::serve))
         .layer(cors);
     crate::metrics::HTTP.wrap(routes).with_state(edge)
+}
+
+/// How long a browser may reuse a preflight answer: Chromium's cap (Firefox allows a day).
+const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(7200);
+
+/// CORS for players on any page: any origin, never credentials (no cookies anywhere), the
+/// request headers a player adds (`Authorization` for a token, `Range`) echoed back in the
+/// preflight, and `Content-Range` readable by scripts that fetch byte ranges.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        // Echoing varies the answer by the request's headers, which the layer's `Vary` says.
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([header::CONTENT_LENGTH, header::CONTENT_RANGE])
+        .max_age(PREFLIGHT_MAX_AGE)
 }

@@ -7,15 +7,16 @@
 //! segment byte bound), then frames in the forgiving layout of `ferrocast_fuzz::loose_tags`.
 //!
 //! Beyond "no panic" it asserts that every segment is whole 188-byte TS packets starting with
-//! a PAT, that segments follow each other without gap or overlap in time, that `finish` ends
-//! the session for good, and that no segment grows past what its bound allows (twice the
-//! bound in frame costs, see `ferrocast_media::cuts`, plus one frame, at most 3 bytes of TS
-//! per byte of cost).
+//! a PAT, that segments follow each other without gap or overlap in time (except after one
+//! listed at the ceiling, across a timestamp gap), that no segment rounds above the target
+//! duration, that `finish` ends the session for good, and that no segment grows past what its
+//! bound allows (twice the bound in frame costs, see `ferrocast_media::cuts`, plus one frame,
+//! at most 3 bytes of TS per byte of cost).
 #![no_main]
 
 use ferrocast_fuzz::loose_tags;
 use ferrocast_media::flv;
-use ferrocast_media::hls::{Packager, PackagerConfig, Segment};
+use ferrocast_media::hls::{Packager, PackagerConfig, Segment, target_duration_s};
 use ferrocast_media::timestamp::{Normalizer, Track};
 use libfuzzer_sys::fuzz_target;
 
@@ -34,7 +35,7 @@ fn config_from(settings: u8) -> PackagerConfig {
     }
 }
 
-fn check_segment(segment: &Segment, previous: Option<&Segment>, max_len: usize) {
+fn check_segment(segment: &Segment, previous: Option<&Segment>, max_len: usize, ceiling: u64) {
     let data = &segment.data;
     assert_eq!(data.len() % TS_PACKET_LEN, 0, "partial TS packet");
     assert!(
@@ -51,10 +52,16 @@ fn check_segment(segment: &Segment, previous: Option<&Segment>, max_len: usize) 
         "segment of {} bytes over {max_len}",
         data.len()
     );
+    assert!(
+        segment.duration_ms <= ceiling,
+        "EXTINF {} ms rounds above the target",
+        segment.duration_ms
+    );
     if let Some(previous) = previous {
-        assert_eq!(
-            previous.start_dts_ms + previous.duration_ms,
-            segment.start_dts_ms,
+        let end = previous.start_dts_ms + previous.duration_ms;
+        let clamped_gap = previous.duration_ms == ceiling && end < segment.start_dts_ms;
+        assert!(
+            end == segment.start_dts_ms || clamped_gap,
             "segments do not join"
         );
     }
@@ -100,9 +107,10 @@ fuzz_target!(|data: &[u8]| {
     // 1-byte lengths grow 2.5 times as Annex-B, and packets add 4 bytes in 188.
     let largest_cost = 2 * largest_body + 2048;
     let max_len = 3 * (2 * config.max_segment_bytes + largest_cost) + 4096;
+    let ceiling = target_duration_s(config.target_duration_ms) * 1000 + 499;
     let mut previous = None;
     for segment in &segments {
-        check_segment(segment, previous, max_len);
+        check_segment(segment, previous, max_len, ceiling);
         previous = Some(segment);
     }
 });

@@ -18,23 +18,43 @@ use crate::support::{ANSWER_WITHIN, Edge, frame_number};
 impl Edge {
     /// Sends `GET path` on a new connection: the response, its body not read yet.
     pub async fn open(&self, path: &str) -> Response<Incoming> {
+        self.open_with("GET", path, &[]).await
+    }
+
+    /// Sends `method path` with `headers` on a new connection: the response, its body not
+    /// read yet.
+    pub async fn open_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Response<Incoming> {
         let socket = TcpStream::connect(self.addr).await.unwrap();
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(socket))
             .await
             .unwrap();
         // Drives the connection; it ends with the response or the server's close.
         tokio::spawn(connection);
-        let request = Request::get(path)
-            .header("host", "edge.test")
-            .body(Empty::<Bytes>::new())
-            .unwrap();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "edge.test");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Empty::<Bytes>::new()).unwrap();
         let answer = timeout(ANSWER_WITHIN, sender.send_request(request)).await;
         answer.expect("an answer in time").unwrap()
     }
 
     /// `GET path`, read whole.
     pub async fn get(&self, path: &str) -> Reply {
-        let response = self.open(path).await;
+        self.send("GET", path, &[]).await
+    }
+
+    /// `method path` with `headers`, read whole.
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let response = self.open_with(method, path, headers).await;
         let (parts, body) = response.into_parts();
         let body = timeout(ANSWER_WITHIN, body.collect()).await;
         Reply {

@@ -5,9 +5,12 @@
 //!   unknown playback id is 404, an unreachable directory or index is 503 with `Retry-After`;
 //! - [`flv`]: a viewer gets the FLV header, the sequence headers, then the frames pushed into
 //!   the hub; a viewer joining mid-GOP starts at its keyframe; a shutdown closes viewers at
-//!   the drain's request deadline.
+//!   the drain's request deadline;
+//! - [`delivery`]: segments answer byte ranges, and the CORS preflight allows the headers a
+//!   player adds.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
+mod delivery;
 mod flv;
 mod hls;
 mod http;

@@ -7,6 +7,8 @@ mod admission;
 mod browser;
 mod cluster;
 mod cluster_auth;
+mod delivery;
+mod encoder_variety;
 mod hostile;
 mod http_defences;
 mod ingest;

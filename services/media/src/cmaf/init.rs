@@ -9,10 +9,10 @@ use mp4_atom::{
     Visual, Vmhd, esds,
 };
 
-use super::mp3;
 use super::{Init, TrackKind, VIDEO_TIMESCALE};
 use crate::aac::AudioSpecificConfig;
 use crate::avc::{DecoderConfig, NAL_SPS};
+use crate::mpeg_audio;
 use crate::{BoxError, MediaError};
 
 /// objectTypeIndication of MPEG-4 audio (AAC) in an `esds`.
@@ -118,7 +118,7 @@ pub(super) fn aac(
 }
 
 /// The init segment of an MP3 track, from its first frame's header.
-pub(super) fn mp3(header: &mp3::Header, version: u32) -> Result<Init, MediaError> {
+pub(super) fn mp3(header: &mpeg_audio::Header, version: u32) -> Result<Init, MediaError> {
     let object_type = header.object_type_indication();
     let data = audio_init(object_type, None, header.sample_rate, header.channels)?;
     Ok(Init {

@@ -24,14 +24,16 @@
 //! [`Part`].
 
 mod init;
-mod mp3;
 mod packager;
 mod segments;
 mod track;
 
 use bytes::Bytes;
 
-pub use mp3::{Header as Mp3Header, Version as MpegVersion, parse as parse_mp3_header};
+/// The MP3 frame header the MP3 track's init segment is made from ([`crate::mpeg_audio`]).
+pub use crate::mpeg_audio::{
+    Header as Mp3Header, Version as MpegVersion, parse as parse_mp3_header,
+};
 pub use packager::{Config, Packager};
 
 /// The 90 kHz timescale of video tracks.

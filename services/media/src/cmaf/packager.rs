@@ -3,35 +3,32 @@
 //! each frame on its track's timescale and hands it to the segment assembler.
 //!
 //! It accepts and refuses exactly the frames the MPEG-TS packager does (an AVC access unit
-//! with a NAL length past its end, an AAC frame longer than ADTS can frame), and costs them
-//! the same way, so the two renditions cut at the same frames. It can carry more than the
-//! TS path: MP3, and AAC configurations ADTS cannot express.
+//! with a NAL length past its end, an AAC frame longer than ADTS can frame, an MP3 payload
+//! without a frame header), and costs them the same way, so the two renditions cut at the
+//! same frames; it holds the same audio while video is awaited ([`crate::cuts::Backlog`]).
+//! It can carry more than the TS path: AAC configurations ADTS cannot express.
 
 use bytes::Bytes;
 
 use super::segments::{Active, Assembler};
 use super::track::Sample;
-use super::{Event, TrackKind, VIDEO_TIMESCALE, init, mp3};
+use super::{Event, TrackKind, VIDEO_TIMESCALE, init};
 use crate::MediaError;
 use crate::aac::{self, AudioSpecificConfig};
 use crate::avc::{self, DecoderConfig, NalUnits};
-use crate::cuts::{self, Action, Cutter, Start};
+use crate::cuts::{self, Action, Backlog, Cutter, Held, Start};
 use crate::flv::{
     self, AudioCodec, AudioPacket, AudioTag, FrameType, VideoCodec, VideoPacket, VideoTag,
 };
 use crate::hls::{DroppedTracks, PackagerConfig};
-use crate::timestamp::DEFAULT_VIDEO_STEP_MS;
+use crate::mpeg_audio;
 
 /// Default part target: ten 30 fps frames (ADR 16, decision 3).
 pub const DEFAULT_PART_TARGET_MS: u64 = 334;
-/// FLV sound format of MP3.
-const SOUND_FORMAT_MP3: u8 = 2;
 /// PCM samples per AAC frame (the core frame of HE-AAC).
 const AAC_FRAME_SAMPLES: u32 = 1024;
 /// Largest raw AAC frame an ADTS header can frame (13-bit length minus the 7-byte header).
 const MAX_AAC_FRAME_LEN: usize = 0x1FFF - aac::ADTS_HEADER_LEN;
-/// Largest DTS step taken as frame cadence; bigger steps are gaps (as in the TS packager).
-const MAX_FRAME_STEP_MS: u64 = 1_000;
 /// Video ticks per millisecond.
 const VIDEO_TICKS_PER_MS: u64 = VIDEO_TIMESCALE as u64 / 1_000;
 
@@ -56,8 +53,11 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum AudioConfig {
     Aac(AudioSpecificConfig),
-    Mp3(mp3::Header),
+    Mp3(mpeg_audio::Header),
 }
+
+/// An audio frame held while video is awaited: the frame, its samples and sample rate.
+type HeldAudio = (Bytes, u32, u32);
 
 /// Turns one publish session's FLV tags into CMAF init segments, parts and segments.
 ///
@@ -72,8 +72,8 @@ pub struct Packager {
     video_inits: u32,
     audio_inits: u32,
     dropped: DroppedTracks,
-    last_video_dts_ms: Option<u64>,
-    video_step_ms: u64,
+    /// Audio that came while video was expected and no segment was open.
+    backlog: Backlog<HeldAudio>,
     /// Where the next audio frame starts if it follows the last one without a gap.
     audio_next: Option<u64>,
 }
@@ -81,16 +81,16 @@ pub struct Packager {
 impl Packager {
     /// A packager for a new publish session.
     pub fn new(config: Config) -> Self {
+        let cuts = Cutter::new(config.segments);
         Self {
-            cuts: Cutter::new(config.segments),
-            parts: Assembler::new(config.part_target_ms),
+            parts: Assembler::new(config.part_target_ms, cuts.ceiling_ms()),
+            backlog: cuts.backlog(),
+            cuts,
             avc: None,
             audio: None,
             video_inits: 0,
             audio_inits: 0,
             dropped: DroppedTracks::default(),
-            last_video_dts_ms: None,
-            video_step_ms: DEFAULT_VIDEO_STEP_MS,
             audio_next: None,
         }
     }
@@ -168,21 +168,16 @@ impl Packager {
             0
         };
         let cost = cuts::frame_cost(tag.data.len(), repeated);
-        if let Some(step) = self
-            .last_video_dts_ms
-            .and_then(|last| dts_ms.checked_sub(last))
-            && (1..=MAX_FRAME_STEP_MS).contains(&step)
-        {
-            self.video_step_ms = step;
-        }
-        self.last_video_dts_ms = Some(dts_ms);
 
         let mut events = Vec::new();
-        match self.cuts.video(dts_ms, keyframe, cost) {
-            Action::Skip => return Ok(events),
-            Action::Write => {}
-            Action::Cut { at_ms, start } => self.cut(at_ms, start, &mut events)?,
-        }
+        let opened = match self.cuts.video(dts_ms, keyframe, cost) {
+            Action::Skip | Action::Hold => return Ok(events),
+            Action::Write => false,
+            Action::Cut { at_ms, start } => {
+                self.cut(at_ms, start, &mut events)?;
+                true
+            }
+        };
         let cts_ticks = i64::from(tag.composition_time_ms) * VIDEO_TICKS_PER_MS as i64;
         let sample = Sample {
             dts: dts_ms.saturating_mul(VIDEO_TICKS_PER_MS),
@@ -196,15 +191,25 @@ impl Packager {
             sync: keyframe,
             data: Bytes::copy_from_slice(tag.data),
         };
-        let estimate = self.video_step_ms * VIDEO_TICKS_PER_MS;
+        let estimate = self.cuts.video_step_ms() * VIDEO_TICKS_PER_MS;
         self.parts
             .push(TrackKind::Video, sample, estimate, &mut events)?;
+        if opened {
+            // Audio held for the first keyframe that plays from it on follows it.
+            for held in self.backlog.take() {
+                if held.dts_ms >= dts_ms {
+                    self.cuts.released(held.cost);
+                    let (data, samples, rate) = held.frame;
+                    self.write_audio(held.dts_ms, data, samples, rate, &mut events)?;
+                }
+            }
+        }
         Ok(events)
     }
 
     /// Feeds one parsed FLV audio tag with its session DTS.
     ///
-    /// AAC and MP3 are carried; another codec yields `Err(Unsupported)` once and the track
+    /// AAC and MP3 (FLV sound formats 2 and 14) are carried; another codec yields `Err(Unsupported)` once and the track
     /// is then ignored.
     pub fn push_audio(
         &mut self,
@@ -235,8 +240,8 @@ impl Packager {
                 let rate = config.sample_rate;
                 self.audio_frame(dts_ms, tag.data, AAC_FRAME_SAMPLES, rate)
             }
-            (AudioCodec::Other(SOUND_FORMAT_MP3), _) => {
-                let header = mp3::parse(tag.data)?;
+            (codec, _) if codec.is_mp3() => {
+                let header = mpeg_audio::parse(tag.data)?;
                 let mut events = Vec::new();
                 self.configure_audio(AudioConfig::Mp3(header), tag.data, &mut events)?;
                 let (samples, rate) = (header.samples_per_frame(), header.sample_rate);
@@ -286,12 +291,54 @@ impl Packager {
         sample_rate: u32,
     ) -> Result<Vec<Event>, MediaError> {
         let cost = cuts::frame_cost(data.len(), 0);
+        let video = self.video_state();
         let mut events = Vec::new();
-        match self.cuts.audio(dts_ms, cost, self.video_state()) {
+        if let Some(at_ms) = self
+            .cuts
+            .release(dts_ms, video, self.backlog.first_dts_ms())
+        {
+            // Video never came: the audio held meanwhile opens the first segment.
+            self.release_backlog(at_ms, &mut events)?;
+        }
+        let data = Bytes::copy_from_slice(data);
+        match self.cuts.audio(dts_ms, cost, video) {
             Action::Skip => return Ok(events),
+            Action::Hold => {
+                let frame = (data, frame_samples, sample_rate);
+                self.backlog.hold(Held {
+                    dts_ms,
+                    cost,
+                    frame,
+                });
+                return Ok(events);
+            }
             Action::Write => {}
             Action::Cut { at_ms, start } => self.cut(at_ms, start, &mut events)?,
         }
+        self.write_audio(dts_ms, data, frame_samples, sample_rate, &mut events)?;
+        Ok(events)
+    }
+
+    /// Opens the first segment at `at_ms` (none is open) with every held audio frame.
+    fn release_backlog(&mut self, at_ms: u64, events: &mut Vec<Event>) -> Result<(), MediaError> {
+        self.cut(at_ms, Start::RandomAccess, events)?;
+        for held in self.backlog.take() {
+            self.cuts.released(held.cost);
+            let (data, samples, rate) = held.frame;
+            self.write_audio(held.dts_ms, data, samples, rate, events)?;
+        }
+        Ok(())
+    }
+
+    /// Times one audio frame on the track's clock and adds it to the open segment.
+    fn write_audio(
+        &mut self,
+        dts_ms: u64,
+        data: Bytes,
+        frame_samples: u32,
+        sample_rate: u32,
+        events: &mut Vec<Event>,
+    ) -> Result<(), MediaError> {
         // Frames last exactly their samples; follow the FLV clock only when it moves more
         // than a frame away (a gap or a jump), not for its millisecond rounding.
         let frame = u64::from(frame_samples);
@@ -308,11 +355,9 @@ impl Packager {
             duration: frame_samples,
             cts: 0,
             sync: true,
-            data: Bytes::copy_from_slice(data),
+            data,
         };
-        self.parts
-            .push(TrackKind::Audio, sample, frame, &mut events)?;
-        Ok(events)
+        self.parts.push(TrackKind::Audio, sample, frame, events)
     }
 
     fn cut(&mut self, at_ms: u64, start: Start, events: &mut Vec<Event>) -> Result<(), MediaError> {
@@ -330,12 +375,19 @@ impl Packager {
             .cut(at_ms, start == Start::RandomAccess, leading, active, events)
     }
 
-    /// Closes the open segment at the end of the session; the last video frame lasts the
-    /// last frame step, as in the TS packager.
+    /// Closes the open segment at the end of the session (with the audio held for a video
+    /// that never came, if the session ended during the wait); the last video frame lasts
+    /// the last frame step, as in the TS packager.
     pub fn finish(&mut self) -> Result<Vec<Event>, MediaError> {
         let mut events = Vec::new();
-        self.parts
-            .finish(self.video_step_ms * VIDEO_TICKS_PER_MS, &mut events)?;
+        if let Some(at_ms) = self
+            .cuts
+            .release_at_end(self.video_state(), self.backlog.first_dts_ms())
+        {
+            self.release_backlog(at_ms, &mut events)?;
+        }
+        let step = self.cuts.video_step_ms();
+        self.parts.finish(step * VIDEO_TICKS_PER_MS, &mut events)?;
         Ok(events)
     }
 }

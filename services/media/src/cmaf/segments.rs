@@ -28,6 +28,9 @@ struct Open {
 #[derive(Debug)]
 pub(super) struct Assembler {
     part_target_ms: u64,
+    /// The longest a segment is listed as (the cut rules' ceiling): a video frame before a
+    /// timestamp gap ends there at the latest.
+    ceiling_ms: u64,
     video: Writer,
     audio: Writer,
     /// Init segments that take effect when the next segment opens.
@@ -39,9 +42,10 @@ pub(super) struct Assembler {
 }
 
 impl Assembler {
-    pub(super) fn new(part_target_ms: u64) -> Self {
+    pub(super) fn new(part_target_ms: u64, ceiling_ms: u64) -> Self {
         Self {
             part_target_ms: part_target_ms.max(1),
+            ceiling_ms,
             video: Writer::new(TrackKind::Video),
             audio: Writer::new(TrackKind::Audio),
             staged: Vec::new(),
@@ -198,9 +202,13 @@ impl Assembler {
     }
 
     fn close_segment(&mut self, video_end: u64, events: &mut Vec<Event>) -> Result<(), MediaError> {
-        if self.open.is_none() {
+        let Some(start_ms) = self.open.as_ref().map(|open| open.start_dts_ms) else {
             return Ok(());
-        }
+        };
+        // Across a timestamp gap the last frame stops at the ceiling, as the TS packager
+        // lists such a segment (the cut rules keep every other segment under it).
+        let ceiling_end = start_ms.saturating_add(self.ceiling_ms).saturating_mul(90);
+        let video_end = video_end.min(ceiling_end);
         let max_duration = self.target_ticks(TrackKind::Video);
         self.video.end_last_at(video_end, max_duration);
         self.flush_parts(events)?;

@@ -1,4 +1,4 @@
-//! Parsing of FLV audio tag bodies: AAC config/raw frames, and naming of the
+//! Parsing of FLV audio tag bodies: AAC config/raw frames, MP3 frames, and naming of the
 //! other legacy sound formats.
 
 use crate::MediaError;
@@ -6,6 +6,10 @@ use crate::read::ByteReader;
 
 /// FLV SoundFormat value of AAC.
 const SOUND_FORMAT_AAC: u8 = 10;
+/// FLV SoundFormat value of MP3.
+const SOUND_FORMAT_MP3: u8 = 2;
+/// FLV SoundFormat value of "MP3 8 kHz" (MPEG 2.5 layer III frames).
+const SOUND_FORMAT_MP3_8KHZ: u8 = 14;
 
 /// The audio codec a tag declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +18,17 @@ pub enum AudioCodec {
     Aac,
     /// Any other FLV sound format value.
     Other(u8),
+}
+
+impl AudioCodec {
+    /// Whether the payload is MPEG audio frames (FLV sound formats 2 and 14), which
+    /// [`crate::mpeg_audio`] reads.
+    pub fn is_mp3(&self) -> bool {
+        matches!(
+            self,
+            AudioCodec::Other(SOUND_FORMAT_MP3 | SOUND_FORMAT_MP3_8KHZ)
+        )
+    }
 }
 
 /// What an audio tag body contains.
@@ -105,6 +120,8 @@ mod tests {
         assert_eq!(mp3.codec, AudioCodec::Other(2));
         assert_eq!(mp3.data, &[1, 2]);
         assert_eq!(audio_codec_name(&mp3.codec), "mp3");
+        assert!(mp3.codec.is_mp3() && AudioCodec::Other(14).is_mp3());
+        assert!(!AudioCodec::Aac.is_mp3() && !AudioCodec::Other(11).is_mp3());
         assert_eq!(audio_codec_name(&AudioCodec::Other(11)), "speex");
         assert_eq!(
             audio_codec_name(&AudioCodec::Other(13)),

@@ -1,6 +1,7 @@
 //! HLS packaging: FLV audio/video tag bodies in, MPEG-TS segments, media playlists and the
 //! multivariant playlist out.
 
+mod audio;
 mod multivariant;
 mod packager;
 mod playlist;
@@ -12,7 +13,8 @@ pub use multivariant::{
 };
 pub use packager::{DroppedTracks, Packager, PackagerConfig};
 pub use playlist::{
-    Playlist, PlaylistSegment, listed_until_ms, render, shown_count, shown_from, window_start,
+    Playlist, PlaylistSegment, listed_until_ms, render, shown_count, shown_from, target_duration_s,
+    window_start,
 };
 pub use segmenter::Segment;
 

@@ -2,32 +2,36 @@
 //! configuration, converts frames, and decides where segments are cut.
 //!
 //! Where segments are cut is decided by [`crate::cuts`], the rule set the CMAF packager
-//! follows too, so both renditions cut at the same frames.
+//! follows too, so both renditions cut at the same frames: video keyframes past the target,
+//! a ceiling under `EXT-X-TARGETDURATION` ([`super::target_duration_s`], which never
+//! changes), and the audio held while video is awaited.
 //!
 //! A cut segment lasts until the next segment's start DTS; the final one
-//! (from [`Packager::finish`]) lasts until the end of its last frame.
+//! (from [`Packager::finish`]) lasts until the end of its last frame. Either is listed at
+//! most at the ceiling (only a timestamp gap makes one longer, and it plays as a gap).
+//!
+//! Audio is AAC (each frame behind an ADTS header) or MPEG audio such as MP3 (FLV sound
+//! formats 2 and 14, carried as they are, stream type 0x03 or 0x04).
 //!
 //! Frames come in parsed ([`flv::VideoTag`], [`flv::AudioTag`]): the origin parses each tag
 //! once at ingest, for its own flags, and hands the parsed form on.
 
+use super::audio::AudioConfig;
 use super::segmenter::{Segment, Segmenter, Tracks};
 use crate::MediaError;
-use crate::aac::{self, AudioSpecificConfig};
+use crate::aac;
 use crate::avc::{self, DecoderConfig};
-use crate::cuts::{self, Action, Cutter};
+use crate::cuts::{self, Action, Backlog, Cutter, Held};
 use crate::flv::{
     self, AudioCodec, AudioPacket, AudioTag, FrameType, VideoCodec, VideoPacket, VideoTag,
 };
-use crate::timestamp::DEFAULT_VIDEO_STEP_MS;
-
-/// Largest DTS step taken as frame cadence when estimating the last frame's
-/// duration; bigger steps are gaps.
-const MAX_FRAME_STEP_MS: u64 = 1_000;
+use crate::mpeg_audio;
 
 /// Settings of a [`Packager`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PackagerConfig {
     /// Minimum segment duration; segments are cut at the first opportunity after it.
+    /// Rounded up to whole seconds, it is the constant `EXT-X-TARGETDURATION`.
     pub target_duration_ms: u64,
     /// Whether the publisher announced video (`onMetaData`); if so, audio is
     /// held back until the first video keyframe.
@@ -51,9 +55,12 @@ impl Default for PackagerConfig {
 pub struct DroppedTracks {
     /// The video track was dropped (non-AVC codec).
     pub video: bool,
-    /// The audio track was dropped (non-AAC codec or an AAC config ADTS cannot carry).
+    /// The audio track was dropped (neither AAC nor MP3, or an AAC config ADTS cannot carry).
     pub audio: bool,
 }
+
+/// An audio frame held while video is awaited: its TS bytes and duration (ms).
+type HeldAudio = (Vec<u8>, u64);
 
 /// Turns one publish session's FLV tags into MPEG-TS segments.
 ///
@@ -62,11 +69,13 @@ pub struct DroppedTracks {
 #[derive(Debug)]
 pub struct Packager {
     avc: Option<DecoderConfig>,
-    aac: Option<AudioSpecificConfig>,
+    audio: Option<AudioConfig>,
     dropped: DroppedTracks,
     cuts: Cutter,
-    last_video_dts_ms: Option<u64>,
-    video_step_ms: u64,
+    /// Audio that came while video was expected and no segment was open.
+    backlog: Backlog<HeldAudio>,
+    /// The streams the open segment's tables declare.
+    open_tracks: Tracks,
     segmenter: Segmenter,
     scratch: Vec<u8>,
 }
@@ -74,13 +83,14 @@ pub struct Packager {
 impl Packager {
     /// A packager for a new publish session.
     pub fn new(config: PackagerConfig) -> Self {
+        let cuts = Cutter::new(config);
         Self {
             avc: None,
-            aac: None,
+            audio: None,
             dropped: DroppedTracks::default(),
-            cuts: Cutter::new(config),
-            last_video_dts_ms: None,
-            video_step_ms: DEFAULT_VIDEO_STEP_MS,
+            backlog: cuts.backlog(),
+            cuts,
+            open_tracks: Tracks::default(),
             segmenter: Segmenter::new(),
             scratch: Vec::new(),
         }
@@ -156,14 +166,6 @@ impl Packager {
         let keyframe = avc::contains_idr(config, tag.data);
         self.scratch.clear();
         avc::to_annex_b(config, tag.data, keyframe, &mut self.scratch)?;
-        if let Some(step) = self
-            .last_video_dts_ms
-            .and_then(|last| dts_ms.checked_sub(last))
-            && (1..=MAX_FRAME_STEP_MS).contains(&step)
-        {
-            self.video_step_ms = step;
-        }
-        self.last_video_dts_ms = Some(dts_ms);
 
         let cost = cuts::frame_cost(
             tag.data.len(),
@@ -173,15 +175,26 @@ impl Packager {
                 0
             },
         );
-        let closed = match self.cuts.video(dts_ms, keyframe, cost) {
-            Action::Skip => return Ok(None),
-            Action::Write => None,
-            Action::Cut { at_ms, start } => self.cut(at_ms, start),
+        let (closed, opened) = match self.cuts.video(dts_ms, keyframe, cost) {
+            Action::Skip | Action::Hold => return Ok(None),
+            Action::Write => (None, false),
+            Action::Cut { at_ms, start } => (self.cut(at_ms, start), true),
         };
         let cts = u64::from(tag.composition_time_ms.max(0).unsigned_abs());
         let pts_ms = dts_ms.saturating_add(cts);
+        let step = self.cuts.video_step_ms();
         self.segmenter
-            .write_video(dts_ms, pts_ms, keyframe, &self.scratch, self.video_step_ms);
+            .write_video(dts_ms, pts_ms, keyframe, &self.scratch, step);
+        if opened {
+            // Audio held for the first keyframe that plays from it on follows it.
+            for held in self.backlog.take() {
+                if held.dts_ms >= dts_ms {
+                    self.cuts.released(held.cost);
+                    let (data, frame_ms) = &held.frame;
+                    self.segmenter.write_audio(held.dts_ms, data, *frame_ms);
+                }
+            }
+        }
         Ok(closed)
     }
 
@@ -197,10 +210,16 @@ impl Packager {
         if self.dropped.audio {
             return Ok(None);
         }
+        if tag.codec.is_mp3() {
+            // MPEG audio frames describe themselves: no sequence header comes first.
+            let header = mpeg_audio::parse(tag.data)?;
+            self.configure_audio(AudioConfig::Mpeg(header));
+            return self.audio_frame(dts_ms, tag.data);
+        }
         if tag.codec != AudioCodec::Aac {
             self.dropped.audio = true;
             return Err(MediaError::Unsupported(format!(
-                "audio codec {} (only aac is packaged to hls; audio dropped)",
+                "audio codec {} (only aac and mp3 are packaged to hls; audio dropped)",
                 flv::audio_codec_name(&tag.codec)
             )));
         }
@@ -211,47 +230,116 @@ impl Packager {
                     self.dropped.audio = true;
                     return Err(err);
                 }
-                if self.aac.is_some_and(|old| old != config) {
-                    self.cuts.reconfigured();
-                }
-                self.aac = Some(config);
+                self.configure_audio(AudioConfig::Aac(config));
                 Ok(None)
             }
-            AudioPacket::Raw => self.audio_frame(dts_ms, tag.data),
+            AudioPacket::Raw if matches!(self.audio, Some(AudioConfig::Aac(_))) => {
+                self.audio_frame(dts_ms, tag.data)
+            }
+            AudioPacket::Raw => Ok(None),
         }
     }
 
-    fn audio_frame(&mut self, dts_ms: u64, raw: &[u8]) -> Result<Option<Segment>, MediaError> {
-        let Some(config) = self.aac else {
+    /// Takes a (possibly new) audio configuration; a change cuts at the next opportunity,
+    /// as in CMAF, where it needs a new init segment.
+    fn configure_audio(&mut self, config: AudioConfig) {
+        if self.audio.is_some_and(|old| old != config) {
+            self.cuts.reconfigured();
+        }
+        self.audio = Some(config);
+    }
+
+    fn audio_frame(&mut self, dts_ms: u64, payload: &[u8]) -> Result<Option<Segment>, MediaError> {
+        let Some(config) = self.audio else {
             return Ok(None);
         };
-        let header = config.adts_header(raw.len())?;
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&header);
-        self.scratch.extend_from_slice(raw);
-
-        let cost = cuts::frame_cost(raw.len(), 0);
-        let closed = match self.cuts.audio(dts_ms, cost, self.video_state()) {
+        let frame_ms = config.frame(payload, &mut self.scratch)?;
+        let cost = cuts::frame_cost(payload.len(), 0);
+        let video = self.video_state();
+        if let Some(at_ms) = self
+            .cuts
+            .release(dts_ms, video, self.backlog.first_dts_ms())
+        {
+            // Video never came: the audio held meanwhile opens the first segment.
+            self.release_backlog(at_ms);
+        }
+        let closed = match self.cuts.audio(dts_ms, cost, video) {
             Action::Skip => return Ok(None),
+            Action::Hold => {
+                let frame = (self.scratch.clone(), frame_ms);
+                self.backlog.hold(Held {
+                    dts_ms,
+                    cost,
+                    frame,
+                });
+                return Ok(None);
+            }
             Action::Write => None,
             Action::Cut { at_ms, start } => self.cut(at_ms, start),
         };
-        let frame_ms = config.frame_duration_ms().round() as u64;
+        self.declare_audio();
         self.segmenter.write_audio(dts_ms, &self.scratch, frame_ms);
         Ok(closed)
     }
 
-    /// Flushes the open segment at the end of the session, if it has frames.
+    /// Declares the audio track in the open segment when it was learnt after the segment
+    /// began (an MP3 track is known from its first frame, an AAC one may be configured late).
+    fn declare_audio(&mut self) {
+        let Some(audio) = self.audio else {
+            return;
+        };
+        let tracks = Tracks {
+            audio: true,
+            audio_format: audio.format(),
+            ..self.open_tracks
+        };
+        if tracks != self.open_tracks {
+            self.segmenter.redeclare(tracks);
+            self.open_tracks = tracks;
+        }
+    }
+
+    /// Opens the first segment at `at_ms` (none is open) with every held audio frame.
+    fn release_backlog(&mut self, at_ms: u64) {
+        let none_open = self.cut(at_ms, cuts::Start::RandomAccess);
+        debug_assert!(none_open.is_none(), "the backlog opens the first segment");
+        for held in self.backlog.take() {
+            self.cuts.released(held.cost);
+            let (data, frame_ms) = &held.frame;
+            self.segmenter.write_audio(held.dts_ms, data, *frame_ms);
+        }
+    }
+
+    /// Flushes the open segment at the end of the session, if it has frames (with the
+    /// audio held for a video that never came, if the session ended during the wait).
     pub fn finish(&mut self) -> Option<Segment> {
-        self.segmenter.finish()
+        if let Some(at_ms) = self
+            .cuts
+            .release_at_end(self.video_state(), self.backlog.first_dts_ms())
+        {
+            self.release_backlog(at_ms);
+        }
+        let last = self.segmenter.finish()?;
+        Some(self.within_ceiling(last))
+    }
+
+    /// A segment that lasted past the ceiling (only across a timestamp gap, which plays as
+    /// a gap anyway) is listed at the ceiling, so the target duration holds.
+    fn within_ceiling(&self, mut segment: Segment) -> Segment {
+        segment.duration_ms = segment.duration_ms.min(self.cuts.ceiling_ms());
+        segment
     }
 
     fn cut(&mut self, dts_ms: u64, start: cuts::Start) -> Option<Segment> {
+        let audio = self.audio.filter(|_| !self.dropped.audio);
         let tracks = Tracks {
             video: self.video_mode() && self.avc.is_some(),
-            audio: self.aac.is_some() && !self.dropped.audio,
+            audio: audio.is_some(),
+            audio_format: audio.map(AudioConfig::format).unwrap_or_default(),
         };
-        self.segmenter.cut(dts_ms, start, tracks)
+        self.open_tracks = tracks;
+        let closed = self.segmenter.cut(dts_ms, start, tracks)?;
+        Some(self.within_ceiling(closed))
     }
 }
 

@@ -30,10 +30,20 @@ pub struct Playlist<'a> {
     pub discontinuity_base: u64,
     /// How many of the newest segments to list (see [`shown_count`]).
     pub window: usize,
-    /// Lower bound for EXT-X-TARGETDURATION, in seconds.
+    /// EXT-X-TARGETDURATION, in seconds: [`target_duration_s`] of the packager's target, which
+    /// keeps every segment under it (ADR 17). A longer shown segment would raise it, as RFC
+    /// 8216 §4.3.3.1 asks, but only an origin configured with a longer target makes one.
     pub min_target_duration_s: u64,
     /// Whether the stream has ended (adds EXT-X-ENDLIST).
     pub ended: bool,
+}
+
+/// `EXT-X-TARGETDURATION` (whole seconds) of a stream packaged with segments cut after
+/// `target_duration_ms`: that target rounded up, at least 1. It is a constant of the
+/// configuration, so it never changes within a playlist (RFC 8216 §6.2.1); the packager cuts
+/// every segment before it could round above it (§4.3.3.1).
+pub fn target_duration_s(target_duration_ms: u64) -> u64 {
+    target_duration_ms.div_ceil(1000).max(1)
 }
 
 /// Index of the first segment shown when listing the newest `window` of

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::PRESENTATION_DELAY_90K;
 use crate::cuts::Start;
-use crate::ts::Muxer;
+use crate::ts::{AudioFormat, Muxer, PACKET_SIZE};
 
 /// One finished MPEG-TS segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +27,10 @@ pub struct Segment {
 pub(crate) struct Tracks {
     /// An H.264 stream.
     pub(crate) video: bool,
-    /// An AAC (ADTS) stream.
+    /// An audio stream.
     pub(crate) audio: bool,
+    /// How the audio stream is coded (AAC in ADTS, or MPEG audio).
+    pub(crate) audio_format: AudioFormat,
 }
 
 #[derive(Debug)]
@@ -92,6 +94,7 @@ impl Segmenter {
             self.fresh = false;
         } else {
             self.muxer.set_streams(tracks.video, tracks.audio);
+            self.muxer.set_audio_format(tracks.audio_format);
         }
         let mut data =
             Vec::with_capacity(closed.as_ref().map_or(64 * 1024, |s| s.data.len() + 4096));
@@ -104,6 +107,20 @@ impl Segmenter {
             audio_end_ms: None,
         });
         closed
+    }
+
+    /// Declares `tracks` in the open segment's own tables, rewritten in place (ignored if
+    /// none is open): a track learnt after the segment began (an MP3 track is known from its
+    /// first frame, an AAC one may be configured late) is declared where its frames are.
+    pub(crate) fn redeclare(&mut self, tracks: Tracks) {
+        let Some(open) = &mut self.open else {
+            return;
+        };
+        self.muxer.set_streams(tracks.video, tracks.audio);
+        self.muxer.set_audio_format(tracks.audio_format);
+        if let Some(tables) = open.data.get_mut(..2 * PACKET_SIZE) {
+            self.muxer.rewrite_tables(tables);
+        }
     }
 
     /// Writes one video access unit to the open segment (ignored if none).
@@ -128,12 +145,13 @@ impl Segmenter {
         open.video_end_ms = Some(dts_ms.saturating_add(frame_step_ms));
     }
 
-    /// Writes one ADTS frame to the open segment (ignored if none).
-    pub(crate) fn write_audio(&mut self, dts_ms: u64, adts: &[u8], frame_ms: u64) {
+    /// Writes one audio frame (ADTS, or MPEG audio) to the open segment (ignored if none).
+    pub(crate) fn write_audio(&mut self, dts_ms: u64, frame: &[u8], frame_ms: u64) {
         let Some(open) = &mut self.open else {
             return;
         };
-        self.muxer.write_audio(to_90k(dts_ms), adts, &mut open.data);
+        self.muxer
+            .write_audio(to_90k(dts_ms), frame, &mut open.data);
         open.audio_end_ms = Some(dts_ms.saturating_add(frame_ms));
     }
 
@@ -147,7 +165,9 @@ impl Segmenter {
 }
 
 fn new_muxer(tracks: Tracks) -> Muxer {
-    Muxer::new(tracks.video, tracks.audio).with_pcr_lead(PRESENTATION_DELAY_90K)
+    Muxer::new(tracks.video, tracks.audio)
+        .with_audio_format(tracks.audio_format)
+        .with_pcr_lead(PRESENTATION_DELAY_90K)
 }
 
 fn close(open: OpenSegment, duration_ms: u64) -> Segment {
@@ -168,6 +188,7 @@ mod tests {
     const BOTH: Tracks = Tracks {
         video: true,
         audio: true,
+        audio_format: AudioFormat::AacAdts,
     };
 
     #[test]
@@ -203,6 +224,7 @@ mod tests {
         let audio_only = Tracks {
             video: false,
             audio: true,
+            audio_format: AudioFormat::AacAdts,
         };
         segmenter.cut(0, Start::RandomAccess, audio_only);
         assert!(segmenter.finish().is_none());

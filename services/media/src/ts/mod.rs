@@ -1,5 +1,5 @@
-//! MPEG-TS muxer for HLS segments: one program with an H.264 and/or an AAC
-//! (ADTS) stream, one PES packet per frame.
+//! MPEG-TS muxer for HLS segments: one program with an H.264 and/or an audio stream (AAC
+//! in ADTS, or MPEG audio such as MP3), one PES packet per frame.
 
 mod packet;
 mod pes;
@@ -24,6 +24,34 @@ pub const AUDIO_PID: u16 = 0x101;
 pub const STREAM_TYPE_H264: u8 = 0x1B;
 /// PMT stream_type of AAC audio with ADTS framing.
 pub const STREAM_TYPE_AAC_ADTS: u8 = 0x0F;
+/// PMT stream_type of MPEG-1 audio (ISO 11172-3: layers I to III at 32 to 48 kHz).
+pub const STREAM_TYPE_MPEG1_AUDIO: u8 = 0x03;
+/// PMT stream_type of MPEG-2 audio (ISO 13818-3: the half rates; MPEG 2.5's quarter rates
+/// are carried the same way).
+pub const STREAM_TYPE_MPEG2_AUDIO: u8 = 0x04;
+
+/// How the audio elementary stream is coded: what the PMT declares for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AudioFormat {
+    /// AAC, each frame behind an ADTS header.
+    #[default]
+    AacAdts,
+    /// MPEG-1 audio frames (MP3 at 32 to 48 kHz).
+    Mpeg1,
+    /// MPEG-2 audio frames (MP3 at 8 to 24 kHz).
+    Mpeg2,
+}
+
+impl AudioFormat {
+    /// The PMT stream_type of this format.
+    pub fn stream_type(self) -> u8 {
+        match self {
+            AudioFormat::AacAdts => STREAM_TYPE_AAC_ADTS,
+            AudioFormat::Mpeg1 => STREAM_TYPE_MPEG1_AUDIO,
+            AudioFormat::Mpeg2 => STREAM_TYPE_MPEG2_AUDIO,
+        }
+    }
+}
 
 /// Muxes frames into transport stream packets.
 ///
@@ -33,6 +61,7 @@ pub const STREAM_TYPE_AAC_ADTS: u8 = 0x0F;
 pub struct Muxer {
     has_video: bool,
     has_audio: bool,
+    audio_format: AudioFormat,
     pmt_version: u8,
     pcr_lead_90k: u64,
     pat_continuity: u8,
@@ -48,6 +77,7 @@ impl Muxer {
         Self {
             has_video,
             has_audio,
+            audio_format: AudioFormat::AacAdts,
             pmt_version: 0,
             pcr_lead_90k: 0,
             pat_continuity: 0,
@@ -74,6 +104,21 @@ impl Muxer {
         if (has_video, has_audio) != (self.has_video, self.has_audio) {
             self.has_video = has_video;
             self.has_audio = has_audio;
+            self.pmt_version = (self.pmt_version + 1) & 0x1F;
+        }
+    }
+
+    /// Declares the audio stream as coded in `format` from the start (PMT version 0).
+    pub fn with_audio_format(mut self, format: AudioFormat) -> Self {
+        self.audio_format = format;
+        self
+    }
+
+    /// Changes how the declared audio stream is coded (AAC by default); the PMT version is
+    /// bumped if it changes. Takes effect at the next [`Muxer::write_tables`].
+    pub fn set_audio_format(&mut self, format: AudioFormat) {
+        if format != self.audio_format {
+            self.audio_format = format;
             self.pmt_version = (self.pmt_version + 1) & 0x1F;
         }
     }
@@ -114,12 +159,28 @@ impl Muxer {
         }
         if self.has_audio {
             streams.push(StreamEntry {
-                stream_type: STREAM_TYPE_AAC_ADTS,
+                stream_type: self.audio_format.stream_type(),
                 pid: AUDIO_PID,
             });
         }
         let pmt = psi::pmt_section(self.pcr_pid(), self.pmt_version, &streams);
         psi::write_section_packet(out, PMT_PID, &mut self.pmt_continuity, &pmt);
+    }
+
+    /// Rewrites `tables`, the PAT and PMT packets that [`Muxer::write_tables`] wrote last (at
+    /// the start of the segment being written), with the streams declared now and their
+    /// original continuity counters: a track whose format is learnt after the segment began
+    /// (an MP3 track, known from its first frame) is declared in that segment too. Anything
+    /// but two packets is left alone.
+    pub fn rewrite_tables(&mut self, tables: &mut [u8]) {
+        if tables.len() != 2 * PACKET_SIZE {
+            return;
+        }
+        self.pat_continuity = self.pat_continuity.wrapping_sub(1) & 0x0F;
+        self.pmt_continuity = self.pmt_continuity.wrapping_sub(1) & 0x0F;
+        let mut fresh = Vec::with_capacity(tables.len());
+        self.write_tables(&mut fresh);
+        tables.copy_from_slice(&fresh);
     }
 
     /// Writes one Annex-B access unit as a video PES (90 kHz timestamps,
@@ -155,7 +216,8 @@ impl Muxer {
         );
     }
 
-    /// Writes one ADTS frame as an audio PES (90 kHz PTS, taken mod 2^33).
+    /// Writes one audio frame (an ADTS frame, or MPEG audio frames) as an audio PES (90 kHz
+    /// PTS, taken mod 2^33).
     pub fn write_audio(&mut self, pts: u64, adts: &[u8], out: &mut Vec<u8>) {
         self.scratch.clear();
         pes::write_header(
@@ -212,6 +274,40 @@ mod tests {
         let tables = verify_tables(&out);
         assert_eq!(tables.pcr_pid, Some(AUDIO_PID));
         assert_eq!(tables.streams, vec![(STREAM_TYPE_AAC_ADTS, AUDIO_PID)]);
+    }
+
+    #[test]
+    fn mpeg_audio_is_declared_by_its_version() {
+        let mut muxer = Muxer::new(false, true).with_audio_format(AudioFormat::Mpeg1);
+        let mut out = Vec::new();
+        muxer.write_tables(&mut out);
+        let tables = verify_tables(&out);
+        assert_eq!(tables.streams, vec![(STREAM_TYPE_MPEG1_AUDIO, AUDIO_PID)]);
+        assert_eq!(tables.pmt_version, Some(0));
+        muxer.set_audio_format(AudioFormat::Mpeg1);
+        muxer.set_audio_format(AudioFormat::AacAdts);
+        muxer.set_audio_format(AudioFormat::Mpeg2);
+        out.clear();
+        muxer.write_tables(&mut out);
+        let tables = verify_tables(&out);
+        assert_eq!(tables.streams, vec![(STREAM_TYPE_MPEG2_AUDIO, AUDIO_PID)]);
+        assert_eq!(tables.pmt_version, Some(2));
+    }
+
+    #[test]
+    fn tables_rewritten_in_place_keep_their_continuity() {
+        let mut muxer = Muxer::new(true, false);
+        let mut out = Vec::new();
+        muxer.write_tables(&mut out);
+        muxer.write_video(0, 0, true, &[0, 0, 0, 1, 0x65], &mut out);
+        muxer.set_streams(true, true);
+        muxer.rewrite_tables(&mut out[..2 * PACKET_SIZE]);
+        muxer.write_tables(&mut out);
+        let mut checker = ContinuityChecker::default();
+        checker.check(&out);
+        let tables = verify_tables(&out[..2 * PACKET_SIZE]);
+        assert_eq!(tables.streams.len(), 2);
+        assert_eq!(tables.pmt_version, Some(1));
     }
 
     #[test]

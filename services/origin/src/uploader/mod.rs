@@ -236,9 +236,12 @@ impl Uploader {
             let started = Instant::now();
             // Stamped at every try: how late it is listed decides how long it stays shown.
             record.listed_at_ms = unix_millis();
-            let retain = self
-                .retention
-                .retain_for(record.msn, media_end_ms, record.listed_at_ms);
+            let retain = self.retention.retain_for(
+                record.msn,
+                record.duration_ms,
+                media_end_ms,
+                record.listed_at_ms,
+            );
             let appending = self.index.append(&self.stream_id, record.clone(), retain);
             let appended = timeout(INDEX_TIMEOUT, appending)
                 .await

@@ -7,6 +7,7 @@ use super::*;
 use crate::hls::PackagerConfig;
 use crate::{MediaError, flv};
 
+mod delivery;
 mod parts;
 mod properties;
 mod tracks;

@@ -5,7 +5,9 @@ use super::*;
 use crate::hls::PRESENTATION_DELAY_90K;
 use crate::test_support::{ContinuityChecker, PesUnit, pes_units};
 
+mod ceiling;
 mod cuts;
+mod mp3;
 mod properties;
 mod tracks;
 

@@ -56,16 +56,23 @@ proptest! {
     #[test]
     fn segments_are_well_formed(frames in frames(), target in 200u64..1_500, step in 20u64..50) {
         let mut packager = configured(target, true);
+        let ceiling = crate::hls::target_duration_s(target) * 1000 + 499;
         let cts_choices = [0i32, 33, 66, 133];
         let mut segments = Vec::new();
         let mut expected_video = Vec::new();
         let mut expected_audio = Vec::new();
+        // Audio before the first IDR is held for a target's span; what is not older than the
+        // IDR follows it.
+        let mut held: Vec<u64> = Vec::new();
         let mut started = false;
         let mut audio_dts = 0u64;
         for (i, &(keyframe, size, cts_choice, audio_frames)) in frames.iter().enumerate() {
             let dts = i as u64 * step;
             let cts = cts_choices[cts_choice];
             segments.extend(packager.push_video_body(dts, &video(keyframe, cts, size)).unwrap());
+            if keyframe && !started {
+                expected_audio.extend(held.drain(..).filter(|&held| held >= dts));
+            }
             started |= keyframe;
             if started {
                 expected_video.push((dts, dts + cts as u64, keyframe));
@@ -74,6 +81,9 @@ proptest! {
                 segments.extend(packager.push_audio_body(audio_dts, &audio(size % 700)).unwrap());
                 if started {
                     expected_audio.push(audio_dts);
+                } else {
+                    held.push(audio_dts);
+                    held.retain(|&older| audio_dts - older < target);
                 }
                 audio_dts += 23;
             }
@@ -89,19 +99,31 @@ proptest! {
             prop_assert_eq!(&segment.data[0..4], &[0x47, 0x40, 0x00, 0x10 | (index % 16) as u8]);
             let tables = verify_tables(&segment.data);
             prop_assert_eq!(tables.pcr_pid, Some(VIDEO_PID));
-            prop_assert!(segment.starts_with_keyframe);
+            // Every segment rounds to at most the target duration (RFC 8216 §4.3.3.1).
+            prop_assert!(segment.duration_ms <= ceiling);
             let units = pes_units(&segment.data);
             let first = &units[0];
             prop_assert_eq!(first.pid, VIDEO_PID);
-            prop_assert!(first.random_access);
-            let types = nal_types(&first.pes.payload);
-            prop_assert_eq!(&types[..4], &[9, 7, 8, 5]);
+            prop_assert_eq!(first.random_access, segment.starts_with_keyframe);
+            if segment.starts_with_keyframe {
+                let types = nal_types(&first.pes.payload);
+                prop_assert_eq!(&types[..4], &[9, 7, 8, 5]);
+            } else {
+                // Forced by the ceiling: the segment before was about to round above it.
+                prop_assert!(index > 0);
+                prop_assert!(segments[index - 1].duration_ms + step + 20 > ceiling);
+            }
             if let Some(next) = segments.get(index + 1) {
                 prop_assert_eq!(segment.duration_ms, next.start_dts_ms - segment.start_dts_ms);
-                prop_assert!(segment.duration_ms >= target);
+                // A forced segment ends at the next keyframe, however soon.
+                if segment.starts_with_keyframe {
+                    prop_assert!(segment.duration_ms >= target);
+                }
             }
-            // Cut at the first opportunity: no later IDR in the segment was due.
+            // Cut at the first opportunity: no later IDR in the segment was due, and a forced
+            // segment holds none.
             for unit in units.iter().skip(1).filter(|u| u.pid == VIDEO_PID && u.random_access) {
+                prop_assert!(segment.starts_with_keyframe);
                 let dts_ms = (unit.pes.dts.or(unit.pes.pts).unwrap() - DELAY) / 90;
                 prop_assert!(dts_ms - segment.start_dts_ms < target);
             }

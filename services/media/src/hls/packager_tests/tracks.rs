@@ -48,11 +48,11 @@ fn unsupported_video_is_reported_once_and_stream_becomes_audio_only() {
 fn unsupported_audio_is_reported_once_and_video_continues() {
     let mut packager = Packager::new(config(1_000, true));
     packager.push_video_body(0, &avc_sequence_header()).unwrap();
-    let mp3 = [0x2F, 1, 2, 3];
+    let speex = [0xB6, 1, 2, 3];
     assert!(
-        matches!(packager.push_audio_body(0, &mp3), Err(MediaError::Unsupported(t)) if t.contains("mp3"))
+        matches!(packager.push_audio_body(0, &speex), Err(MediaError::Unsupported(t)) if t.contains("speex"))
     );
-    assert_eq!(packager.push_audio_body(10, &mp3), Ok(None));
+    assert_eq!(packager.push_audio_body(10, &speex), Ok(None));
     assert_eq!(packager.push_audio_body(20, &AAC_SEQUENCE_HEADER), Ok(None));
     packager.push_video_body(0, &video(true, 0, 100)).unwrap();
     let segment = packager.finish().unwrap();
@@ -81,23 +81,64 @@ fn aac_config_adts_cannot_carry_drops_audio() {
     assert!(packager.dropped_tracks().audio);
 }
 
+/// The user report of issue 13: a 12 s audio-only publish (564 AAC frames) gave 8.0 s of HLS
+/// (376 frames). The publisher announced no metadata, so video was expected, and the audio of
+/// the wait for it was dropped. Now it opens the first segment.
 #[test]
-fn audio_only_after_two_targets_without_video() {
-    let mut packager = Packager::new(config(500, true));
-    packager.push_audio_body(0, &AAC_SEQUENCE_HEADER).unwrap();
-    let mut first_emitted = None;
+fn audio_only_without_metadata_keeps_every_frame() {
+    let mut packager = Packager::new(config(2_000, true));
+    // AAC-LC, 48 kHz, stereo.
+    packager.push_audio_body(0, &[0xAF, 0, 0x11, 0x90]).unwrap();
     let mut segments = Vec::new();
-    for i in 0..100u64 {
-        let dts = i * 23;
+    let mut switched_at = None;
+    // 48 kHz AAC: 1024 samples, 21.33 ms a frame; 564 frames are 12.03 s.
+    for i in 0..564u64 {
+        let dts = i * 1024 * 1000 / 48_000;
         segments.extend(packager.push_audio_body(dts, &audio(20)).unwrap());
-        if first_emitted.is_none() && packager.is_audio_only() {
-            first_emitted = Some(dts);
+        if switched_at.is_none() && packager.is_audio_only() {
+            switched_at = Some(dts);
         }
     }
-    assert_eq!(first_emitted, Some(1_012));
     segments.extend(packager.finish());
-    assert_eq!(segments[0].start_dts_ms, 1_012);
+    assert_eq!(switched_at, Some(2_005), "audio-only after one target");
+    assert_eq!(segments[0].start_dts_ms, 0, "from the first frame on");
+    assert_eq!(
+        units(&segments).len(),
+        564,
+        "every frame in, every frame out"
+    );
+    let total: u64 = segments.iter().map(|s| s.duration_ms).sum();
+    assert_eq!(total, 563 * 1024 * 1000 / 48_000 + 21);
     assert!(segments.iter().all(|s| s.starts_with_keyframe));
+    for pair in segments.windows(2) {
+        assert_eq!(
+            pair[0].start_dts_ms + pair[0].duration_ms,
+            pair[1].start_dts_ms
+        );
+    }
+}
+
+#[test]
+fn audio_held_for_video_follows_the_first_idr_from_its_time_on() {
+    let mut packager = configured(1_000, true);
+    for i in 0..5u64 {
+        assert_eq!(packager.push_audio_body(i * 20, &audio(10)), Ok(None));
+    }
+    assert_eq!(packager.push_video_body(40, &video(true, 0, 10)), Ok(None));
+    assert_eq!(packager.push_audio_body(100, &audio(10)), Ok(None));
+    let segment = packager.finish().unwrap();
+    let pts: Vec<(u16, u64)> = pes_units(&segment.data)
+        .iter()
+        .map(|u| (u.pid, (u.pes.pts.unwrap() - DELAY) / 90))
+        .collect();
+    let expected = [(VIDEO_PID, 40), (AUDIO_PID, 40), (AUDIO_PID, 60)];
+    assert_eq!(
+        pts[..3],
+        expected,
+        "held audio from the IDR's time on, in order"
+    );
+    assert_eq!(pts[3], (AUDIO_PID, 80));
+    assert_eq!(pts[4], (AUDIO_PID, 100));
 }
 
 #[test]

@@ -1,0 +1,168 @@
+//! The delivery rules of issue 13 item 6 on the CMAF rendition, beside the TS one fed the
+//! same frames: no segment rounds above the constant target duration (RFC 8216 §6.2.1), an
+//! audio-only publish keeps every frame, and audio held for video follows the first IDR.
+
+use super::*;
+use crate::hls::{self, target_duration_s};
+
+/// The same FLV tag bodies fed to both packagers: the CMAF events and the TS segments.
+struct Twin {
+    cmaf: Session,
+    ts: hls::Packager,
+    ts_segments: Vec<hls::Segment>,
+}
+
+impl Twin {
+    fn new(target: u64, expect_video: bool) -> Self {
+        let config = config(target, expect_video);
+        Self {
+            cmaf: Session::new(config),
+            ts: hls::Packager::new(config.segments),
+            ts_segments: Vec::new(),
+        }
+    }
+
+    fn video(&mut self, dts_ms: u64, body: &[u8]) {
+        self.cmaf.video(dts_ms, body).unwrap();
+        let tag = flv::parse_video(body).unwrap();
+        self.ts_segments
+            .extend(self.ts.push_video(dts_ms, &tag).unwrap());
+    }
+
+    fn audio(&mut self, dts_ms: u64, body: &[u8]) {
+        self.cmaf.audio(dts_ms, body).unwrap();
+        let tag = flv::parse_audio(body).unwrap();
+        self.ts_segments
+            .extend(self.ts.push_audio(dts_ms, &tag).unwrap());
+    }
+
+    /// Ends the session; checks that both renditions cut at the same frames.
+    fn finish(mut self) -> (Vec<Event>, Vec<hls::Segment>) {
+        self.ts_segments.extend(self.ts.finish());
+        let events = self.cmaf.finish();
+        let cmaf_starts: Vec<u64> = segment_ends(&events)
+            .iter()
+            .map(|end| end.start_dts_ms)
+            .collect();
+        let ts_starts: Vec<u64> = self.ts_segments.iter().map(|s| s.start_dts_ms).collect();
+        assert_eq!(cmaf_starts, ts_starts, "the renditions cut differently");
+        (events, self.ts_segments)
+    }
+}
+
+fn ms(duration: &MediaDuration) -> u64 {
+    duration.ticks * 1_000 / u64::from(duration.timescale)
+}
+
+/// The user report: `EXT-X-TARGETDURATION` went 8 → 2 after a long-GOP encoder switched to
+/// 2 s keyframes. Both renditions now keep every segment under the 2 s target's ceiling.
+#[test]
+fn a_long_gop_then_a_short_one_stays_under_the_target_in_both_renditions() {
+    let mut twin = Twin::new(2_000, true);
+    twin.video(0, &avc_sequence_header(&SPS));
+    // 8.3 s GOPs (x264's default keyint 250 at 30 fps), then 2 s GOPs.
+    for i in 0..1_350u64 {
+        let keyframe = if i < 750 {
+            i % 250 == 0
+        } else {
+            (i - 750) % 61 == 0
+        };
+        twin.video(i * 33, &video(keyframe, 0, 50));
+    }
+    let (events, ts) = twin.finish();
+    let ceiling = target_duration_s(2_000) * 1_000 + 499;
+    let ends = segment_ends(&events);
+    assert_eq!(ends.len(), ts.len());
+    for (end, ts) in ends.iter().zip(&ts) {
+        assert!(ms(&end.duration) <= ceiling, "{:?}", end.duration);
+        assert!(ts.duration_ms <= ceiling);
+        assert_eq!(end.starts_with_keyframe, ts.starts_with_keyframe);
+    }
+    // Forced cuts in the long GOPs; each keyframe of both encoders still opens a segment.
+    assert!(ends.iter().any(|end| !end.starts_with_keyframe));
+    assert_eq!(
+        ends.iter().filter(|e| e.starts_with_keyframe).count(),
+        3 + 10
+    );
+    let samples: u32 = parts(&events, TrackKind::Video)
+        .iter()
+        .map(|p| p.samples)
+        .sum();
+    assert_eq!(samples, 1_350, "every frame is in a part");
+}
+
+#[test]
+fn a_segment_before_a_timestamp_gap_is_listed_at_the_ceiling() {
+    let mut twin = Twin::new(2_000, true);
+    twin.video(0, &avc_sequence_header(&SPS));
+    // 2.4 s of frames, then a 4 s hole (under the normalizer's jump limit, so kept).
+    for i in 0..74u64 {
+        twin.video(i * 33, &video(i == 0, 0, 50));
+    }
+    for i in 0..30u64 {
+        twin.video(6_500 + i * 33, &video(i == 0, 0, 50));
+    }
+    let (events, ts) = twin.finish();
+    let ends = segment_ends(&events);
+    assert_eq!(ts[0].duration_ms, 2_499);
+    assert_eq!(ms(&ends[0].duration), 2_499);
+    assert_eq!(ends[1].start_dts_ms, 6_500);
+}
+
+/// The user report: a 12 s audio-only publish (564 AAC frames, no metadata, so video was
+/// expected) gave 8.0 s of HLS (376 frames). Both renditions now keep every frame.
+#[test]
+fn audio_only_without_metadata_keeps_every_frame_in_both_renditions() {
+    let mut twin = Twin::new(2_000, true);
+    twin.audio(0, &AAC_SEQUENCE_HEADER);
+    // 44.1 kHz AAC: 1024 samples, 23.2 ms a frame.
+    for i in 0..564u64 {
+        twin.audio(i * 1024 * 1_000 / 44_100, &audio(20));
+    }
+    let (events, ts) = twin.finish();
+    assert_eq!(segment_ends(&events)[0].start_dts_ms, 0);
+    assert_eq!(ts[0].start_dts_ms, 0);
+    let samples: u32 = parts(&events, TrackKind::Audio)
+        .iter()
+        .map(|p| p.samples)
+        .sum();
+    assert_eq!(samples, 564, "every frame in, every frame out (CMAF)");
+    let ts_frames = ts
+        .iter()
+        .flat_map(|s| crate::test_support::pes_units(&s.data))
+        .count();
+    assert_eq!(ts_frames, 564, "every frame in, every frame out (TS)");
+}
+
+#[test]
+fn audio_only_shorter_than_the_wait_for_video_is_kept() {
+    let mut twin = Twin::new(2_000, true);
+    twin.audio(0, &AAC_SEQUENCE_HEADER);
+    for i in 0..40u64 {
+        twin.audio(i * 23, &audio(20));
+    }
+    let (events, ts) = twin.finish();
+    let samples: u32 = parts(&events, TrackKind::Audio)
+        .iter()
+        .map(|p| p.samples)
+        .sum();
+    assert_eq!((samples, ts.len()), (40, 1));
+}
+
+#[test]
+fn audio_held_for_video_follows_the_first_idr_from_its_time_on() {
+    let mut twin = Twin::new(1_000, true);
+    twin.video(0, &avc_sequence_header(&SPS));
+    twin.audio(0, &AAC_SEQUENCE_HEADER);
+    for i in 0..5u64 {
+        twin.audio(i * 20, &audio(10));
+    }
+    twin.video(40, &video(true, 0, 10));
+    twin.audio(100, &audio(10));
+    let (events, _) = twin.finish();
+    let audio_parts = parts(&events, TrackKind::Audio);
+    let fragment = decode(&audio_parts[0].data);
+    // 40, 60 and 80 ms held, then 100 ms: four frames from the IDR's time on.
+    assert_eq!(fragment.entries.len(), 4);
+    assert_eq!(fragment.tfdt, 40 * 44_100 / 1_000);
+}
