@@ -12,8 +12,10 @@
 //! (unless it is one frame longer than that), and is numbered in order within its segment; segments are numbered in order
 //! and last the sum of their parts; a segment's bytes per track are its parts' bytes; an
 //! init segment (`ftyp`) comes before a track's first part; the segment bytes stay within
-//! the documented memory bound; `finish` ends the session for good. When the TS packager
-//! carries every track the CMAF one does, both cut at the same frames (ADR 16, decision 2).
+//! the documented memory bound; a video-led segment lasts at most the ceiling under the
+//! target duration (RFC 8216 §6.2.1, ADR 17) past its first frame; `finish` ends the
+//! session for good. When the TS packager carries every track the CMAF one does, both cut
+//! at the same frames (ADR 16, decision 2).
 #![no_main]
 
 use std::collections::HashMap;
@@ -21,7 +23,7 @@ use std::collections::HashMap;
 use ferrocast_fuzz::loose_tags;
 use ferrocast_media::cmaf::{self, Event, TrackKind};
 use ferrocast_media::flv;
-use ferrocast_media::hls::{self, PackagerConfig};
+use ferrocast_media::hls::{self, PackagerConfig, target_duration_s};
 use ferrocast_media::timestamp::{Normalizer, Track};
 use libfuzzer_sys::fuzz_target;
 
@@ -44,6 +46,20 @@ fn config_from(settings: u8) -> cmaf::Config {
 
 fn box_type(data: &[u8]) -> Option<&[u8]> {
     data.get(4..8)
+}
+
+/// The `tfdt` decode time of a part (in the `moof`, before any sample byte).
+fn decode_time(part: &[u8]) -> u64 {
+    let at = part
+        .windows(4)
+        .position(|window| window == b"tfdt")
+        .expect("a part has a tfdt");
+    let field = |len: usize| part.get(at + 8..at + 8 + len).expect("tfdt field");
+    if part[at + 4] == 1 {
+        u64::from_be_bytes(field(8).try_into().expect("8 bytes"))
+    } else {
+        u64::from(u32::from_be_bytes(field(4).try_into().expect("4 bytes")))
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -110,6 +126,9 @@ fuzz_target!(|data: &[u8]| {
     let mut next_seq = 0;
     let mut next_index = 0;
     let mut cmaf_starts = Vec::new();
+    // The first video frame's session time in each segment.
+    let mut first_video_ms: HashMap<u64, u64> = HashMap::new();
+    let ceiling_ms = target_duration_s(config.segments.target_duration_ms) * 1_000 + 499;
     for event in &events {
         match event {
             Event::Init(init) => {
@@ -129,6 +148,10 @@ fuzz_target!(|data: &[u8]| {
                     "part over the target"
                 );
                 durations.insert((part.seq, part.index), part.duration.ticks);
+                if part.track == TrackKind::Video {
+                    let ms = decode_time(&part.data) / 90;
+                    first_video_ms.entry(part.seq).or_insert(ms);
+                }
                 parts
                     .entry((part.track, part.seq))
                     .or_default()
@@ -150,6 +173,16 @@ fuzz_target!(|data: &[u8]| {
                     bytes += segment.data.len();
                 }
                 assert!(bytes <= bound, "segment of {bytes} bytes over {bound}");
+                // Video leads in 90 kHz ticks. Frames keep their timestamps, so one that lags
+                // the cut (a track arriving late) starts the segment up to the lag earlier.
+                if end.duration.timescale == cmaf::VIDEO_TIMESCALE {
+                    let lag_ms = end.start_dts_ms.saturating_sub(first_video_ms.get(&end.seq).copied().unwrap_or(end.start_dts_ms));
+                    assert!(
+                        end.duration.as_millis() <= ceiling_ms + lag_ms,
+                        "segment of {} ms over the ceiling",
+                        end.duration.as_millis()
+                    );
+                }
                 cmaf_starts.push(end.start_dts_ms);
                 next_seq += 1;
                 next_index = 0;
