@@ -23,7 +23,7 @@ pub use cursor::{Cursor, Step};
 pub use egress::Egress;
 pub use frame::{Frame, FrameKind, FrameRole};
 pub use hub::{AUDIO_HOLD_MS, Claim, Hub, HubLimits, Subscription};
-pub use parts::{LogChannel, PartLogs};
+pub use parts::{LogChannel, PartLogs, PartSource};
 pub use registry::{Hubs, LiveError, LiveSource, UpstreamError};
 pub use resume::{GateVerdict, ResumeGate};
 pub use viewer_policy::{BatchVerdict, LiveEdge, Verdict, ViewerLimits, ViewerPolicy};

@@ -99,3 +99,13 @@ impl PartLogs {
         lock(&self.logs).remove(stream_id);
     }
 }
+
+/// Where an edge gets a stream's part log: in the cluster (and in `dev`) a mirror fed by
+/// the owning origin over the relay (`ferrocast_relay`), created on first use and kept while
+/// it is read.
+#[async_trait::async_trait]
+pub trait PartSource: Send + Sync {
+    /// The stream's log, following its origin. `Err` when no origin has it (not live, or
+    /// the owner lookup failed).
+    async fn log(&self, stream_id: &StreamId) -> Result<Arc<LogChannel>, crate::LiveError>;
+}
