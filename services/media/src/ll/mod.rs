@@ -46,6 +46,12 @@ pub struct SessionInfo {
     /// Wall-clock time of session DTS 0, Unix milliseconds (`EXT-X-PROGRAM-DATE-TIME`, the
     /// MPD's times).
     pub started_at_unix_ms: i64,
+    /// The packager's part target, milliseconds (`PART-TARGET`).
+    pub part_target_ms: u64,
+    /// The packager's segment target, milliseconds (`EXT-X-TARGETDURATION` is its rounding
+    /// by `crate::hls::target_duration_s`). Carried per session, so an edge needs no
+    /// configuration that must match the origin's.
+    pub target_duration_ms: u64,
 }
 
 /// A finished segment without its bytes (an edge concatenates the parts it holds).
@@ -75,14 +81,10 @@ impl From<&cmaf::SegmentEnd> for SegmentSummary {
     }
 }
 
-/// Settings of a [`PartLog`] and of what is rendered from it.
+/// Settings of a [`PartLog`] and of what is rendered from it (the part and segment targets
+/// come with each session: [`SessionInfo`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogConfig {
-    /// The packager's part target, milliseconds (`PART-TARGET`).
-    pub part_target_ms: u64,
-    /// The packager's segment target, milliseconds (`EXT-X-TARGETDURATION` is its rounding
-    /// by `crate::hls::target_duration_s`).
-    pub target_duration_ms: u64,
     /// How much complete media a playlist lists behind the open segment, milliseconds (at
     /// least three target durations, RFC 8216bis §4.4.3.8).
     pub window_ms: u64,
@@ -94,8 +96,6 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            part_target_ms: cmaf::DEFAULT_PART_TARGET_MS,
-            target_duration_ms: 2_000,
             window_ms: 8_000,
             max_bytes: 64 * 1024 * 1024,
         }

@@ -3,8 +3,8 @@
 //!
 //! SKELETON (lead): bodies to be written by the owner of `media::ll`.
 //!
-//! - `EXT-X-TARGETDURATION` is `crate::hls::target_duration_s` of the configured target and
-//!   never changes; `EXT-X-PART-INF:PART-TARGET` is the configured part target.
+//! - `EXT-X-TARGETDURATION` is `crate::hls::target_duration_s` of the session's target and
+//!   never changes; `EXT-X-PART-INF:PART-TARGET` is the session's part target.
 //! - `EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=3×part target,
 //!   CAN-SKIP-UNTIL=6×target duration`.
 //! - Parts are listed for the segments of the last three target durations; older segments
