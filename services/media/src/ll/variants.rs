@@ -108,7 +108,7 @@ fn measure(segment: &LogSegment) -> (u64, u64) {
     (bytes as u64, segment.duration().as_millis())
 }
 
-fn bits_per_second(bytes: u64, millis: u64) -> u64 {
+pub(super) fn bits_per_second(bytes: u64, millis: u64) -> u64 {
     if millis == 0 {
         return 0;
     }
@@ -144,7 +144,7 @@ fn rates(log: &PartLog) -> Rates {
 
 /// Video frames per second, in thousandths: the video samples of the parts over their
 /// duration (complete segments; before any, the parts so far).
-fn frame_rate_millis(log: &PartLog) -> Option<u64> {
+pub(super) fn frame_rate_millis(log: &PartLog) -> Option<u64> {
     let with_video = |s: &&LogSegment| s.video_init.is_some();
     let complete: Vec<&LogSegment> = log
         .segments()
