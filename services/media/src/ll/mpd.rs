@@ -159,7 +159,7 @@ fn write_adaptation_set(
                 let _ = write!(text, " width=\"{width}\" height=\"{height}\"");
             }
             if let Some(rate) = frame_rate_millis(log) {
-                let rate = if rate % 1_000 == 0 {
+                let rate = if rate.is_multiple_of(1_000) {
                     (rate / 1_000).to_string()
                 } else {
                     format!("{rate}/1000")
@@ -258,7 +258,7 @@ fn rescale(value: u64, from: u32, to: u32) -> u64 {
 
 /// Milliseconds as an `xs:duration` in seconds (`PT2S`, `PT1800000000.123S`).
 fn duration(millis: u64) -> String {
-    if millis % 1_000 == 0 {
+    if millis.is_multiple_of(1_000) {
         format!("PT{}S", millis / 1_000)
     } else {
         format!("PT{}S", seconds(millis))
