@@ -261,3 +261,55 @@ fn a_new_session_is_a_discontinuity_and_an_ended_one_has_no_hint() {
     ), "{text}");
     assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:0\n"));
 }
+
+#[test]
+fn every_playlist_of_a_stream_conforms_and_reloads_never_go_back() {
+    use ferrocast_testkit::ll_conformance::{Sequence, check};
+
+    let mut publisher = Publisher::new(1, 0);
+    let mut log = PartLog::new(LogConfig::default());
+    let mut events = session_events(&mut publisher, 0);
+    events.extend(publisher.advance(40_000));
+    events.extend(publisher.finish());
+    let mut reloads = [Sequence::new(), Sequence::new()];
+    let mut delta_smaller = 0;
+    for event in events {
+        log.apply(event).unwrap();
+        for (track, sequence) in [TrackKind::Video, TrackKind::Audio]
+            .iter()
+            .zip(&mut reloads)
+        {
+            let Answer::Playlist(text) = render(&log, *track, &Request::default()) else {
+                continue;
+            };
+            let facts = sequence
+                .push(&text)
+                .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let delta = Request {
+                skip: true,
+                ..Request::default()
+            };
+            let Answer::Playlist(delta) = render(&log, *track, &delta) else {
+                panic!("no delta");
+            };
+            check(&delta).unwrap_or_else(|e| panic!("{e}\n{delta}"));
+            if delta.len() < text.len() {
+                delta_smaller += 1;
+            }
+            // The blocking request for the part the hint names, answered once it exists.
+            let Some((msn, parts)) = facts.newest_position() else {
+                continue;
+            };
+            let request = blocking(msn, Some(u32::try_from(parts).unwrap_or(u32::MAX)));
+            match render(&log, *track, &request) {
+                Answer::Wait => {}
+                Answer::Playlist(text) => {
+                    check(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert!(reloads[0].reloads() > 200);
+    assert!(delta_smaller > 100);
+}
