@@ -12,6 +12,7 @@ pub mod avc;
 pub mod cmaf;
 pub mod flv;
 pub mod hls;
+pub mod ll;
 pub mod mpeg_audio;
 pub mod rtmp_chunk;
 pub mod timestamp;

@@ -16,7 +16,7 @@ use ferrocast_live::{
 use ferrocast_ops::LiveGuard;
 use ferrocast_proto::auth::{ClusterSecret, Role, Verifier, caller};
 use ferrocast_proto::relay::relay_server::{Relay, RelayServer};
-use ferrocast_proto::relay::{MediaFrame, SubscribeRequest};
+use ferrocast_proto::relay::{LogMessage, MediaFrame, SubscribeRequest};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::net::TcpListener;
@@ -140,6 +140,17 @@ impl Relay for RelayService {
         debug!(stream_id = %stream_id, start_frames = subscription.start.len(), "relay subscriber joined");
         let feed = Feed::new(stream_id, hub, subscription, self.shutdown.clone());
         Ok(Response::new(feed.into_stream()))
+    }
+
+    type SubscribePartsStream = BoxStream<'static, Result<LogMessage, Status>>;
+
+    /// SKELETON (lead): the part-log relay is being built (issue 13).
+    async fn subscribe_parts(
+        &self,
+        request: Request<SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribePartsStream>, Status> {
+        caller(&request)?.require(&[Role::Edge], "SubscribeParts")?;
+        Err(Status::unimplemented("part log relay not built yet"))
     }
 }
 

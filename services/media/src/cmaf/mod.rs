@@ -34,7 +34,7 @@ use bytes::Bytes;
 pub use crate::mpeg_audio::{
     Header as Mp3Header, Version as MpegVersion, parse as parse_mp3_header,
 };
-pub use packager::{Config, Packager};
+pub use packager::{Config, DEFAULT_PART_TARGET_MS, Packager};
 
 /// The 90 kHz timescale of video tracks.
 pub const VIDEO_TIMESCALE: u32 = 90_000;
