@@ -144,7 +144,7 @@ impl Relay for RelayService {
 
     type SubscribePartsStream = BoxStream<'static, Result<LogMessage, Status>>;
 
-    /// SKELETON (lead): the part-log relay is being built (issue 13).
+    /// Not served by this build yet: the part-log relay is on branch `i13-origin` (issue 13).
     async fn subscribe_parts(
         &self,
         request: Request<SubscribeRequest>,
