@@ -1,4 +1,5 @@
-//! Test-only transport stream demuxing helpers used to check muxer output.
+//! Test-only helpers: transport stream demuxing to check muxer output, and the synthetic FLV
+//! tag bodies the packagers' tests feed in.
 
 use std::collections::HashMap;
 
@@ -224,4 +225,34 @@ pub(crate) fn nal_types(annex_b: &[u8]) -> Vec<u8> {
         }
     }
     types
+}
+
+/// An FLV AVC sequence header (AVCDecoderConfigurationRecord) with one SPS and one PPS.
+pub(crate) fn flv_avc_sequence_header(sps: &[u8], pps: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x17, 0, 0, 0, 0, 1, sps[1], sps[2], sps[3], 0xFF, 0xE1];
+    body.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+    body.extend_from_slice(sps);
+    body.push(1);
+    body.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+    body.extend_from_slice(pps);
+    body
+}
+
+/// An FLV AVC frame: one IDR (keyframe) or non-IDR slice NAL unit of `size` + 1 bytes, with
+/// composition time `cts`.
+pub(crate) fn flv_video(keyframe: bool, cts: i32, size: usize) -> Vec<u8> {
+    let nal_header = if keyframe { 0x65 } else { 0x41 };
+    let mut body = vec![if keyframe { 0x17 } else { 0x27 }, 1];
+    body.extend_from_slice(&cts.to_be_bytes()[1..]);
+    body.extend_from_slice(&((size + 1) as u32).to_be_bytes());
+    body.push(nal_header);
+    body.extend((0..size).map(|i| (i % 251) as u8 | 1));
+    body
+}
+
+/// An FLV raw AAC frame of `size` bytes.
+pub(crate) fn flv_aac(size: usize) -> Vec<u8> {
+    let mut body = vec![0xAF, 1];
+    body.extend((0..size).map(|i| i as u8));
+    body
 }

@@ -7,6 +7,7 @@ use super::{LogConfig, LogEvent, PartLog, SessionInfo};
 use crate::cmaf::{Config, Event, Packager};
 use crate::flv;
 use crate::hls::PackagerConfig;
+use crate::test_support::{flv_aac, flv_avc_sequence_header, flv_video};
 
 /// A real x264 SPS (High profile, 320x240).
 const SPS: [u8; 23] = [
@@ -20,27 +21,7 @@ const AAC_SEQUENCE_HEADER: [u8; 4] = [0xAF, 0, 0x12, 0x10];
 pub(crate) const STARTED_AT_MS: i64 = 1_800_000_000_000;
 
 fn avc_sequence_header() -> Vec<u8> {
-    let mut body = vec![0x17, 0, 0, 0, 0, 1, SPS[1], SPS[2], SPS[3], 0xFF, 0xE1];
-    body.extend_from_slice(&(SPS.len() as u16).to_be_bytes());
-    body.extend_from_slice(&SPS);
-    body.push(1);
-    body.extend_from_slice(&(PPS.len() as u16).to_be_bytes());
-    body.extend_from_slice(&PPS);
-    body
-}
-
-fn video_frame(keyframe: bool, size: usize) -> Vec<u8> {
-    let mut body = vec![if keyframe { 0x17 } else { 0x27 }, 1, 0, 0, 0];
-    body.extend_from_slice(&((size + 1) as u32).to_be_bytes());
-    body.push(if keyframe { 0x65 } else { 0x41 });
-    body.extend((0..size).map(|i| (i % 251) as u8 | 1));
-    body
-}
-
-fn audio_frame(size: usize) -> Vec<u8> {
-    let mut body = vec![0xAF, 1];
-    body.extend((0..size).map(|i| i as u8));
-    body
+    flv_avc_sequence_header(&SPS, &PPS)
 }
 
 /// One publish session fed frame by frame.
@@ -131,10 +112,10 @@ impl Publisher {
             if next.1 {
                 let keyframe = self.video_frames.is_multiple_of(60);
                 self.video_frames += 1;
-                events.extend(self.push_video(next.0, &video_frame(keyframe, 600)));
+                events.extend(self.push_video(next.0, &flv_video(keyframe, 0, 600)));
             } else {
                 self.audio_frames += 1;
-                events.extend(self.push_audio(next.0, &audio_frame(120)));
+                events.extend(self.push_audio(next.0, &flv_aac(120)));
             }
         }
     }

@@ -5,6 +5,7 @@ use mp4_atom::{Decode, Ftyp, Mdat, Moof, Moov, TrunEntry};
 
 use super::*;
 use crate::hls::PackagerConfig;
+use crate::test_support::{flv_aac as audio, flv_avc_sequence_header, flv_video as video};
 use crate::{MediaError, flv};
 
 mod delivery;
@@ -24,29 +25,7 @@ const AAC_SEQUENCE_HEADER: [u8; 4] = [0xAF, 0, 0x12, 0x10];
 const MP3_HEADER: [u8; 4] = [0xFF, 0xFB, 0x90, 0x64];
 
 fn avc_sequence_header(sps: &[u8]) -> Vec<u8> {
-    let mut body = vec![0x17, 0, 0, 0, 0, 1, sps[1], sps[2], sps[3], 0xFF, 0xE1];
-    body.extend_from_slice(&(sps.len() as u16).to_be_bytes());
-    body.extend_from_slice(sps);
-    body.push(1);
-    body.extend_from_slice(&(PPS.len() as u16).to_be_bytes());
-    body.extend_from_slice(&PPS);
-    body
-}
-
-fn video(keyframe: bool, cts: i32, size: usize) -> Vec<u8> {
-    let nal_header = if keyframe { 0x65 } else { 0x41 };
-    let mut body = vec![if keyframe { 0x17 } else { 0x27 }, 1];
-    body.extend_from_slice(&cts.to_be_bytes()[1..]);
-    body.extend_from_slice(&((size + 1) as u32).to_be_bytes());
-    body.push(nal_header);
-    body.extend((0..size).map(|i| (i % 251) as u8 | 1));
-    body
-}
-
-fn audio(size: usize) -> Vec<u8> {
-    let mut body = vec![0xAF, 1];
-    body.extend((0..size).map(|i| i as u8));
-    body
+    flv_avc_sequence_header(sps, &PPS)
 }
 
 fn mp3(size: usize) -> Vec<u8> {

@@ -3,7 +3,10 @@
 
 use super::*;
 use crate::hls::PRESENTATION_DELAY_90K;
-use crate::test_support::{ContinuityChecker, PesUnit, pes_units};
+use crate::test_support::{
+    ContinuityChecker, PesUnit, flv_aac as audio, flv_avc_sequence_header, flv_video as video,
+    pes_units,
+};
 
 mod ceiling;
 mod cuts;
@@ -12,6 +15,10 @@ mod properties;
 mod tracks;
 
 const DELAY: u64 = PRESENTATION_DELAY_90K;
+
+fn avc_sequence_header() -> Vec<u8> {
+    flv_avc_sequence_header(&[0x67, 0x64, 0, 0x1F], &[0x68, 0xEE, 0x3C])
+}
 
 /// The packager fed FLV tag bodies, each parsed first as the origin parses it at ingest.
 trait PushBody {
@@ -29,31 +36,7 @@ impl PushBody for Packager {
     }
 }
 
-fn avc_sequence_header() -> Vec<u8> {
-    let mut body = vec![
-        0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 4, 0x67, 0x64, 0, 0x1F,
-    ];
-    body.extend_from_slice(&[1, 0, 3, 0x68, 0xEE, 0x3C]);
-    body
-}
-
-fn video(keyframe: bool, cts: i32, size: usize) -> Vec<u8> {
-    let nal_header = if keyframe { 0x65 } else { 0x41 };
-    let mut body = vec![if keyframe { 0x17 } else { 0x27 }, 1];
-    body.extend_from_slice(&cts.to_be_bytes()[1..]);
-    body.extend_from_slice(&((size + 1) as u32).to_be_bytes());
-    body.push(nal_header);
-    body.extend((0..size).map(|i| (i % 251) as u8 | 1));
-    body
-}
-
 const AAC_SEQUENCE_HEADER: [u8; 4] = [0xAF, 0, 0x12, 0x10];
-
-fn audio(size: usize) -> Vec<u8> {
-    let mut body = vec![0xAF, 1];
-    body.extend((0..size).map(|i| i as u8));
-    body
-}
 
 fn config(target_duration_ms: u64, expect_video: bool) -> PackagerConfig {
     PackagerConfig {
