@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::{LogSegment, PartLog, names};
 use crate::cmaf::{Init, TrackKind};
+use crate::hls::{SegmentSize, peak_bandwidth};
 
 /// The MPEG-TS variant offered beside the LL one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,17 +129,17 @@ fn rates(log: &PartLog) -> Rates {
     } else {
         complete
     };
-    let peak = measured
+    let sizes: Vec<SegmentSize> = measured
         .iter()
-        .map(|&(bytes, millis)| bits_per_second(bytes, millis))
-        .max()
-        .unwrap_or(0);
+        .map(|&(bytes, duration_ms)| SegmentSize { bytes, duration_ms })
+        .collect();
+    let peak = peak_bandwidth(&sizes, 1);
     let (bytes, millis) = measured
         .iter()
         .fold((0, 0), |(b, m), &(bytes, millis)| (b + bytes, m + millis));
     Rates {
-        peak: peak.max(1),
-        average: bits_per_second(bytes, millis).clamp(1, peak.max(1)),
+        peak,
+        average: bits_per_second(bytes, millis).clamp(1, peak),
     }
 }
 
