@@ -176,7 +176,12 @@ fuzz_target!(|data: &[u8]| {
                 // Video leads in 90 kHz ticks. Frames keep their timestamps, so one that lags
                 // the cut (a track arriving late) starts the segment up to the lag earlier.
                 if end.duration.timescale == cmaf::VIDEO_TIMESCALE {
-                    let lag_ms = end.start_dts_ms.saturating_sub(first_video_ms.get(&end.seq).copied().unwrap_or(end.start_dts_ms));
+                    let lag_ms = end.start_dts_ms.saturating_sub(
+                        first_video_ms
+                            .get(&end.seq)
+                            .copied()
+                            .unwrap_or(end.start_dts_ms),
+                    );
                     assert!(
                         end.duration.as_millis() <= ceiling_ms + lag_ms,
                         "segment of {} ms over the ceiling",
