@@ -3,8 +3,13 @@
 //! contiguous. Finished segments wait in a bounded in-memory queue ([`queue`]); a PUT and an
 //! index append are retried with capped backoff, without a limit on attempts, until they
 //! succeed, the segment is dropped by a bound, or a newer session fences this one out.
+//!
+//! The session's CMAF objects go through a lane of their own ([`cmaf`]) under the same rules,
+//! so they never hold up a TS segment. A segment's CMAF objects are deleted with its TS
+//! object; a session's init segments when the index no longer lists any of its segments.
 
 mod budget;
+mod cmaf;
 mod queue;
 mod retention;
 
@@ -13,15 +18,20 @@ use std::time::Duration;
 
 use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_control_client::PublishGrant;
-use ferrocast_store::{IndexError, SegmentIndex, SegmentRecord, SegmentStore, SessionStart};
+use ferrocast_media::cmaf::TrackKind;
+use ferrocast_store::{
+    IndexError, SegmentIndex, SegmentRecord, SegmentStore, SessionObject, SessionStart,
+};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, timeout};
 
 pub use budget::BufferBudget;
+pub use cmaf::CmafObject;
 pub use queue::{DropReason, Dropped, Finished, Limits};
 
 use crate::publish::{PublishStats, unix_millis};
 use crate::{OriginConfig, OriginDeps, metrics};
+use cmaf::{CmafLane, CmafQueue, CmafShared};
 use queue::{SegmentQueue, Work};
 use retention::Retention;
 
@@ -57,6 +67,7 @@ impl Shared {
 pub struct Uploads {
     stream_id: StreamId,
     shared: Arc<Shared>,
+    cmaf: Arc<CmafShared>,
 }
 
 impl Uploads {
@@ -67,11 +78,19 @@ impl Uploads {
         self.shared.wake.notify_one();
     }
 
-    /// No more segments: the uploader ends once the queue is drained.
+    /// Queues CMAF objects (a segment's tracks, new init segments); never waits.
+    pub fn push_cmaf(&self, objects: Vec<CmafObject>) {
+        if !objects.is_empty() {
+            self.cmaf.push(objects);
+        }
+    }
+
+    /// No more segments: the uploader ends once the queues are drained.
     pub fn close(&self) {
         use std::sync::atomic::Ordering;
         self.shared.closed.store(true, Ordering::Release);
         self.shared.wake.notify_one();
+        self.cmaf.close();
     }
 }
 
@@ -88,6 +107,11 @@ pub struct Uploader {
     retired: Vec<SegmentRecord>,
     shared: Arc<Shared>,
     stats: Arc<PublishStats>,
+    /// Taken by `run`, which drives it beside the TS loop.
+    cmaf_lane: Option<CmafLane>,
+    cmaf: Arc<CmafShared>,
+    /// The newest session whose older sessions' init segments were deleted.
+    inits_deleted_before: Option<Epoch>,
 }
 
 impl Uploader {
@@ -108,9 +132,20 @@ impl Uploader {
             wake: Notify::new(),
             closed: false.into(),
         });
+        let cmaf = Arc::new(CmafShared::new(CmafQueue::new(
+            limits,
+            deps.buffers.clone(),
+        )));
         let uploads = Uploads {
             stream_id: grant.stream_id.clone(),
             shared: shared.clone(),
+            cmaf: cmaf.clone(),
+        };
+        let cmaf_lane = CmafLane {
+            stream_id: grant.stream_id.clone(),
+            epoch: grant.epoch,
+            store: deps.store.clone(),
+            shared: cmaf.clone(),
         };
         let uploader = Self {
             stream_id: grant.stream_id.clone(),
@@ -127,14 +162,34 @@ impl Uploader {
             retired: start.retired,
             shared,
             stats,
+            cmaf_lane: Some(cmaf_lane),
+            cmaf,
+            inits_deleted_before: None,
         };
         (uploads, uploader)
     }
 
-    /// Stores and lists every segment pushed until the queue is closed and drained.
+    /// Stores and lists every segment pushed, and stores every CMAF object pushed, until the
+    /// queues are closed and drained.
     pub async fn run(mut self) -> Outcome {
-        for old in std::mem::take(&mut self.retired) {
-            self.delete_object(&old).await;
+        let lane = self.cmaf_lane.take();
+        let lane = async move {
+            if let Some(lane) = lane {
+                lane.run().await;
+            }
+        };
+        let (outcome, ()) = tokio::join!(self.run_ts(), lane);
+        outcome
+    }
+
+    async fn run_ts(&mut self) -> Outcome {
+        let retired = std::mem::take(&mut self.retired);
+        for old in &retired {
+            self.delete_object(old).await;
+        }
+        if !retired.is_empty() {
+            // The ended playlist is gone whole: no older session has a listed segment left.
+            self.delete_inits_before(self.epoch).await;
         }
         while let Some(work) = self.next_work().await {
             if !self.store_object(&work).await {
@@ -148,6 +203,7 @@ impl Uploader {
             if !self.list(&work).await {
                 let dropped = self.shared.lock().fence();
                 report_drops(&self.stream_id, &dropped);
+                self.cmaf.fence();
                 // A session that may no longer list anything ends, so that its encoder
                 // reconnects to wherever the stream is owned now.
                 self.stats.taken_over().cancel();
@@ -315,13 +371,49 @@ impl Uploader {
         sleep(wait).await;
     }
 
-    async fn delete_object(&self, record: &SegmentRecord) {
+    /// Deletes a record's objects. Records leave the index oldest first, so the first one of
+    /// a session means every older session has none listed: their init segments go too.
+    async fn delete_object(&mut self, record: &SegmentRecord) {
         self.delete_seq(record.epoch, record.seq).await;
+        if self
+            .inits_deleted_before
+            .is_none_or(|before| before < record.epoch)
+        {
+            self.delete_inits_before(record.epoch).await;
+        }
     }
 
+    /// Deletes the TS object of segment `seq` and its CMAF objects (of either track: deleting
+    /// a missing object is fine, and DELETEs cost nothing on S3).
     async fn delete_seq(&self, epoch: Epoch, seq: u64) {
-        if let Err(error) = self.store.delete(&self.stream_id, epoch, seq).await {
-            tracing::warn!(stream_id = %self.stream_id, epoch = epoch.get(), seq, %error, "old segment object not deleted");
+        let objects = [
+            SessionObject::Ts { seq },
+            SessionObject::CmafSegment {
+                seq,
+                track: TrackKind::Video,
+            },
+            SessionObject::CmafSegment {
+                seq,
+                track: TrackKind::Audio,
+            },
+        ];
+        for object in objects {
+            let deleting = self.store.delete_object(&self.stream_id, epoch, object);
+            if let Err(error) = deleting.await {
+                tracing::warn!(stream_id = %self.stream_id, epoch = epoch.get(), ?object, %error, "old segment object not deleted");
+            }
+        }
+    }
+
+    async fn delete_inits_before(&mut self, epoch: Epoch) {
+        self.inits_deleted_before = Some(epoch);
+        match self.store.delete_inits_before(&self.stream_id, epoch).await {
+            Ok(deleted) => {
+                tracing::debug!(stream_id = %self.stream_id, before = epoch.get(), deleted, "old init segments deleted")
+            }
+            Err(error) => {
+                tracing::warn!(stream_id = %self.stream_id, before = epoch.get(), %error, "old init segments not deleted")
+            }
         }
     }
 }
