@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, sleep};
 
 use super::budget::BufferBudget;
-use super::queue::Limits;
+use super::queue::{Limits, StreamBytes};
 use super::{FIRST_BACKOFF, MAX_BACKOFF};
 use crate::metrics;
 
@@ -55,6 +55,7 @@ pub(super) struct CmafQueue {
     id: u64,
     limits: Limits,
     budget: Arc<BufferBudget>,
+    stream: StreamBytes,
     waiting: VecDeque<Waiting>,
     next_id: u64,
     bytes: u64,
@@ -62,11 +63,12 @@ pub(super) struct CmafQueue {
 }
 
 impl CmafQueue {
-    pub(super) fn new(limits: Limits, budget: Arc<BufferBudget>) -> Self {
+    pub(super) fn new(limits: Limits, budget: Arc<BufferBudget>, stream: StreamBytes) -> Self {
         Self {
             id: budget.register_queue(),
             limits,
             budget,
+            stream,
             waiting: VecDeque::new(),
             next_id: 0,
             bytes: 0,
@@ -83,6 +85,7 @@ impl CmafQueue {
         for object in objects {
             let size = object.data.len() as u64;
             self.bytes += size;
+            self.stream.add(size);
             self.budget.charge(size);
             self.waiting.push_back(Waiting {
                 id: self.next_id,
@@ -101,7 +104,7 @@ impl CmafQueue {
         let mut dropped = 0;
         while let Some(oldest) = self.waiting.front() {
             let age = now.saturating_duration_since(oldest.queued_at);
-            let over = self.bytes > self.limits.bytes_per_stream
+            let over = self.stream.get() > self.limits.bytes_per_stream
                 || self.budget.is_over()
                 || age > self.limits.max_age;
             if !over {
@@ -155,6 +158,7 @@ impl CmafQueue {
         if let Some(waiting) = self.waiting.pop_front() {
             let size = waiting.object.data.len() as u64;
             self.bytes -= size;
+            self.stream.sub(size);
             self.budget.refund(size);
         }
     }
@@ -168,6 +172,7 @@ impl CmafQueue {
 impl Drop for CmafQueue {
     fn drop(&mut self) {
         self.budget.refund(self.bytes);
+        self.stream.sub(self.bytes);
         self.budget.set_oldest(self.id, None);
     }
 }
@@ -316,7 +321,7 @@ mod tests {
             bytes_per_stream,
             max_age: Duration::from_secs(300),
         };
-        CmafQueue::new(limits, budget.clone())
+        CmafQueue::new(limits, budget.clone(), StreamBytes::default())
     }
 
     #[test]
@@ -334,6 +339,34 @@ mod tests {
         assert_eq!(queue.ids(), vec![2]);
         let aged = queue.enforce(now + Duration::from_secs(301));
         assert_eq!((aged, budget.held_bytes()), (1, 0));
+    }
+
+    #[test]
+    fn the_stream_bound_covers_both_queues() {
+        let budget = Arc::new(BufferBudget::new(u64::MAX));
+        let stream = StreamBytes::default();
+        let limits = Limits {
+            bytes_per_stream: 250,
+            max_age: Duration::from_secs(300),
+        };
+        let mut ts = super::super::queue::SegmentQueue::new(limits, budget.clone(), stream.clone());
+        let mut cmaf = CmafQueue::new(limits, budget.clone(), stream.clone());
+        let now = Instant::now();
+        let segment = super::super::Finished {
+            seq: 0,
+            data: Bytes::from(vec![0; 200]),
+            duration_ms: 2_000,
+            program_date_time_ms: 0,
+        };
+        assert!(ts.push(segment, now).is_empty());
+        assert_eq!(
+            cmaf.push(vec![object(0, 100)], now),
+            1,
+            "over the stream's bound"
+        );
+        assert_eq!(stream.get(), 200);
+        drop(ts);
+        assert_eq!((stream.get(), budget.held_bytes()), (0, 0));
     }
 
     #[test]

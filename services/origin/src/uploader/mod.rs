@@ -27,7 +27,7 @@ use tokio::time::{Instant, sleep, timeout};
 
 pub use budget::BufferBudget;
 pub use cmaf::CmafObject;
-pub use queue::{DropReason, Dropped, Finished, Limits};
+pub use queue::{DropReason, Dropped, Finished, Limits, StreamBytes};
 
 use crate::publish::{PublishStats, unix_millis};
 use crate::{OriginConfig, OriginDeps, metrics};
@@ -127,14 +127,20 @@ impl Uploader {
             bytes_per_stream: config.hls.buffer_bytes_per_stream,
             max_age: config.hls.buffer_max_age,
         };
+        let stream_bytes = StreamBytes::default();
         let shared = Arc::new(Shared {
-            queue: Mutex::new(SegmentQueue::new(limits, deps.buffers.clone())),
+            queue: Mutex::new(SegmentQueue::new(
+                limits,
+                deps.buffers.clone(),
+                stream_bytes.clone(),
+            )),
             wake: Notify::new(),
             closed: false.into(),
         });
         let cmaf = Arc::new(CmafShared::new(CmafQueue::new(
             limits,
             deps.buffers.clone(),
+            stream_bytes,
         )));
         let uploads = Uploads {
             stream_id: grant.stream_id.clone(),
