@@ -279,7 +279,34 @@ impl SegmentStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrocast_media::cmaf::TrackKind;
     use object_store::memory::InMemory;
+
+    #[tokio::test]
+    async fn inits_of_older_sessions_go_and_the_rest_stays() {
+        let store = SegmentStore::new(Arc::new(InMemory::new()), "p", RetryPolicy::default());
+        let s = &StreamId::new("s");
+        let init = |version| SessionObject::CmafInit {
+            version,
+            track: TrackKind::Video,
+        };
+        let segment = SessionObject::CmafSegment {
+            seq: 0,
+            track: TrackKind::Audio,
+        };
+        for epoch in [Epoch(1), Epoch(2), Epoch(3)] {
+            for object in [init(0), init(1), segment] {
+                let data = Bytes::from_static(b"x");
+                store.put_object(s, epoch, object, data).await.unwrap();
+            }
+        }
+        assert_eq!(store.delete_inits_before(s, Epoch(3)).await.unwrap(), 4);
+        for epoch in [Epoch(1), Epoch(2)] {
+            assert!(store.get_object(s, epoch, init(0)).await.is_err());
+            assert!(store.get_object(s, epoch, segment).await.is_ok());
+        }
+        assert!(store.get_object(s, Epoch(3), init(1)).await.is_ok());
+    }
 
     #[tokio::test]
     async fn put_get_delete_round_trip_and_keys_are_create_only() {
