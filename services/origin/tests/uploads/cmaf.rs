@@ -6,18 +6,14 @@
 //!
 //! Box types are checked by their four-character codes; ffprobe reads the real output in the
 //! end-to-end tests.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
-
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::support::{Encoder, Harness, stream_id};
 use ferrocast_base::{Epoch, Msn};
 use ferrocast_origin::OriginConfig;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use support::{Encoder, Harness, stream_id};
 
 /// Every object name under the stream's session `epoch`, and the bytes of each.
 async fn objects(origin: &Harness, epoch: u64) -> Vec<(String, bytes::Bytes)> {
@@ -98,7 +94,7 @@ async fn a_sessions_cmaf_objects_land_under_the_contracts_keys() {
         } else if name.ends_with(".m4s") {
             let boxes = boxes(data);
             assert!(
-                boxes.len() >= 2 && boxes.len() % 2 == 0,
+                boxes.len() >= 2 && boxes.len().is_multiple_of(2),
                 "{name}: {boxes:?}"
             );
             for pair in boxes.chunks(2) {
