@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use ferrocast_base::StreamId;
 use ferrocast_live::{Hubs, LiveError, LogChannel, PartLogs, PartSource};
 use ferrocast_media::ll::{LogConfig, LogEvent};
-use ferrocast_proto::auth::{ClusterSecret, Role};
+use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
+use ferrocast_proto::relay::SubscribeRequest;
+use ferrocast_proto::relay::relay_client::RelayClient;
 use ferrocast_relay::{OwnersError, RelayConfig, RelayError, RelayParts, StreamOwners, serve};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -70,20 +72,34 @@ impl Origin {
     }
 
     fn edge(&self, node: &str) -> RelayParts {
-        let credential = ClusterSecret::new(SECRET)
-            .expect("long enough")
-            .credential(Role::Edge, node)
-            .expect("a valid node id");
-        let config = RelayConfig {
-            resubscribe_for: Duration::from_secs(1),
-            ..RelayConfig::default()
-        };
-        RelayParts::new(self.owners.clone(), config, credential)
+        self.edge_with(
+            node,
+            RelayConfig {
+                resubscribe_for: Duration::from_secs(1),
+                ..RelayConfig::default()
+            },
+        )
+    }
+
+    fn edge_with(&self, node: &str, config: RelayConfig) -> RelayParts {
+        RelayParts::new(self.owners.clone(), config, credential(node))
+    }
+
+    fn url(&self) -> String {
+        let owner = self.owners.0.lock().expect("owners lock").clone();
+        owner.expect("an owner")
     }
 
     fn replay(&self) -> Vec<LogEvent> {
         self.log.read(|log| log.replay())
     }
+}
+
+fn credential(node: &str) -> NodeCredential {
+    let secret = ClusterSecret::new(SECRET).expect("long enough");
+    secret
+        .credential(Role::Edge, node)
+        .expect("a valid node id")
 }
 
 async fn mirror(edge: &RelayParts, stream_id: &StreamId) -> Arc<LogChannel> {
@@ -201,4 +217,70 @@ async fn a_stream_without_a_log_is_offline_and_leaves_no_mirror() {
         .expect("timed out");
     assert!(matches!(other, Err(LiveError::Offline)));
     assert_eq!(edge.mirrored_count(), 0);
+}
+
+#[tokio::test]
+async fn a_mirror_nobody_reads_goes_away() {
+    let stream_id = StreamId::new("s");
+    let origin = Origin::start(&stream_id).await;
+    let mut publisher = Publisher::new(1, 0);
+    origin.apply(publisher.start());
+    origin.apply(publisher.advance(1_000));
+    let config = RelayConfig {
+        idle_stop: Duration::from_millis(200),
+        ..RelayConfig::default()
+    };
+    let edge = origin.edge_with("edge-1", config);
+    mirror(&edge, &stream_id).await;
+    assert_eq!(edge.mirrored_count(), 1);
+    // The mirror's task has no event to await here: poll its count, bounded.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while edge.mirrored_count() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the mirror stayed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A read starts it again, with the whole log.
+    let again = mirror(&edge, &stream_id).await;
+    assert_eq!(again.read(|log| log.replay()), origin.replay());
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_a_ring_behind_is_ended_with_resource_exhausted() {
+    let stream_id = StreamId::new("s");
+    let origin = Origin::start(&stream_id).await;
+    let mut publisher = Publisher::new(1, 0);
+    origin.apply(publisher.start());
+    let channel = tonic::transport::Endpoint::from_shared(origin.url())
+        .expect("a url")
+        .connect()
+        .await
+        .expect("connected");
+    let mut client = RelayClient::with_interceptor(channel, credential("edge-1"));
+    let request = SubscribeRequest {
+        stream_id: "s".into(),
+    };
+    let mut messages = client
+        .subscribe_parts(request)
+        .await
+        .expect("subscribed")
+        .into_inner();
+    let first = messages
+        .message()
+        .await
+        .expect("a message")
+        .expect("the replay");
+    assert!(first.replay_end, "the replay is the session alone");
+    // Two minutes of parts while the subscriber reads nothing (this runtime has one thread:
+    // the server's feed runs only when the test awaits).
+    let events = publisher.advance(120_000);
+    assert!(events.len() > 600, "{} events", events.len());
+    origin.apply(events);
+    let status = loop {
+        match messages.message().await {
+            Ok(Some(message)) => assert!(!message.replay_end),
+            Ok(None) => panic!("the stream ended without an error"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
 }
