@@ -10,6 +10,7 @@
 
 mod budget;
 mod cmaf;
+mod delete;
 mod queue;
 mod retention;
 
@@ -18,10 +19,7 @@ use std::time::Duration;
 
 use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_control_client::PublishGrant;
-use ferrocast_media::cmaf::TrackKind;
-use ferrocast_store::{
-    IndexError, SegmentIndex, SegmentRecord, SegmentStore, SessionObject, SessionStart,
-};
+use ferrocast_store::{IndexError, SegmentIndex, SegmentRecord, SegmentStore, SessionStart};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, timeout};
 
@@ -375,52 +373,6 @@ impl Uploader {
         let dropped = self.shared.lock().enforce(Instant::now());
         report_drops(&self.stream_id, &dropped);
         sleep(wait).await;
-    }
-
-    /// Deletes a record's objects. Records leave the index oldest first, so the first one of
-    /// a session means every older session has none listed: their init segments go too.
-    async fn delete_object(&mut self, record: &SegmentRecord) {
-        self.delete_seq(record.epoch, record.seq).await;
-        if self
-            .inits_deleted_before
-            .is_none_or(|before| before < record.epoch)
-        {
-            self.delete_inits_before(record.epoch).await;
-        }
-    }
-
-    /// Deletes the TS object of segment `seq` and its CMAF objects (of either track: deleting
-    /// a missing object is fine, and DELETEs cost nothing on S3).
-    async fn delete_seq(&self, epoch: Epoch, seq: u64) {
-        let objects = [
-            SessionObject::Ts { seq },
-            SessionObject::CmafSegment {
-                seq,
-                track: TrackKind::Video,
-            },
-            SessionObject::CmafSegment {
-                seq,
-                track: TrackKind::Audio,
-            },
-        ];
-        for object in objects {
-            let deleting = self.store.delete_object(&self.stream_id, epoch, object);
-            if let Err(error) = deleting.await {
-                tracing::warn!(stream_id = %self.stream_id, epoch = epoch.get(), ?object, %error, "old segment object not deleted");
-            }
-        }
-    }
-
-    async fn delete_inits_before(&mut self, epoch: Epoch) {
-        self.inits_deleted_before = Some(epoch);
-        match self.store.delete_inits_before(&self.stream_id, epoch).await {
-            Ok(deleted) => {
-                tracing::debug!(stream_id = %self.stream_id, before = epoch.get(), deleted, "old init segments deleted")
-            }
-            Err(error) => {
-                tracing::warn!(stream_id = %self.stream_id, before = epoch.get(), %error, "old init segments not deleted")
-            }
-        }
     }
 }
 
