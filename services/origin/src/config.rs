@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use ferrocast_live::ViewerLimits;
+use ferrocast_media::ll::LogConfig;
 use ferrocast_ops::Drain;
 use ferrocast_rtmp::Limits;
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,24 @@ pub struct HlsConfig {
     /// whose index write is under way stays until it is known to be listed).
     #[serde(with = "humantime_serde")]
     pub buffer_max_age: Duration,
+    /// Longest a CMAF part may last: LL-HLS's `PART-TARGET` (ADR 16). Parts close before
+    /// the frame that would take them past it.
+    #[serde(with = "humantime_serde")]
+    pub part_target: Duration,
+    /// Bytes of media one stream's part log may hold (its low-latency window with the
+    /// RFC 8216 §6.2.2 margin: about 12 s, 1.5 MB at 1 Mb/s); past it the oldest segments
+    /// leave the log first. Edges then serve those from object storage.
+    pub ll_max_window_bytes: usize,
+}
+
+impl HlsConfig {
+    /// The settings of the part logs this origin keeps.
+    pub fn log_config(&self) -> LogConfig {
+        LogConfig {
+            max_bytes: self.ll_max_window_bytes,
+            ..LogConfig::default()
+        }
+    }
 }
 
 impl Default for HlsConfig {
@@ -43,6 +62,8 @@ impl Default for HlsConfig {
             buffer_bytes_per_stream: 64 * 1024 * 1024,
             buffer_bytes_total: 1024 * 1024 * 1024,
             buffer_max_age: Duration::from_secs(300),
+            part_target: Duration::from_millis(ferrocast_media::cmaf::DEFAULT_PART_TARGET_MS),
+            ll_max_window_bytes: 16 * 1024 * 1024,
         }
     }
 }

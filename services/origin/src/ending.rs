@@ -2,7 +2,8 @@
 //! lease is released, and the reconnect window runs. When the window closes with no newer
 //! session of the stream on this origin (and this one was not fenced out), the hub ends and
 //! the playlist gets `EXT-X-ENDLIST`; a shutdown cuts the window short without `ENDLIST`,
-//! since a drained origin's encoders reconnect elsewhere.
+//! since a drained origin's encoders reconnect elsewhere. The stream's part log ends at the
+//! same moment and is removed a low-latency window later (at once on shutdown).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 use crate::OriginDeps;
+use crate::publish::LogEnding;
 use crate::uploader::{INDEX_TIMEOUT, Outcome};
 
 /// Deadline of the lease release call.
@@ -38,6 +40,11 @@ pub struct Ending {
     pub window: Duration,
     /// The origin's shutdown.
     pub shutdown: CancellationToken,
+    /// The session's part log.
+    pub log: LogEnding,
+    /// How long the log stays after the window closed: players holding its last playlist
+    /// still get its parts.
+    pub log_linger: Duration,
 }
 
 impl Ending {
@@ -77,6 +84,7 @@ impl Ending {
             () = sleep_until(window_closes) => {}
             () = self.shutdown.cancelled() => {
                 self.deps.hubs.end_unless_claimed(stream_id, hub, claim);
+                self.log.remove();
                 tracing::info!("publish ended during shutdown; playlist left open for another origin");
                 return;
             }
@@ -87,9 +95,15 @@ impl Ending {
         }
         if outcome.fenced {
             tracing::info!("reconnect window closed; a newer session elsewhere owns the stream");
-            return;
+        } else {
+            self.log.end();
+            self.close_playlist().await;
         }
-        self.close_playlist().await;
+        tokio::select! {
+            () = sleep(self.log_linger) => {}
+            () = self.shutdown.cancelled() => {}
+        }
+        self.log.remove();
     }
 
     async fn close_playlist(&self) {

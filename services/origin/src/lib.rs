@@ -2,7 +2,9 @@
 //!
 //! Each RTMP connection runs in its own task. An accepted publish feeds the stream's live
 //! [`Hub`](ferrocast_live::Hub) (HTTP-FLV, relay, RTMP play) and a pure HLS packager whose
-//! segments an uploader stores and then indexes, in that order. An accepted play sends the
+//! segments an uploader stores and then indexes, in that order, and a CMAF packager whose
+//! parts go to the stream's part log (served to edges by the relay) and whose segments are
+//! stored beside the TS ones. An accepted play sends the
 //! hub's frames as RTMP chunks serialized once and shared by every player.
 
 mod admission;
@@ -23,7 +25,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use ferrocast_control_client::{PublishAuthorizer, StreamDirectory};
-use ferrocast_live::Hubs;
+use ferrocast_live::{Hubs, PartLogs};
 use ferrocast_store::{SegmentIndex, SegmentStore};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -59,6 +61,9 @@ pub struct OriginDeps {
     /// Bytes of finished segments the whole process may hold while they wait to be stored
     /// and listed (`hls.buffer_bytes_total`), shared by every stream.
     pub buffers: Arc<BufferBudget>,
+    /// The streams' part logs (ADR 16), which the relay serves to edges; made with
+    /// [`HlsConfig::log_config`].
+    pub part_logs: Arc<PartLogs>,
 }
 
 /// Serves RTMP ingest on `listener` until `shutdown` is cancelled, then drains: running

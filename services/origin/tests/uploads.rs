@@ -6,6 +6,8 @@
 //! advance it, so a 15 s outage takes milliseconds and the order of events is fixed.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
+#[path = "uploads/cmaf.rs"]
+mod cmaf;
 mod support;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use ferrocast_live::HubLimits;
+use ferrocast_media::ll::LogConfig;
 
 /// HTTP/2 keep-alive ping interval on relay connections, so that a peer that vanished without
 /// closing its socket (power loss, partition) is noticed and its resources freed.
@@ -31,6 +32,9 @@ pub struct RelayConfig {
     pub idle_stop: Duration,
     /// Limits of the local hubs that fan pulled streams out to viewers.
     pub hub_limits: HubLimits,
+    /// Settings of the part logs mirrored from origins (`edge.ll_hls.max_window_bytes` is
+    /// its byte cap).
+    pub part_log: LogConfig,
 }
 
 impl Default for RelayConfig {
@@ -43,6 +47,7 @@ impl Default for RelayConfig {
             resubscribe_for: Duration::from_secs(60),
             idle_stop: Duration::from_secs(30),
             hub_limits: HubLimits::default(),
+            part_log: LogConfig::default(),
         }
     }
 }

@@ -54,6 +54,9 @@ pub enum RelayError {
     /// A relayed frame is malformed.
     #[error("invalid relayed frame: {0}")]
     InvalidFrame(&'static str),
+    /// A relayed part-log message is malformed.
+    #[error("invalid relayed part-log message: {0}")]
+    InvalidLogMessage(&'static str),
     /// The pull this viewer waited on ended without telling how its start went.
     #[error("upstream start was abandoned")]
     StartAbandoned,

@@ -7,6 +7,10 @@
 //! out to every local viewer, resubscribing to the stream's new owner when its origin goes
 //! away.
 //!
+//! For LL-HLS (ADR 16) an origin also serves each stream's part log (`SubscribeParts`: a
+//! replay, then live events), and an edge mirrors it with [`RelayParts`], a
+//! [`ferrocast_live::PartSource`] built on the same owner lookup and credential.
+//!
 //! Frames cross the wire as the same FLV tag bytes the hub holds, so nothing is re-serialized.
 //! Only edges of the cluster may subscribe: each `Subscribe` carries the edge's cluster
 //! credential ([`ferrocast_proto::auth`]), and origins refuse calls without one.
@@ -14,9 +18,12 @@
 mod client;
 mod config;
 mod convert;
+mod convert_parts;
 mod error;
 pub mod metrics;
 mod owners;
+mod parts_mirror;
+mod parts_server;
 mod puller;
 mod rebase;
 mod server;
@@ -26,6 +33,8 @@ mod upstream;
 pub use client::RelaySource;
 pub use config::RelayConfig;
 pub use convert::{frame_from_proto, frame_to_proto};
+pub use convert_parts::{event_from_proto, event_to_proto};
 pub use error::RelayError;
 pub use owners::{OwnersError, StreamOwners};
+pub use parts_mirror::RelayParts;
 pub use server::{MAX_MESSAGE_BYTES, RelayService, serve, service};

@@ -10,6 +10,12 @@ use crate::RelayError;
 const ORIGIN_SUBSCRIPTIONS: &str = "ferrocast_origin_relay_subscriptions";
 const ORIGIN_EGRESS_BYTES: &str = "ferrocast_origin_relay_egress_bytes_total";
 const ORIGIN_FRAMES_DROPPED: &str = "ferrocast_origin_relay_frames_dropped_total";
+const ORIGIN_PART_SUBSCRIPTIONS: &str = "ferrocast_origin_relay_part_subscriptions";
+const ORIGIN_PART_LAGGED: &str = "ferrocast_origin_relay_part_subscribers_lagged_total";
+const EDGE_PART_LOGS: &str = "ferrocast_edge_relay_part_logs";
+const EDGE_PARTS_RECEIVED: &str = "ferrocast_edge_relay_parts_received_total";
+const EDGE_PART_RESUBSCRIBES: &str = "ferrocast_edge_relay_part_resubscribes_total";
+const EDGE_PART_LAG: &str = "ferrocast_edge_relay_part_lag_seconds";
 const EDGE_SUBSCRIPTIONS: &str = "ferrocast_edge_relay_subscriptions";
 const EDGE_LAG: &str = "ferrocast_edge_relay_lag_seconds";
 const EDGE_FAILURES: &str = "ferrocast_edge_relay_failures_total";
@@ -19,6 +25,10 @@ const FAILURE_KINDS: [&str; 3] = ["lookup", "connect", "stream"];
 pub(crate) static SERVED_SUBSCRIPTIONS: LiveCount = LiveCount::new();
 /// Upstream pulls this edge runs now.
 pub(crate) static PULLS: LiveCount = LiveCount::new();
+/// Edges subscribed to part logs here now.
+pub(crate) static SERVED_PART_SUBSCRIPTIONS: LiveCount = LiveCount::new();
+/// Part logs this edge mirrors now.
+pub(crate) static PART_MIRRORS: LiveCount = LiveCount::new();
 
 /// Describes the origin-side metrics and registers them at zero.
 pub fn describe_origin() {
@@ -35,14 +45,25 @@ pub fn describe_origin() {
         ORIGIN_FRAMES_DROPPED,
         "Frames an edge subscription skipped after falling behind."
     );
+    metrics::describe_gauge!(
+        ORIGIN_PART_SUBSCRIPTIONS,
+        "Edges subscribed to part logs (LL-HLS) here."
+    );
+    metrics::describe_counter!(
+        ORIGIN_PART_LAGGED,
+        "Part-log subscriptions ended because the edge fell a whole ring behind."
+    );
     metrics::counter!(ORIGIN_EGRESS_BYTES).absolute(0);
     metrics::counter!(ORIGIN_FRAMES_DROPPED).absolute(0);
+    metrics::counter!(ORIGIN_PART_LAGGED).absolute(0);
 }
 
 /// Sets the origin-side gauges; call at scrape time.
 pub fn collect_origin() {
     let count = SERVED_SUBSCRIPTIONS.get();
     metrics::gauge!(ORIGIN_SUBSCRIPTIONS).set(count as f64);
+    let parts = SERVED_PART_SUBSCRIPTIONS.get();
+    metrics::gauge!(ORIGIN_PART_SUBSCRIPTIONS).set(parts as f64);
 }
 
 /// Describes the edge-side metrics and registers them at zero.
@@ -57,6 +78,22 @@ pub fn describe_edge() {
         "Time from the origin sending a frame to this edge receiving it."
     );
     metrics::describe_counter!(EDGE_FAILURES, "Relay upstream failures by kind.");
+    metrics::describe_gauge!(EDGE_PART_LOGS, "Part logs (LL-HLS) mirrored from origins.");
+    metrics::describe_counter!(
+        EDGE_PARTS_RECEIVED,
+        "CMAF parts received from origins' part logs, replays included."
+    );
+    metrics::describe_counter!(
+        EDGE_PART_RESUBSCRIBES,
+        "Part-log subscriptions lost and resubscribed (the log was cut off meanwhile)."
+    );
+    metrics::describe_histogram!(
+        EDGE_PART_LAG,
+        metrics::Unit::Seconds,
+        "Time from the origin sending a part-log event to this edge receiving it."
+    );
+    metrics::counter!(EDGE_PARTS_RECEIVED).absolute(0);
+    metrics::counter!(EDGE_PART_RESUBSCRIBES).absolute(0);
     for kind in FAILURE_KINDS {
         metrics::counter!(EDGE_FAILURES, "kind" => kind).absolute(0);
     }
@@ -65,6 +102,25 @@ pub fn describe_edge() {
 /// Sets the edge-side gauges; call at scrape time.
 pub fn collect_edge() {
     metrics::gauge!(EDGE_SUBSCRIPTIONS).set(PULLS.get() as f64);
+    metrics::gauge!(EDGE_PART_LOGS).set(PART_MIRRORS.get() as f64);
+}
+
+pub(crate) fn part_subscriber_lagged() {
+    metrics::counter!(ORIGIN_PART_LAGGED).increment(1);
+}
+
+/// The edge's part-log lag histogram; each mirror holds a handle.
+pub(crate) fn part_lag() -> metrics::Histogram {
+    metrics::histogram!(EDGE_PART_LAG)
+}
+
+/// The edge's received-parts counter; each mirror holds a handle.
+pub(crate) fn parts_received() -> metrics::Counter {
+    metrics::counter!(EDGE_PARTS_RECEIVED)
+}
+
+pub(crate) fn part_resubscribed() {
+    metrics::counter!(EDGE_PART_RESUBSCRIBES).increment(1);
 }
 
 /// The origin's relay egress counter; each subscription holds a handle, so a frame costs one
@@ -99,7 +155,7 @@ pub(crate) fn upstream_failed(error: &RelayError) {
         | RelayError::Timeout { .. }
         | RelayError::Connect { .. }
         | RelayError::Subscribe { .. } => "connect",
-        RelayError::InvalidFrame(_) => "stream",
+        RelayError::InvalidFrame(_) | RelayError::InvalidLogMessage(_) => "stream",
         _ => return,
     };
     metrics::counter!(EDGE_FAILURES, "kind" => kind).increment(1);

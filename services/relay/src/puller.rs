@@ -22,9 +22,9 @@ use crate::upstream::{self, Upstream};
 use crate::{RelayError, frame_from_proto};
 
 /// First pause between resubscribe attempts; doubled per failure up to [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
+pub(crate) const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// Longest pause between resubscribe attempts, so a new owner is found within about a second.
-const BACKOFF_MAX: Duration = Duration::from_secs(1);
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Why a pump stopped.
 enum PumpEnd {

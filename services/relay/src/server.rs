@@ -1,5 +1,6 @@
-//! The origin side of the relay: each `Subscribe` streams one hub subscription to an edge.
-//! Only edges of this cluster may subscribe: every call must carry an edge's cluster
+//! The origin side of the relay: each `Subscribe` streams one hub subscription to an edge, and
+//! each `SubscribeParts` one part log ([`crate::parts_server`]). Only edges of this cluster may
+//! subscribe: every call must carry an edge's cluster
 //! credential (`UNAUTHENTICATED` without one, `PERMISSION_DENIED` for another role).
 //!
 //! There is no per-subscriber queue: the response stream pulls straight from the hub's shared
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use ferrocast_base::StreamId;
 use ferrocast_live::{
-    Frame, GateVerdict as Verdict, Hub, Hubs, LiveReceiver, ResumeGate, Subscription,
+    Frame, GateVerdict as Verdict, Hub, Hubs, LiveReceiver, PartLogs, ResumeGate, Subscription,
 };
 use ferrocast_ops::LiveGuard;
 use ferrocast_proto::auth::{ClusterSecret, Role, Verifier, caller};
@@ -28,7 +29,7 @@ use tonic::{Request, Response, Status};
 use tracing::{debug, info, warn};
 
 use crate::config::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
-use crate::{RelayError, frame_to_proto, metrics};
+use crate::{RelayError, frame_to_proto, metrics, parts_server};
 
 /// Largest relayed message, both ways. A keyframe of high-bitrate video can pass tonic's
 /// 4 MiB default, and the hub already bounds its GOP cache at 16 MiB.
@@ -38,23 +39,33 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// not read cannot even receive the end of its stream, and must not hold up the process.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves the live hubs of this process to edges.
+/// Serves the live hubs and the part logs of this process to edges.
 pub struct RelayService {
     hubs: Arc<Hubs>,
+    part_logs: Arc<PartLogs>,
     /// Cancelled when the server drains: every open stream then ends with `UNAVAILABLE`, which
     /// tells edges to find the stream's new owner.
     shutdown: CancellationToken,
 }
 
 impl RelayService {
-    /// A service over `hubs` whose streams end only when their hubs do.
-    pub fn new(hubs: Arc<Hubs>) -> Self {
-        Self::with_shutdown(hubs, CancellationToken::new())
+    /// A service over `hubs` and `part_logs` whose streams end only when their hubs (logs) do.
+    pub fn new(hubs: Arc<Hubs>, part_logs: Arc<PartLogs>) -> Self {
+        Self::with_shutdown(hubs, part_logs, CancellationToken::new())
     }
 
-    /// A service over `hubs` whose streams also end (with `UNAVAILABLE`) on `shutdown`.
-    pub fn with_shutdown(hubs: Arc<Hubs>, shutdown: CancellationToken) -> Self {
-        Self { hubs, shutdown }
+    /// A service over `hubs` and `part_logs` whose streams also end (with `UNAVAILABLE`) on
+    /// `shutdown`.
+    pub fn with_shutdown(
+        hubs: Arc<Hubs>,
+        part_logs: Arc<PartLogs>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            hubs,
+            part_logs,
+            shutdown,
+        }
     }
 }
 
@@ -62,9 +73,10 @@ impl RelayService {
 /// call, with message limits raised to [`MAX_MESSAGE_BYTES`].
 pub fn service(
     hubs: Arc<Hubs>,
+    part_logs: Arc<PartLogs>,
     secret: ClusterSecret,
 ) -> InterceptedService<RelayServer<RelayService>, Verifier> {
-    with_limits(RelayService::new(hubs), secret)
+    with_limits(RelayService::new(hubs, part_logs), secret)
 }
 
 fn with_limits(
@@ -77,12 +89,13 @@ fn with_limits(
     InterceptedService::new(server, Verifier::new(secret))
 }
 
-/// Serves the relay on `listener` to edges with a credential made from `secret` until
-/// `shutdown`, then ends every open stream and waits (up to a few seconds) for the connections
-/// to close.
+/// Serves the relay of `hubs` and `part_logs` on `listener` to edges with a credential made
+/// from `secret` until `shutdown`, then ends every open stream and waits (up to a few seconds)
+/// for the connections to close.
 pub async fn serve(
     listener: TcpListener,
     hubs: Arc<Hubs>,
+    part_logs: Arc<PartLogs>,
     secret: ClusterSecret,
     shutdown: CancellationToken,
 ) -> Result<(), RelayError> {
@@ -98,7 +111,7 @@ pub async fn serve(
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .add_service(with_limits(
-            RelayService::with_shutdown(hubs, shutdown.clone()),
+            RelayService::with_shutdown(hubs, part_logs, shutdown.clone()),
             secret,
         ))
         .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned());
@@ -144,13 +157,17 @@ impl Relay for RelayService {
 
     type SubscribePartsStream = BoxStream<'static, Result<LogMessage, Status>>;
 
-    /// Not served by this build yet: the part-log relay is on branch `i13-origin` (issue 13).
     async fn subscribe_parts(
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribePartsStream>, Status> {
         caller(&request)?.require(&[Role::Edge], "SubscribeParts")?;
-        Err(Status::unimplemented("part log relay not built yet"))
+        let stream_id = StreamId::new(request.into_inner().stream_id);
+        if self.shutdown.is_cancelled() {
+            return Err(Status::unavailable("relay is draining"));
+        }
+        let stream = parts_server::subscribe(&self.part_logs, stream_id, self.shutdown.clone())?;
+        Ok(Response::new(stream))
     }
 }
 

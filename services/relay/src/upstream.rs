@@ -1,5 +1,6 @@
 //! Opening one upstream subscription: find the stream's owner, connect, subscribe, and wait
-//! for the first frame — each step under its own deadline.
+//! for the first frame — each step under its own deadline. The first two steps ([`connect`])
+//! and the reading of a refusal ([`refused`]) serve part-log subscriptions too.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,15 +9,17 @@ use std::time::Duration;
 
 use ferrocast_base::StreamId;
 use ferrocast_live::Frame;
+use ferrocast_proto::auth::NodeCredential;
 use ferrocast_proto::relay::relay_client::RelayClient;
 use ferrocast_proto::relay::{MediaFrame, SubscribeRequest};
-use tonic::transport::Endpoint;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status, Streaming};
 use tracing::warn;
 
 use crate::config::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT};
 use crate::shared::Inner;
-use crate::{MAX_MESSAGE_BYTES, RelayError, frame_from_proto};
+use crate::{MAX_MESSAGE_BYTES, RelayConfig, RelayError, StreamOwners, frame_from_proto};
 
 /// An open upstream subscription that has delivered its first frame.
 pub(crate) struct Upstream {
@@ -45,13 +48,21 @@ impl Drop for Counted {
     }
 }
 
-/// Opens an upstream subscription to `stream_id` at its current owner.
-pub(crate) async fn open(inner: &Inner, stream_id: &StreamId) -> Result<Upstream, RelayError> {
-    let config = &inner.config;
+/// A relay client that sends this edge's credential with every call.
+pub(crate) type Client = RelayClient<InterceptedService<Channel, NodeCredential>>;
+
+/// Finds the current owner of `stream_id` and connects to its relay; returns its URL and a
+/// client.
+pub(crate) async fn connect(
+    owners: &dyn StreamOwners,
+    config: &RelayConfig,
+    credential: &NodeCredential,
+    stream_id: &StreamId,
+) -> Result<(String, Client), RelayError> {
     let url = deadline(
         "owner lookup",
         config.resolve_timeout,
-        inner.owners.relay_url(stream_id),
+        owners.relay_url(stream_id),
     )
     .await?
     .map_err(RelayError::Owners)?
@@ -72,9 +83,34 @@ pub(crate) async fn open(inner: &Inner, stream_id: &StreamId) -> Result<Upstream
             url: url.clone(),
             source,
         })?;
-    let mut client = RelayClient::with_interceptor(channel, inner.credential.clone())
+    let client = RelayClient::with_interceptor(channel, credential.clone())
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    Ok((url, client))
+}
+
+/// What an upstream's refusal (or its stream's early failure) means: `NOT_FOUND` is a stream
+/// not live there; a refused credential is said at every attempt.
+pub(crate) fn refused(stream_id: &StreamId, url: &str, status: Status) -> RelayError {
+    match status.code() {
+        Code::NotFound => RelayError::Offline,
+        code => {
+            if matches!(code, Code::Unauthenticated | Code::PermissionDenied) {
+                // A misconfigured cluster, not a passing failure: say so at every attempt.
+                warn!(stream_id = stream_id.as_str(), url = %url, reason = status.message(), "origin refused this edge's cluster credential");
+            }
+            RelayError::Subscribe {
+                url: url.to_owned(),
+                status,
+            }
+        }
+    }
+}
+
+/// Opens an upstream subscription to `stream_id` at its current owner.
+pub(crate) async fn open(inner: &Inner, stream_id: &StreamId) -> Result<Upstream, RelayError> {
+    let config = &inner.config;
+    let (url, mut client) = connect(&*inner.owners, config, &inner.credential, stream_id).await?;
     let request = SubscribeRequest {
         stream_id: stream_id.as_str().to_owned(),
     };
@@ -84,19 +120,7 @@ pub(crate) async fn open(inner: &Inner, stream_id: &StreamId) -> Result<Upstream
         Ok::<_, Status>((frames, first))
     })
     .await?
-    .map_err(|status| match status.code() {
-        Code::NotFound => RelayError::Offline,
-        code => {
-            if matches!(code, Code::Unauthenticated | Code::PermissionDenied) {
-                // A misconfigured cluster, not a passing failure: say so at every attempt.
-                warn!(stream_id = stream_id.as_str(), url = %url, reason = status.message(), "origin refused this edge's cluster credential");
-            }
-            RelayError::Subscribe {
-                url: url.clone(),
-                status,
-            }
-        }
-    })?;
+    .map_err(|status| refused(stream_id, &url, status))?;
     let first = first.ok_or(RelayError::Offline)?;
     Ok(Upstream {
         url,
@@ -122,7 +146,8 @@ async fn first_frame(
     Ok(None)
 }
 
-async fn deadline<T>(
+/// `future`, or [`RelayError::Timeout`] naming `step` after `after`.
+pub(crate) async fn deadline<T>(
     step: &'static str,
     after: Duration,
     future: impl Future<Output = T>,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferrocast_base::StreamId;
-use ferrocast_live::{Frame, HubLimits, Hubs, LiveError, LiveSource};
+use ferrocast_live::{Frame, HubLimits, Hubs, LiveError, LiveSource, PartLogs};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::relay::SubscribeRequest;
 use ferrocast_proto::relay::relay_client::RelayClient;
@@ -47,7 +47,13 @@ impl Origin {
         hub.publish(Frame::keyframe(0, &[0x17, 1, 0, 0, 0]));
         let shutdown = CancellationToken::new();
         let secret = ClusterSecret::new(SECRET).expect("long enough");
-        tokio::spawn(serve(listener, hubs.clone(), secret, shutdown.clone()));
+        tokio::spawn(serve(
+            listener,
+            hubs.clone(),
+            Arc::new(PartLogs::default()),
+            secret,
+            shutdown.clone(),
+        ));
         Self {
             url,
             _hubs: hubs,

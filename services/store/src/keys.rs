@@ -4,6 +4,9 @@
 //! segment counter (not the msn, which is assigned only when the segment is listed). Keys are
 //! never reused: epochs only grow, the epoch fences every other writer out, and a session
 //! counts each segment it produced once, so a (stream, epoch, seq) triple is written once.
+//! The CMAF rendition of the same segment (ADR 16) is one object per track,
+//! `<prefix>/<stream>/<epoch>/<seq>.<track>.m4s`, and each track's init segments are
+//! `<prefix>/<stream>/<epoch>/init.<version>.<track>.mp4` (`track` = `video`/`audio`).
 //!
 //! Redis index, per stream (the `{<stream>}` hash tag puts both keys of a stream in one
 //! cluster slot, so one Lua script may touch both atomically):
@@ -13,11 +16,93 @@
 //! - channel [`INDEX_CHANGED_CHANNEL`] carries the id of every stream whose index changed.
 
 use ferrocast_base::{Epoch, StreamId};
+use ferrocast_media::cmaf::TrackKind;
 use object_store::path::Path;
+
+/// One object a publish session writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionObject {
+    /// The MPEG-TS segment `seq`.
+    Ts {
+        /// The session's segment counter.
+        seq: u64,
+    },
+    /// One CMAF track's segment `seq` (the same media as the TS segment `seq`).
+    CmafSegment {
+        /// The session's segment counter.
+        seq: u64,
+        /// The track.
+        track: TrackKind,
+    },
+    /// One CMAF track's init segment.
+    CmafInit {
+        /// The init segment's version within the session (0, then 1 after a codec change…).
+        version: u32,
+        /// The track.
+        track: TrackKind,
+    },
+}
+
+/// The object key of `object` of the session `epoch`.
+pub fn object(prefix: &str, stream_id: &StreamId, epoch: Epoch, object: SessionObject) -> Path {
+    let file = match object {
+        SessionObject::Ts { seq } => format!("{seq}.ts"),
+        SessionObject::CmafSegment { seq, track } => format!("{seq}.{}.m4s", track.name()),
+        SessionObject::CmafInit { version, track } => {
+            format!("init.{version}.{}.mp4", track.name())
+        }
+    };
+    under_prefix(prefix, format!("{stream_id}/{epoch}/{file}"))
+}
 
 /// The object key of the media segment `seq` of the session `epoch`.
 pub fn segment(prefix: &str, stream_id: &StreamId, epoch: Epoch, seq: u64) -> Path {
-    let name = format!("{stream_id}/{epoch}/{seq}.ts");
+    object(prefix, stream_id, epoch, SessionObject::Ts { seq })
+}
+
+/// The object key of the CMAF segment `seq` of `track` of the session `epoch`.
+pub fn cmaf_segment(
+    prefix: &str,
+    stream_id: &StreamId,
+    epoch: Epoch,
+    seq: u64,
+    track: TrackKind,
+) -> Path {
+    object(
+        prefix,
+        stream_id,
+        epoch,
+        SessionObject::CmafSegment { seq, track },
+    )
+}
+
+/// The object key of the init segment `version` of `track` of the session `epoch`.
+pub fn cmaf_init(
+    prefix: &str,
+    stream_id: &StreamId,
+    epoch: Epoch,
+    version: u32,
+    track: TrackKind,
+) -> Path {
+    object(
+        prefix,
+        stream_id,
+        epoch,
+        SessionObject::CmafInit { version, track },
+    )
+}
+
+/// Where the objects of every session of a stream live (`<prefix>/<stream>/`).
+pub fn stream_objects(prefix: &str, stream_id: &StreamId) -> Path {
+    under_prefix(prefix, stream_id.to_string())
+}
+
+/// Whether `name` (the last part of a key) is a CMAF init segment's.
+pub fn is_cmaf_init(name: &str) -> bool {
+    name.starts_with("init.") && name.ends_with(".mp4")
+}
+
+fn under_prefix(prefix: &str, name: String) -> Path {
     if prefix.is_empty() {
         Path::from(name)
     } else {
@@ -47,6 +132,23 @@ mod tests {
         let stream = StreamId::new("st_1");
         assert_eq!(super::index_meta(&stream), "fc:idx:{st_1}:meta");
         assert_eq!(super::index_segments(&stream), "fc:idx:{st_1}:segs");
+    }
+
+    #[test]
+    fn cmaf_key_layout() {
+        use ferrocast_media::cmaf::TrackKind;
+        let stream = StreamId::new("st_1");
+        assert_eq!(
+            super::cmaf_segment("live", &stream, Epoch(3), 42, TrackKind::Video).as_ref(),
+            "live/st_1/3/42.video.m4s"
+        );
+        assert_eq!(
+            super::cmaf_init("live", &stream, Epoch(3), 1, TrackKind::Audio).as_ref(),
+            "live/st_1/3/init.1.audio.mp4"
+        );
+        assert_eq!(super::stream_objects("", &stream).as_ref(), "st_1");
+        assert!(super::is_cmaf_init("init.0.video.mp4"));
+        assert!(!super::is_cmaf_init("0.video.m4s"));
     }
 
     #[test]

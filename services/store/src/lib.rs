@@ -31,6 +31,7 @@ pub use disk_index::DiskIndex;
 pub use index::{
     BackendError, IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };
+pub use keys::SessionObject;
 pub use memory_index::MemoryIndex;
 pub use redis_index::{RedisIndex, RedisIndexConfig};
 pub use redis_link::{LinkHandle, RedisLink, SentinelConfig};

@@ -22,6 +22,7 @@ use ferrocast_base::{Epoch, StreamId, lock};
 use tokio::sync::watch;
 use tokio::time::timeout;
 
+use crate::keys::SessionObject;
 use crate::segments::{ObjectFailure, SegmentStore, StoreError};
 
 /// The default byte budget of a [`SegmentCache`]: 64 MiB.
@@ -56,7 +57,7 @@ type GetResult = Result<Bytes, StoreError>;
 struct Key {
     stream_id: StreamId,
     epoch: Epoch,
-    seq: u64,
+    object: SessionObject,
 }
 
 #[derive(Default)]
@@ -152,10 +153,22 @@ impl SegmentCache {
     /// Reads segment `seq` of the session `epoch` from memory, or from the store once for all
     /// concurrent readers.
     pub async fn get(&self, stream_id: &StreamId, epoch: Epoch, seq: u64) -> GetResult {
+        self.get_object(stream_id, epoch, SessionObject::Ts { seq })
+            .await
+    }
+
+    /// Reads `object` of the session `epoch` (a CMAF segment or init segment too), as
+    /// [`SegmentCache::get`] does a segment.
+    pub async fn get_object(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+        object: SessionObject,
+    ) -> GetResult {
         let key = Key {
             stream_id: stream_id.clone(),
             epoch,
-            seq,
+            object,
         };
         let counters = &self.shared.counters;
         let mut flight = {
@@ -191,7 +204,10 @@ impl SegmentCache {
             .fetch_add(1, Ordering::Relaxed);
         let shared = Arc::clone(&self.shared);
         tokio::spawn(async move {
-            let result = shared.store.get(&key.stream_id, key.epoch, key.seq).await;
+            let result = shared
+                .store
+                .get_object(&key.stream_id, key.epoch, key.object)
+                .await;
             {
                 let mut lru = lock(&shared.lru);
                 lru.flights.remove(&key);

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocast_base::{Epoch, StreamId};
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
+use object_store::path::Path;
+use object_store::{ListResult, ObjectStore, ObjectStoreExt, PutMode, PutOptions};
 use tokio::time::{sleep, timeout};
 
-use crate::keys;
+use crate::keys::{self, SessionObject};
 
 /// How a failed PUT or GET is retried.
 #[derive(Debug, Clone)]
@@ -112,7 +113,19 @@ impl SegmentStore {
         seq: u64,
         data: Bytes,
     ) -> Result<(), StoreError> {
-        let path = keys::segment(&self.prefix, stream_id, epoch, seq);
+        self.put_object(stream_id, epoch, SessionObject::Ts { seq }, data)
+            .await
+    }
+
+    /// Stores `object` of the session `epoch`, as [`SegmentStore::put`] does a segment.
+    pub async fn put_object(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+        object: SessionObject,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let path = keys::object(&self.prefix, stream_id, epoch, object);
         let mut backoff = self.retry.first_backoff;
         // Replaced by every failed try; stands only if the policy allows no try at all.
         let mut last = ObjectFailure::Aborted;
@@ -152,7 +165,18 @@ impl SegmentStore {
         epoch: Epoch,
         seq: u64,
     ) -> Result<Bytes, StoreError> {
-        let path = keys::segment(&self.prefix, stream_id, epoch, seq);
+        self.get_object(stream_id, epoch, SessionObject::Ts { seq })
+            .await
+    }
+
+    /// Reads `object` of the session `epoch`.
+    pub async fn get_object(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+        object: SessionObject,
+    ) -> Result<Bytes, StoreError> {
+        let path = keys::object(&self.prefix, stream_id, epoch, object);
         let read = async { self.store.get(&path).await?.bytes().await };
         match timeout(self.retry.attempt_timeout, read).await {
             Ok(Ok(data)) => Ok(data),
@@ -175,8 +199,70 @@ impl SegmentStore {
         epoch: Epoch,
         seq: u64,
     ) -> Result<(), StoreError> {
-        let path = keys::segment(&self.prefix, stream_id, epoch, seq);
-        match timeout(self.retry.attempt_timeout, self.store.delete(&path)).await {
+        self.delete_object(stream_id, epoch, SessionObject::Ts { seq })
+            .await
+    }
+
+    /// Deletes `object` of the session `epoch`; a missing object is fine.
+    pub async fn delete_object(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+        object: SessionObject,
+    ) -> Result<(), StoreError> {
+        let path = keys::object(&self.prefix, stream_id, epoch, object);
+        self.delete_path(&path).await
+    }
+
+    /// Deletes the CMAF init segments of every session of the stream older than `epoch`: once
+    /// the index lists no segment of those sessions, nothing can name them. One LIST of the
+    /// stream's session prefixes, one per older session, and a DELETE per init found; returns
+    /// how many were deleted.
+    pub async fn delete_inits_before(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+    ) -> Result<usize, StoreError> {
+        let stream = keys::stream_objects(&self.prefix, stream_id);
+        let sessions = self.list(Some(&stream)).await?;
+        let mut deleted = 0;
+        for session in sessions.common_prefixes {
+            let older = session
+                .filename()
+                .and_then(|name| name.parse::<u64>().ok())
+                .is_some_and(|session_epoch| session_epoch < epoch.get());
+            if !older {
+                continue;
+            }
+            let objects = self.list(Some(&session)).await?.objects;
+            let inits = objects
+                .iter()
+                .filter(|meta| meta.location.filename().is_some_and(keys::is_cmaf_init));
+            for init in inits {
+                self.delete_path(&init.location).await?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn list(&self, prefix: Option<&Path>) -> Result<ListResult, StoreError> {
+        let listing = self.store.list_with_delimiter(prefix);
+        match timeout(self.retry.attempt_timeout, listing).await {
+            Ok(Ok(listed)) => Ok(listed),
+            Ok(Err(error)) => Err(StoreError::Exhausted {
+                attempts: 1,
+                last: error.into(),
+            }),
+            Err(_) => Err(StoreError::Exhausted {
+                attempts: 1,
+                last: ObjectFailure::TimedOut(self.retry.attempt_timeout),
+            }),
+        }
+    }
+
+    async fn delete_path(&self, path: &Path) -> Result<(), StoreError> {
+        match timeout(self.retry.attempt_timeout, self.store.delete(path)).await {
             Ok(Ok(())) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
             Ok(Err(error)) => Err(StoreError::Exhausted {
                 attempts: 1,
@@ -193,7 +279,34 @@ impl SegmentStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrocast_media::cmaf::TrackKind;
     use object_store::memory::InMemory;
+
+    #[tokio::test]
+    async fn inits_of_older_sessions_go_and_the_rest_stays() {
+        let store = SegmentStore::new(Arc::new(InMemory::new()), "p", RetryPolicy::default());
+        let s = &StreamId::new("s");
+        let init = |version| SessionObject::CmafInit {
+            version,
+            track: TrackKind::Video,
+        };
+        let segment = SessionObject::CmafSegment {
+            seq: 0,
+            track: TrackKind::Audio,
+        };
+        for epoch in [Epoch(1), Epoch(2), Epoch(3)] {
+            for object in [init(0), init(1), segment] {
+                let data = Bytes::from_static(b"x");
+                store.put_object(s, epoch, object, data).await.unwrap();
+            }
+        }
+        assert_eq!(store.delete_inits_before(s, Epoch(3)).await.unwrap(), 4);
+        for epoch in [Epoch(1), Epoch(2)] {
+            assert!(store.get_object(s, epoch, init(0)).await.is_err());
+            assert!(store.get_object(s, epoch, segment).await.is_ok());
+        }
+        assert!(store.get_object(s, Epoch(3), init(1)).await.is_ok());
+    }
 
     #[tokio::test]
     async fn put_get_delete_round_trip_and_keys_are_create_only() {

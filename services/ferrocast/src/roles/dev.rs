@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use ferrocast_base::{PlaybackId, StreamId};
 use ferrocast_control::{LocalControl, StreamRecord, credentials};
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
-use ferrocast_live::{HubLimits, Hubs};
+use ferrocast_live::{HubLimits, Hubs, PartLogs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing, RtmpServerConfig};
@@ -170,6 +170,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         control.raise_epoch_floor(&stream.id, state.epoch);
     }
     let hubs = Arc::new(Hubs::new(HubLimits::default()));
+    let part_logs = Arc::new(PartLogs::new(config.origin.hls.log_config()));
     let publishing: Arc<Publishing> = Arc::default();
     let segments = Arc::new(SegmentCache::new(
         store.clone(),
@@ -203,6 +204,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         hubs: hubs.clone(),
         publishing: publishing.clone(),
         buffers: Arc::new(BufferBudget::new(config.origin.hls.buffer_bytes_total)),
+        part_logs: part_logs.clone(),
     };
     // HTTP-FLV reads through the relay, as on a cluster edge; RTMP play stays on the hubs.
     let relay = LoopbackRelay::bind().await?;
@@ -237,7 +239,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     let ((), (), relayed, ()) = tokio::join!(
         ingest,
         ferrocast_edge::run(edge_config, http, edge_deps, shutdown),
-        relay.serve(hubs, ingest_done.clone()),
+        relay.serve(hubs, part_logs, ingest_done.clone()),
         beats,
     );
     drop(live);

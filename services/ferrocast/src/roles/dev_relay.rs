@@ -12,7 +12,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use ferrocast_base::StreamId;
 use ferrocast_control_client::{ClusterSecret, Role};
-use ferrocast_live::Hubs;
+use ferrocast_live::{Hubs, PartLogs};
 use ferrocast_relay::{OwnersError, RelayConfig, RelaySource, StreamOwners};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -63,14 +63,15 @@ impl LoopbackRelay {
         Ok(RelaySource::new(owners, config, credential))
     }
 
-    /// Serves the origin's `hubs` until `until` is cancelled.
+    /// Serves the origin's `hubs` and `part_logs` until `until` is cancelled.
     pub(super) async fn serve(
         self,
         hubs: Arc<Hubs>,
+        part_logs: Arc<PartLogs>,
         until: CancellationToken,
     ) -> anyhow::Result<()> {
         tracing::info!(url = %self.url, "loopback relay started");
-        ferrocast_relay::serve(self.listener, hubs, self.secret, until)
+        ferrocast_relay::serve(self.listener, hubs, part_logs, self.secret, until)
             .await
             .context("loopback relay")
     }
@@ -103,7 +104,8 @@ mod tests {
         assert!(relay.url.starts_with("http://127.0.0.1:"));
         let source = relay.source(hubs.clone(), RelayConfig::default()).unwrap();
         let stop = CancellationToken::new();
-        let server = tokio::spawn(relay.serve(hubs.clone(), stop.clone()));
+        let part_logs = Arc::new(PartLogs::default());
+        let server = tokio::spawn(relay.serve(hubs.clone(), part_logs, stop.clone()));
 
         let deadline = std::time::Duration::from_secs(10);
         let s = &StreamId::new("s");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrocast_control_client::{ClientOptions, ControlClient, Role};
-use ferrocast_live::{HubLimits, Hubs};
+use ferrocast_live::{HubLimits, Hubs, PartLogs};
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing};
@@ -140,6 +140,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         RetryPolicy::default(),
     );
     let hubs = Arc::new(Hubs::new(HubLimits::default()));
+    let part_logs = Arc::new(PartLogs::new(config.origin.hls.log_config()));
 
     let rtmp = TcpListener::bind(config.rtmp_listen)
         .await
@@ -158,6 +159,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         hubs: hubs.clone(),
         publishing,
         buffers,
+        part_logs: part_logs.clone(),
     };
     let mut origin_config = config.origin;
     // RTMP connections get what the descriptor reserve leaves (relay streams are few).
@@ -184,7 +186,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
     ops.health.set_ready();
     let ((), relayed, ()) = tokio::join!(
         ingest,
-        ferrocast_relay::serve(relay, hubs, secret, ingest_done.clone()),
+        ferrocast_relay::serve(relay, hubs, part_logs, secret, ingest_done.clone()),
         beats,
     );
     ops.stop().await;

@@ -1,9 +1,10 @@
 //! The publishes live on this origin, for heartbeats (lease renewal), load reports and
-//! metrics; a newer session of a stream takes over (cancels) an older one here.
+//! metrics; a newer session of a stream takes over (cancels) an older one here. It also hands
+//! out each stream's [`LogWriter`]: which session may write the stream's part log.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use ferrocast_base::{Epoch, StreamId, lock};
@@ -76,10 +77,18 @@ impl PublishStats {
     }
 }
 
+/// The epoch of the session that may write a stream's part log (`None` before the first).
+/// Every session and every ending of one stream on this origin holds the same one: a session
+/// checks it and applies an event under its lock, so an older session that is still winding
+/// down never writes into a newer session's log (part events carry no epoch).
+pub(crate) type LogWriter = Arc<Mutex<Option<Epoch>>>;
+
 /// Registry of the publishes running on this origin.
 #[derive(Default)]
 pub struct Publishing {
     live: Mutex<HashMap<StreamId, (Epoch, Arc<PublishStats>)>>,
+    /// Held by the sessions and endings of each stream; an entry goes with its last holder.
+    log_writers: Mutex<HashMap<StreamId, Weak<Mutex<Option<Epoch>>>>>,
     endings: TaskTracker,
 }
 
@@ -99,6 +108,20 @@ impl Publishing {
         }
         live.insert(stream_id.clone(), (epoch, stats.clone()));
         stats
+    }
+
+    /// The stream's part-log writer, shared with every other session and ending of the stream
+    /// that still holds it.
+    pub(crate) fn log_writer(&self, stream_id: &StreamId) -> LogWriter {
+        let mut writers = lock(&self.log_writers);
+        if let Some(writer) = writers.get(stream_id).and_then(Weak::upgrade) {
+            return writer;
+        }
+        // Bounded by the streams with a session or an ending here.
+        writers.retain(|_, writer| writer.strong_count() > 0);
+        let writer = LogWriter::default();
+        writers.insert(stream_id.clone(), Arc::downgrade(&writer));
+        writer
     }
 
     /// The tasks that finish ended publishes (upload drain, lease release, reconnect window);
@@ -175,6 +198,24 @@ mod tests {
         let stale = publishing.add(s, Epoch(1));
         assert!(stale.taken_over().is_cancelled() && !second.taken_over().is_cancelled());
         assert_eq!(publishing.reports()[0].epoch, Epoch(2));
+    }
+
+    #[test]
+    fn sessions_of_a_stream_share_its_log_writer_while_one_holds_it() {
+        let publishing = Publishing::default();
+        let (s, t) = (&StreamId::new("s"), &StreamId::new("t"));
+        let first = publishing.log_writer(s);
+        *lock(&first) = Some(Epoch(1));
+        let second = publishing.log_writer(s);
+        assert!(Arc::ptr_eq(&first, &second));
+        assert!(!Arc::ptr_eq(&first, &publishing.log_writer(t)));
+        drop((first, second));
+        assert_eq!(*lock(&publishing.log_writer(s)), None, "a fresh one");
+        assert_eq!(
+            lock(&publishing.log_writers).len(),
+            1,
+            "dead entries pruned"
+        );
     }
 
     #[tokio::test(start_paused = true)]

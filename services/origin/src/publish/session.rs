@@ -1,9 +1,10 @@
-//! One accepted publish: feeds the live hub and the HLS packager and hands segments to the
-//! uploader. However it ends (a finish, an error after its start, a dropped future), the end
-//! runs once: the last segment is queued and the wind-up ([`Ending`]) starts.
+//! One accepted publish: feeds the live hub, the HLS packager and the CMAF packager
+//! ([`LowLatency`]: the part log) and hands segments to the uploader. However it ends (a
+//! finish, an error after its start, a dropped future), the end runs once: the last segments
+//! are queued and the wind-up ([`Ending`]) starts.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrocast_control_client::PublishGrant;
 use ferrocast_live::{Claim, Frame, FrameKind, FrameRole, Hub};
@@ -21,6 +22,7 @@ use tracing::Instrument;
 use crate::ending::Ending;
 use crate::metadata::{announces_video, script_body};
 use crate::publish::PublishStats;
+use crate::publish::low_latency::LowLatency;
 use crate::uploader::{Finished, INDEX_TIMEOUT, Outcome, Uploader, Uploads};
 use crate::{OriginConfig, OriginDeps};
 
@@ -35,6 +37,7 @@ pub struct PublishSession {
     claim: Claim,
     normalizer: Normalizer,
     packager: Packager,
+    low_latency: LowLatency,
     /// Wall-clock Unix ms of normalized time 0, set by the first media frame.
     wall_clock_origin_ms: Option<i64>,
     /// Newest timestamp given to the hub, for metadata sent mid-stream.
@@ -61,12 +64,22 @@ impl PublishSession {
         let start = timeout(INDEX_TIMEOUT, opening)
             .await
             .map_err(|_| IndexError::Unavailable("open_session timed out".into()))??;
-        let packager = Packager::new(PackagerConfig {
+        let segments = PackagerConfig {
             target_duration_ms: config.hls.target_duration.as_millis() as u64,
             expect_video: announces_video(metadata),
             max_segment_bytes: MAX_SEGMENT_BYTES,
-        });
+        };
+        let packager = Packager::new(segments);
         let stats = deps.publishing.add(&grant.stream_id, grant.epoch);
+        let low_latency = LowLatency::new(
+            &grant.stream_id,
+            grant.epoch,
+            start.next_msn,
+            segments,
+            config,
+            deps.part_logs.clone(),
+            deps.publishing.log_writer(&grant.stream_id),
+        );
         let (uploads, uploader) = Uploader::new(&grant, start, config, deps, stats.clone());
         let upload_span = tracing::info_span!("uploader", stream_id = %grant.stream_id, epoch = grant.epoch.get());
         let uploader: JoinHandle<Outcome> = tokio::spawn(uploader.run().instrument(upload_span));
@@ -79,6 +92,8 @@ impl PublishSession {
             drain_deadline: config.hls.buffer_max_age,
             window: config.reconnect_window,
             shutdown: shutdown.clone(),
+            log: low_latency.ending(),
+            log_linger: log_linger(config),
         };
         let session = Self {
             hub,
@@ -89,6 +104,7 @@ impl PublishSession {
             deps: deps.clone(),
             normalizer: Normalizer::new(),
             packager,
+            low_latency,
             wall_clock_origin_ms: None,
             newest_hub_ms: claim.timestamp_offset_ms,
             uploads,
@@ -130,6 +146,8 @@ impl PublishSession {
         self.to_hub(Frame::with_role(FrameKind::Video, role, at, body));
         let packaged = self.packager.push_video(dts, &tag);
         self.on_packaged(packaged);
+        let objects = self.low_latency.on_video(dts, &tag);
+        self.uploads.push_cmaf(objects);
     }
 
     /// An FLV audio tag body: parsed once, here, for the hub's flags and the packager.
@@ -149,6 +167,8 @@ impl PublishSession {
         self.to_hub(frame);
         let packaged = self.packager.push_audio(dts, &tag);
         self.on_packaged(packaged);
+        let objects = self.low_latency.on_audio(dts, &tag);
+        self.uploads.push_cmaf(objects);
     }
 
     /// The publisher stopped: the last segment is queued and the wind-up starts; viewers stay
@@ -165,6 +185,8 @@ impl PublishSession {
         if let Some(last) = self.packager.finish() {
             self.enqueue(last);
         }
+        let objects = self.low_latency.finish();
+        self.uploads.push_cmaf(objects);
         self.uploads.close();
         self.deps
             .publishing
@@ -200,7 +222,9 @@ impl PublishSession {
 
     fn normalize(&mut self, track: Track, raw_timestamp_ms: u32) -> u64 {
         if self.wall_clock_origin_ms.is_none() {
-            self.wall_clock_origin_ms = Some(unix_millis());
+            let now = unix_millis();
+            self.wall_clock_origin_ms = Some(now);
+            self.low_latency.begin(now);
         }
         self.normalizer.normalize(track, raw_timestamp_ms)
     }
@@ -234,6 +258,12 @@ impl Drop for PublishSession {
     fn drop(&mut self) {
         self.end();
     }
+}
+
+/// How long a stream's part log stays after its last session ended: its window and, for a
+/// segment that just left it, the RFC 8216 §6.2.2 margin (the window again).
+fn log_linger(config: &OriginConfig) -> Duration {
+    Duration::from_millis(config.hls.log_config().window_ms.saturating_mul(2))
 }
 
 /// Now, Unix milliseconds.

@@ -3,8 +3,14 @@
 //! contiguous. Finished segments wait in a bounded in-memory queue ([`queue`]); a PUT and an
 //! index append are retried with capped backoff, without a limit on attempts, until they
 //! succeed, the segment is dropped by a bound, or a newer session fences this one out.
+//!
+//! The session's CMAF objects go through a lane of their own ([`cmaf`]) under the same rules,
+//! so they never hold up a TS segment. A segment's CMAF objects are deleted with its TS
+//! object; a session's init segments when the index no longer lists any of its segments.
 
 mod budget;
+mod cmaf;
+mod delete;
 mod queue;
 mod retention;
 
@@ -18,10 +24,12 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, timeout};
 
 pub use budget::BufferBudget;
-pub use queue::{DropReason, Dropped, Finished, Limits};
+pub use cmaf::CmafObject;
+pub use queue::{DropReason, Dropped, Finished, Limits, StreamBytes};
 
 use crate::publish::{PublishStats, unix_millis};
 use crate::{OriginConfig, OriginDeps, metrics};
+use cmaf::{CmafLane, CmafQueue, CmafShared};
 use queue::{SegmentQueue, Work};
 use retention::Retention;
 
@@ -57,6 +65,7 @@ impl Shared {
 pub struct Uploads {
     stream_id: StreamId,
     shared: Arc<Shared>,
+    cmaf: Arc<CmafShared>,
 }
 
 impl Uploads {
@@ -67,11 +76,19 @@ impl Uploads {
         self.shared.wake.notify_one();
     }
 
-    /// No more segments: the uploader ends once the queue is drained.
+    /// Queues CMAF objects (a segment's tracks, new init segments); never waits.
+    pub fn push_cmaf(&self, objects: Vec<CmafObject>) {
+        if !objects.is_empty() {
+            self.cmaf.push(objects);
+        }
+    }
+
+    /// No more segments: the uploader ends once the queues are drained.
     pub fn close(&self) {
         use std::sync::atomic::Ordering;
         self.shared.closed.store(true, Ordering::Release);
         self.shared.wake.notify_one();
+        self.cmaf.close();
     }
 }
 
@@ -88,6 +105,11 @@ pub struct Uploader {
     retired: Vec<SegmentRecord>,
     shared: Arc<Shared>,
     stats: Arc<PublishStats>,
+    /// Taken by `run`, which drives it beside the TS loop.
+    cmaf_lane: Option<CmafLane>,
+    cmaf: Arc<CmafShared>,
+    /// The newest session whose older sessions' init segments were deleted.
+    inits_deleted_before: Option<Epoch>,
 }
 
 impl Uploader {
@@ -103,14 +125,31 @@ impl Uploader {
             bytes_per_stream: config.hls.buffer_bytes_per_stream,
             max_age: config.hls.buffer_max_age,
         };
+        let stream_bytes = StreamBytes::default();
         let shared = Arc::new(Shared {
-            queue: Mutex::new(SegmentQueue::new(limits, deps.buffers.clone())),
+            queue: Mutex::new(SegmentQueue::new(
+                limits,
+                deps.buffers.clone(),
+                stream_bytes.clone(),
+            )),
             wake: Notify::new(),
             closed: false.into(),
         });
+        let cmaf = Arc::new(CmafShared::new(CmafQueue::new(
+            limits,
+            deps.buffers.clone(),
+            stream_bytes,
+        )));
         let uploads = Uploads {
             stream_id: grant.stream_id.clone(),
             shared: shared.clone(),
+            cmaf: cmaf.clone(),
+        };
+        let cmaf_lane = CmafLane {
+            stream_id: grant.stream_id.clone(),
+            epoch: grant.epoch,
+            store: deps.store.clone(),
+            shared: cmaf.clone(),
         };
         let uploader = Self {
             stream_id: grant.stream_id.clone(),
@@ -127,14 +166,34 @@ impl Uploader {
             retired: start.retired,
             shared,
             stats,
+            cmaf_lane: Some(cmaf_lane),
+            cmaf,
+            inits_deleted_before: None,
         };
         (uploads, uploader)
     }
 
-    /// Stores and lists every segment pushed until the queue is closed and drained.
+    /// Stores and lists every segment pushed, and stores every CMAF object pushed, until the
+    /// queues are closed and drained.
     pub async fn run(mut self) -> Outcome {
-        for old in std::mem::take(&mut self.retired) {
-            self.delete_object(&old).await;
+        let lane = self.cmaf_lane.take();
+        let lane = async move {
+            if let Some(lane) = lane {
+                lane.run().await;
+            }
+        };
+        let (outcome, ()) = tokio::join!(self.run_ts(), lane);
+        outcome
+    }
+
+    async fn run_ts(&mut self) -> Outcome {
+        let retired = std::mem::take(&mut self.retired);
+        for old in &retired {
+            self.delete_object(old).await;
+        }
+        if !retired.is_empty() {
+            // The ended playlist is gone whole: no older session has a listed segment left.
+            self.delete_inits_before(self.epoch).await;
         }
         while let Some(work) = self.next_work().await {
             if !self.store_object(&work).await {
@@ -148,6 +207,7 @@ impl Uploader {
             if !self.list(&work).await {
                 let dropped = self.shared.lock().fence();
                 report_drops(&self.stream_id, &dropped);
+                self.cmaf.fence();
                 // A session that may no longer list anything ends, so that its encoder
                 // reconnects to wherever the stream is owned now.
                 self.stats.taken_over().cancel();
@@ -316,16 +376,6 @@ impl Uploader {
         let dropped = self.shared.lock().enforce(Instant::now());
         report_drops(&self.stream_id, &dropped);
         sleep(wait).await;
-    }
-
-    async fn delete_object(&self, record: &SegmentRecord) {
-        self.delete_seq(record.epoch, record.seq).await;
-    }
-
-    async fn delete_seq(&self, epoch: Epoch, seq: u64) {
-        if let Err(error) = self.store.delete(&self.stream_id, epoch, seq).await {
-            tracing::warn!(stream_id = %self.stream_id, epoch = epoch.get(), seq, %error, "old segment object not deleted");
-        }
     }
 }
 

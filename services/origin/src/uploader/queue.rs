@@ -1,5 +1,6 @@
 //! One stream's finished segments, in order, waiting to be stored and listed; bounded by
-//! bytes per stream, bytes per process (a shared [`BufferBudget`]) and age.
+//! bytes per stream (its TS segments and CMAF objects together: [`StreamBytes`]), bytes per
+//! process (a shared [`BufferBudget`]) and age.
 //!
 //! Past a bound the oldest *droppable* segment goes: every waiting one, and the one being
 //! stored, but not the one whose index write is under way (it may be listed already, so its
@@ -8,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +25,27 @@ pub struct Limits {
     pub bytes_per_stream: u64,
     /// Longest a segment may wait.
     pub max_age: Duration,
+}
+
+/// Bytes one stream holds in both its upload queues (TS segments and CMAF objects); each
+/// queue checks the sum against [`Limits::bytes_per_stream`] and drops its own oldest.
+#[derive(Debug, Clone, Default)]
+pub struct StreamBytes(Arc<AtomicU64>);
+
+impl StreamBytes {
+    /// Bytes held now.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn add(&self, bytes: u64) {
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(super) fn sub(&self, bytes: u64) {
+        // Every subtraction follows the addition of the same bytes, so this cannot wrap.
+        self.0.fetch_sub(bytes, Ordering::Relaxed);
+    }
 }
 
 /// Why a segment left the queue without being listed.
@@ -98,6 +121,7 @@ pub struct SegmentQueue {
     id: u64,
     limits: Limits,
     budget: Arc<BufferBudget>,
+    stream: StreamBytes,
     entries: VecDeque<Entry>,
     bytes: u64,
     /// The last segment was dropped: the next one pushed starts a discontinuity.
@@ -106,12 +130,13 @@ pub struct SegmentQueue {
 }
 
 impl SegmentQueue {
-    /// An empty queue charging `budget`.
-    pub fn new(limits: Limits, budget: Arc<BufferBudget>) -> Self {
+    /// An empty queue charging `budget` and `stream`.
+    pub fn new(limits: Limits, budget: Arc<BufferBudget>, stream: StreamBytes) -> Self {
         Self {
             id: budget.register_queue(),
             limits,
             budget,
+            stream,
             entries: VecDeque::new(),
             bytes: 0,
             gap_pending: false,
@@ -140,6 +165,7 @@ impl SegmentQueue {
             listing: false,
         });
         self.bytes += size;
+        self.stream.add(size);
         self.budget.charge(size);
         let dropped = self.enforce(now);
         self.publish_oldest();
@@ -151,7 +177,7 @@ impl SegmentQueue {
         let mut dropped = Vec::new();
         while let Some(index) = self.entries.iter().position(|entry| !entry.listing) {
             let age = now.saturating_duration_since(self.entries[index].finished_at);
-            let reason = if self.bytes > self.limits.bytes_per_stream {
+            let reason = if self.stream.get() > self.limits.bytes_per_stream {
                 DropReason::StreamBudget
             } else if self.budget.is_over() {
                 DropReason::ProcessBudget
@@ -252,6 +278,7 @@ impl SegmentQueue {
     fn release(&mut self, entry: &Entry) {
         let size = entry.work.segment.data.len() as u64;
         self.bytes -= size;
+        self.stream.sub(size);
         self.budget.refund(size);
     }
 
@@ -264,6 +291,7 @@ impl SegmentQueue {
 impl Drop for SegmentQueue {
     fn drop(&mut self) {
         self.budget.refund(self.bytes);
+        self.stream.sub(self.bytes);
         self.budget.set_oldest(self.id, None);
     }
 }
@@ -288,7 +316,7 @@ mod tests {
             bytes_per_stream,
             max_age: 300 * SECOND,
         };
-        SegmentQueue::new(limits, budget.clone())
+        SegmentQueue::new(limits, budget.clone(), StreamBytes::default())
     }
 
     fn seqs(queue: &SegmentQueue) -> Vec<(u64, bool)> {

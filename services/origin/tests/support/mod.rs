@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ferrocast_base::Epoch;
 use ferrocast_control_client::PublishGrant;
-use ferrocast_live::Hubs;
+use ferrocast_live::{Hubs, PartLogs};
 use ferrocast_origin::publish::PublishSession;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing};
 use ferrocast_store::{IndexState, MemoryIndex, RetryPolicy, ScriptedIndex, SegmentStore};
@@ -140,6 +140,7 @@ impl Harness {
             hubs: Arc::new(Hubs::default()),
             publishing: Arc::new(Publishing::default()),
             buffers: Arc::new(BufferBudget::new(config.hls.buffer_bytes_total)),
+            part_logs: Arc::new(PartLogs::new(config.hls.log_config())),
         };
         Self {
             index,

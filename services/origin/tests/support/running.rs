@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocast_live::Hubs;
+use ferrocast_live::{Hubs, PartLogs};
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps};
 use ferrocast_store::{MemoryIndex, RetryPolicy, SegmentIndex, SegmentRecord, SegmentStore};
 use object_store::memory::InMemory;
@@ -69,6 +69,7 @@ impl Origin {
             hubs: hubs.clone(),
             publishing: Arc::default(),
             buffers: Arc::new(BufferBudget::new(config.hls.buffer_bytes_total)),
+            part_logs: Arc::new(PartLogs::new(config.hls.log_config())),
         };
         let shutdown = CancellationToken::new();
         let running = ferrocast_origin::run(config, listener, deps, shutdown.clone());

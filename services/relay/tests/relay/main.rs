@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferrocast_base::StreamId;
-use ferrocast_live::{Frame, FrameKind, Hub, HubLimits, Hubs, LiveError, LiveSource, Subscription};
+use ferrocast_live::{
+    Frame, FrameKind, Hub, HubLimits, Hubs, LiveError, LiveSource, PartLogs, Subscription,
+};
 use ferrocast_proto::auth::{ClusterSecret, NodeCredential, Role};
 use ferrocast_proto::relay::SubscribeRequest;
 use ferrocast_proto::relay::relay_client::RelayClient;
@@ -79,7 +81,14 @@ impl Origin {
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let hubs = Arc::new(Hubs::new(limits));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, hubs.clone(), secret(), shutdown.clone()));
+        let part_logs = Arc::new(PartLogs::default());
+        let task = tokio::spawn(serve(
+            listener,
+            hubs.clone(),
+            part_logs,
+            secret(),
+            shutdown.clone(),
+        ));
         Self {
             hubs,
             url,

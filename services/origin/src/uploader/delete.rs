@@ -1,0 +1,57 @@
+//! Deleting what left the index: a segment's TS object with its CMAF objects, and the init
+//! segments of sessions the index no longer lists any segment of.
+
+use ferrocast_base::Epoch;
+use ferrocast_media::cmaf::TrackKind;
+use ferrocast_store::{SegmentRecord, SessionObject};
+
+use super::Uploader;
+
+impl Uploader {
+    /// Deletes a record's objects. Records leave the index oldest first, so the first one of
+    /// a session means every older session has none listed: their init segments go too.
+    pub(super) async fn delete_object(&mut self, record: &SegmentRecord) {
+        self.delete_seq(record.epoch, record.seq).await;
+        if self
+            .inits_deleted_before
+            .is_none_or(|before| before < record.epoch)
+        {
+            self.delete_inits_before(record.epoch).await;
+        }
+    }
+
+    /// Deletes the TS object of segment `seq` and its CMAF objects (of either track: deleting
+    /// a missing object is fine, and DELETEs cost nothing on S3).
+    pub(super) async fn delete_seq(&self, epoch: Epoch, seq: u64) {
+        let objects = [
+            SessionObject::Ts { seq },
+            SessionObject::CmafSegment {
+                seq,
+                track: TrackKind::Video,
+            },
+            SessionObject::CmafSegment {
+                seq,
+                track: TrackKind::Audio,
+            },
+        ];
+        for object in objects {
+            let deleting = self.store.delete_object(&self.stream_id, epoch, object);
+            if let Err(error) = deleting.await {
+                tracing::warn!(stream_id = %self.stream_id, epoch = epoch.get(), ?object, %error, "old segment object not deleted");
+            }
+        }
+    }
+
+    /// Deletes the init segments of every session older than `epoch`, once per boundary.
+    pub(super) async fn delete_inits_before(&mut self, epoch: Epoch) {
+        self.inits_deleted_before = Some(epoch);
+        match self.store.delete_inits_before(&self.stream_id, epoch).await {
+            Ok(deleted) => {
+                tracing::debug!(stream_id = %self.stream_id, before = epoch.get(), deleted, "old init segments deleted")
+            }
+            Err(error) => {
+                tracing::warn!(stream_id = %self.stream_id, before = epoch.get(), %error, "old init segments not deleted")
+            }
+        }
+    }
+}
