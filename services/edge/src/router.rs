@@ -12,7 +12,7 @@ use crate::{EdgeConfig, EdgeDeps};
 
 /// The edge's HTTP routes.
 pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Router {
-    let edge = Arc::new(Edge { config, deps });
+    let edge = Arc::new(Edge::new(config, deps));
     // Players are served from other origins (web pages, CDNs), and no credentials are involved.
     let cors = CorsLayer::new().allow_origin(Any).allow_methods([
         Method::GET,
@@ -23,6 +23,11 @@ pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Router {
     let routes = Router::new()
         .route("/hls/{playback_id}/{file}", get(crate::hls::serve))
         .route("/live/{file}", get(crate::flv::serve))
+        .route("/ll/{playback_id}/{file}", get(crate::ll::serve))
+        .route(
+            "/ll/{playback_id}/{epoch}/{file}",
+            get(crate::ll::serve_object),
+        )
         .layer(cors);
     crate::metrics::HTTP.wrap(routes).with_state(edge)
 }

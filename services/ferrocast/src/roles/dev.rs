@@ -10,8 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use ferrocast_base::{PlaybackId, StreamId};
 use ferrocast_control::{LocalControl, StreamRecord, credentials};
+use ferrocast_edge::parts::LocalParts;
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
-use ferrocast_live::{HubLimits, Hubs};
+use ferrocast_live::{HubLimits, Hubs, PartLogs};
+use ferrocast_media::ll::LogConfig;
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing, RtmpServerConfig};
@@ -212,11 +214,19 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         ..RelayConfig::default()
     };
     let live = Arc::new(relay.source(hubs.clone(), relay_config)?);
+    // LEAD: the origin's part logs reach the edge through the loopback relay
+    // (`ferrocast_relay::RelayParts`), as in the cluster; until that is wired, the edge reads
+    // this registry, which the origin is to feed (`OriginDeps`).
+    let part_logs = Arc::new(PartLogs::new(LogConfig {
+        max_bytes: edge_config.ll_hls.max_window_bytes,
+        ..LogConfig::default()
+    }));
     let edge_deps = EdgeDeps {
         directory: control.clone(),
         index,
         segments,
         live: live.clone(),
+        parts: Arc::new(LocalParts::new(part_logs)),
     };
     // The relay outlives the ingest's drain, so the edge receives the streams' ends.
     let ingest_done = CancellationToken::new();
@@ -330,6 +340,10 @@ fn print_urls(
     println!("HLS: {web}/hls/{playback}/index.m3u8");
     println!("HTTP-FLV: {web}/live/{playback}.flv");
     println!("Metrics: http://{}:{}/metrics", host(ops), ops.port());
+    println!("LL-HLS: {web}/ll/{playback}/index.m3u8");
+    println!("DASH: {web}/ll/{playback}/manifest.mpd");
+    println!("Multivariant: {web}/ll/{playback}/multivariant.m3u8");
+    println!("Watch: {web}/watch/{playback}");
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrocast_control_client::{ClientOptions, ControlClient, Role};
+use ferrocast_edge::parts::LocalParts;
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
+use ferrocast_live::PartLogs;
+use ferrocast_media::ll::LogConfig;
 use ferrocast_ops::Collector;
 use ferrocast_relay::{RelayConfig, RelaySource};
 use ferrocast_store::{
@@ -141,11 +144,18 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         },
         credential,
     ));
+    // LEAD: the relay mirror (`ferrocast_relay::RelayParts`) goes here, with this log
+    // config; until it lands no stream has a log on an edge and `/ll/` answers 404.
+    let part_logs = PartLogs::new(LogConfig {
+        max_bytes: config.edge.ll_hls.max_window_bytes,
+        ..LogConfig::default()
+    });
     let deps = EdgeDeps {
         directory: Arc::new(control.clone()),
         index,
         segments: segments.clone(),
         live: relay.clone(),
+        parts: Arc::new(LocalParts::new(Arc::new(part_logs))),
     };
     let mut edge_config = config.edge;
     edge_config.http.max_connections = ferrocast_ops::fd::fit_cap(

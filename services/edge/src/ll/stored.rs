@@ -1,0 +1,48 @@
+//! The CMAF objects an origin puts into object storage, read through the edge's
+//! read-through cache (`EdgeDeps::segments`, single flight per object): a complete segment
+//! of one track, or an init segment. Keys per ADR 16 decision 5:
+//! `<prefix>/<stream>/<epoch>/<seq>.<track>.m4s` and
+//! `<prefix>/<stream>/<epoch>/init.<version>.<track>.mp4`.
+
+use bytes::Bytes;
+use ferrocast_base::{Epoch, StreamId};
+use ferrocast_media::cmaf::TrackKind;
+use ferrocast_store::StoreError;
+
+use crate::state::Edge;
+
+/// A CMAF object in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// An init segment.
+    Init {
+        /// Session.
+        epoch: Epoch,
+        /// Init version within the session.
+        version: u32,
+        /// Track.
+        track: TrackKind,
+    },
+    /// A complete segment of one track.
+    Segment {
+        /// Session.
+        epoch: Epoch,
+        /// Segment number within the session.
+        seq: u64,
+        /// Track.
+        track: TrackKind,
+    },
+}
+
+/// Reads `object` of `stream_id` through the cache.
+///
+/// LEAD: the store's keyed read is being added on the origin branch
+/// (`SegmentCache::get_object(stream_id, epoch, SessionObject::{CmafSegment, CmafInit})`,
+/// keys in `store::keys::cmaf_*`). Once merged, this body is:
+/// `edge.deps.segments.get_object(stream_id, epoch, object).await` with `object` mapped
+/// one to one. Until then no CMAF object is read from storage: what the log does not hold is
+/// answered 404.
+pub async fn fetch(edge: &Edge, stream_id: &StreamId, object: Stored) -> Result<Bytes, StoreError> {
+    let _ = (&edge.deps.segments, stream_id, object);
+    Err(StoreError::NotFound)
+}
