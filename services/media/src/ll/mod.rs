@@ -7,6 +7,8 @@
 //! same bytes on every edge (rule 2). URIs are named by [`names`] and never carry anything
 //! per edge or per viewer.
 
+#[cfg(test)]
+mod fixtures;
 mod log;
 pub mod mpd;
 pub mod names;
