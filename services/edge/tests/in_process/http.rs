@@ -34,14 +34,18 @@ impl Edge {
 
     /// `GET path`, read whole.
     pub async fn get(&self, path: &str) -> Reply {
-        let response = self.open(path).await;
-        let (parts, body) = response.into_parts();
-        let body = timeout(ANSWER_WITHIN, body.collect()).await;
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: body.expect("the whole body in time").unwrap().to_bytes(),
-        }
+        read(self.open(path).await).await
+    }
+}
+
+/// Reads a response whole.
+pub async fn read(response: Response<Incoming>) -> Reply {
+    let (parts, body) = response.into_parts();
+    let body = timeout(ANSWER_WITHIN, body.collect()).await;
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.expect("the whole body in time").unwrap().to_bytes(),
     }
 }
 

@@ -14,7 +14,7 @@ use ferrocast_base::{Epoch, Msn, PlaybackId, StreamId};
 use ferrocast_control_client::{ClientError, DirectoryError, StreamDirectory};
 use ferrocast_edge::parts::LocalParts;
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
-use ferrocast_live::{Frame, FrameKind, Hub, Hubs, PartLogs};
+use ferrocast_live::{Frame, FrameKind, Hub, Hubs, LogChannel, PartLogs};
 use ferrocast_store::{
     BackendError, IndexChange, IndexError, IndexState, MemoryIndex, RetryPolicy, SegmentCache,
     SegmentIndex, SegmentRecord, SegmentStore, SessionStart,
@@ -143,6 +143,11 @@ impl Backends {
             };
             self.index.append(&stream_id(), record, 100).await.unwrap();
         }
+    }
+
+    /// The stream's part log, created empty, as the relay mirror holds it.
+    pub fn part_log(&self) -> Arc<LogChannel> {
+        self.parts.get_or_create(&stream_id())
     }
 
     /// Starts the stream's live hub, as ingest does when a publish starts.
