@@ -109,3 +109,99 @@ pub trait PartSource: Send + Sync {
     /// the owner lookup failed).
     async fn log(&self, stream_id: &StreamId) -> Result<Arc<LogChannel>, crate::LiveError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use ferrocast_base::{Epoch, Msn};
+    use ferrocast_media::cmaf::{Init, MediaDuration, Part, TrackKind};
+    use ferrocast_media::ll::{SegmentSummary, SessionInfo};
+
+    use super::*;
+
+    fn session() -> LogEvent {
+        LogEvent::Session(SessionInfo {
+            epoch: Epoch(4),
+            first_msn: Msn(10),
+            started_at_unix_ms: 1_800_000_000_000,
+            part_target_ms: 334,
+            target_duration_ms: 2_000,
+        })
+    }
+
+    fn init() -> LogEvent {
+        LogEvent::Init(Init {
+            track: TrackKind::Video,
+            version: 0,
+            codec: "avc1.64001f".into(),
+            timescale: 90_000,
+            dimensions: Some((1280, 720)),
+            data: Bytes::from_static(b"ftyp moov"),
+        })
+    }
+
+    fn part(index: u32) -> LogEvent {
+        part_of(0, index)
+    }
+
+    fn part_of(seq: u64, index: u32) -> LogEvent {
+        LogEvent::Part(Part {
+            track: TrackKind::Video,
+            seq,
+            index,
+            duration: MediaDuration {
+                ticks: 30_000,
+                timescale: 90_000,
+            },
+            independent: index == 0,
+            samples: 10,
+            data: Bytes::from(vec![index as u8; 100]),
+        })
+    }
+
+    #[test]
+    fn a_follower_gets_the_log_then_every_later_event_and_no_refused_one() {
+        let channel = LogChannel::new(LogConfig::default());
+        let changes = channel.changes();
+        for event in [session(), init(), part(0), part(1)] {
+            channel.apply(event).expect("in order");
+        }
+        assert!(changes.has_changed().expect("open"));
+        let (replay, mut follow) = channel.follow();
+        for event in [
+            part(2),
+            LogEvent::SegmentEnd(SegmentSummary {
+                seq: 0,
+                start_dts_ms: 0,
+                duration: MediaDuration {
+                    ticks: 90_000,
+                    timescale: 90_000,
+                },
+                parts: 3,
+                starts_with_keyframe: true,
+            }),
+        ] {
+            channel.apply(event).expect("in order");
+        }
+        // A part whose segment's first part never came is refused and not passed on.
+        assert!(channel.apply(part_of(1, 3)).is_err());
+        let mut mirror = PartLog::new(LogConfig::default());
+        for event in replay {
+            mirror.apply(event).expect("a replay applies");
+        }
+        while let Ok(event) = follow.try_recv() {
+            mirror.apply(event).expect("followed in order");
+        }
+        assert_eq!(channel.read(Clone::clone), mirror);
+        assert_eq!(*changes.borrow(), channel.read(PartLog::version));
+        assert!(mirror.segments()[0].complete.is_some());
+
+        let logs = PartLogs::new(LogConfig::default());
+        let stream = StreamId::new("s");
+        assert!(logs.get(&stream).is_none());
+        let created = logs.get_or_create(&stream);
+        assert!(Arc::ptr_eq(&created, &logs.get_or_create(&stream)));
+        logs.remove(&stream);
+        assert!(logs.get(&stream).is_none());
+    }
+}

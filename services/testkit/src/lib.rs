@@ -11,11 +11,14 @@
 //!   URLs it prints; crashed and restarted on the same ports and data directory.
 //! - [`TempDir`]: a directory under the system temp dir, removed on drop.
 //! - [`free_port`]: a loopback port nothing listens on right now.
+//! - [`ll_conformance`]: an LL-HLS media playlist checker, for one playlist and for a
+//!   series of reloads.
 //!
 //! The binaries come from `scripts/install-test-deps.sh`; a missing one panics saying so.
 //! Only std is used, so that every crate's tests can depend on this one.
 
 mod dev_server;
+pub mod ll_conformance;
 mod process;
 mod redis;
 mod resp;

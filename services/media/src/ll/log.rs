@@ -35,7 +35,7 @@ use ferrocast_base::{Epoch, Msn};
 use super::{LogConfig, SegmentSummary, SessionInfo};
 use crate::cmaf::{Init, MediaDuration, TrackKind};
 
-pub(crate) use window::{listed_start, window_ms};
+pub(crate) use window::{listed_start, target_duration_s, window_ms};
 
 /// Why an event was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

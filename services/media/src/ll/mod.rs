@@ -13,6 +13,7 @@ mod log;
 pub mod mpd;
 pub mod names;
 pub mod playlist;
+mod text;
 pub mod variants;
 
 use ferrocast_base::{Epoch, Msn};
@@ -88,7 +89,8 @@ impl From<&cmaf::SegmentEnd> for SegmentSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogConfig {
     /// How much complete media a playlist lists behind the open segment, milliseconds (at
-    /// least three target durations, RFC 8216bis §4.4.3.8).
+    /// least three target durations, RFC 8216bis §4.4.3.8). The default, 16 s, is more than
+    /// CAN-SKIP-UNTIL (six 2 s targets), so a delta update has segments to skip.
     pub window_ms: u64,
     /// Cap on the bytes the log holds; past it the oldest segments go first, even inside the
     /// RFC 8216 §6.2.2 margin.
@@ -98,7 +100,7 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            window_ms: 8_000,
+            window_ms: 16_000,
             max_bytes: 64 * 1024 * 1024,
         }
     }

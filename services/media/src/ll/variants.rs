@@ -1,11 +1,13 @@
 //! The multivariant playlists of a stream (RFC 8216bis §4.4.6): the LL-HLS variant with its
 //! `CODECS` (from the init segments' codec strings), `RESOLUTION`, `FRAME-RATE` and
-//! `BANDWIDTH` (the peak measured over the log's complete segments), audio as an
-//! `EXT-X-MEDIA` rendition; and, as an alternative, the MPEG-TS variant.
-//!
-//! SKELETON (lead): bodies to be written by the owner of `media::ll`.
+//! `BANDWIDTH` (the peak measured over the log's complete segments, both tracks, as
+//! §4.4.6.2 asks), audio as an `EXT-X-MEDIA` rendition; and, as an alternative, the MPEG-TS
+//! variant. An audio-only stream's variant is its audio playlist.
 
-use super::PartLog;
+use std::fmt::Write as _;
+
+use super::{LogSegment, PartLog, names};
+use crate::cmaf::{Init, TrackKind};
 
 /// The MPEG-TS variant offered beside the LL one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,9 +18,159 @@ pub struct TsVariant {
     pub bandwidth: u64,
 }
 
+/// Bit rates measured over the log, bits per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rates {
+    peak: u64,
+    average: u64,
+}
+
 /// Renders the multivariant playlist; `None` before the log has an init segment. With `ts`,
 /// the MPEG-TS variant is listed after the LL one.
-#[allow(unused_variables, clippy::todo)]
 pub fn render(log: &PartLog, ts: Option<&TsVariant>) -> Option<String> {
-    todo!()
+    let video = init(log, TrackKind::Video);
+    let audio = init(log, TrackKind::Audio);
+    if video.is_none() && audio.is_none() {
+        return None;
+    }
+    let codecs: Vec<&str> = [video, audio]
+        .into_iter()
+        .flatten()
+        .map(|init| init.codec.as_str())
+        .collect();
+    let codecs = codecs.join(",");
+    // What the LL and the TS variants share: CODECS, RESOLUTION, FRAME-RATE.
+    let mut shared = format!("CODECS=\"{codecs}\"");
+    if let Some((width, height)) = video.and_then(|init| init.dimensions) {
+        let _ = write!(shared, ",RESOLUTION={width}x{height}");
+    }
+    if video.is_some()
+        && let Some(rate) = frame_rate_millis(log)
+    {
+        let _ = write!(shared, ",FRAME-RATE={}", super::text::seconds(rate));
+    }
+    let rates = rates(log);
+    let mut text = String::from("#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    let variant = if video.is_some() {
+        TrackKind::Video
+    } else {
+        TrackKind::Audio
+    };
+    let with_audio = video.is_some() && audio.is_some();
+    if with_audio {
+        let _ = writeln!(
+            text,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,\
+             AUTOSELECT=YES,URI=\"{}\"",
+            names::playlist(TrackKind::Audio)
+        );
+    }
+    let _ = write!(
+        text,
+        "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},{shared}",
+        rates.peak, rates.average
+    );
+    if with_audio {
+        text.push_str(",AUDIO=\"audio\"");
+    }
+    let _ = writeln!(text, "\n{}", names::playlist(variant));
+    if let Some(ts) = ts {
+        let _ = writeln!(
+            text,
+            "#EXT-X-STREAM-INF:BANDWIDTH={},{shared}\n{}",
+            ts.bandwidth.max(1),
+            ts.uri
+        );
+    }
+    Some(text)
 }
+
+/// The newest init segment of `track`: the newest session's, or that of the newest segment
+/// that has the track.
+fn init(log: &PartLog, track: TrackKind) -> Option<&Init> {
+    log.newest_init(track).or_else(|| {
+        let segment = log
+            .segments()
+            .iter()
+            .rev()
+            .find(|s| s.init_version(track).is_some())?;
+        log.init(segment.epoch, track, segment.init_version(track)?)
+    })
+}
+
+/// Bytes and milliseconds of `segment` (its parts so far while open).
+fn measure(segment: &LogSegment) -> (u64, u64) {
+    let bytes: usize = segment
+        .parts
+        .iter()
+        .map(|p| p.video.as_ref().map_or(0, |b| b.len()) + p.audio.as_ref().map_or(0, |b| b.len()))
+        .sum();
+    (bytes as u64, segment.duration().as_millis())
+}
+
+pub(super) fn bits_per_second(bytes: u64, millis: u64) -> u64 {
+    if millis == 0 {
+        return 0;
+    }
+    (u128::from(bytes) * 8_000).div_ceil(u128::from(millis)) as u64
+}
+
+/// The peak and average over the complete segments; before any, over the parts so far.
+fn rates(log: &PartLog) -> Rates {
+    let complete: Vec<(u64, u64)> = log
+        .segments()
+        .iter()
+        .filter(|s| s.complete.is_some())
+        .map(measure)
+        .collect();
+    let measured = if complete.is_empty() {
+        log.segments().iter().map(measure).collect()
+    } else {
+        complete
+    };
+    let peak = measured
+        .iter()
+        .map(|&(bytes, millis)| bits_per_second(bytes, millis))
+        .max()
+        .unwrap_or(0);
+    let (bytes, millis) = measured
+        .iter()
+        .fold((0, 0), |(b, m), &(bytes, millis)| (b + bytes, m + millis));
+    Rates {
+        peak: peak.max(1),
+        average: bits_per_second(bytes, millis).clamp(1, peak.max(1)),
+    }
+}
+
+/// Video frames per second, in thousandths: the video samples of the parts over their
+/// duration (complete segments; before any, the parts so far).
+pub(super) fn frame_rate_millis(log: &PartLog) -> Option<u64> {
+    let with_video = |s: &&LogSegment| s.video_init.is_some();
+    let complete: Vec<&LogSegment> = log
+        .segments()
+        .iter()
+        .filter(|s| s.complete.is_some())
+        .filter(with_video)
+        .collect();
+    let segments = if complete.is_empty() {
+        log.segments().iter().filter(with_video).collect()
+    } else {
+        complete
+    };
+    let (mut samples, mut ticks, mut timescale) = (0u64, 0u64, 0u32);
+    for part in segments.iter().flat_map(|s| &s.parts) {
+        if part.video.is_some() {
+            samples += u64::from(part.video_samples);
+            ticks += part.duration.ticks;
+            timescale = part.duration.timescale;
+        }
+    }
+    if ticks == 0 || timescale == 0 {
+        return None;
+    }
+    let rate = u128::from(samples) * u128::from(timescale) * 1_000;
+    u64::try_from((rate + u128::from(ticks) / 2) / u128::from(ticks)).ok()
+}
+
+#[cfg(test)]
+mod tests;
