@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use ferrocast_edge::EdgeConfig;
+use ferrocast_testkit::ll_conformance::Sequence;
 use tokio::time::{Instant, timeout};
 
 use crate::http::Reply;
@@ -98,6 +99,7 @@ async fn a_blocking_reload_waits_for_its_part_and_ends_at_it() {
     let reply = crate::http::read(request.await).await;
     assert_playlist(&reply, "public, max-age=60");
     let text = reply.text();
+    ferrocast_testkit::ll_conformance::check(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(part_uris(text).last(), Some(&next.name.as_str()), "{text}");
     let hint = preload_hint(text).expect("a preload hint");
     assert_ne!(hint, next.name, "{text}");
@@ -147,6 +149,33 @@ async fn a_blocking_reload_is_503_after_three_target_durations() {
     assert_eq!(reply.header("cache-control"), "no-cache");
     assert!(waited >= Duration::from_secs(6), "{waited:?}");
     assert!(waited < Duration::from_secs(7), "{waited:?}");
+    edge.stop(ANSWER_WITHIN).await;
+}
+
+#[tokio::test]
+async fn every_served_playlist_conforms_as_the_stream_goes_on() {
+    let backends = Backends::new();
+    let channel = backends.part_log();
+    let mut publisher = Publisher::new(EPOCH, FIRST_MSN);
+    apply(&channel, vec![publisher.start()]);
+    apply(&channel, publisher.advance(1_000));
+    let mut edge = Edge::start(EdgeConfig::default(), &backends).await;
+    let mut video = Sequence::new();
+    let mut audio = Sequence::new();
+    // 20 s of media a part at a time, each state loaded as a player reloads it.
+    for _ in 0..60 {
+        apply(&channel, publisher.advance(334));
+        for (track, sequence) in [("video", &mut video), ("audio", &mut audio)] {
+            let reply = edge.get(&url(&format!("{track}.m3u8"))).await;
+            assert_playlist(&reply, "no-cache");
+            let facts = sequence.push(reply.text());
+            facts.unwrap_or_else(|e| panic!("{track}: {e}\n{}", reply.text()));
+            let delta = edge.get(&url(&format!("{track}.m3u8?_HLS_skip=YES"))).await;
+            assert_playlist(&delta, "no-cache");
+            assert!(delta.body.len() <= reply.body.len(), "{}", delta.text());
+        }
+    }
+    assert_eq!(video.reloads(), 60);
     edge.stop(ANSWER_WITHIN).await;
 }
 
