@@ -56,6 +56,14 @@ pub struct Cli {
     /// HLS viewers, at most 20000 [default: 1 with --hls-url].
     #[arg(long, value_name = "K", value_parser = count, help_heading = "Viewers")]
     pub hls_viewers: Option<usize>,
+    /// LL-HLS playlist URL (multivariant or media), e.g.
+    /// http://127.0.0.1:8080/ll/{id}/index.m3u8: viewers that make blocking reloads and
+    /// fetch parts like a low-latency player.
+    #[arg(long, value_name = "URL", help_heading = "Viewers")]
+    pub ll_url: Option<String>,
+    /// LL-HLS viewers, at most 20000 [default: 1 with --ll-url].
+    #[arg(long, value_name = "L", value_parser = count, help_heading = "Viewers")]
+    pub ll_viewers: Option<usize>,
     /// RTMP play URL, e.g. rtmp://127.0.0.1:1935/live/{name}.
     #[arg(long, value_name = "URL", help_heading = "Viewers")]
     pub rtmp_play_url: Option<String>,

@@ -11,6 +11,8 @@ mod flv;
 mod gate;
 mod hls_viewer;
 mod http;
+mod ll_playlist;
+mod ll_viewer;
 mod plan;
 mod player;
 mod playlist;
@@ -61,6 +63,7 @@ fn run_cli(cli: &cli::Cli) -> anyhow::Result<()> {
         flv: plan.flv.len(),
         hls: plan.hls.len(),
         rtmp: plan.rtmp.len(),
+        ll: plan.ll.len(),
     };
     let visible = !cli.quiet && std::io::stderr().is_terminal();
     let progress = progress::Progress::new(visible, plan.duration, roles);

@@ -37,6 +37,8 @@ pub struct Plan {
     pub hls: Vec<HttpTarget>,
     /// One per RTMP player.
     pub rtmp: Vec<RtmpTarget>,
+    /// One per LL-HLS viewer.
+    pub ll: Vec<HttpTarget>,
 }
 
 /// Checks the flags and builds the plan.
@@ -69,10 +71,11 @@ pub fn build(cli: &Cli) -> anyhow::Result<Plan> {
         &ids,
         target::rtmp,
     )?;
-    let connections = publishers.len() + flv.len() + hls.len() + rtmp.len();
+    let ll = viewers(&cli.ll_url, cli.ll_viewers, "--ll-url", &ids, target::http)?;
+    let connections = publishers.len() + flv.len() + hls.len() + rtmp.len() + ll.len();
     ensure!(
         connections > 0,
-        "nothing to do: give --publish-url, --flv-url, --hls-url or --rtmp-play-url"
+        "nothing to do: give --publish-url, --flv-url, --hls-url, --ll-url or --rtmp-play-url"
     );
     check_open_files(connections)?;
     Ok(Plan {
@@ -85,6 +88,7 @@ pub fn build(cli: &Cli) -> anyhow::Result<Plan> {
         flv,
         hls,
         rtmp,
+        ll,
     })
 }
 
@@ -222,6 +226,10 @@ mod tests {
             "a,b",
             "--hls-url",
             "http://127.0.0.1:8080/hls/x/index.m3u8",
+            "--ll-url",
+            "http://127.0.0.1:8080/ll/{id}/index.m3u8",
+            "--ll-viewers",
+            "3",
         ])
         .unwrap();
         let paths: Vec<&str> = plan.flv.iter().map(|t| t.path_and_query.as_str()).collect();
@@ -236,6 +244,11 @@ mod tests {
             ]
         );
         assert_eq!(plan.hls.len(), 1);
+        let ll: Vec<&str> = plan.ll.iter().map(|t| t.path_and_query.as_str()).collect();
+        assert_eq!(
+            ll,
+            ["/ll/a/index.m3u8", "/ll/b/index.m3u8", "/ll/a/index.m3u8"]
+        );
         assert!(plan.publishers.is_empty() && plan.rtmp.is_empty());
     }
 
@@ -261,6 +274,8 @@ mod tests {
     fn refuses_incomplete_requests() {
         assert!(plan(&[]).is_err());
         assert!(plan(&["--flv-viewers", "3"]).is_err());
+        assert!(plan(&["--ll-viewers", "3"]).is_err());
+        assert!(plan(&["--ll-url", "http://10.1.1.1/ll/x/index.m3u8"]).is_err());
         assert!(plan(&["--flv-url", "http://127.0.0.1/live/{id}.flv"]).is_err());
         assert!(plan(&["--publish-url", "rtmp://127.0.0.1/live/k"]).is_err()); // no --flv
         assert!(plan(&["--hls-url", "http://127.0.0.1/a.m3u8", "--duration", "0s"]).is_err());

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::stats::{HlsStats, PlayStats, PublishStats, Stats, get};
+use crate::stats::{HlsStats, LlStats, PlayStats, PublishStats, Stats, get};
 
 /// Which roles run, so that only their lines are shown.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +18,8 @@ pub struct Roles {
     pub hls: usize,
     /// RTMP players.
     pub rtmp: usize,
+    /// LL-HLS viewers.
+    pub ll: usize,
 }
 
 struct Line {
@@ -32,6 +34,7 @@ pub struct Progress {
     flv: Option<Line>,
     hls: Option<Line>,
     rtmp: Option<Line>,
+    ll: Option<Line>,
 }
 
 impl Progress {
@@ -44,6 +47,7 @@ impl Progress {
                 flv: None,
                 hls: None,
                 rtmp: None,
+                ll: None,
             };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
@@ -67,6 +71,7 @@ impl Progress {
             flv: line("http-flv", roles.flv),
             hls: line("hls", roles.hls),
             rtmp: line("rtmp-play", roles.rtmp),
+            ll: line("ll-hls", roles.ll),
             clock: Some(clock),
         }
     }
@@ -91,11 +96,14 @@ impl Progress {
         if let Some(line) = &self.rtmp {
             line.bar.set_message(play_line(&stats.rtmp, line, elapsed));
         }
+        if let Some(line) = &self.ll {
+            line.bar.set_message(ll_line(&stats.ll, line, elapsed));
+        }
     }
 
     /// Leaves the last state on screen.
     pub fn finish(&self) {
-        let lines = [&self.publish, &self.flv, &self.hls, &self.rtmp];
+        let lines = [&self.publish, &self.flv, &self.hls, &self.rtmp, &self.ll];
         for bar in self
             .clock
             .iter()
@@ -145,6 +153,18 @@ fn hls_line(stats: &HlsStats, line: &Line, elapsed: Duration) -> String {
         get(&stats.receiving),
         line.count,
         get(&stats.segments),
+        rate(get(&stats.bytes_in), elapsed),
+        get(&stats.stalls),
+        stats.errors.total(),
+    )
+}
+
+fn ll_line(stats: &LlStats, line: &Line, elapsed: Duration) -> String {
+    format!(
+        "{}/{} receiving · {} parts · {:.1} Mb/s in · {} stalls · {} errors",
+        get(&stats.receiving),
+        line.count,
+        get(&stats.parts),
         rate(get(&stats.bytes_in), elapsed),
         get(&stats.stalls),
         stats.errors.total(),

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::summary::{ErrorSummary, HlsSummary, Percentiles, PlaySummary, PublishSummary, Summary};
+use crate::summary::{
+    ErrorSummary, HlsSummary, LlSummary, Percentiles, PlaySummary, PublishSummary, Summary,
+};
 
 /// The report as text, one role per block.
 pub fn render(summary: &Summary) -> String {
@@ -26,6 +28,9 @@ pub fn render(summary: &Summary) -> String {
     }
     if summary.hls.viewers > 0 {
         hls(&mut out, &summary.hls);
+    }
+    if summary.ll.viewers > 0 {
+        ll(&mut out, &summary.ll);
     }
     out
 }
@@ -116,4 +121,29 @@ fn hls(out: &mut String, h: &HlsSummary) {
         h.skipped_segments, h.stalls, h.reconnects, h.not_ready_retries
     );
     errors(out, &h.errors);
+}
+
+fn ll(out: &mut String, l: &LlSummary) {
+    let _ = writeln!(
+        out,
+        "ll-hls     {}/{} receiving · {} parts (min {} per viewer) · {} blocking reloads · {}",
+        l.viewers_receiving,
+        l.viewers,
+        l.parts,
+        l.min_parts_per_viewer,
+        l.blocking_reloads,
+        bits(l.bytes_in_per_s)
+    );
+    let _ = writeln!(out, "  first part    {}", percentiles(l.ttff_ms.as_ref()));
+    let _ = writeln!(
+        out,
+        "  part latency  {}",
+        percentiles(l.part_latency_ms.as_ref())
+    );
+    let _ = writeln!(
+        out,
+        "  {} stalls · {} reconnects · {} not-ready retries",
+        l.stalls, l.reconnects, l.not_ready_retries
+    );
+    errors(out, &l.errors);
 }

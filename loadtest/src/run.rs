@@ -12,7 +12,7 @@ use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::stats::{Stats, unix_micros};
 use crate::summary::{self, RunConfig, Summary};
-use crate::{hls_viewer, player, publisher};
+use crate::{hls_viewer, ll_viewer, player, publisher};
 
 /// How long tasks get to record their last numbers after the stop.
 const GRACE: Duration = Duration::from_secs(5);
@@ -27,6 +27,7 @@ pub async fn run(plan: Plan, progress: Progress) -> Summary {
         flv_viewers: plan.flv.len(),
         hls_viewers: plan.hls.len(),
         rtmp_players: plan.rtmp.len(),
+        ll_viewers: plan.ll.len(),
     };
     let stats = Arc::new(Stats::new());
     let stop = CancellationToken::new();
@@ -95,8 +96,13 @@ async fn launch_viewers(
             () = stop.cancelled() => return,
         }
     }
-    let total = plan.flv.len() + plan.hls.len() + plan.rtmp.len();
-    let longest = plan.flv.len().max(plan.hls.len()).max(plan.rtmp.len());
+    let total = plan.flv.len() + plan.hls.len() + plan.rtmp.len() + plan.ll.len();
+    let longest = plan
+        .flv
+        .len()
+        .max(plan.hls.len())
+        .max(plan.rtmp.len())
+        .max(plan.ll.len());
     let mut ramp = Ramp {
         viewers: JoinSet::new(),
         launched: 0,
@@ -119,6 +125,16 @@ async fn launch_viewers(
                 target.clone(),
                 io,
                 stats.hls.clone(),
+                stop.clone(),
+            );
+            ramp.launch(viewer).await;
+        }
+        if let Some(target) = plan.ll.get(index) {
+            let viewer = ll_viewer::run(
+                ramp.launched,
+                target.clone(),
+                io,
+                stats.ll.clone(),
                 stop.clone(),
             );
             ramp.launch(viewer).await;

@@ -200,6 +200,58 @@ impl HlsStats {
     }
 }
 
+/// Statistics of LL-HLS viewers.
+#[derive(Debug)]
+pub struct LlStats {
+    /// Viewers started.
+    pub started: AtomicU64,
+    /// Viewers that fetched at least one part.
+    pub receiving: AtomicU64,
+    /// Playlist requests answered 200.
+    pub playlists: AtomicU64,
+    /// Blocking reloads sent (`_HLS_msn`/`_HLS_part`).
+    pub blocking_reloads: AtomicU64,
+    /// Parts fetched.
+    pub parts: AtomicU64,
+    /// Fewest parts any finished viewer fetched (`u64::MAX` until one finishes).
+    pub min_parts: AtomicU64,
+    /// Bytes received.
+    pub bytes_in: AtomicU64,
+    /// Start → first part received, microseconds.
+    pub ttff: Distribution,
+    /// Preload hint seen → that part's bytes received, microseconds.
+    pub part_latency: Distribution,
+    /// Blocking reloads answered 503 or taking more than three part targets.
+    pub stalls: AtomicU64,
+    /// Requests answered 404 before the stream was playable (retried).
+    pub not_ready: AtomicU64,
+    /// Sessions started again after a failure.
+    pub reconnects: AtomicU64,
+    /// Failures.
+    pub errors: Errors,
+}
+
+impl LlStats {
+    /// Fresh statistics.
+    pub fn new() -> Self {
+        Self {
+            started: AtomicU64::new(0),
+            receiving: AtomicU64::new(0),
+            playlists: AtomicU64::new(0),
+            blocking_reloads: AtomicU64::new(0),
+            parts: AtomicU64::new(0),
+            min_parts: AtomicU64::new(u64::MAX),
+            bytes_in: AtomicU64::new(0),
+            ttff: Distribution::default(),
+            part_latency: Distribution::default(),
+            stalls: AtomicU64::new(0),
+            not_ready: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            errors: Errors::default(),
+        }
+    }
+}
+
 /// Everything measured in one run, one shared part per role.
 #[derive(Debug)]
 pub struct Stats {
@@ -211,6 +263,8 @@ pub struct Stats {
     pub rtmp: Arc<PlayStats>,
     /// HLS viewers.
     pub hls: Arc<HlsStats>,
+    /// LL-HLS viewers.
+    pub ll: Arc<LlStats>,
 }
 
 impl Stats {
@@ -221,6 +275,7 @@ impl Stats {
             flv: Arc::new(PlayStats::new()),
             rtmp: Arc::new(PlayStats::new()),
             hls: Arc::new(HlsStats::new()),
+            ll: Arc::new(LlStats::new()),
         }
     }
 }

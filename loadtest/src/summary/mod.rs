@@ -8,8 +8,11 @@ use serde::Serialize;
 use crate::errors::{ErrorKind, Errors};
 use crate::stats::Stats;
 
+mod ll;
 mod roles;
 
+pub use ll::LlSummary;
+use ll::ll;
 pub use roles::{HlsSummary, PlaySummary, PublishSummary};
 use roles::{hls, play, publish};
 
@@ -81,6 +84,8 @@ pub struct Summary {
     pub rtmp: PlaySummary,
     /// HLS viewers.
     pub hls: HlsSummary,
+    /// LL-HLS viewers.
+    pub ll: LlSummary,
     /// Bytes received per second, all connections (viewers and publishers).
     pub bytes_in_per_s: f64,
     /// Bytes sent per second, all publishers.
@@ -104,6 +109,8 @@ pub struct RunConfig {
     pub hls_viewers: usize,
     /// RTMP players started.
     pub rtmp_players: usize,
+    /// LL-HLS viewers started.
+    pub ll_viewers: usize,
 }
 
 /// Errors of one role.
@@ -138,9 +145,13 @@ pub fn build(stats: &Stats, config: RunConfig, started_at_unix_ms: u64, elapsed_
     let flv = play(&stats.flv, config.flv_viewers, elapsed_s);
     let rtmp = play(&stats.rtmp, config.rtmp_players, elapsed_s);
     let hls = hls(&stats.hls, config.hls_viewers, elapsed_s);
-    let bytes_in = flv.bytes_in + rtmp.bytes_in + hls.bytes_in + publishers.bytes_in;
-    let errors_total =
-        publishers.errors.total + flv.errors.total + rtmp.errors.total + hls.errors.total;
+    let ll = ll(&stats.ll, config.ll_viewers, elapsed_s);
+    let bytes_in = flv.bytes_in + rtmp.bytes_in + hls.bytes_in + ll.bytes_in + publishers.bytes_in;
+    let errors_total = publishers.errors.total
+        + flv.errors.total
+        + rtmp.errors.total
+        + hls.errors.total
+        + ll.errors.total;
     Summary {
         schema_version: SCHEMA_VERSION,
         started_at_unix_ms,
@@ -152,6 +163,7 @@ pub fn build(stats: &Stats, config: RunConfig, started_at_unix_ms: u64, elapsed_
         flv,
         rtmp,
         hls,
+        ll,
         errors_total,
     }
 }
@@ -201,12 +213,15 @@ mod tests {
                 flv_viewers: 0,
                 hls_viewers: 0,
                 rtmp_players: 0,
+                ll_viewers: 0,
             },
             0,
             1.0,
         );
         let json = serde_json::to_value(&summary).unwrap();
         assert!(json["hls"]["latency_ms"].is_null());
+        assert!(json["ll"]["part_latency_ms"].is_null());
+        assert_eq!(json["ll"]["min_parts_per_viewer"], 0);
         assert_eq!(json["flv"]["min_video_frames_per_viewer"], 0);
         assert_eq!(json["flv"]["errors"]["by_kind"]["timeout"], 0);
         assert_eq!(json["schema_version"], SCHEMA_VERSION);

@@ -28,6 +28,30 @@ pub struct EdgeConfig {
     /// What SIGTERM does to requests in flight: `request_deadline` applies (the ingest
     /// deadlines do not: an edge has no publishes).
     pub drain: Drain,
+    /// LL-HLS, DASH and the multivariant playlists under `/ll/`.
+    pub ll_hls: LlHlsConfig,
+}
+
+/// The `[edge.ll_hls]` table: what an edge holds of each stream's low-latency window and how
+/// many playlist requests it keeps waiting at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlHlsConfig {
+    /// Cap on the bytes of one stream's part log mirrored by this edge (the mirror's
+    /// `LogConfig::max_bytes`); past it the oldest segments go first.
+    pub max_window_bytes: usize,
+    /// Blocking playlist requests (`_HLS_msn`) and preload-hinted part requests waiting at
+    /// once on this edge; one more is answered 503 at once.
+    pub max_blocked_requests: usize,
+}
+
+impl Default for LlHlsConfig {
+    fn default() -> Self {
+        Self {
+            max_window_bytes: 16 * 1024 * 1024,
+            max_blocked_requests: 10_000,
+        }
+    }
 }
 
 impl Default for EdgeConfig {
@@ -39,6 +63,7 @@ impl Default for EdgeConfig {
             http: ConnectionLimits::default(),
             write_timeout: Duration::from_secs(10),
             drain: Drain::default(),
+            ll_hls: LlHlsConfig::default(),
         }
     }
 }

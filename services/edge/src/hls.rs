@@ -70,6 +70,15 @@ pub async fn serve(
 }
 
 fn render_multivariant(state: &IndexState) -> Response {
+    playlist_response(playlist::render_multivariant(
+        state.generation.get(),
+        bandwidth(state),
+    ))
+}
+
+/// The MPEG-TS variant's `BANDWIDTH`: the peak bit rate of the listed segments. Also what
+/// `/ll/{playback_id}/multivariant.m3u8` announces for it.
+pub(crate) fn bandwidth(state: &IndexState) -> u64 {
     let sizes: Vec<SegmentSize> = state
         .segments
         .iter()
@@ -78,11 +87,7 @@ fn render_multivariant(state: &IndexState) -> Response {
             duration_ms: record.duration_ms,
         })
         .collect();
-    let bandwidth = playlist::peak_bandwidth(&sizes, BANDWIDTH_FLOOR);
-    playlist_response(playlist::render_multivariant(
-        state.generation.get(),
-        bandwidth,
-    ))
+    playlist::peak_bandwidth(&sizes, BANDWIDTH_FLOOR)
 }
 
 fn render_media(edge: &Edge, state: &IndexState) -> Response {

@@ -1,5 +1,6 @@
 //! The edge: stateless HTTP delivery of HLS (playlists from the index, segments from the
-//! object store) and HTTP-FLV (from a live source), behind a CDN.
+//! object store), LL-HLS, DASH and the multivariant playlists (from each stream's part log,
+//! mirrored from its origin: [`ll`]) and HTTP-FLV (from a live source), behind a CDN.
 //!
 //! Nothing here survives a restart or needs to: every answer is rebuilt from the index, the
 //! object store and the live source, and every edge renders the same bytes for the same state.
@@ -7,8 +8,10 @@
 mod config;
 mod flv;
 mod hls;
+pub mod ll;
 pub mod metrics;
 mod object;
+pub mod parts;
 mod reply;
 mod router;
 mod state;
@@ -16,13 +19,13 @@ mod state;
 use std::sync::Arc;
 
 use ferrocast_control_client::StreamDirectory;
-use ferrocast_live::LiveSource;
+use ferrocast_live::{LiveSource, PartSource};
 use ferrocast_ops::http::{ServerOptions, Shutdown};
 use ferrocast_store::{SegmentCache, SegmentIndex};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::EdgeConfig;
+pub use config::{EdgeConfig, LlHlsConfig};
 pub use ferrocast_ops::http::ConnectionLimits;
 
 /// What an edge reads from.
@@ -36,6 +39,9 @@ pub struct EdgeDeps {
     pub segments: Arc<SegmentCache>,
     /// Live frames for HTTP-FLV.
     pub live: Arc<dyn LiveSource>,
+    /// Each stream's part log (LL-HLS, DASH, the multivariant playlists): the relay mirror
+    /// (`ferrocast_relay::RelayParts`) in the roles, [`parts::LocalParts`] in the tests.
+    pub parts: Arc<dyn PartSource>,
 }
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled, then stops accepting and lets

@@ -1,5 +1,5 @@
-//! Edge metrics (`ferrocast_edge_*`): viewers, egress, HTTP requests, the segment cache and
-//! slow FLV viewers. Counters are recorded where things happen; gauges and the cache's
+//! Edge metrics (`ferrocast_edge_*`): viewers, egress, HTTP requests, the segment cache,
+//! slow FLV viewers and LL-HLS (requests by kind, blocked requests and their waits). Counters are recorded where things happen; gauges and the cache's
 //! counters are set by [`collect`] when scraped.
 
 use std::sync::Mutex;
@@ -22,6 +22,10 @@ const FETCH_FAILURES: &str = "ferrocast_edge_segment_fetch_failures_total";
 const FLV_FRAMES_DROPPED: &str = "ferrocast_edge_flv_frames_dropped_total";
 const FLV_VIEWERS_CUT: &str = "ferrocast_edge_flv_viewers_cut_total";
 const INDEX_STALE_ANSWERS: &str = "ferrocast_edge_index_stale_answers_total";
+const LL_REQUESTS: &str = "ferrocast_edge_ll_requests_total";
+const LL_BLOCKED_REQUESTS: &str = "ferrocast_edge_ll_blocked_requests";
+const LL_BLOCKED_REFUSED: &str = "ferrocast_edge_ll_blocked_refused_total";
+const LL_BLOCK_WAIT: &str = "ferrocast_edge_ll_block_wait_seconds";
 
 /// The HTTP request metrics of the edge's public port.
 pub const HTTP: HttpMetrics = HttpMetrics {
@@ -29,10 +33,66 @@ pub const HTTP: HttpMetrics = HttpMetrics {
     duration: "ferrocast_edge_http_request_duration_seconds",
     route_of,
 };
-const ROUTES: [&str; 4] = ["hls_playlist", "hls_segment", "flv", "other"];
+const ROUTES: [&str; 6] = [
+    "hls_playlist",
+    "hls_segment",
+    "flv",
+    "ll_manifest",
+    "ll_object",
+    "other",
+];
+
+/// What an LL request asked for: the `kind` label of `ferrocast_edge_ll_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LlKind {
+    /// A media playlist without `_HLS_msn`.
+    Playlist,
+    /// A media playlist with `_HLS_msn` (a blocking reload).
+    BlockingPlaylist,
+    /// A media playlist request refused as malformed (400).
+    BadRequest,
+    /// `index.m3u8` or `multivariant.m3u8`.
+    Multivariant,
+    /// `manifest.mpd`.
+    Mpd,
+    /// An init segment.
+    Init,
+    /// A part.
+    Part,
+    /// A complete segment.
+    Segment,
+}
+
+impl LlKind {
+    const ALL: [LlKind; 8] = [
+        LlKind::Playlist,
+        LlKind::BlockingPlaylist,
+        LlKind::BadRequest,
+        LlKind::Multivariant,
+        LlKind::Mpd,
+        LlKind::Init,
+        LlKind::Part,
+        LlKind::Segment,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            LlKind::Playlist => "playlist",
+            LlKind::BlockingPlaylist => "blocking_playlist",
+            LlKind::BadRequest => "bad_request",
+            LlKind::Multivariant => "multivariant",
+            LlKind::Mpd => "mpd",
+            LlKind::Init => "init",
+            LlKind::Part => "part",
+            LlKind::Segment => "segment",
+        }
+    }
+}
 
 /// HTTP-FLV viewers connected now.
 pub(crate) static FLV_VIEWERS: LiveCount = LiveCount::new();
+/// LL requests waiting for a part now.
+pub(crate) static LL_BLOCKED: LiveCount = LiveCount::new();
 /// Media seconds of HLS segments requested, per wall-clock second.
 static HLS_DEMAND: MediaDemand = MediaDemand::new();
 
@@ -59,10 +119,32 @@ pub fn describe() {
         INDEX_STALE_ANSWERS,
         "Playlist requests answered from the last known index state while the index was unreachable."
     );
-    for protocol in ["flv", "hls"] {
+    metrics::describe_counter!(LL_REQUESTS, "LL-HLS and DASH requests, by kind.");
+    metrics::describe_gauge!(
+        LL_BLOCKED_REQUESTS,
+        "Blocking playlist and preload-hinted part requests waiting for a part now."
+    );
+    metrics::describe_counter!(
+        LL_BLOCKED_REFUSED,
+        "Requests answered 503 because edge.ll_hls.max_blocked_requests were already waiting."
+    );
+    metrics::describe_histogram!(
+        LL_BLOCK_WAIT,
+        Unit::Seconds,
+        "How long a blocked request waited, by outcome (answered, unanswered: 503)."
+    );
+    for protocol in ["flv", "hls", "ll"] {
         metrics::counter!(EGRESS_BYTES, "protocol" => protocol).absolute(0);
     }
-    for name in [FLV_FRAMES_DROPPED, FLV_VIEWERS_CUT, INDEX_STALE_ANSWERS] {
+    for kind in LlKind::ALL {
+        metrics::counter!(LL_REQUESTS, "kind" => kind.label()).absolute(0);
+    }
+    for name in [
+        FLV_FRAMES_DROPPED,
+        FLV_VIEWERS_CUT,
+        INDEX_STALE_ANSWERS,
+        LL_BLOCKED_REFUSED,
+    ] {
         metrics::counter!(name).absolute(0);
     }
     HTTP.describe(&ROUTES);
@@ -72,6 +154,7 @@ pub fn describe() {
 pub fn collect(segments: &SegmentCache) {
     metrics::gauge!(VIEWERS, "protocol" => "flv").set(FLV_VIEWERS.get() as f64);
     metrics::gauge!(VIEWERS, "protocol" => "hls").set(HLS_DEMAND.viewers());
+    metrics::gauge!(LL_BLOCKED_REQUESTS).set(LL_BLOCKED.get() as f64);
     let stats = segments.stats();
     metrics::counter!(CACHE_HITS).absolute(stats.hits);
     metrics::counter!(CACHE_MISSES).absolute(stats.misses);
@@ -99,6 +182,14 @@ fn route_of(request: &Request) -> &'static str {
     if path.starts_with("/live/") && path.ends_with(".flv") {
         return "flv";
     }
+    if let Some(rest) = path.strip_prefix("/ll/") {
+        // `/ll/{playback_id}/{file}` is a manifest; one more level is an epoch's object.
+        return match rest.split('/').count() {
+            2 => "ll_manifest",
+            3 => "ll_object",
+            _ => "other",
+        };
+    }
     "other"
 }
 
@@ -108,6 +199,27 @@ pub(crate) fn hls_sent(bytes: usize, segment_duration_ms: Option<u64>) {
     if let Some(duration_ms) = segment_duration_ms {
         HLS_DEMAND.record(duration_ms);
     }
+}
+
+/// Counts one LL request of `kind`.
+pub(crate) fn ll_request(kind: LlKind) {
+    metrics::counter!(LL_REQUESTS, "kind" => kind.label()).increment(1);
+}
+
+/// Counts LL body bytes sent (playlists, MPDs, objects).
+pub(crate) fn ll_sent(bytes: usize) {
+    metrics::counter!(EGRESS_BYTES, "protocol" => "ll").increment(bytes as u64);
+}
+
+/// Counts a request refused because too many were blocked already.
+pub(crate) fn ll_blocked_refused() {
+    metrics::counter!(LL_BLOCKED_REFUSED).increment(1);
+}
+
+/// Records how long a blocked request waited and whether it got its part.
+pub(crate) fn ll_block_waited(waited: std::time::Duration, answered: bool) {
+    let outcome = if answered { "answered" } else { "unanswered" };
+    metrics::histogram!(LL_BLOCK_WAIT, "outcome" => outcome).record(waited.as_secs_f64());
 }
 
 /// The FLV egress counter, held by each viewer.

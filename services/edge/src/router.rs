@@ -13,12 +13,17 @@ use crate::{EdgeConfig, EdgeDeps};
 
 /// The edge's HTTP routes.
 pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Router {
-    let edge = Arc::new(Edge { config, deps });
+    let edge = Arc::new(Edge::new(config, deps));
     let cors = cors();
     // axum refuses `{id}.flv` as a route, so the whole segment is captured and split later.
     let routes = Router::new()
         .route("/hls/{playback_id}/{file}", get(crate::hls::serve))
         .route("/live/{file}", get(crate::flv::serve))
+        .route("/ll/{playback_id}/{file}", get(crate::ll::serve))
+        .route(
+            "/ll/{playback_id}/{epoch}/{file}",
+            get(crate::ll::serve_object),
+        )
         .layer(cors);
     crate::metrics::HTTP.wrap(routes).with_state(edge)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use ferrocast_base::{PlaybackId, StreamId};
+use tokio::sync::Semaphore;
 
 use crate::reply::{not_found, unavailable};
 use crate::{EdgeConfig, EdgeDeps};
@@ -16,6 +17,23 @@ pub struct Edge {
     pub config: Arc<EdgeConfig>,
     /// Backends.
     pub deps: EdgeDeps,
+    /// One permit per request allowed to wait for a part (`edge.ll_hls.max_blocked_requests`).
+    pub blocked: Semaphore,
+}
+
+impl Edge {
+    /// The handlers' state for `config` over `deps`.
+    pub fn new(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Self {
+        let permits = config
+            .ll_hls
+            .max_blocked_requests
+            .min(Semaphore::MAX_PERMITS);
+        Self {
+            config,
+            deps,
+            blocked: Semaphore::new(permits),
+        }
+    }
 }
 
 /// The stream id of `playback_id`, or the response to send instead: 404 when the directory

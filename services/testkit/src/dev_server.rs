@@ -83,6 +83,17 @@ pub struct DevServer {
     pub flv_url: String,
     /// The ops port's base URL (`/metrics`, `/healthz`, `/readyz`).
     pub ops_url: String,
+    /// The printed LL-HLS, DASH, multivariant and watch page URLs.
+    low_latency: LowLatencyUrls,
+}
+
+/// The URLs `dev` prints after the metrics line.
+#[derive(Debug, Clone)]
+struct LowLatencyUrls {
+    ll_hls: String,
+    dash: String,
+    multivariant: String,
+    watch: String,
 }
 
 impl DevServer {
@@ -151,6 +162,12 @@ impl DevServer {
             hls_url: field("HLS"),
             flv_url: field("HTTP-FLV"),
             ops_url: field("Metrics").trim_end_matches("/metrics").to_owned(),
+            low_latency: LowLatencyUrls {
+                ll_hls: field("LL-HLS"),
+                dash: field("DASH"),
+                multivariant: field("Multivariant"),
+                watch: field("Watch"),
+            },
             child,
             command,
             owns_data_dir: true,
@@ -158,6 +175,27 @@ impl DevServer {
             data_dir,
             log_path,
         }
+    }
+
+    /// The LL-HLS multivariant playlist URL (`/ll/{playback_id}/index.m3u8`).
+    pub fn ll_hls_url(&self) -> &str {
+        &self.low_latency.ll_hls
+    }
+
+    /// The DASH MPD URL (`/ll/{playback_id}/manifest.mpd`).
+    pub fn dash_url(&self) -> &str {
+        &self.low_latency.dash
+    }
+
+    /// The multivariant playlist with the MPEG-TS alternative
+    /// (`/ll/{playback_id}/multivariant.m3u8`).
+    pub fn multivariant_url(&self) -> &str {
+        &self.low_latency.multivariant
+    }
+
+    /// The watch page URL (`/watch/{playback_id}`).
+    pub fn watch_url(&self) -> &str {
+        &self.low_latency.watch
     }
 
     /// Everything the server logged so far.
@@ -210,8 +248,8 @@ fn startup_lines(child: &mut Child) -> Vec<String> {
 }
 
 /// How many lines `dev` prints before it serves: publish URL, OBS server and key, HLS,
-/// HTTP-FLV, metrics.
-const STARTUP_LINES: usize = 6;
+/// HTTP-FLV, metrics, LL-HLS, DASH, multivariant, watch page.
+const STARTUP_LINES: usize = 10;
 
 /// The child's stdout, line by line, read on a thread so callers can wait with a deadline.
 ///

@@ -54,14 +54,18 @@ impl Edge {
 
     /// `method path` with `headers`, read whole.
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let response = self.open_with(method, path, headers).await;
-        let (parts, body) = response.into_parts();
-        let body = timeout(ANSWER_WITHIN, body.collect()).await;
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: body.expect("the whole body in time").unwrap().to_bytes(),
-        }
+        read(self.open_with(method, path, headers).await).await
+    }
+}
+
+/// Reads a response whole.
+pub async fn read(response: Response<Incoming>) -> Reply {
+    let (parts, body) = response.into_parts();
+    let body = timeout(ANSWER_WITHIN, body.collect()).await;
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.expect("the whole body in time").unwrap().to_bytes(),
     }
 }
 

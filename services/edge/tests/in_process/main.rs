@@ -7,11 +7,19 @@
 //!   the hub; a viewer joining mid-GOP starts at its keyframe; a shutdown closes viewers at
 //!   the drain's request deadline;
 //! - [`delivery`]: segments answer byte ranges, and the CORS preflight allows the headers a
-//!   player adds.
+//!   player adds;
+//! - [`ll`]: LL-HLS playlists from a part log fed by a real CMAF packager: blocking reloads
+//!   wait for their part and answer up to exactly it, malformed queries are 400, a part that
+//!   never comes is 503 after three target durations, the multivariant playlists and the MPD;
+//! - [`ll_objects`]: init segments, parts and segments are the log's bytes, a hinted part is
+//!   waited for, and the edge's cap on waiting requests holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
 mod delivery;
 mod flv;
 mod hls;
 mod http;
+mod ll;
+mod ll_fixture;
+mod ll_objects;
 mod support;

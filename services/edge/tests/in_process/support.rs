@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use ferrocast_base::{Epoch, Msn, PlaybackId, StreamId};
 use ferrocast_control_client::{ClientError, DirectoryError, StreamDirectory};
+use ferrocast_edge::parts::LocalParts;
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
-use ferrocast_live::{Frame, FrameKind, Hub, Hubs};
+use ferrocast_live::{Frame, FrameKind, Hub, Hubs, LogChannel, PartLogs};
 use ferrocast_store::{
     BackendError, IndexChange, IndexError, IndexState, MemoryIndex, RetryPolicy, SegmentCache,
     SegmentIndex, SegmentRecord, SegmentStore, SessionStart,
@@ -101,6 +102,8 @@ pub struct Backends {
     pub store: SegmentStore,
     /// The live source, fed by the test.
     pub hubs: Arc<Hubs>,
+    /// The part logs, fed by the test.
+    pub parts: Arc<PartLogs>,
 }
 
 impl Backends {
@@ -112,6 +115,7 @@ impl Backends {
             index: Arc::new(MemoryIndex::new()),
             store: SegmentStore::new(objects, "live", RetryPolicy::default()),
             hubs: Arc::new(Hubs::default()),
+            parts: Arc::new(PartLogs::default()),
         }
     }
 
@@ -139,6 +143,11 @@ impl Backends {
             };
             self.index.append(&stream_id(), record, 100).await.unwrap();
         }
+    }
+
+    /// The stream's part log, created empty, as the relay mirror holds it.
+    pub fn part_log(&self) -> Arc<LogChannel> {
+        self.parts.get_or_create(&stream_id())
     }
 
     /// Starts the stream's live hub, as ingest does when a publish starts.
@@ -170,6 +179,7 @@ impl Edge {
             index: backends.index.clone(),
             segments: Arc::new(SegmentCache::new(backends.store.clone(), 1 << 20)),
             live: backends.hubs.clone(),
+            parts: Arc::new(LocalParts::new(backends.parts.clone())),
         };
         let shutdown = CancellationToken::new();
         let running = ferrocast_edge::run(config, listener, deps, shutdown.clone());

@@ -12,6 +12,7 @@ use ferrocast_base::{PlaybackId, StreamId};
 use ferrocast_control::{LocalControl, StreamRecord, credentials};
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
 use ferrocast_live::{HubLimits, Hubs, PartLogs};
+use ferrocast_media::ll::LogConfig;
 use ferrocast_ops::Collector;
 use ferrocast_origin::metrics::Collector as OriginCollector;
 use ferrocast_origin::{BufferBudget, OriginConfig, OriginDeps, Publishing, RtmpServerConfig};
@@ -213,12 +214,26 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         resubscribe_for: config.origin.reconnect_window,
         ..RelayConfig::default()
     };
-    let live = Arc::new(relay.source(hubs.clone(), relay_config)?);
+    let live = Arc::new(relay.source(hubs.clone(), relay_config.clone())?);
+    // Part logs reach the edge through the same relay (`SubscribeParts`), mirrored as on a
+    // cluster edge.
+    let edge_log = LogConfig {
+        max_bytes: edge_config.ll_hls.max_window_bytes,
+        ..LogConfig::default()
+    };
+    let parts = Arc::new(relay.parts(
+        hubs.clone(),
+        RelayConfig {
+            part_log: edge_log,
+            ..relay_config
+        },
+    )?);
     let edge_deps = EdgeDeps {
         directory: control.clone(),
         index,
         segments,
         live: live.clone(),
+        parts: parts.clone(),
     };
     // The relay outlives the ingest's drain, so the edge receives the streams' ends.
     let ingest_done = CancellationToken::new();
@@ -243,6 +258,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         beats,
     );
     drop(live);
+    drop(parts);
     ops.stop().await;
     relayed?;
     tracing::info!("dev stopped");
@@ -332,6 +348,10 @@ fn print_urls(
     println!("HLS: {web}/hls/{playback}/index.m3u8");
     println!("HTTP-FLV: {web}/live/{playback}.flv");
     println!("Metrics: http://{}:{}/metrics", host(ops), ops.port());
+    println!("LL-HLS: {web}/ll/{playback}/index.m3u8");
+    println!("DASH: {web}/ll/{playback}/manifest.mpd");
+    println!("Multivariant: {web}/ll/{playback}/multivariant.m3u8");
+    println!("Watch: {web}/watch/{playback}");
 }
 
 #[cfg(test)]

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 use ferrocast_base::StreamId;
-use ferrocast_control_client::{ClusterSecret, Role};
+use ferrocast_control_client::{ClusterSecret, NodeCredential, Role};
 use ferrocast_live::{Hubs, PartLogs};
-use ferrocast_relay::{OwnersError, RelayConfig, RelaySource, StreamOwners};
+use ferrocast_relay::{OwnersError, RelayConfig, RelayParts, RelaySource, StreamOwners};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -52,15 +52,34 @@ impl LoopbackRelay {
         hubs: Arc<Hubs>,
         config: RelayConfig,
     ) -> anyhow::Result<RelaySource> {
-        let credential = self
-            .secret
-            .credential(Role::Edge, EDGE_NODE_ID)
-            .context("dev edge credential")?;
-        let owners = Arc::new(LoopbackOwners {
+        Ok(RelaySource::new(
+            self.owners(hubs),
+            config,
+            self.credential()?,
+        ))
+    }
+
+    /// The edge's part source: mirrors through this relay the part log of every stream live
+    /// in `hubs`, each capped by `config.part_log`.
+    pub(super) fn parts(&self, hubs: Arc<Hubs>, config: RelayConfig) -> anyhow::Result<RelayParts> {
+        Ok(RelayParts::new(
+            self.owners(hubs),
+            config,
+            self.credential()?,
+        ))
+    }
+
+    fn owners(&self, hubs: Arc<Hubs>) -> Arc<LoopbackOwners> {
+        Arc::new(LoopbackOwners {
             hubs,
             url: self.url.clone(),
-        });
-        Ok(RelaySource::new(owners, config, credential))
+        })
+    }
+
+    fn credential(&self) -> anyhow::Result<NodeCredential> {
+        self.secret
+            .credential(Role::Edge, EDGE_NODE_ID)
+            .context("dev edge credential")
     }
 
     /// Serves the origin's `hubs` and `part_logs` until `until` is cancelled.

@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use ferrocast_control_client::{ClientOptions, ControlClient, Role};
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
+use ferrocast_media::ll::LogConfig;
 use ferrocast_ops::Collector;
-use ferrocast_relay::{RelayConfig, RelaySource};
+use ferrocast_relay::{RelayConfig, RelayParts, RelaySource, StreamOwners};
 use ferrocast_store::{
     CachedIndex, CachedIndexConfig, DEFAULT_SEGMENT_CACHE_BYTES, RedisIndex, RedisIndexConfig,
     RetryPolicy, S3Config, SegmentCache, SegmentStore, SentinelConfig, s3_object_store,
@@ -133,19 +134,29 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         Arc::new(ferrocast_relay::metrics::collect_edge),
     ];
     let ops = Ops::start(config.ops_listen, "edge", collectors, &shutdown).await?;
-    let relay = Arc::new(RelaySource::new(
-        Arc::new(ControlOwners(control.clone())),
-        RelayConfig {
-            resubscribe_for: config.reconnect_window,
-            ..RelayConfig::default()
+    let owners: Arc<dyn StreamOwners> = Arc::new(ControlOwners(control.clone()));
+    let relay_config = RelayConfig {
+        resubscribe_for: config.reconnect_window,
+        part_log: LogConfig {
+            max_bytes: config.edge.ll_hls.max_window_bytes,
+            ..LogConfig::default()
         },
-        credential,
+        ..RelayConfig::default()
+    };
+    let relay = Arc::new(RelaySource::new(
+        owners.clone(),
+        relay_config.clone(),
+        credential.clone(),
     ));
+    // Part logs are mirrored from the owning origins with the frame puller's owners and
+    // credential (ADR 16).
+    let parts = Arc::new(RelayParts::new(owners, relay_config, credential));
     let deps = EdgeDeps {
         directory: Arc::new(control.clone()),
         index,
         segments: segments.clone(),
         live: relay.clone(),
+        parts,
     };
     let mut edge_config = config.edge;
     edge_config.http.max_connections = ferrocast_ops::fd::fit_cap(
