@@ -138,10 +138,10 @@ async fn the_mirror_equals_the_origins_log_after_the_replay_and_live_events() {
     origin.apply(publisher.advance(2_500));
     let wanted = origin.replay();
     until(&log, |log| log.replay() == wanted).await;
-    // Keyframes every 60 frames of 33 ms: cuts at 3.96 s, so one complete segment and an
-    // open one.
+    // Keyframes every 61 frames of 33 ms: cuts at 2.013 s and 4.026 s, so two complete
+    // segments and an open one at 5.5 s.
     let segments = log.read(|log| log.segments().len());
-    assert_eq!(segments, 2);
+    assert_eq!(segments, 3);
     assert_eq!(edge.mirrored_count(), 1);
 }
 

@@ -1,4 +1,4 @@
-//! A synthetic publish run through a real CMAF packager: 30 fps H.264 with a keyframe every
+//! A synthetic publish run through a real CMAF packager: 30 fps H.264 with a keyframe about every
 //! 2 s and 48 kHz AAC, as part-log events.
 
 use ferrocast_base::{Epoch, Msn};
@@ -15,8 +15,9 @@ const SPS: [u8; 23] = [
 const PPS: [u8; 6] = [0x68, 0xeb, 0xc3, 0xcb, 0x22, 0xc0];
 /// Milliseconds between video frames (30 fps, rounded as FLV timestamps are).
 const FRAME_MS: u64 = 33;
-/// Video frames per GOP: a keyframe every 2 s.
-const GOP: u64 = 60;
+/// Video frames per GOP: a keyframe every 2.013 s, just past the 2 s target, so every
+/// keyframe cuts and none is forced by the ceiling (ADR 17).
+const GOP: u64 = 61;
 /// Milliseconds of one AAC frame at 48 kHz (1024 samples), rounded down.
 const AAC_MS: u64 = 21;
 
