@@ -11,6 +11,7 @@ pub mod metrics;
 mod reply;
 mod router;
 mod state;
+pub mod watch;
 
 use std::sync::Arc;
 

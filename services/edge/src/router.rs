@@ -19,10 +19,13 @@ pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Router {
         Method::HEAD,
         Method::OPTIONS,
     ]);
+    let watch = crate::watch::Watch::load(&crate::watch::WatchConfig::default());
     // axum refuses `{id}.flv` as a route, so the whole segment is captured and split later.
     let routes = Router::new()
         .route("/hls/{playback_id}/{file}", get(crate::hls::serve))
         .route("/live/{file}", get(crate::flv::serve))
+        .route("/watch/{playback_id}", watch.page_route())
+        .route("/watch/assets/{file}", watch.assets_route())
         .layer(cors);
     crate::metrics::HTTP.wrap(routes).with_state(edge)
 }
