@@ -207,8 +207,11 @@
     };
     latencyOf = function () {
       var start = video.getStartDate ? video.getStartDate().getTime() : NaN;
-      if (!(start > 0)) return null;
-      return [(Date.now() - (start + video.currentTime * 1000)) / 1000, 'program-date-time'];
+      if (start > 0) return [(Date.now() - (start + video.currentTime * 1000)) / 1000, 'program-date-time'];
+      // No wall clock from this browser: how far playback is behind the live edge it knows.
+      var seekable = video.seekable;
+      if (!seekable.length) return null;
+      return [seekable.end(seekable.length - 1) - video.currentTime, 'live-edge'];
     };
     play();
     return Promise.resolve();
@@ -274,12 +277,15 @@
 
   var latencyOf = function () { return null; };
 
+  // HLS: hls.js wherever it can run (it has the low-latency mode and the program date), the
+  // browser's own player where it cannot (iPhone Safari has no MSE) or is not installed.
+  // canPlayType alone does not mean Safari: recent Chromium answers it too.
   function startPlayer() {
     var nativeHls = video.canPlayType('application/vnd.apple.mpegurl') !== '';
     if (mode === 'flv') return startFlv().catch(function () { notInstalled('mpegts.js'); });
     if (mode === 'dash') return startDash().catch(function () { notInstalled('dash.js'); });
-    if (nativeHls) return startNative();
     return startHlsJs().catch(function (error) {
+      if (nativeHls) return startNative();
       if (error && error.message === 'not installed') notInstalled('hls.js');
       else retryLater('offline', String(error && error.message || error));
     });

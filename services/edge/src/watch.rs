@@ -1,7 +1,8 @@
 //! The watch page, `/watch/{playback_id}`: a small self-contained HTML page that plays the
-//! stream with hls.js (LL-HLS), natively where the browser plays HLS itself (Safari), with
-//! mpegts.js (HTTP-FLV, `?player=flv`) or dash.js (`?player=dash`), and shows live, offline
-//! or ended and the latency behind live.
+//! stream with hls.js in low-latency mode (LL-HLS), with the browser's own HLS player where
+//! hls.js cannot run (Safari on iPhone) or is not installed, with mpegts.js (HTTP-FLV,
+//! `?player=flv`) or dash.js (`?player=dash`), and shows live, offline or ended and the
+//! latency behind live.
 //!
 //! The player scripts are pinned npm packages that an install step puts in
 //! [`WatchConfig::assets_dir`]; the edge serves them from memory under content-addressed
