@@ -89,11 +89,25 @@ function startPlayer(CFG, video, st, fail, play) {
     shaka.polyfill.installAll();
     if (!shaka.Player.isBrowserSupported()) return fail({ source: 'shaka', message: 'browser not supported' });
     const p = window.__player = new shaka.Player();
-    p.addEventListener('error', (e) => fail({ source: 'shaka', code: e.detail && e.detail.code, message: String(e.detail && e.detail.message || e.detail) }));
+    // Shaka retries what it calls RECOVERABLE (severity 1), such as one 404: only a CRITICAL
+    // error (2) ends the run; the others are noted, and fail it only if playback stalls.
+    const describe = (d) => ({ source: 'shaka', code: d && d.code, severity: d && d.severity,
+      data: JSON.stringify(d && d.data || null).slice(0, 300) });
+    p.addEventListener('error', (e) => {
+      const d = e.detail || {};
+      if (d.severity === 2) fail(describe(d));
+      else if (st.notes.length < 50) st.notes.push(describe(d));
+    });
     st.latency = () => { const l = p.getStats().liveLatency; return l > 0 ? l : null; };
     p.attach(video)
       .then(() => p.load(CFG.url))
-      .then(() => { st.variants = p.getVariantTracks().length; play(); })
+      .then(() => {
+        const tracks = p.getVariantTracks();
+        st.variants = tracks.length;
+        const active = tracks.find((t) => t.active);
+        st.active = active ? { bandwidth: active.bandwidth, codecs: active.codecs, mimeType: active.mimeType } : null;
+        play();
+      })
       .catch((e) => fail({ source: 'shaka', code: e && e.code, message: String(e && e.message || e) }));
   }
 }

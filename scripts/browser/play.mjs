@@ -182,7 +182,7 @@ function snapshot(kind) {
   } else {
     out.latency = st.latency ? st.latency() : null;
     if (st.parts !== undefined) { out.parts = st.parts; out.fragments = st.fragments; }
-    if (st.variants !== undefined) out.variants = st.variants;
+    if (st.variants !== undefined) { out.variants = st.variants; out.active = st.active; }
     if (st.g2g) { out.g2g = st.g2g.slice(); out.misreads = st.misreads; }
   }
   return out;
@@ -204,7 +204,7 @@ function record(s, g2gFrom) {
   if (result.startTime === null && s.t > 0) result.startTime = s.t;
   result.advanced = result.startTime === null ? 0 : +(s.t - result.startTime).toFixed(3);
   result.latency = s.latency === null || s.latency === undefined ? null : +Number(s.latency).toFixed(3);
-  for (const key of ['parts', 'fragments', 'variants', 'state', 'player', 'latencySource', 'shown', 'message']) {
+  for (const key of ['parts', 'fragments', 'variants', 'active', 'state', 'player', 'latencySource', 'shown', 'message']) {
     if (s[key] !== undefined) result[key] = s[key];
   }
   if (s.g2g) {
