@@ -80,12 +80,27 @@ fn served(url: &str) {
     });
 }
 
-/// `dev`, publishing the test clip in a loop, its LL-HLS playlist served.
+/// Waits until the LL-HLS video playlist lists a complete segment: the multivariant playlist
+/// is served as soon as the stream is known, and a player given an empty media playlist
+/// gives up (hls.js: `levelEmptyError`).
+fn ll_media_listed(site: &Site) {
+    let url = site.ll("video.m3u8");
+    wait_for(
+        "a segment in the LL-HLS playlist",
+        Duration::from_secs(30),
+        || {
+            let response = try_get(&url, Duration::from_secs(5)).ok()?;
+            (response.status == 200 && response.text().contains("#EXTINF")).then_some(())
+        },
+    );
+}
+
+/// `dev`, publishing the test clip in a loop, its LL-HLS playlist listing a segment.
 fn live_dev() -> (DevServer, Child, Site) {
     let server = dev().start();
     let publisher = publish_clip(&server.publish_url, -1);
     let site = Site::of(&server);
-    served(&site.ll("index.m3u8"));
+    ll_media_listed(&site);
     (server, publisher, site)
 }
 
@@ -228,7 +243,7 @@ fn glass_to_glass_over_ll_hls_on_dev() {
     let server = dev().start();
     let publisher = publish_g2g(&server.publish_url, 0);
     let site = Site::of(&server);
-    served(&site.ll("index.m3u8"));
+    ll_media_listed(&site);
     let result = plays("g2g", &site.ll("index.m3u8"), &["--seconds", "10"]);
     assert!(number(&result, "count") >= 200.0, "{result}");
     assert!(number(&result, "parts") >= 1.0, "{result}");
