@@ -13,12 +13,29 @@
 # Nothing is installed with apt: the build needs only cargo (protobuf is compiled by protox,
 # a pure-Rust compiler, not protoc), and the runtime image has what the binary links to.
 
+# ---- players for the watch page -----------------------------------------------------------
+# The pinned hls.js, mpegts.js and dash.js from scripts/browser's lockfile (dependencies only,
+# no install scripts run), copied out as the three browser builds the edge serves
+# (docs/adr/0018-watch-page-players.md). Nothing downloaded is committed to the repository.
+FROM node:22-bookworm-slim AS players
+WORKDIR /players
+COPY scripts/browser/package.json scripts/browser/package-lock.json scripts/browser/.npmrc ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && mkdir -p /out/hls.js/dist /out/mpegts.js/dist /out/dashjs/dist/modern/umd \
+    && cp node_modules/hls.js/dist/hls.min.js node_modules/hls.js/LICENSE /out/hls.js/dist/ \
+    && cp node_modules/mpegts.js/dist/mpegts.js node_modules/mpegts.js/LICENSE /out/mpegts.js/dist/ \
+    && cp node_modules/dashjs/dist/modern/umd/dash.all.min.js node_modules/dashjs/LICENSE.md \
+          /out/dashjs/dist/modern/umd/
+
 # ---- build --------------------------------------------------------------------------------
 # Debian 12 (bookworm) on both sides: the binary links against the same glibc it runs with.
 FROM rust:1.95-bookworm AS builder
 
 WORKDIR /src
 COPY . .
+# Where the edge looks for the players when edge.watch.assets_dir is unset (a build-time
+# default; the runtime stage puts them there).
+ENV FC_WATCH_ASSETS_DIR=/usr/share/ferrocast/players
 
 # The registry and target caches live in BuildKit cache mounts, so a rebuild recompiles only
 # what changed. The target directory is a cache mount and is gone after this step: the
@@ -45,6 +62,7 @@ LABEL org.opencontainers.image.title="ferrocast" \
       org.opencontainers.image.base.name="gcr.io/distroless/cc-debian12:nonroot"
 
 COPY --from=builder /out/ferrocast /usr/local/bin/ferrocast
+COPY --from=players /out /usr/share/ferrocast/players
 # `ferrocast dev` keeps its stream and segments in ./ferrocast-data: give it a writable
 # working directory. The cluster roles write nothing to disk.
 COPY --from=builder --chown=65532:65532 /out/data /var/lib/ferrocast

@@ -4,7 +4,9 @@
 #   - apt packages are checked with `dpkg -s`; `apt-get update/install` runs only
 #     for missing ones;
 #   - `npm ci` in scripts/browser runs only when node_modules is missing or
-#     package-lock.json is newer than the last install.
+#     package-lock.json is newer than the last install. It installs the browser checks'
+#     tools and the pinned players the watch page serves (a `dev` or an edge built from
+#     this checkout finds them there: docs/adr/0018-watch-page-players.md).
 # Ends with one "component: version" line per component.
 set -euo pipefail
 
@@ -82,4 +84,6 @@ echo "node: $(node --version)"
 echo "npm: $(npm --version 2>/dev/null)"
 echo "hls.js: $(npm_version hls.js)"
 echo "mpegts.js: $(npm_version mpegts.js)"
+echo "dashjs: $(npm_version dashjs)"
+echo "shaka-player: $(npm_version shaka-player)"
 echo "playwright-core: $(npm_version playwright-core)"

@@ -1,39 +1,44 @@
 #!/usr/bin/env node
-// Headless-Chromium playback checker for ferrocast HLS and HTTP-FLV output.
+// Headless-Chromium playback checker for ferrocast's output.
 //
-//   node scripts/browser/play.mjs --kind hls|flv --url <stream url> [--seconds 3] [--timeout 30] [--verbose]
+//   node scripts/browser/play.mjs --kind KIND --url <url> [--seconds 3] [--timeout 30] [--verbose]
+//   node scripts/browser/play.mjs KIND URL [SECONDS]          (the same, positional)
 //
-// Serves a generated player page (hls.js or mpegts.js) from its own 127.0.0.1
-// HTTP server on a random port, so the stream is fetched cross-origin and the
-// stream server's CORS headers are exercised. Prints exactly one JSON line on
-// stdout; exit 0 = playback advanced by --seconds, 1 = failure, 2 = bad usage.
+// KIND: hls (hls.js), hls-ll (hls.js in low-latency mode), flv (mpegts.js), dash (dash.js),
+// shaka (Shaka Player), watch (the edge's own /watch/{id} page), g2g (glass-to-glass latency:
+// plays with --player hls-ll|hls|flv, default hls-ll or flv by the URL, and reads the barcode
+// of loadtest/g2g-publish.sh from every presented frame for SECONDS).
+//
+// Except for `watch`, the player page is served from this script's own 127.0.0.1 server on a
+// random port, so the stream is fetched cross-origin and the server's CORS headers are
+// exercised. `watch --state S` waits for the page to show S (offline, ended, unavailable)
+// instead of playback. Prints exactly one JSON line on stdout; exit 0 = ok, 1 = failure, 2 = bad usage.
 
 import http from 'node:http';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { LIBS, LIB_OF, PAGE_KINDS, pageHtml } from './pages.mjs';
+import { summarize } from './g2g.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CHROMIUM_PATH = process.env.FERROCAST_CHROMIUM || '/usr/bin/chromium';
 const HARD_MARGIN_S = 10; // launch + teardown allowance on top of --timeout
 const POLL_MS = 200;
-
-const LIBS = {
-  '/lib/hls.min.js': path.join(HERE, 'node_modules', 'hls.js', 'dist', 'hls.min.js'),
-  '/lib/mpegts.js': path.join(HERE, 'node_modules', 'mpegts.js', 'dist', 'mpegts.js'),
-};
+const KINDS = [...PAGE_KINDS, 'watch', 'g2g'];
+/** g2g: fewer frames than this per measured second means the reader is not keeping up. */
+const G2G_MIN_FRAMES_PER_S = 10;
 
 function usage(msg) {
   if (msg) process.stderr.write(`play.mjs: ${msg}\n`);
   process.stderr.write(
-    'usage: node play.mjs --kind hls|flv --url <stream url> [--seconds 3] [--timeout 30] [--verbose]\n',
+    `usage: node play.mjs --kind ${KINDS.join('|')} --url <url> [--seconds 3] [--timeout 30] [--player hls-ll|hls|flv] [--state S] [--verbose]\n` +
+      '       node play.mjs KIND URL [SECONDS]\n',
   );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { kind: null, url: null, seconds: 3, timeout: 30, verbose: false };
+  const opts = { kind: null, url: null, seconds: 3, timeout: null, player: null, state: null, verbose: false };
+  const positional = [];
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
     let val;
@@ -52,16 +57,30 @@ function parseArgs(argv) {
       case '--url': opts.url = next(); break;
       case '--seconds': opts.seconds = Number(next()); break;
       case '--timeout': opts.timeout = Number(next()); break;
+      case '--player': opts.player = next(); break;
+      case '--state': opts.state = next(); break;
       case '--verbose': case '-v': opts.verbose = true; break;
       case '--help': case '-h': usage(); break;
-      default: usage(`unknown argument ${a}`);
+      default:
+        if (a.startsWith('-')) usage(`unknown argument ${a}`);
+        positional.push(a);
     }
   }
-  if (opts.kind !== 'hls' && opts.kind !== 'flv') usage('--kind must be hls or flv');
+  if (positional.length > 3) usage('too many arguments');
+  if (positional[0]) opts.kind = positional[0];
+  if (positional[1]) opts.url = positional[1];
+  if (positional[2]) opts.seconds = Number(positional[2]);
+  if (!KINDS.includes(opts.kind)) usage(`--kind must be one of ${KINDS.join(', ')}`);
   if (!opts.url) usage('--url is required');
   try { new URL(opts.url); } catch { usage(`--url is not a valid URL: ${opts.url}`); }
   if (!(opts.seconds > 0)) usage('--seconds must be > 0');
+  if (opts.timeout === null) opts.timeout = Math.max(30, opts.seconds + 25);
   if (!(opts.timeout > 0)) usage('--timeout must be > 0');
+  if (opts.kind === 'g2g') {
+    opts.player = opts.player || (new URL(opts.url).pathname.endsWith('.flv') ? 'flv' : 'hls-ll');
+    if (!['hls-ll', 'hls', 'flv'].includes(opts.player)) usage('--player must be hls-ll, hls or flv');
+  } else if (opts.player) usage('--player is for g2g');
+  if (opts.state && opts.kind !== 'watch') usage('--state is for watch');
   return opts;
 }
 
@@ -79,9 +98,11 @@ const result = {
   advanced: 0,
   videoWidth: 0,
   videoHeight: 0,
+  latency: null,
   elapsedMs: 0,
   errors: [],
 };
+if (opts.kind === 'g2g') result.player = opts.player;
 const consoleErrors = [];
 let emitted = false;
 function emit() {
@@ -101,74 +122,8 @@ const hardTimer = setTimeout(() => {
 }, (opts.timeout + HARD_MARGIN_S) * 1000);
 hardTimer.unref();
 
-// ---- the player page -------------------------------------------------------
-function pageHtml() {
-  const cfg = JSON.stringify({ kind: opts.kind, url: opts.url }).replace(/</g, '\\u003c');
-  const lib = opts.kind === 'hls' ? '/lib/hls.min.js' : '/lib/mpegts.js';
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>ferrocast playback check</title>
-<link rel="icon" href="data:,"></head>
-<body>
-<video id="v" muted playsinline autoplay width="640" height="360"></video>
-<script src="${lib}"></script>
-<script>
-(function () {
-  const CFG = ${cfg};
-  const st = window.__state = { errors: [], nonFatal: 0, notes: [] };
-  const fail = (e) => { try { st.errors.push(JSON.parse(JSON.stringify(e))); } catch (_) { st.errors.push({ message: String(e) }); } };
-  const video = document.getElementById('v');
-  video.muted = true;
-  video.addEventListener('error', () => {
-    const me = video.error;
-    fail({ source: 'video', code: me ? me.code : null, message: me ? me.message : 'media element error' });
-  });
-  const play = () => {
-    try {
-      Promise.resolve(video.play()).catch((e) => st.notes.push('play() rejected: ' + e));
-    } catch (e) { st.notes.push('play() threw: ' + e); }
-  };
-  try {
-    if (CFG.kind === 'hls') {
-      if (typeof Hls === 'undefined') return fail({ source: 'checker', message: 'hls.js did not load' });
-      if (!Hls.isSupported()) return fail({ source: 'hls', message: 'Hls.isSupported() is false (no MSE?)' });
-      const hls = window.__player = new Hls({ lowLatencyMode: false });
-      hls.on(Hls.Events.ERROR, (_ev, d) => {
-        if (!d || !d.fatal) { st.nonFatal++; return; }
-        fail({
-          source: 'hls', type: d.type, details: d.details, fatal: true,
-          url: d.url || (d.context && d.context.url) || undefined,
-          status: d.response && d.response.code !== undefined ? d.response.code : undefined,
-          reason: d.reason || (d.error && d.error.message) || undefined,
-        });
-      });
-      hls.on(Hls.Events.MANIFEST_PARSED, play);
-      hls.loadSource(CFG.url);
-      hls.attachMedia(video);
-    } else {
-      if (typeof mpegts === 'undefined') return fail({ source: 'checker', message: 'mpegts.js did not load' });
-      const fl = mpegts.getFeatureList();
-      if (!fl.mseLivePlayback) return fail({ source: 'mpegts', message: 'mseLivePlayback not supported' });
-      mpegts.LoggingControl.enableAll = false;
-      const p = window.__player = mpegts.createPlayer({ type: 'flv', isLive: true, url: CFG.url });
-      p.on(mpegts.Events.ERROR, (type, detail, info) => {
-        fail({ source: 'mpegts', type: type, details: detail, fatal: true, info: info });
-      });
-      p.attachMediaElement(video);
-      p.load();
-      try { Promise.resolve(p.play()).catch((e) => st.notes.push('play() rejected: ' + e)); }
-      catch (e) { st.notes.push('play() threw: ' + e); }
-    }
-  } catch (e) {
-    fail({ source: 'page', message: String(e && e.stack || e) });
-  }
-})();
-</script>
-</body></html>
-`;
-}
-
-function startStaticServer() {
-  const html = pageHtml();
+function startStaticServer(html) {
+  const served = new Set(Object.keys(LIBS));
   const server = http.createServer((req, res) => {
     const p = new URL(req.url, 'http://127.0.0.1').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405); res.end(); return; }
@@ -177,9 +132,8 @@ function startStaticServer() {
       res.end(req.method === 'HEAD' ? undefined : html);
       return;
     }
-    const file = LIBS[p];
-    if (file) {
-      fs.readFile(file, (err, buf) => {
+    if (served.has(p)) {
+      fs.readFile(LIBS[p], (err, buf) => {
         if (err) { res.writeHead(500); res.end(String(err)); return; }
         res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : buf);
@@ -206,11 +160,66 @@ function closeServer(server) {
 const withTimeout = (p, ms) => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// What the page has done so far: one snapshot per poll.
+function snapshot(kind) {
+  const watch = kind === 'watch';
+  const v = document.getElementById(watch ? 'video' : 'v');
+  const st = window.__state || { errors: [], notes: [], latency: () => null };
+  const out = {
+    t: v ? v.currentTime : 0, w: v ? v.videoWidth : 0, h: v ? v.videoHeight : 0,
+    rs: v ? v.readyState : 0, paused: v ? v.paused : true,
+    errors: st.errors || [], notes: st.notes || [], nonFatal: st.nonFatal || 0,
+  };
+  if (watch) {
+    const w = window.__watch || {};
+    const el = document.getElementById('latency');
+    out.state = w.state || null;
+    out.player = document.getElementById('player')?.textContent || null;
+    out.latency = el && el.dataset.seconds !== '' ? Number(el.dataset.seconds) : null;
+    out.latencySource = el ? el.dataset.source || null : null;
+    out.shown = el ? el.textContent : null;
+    out.message = document.getElementById('message')?.textContent || '';
+  } else {
+    out.latency = st.latency ? st.latency() : null;
+    if (st.parts !== undefined) { out.parts = st.parts; out.fragments = st.fragments; }
+    if (st.variants !== undefined) { out.variants = st.variants; out.active = st.active; }
+    if (st.g2g) { out.g2g = st.g2g.slice(); out.misreads = st.misreads; }
+  }
+  return out;
+}
+
+// Whether the run has what it came for.
+function done(s) {
+  // watch --state S: the page shows S (offline, ended, unavailable), whatever the video does.
+  if (opts.state) return s.state === opts.state;
+  if (result.advanced < opts.seconds) return false;
+  if (opts.kind === 'watch') return s.state === 'live' && s.latency !== null;
+  return true;
+}
+
+function record(s, g2gFrom) {
+  result.currentTime = s.t;
+  result.videoWidth = s.w;
+  result.videoHeight = s.h;
+  if (result.startTime === null && s.t > 0) result.startTime = s.t;
+  result.advanced = result.startTime === null ? 0 : +(s.t - result.startTime).toFixed(3);
+  result.latency = s.latency === null || s.latency === undefined ? null : +Number(s.latency).toFixed(3);
+  for (const key of ['parts', 'fragments', 'variants', 'active', 'state', 'player', 'latencySource', 'shown', 'message']) {
+    if (s[key] !== undefined) result[key] = s[key];
+  }
+  if (s.g2g) {
+    // Only frames shown after playback started count: the first ones wait for the page.
+    Object.assign(result, summarize(s.g2g.slice(g2gFrom)), { misreads: s.misreads });
+  }
+}
+
 // ---- main ------------------------------------------------------------------
 async function main() {
-  for (const f of Object.values(LIBS)) {
-    if (!fs.existsSync(f)) {
-      result.errors.push({ source: 'checker', message: `missing ${f}: run npm ci in ${HERE}` });
+  const pageKind = opts.kind === 'g2g' ? opts.player : opts.kind;
+  if (opts.kind !== 'watch') {
+    const file = LIBS[LIB_OF[pageKind]];
+    if (!fs.existsSync(file)) {
+      result.errors.push({ source: 'checker', message: `missing ${file}: run scripts/install-test-deps.sh` });
       return;
     }
   }
@@ -218,26 +227,20 @@ async function main() {
   let server;
   let browser;
   try {
-    server = await startStaticServer();
-    const pageUrl = `http://127.0.0.1:${server.address().port}/`;
-    log('page server at', pageUrl);
-
+    let pageUrl = opts.url;
+    if (opts.kind !== 'watch') {
+      server = await startStaticServer(pageHtml({ kind: pageKind, url: opts.url, g2g: opts.kind === 'g2g' }));
+      pageUrl = `http://127.0.0.1:${server.address().port}/`;
+      log('page server at', pageUrl);
+    }
     browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
       headless: true,
       timeout: Math.max(5000, deadline - Date.now()),
       args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--autoplay-policy=no-user-gesture-required',
-        '--disable-dev-shm-usage',
-        '--no-proxy-server',
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--autoplay-policy=no-user-gesture-required', '--disable-dev-shm-usage', '--no-proxy-server',
       ],
     });
     log('chromium', browser.version());
@@ -251,26 +254,21 @@ async function main() {
     await page.goto(pageUrl, { waitUntil: 'load', timeout: Math.max(1000, deadline - Date.now()) });
 
     let last = null;
+    let g2gFrom = null;
     while (Date.now() < deadline) {
-      const s = await page.evaluate(() => {
-        const v = document.getElementById('v');
-        const st = window.__state || { errors: [], notes: [] };
-        return {
-          t: v.currentTime, w: v.videoWidth, h: v.videoHeight, rs: v.readyState,
-          paused: v.paused, errors: st.errors, notes: st.notes, nonFatal: st.nonFatal,
-        };
-      });
+      const s = await page.evaluate(snapshot, opts.kind);
       last = s;
-      result.currentTime = s.t;
-      result.videoWidth = s.w;
-      result.videoHeight = s.h;
-      if (result.startTime === null && s.t > 0) result.startTime = s.t;
-      result.advanced = result.startTime === null ? 0 : +(s.t - result.startTime).toFixed(3);
+      if (s.g2g && g2gFrom === null && s.t > 0) g2gFrom = s.g2g.length;
+      record(s, g2gFrom ?? (s.g2g ? s.g2g.length : 0));
       if (s.errors.length) { result.errors.push(...s.errors); break; }
       if (result.errors.length) break; // uncaught page exception
-      if (result.advanced >= opts.seconds) { result.ok = true; break; }
-      if (opts.verbose) log(`t=${s.t.toFixed(2)} readyState=${s.rs} paused=${s.paused} ${s.w}x${s.h} nonFatal=${s.nonFatal}`);
+      if (done(s)) { result.ok = true; break; }
+      if (opts.verbose) log(`t=${s.t.toFixed(2)} readyState=${s.rs} paused=${s.paused} ${s.w}x${s.h} latency=${s.latency} state=${s.state}`);
       await sleep(POLL_MS);
+    }
+    if (result.ok && opts.kind === 'g2g' && !(result.count >= opts.seconds * G2G_MIN_FRAMES_PER_S)) {
+      result.ok = false;
+      result.errors.push({ source: 'g2g', message: `only ${result.count} frames read in ${opts.seconds}s (misreads ${result.misreads})` });
     }
     if (!result.ok && !result.errors.length) {
       result.errors.push({

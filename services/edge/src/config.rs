@@ -7,6 +7,8 @@ use ferrocast_ops::Drain;
 use ferrocast_ops::http::ConnectionLimits;
 use serde::{Deserialize, Serialize};
 
+use crate::watch::WatchConfig;
+
 /// Everything an edge needs to know: the `edge` table of `ferrocast edge` and of
 /// `ferrocast dev`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +32,8 @@ pub struct EdgeConfig {
     pub drain: Drain,
     /// LL-HLS, DASH and the multivariant playlists under `/ll/`.
     pub ll_hls: LlHlsConfig,
+    /// The watch page's player files (`/watch/`).
+    pub watch: WatchConfig,
 }
 
 /// The `[edge.ll_hls]` table: what an edge holds of each stream's low-latency window and how
@@ -64,6 +68,7 @@ impl Default for EdgeConfig {
             write_timeout: Duration::from_secs(10),
             drain: Drain::default(),
             ll_hls: LlHlsConfig::default(),
+            watch: WatchConfig::default(),
         }
     }
 }

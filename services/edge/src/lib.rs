@@ -15,9 +15,11 @@ pub mod parts;
 mod reply;
 mod router;
 mod state;
+pub mod watch;
 
 use std::sync::Arc;
 
+use ferrocast_base::PlaybackId;
 use ferrocast_control_client::StreamDirectory;
 use ferrocast_live::{LiveSource, PartSource};
 use ferrocast_ops::http::{ServerOptions, Shutdown};
@@ -42,6 +44,8 @@ pub struct EdgeDeps {
     /// Each stream's part log (LL-HLS, DASH, the multivariant playlists): the relay mirror
     /// (`ferrocast_relay::RelayParts`) in the roles, [`parts::LocalParts`] in the tests.
     pub parts: Arc<dyn PartSource>,
+    /// A stream whose watch page `GET /` redirects to: `dev`'s one stream; `None` elsewhere.
+    pub home: Option<PlaybackId>,
 }
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled, then stops accepting and lets

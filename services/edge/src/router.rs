@@ -13,6 +13,8 @@ use crate::{EdgeConfig, EdgeDeps};
 
 /// The edge's HTTP routes.
 pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Router {
+    let watch = crate::watch::Watch::load(&config.watch);
+    let home = deps.home.clone();
     let edge = Arc::new(Edge::new(config, deps));
     let cors = cors();
     // axum refuses `{id}.flv` as a route, so the whole segment is captured and split later.
@@ -24,7 +26,13 @@ pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Router {
             "/ll/{playback_id}/{epoch}/{file}",
             get(crate::ll::serve_object),
         )
-        .layer(cors);
+        .route("/watch/{playback_id}", watch.page_route())
+        .route("/watch/assets/{file}", watch.assets_route());
+    let routes = match home {
+        Some(playback_id) => routes.route("/", crate::watch::home_route(&playback_id)),
+        None => routes,
+    };
+    let routes = routes.layer(cors);
     crate::metrics::HTTP.wrap(routes).with_state(edge)
 }
 

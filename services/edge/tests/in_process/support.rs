@@ -179,6 +179,7 @@ impl Edge {
             index: backends.index.clone(),
             segments: Arc::new(SegmentCache::new(backends.store.clone(), 1 << 20)),
             live: backends.hubs.clone(),
+            home: None,
             parts: Arc::new(LocalParts::new(backends.parts.clone())),
         };
         let shutdown = CancellationToken::new();

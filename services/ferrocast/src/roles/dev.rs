@@ -234,6 +234,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         segments,
         live: live.clone(),
         parts: parts.clone(),
+        home: Some(stream.playback_id.clone()),
     };
     // The relay outlives the ingest's drain, so the edge receives the streams' ends.
     let ingest_done = CancellationToken::new();

@@ -157,6 +157,7 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
         segments: segments.clone(),
         live: relay.clone(),
         parts,
+        home: None,
     };
     let mut edge_config = config.edge;
     edge_config.http.max_connections = ferrocast_ops::fd::fit_cap(

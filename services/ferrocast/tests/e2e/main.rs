@@ -13,6 +13,7 @@ mod hostile;
 mod http_defences;
 mod ingest;
 mod interop;
+mod low_latency_browser;
 mod operations;
 mod robustness;
 mod rtmp_play;
