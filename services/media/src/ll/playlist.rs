@@ -50,7 +50,7 @@ pub enum Answer {
     /// Not a valid request (`_HLS_part` without `_HLS_msn`, or an msn more than two
     /// segments ahead): 400 with this reason.
     BadRequest(&'static str),
-    /// No such playlist (no session, or no such track).
+    /// No such playlist (no session, no such track, or no part yet).
     NotFound,
 }
 
@@ -77,6 +77,12 @@ pub fn render(log: &PartLog, track: TrackKind, request: &Request) -> Answer {
     }
     if request.part.is_some() && request.msn.is_none() {
         return Answer::BadRequest("_HLS_part without _HLS_msn");
+    }
+    // A playlist without a part would tell a player the stream is live and has nothing: some
+    // (hls.js) then wait a whole target before asking again. Until the first part, a plain
+    // request is 404, as for a stream not live yet; a blocking one waits for its part.
+    if request.msn.is_none() && log.segments().is_empty() {
+        return Answer::NotFound;
     }
     if let Some(msn) = request.msn {
         let limit = log

@@ -172,6 +172,26 @@ fn a_blocking_request_waits_and_is_answered_up_to_exactly_its_part() {
 }
 
 #[test]
+fn a_session_without_a_part_is_not_found_until_its_first_part() {
+    let mut publisher = Publisher::new(1, 5);
+    let events = session_events(&mut publisher, 100);
+    let log = log_of(LogConfig::default(), &events);
+    assert!(log.session().is_some() && log.segments().is_empty());
+    assert_eq!(
+        render(&log, TrackKind::Video, &Request::default()),
+        Answer::NotFound
+    );
+    assert_eq!(
+        render(&log, TrackKind::Video, &blocking(5, Some(0))),
+        Answer::Wait
+    );
+    let mut later = events;
+    later.extend(publisher.advance(400));
+    let log = log_of(LogConfig::default(), &later);
+    assert!(full(&log, TrackKind::Video).contains("#EXT-X-PART:"));
+}
+
+#[test]
 fn invalid_and_unknown_requests() {
     let empty = PartLog::new(LogConfig::default());
     assert_eq!(
