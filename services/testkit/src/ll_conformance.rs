@@ -8,7 +8,8 @@
 //! add up to its `EXTINF` within 1 ms per part; every `EXTINF` rounded to the nearest second
 //! is at most `EXT-X-TARGETDURATION` (§4.4.3.1); a live playlist has an
 //! `EXT-X-PRELOAD-HINT` naming the part after the last one listed (by ferrocast's names,
-//! `{epoch}/{seq}.{part}.{track}.m4s`), and an ended one has none.
+//! `{epoch}/{seq}.{part}.{track}.m4s`: the next part of the open segment, or the first of
+//! the next segment), and an ended one has none.
 //!
 //! A series: the media sequence, the discontinuity sequence and the newest listed part never
 //! go back, `EXT-X-TARGETDURATION` never changes (RFC 8216 §6.2.1), and a segment listed
@@ -173,7 +174,9 @@ fn check_hint(facts: &Facts) -> Result<(), String> {
         return Err(format!("cannot read the last listed name before {hint}"));
     };
     let new_session = epoch != expected.0 && seq == 0 && index == 0 && last.uri.is_some();
-    if (epoch, seq, index) != expected && !new_session {
+    // An open segment about to end hints the next segment's first part.
+    let next_segment = last.uri.is_none() && (epoch, seq, index) == (expected.0, expected.1 + 1, 0);
+    if (epoch, seq, index) != expected && !new_session && !next_segment {
         return Err(format!(
             "preload hint {hint} is not the part after the last listed one {expected:?}"
         ));

@@ -133,9 +133,9 @@ async fn part(edge: &Edge, channel: &LogChannel, name: PartName, request: &Heade
     }
 }
 
-/// Whether `track`'s part `index` of segment `seq` of `epoch` may still arrive: it is the
-/// part a preload hint names now (the next part of the open segment, or the first part of
-/// the segment after the newest complete one), or the newest part's other track has
+/// Whether `track`'s part `index` of segment `seq` of `epoch` may still arrive: it is a
+/// part a preload hint may name now (the next part of the open segment, or the first part
+/// of the segment after the newest one), or the newest part's other track has
 /// arrived and this track's half of it is on its way. Anything further ahead is not
 /// waited for.
 fn is_pending(log: &PartLog, epoch: Epoch, seq: u64, index: u32, track: TrackKind) -> bool {
@@ -147,6 +147,11 @@ fn is_pending(log: &PartLog, epoch: Epoch, seq: u64, index: u32, track: TrackKin
     }
     if newest.complete.is_some() {
         return newest.seq + 1 == seq && index == 0;
+    }
+    // The playlist names the next segment's first part while this one is about to end
+    // (`ll::playlist`'s preload hint).
+    if newest.seq + 1 == seq {
+        return index == 0;
     }
     if newest.seq != seq {
         return false;

@@ -8,7 +8,7 @@ use super::View;
 use crate::cmaf::TrackKind;
 use crate::ll::log::{listed_start, target_duration_s};
 use crate::ll::text::{date_time, round_ms, seconds};
-use crate::ll::{LogSegment, PartLog, names};
+use crate::ll::{LogSegment, PartLog, SessionInfo, names};
 
 /// One shown segment with its durations as written.
 struct Shown<'a> {
@@ -146,7 +146,8 @@ pub(super) fn write(log: &PartLog, track: TrackKind, view: &View<'_>, skip: bool
         let hint = match shown.last() {
             Some(last) if Some(last.segment.epoch) == newest || newest.is_none() => {
                 let segment = last.segment;
-                if last.complete {
+                let ends_next = session.is_some_and(|session| ends_with_next_frame(last, &session));
+                if last.complete || ends_next {
                     Some(names::part(segment.epoch, segment.seq + 1, 0, track))
                 } else {
                     let index = u32::try_from(last.parts).unwrap_or(u32::MAX);
@@ -162,6 +163,17 @@ pub(super) fn write(log: &PartLog, track: TrackKind, view: &View<'_>, skip: bool
         text.push_str("#EXT-X-ENDLIST\n");
     }
     text
+}
+
+/// Whether the open segment `last` is expected to end before its next part: its shown parts
+/// already reach the segment target within half a part, so the next keyframe (due now, for
+/// an encoder whose GOP is the target) cuts it. The preload hint then names the next
+/// segment's first part rather than a part that would never be made: a hint must name a
+/// part that comes, and Shaka stops on a 404 for one. When the guess is wrong (a longer
+/// GOP), the hinted part still comes, one segment cut later (at the latest the ceiling's,
+/// ADR 17), and a player waits that much longer once.
+fn ends_with_next_frame(last: &Shown<'_>, session: &SessionInfo) -> bool {
+    last.parts > 0 && last.total_ms + session.part_target_ms / 2 >= session.target_duration_ms
 }
 
 /// The init segment the first of `from` needs for `track`: its own, or (a segment without

@@ -5,7 +5,7 @@ use ferrocast_base::Msn;
 
 use super::*;
 use crate::ll::fixtures::{Publisher, log_of, session_events};
-use crate::ll::{LogConfig, LogEvent};
+use crate::ll::{LogConfig, LogEvent, names};
 
 fn full(log: &PartLog, track: TrackKind) -> String {
     match render(log, track, &Request::default()) {
@@ -293,8 +293,20 @@ fn every_playlist_of_a_stream_conforms_and_reloads_never_go_back() {
     events.extend(publisher.finish());
     let mut reloads = [Sequence::new(), Sequence::new()];
     let mut delta_smaller = 0;
+    // Every preload hint shown, until the part it names is made or can no longer be.
+    let mut hinted = std::collections::BTreeSet::new();
+    let mut dangling = Vec::new();
     for event in events {
         log.apply(event).unwrap();
+        hinted.retain(|name: &String| match settled(&log, name) {
+            Some(made) => {
+                if !made {
+                    dangling.push(name.clone());
+                }
+                false
+            }
+            None => true,
+        });
         for (track, sequence) in [TrackKind::Video, TrackKind::Audio]
             .iter()
             .zip(&mut reloads)
@@ -305,6 +317,7 @@ fn every_playlist_of_a_stream_conforms_and_reloads_never_go_back() {
             let facts = sequence
                 .push(&text)
                 .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            hinted.extend(facts.preload_hint.clone());
             let delta = Request {
                 skip: true,
                 ..Request::default()
@@ -332,4 +345,31 @@ fn every_playlist_of_a_stream_conforms_and_reloads_never_go_back() {
     }
     assert!(reloads[0].reloads() > 200);
     assert!(delta_smaller > 100);
+    assert_eq!(
+        dangling,
+        Vec::<String>::new(),
+        "hints naming parts never made"
+    );
+}
+
+/// Whether the part `name` names was made (`Some(true)`), can no longer be (`Some(false)`:
+/// its segment ended before it), or may still come (`None`).
+fn settled(log: &PartLog, name: &str) -> Option<bool> {
+    let Some(names::LlName::Part {
+        epoch,
+        seq,
+        index,
+        track,
+    }) = names::parse(name)
+    else {
+        panic!("the hint {name} is not a part name");
+    };
+    if log.part_bytes(epoch, seq, index, track).is_some() {
+        return Some(true);
+    }
+    let segment = log
+        .segments()
+        .iter()
+        .find(|s| s.epoch == epoch && s.seq == seq)?;
+    segment.complete.map(|_| false)
 }
