@@ -39,6 +39,19 @@ pub use packager::{Config, DEFAULT_PART_TARGET_MS, Packager};
 /// The 90 kHz timescale of video tracks.
 pub const VIDEO_TIMESCALE: u32 = 90_000;
 
+/// Added to every decode time written (`tfdt`), as the MPEG-TS muxer adds it to every PTS
+/// and DTS ([`crate::hls::PRESENTATION_DELAY_90K`]): variants of one stream must carry
+/// matching timestamps (RFC 8216 §6.2.4), or a player that switches between the CMAF and the
+/// MPEG-TS variant, or aligns them (Shaka), finds no segment at the time it looks for.
+pub const PRESENTATION_DELAY_MS: u64 = crate::hls::PRESENTATION_DELAY_90K / 90;
+
+/// Session time `ms` as a video decode time: [`VIDEO_TIMESCALE`] ticks, delayed by
+/// [`PRESENTATION_DELAY_MS`]. The one conversion, so cuts, ceilings and samples agree.
+pub(crate) fn video_ticks(ms: u64) -> u64 {
+    ms.saturating_add(PRESENTATION_DELAY_MS)
+        .saturating_mul(u64::from(VIDEO_TIMESCALE) / 1_000)
+}
+
 /// One of a session's CMAF tracks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrackKind {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::segments::{Active, Assembler};
 use super::track::Sample;
-use super::{Event, TrackKind, VIDEO_TIMESCALE, init};
+use super::{Event, PRESENTATION_DELAY_MS, TrackKind, VIDEO_TIMESCALE, init, video_ticks};
 use crate::MediaError;
 use crate::aac::{self, AudioSpecificConfig};
 use crate::avc::{self, DecoderConfig, NalUnits};
@@ -180,7 +180,7 @@ impl Packager {
         };
         let cts_ticks = i64::from(tag.composition_time_ms) * VIDEO_TICKS_PER_MS as i64;
         let sample = Sample {
-            dts: dts_ms.saturating_mul(VIDEO_TICKS_PER_MS),
+            dts: video_ticks(dts_ms),
             dts_ms,
             duration: 0,
             cts: i32::try_from(cts_ticks).unwrap_or(if cts_ticks < 0 {
@@ -342,8 +342,9 @@ impl Packager {
         // Frames last exactly their samples; follow the FLV clock only when it moves more
         // than a frame away (a gap or a jump), not for its millisecond rounding.
         let frame = u64::from(frame_samples);
-        let stamped =
-            u64::try_from(u128::from(dts_ms) * u128::from(sample_rate) / 1_000).unwrap_or(u64::MAX);
+        let delayed_ms = dts_ms.saturating_add(PRESENTATION_DELAY_MS);
+        let stamped = u64::try_from(u128::from(delayed_ms) * u128::from(sample_rate) / 1_000)
+            .unwrap_or(u64::MAX);
         let dts = match self.audio_next {
             Some(next) if next.abs_diff(stamped) <= frame => next,
             _ => stamped,

@@ -2,7 +2,7 @@
 //! would pass the part target, and the segment's end when the cut rules say so.
 
 use super::track::{Sample, Writer};
-use super::{Event, Init, MediaDuration, Part, SegmentEnd, TrackKind, TrackSegment};
+use super::{Event, Init, MediaDuration, Part, SegmentEnd, TrackKind, TrackSegment, video_ticks};
 use crate::MediaError;
 
 /// Which tracks take part in a segment.
@@ -102,7 +102,7 @@ impl Assembler {
         active: Active,
         events: &mut Vec<Event>,
     ) -> Result<(), MediaError> {
-        let video_end = at_ms.saturating_mul(90);
+        let video_end = video_ticks(at_ms);
         self.close_segment(video_end, events)?;
         for kind in [TrackKind::Video, TrackKind::Audio] {
             let wanted = match kind {
@@ -207,7 +207,7 @@ impl Assembler {
         };
         // Across a timestamp gap the last frame stops at the ceiling, as the TS packager
         // lists such a segment (the cut rules keep every other segment under it).
-        let ceiling_end = start_ms.saturating_add(self.ceiling_ms).saturating_mul(90);
+        let ceiling_end = video_ticks(start_ms.saturating_add(self.ceiling_ms));
         let video_end = video_end.min(ceiling_end);
         let max_duration = self.target_ticks(TrackKind::Video);
         self.video.end_last_at(video_end, max_duration);

@@ -24,7 +24,7 @@ use super::log::target_duration_s;
 use super::text::{date_time, seconds};
 use super::variants::{bits_per_second, frame_rate_millis};
 use super::{LogSegment, PartLog, names};
-use crate::cmaf::{Init, TrackKind};
+use crate::cmaf::{self, Init, TrackKind};
 
 /// Segments of one session that share their init segments.
 struct Run<'a> {
@@ -189,7 +189,7 @@ fn write_adaptation_set(
         text,
         "        <SegmentTemplate timescale=\"{timescale}\" presentationTimeOffset=\"{}\" \
          initialization=\"{}\" media=\"{}/$Number$.{name}.m4s\" startNumber=\"{first_seq}\">",
-        ticks(offset_ms, timescale),
+        media_ticks(offset_ms, timescale),
         names::init(run.epoch, init.version, track),
         run.epoch.get(),
     );
@@ -207,7 +207,7 @@ fn write_timeline(text: &mut String, run: &Run<'_>, timescale: u32) {
         let Some(summary) = segment.complete else {
             continue;
         };
-        let start = ticks(summary.start_dts_ms, timescale);
+        let start = media_ticks(summary.start_dts_ms, timescale);
         let length = rescale(
             summary.duration.ticks,
             summary.duration.timescale,
@@ -247,8 +247,14 @@ fn peak_bandwidth(run: &Run<'_>, track: TrackKind) -> u64 {
         .max(1)
 }
 
-fn ticks(millis: u64, timescale: u32) -> u64 {
-    rescale(millis, 1_000, timescale)
+/// Session time `millis` as the media carries it (`tfdt`, with
+/// [`cmaf::PRESENTATION_DELAY_MS`] added), on `timescale`.
+fn media_ticks(millis: u64, timescale: u32) -> u64 {
+    rescale(
+        millis.saturating_add(cmaf::PRESENTATION_DELAY_MS),
+        1_000,
+        timescale,
+    )
 }
 
 fn rescale(value: u64, from: u32, to: u32) -> u64 {

@@ -164,5 +164,54 @@ fn audio_held_for_video_follows_the_first_idr_from_its_time_on() {
     let fragment = decode(&audio_parts[0].data);
     // 40, 60 and 80 ms held, then 100 ms: four frames from the IDR's time on.
     assert_eq!(fragment.entries.len(), 4);
-    assert_eq!(fragment.tfdt, 40 * 44_100 / 1_000);
+    assert_eq!(
+        fragment.tfdt,
+        (40 + crate::cmaf::PRESENTATION_DELAY_MS) * 44_100 / 1_000
+    );
+}
+
+/// RFC 8216 §6.2.4: variants carry matching timestamps. Each segment's first video frame
+/// has the same decode time in the MPEG-TS rendition (PES DTS) and in the CMAF one (`tfdt`),
+/// and so has its first audio frame: a player that aligns the variants (Shaka) or switches
+/// between them finds the same media at the same time.
+#[test]
+fn both_renditions_carry_the_same_timestamps() {
+    let mut twin = Twin::new(2_000, true);
+    twin.video(0, &avc_sequence_header(&SPS));
+    twin.audio(0, &AAC_SEQUENCE_HEADER);
+    for i in 0..200u64 {
+        twin.video(i * 33, &video(i % 60 == 0, 0, 50));
+        twin.audio(i * 33, &audio(10));
+    }
+    let (events, ts) = twin.finish();
+    assert!(ts.len() >= 3);
+    for (seq, segment) in ts.iter().enumerate() {
+        let units = crate::test_support::pes_units(&segment.data);
+        let first_decode = |stream_id: u8| {
+            let pes = &units
+                .iter()
+                .find(|u| u.pes.stream_id == stream_id)
+                .unwrap()
+                .pes;
+            pes.dts.or(pes.pts).unwrap()
+        };
+        let first_tfdt = |track: TrackKind| {
+            let part = parts(&events, track)
+                .into_iter()
+                .find(|p| p.seq == seq as u64 && p.index == 0)
+                .unwrap();
+            decode(&part.data).tfdt
+        };
+        assert_eq!(
+            first_decode(0xE0),
+            first_tfdt(TrackKind::Video),
+            "video {seq}"
+        );
+        // Audio: 90 kHz against the 44.1 kHz track timescale.
+        let audio_ts = first_decode(0xC0) * 44_100 / 90_000;
+        assert!(
+            first_tfdt(TrackKind::Audio).abs_diff(audio_ts) <= 1,
+            "audio {seq}"
+        );
+    }
 }

@@ -52,14 +52,16 @@ fn a_live_stream_has_one_period_with_a_timeline_per_track() {
         "<AdaptationSet id=\"1\" contentType=\"video\" mimeType=\"video/mp4\" codecs=\"avc1.64000d\" \
          width=\"320\" height=\"240\" frameRate=\"30\" segmentAlignment=\"true\" startWithSAP=\"1\">"
     ), "{text}");
-    let template = "<SegmentTemplate timescale=\"90000\" presentationTimeOffset=\"0\" \
+    // Times are the media's decode times, which carry the 0.7 s MPEG-TS delay.
+    let template = "<SegmentTemplate timescale=\"90000\" presentationTimeOffset=\"63000\" \
          initialization=\"1/init.0.video.mp4\" media=\"1/$Number$.video.m4s\" startNumber=\"0\">";
-    let timeline = "          <SegmentTimeline>\n            <S t=\"0\" d=\"180000\" r=\"2\"/>\n";
+    let timeline =
+        "          <SegmentTimeline>\n            <S t=\"63000\" d=\"180000\" r=\"2\"/>\n";
     assert!(text.contains(&format!("{template}\n{timeline}")), "{text}");
     assert!(text.contains(
         "contentType=\"audio\" mimeType=\"audio/mp4\" codecs=\"mp4a.40.2\" audioSamplingRate=\"44100\""
     ));
-    assert!(text.contains("<S t=\"0\" d=\"88200\" r=\"2\"/>"));
+    assert!(text.contains("<S t=\"30870\" d=\"88200\" r=\"2\"/>"));
     assert!(text.contains(
         "<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\" value=\"2027-01-15T09:00:06.000Z\"/>"
     ));
@@ -88,10 +90,8 @@ fn nothing_before_a_complete_segment_and_a_period_per_session() {
         ]
     );
     // The first session's last segment lasted 0.499 s; the second's numbers start again.
-    assert!(
-        text.contains(
-            "<S t=\"0\" d=\"180000\" r=\"1\"/>\n            <S t=\"360000\" d=\"44910\"/>"
-        )
-    );
+    assert!(text.contains(
+        "<S t=\"63000\" d=\"180000\" r=\"1\"/>\n            <S t=\"423000\" d=\"44910\"/>"
+    ));
     assert!(text.contains("media=\"2/$Number$.video.m4s\" startNumber=\"0\""));
 }
