@@ -113,7 +113,9 @@ fn edge_config(config: &DevConfig) -> EdgeConfig {
     let hls = &config.origin.hls;
     let mut edge = config.edge.clone();
     let window = hls.window;
-    let min_target_duration_s = hls.target_duration.as_secs().max(1);
+    // Rounded up, as the origin writes EXT-X-TARGETDURATION (ADR 17): a 2.5 s target is 3.
+    let target_ms = u64::try_from(hls.target_duration.as_millis()).unwrap_or(u64::MAX);
+    let min_target_duration_s = ferrocast_media::hls::target_duration_s(target_ms);
     let defaults = EdgeConfig::default();
     let changed = (edge.hls_window != defaults.hls_window && edge.hls_window != window)
         || (edge.hls_min_target_duration_s != defaults.hls_min_target_duration_s
@@ -370,7 +372,8 @@ mod tests {
         config.origin.hls.target_duration = Duration::from_millis(3500);
         let edge = edge_config(&config);
         assert_eq!(edge.hls_window, 10);
-        assert_eq!(edge.hls_min_target_duration_s, 3);
+        // Rounded up, as the origin's playlists have it: 3.5 s segments list as 4.
+        assert_eq!(edge.hls_min_target_duration_s, 4);
         assert_eq!(edge.viewers, config.edge.viewers);
     }
 
