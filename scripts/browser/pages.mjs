@@ -89,6 +89,8 @@ function startPlayer(CFG, video, st, fail, play) {
     shaka.polyfill.installAll();
     if (!shaka.Player.isBrowserSupported()) return fail({ source: 'shaka', message: 'browser not supported' });
     const p = window.__player = new shaka.Player();
+    // Shaka plays LL-HLS parts and preload hints only in its low-latency mode (off by default).
+    p.configure({ streaming: { lowLatencyMode: true } });
     // Shaka retries what it calls RECOVERABLE (severity 1), such as one 404: only a CRITICAL
     // error (2) ends the run; the others are noted, and fail it only if playback stalls.
     const describe = (d) => ({ source: 'shaka', code: d && d.code, severity: d && d.severity,
