@@ -62,7 +62,11 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let again = event_from_proto(event_to_proto(event.clone()));
-        assert_eq!(again.ok().as_ref(), Some(&event), "the event changed on the wire");
+        assert_eq!(
+            again.ok().as_ref(),
+            Some(&event),
+            "the event changed on the wire"
+        );
         // A refused event (out of order, another session's part…) ends a real mirror's
         // subscription; the log stays as it was, and the next events are still applied here
         // to reach more states.
