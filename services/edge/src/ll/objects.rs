@@ -22,7 +22,9 @@ use ferrocast_media::ll::names::LlName;
 use ferrocast_store::StoreError;
 
 use super::blocking;
-use super::stored::{self, Stored};
+use ferrocast_store::SessionObject;
+
+use super::stored;
 use crate::metrics::LlKind;
 use crate::reply::{error, not_found, unavailable};
 use crate::state::Edge;
@@ -53,19 +55,16 @@ pub async fn serve(
                         .map(|init| init.data.clone())
                 })
             });
-            let object = Stored::Init {
-                epoch,
-                version,
-                track,
-            };
-            held_or_stored(edge, stream_id, held, object, INIT_TYPE, request).await
+            let object = SessionObject::CmafInit { version, track };
+            let stored = (epoch, object);
+            held_or_stored(edge, stream_id, held, stored, INIT_TYPE, request).await
         }
         LlName::Segment { epoch, seq, track } => {
             crate::metrics::ll_request(LlKind::Segment);
             let held = channel
                 .and_then(|channel| channel.read(|log| log.segment_bytes(epoch, seq, track)));
-            let object = Stored::Segment { epoch, seq, track };
-            held_or_stored(edge, stream_id, held, object, media_type(track), request).await
+            let stored = (epoch, SessionObject::CmafSegment { seq, track });
+            held_or_stored(edge, stream_id, held, stored, media_type(track), request).await
         }
         LlName::Part {
             epoch,
@@ -173,14 +172,14 @@ async fn held_or_stored(
     edge: &Edge,
     stream_id: &StreamId,
     held: Option<Bytes>,
-    object: Stored,
+    (epoch, object): (Epoch, SessionObject),
     content_type: &'static str,
     request: &HeaderMap,
 ) -> Response {
     if let Some(data) = held {
         return object_response(request, content_type, data);
     }
-    match stored::fetch(edge, stream_id, object).await {
+    match stored::fetch(edge, stream_id, epoch, object).await {
         Ok(data) => object_response(request, content_type, data),
         Err(StoreError::NotFound) => not_found(),
         Err(failure) => {
