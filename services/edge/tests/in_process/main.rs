@@ -12,7 +12,8 @@
 //!   wait for their part and answer up to exactly it, malformed queries are 400, a part that
 //!   never comes is 503 after three target durations, the multivariant playlists and the MPD;
 //! - [`ll_objects`]: init segments, parts and segments are the log's bytes, a hinted part is
-//!   waited for, and the edge's cap on waiting requests holds.
+//!   waited for, and the edge's cap on waiting requests holds;
+//! - [`ll_stored`]: segments and inits the log does not hold come from object storage.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
 mod delivery;
@@ -22,4 +23,5 @@ mod http;
 mod ll;
 mod ll_fixture;
 mod ll_objects;
+mod ll_stored;
 mod support;
