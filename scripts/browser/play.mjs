@@ -20,7 +20,7 @@ import { chromium } from 'playwright-core';
 import { LIBS, LIB_OF, PAGE_KINDS, pageHtml } from './pages.mjs';
 import { summarize } from './g2g.mjs';
 
-const CHROMIUM_PATH = process.env.FERROCAST_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.FC_CHROMIUM || '/usr/bin/chromium';
 const HARD_MARGIN_S = 10; // launch + teardown allowance on top of --timeout
 const POLL_MS = 200;
 const KINDS = [...PAGE_KINDS, 'watch', 'g2g'];
