@@ -99,6 +99,107 @@ fn p50_max_ms(delays: &[i64]) -> (f64, f64) {
     (ms(sorted[sorted.len() / 2]), ms(sorted[sorted.len() - 1]))
 }
 
+/// Asks both edges for the playlists of [`ASKED`] at `query` (`_HLS_msn`, `_HLS_part`),
+/// checks each answer into its edge's `series`, and checks that both edges answered the same
+/// bytes and that each delta update skips and is smaller than its full playlist. Returns the
+/// texts, the video answer's facts and when each edge answered it (Unix µs).
+fn ask_part(
+    edges: &[String; 2],
+    query: &str,
+    series: &mut [[Sequence; 4]; 2],
+) -> ([String; 4], Facts, [u64; 2]) {
+    let mut texts: [String; 4] = Default::default();
+    let mut timed = None;
+    for (at, (file, extra)) in ASKED.iter().enumerate() {
+        let path = format!("{file}?{query}{extra}");
+        let [(one, one_at), (two, two_at)] = on_both(edges, &path);
+        assert_eq!((one.status, two.status), (200, 200), "{path}");
+        let text = one.text();
+        assert_eq!(text, two.text(), "{path}: the edges' playlists differ");
+        let mut facts = None;
+        for (edge, answer) in [&one, &two].into_iter().enumerate() {
+            let pushed = series[edge][at].push(&answer.text());
+            facts = Some(pushed.unwrap_or_else(|e| panic!("edge {}: {e}\n{text}", edge + 1)));
+        }
+        let facts = facts.unwrap();
+        if !extra.is_empty() {
+            assert!(
+                facts.skipped_segments > 0,
+                "{path}: nothing skipped\n{text}"
+            );
+            let full = &texts[at - 2];
+            assert!(
+                text.len() < full.len(),
+                "{path}: {} >= {} bytes",
+                text.len(),
+                full.len()
+            );
+        }
+        if at == 0 {
+            timed = Some((facts, [one_at, two_at]));
+        }
+        texts[at] = text;
+    }
+    let (facts, answered) = timed.unwrap();
+    (texts, facts, answered)
+}
+
+/// How promptly both edges answered the timed blocking reloads.
+#[derive(Default)]
+struct Timing {
+    /// Per edge: answer time minus the time the part existed, µs.
+    delays: [Vec<i64>; 2],
+    /// Requests asked before their part existed: held by the edges.
+    blocked: usize,
+    /// The largest gap between the two edges' answers to one request, µs.
+    spread_us: u64,
+}
+
+impl Timing {
+    /// Checks and records one blocking answer, `answered` by each edge (Unix µs), to a request
+    /// `asked` at (Unix µs): each within the part's duration plus [`MARGIN_US`] after the
+    /// part existed at the origin.
+    fn record(&mut self, clock: &PartClock, asked: u64, facts: &Facts, answered: [u64; 2]) {
+        let (_, seq, index, duration_us) = last_part(facts);
+        let exists = clock.sent_at(seq, index);
+        self.blocked += usize::from(asked < exists);
+        self.spread_us = self.spread_us.max(answered[0].abs_diff(answered[1]));
+        let limit = duration_us as i64 + MARGIN_US;
+        for (edge, at) in answered.iter().enumerate() {
+            let delay = *at as i64 - exists as i64;
+            assert!(
+                delay <= limit,
+                "edge {}: part {seq}.{index} answered {delay} µs after it existed (limit {limit})",
+                edge + 1
+            );
+            self.delays[edge].push(delay);
+        }
+    }
+
+    /// Checks that most requests waited (else nothing blocked), and prints the figures.
+    fn report(&self) {
+        let asked = self.delays[0].len();
+        assert!(
+            self.blocked >= asked / 2,
+            "only {} of {asked} requests waited for their part",
+            self.blocked
+        );
+        for (edge, delays) in self.delays.iter().enumerate() {
+            let (p50, max) = p50_max_ms(delays);
+            eprintln!(
+                "measured: edge {}: blocking answer after the part existed: p50 {p50:.1} ms, \
+                 max {max:.1} ms ({asked} parts, {} asked before the part existed)",
+                edge + 1,
+                self.blocked
+            );
+        }
+        eprintln!(
+            "measured: the two edges answered at most {:.1} ms apart",
+            self.spread_us as f64 / 1_000.0
+        );
+    }
+}
+
 #[test]
 fn ll_hls_through_both_edges_plays_answers_blocking_reloads_promptly_and_identically() {
     let started = Instant::now();
@@ -135,76 +236,34 @@ fn ll_hls_through_both_edges_plays_answers_blocking_reloads_promptly_and_identic
     let plain = conforms(&get(&format!("{}/video.m3u8", edges[0])).text());
 
     let mut series: [[Sequence; 4]; 2] = Default::default();
-    let mut delays: [Vec<i64>; 2] = [Vec::new(), Vec::new()];
-    let (mut blocked, mut spread_us) = (0, 0u64);
+    let mut timing = Timing::default();
     let mut next = next_part(&plain);
+    let mut previous: Option<(String, [String; 4])> = None;
     for _ in 0..PARTS {
         let query = format!("_HLS_msn={}&_HLS_part={}", next.0, next.1);
         let asked = unix_us();
-        let mut sizes = [0usize; 4];
-        let mut timed = None;
-        for (at, (file, extra)) in ASKED.iter().enumerate() {
-            let [(one, one_at), (two, two_at)] = on_both(&edges, &format!("{file}?{query}{extra}"));
-            assert_eq!(
-                (one.status, two.status),
-                (200, 200),
-                "{file}?{query}{extra}"
-            );
-            assert_eq!(
-                one.text(),
-                two.text(),
-                "{file}?{query}{extra}: the edges' playlists differ"
-            );
-            let mut facts = None;
-            for (edge, sequence) in series.iter_mut().enumerate() {
-                let text = [&one, &two][edge].text();
-                let pushed = sequence[at].push(&text);
-                facts = Some(pushed.unwrap_or_else(|e| panic!("edge {}: {e}\n{text}", edge + 1)));
-            }
-            let facts = facts.unwrap();
-            sizes[at] = one.body.len();
-            if !extra.is_empty() {
-                assert!(facts.skipped_segments > 0, "{}", one.text());
-            }
-            if at == 0 {
-                timed = Some((facts, [one_at, two_at]));
+        let (texts, facts, answered) = ask_part(&edges, &query, &mut series);
+        // A newer part exists now: the last part's URLs still answer the bytes they did, on
+        // either edge (what a CDN in front of both keeps).
+        if let Some((query, before)) = previous.take() {
+            for ((file, extra), before) in ASKED.iter().zip(&before) {
+                let path = format!("{file}?{query}{extra}");
+                for (answer, _) in on_both(&edges, &path) {
+                    assert_eq!(&answer.text(), before, "{path} changed");
+                }
             }
         }
-        assert!(
-            sizes[2] < sizes[0],
-            "video delta {} >= full {}",
-            sizes[2],
-            sizes[0]
-        );
-        assert!(
-            sizes[3] < sizes[1],
-            "audio delta {} >= full {}",
-            sizes[3],
-            sizes[1]
-        );
+        previous = Some((query, texts));
 
-        let (facts, answered) = timed.unwrap();
-        let (msn, seq, index, duration_us) = last_part(&facts);
+        let (msn, _, _, _) = last_part(&facts);
+        let listed = (msn, facts.segments.last().unwrap().parts.len() as u64 - 1);
         // Ends at the part asked for (or at the next segment's first, when the one asked
         // for is past the end of its segment).
-        let listed = (msn, u64::from(index));
         assert!(
             listed == next || (listed == (next.0 + 1, 0)),
             "{next:?} answered with {listed:?}"
         );
-        let exists = clock.sent_at(seq, index);
-        blocked += usize::from(asked < exists);
-        spread_us = spread_us.max(answered[0].abs_diff(answered[1]));
-        for (edge, at) in answered.iter().enumerate() {
-            let delay = *at as i64 - exists as i64;
-            let limit = duration_us as i64 + MARGIN_US;
-            assert!(
-                delay <= limit,
-                "edge {}: part {seq}.{index} answered {delay} µs after it existed (limit {limit})",
-                edge + 1
-            );
-            delays[edge].push(delay);
-        }
+        timing.record(&clock, asked, &facts, answered);
         // What a player fetches next: the same part from either edge.
         let uri = &facts.segments.last().unwrap().parts.last().unwrap().uri;
         let [(one, _), (two, _)] = on_both(&edges, uri);
@@ -212,24 +271,8 @@ fn ll_hls_through_both_edges_plays_answers_blocking_reloads_promptly_and_identic
         assert!(one.body == two.body, "{uri}: the edges' parts differ");
         next = next_part(&facts);
     }
-    // Most requests were asked before their part existed: the edges held them.
-    assert!(
-        blocked >= PARTS / 2,
-        "only {blocked} of {PARTS} requests waited"
-    );
-    for (edge, delays) in delays.iter().enumerate() {
-        let (p50, max) = p50_max_ms(delays);
-        eprintln!(
-            "measured: edge {}: blocking answer after the part existed: p50 {p50:.1} ms, max {max:.1} ms ({} parts, {blocked} asked before the part existed)",
-            edge + 1,
-            delays.len()
-        );
-    }
-    eprintln!(
-        "measured: the two edges' answers at most {:.1} ms apart; test ran {:?}",
-        spread_us as f64 / 1_000.0,
-        started.elapsed()
-    );
+    timing.report();
+    eprintln!("measured: test ran {:?}", started.elapsed());
     drop(clock);
     let mut publisher = publisher;
     let _ = publisher.kill();
