@@ -40,7 +40,7 @@ fn chromium(kind: &str, url: &str, extra: &[&str]) -> (bool, serde_json::Value) 
 }
 
 /// `chromium`, which must pass.
-fn plays(kind: &str, url: &str, extra: &[&str]) -> serde_json::Value {
+pub(crate) fn plays(kind: &str, url: &str, extra: &[&str]) -> serde_json::Value {
     let (ok, result) = chromium(kind, url, extra);
     assert!(ok, "{kind} {url}: {result}");
     result
@@ -113,7 +113,7 @@ fn stop(mut publisher: Child) {
     let _ = publisher.wait();
 }
 
-fn number(result: &serde_json::Value, key: &str) -> f64 {
+pub(crate) fn number(result: &serde_json::Value, key: &str) -> f64 {
     result[key]
         .as_f64()
         .unwrap_or_else(|| panic!("no {key}: {result}"))

@@ -14,6 +14,7 @@ mod http_defences;
 mod ingest;
 mod interop;
 mod low_latency_browser;
+mod low_latency_cluster;
 mod operations;
 mod robustness;
 mod rtmp_play;

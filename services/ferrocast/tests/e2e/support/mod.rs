@@ -1,6 +1,7 @@
 //! Shared helpers: the server under test, media fixtures and clients, HTTP, the
-//! hostile-input kit (an attacker's RTMP client, a victim stream, the target it runs on), and
-//! the fault-injection kit (signals by PID, HLS and HTTP-FLV viewers that measure, OBS).
+//! hostile-input kit (an attacker's RTMP client, a victim stream, the target it runs on), the
+//! fault-injection kit (signals by PID, HLS and HTTP-FLV viewers that measure, OBS), and the
+//! origin's clock of LL-HLS parts.
 
 pub mod attack;
 pub mod cluster;
@@ -11,6 +12,7 @@ pub mod hls_watch;
 pub mod http;
 pub mod media;
 pub mod obs;
+pub mod part_clock;
 pub mod server;
 pub mod target;
 pub mod victim;
