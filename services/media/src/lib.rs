@@ -11,6 +11,7 @@ pub mod amf0;
 pub mod avc;
 pub mod cmaf;
 pub mod flv;
+pub mod hevc;
 pub mod hls;
 pub mod ll;
 pub mod mpeg_audio;
@@ -23,5 +24,6 @@ mod error;
 mod read;
 #[cfg(test)]
 mod test_support;
+mod video;
 
 pub use error::{BoxError, MediaError};
