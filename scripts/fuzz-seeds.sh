@@ -74,7 +74,7 @@ import struct
 import sys
 
 work, corpus = sys.argv[1], sys.argv[2]
-TARGETS = ["flv_reader", "flv_video", "flv_audio", "avc_config", "avc_annexb",
+TARGETS = ["flv_reader", "flv_video", "flv_audio", "avc_config", "hevc_config", "avc_annexb",
            "aac_config", "hls_packager", "cmaf_packager", "relay_frame"]
 # Stream seeds (flv_reader, hls_packager, cmaf_packager) stop before this many bytes.
 STREAM_CAP = 12 * 1024
@@ -160,6 +160,20 @@ def hevc_as_enhanced_rtmp(mp4_path):
     return bytes.fromhex("464c5601010000000900000000"), tags
 
 
+def hevc_sps(record):
+    """The first SPS (NAL type 33) of an HEVCDecoderConfigurationRecord."""
+    pos = 23
+    for _ in range(record[22]):
+        nal_type, count = record[pos] & 0x3F, int.from_bytes(record[pos + 1:pos + 3], "big")
+        pos += 3
+        for _ in range(count):
+            length = int.from_bytes(record[pos:pos + 2], "big")
+            if nal_type == 33:
+                return record[pos + 2:pos + 2 + length]
+            pos += 2 + length
+    raise KeyError("no sps")
+
+
 def write(target, name, data, seen):
     digest = hashlib.sha1(data).hexdigest()
     if digest in seen[target]:
@@ -213,6 +227,9 @@ def split(name, header, tags, seen):
     for index, (_, _, body) in enumerate(audios[:3]):
         write("flv_audio", "%s-%d" % (stem, index), body, seen)
     for _, _, body in videos:
+        if body[0] & 0x80 and body[0] & 0x0F == 0 and body[1:5] == b"hvc1":
+            write("hevc_config", stem, body[5:], seen)
+            write("hevc_config", stem + "-sps", hevc_sps(body[5:]), seen)
         is_avc = body[0] & 0x0F == 7 and body[0] & 0x80 == 0
         if is_avc and body[1] == 0:
             write("avc_config", stem, body[5:], seen)
