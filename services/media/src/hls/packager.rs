@@ -204,6 +204,8 @@ impl Packager {
         if written {
             self.segmenter
                 .write_video(dts_ms, pts_ms, keyframe, &self.scratch, step);
+        } else {
+            self.segmenter.follow_video(dts_ms, step);
         }
         if opened {
             // Audio held for the first keyframe that plays from it on follows it.

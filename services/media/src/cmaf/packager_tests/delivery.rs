@@ -271,3 +271,22 @@ fn an_hevc_publish_is_cut_alike_and_its_ts_segments_carry_the_audio() {
     }
     assert_eq!(inits(&events)[0].codec, "hvc1.1.6.L30.90");
 }
+
+/// Found by the `cmaf_packager` fuzz target on the x265 seed: an HEVC publish without audio
+/// left the TS rendition's last segment out (it had no frame to end at), so the renditions
+/// ended on different segments. TS now times the video it does not carry.
+#[test]
+fn an_hevc_publish_without_audio_lists_the_same_segments_in_both() {
+    let mut twin = Twin::new(100, true);
+    twin.video(0, &flv_hevc_sequence_start(30));
+    for i in 0..6u64 {
+        twin.video(i * 100, &flv_hevc(i % 5 == 0, i % 5 == 0, 0, 2_000));
+    }
+    let (events, ts) = twin.finish();
+    let ends = segment_ends(&events);
+    assert_eq!(ends.len(), 2);
+    for (end, ts) in ends.iter().zip(&ts) {
+        assert_eq!(ms(&end.duration), ts.duration_ms, "segment {}", end.seq);
+        assert!(verify_tables(&ts.data).streams.is_empty(), "no media in TS");
+    }
+}
