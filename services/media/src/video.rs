@@ -22,8 +22,8 @@ impl Codec {
     pub(crate) fn of(codec: &VideoCodec) -> Option<Self> {
         match codec {
             VideoCodec::Avc => Some(Codec::Avc),
-            VideoCodec::Enhanced(fourcc) if fourcc == b"hvc1" => Some(Codec::Hevc),
-            _ => None,
+            VideoCodec::Enhanced(fourcc) => (fourcc == b"hvc1").then_some(Codec::Hevc),
+            VideoCodec::Other(_) => None,
         }
     }
 }

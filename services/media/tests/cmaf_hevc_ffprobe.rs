@@ -100,14 +100,22 @@ fn x265_tags(dir: &Path) -> Vec<Tag> {
         let first = if key { 0x91 } else { 0xA1 };
         let mut body = vec![first];
         body.extend_from_slice(b"hvc1");
-        body.extend_from_slice(&i32::try_from(cts).unwrap().to_be_bytes()[1..]);
+        body.extend_from_slice(
+            &i32::try_from(cts)
+                .expect("a small composition time")
+                .to_be_bytes()[1..],
+        );
         body.extend_from_slice(sample);
-        tags.push((FLV_VIDEO, u32::try_from(ms(dts)).unwrap(), body));
+        tags.push((
+            FLV_VIDEO,
+            u32::try_from(ms(dts)).expect("seconds of media"),
+            body,
+        ));
         dts += delta as i64;
     }
     tags.push((
         FLV_VIDEO,
-        u32::try_from(ms(dts)).unwrap(),
+        u32::try_from(ms(dts)).expect("seconds of media"),
         b"\x92hvc1".to_vec(),
     ));
     tags
@@ -138,12 +146,20 @@ fn flv_file(mut tags: Vec<Tag>) -> Vec<u8> {
     let mut out = b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00".to_vec();
     for (kind, ts, body) in tags {
         out.push(kind);
-        out.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes()[1..]);
+        out.extend_from_slice(
+            &u32::try_from(body.len())
+                .expect("a small tag")
+                .to_be_bytes()[1..],
+        );
         out.extend_from_slice(&ts.to_be_bytes()[1..]);
         out.push((ts >> 24) as u8);
         out.extend_from_slice(&[0, 0, 0]);
         out.extend_from_slice(&body);
-        out.extend_from_slice(&u32::try_from(body.len() + 11).unwrap().to_be_bytes());
+        out.extend_from_slice(
+            &u32::try_from(body.len() + 11)
+                .expect("a small tag")
+                .to_be_bytes(),
+        );
     }
     out
 }
