@@ -8,6 +8,7 @@
 
 pub mod aac;
 pub mod amf0;
+pub mod av1;
 pub mod avc;
 pub mod cmaf;
 pub mod flv;

@@ -312,3 +312,35 @@ pub(crate) fn flv_hevc(keyframe: bool, flv_key: bool, cts: i32, size: usize) -> 
     body.extend((0..size).map(|i| (i % 251) as u8 | 1));
     body
 }
+
+/// libaom's AV1CodecConfigurationRecord for a 170x98 clip (profile 0, level 2.0, 8-bit), hex.
+pub(crate) const AV1_RECORD: &str = "81000c000a0a00000003b54e136be401";
+
+/// An Enhanced RTMP `av01` SequenceStart carrying [`AV1_RECORD`].
+pub(crate) fn flv_av1_sequence_start() -> Vec<u8> {
+    let mut body = b"\x90av01".to_vec();
+    body.extend_from_slice(&hex(AV1_RECORD));
+    body
+}
+
+/// An Enhanced RTMP `av01` CodedFrames body: one frame OBU of `size` + 1 bytes whose header
+/// starts a shown key frame or an inter frame.
+pub(crate) fn flv_av1(keyframe: bool, size: usize) -> Vec<u8> {
+    let mut body = vec![if keyframe { 0x91 } else { 0xA1 }];
+    body.extend_from_slice(b"av01");
+    body.push(0x32); // OBU_FRAME with a size field
+    let mut len = size + 1;
+    loop {
+        let byte = (len & 0x7F) as u8;
+        len >>= 7;
+        if len == 0 {
+            body.push(byte);
+            break;
+        }
+        body.push(byte | 0x80);
+    }
+    // show_existing_frame 0, frame_type KEY_FRAME (0) or INTER_FRAME (1), show_frame 1.
+    body.push(if keyframe { 0x10 } else { 0x30 });
+    body.extend((0..size).map(|i| (i % 251) as u8));
+    body
+}

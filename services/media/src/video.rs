@@ -1,12 +1,12 @@
 //! The video decoder configuration both packagers follow (ADR 19): H.264 from a legacy AVC
-//! sequence header, or HEVC from an Enhanced RTMP `hvc1` sequence start. Everything the cut
+//! sequence header, or HEVC or AV1 from an Enhanced RTMP `hvc1` or `av01` sequence start. Everything the cut
 //! rules need from a frame (is it valid, is it a keyframe, what does it cost) is computed
 //! here once, so the MPEG-TS and the CMAF packager see the same frames alike, whether or
 //! not they write them.
 
 use crate::cuts;
 use crate::flv::VideoCodec;
-use crate::{MediaError, avc, hevc};
+use crate::{MediaError, av1, avc, hevc};
 
 /// A video codec the packagers know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub(crate) enum Codec {
     Avc,
     /// HEVC, Enhanced RTMP FourCC `hvc1`.
     Hevc,
+    /// AV1, Enhanced RTMP FourCC `av01`.
+    Av1,
 }
 
 impl Codec {
@@ -22,7 +24,11 @@ impl Codec {
     pub(crate) fn of(codec: &VideoCodec) -> Option<Self> {
         match codec {
             VideoCodec::Avc => Some(Codec::Avc),
-            VideoCodec::Enhanced(fourcc) => (fourcc == b"hvc1").then_some(Codec::Hevc),
+            VideoCodec::Enhanced(fourcc) => match fourcc {
+                b"hvc1" => Some(Codec::Hevc),
+                b"av01" => Some(Codec::Av1),
+                _ => None,
+            },
             VideoCodec::Other(_) => None,
         }
     }
@@ -35,6 +41,8 @@ pub(crate) enum Config {
     Avc(avc::DecoderConfig),
     /// From an HEVCDecoderConfigurationRecord.
     Hevc(hevc::DecoderConfig),
+    /// From an AV1CodecConfigurationRecord.
+    Av1(av1::DecoderConfig),
 }
 
 impl Config {
@@ -43,6 +51,7 @@ impl Config {
         Ok(match codec {
             Codec::Avc => Config::Avc(avc::parse(record)?),
             Codec::Hevc => Config::Hevc(hevc::parse(record)?),
+            Codec::Av1 => Config::Av1(av1::parse(record)?),
         })
     }
 
@@ -51,30 +60,31 @@ impl Config {
         match self {
             Config::Avc(_) => Codec::Avc,
             Config::Hevc(_) => Codec::Hevc,
+            Config::Av1(_) => Codec::Av1,
         }
     }
 
-    fn nal_length_size(&self) -> u8 {
-        match self {
+    /// Refuses an access unit with a NAL length (an OBU size, for AV1) past its end, as
+    /// every packager does.
+    pub(crate) fn check(&self, access_unit: &[u8]) -> Result<(), MediaError> {
+        let length_size = match self {
             Config::Avc(config) => config.nal_length_size,
             Config::Hevc(config) => config.nal_length_size(),
-        }
-    }
-
-    /// Refuses an access unit with a NAL length past its end, as every packager does.
-    pub(crate) fn check(&self, access_unit: &[u8]) -> Result<(), MediaError> {
-        for nal in avc::NalUnits::new(access_unit, self.nal_length_size()) {
+            Config::Av1(_) => return av1::check(access_unit),
+        };
+        for nal in avc::NalUnits::new(access_unit, length_size) {
             nal?;
         }
         Ok(())
     }
 
     /// Whether the access unit is a random access point, from the bitstream (an IDR for
-    /// H.264, an IRAP picture for HEVC) rather than the FLV flag.
+    /// H.264, an IRAP picture for HEVC, a shown key frame for AV1) rather than the FLV flag.
     pub(crate) fn is_keyframe(&self, access_unit: &[u8]) -> bool {
         match self {
             Config::Avc(config) => avc::contains_idr(config, access_unit),
             Config::Hevc(config) => hevc::contains_irap(config, access_unit),
+            Config::Av1(config) => av1::is_keyframe(config, access_unit),
         }
     }
 
@@ -90,11 +100,12 @@ impl Config {
     }
 
     /// Bytes of parameter sets a muxer may repeat in front of a keyframe, each with a
-    /// 4-byte start code or length prefix.
+    /// 4-byte start code or length prefix (AV1: the configuration OBUs).
     fn parameter_sets_len(&self) -> usize {
         match self {
             Config::Avc(config) => cuts::config_len(config),
             Config::Hevc(config) => config.parameter_sets().map(|set| set.len() + 4).sum(),
+            Config::Av1(config) => config.config_obus_len(),
         }
     }
 }
@@ -110,7 +121,8 @@ mod tests {
             Codec::of(&VideoCodec::Enhanced(*b"hvc1")),
             Some(Codec::Hevc)
         );
-        assert_eq!(Codec::of(&VideoCodec::Enhanced(*b"av01")), None);
+        assert_eq!(Codec::of(&VideoCodec::Enhanced(*b"av01")), Some(Codec::Av1));
+        assert_eq!(Codec::of(&VideoCodec::Enhanced(*b"vp09")), None);
         assert_eq!(Codec::of(&VideoCodec::Other(12)), None);
     }
 }

@@ -1,19 +1,20 @@
 //! Init segments (`ftyp` + `moov` with `mvex`/`trex`) of single-track CMAF tracks: H.264
-//! video (`avc1` + `avcC`), HEVC video (`hvc1` + `hvcC`), AAC audio (`mp4a` + `esds` with the AudioSpecificConfig) and
+//! video (`avc1` + `avcC`), HEVC video (`hvc1` + `hvcC`), AV1 video (`av01` + `av1C`), AAC
+//! audio (`mp4a` + `esds` with the AudioSpecificConfig) and
 //! MP3 audio (`mp4a` + `esds` with object type 0x6B/0x69).
 
 use bytes::Bytes;
 use mp4_atom::{
-    Atom, Audio, Avc1, Avcc, Codec, Dinf, Dref, DrefEntry, Encode, Esds, FixedPoint, Ftyp, Hdlr,
-    Hvc1, Mdhd, Mdia, Minf, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tkhd, Trak, Trex, Url,
-    Visual, Vmhd, esds,
+    Atom, Audio, Av01, Avc1, Avcc, Codec, Dinf, Dref, DrefEntry, Encode, Esds, FixedPoint, Ftyp,
+    Hdlr, Hvc1, Mdhd, Mdia, Minf, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tkhd, Trak, Trex,
+    Url, Visual, Vmhd, esds,
 };
 
 use super::{Init, TrackKind, VIDEO_TIMESCALE};
 use crate::aac::AudioSpecificConfig;
 use crate::avc::{DecoderConfig, NAL_SPS};
 use crate::video::Config as VideoConfig;
-use crate::{BoxError, MediaError, hevc, mpeg_audio};
+use crate::{BoxError, MediaError, av1, hevc, mpeg_audio};
 
 /// objectTypeIndication of MPEG-4 audio (AAC) in an `esds`.
 const OBJECT_TYPE_MPEG4_AUDIO: u8 = 0x40;
@@ -33,7 +34,28 @@ pub(super) fn video(config: &VideoConfig, record: &[u8], version: u32) -> Result
     match config {
         VideoConfig::Avc(avc) => self::avc(avc, record, version),
         VideoConfig::Hevc(hevc) => self::hevc(hevc, version),
+        VideoConfig::Av1(av1) => self::av1(av1, version),
     }
+}
+
+/// The init segment of an AV1 track: `av01` with the record as decoded.
+fn av1(config: &av1::DecoderConfig, version: u32) -> Result<Init, MediaError> {
+    let dimensions = config.dimensions();
+    let (width, height) = (clamp_u16(dimensions.0), clamp_u16(dimensions.1));
+    let entry = Av01 {
+        visual: visual(width, height),
+        av1c: config.record().clone(),
+        ..Default::default()
+    };
+    let data = video_init(entry.into(), width, height)?;
+    Ok(Init {
+        track: TrackKind::Video,
+        version,
+        codec: config.codec_string(),
+        timescale: VIDEO_TIMESCALE,
+        dimensions: Some(dimensions),
+        data,
+    })
 }
 
 /// The init segment of an HEVC track: `hvc1` (parameter sets only in the `hvcC`, as HLS

@@ -3,11 +3,11 @@
 //! each frame on its track's timescale and hands it to the segment assembler.
 //!
 //! It accepts and refuses exactly the frames the MPEG-TS packager does (an AVC or HEVC
-//! access unit with a NAL length past its end, an AAC frame longer than ADTS can frame, an MP3 payload
+//! access unit with a NAL length past its end, an AV1 one with an OBU size past it, an AAC frame longer than ADTS can frame, an MP3 payload
 //! without a frame header), and costs them the same way, so the two renditions cut at the
 //! same frames; it holds the same audio while video is awaited ([`crate::cuts::Backlog`]).
-//! It can carry more than the TS path: AAC configurations ADTS cannot express, and HEVC
-//! video, which the TS packager follows for its cuts but does not write (ADR 19).
+//! It can carry more than the TS path: AAC configurations ADTS cannot express, and HEVC and
+//! AV1 video, which the TS packager follows for its cuts but does not write (ADR 19).
 
 use bytes::Bytes;
 
@@ -113,8 +113,9 @@ impl Packager {
 
     /// Feeds one parsed FLV video tag with its session DTS.
     ///
-    /// H.264 (`avc1`) and Enhanced RTMP HEVC (`hvc1`) are packaged. Another codec (AV1,
-    /// VP9, legacy FLV codecs) yields `Err(Unsupported)` once; the track is then ignored.
+    /// H.264 (`avc1`), and HEVC (`hvc1`) and AV1 (`av01`) from Enhanced RTMP, are packaged.
+    /// Another codec (VP9, legacy FLV codecs) yields `Err(Unsupported)` once; the track is
+    /// then ignored.
     /// A configuration of another codec than the current one is a reconfiguration (a new
     /// init segment); frames of a codec that is not the configured one are skipped.
     pub fn push_video(
@@ -128,7 +129,7 @@ impl Packager {
         let Some(codec) = Codec::of(&tag.codec) else {
             self.dropped.video = true;
             return Err(MediaError::Unsupported(format!(
-                "video codec {} (only h264 and hevc are packaged to cmaf; video dropped)",
+                "video codec {} (only h264, hevc and av1 are packaged to cmaf; video dropped)",
                 flv::video_codec_name(&tag.codec)
             )));
         };

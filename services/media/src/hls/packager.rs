@@ -13,10 +13,10 @@
 //! Audio is AAC (each frame behind an ADTS header) or MPEG audio such as MP3 (FLV sound
 //! formats 2 and 14, carried as they are, stream type 0x03 or 0x04).
 //!
-//! HEVC video (Enhanced RTMP `hvc1`) is not written: MPEG-TS HLS stays H.264 for legacy
-//! players. It is followed all the same (its configuration, keyframes and frame costs), so
-//! an HEVC publish's TS segments carry its audio and are cut where the CMAF rendition,
-//! which carries the video, is cut (ADR 19).
+//! HEVC and AV1 video (Enhanced RTMP `hvc1`, `av01`) are not written: MPEG-TS HLS stays
+//! H.264 for legacy players. They are followed all the same (configuration, keyframes and
+//! frame costs), so such a publish's TS segments carry its audio and are cut where the CMAF
+//! rendition, which carries the video, is cut (ADR 19).
 //!
 //! Frames come in parsed ([`flv::VideoTag`], [`flv::AudioTag`]): the origin parses each tag
 //! once at ingest, for its own flags, and hands the parsed form on.
@@ -57,8 +57,8 @@ impl Default for PackagerConfig {
 /// Tracks removed from HLS output because their codec is unsupported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DroppedTracks {
-    /// The video track was dropped (neither H.264 nor HEVC; HEVC is followed for the cuts
-    /// but not written, and does not count as dropped).
+    /// The video track was dropped (neither H.264, HEVC nor AV1; HEVC and AV1 are followed
+    /// for the cuts but not written, and do not count as dropped).
     pub video: bool,
     /// The audio track was dropped (neither AAC nor MP3, or an AAC config ADTS cannot carry).
     pub audio: bool,
@@ -74,8 +74,8 @@ type HeldAudio = (Vec<u8>, u64);
 #[derive(Debug)]
 pub struct Packager {
     video: Option<video::Config>,
-    /// The "HEVC is not written" notice was given.
-    hevc_noticed: bool,
+    /// The "this video is not written" notice (HEVC, AV1) was given.
+    unwritten_noticed: bool,
     audio: Option<AudioConfig>,
     dropped: DroppedTracks,
     cuts: Cutter,
@@ -93,7 +93,7 @@ impl Packager {
         let cuts = Cutter::new(config);
         Self {
             video: None,
-            hevc_noticed: false,
+            unwritten_noticed: false,
             audio: None,
             dropped: DroppedTracks::default(),
             backlog: cuts.backlog(),
@@ -127,8 +127,8 @@ impl Packager {
 
     /// Feeds one parsed FLV video tag with its session DTS.
     ///
-    /// Returns a segment when this frame starts a new one. An HEVC sequence start yields
-    /// `Err(Unsupported)` once, as a notice (HEVC is followed for the cuts, not written).
+    /// Returns a segment when this frame starts a new one. An HEVC or AV1 sequence start
+    /// yields `Err(Unsupported)` once, as a notice (followed for the cuts, not written).
     /// Another unsupported codec yields `Err(Unsupported)` once; the track is then ignored.
     pub fn push_video(
         &mut self,
@@ -155,12 +155,12 @@ impl Packager {
                     self.cuts.reconfigured();
                 }
                 self.video = Some(config);
-                if codec == Codec::Hevc && !self.hevc_noticed {
-                    self.hevc_noticed = true;
-                    return Err(MediaError::Unsupported(
-                        "video codec hevc (carried by cmaf only; hls segments carry the audio)"
-                            .into(),
-                    ));
+                if codec != Codec::Avc && !self.unwritten_noticed {
+                    self.unwritten_noticed = true;
+                    return Err(MediaError::Unsupported(format!(
+                        "video codec {} (carried by cmaf only; hls segments carry the audio)",
+                        flv::video_codec_name(&tag.codec)
+                    )));
                 }
                 Ok(None)
             }
@@ -178,8 +178,8 @@ impl Packager {
         let Some(config) = self.video.as_ref().filter(|c| c.codec() == codec) else {
             return Ok(None);
         };
-        // Trust the bitstream over the FLV flag: only an IDR (an IRAP picture in HEVC) is
-        // a clean random access point for a segment start.
+        // Trust the bitstream over the FLV flag: only an IDR (an IRAP picture in HEVC, a key
+        // frame in AV1) is a clean random access point for a segment start.
         let keyframe = config.is_keyframe(tag.data);
         let cost = config.frame_cost(tag.data, keyframe);
         self.scratch.clear();
@@ -188,7 +188,7 @@ impl Packager {
                 avc::to_annex_b(avc, tag.data, keyframe, &mut self.scratch)?;
                 true
             }
-            video::Config::Hevc(_) => {
+            video::Config::Hevc(_) | video::Config::Av1(_) => {
                 config.check(tag.data)?;
                 false
             }

@@ -93,7 +93,8 @@ pub fn package(flv: &[u8], expect_video: bool) -> Packaged {
             }
             TagType::Script => continue,
         };
-        events.extend(pushed.expect("supported input"));
+        let pushed = pushed.expect("supported input");
+        events.extend(pushed);
     }
     events.extend(packager.finish().expect("finish"));
     for event in events {

@@ -5,7 +5,9 @@
 
 use super::*;
 use crate::hls::{self, target_duration_s};
-use crate::test_support::{flv_hevc, flv_hevc_sequence_start, verify_tables};
+use crate::test_support::{
+    flv_av1, flv_av1_sequence_start, flv_hevc, flv_hevc_sequence_start, verify_tables,
+};
 use crate::ts::{AUDIO_PID, STREAM_TYPE_AAC_ADTS};
 
 /// The same FLV tag bodies fed to both packagers: the CMAF events and the TS segments.
@@ -289,4 +291,41 @@ fn an_hevc_publish_without_audio_lists_the_same_segments_in_both() {
         assert_eq!(ms(&end.duration), ts.duration_ms, "segment {}", end.seq);
         assert!(verify_tables(&ts.data).streams.is_empty(), "no media in TS");
     }
+}
+
+/// ADR 19 for AV1 as for HEVC: the CMAF rendition carries `av01`, the TS one the audio, and
+/// both cut at the key frames.
+#[test]
+fn an_av1_publish_is_cut_alike_and_its_ts_segments_carry_the_audio() {
+    let mut twin = Twin::new(1_000, true);
+    twin.audio(0, &AAC_SEQUENCE_HEADER);
+    twin.video(0, &flv_av1_sequence_start());
+    for i in 0..100u64 {
+        twin.video(i * 33, &flv_av1(i % 31 == 0, 300));
+        twin.audio(i * 33 + 5, &audio(20));
+    }
+    let notices = twin.ts_notices.clone();
+    let (events, ts) = twin.finish();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("av1"));
+    let starts: Vec<u64> = segment_ends(&events)
+        .iter()
+        .map(|e| e.start_dts_ms)
+        .collect();
+    assert_eq!(starts, [0, 31 * 33, 62 * 33, 93 * 33]);
+    for segment in &ts {
+        let tables = verify_tables(&segment.data);
+        assert_eq!(tables.streams, vec![(STREAM_TYPE_AAC_ADTS, AUDIO_PID)]);
+    }
+    let init = inits(&events)[0];
+    assert_eq!(
+        (init.codec.as_str(), init.dimensions),
+        ("av01.0.00M.08", Some((170, 98)))
+    );
+    let (_, moov) = decode_init(&init.data);
+    let mp4_atom::Codec::Av01(av01) = &moov.trak[0].mdia.minf.stbl.stsd.codecs[0] else {
+        panic!("not av01");
+    };
+    assert_eq!((av01.visual.width, av01.visual.height), (170, 98));
+    assert_eq!(av01.av1c.config_obus.len(), 12);
 }
