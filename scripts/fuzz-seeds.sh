@@ -2,8 +2,8 @@
 # Regenerates the committed seed corpus of the fuzz targets (services/fuzz/corpus/<target>/)
 # from real captures made here and now: ffmpeg and GStreamer (flvmux) write short FLV clips
 # (H.264 + AAC with and without B-frames, audio-only, video-only, 44.1 kHz mono, legacy
-# codecs), x265 writes an HEVC clip that is wrapped in Enhanced RTMP tags (ffmpeg 5.1 cannot
-# put HEVC in FLV), and the splitter below cuts them into per-target seeds.
+# codecs), x265 and libaom write an HEVC and an AV1 clip that are wrapped in Enhanced RTMP tags
+# (ffmpeg 5.1 cannot put either in FLV), and the splitter below cuts them into per-target seeds.
 #
 # Usage: scripts/fuzz-seeds.sh        (needs ffmpeg, gst-launch-1.0 and python3; see
 #                                      scripts/install-test-deps.sh)
@@ -52,6 +52,7 @@ ff ffmpeg-nellymoser-audio-only.flv -f lavfi -i "sine=frequency=440:sample_rate=
   -c:a nellymoser -ar 8000 -ac 1 -f flv
 ff x265-hevc.mp4 "${VIDEO[@]}" -c:v libx265 -x265-params "bframes=0:keyint=5:min-keyint=5:log-level=error" \
   -tag:v hvc1 -f mp4
+ff aom-av1.mp4 "${VIDEO[@]}" -c:v libaom-av1 -usage realtime -cpu-used 8 -g 5 -keyint_min 5 -f mp4
 
 log "capture gstreamer-openh264-voaacenc.flv"
 if ! gst-launch-1.0 -q -e \
@@ -74,7 +75,8 @@ import struct
 import sys
 
 work, corpus = sys.argv[1], sys.argv[2]
-TARGETS = ["flv_reader", "flv_video", "flv_audio", "avc_config", "avc_annexb",
+TARGETS = ["flv_reader", "flv_video", "flv_audio", "avc_config", "hevc_config", "av1_config",
+           "avc_annexb",
            "aac_config", "hls_packager", "cmaf_packager", "relay_frame"]
 # Stream seeds (flv_reader, hls_packager, cmaf_packager) stop before this many bytes.
 STREAM_CAP = 12 * 1024
@@ -132,14 +134,16 @@ def find(data, path, start=0, end=None):
     raise KeyError(path)
 
 
-def hevc_as_enhanced_rtmp(mp4_path):
-    """FLV header and tags carrying an x265 clip as Enhanced RTMP 'hvc1' packets."""
+def mp4_as_enhanced_rtmp(mp4_path):
+    """FLV header and tags carrying an x265 or libaom clip as Enhanced RTMP 'hvc1' or 'av01'
+    packets (AV1 coded frames carry no composition time)."""
     data = open(mp4_path, "rb").read()
     stbl = [b"moov", b"trak", b"mdia", b"minf", b"stbl"]
     stsd_start, stsd_end = find(data, stbl + [b"stsd"])
-    # stsd: version/flags, entry count, then the hvc1 sample entry (78 bytes before children).
-    _, entry_start, entry_end = next(boxes(data, stsd_start + 8, stsd_end))
-    hvcc_start, hvcc_end = find(data, [b"hvcC"], entry_start + 78, entry_end)
+    # stsd: version/flags, entry count, then the sample entry (78 bytes before children).
+    fourcc, entry_start, entry_end = next(boxes(data, stsd_start + 8, stsd_end))
+    config = {b"hvc1": b"hvcC", b"av01": b"av1C"}[fourcc]
+    config_start, config_end = find(data, [config], entry_start + 78, entry_end)
     stsz_start, _ = find(data, stbl + [b"stsz"])
     count = struct.unpack(">I", data[stsz_start + 8:stsz_start + 12])[0]
     sizes = struct.unpack(">%dI" % count, data[stsz_start + 12:stsz_start + 12 + 4 * count])
@@ -150,14 +154,28 @@ def hevc_as_enhanced_rtmp(mp4_path):
     offset = struct.unpack(">I", data[stco_start + 8:stco_start + 12])[0]
     assert offset + sum(sizes) <= len(data), "one track, so samples follow each other"
     # Byte 0: IsExHeader, FrameType (1 key, 2 inter), PacketType (0 start, 3 frames, 2 end).
-    tags = [(VIDEO, 0, b"\x90hvc1" + data[hvcc_start:hvcc_end])]
+    tags = [(VIDEO, 0, b"\x90" + fourcc + data[config_start:config_end])]
     for index, size in enumerate(sizes):
         frame_type = 1 if index + 1 in sync else 2
         sample = data[offset:offset + size]
         offset += size
-        tags.append((VIDEO, index * 100, bytes([0x80 | frame_type << 4 | 3]) + b"hvc1" + sample))
-    tags.append((VIDEO, len(sizes) * 100, b"\x92hvc1"))
+        tags.append((VIDEO, index * 100, bytes([0x80 | frame_type << 4 | 3]) + fourcc + sample))
+    tags.append((VIDEO, len(sizes) * 100, b"\x92" + fourcc))
     return bytes.fromhex("464c5601010000000900000000"), tags
+
+
+def hevc_sps(record):
+    """The first SPS (NAL type 33) of an HEVCDecoderConfigurationRecord."""
+    pos = 23
+    for _ in range(record[22]):
+        nal_type, count = record[pos] & 0x3F, int.from_bytes(record[pos + 1:pos + 3], "big")
+        pos += 3
+        for _ in range(count):
+            length = int.from_bytes(record[pos:pos + 2], "big")
+            if nal_type == 33:
+                return record[pos + 2:pos + 2 + length]
+            pos += 2 + length
+    raise KeyError("no sps")
 
 
 def write(target, name, data, seen):
@@ -213,6 +231,12 @@ def split(name, header, tags, seen):
     for index, (_, _, body) in enumerate(audios[:3]):
         write("flv_audio", "%s-%d" % (stem, index), body, seen)
     for _, _, body in videos:
+        if body[0] & 0x80 and body[0] & 0x0F == 0 and body[1:5] == b"hvc1":
+            write("hevc_config", stem, body[5:], seen)
+            write("hevc_config", stem + "-sps", hevc_sps(body[5:]), seen)
+        if body[0] & 0x80 and body[1:5] == b"av01" and len(seen["av1_config"]) < 4:
+            # The record, and the first temporal units (their OBUs) after the FourCC.
+            write("av1_config", "%s-%d" % (stem, len(seen["av1_config"])), body[5:], seen)
         is_avc = body[0] & 0x0F == 7 and body[0] & 0x80 == 0
         if is_avc and body[1] == 0:
             write("avc_config", stem, body[5:], seen)
@@ -241,7 +265,7 @@ for name in sorted(os.listdir(work)):
     if name.endswith(".flv"):
         header, tags = read_flv(os.path.join(work, name))
     elif name.endswith(".mp4"):
-        header, tags = hevc_as_enhanced_rtmp(os.path.join(work, name))
+        header, tags = mp4_as_enhanced_rtmp(os.path.join(work, name))
         name = name.replace(".mp4", "-enhanced-rtmp.flv")
     else:
         continue

@@ -14,8 +14,9 @@
 //! init segment (`ftyp`) comes before a track's first part; the segment bytes stay within
 //! the documented memory bound; a video-led segment lasts at most the ceiling under the
 //! target duration (RFC 8216 §6.2.1, ADR 17) past its first frame; `finish` ends the
-//! session for good. When the TS packager carries every track the CMAF one does, both cut
-//! at the same frames (ADR 16, decision 2).
+//! session for good. When the TS packager carries the audio the CMAF one does, both cut at
+//! the same frames (ADR 16, decision 2), HEVC video included: TS follows it for its cuts
+//! without writing it (ADR 19).
 #![no_main]
 
 use std::collections::HashMap;

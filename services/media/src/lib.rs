@@ -8,9 +8,11 @@
 
 pub mod aac;
 pub mod amf0;
+pub mod av1;
 pub mod avc;
 pub mod cmaf;
 pub mod flv;
+pub mod hevc;
 pub mod hls;
 pub mod ll;
 pub mod mpeg_audio;
@@ -23,5 +25,6 @@ mod error;
 mod read;
 #[cfg(test)]
 mod test_support;
+mod video;
 
 pub use error::{BoxError, MediaError};

@@ -256,3 +256,91 @@ pub(crate) fn flv_aac(size: usize) -> Vec<u8> {
     body.extend((0..size).map(|i| i as u8));
     body
 }
+
+/// x265's VPS, SPS and PPS for a 160x120 Main-profile clip (level 1, `level_idc` 30), in hex.
+pub(crate) const HEVC_VPS: &str = "40010c01ffff01600000030090000003000003001e928090";
+/// See [`HEVC_VPS`].
+pub(crate) const HEVC_SPS: &str =
+    "42010101600000030090000003000003001ea01420796592a4932bc05a020000030002000003001410";
+/// See [`HEVC_VPS`].
+pub(crate) const HEVC_PPS: &str = "4401c172b46240";
+/// The fixed fields of x265's HEVCDecoderConfigurationRecord (4-byte NAL lengths).
+pub(crate) const HEVC_RECORD_HEADER: &str = "0101600000009000000000001ef000fcfdf8f800000f";
+
+/// Bytes from hex text.
+pub(crate) fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// An HEVCDecoderConfigurationRecord with the fixed fields `header` (hex) and one array
+/// per NAL unit (hex).
+pub(crate) fn hevc_record(header: &str, nals: &[&str]) -> Vec<u8> {
+    let mut record = hex(header);
+    record.push(u8::try_from(nals.len()).expect("few arrays"));
+    for nal in nals {
+        let nal = hex(nal);
+        record.push(0x80 | crate::hevc::nal_type(&nal));
+        record.extend_from_slice(&1u16.to_be_bytes());
+        record.extend_from_slice(&u16::try_from(nal.len()).expect("short nal").to_be_bytes());
+        record.extend_from_slice(&nal);
+    }
+    record
+}
+
+/// An Enhanced RTMP `hvc1` SequenceStart carrying x265's 160x120 record, or the same with
+/// `level_idc` changed to `level` (a reconfiguration).
+pub(crate) fn flv_hevc_sequence_start(level: u8) -> Vec<u8> {
+    let mut record = hevc_record(HEVC_RECORD_HEADER, &[HEVC_VPS, HEVC_SPS, HEVC_PPS]);
+    record[12] = level;
+    let mut body = b"\x90hvc1".to_vec();
+    body.extend_from_slice(&record);
+    body
+}
+
+/// An Enhanced RTMP `hvc1` CodedFrames body: one IDR_W_RADL (keyframe) or TRAIL_R slice of
+/// `size` + 2 bytes, with composition time `cts`, flagged `flv_key` in the FLV header.
+pub(crate) fn flv_hevc(keyframe: bool, flv_key: bool, cts: i32, size: usize) -> Vec<u8> {
+    let nal_header: [u8; 2] = if keyframe { [19 << 1, 1] } else { [1 << 1, 1] };
+    let mut body = vec![if flv_key { 0x91 } else { 0xA1 }];
+    body.extend_from_slice(b"hvc1");
+    body.extend_from_slice(&cts.to_be_bytes()[1..]);
+    body.extend_from_slice(&((size + 2) as u32).to_be_bytes());
+    body.extend_from_slice(&nal_header);
+    body.extend((0..size).map(|i| (i % 251) as u8 | 1));
+    body
+}
+
+/// libaom's AV1CodecConfigurationRecord for a 170x98 clip (profile 0, level 2.0, 8-bit), hex.
+pub(crate) const AV1_RECORD: &str = "81000c000a0a00000003b54e136be401";
+
+/// An Enhanced RTMP `av01` SequenceStart carrying [`AV1_RECORD`].
+pub(crate) fn flv_av1_sequence_start() -> Vec<u8> {
+    let mut body = b"\x90av01".to_vec();
+    body.extend_from_slice(&hex(AV1_RECORD));
+    body
+}
+
+/// An Enhanced RTMP `av01` CodedFrames body: one frame OBU of `size` + 1 bytes whose header
+/// starts a shown key frame or an inter frame.
+pub(crate) fn flv_av1(keyframe: bool, size: usize) -> Vec<u8> {
+    let mut body = vec![if keyframe { 0x91 } else { 0xA1 }];
+    body.extend_from_slice(b"av01");
+    body.push(0x32); // OBU_FRAME with a size field
+    let mut len = size + 1;
+    loop {
+        let byte = (len & 0x7F) as u8;
+        len >>= 7;
+        if len == 0 {
+            body.push(byte);
+            break;
+        }
+        body.push(byte | 0x80);
+    }
+    // show_existing_frame 0, frame_type KEY_FRAME (0) or INTER_FRAME (1), show_frame 1.
+    body.push(if keyframe { 0x10 } else { 0x30 });
+    body.extend((0..size).map(|i| (i % 251) as u8));
+    body
+}

@@ -9,6 +9,7 @@ mod cluster;
 mod cluster_auth;
 mod delivery;
 mod encoder_variety;
+mod hevc;
 mod hostile;
 mod http_defences;
 mod ingest;

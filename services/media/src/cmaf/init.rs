@@ -1,19 +1,20 @@
 //! Init segments (`ftyp` + `moov` with `mvex`/`trex`) of single-track CMAF tracks: H.264
-//! video (`avc1` + `avcC`), AAC audio (`mp4a` + `esds` with the AudioSpecificConfig) and
+//! video (`avc1` + `avcC`), HEVC video (`hvc1` + `hvcC`), AV1 video (`av01` + `av1C`), AAC
+//! audio (`mp4a` + `esds` with the AudioSpecificConfig) and
 //! MP3 audio (`mp4a` + `esds` with object type 0x6B/0x69).
 
 use bytes::Bytes;
 use mp4_atom::{
-    Atom, Audio, Avc1, Avcc, Codec, Dinf, Dref, DrefEntry, Encode, Esds, FixedPoint, Ftyp, Hdlr,
-    Mdhd, Mdia, Minf, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tkhd, Trak, Trex, Url,
-    Visual, Vmhd, esds,
+    Atom, Audio, Av01, Avc1, Avcc, Codec, Dinf, Dref, DrefEntry, Encode, Esds, FixedPoint, Ftyp,
+    Hdlr, Hvc1, Mdhd, Mdia, Minf, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsd, Tkhd, Trak, Trex,
+    Url, Visual, Vmhd, esds,
 };
 
 use super::{Init, TrackKind, VIDEO_TIMESCALE};
 use crate::aac::AudioSpecificConfig;
 use crate::avc::{DecoderConfig, NAL_SPS};
-use crate::mpeg_audio;
-use crate::{BoxError, MediaError};
+use crate::video::Config as VideoConfig;
+use crate::{BoxError, MediaError, av1, hevc, mpeg_audio};
 
 /// objectTypeIndication of MPEG-4 audio (AAC) in an `esds`.
 const OBJECT_TYPE_MPEG4_AUDIO: u8 = 0x40;
@@ -28,12 +29,59 @@ pub(super) fn encode_error(what: &'static str) -> impl Fn(mp4_atom::Error) -> Me
     }
 }
 
+/// The init segment of a video track, from its decoder configuration record as sent.
+pub(super) fn video(config: &VideoConfig, record: &[u8], version: u32) -> Result<Init, MediaError> {
+    match config {
+        VideoConfig::Avc(avc) => self::avc(avc, record, version),
+        VideoConfig::Hevc(hevc) => self::hevc(hevc, version),
+        VideoConfig::Av1(av1) => self::av1(av1, version),
+    }
+}
+
+/// The init segment of an AV1 track: `av01` with the record as decoded.
+fn av1(config: &av1::DecoderConfig, version: u32) -> Result<Init, MediaError> {
+    let dimensions = config.dimensions();
+    let (width, height) = (clamp_u16(dimensions.0), clamp_u16(dimensions.1));
+    let entry = Av01 {
+        visual: visual(width, height),
+        av1c: config.record().clone(),
+        ..Default::default()
+    };
+    let data = video_init(entry.into(), width, height)?;
+    Ok(Init {
+        track: TrackKind::Video,
+        version,
+        codec: config.codec_string(),
+        timescale: VIDEO_TIMESCALE,
+        dimensions: Some(dimensions),
+        data,
+    })
+}
+
+/// The init segment of an HEVC track: `hvc1` (parameter sets only in the `hvcC`, as HLS
+/// asks) with the record as decoded.
+fn hevc(config: &hevc::DecoderConfig, version: u32) -> Result<Init, MediaError> {
+    let dimensions = config.dimensions();
+    let (width, height) = dimensions.unwrap_or((0, 0));
+    let (width, height) = (clamp_u16(width), clamp_u16(height));
+    let entry = Hvc1 {
+        visual: visual(width, height),
+        hvcc: config.record().clone(),
+        ..Default::default()
+    };
+    let data = video_init(entry.into(), width, height)?;
+    Ok(Init {
+        track: TrackKind::Video,
+        version,
+        codec: config.codec_string(),
+        timescale: VIDEO_TIMESCALE,
+        dimensions,
+        data,
+    })
+}
+
 /// The init segment of an H.264 track, from the AVCDecoderConfigurationRecord as sent.
-pub(super) fn video(
-    config: &DecoderConfig,
-    record: &[u8],
-    version: u32,
-) -> Result<Init, MediaError> {
+fn avc(config: &DecoderConfig, record: &[u8], version: u32) -> Result<Init, MediaError> {
     // Decode the record as sent, so its high-profile extension (chroma format, bit depth)
     // survives; fall back to the fields we parsed ourselves.
     let avcc = Avcc::decode_body(&mut &record[..]).unwrap_or_else(|_| Avcc {
@@ -50,25 +98,11 @@ pub(super) fn video(
     let (width, height) = dimensions.unwrap_or((0, 0));
     let (width, height) = (clamp_u16(width), clamp_u16(height));
     let entry = Avc1 {
-        visual: Visual {
-            data_reference_index: 1,
-            width,
-            height,
-            ..Default::default()
-        },
+        visual: visual(width, height),
         avcc,
         ..Default::default()
     };
-    let tkhd = Tkhd {
-        width: FixedPoint::from(width),
-        height: FixedPoint::from(height),
-        ..track_header(TrackKind::Video)
-    };
-    let minf = Minf {
-        vmhd: Some(Vmhd::default()),
-        ..media_info(entry.into())
-    };
-    let data = encode(TrackKind::Video, tkhd, VIDEO_TIMESCALE, b"vide", minf)?;
+    let data = video_init(entry.into(), width, height)?;
     Ok(Init {
         track: TrackKind::Video,
         version,
@@ -80,6 +114,29 @@ pub(super) fn video(
         dimensions,
         data,
     })
+}
+
+fn visual(width: u16, height: u16) -> Visual {
+    Visual {
+        data_reference_index: 1,
+        width,
+        height,
+        ..Default::default()
+    }
+}
+
+/// A video track's `ftyp` + `moov` around its sample entry.
+fn video_init(entry: Codec, width: u16, height: u16) -> Result<Bytes, MediaError> {
+    let tkhd = Tkhd {
+        width: FixedPoint::from(width),
+        height: FixedPoint::from(height),
+        ..track_header(TrackKind::Video)
+    };
+    let minf = Minf {
+        vmhd: Some(Vmhd::default()),
+        ..media_info(entry)
+    };
+    encode(TrackKind::Video, tkhd, VIDEO_TIMESCALE, b"vide", minf)
 }
 
 /// The init segment of an AAC track, from the AudioSpecificConfig as sent.

@@ -2,8 +2,8 @@
 //! segment, parts (`moof`+`mdat` CMAF chunks) and the end of each segment out.
 //!
 //! - **Tracks.** Video and audio are separate CMAF tracks, each with its own init segment
-//!   (`ftyp`+`moov` with `mvex`), as dash.js and Shaka require. Video is H.264 (`avc1`,
-//!   timescale 90 kHz); audio is AAC or MP3 (`mp4a`, timescale = its sample rate).
+//!   (`ftyp`+`moov` with `mvex`), as dash.js and Shaka require. Video is H.264 (`avc1`), or
+//!   HEVC (`hvc1`) or AV1 (`av01`) from Enhanced RTMP (ADR 19), timescale 90 kHz; audio is AAC or MP3 (`mp4a`, timescale = its sample rate).
 //! - **Segments** are cut by [`crate::cuts`], the rules of the MPEG-TS packager, so segment
 //!   *n* of both renditions covers the same frames. A segment is the concatenation of its
 //!   parts; its duration is the sum of theirs.
@@ -113,7 +113,8 @@ pub struct Init {
     pub track: TrackKind,
     /// 0 for the track's first init segment of the session, then 1, 2, …
     pub version: u32,
-    /// The RFC 6381 codec string, e.g. `avc1.64001f`, `mp4a.40.2`, `mp4a.6B`.
+    /// The RFC 6381 codec string, e.g. `avc1.64001f`, `hvc1.1.6.L93.B0`, `mp4a.40.2`,
+    /// `mp4a.6B`.
     pub codec: String,
     /// Ticks per second of the track's timestamps.
     pub timescale: u32,

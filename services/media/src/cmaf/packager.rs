@@ -2,11 +2,12 @@
 //! the init segments made from them), asks [`crate::cuts`] where segments are cut, times
 //! each frame on its track's timescale and hands it to the segment assembler.
 //!
-//! It accepts and refuses exactly the frames the MPEG-TS packager does (an AVC access unit
-//! with a NAL length past its end, an AAC frame longer than ADTS can frame, an MP3 payload
+//! It accepts and refuses exactly the frames the MPEG-TS packager does (an AVC or HEVC
+//! access unit with a NAL length past its end, an AV1 one with an OBU size past it, an AAC frame longer than ADTS can frame, an MP3 payload
 //! without a frame header), and costs them the same way, so the two renditions cut at the
 //! same frames; it holds the same audio while video is awaited ([`crate::cuts::Backlog`]).
-//! It can carry more than the TS path: AAC configurations ADTS cannot express.
+//! It can carry more than the TS path: AAC configurations ADTS cannot express, and HEVC and
+//! AV1 video, which the TS packager follows for its cuts but does not write (ADR 19).
 
 use bytes::Bytes;
 
@@ -15,13 +16,11 @@ use super::track::Sample;
 use super::{Event, PRESENTATION_DELAY_MS, TrackKind, VIDEO_TIMESCALE, init, video_ticks};
 use crate::MediaError;
 use crate::aac::{self, AudioSpecificConfig};
-use crate::avc::{self, DecoderConfig, NalUnits};
 use crate::cuts::{self, Action, Backlog, Cutter, Held, Start};
-use crate::flv::{
-    self, AudioCodec, AudioPacket, AudioTag, FrameType, VideoCodec, VideoPacket, VideoTag,
-};
+use crate::flv::{self, AudioCodec, AudioPacket, AudioTag, FrameType, VideoPacket, VideoTag};
 use crate::hls::{DroppedTracks, PackagerConfig};
 use crate::mpeg_audio;
+use crate::video::{self, Codec};
 
 /// Default part target: ten 30 fps frames (ADR 16, decision 3).
 pub const DEFAULT_PART_TARGET_MS: u64 = 334;
@@ -67,7 +66,7 @@ type HeldAudio = (Bytes, u32, u32);
 pub struct Packager {
     cuts: Cutter,
     parts: Assembler,
-    avc: Option<DecoderConfig>,
+    video: Option<video::Config>,
     audio: Option<AudioConfig>,
     video_inits: u32,
     audio_inits: u32,
@@ -86,7 +85,7 @@ impl Packager {
             parts: Assembler::new(config.part_target_ms, cuts.ceiling_ms()),
             backlog: cuts.backlog(),
             cuts,
-            avc: None,
+            video: None,
             audio: None,
             video_inits: 0,
             audio_inits: 0,
@@ -107,16 +106,18 @@ impl Packager {
 
     fn video_state(&self) -> cuts::Video {
         cuts::Video {
-            configured: self.avc.is_some(),
+            configured: self.video.is_some(),
             dropped: self.dropped.video,
         }
     }
 
     /// Feeds one parsed FLV video tag with its session DTS.
     ///
-    /// An unsupported codec (anything but H.264: HEVC and AV1 arrive as Enhanced RTMP
-    /// FourCCs whose configuration records the FLV layer does not separate yet) yields
-    /// `Err(Unsupported)` once; the track is then ignored.
+    /// H.264 (`avc1`), and HEVC (`hvc1`) and AV1 (`av01`) from Enhanced RTMP, are packaged.
+    /// Another codec (VP9, legacy FLV codecs) yields `Err(Unsupported)` once; the track is
+    /// then ignored.
+    /// A configuration of another codec than the current one is a reconfiguration (a new
+    /// init segment); frames of a codec that is not the configured one are skipped.
     pub fn push_video(
         &mut self,
         dts_ms: u64,
@@ -125,49 +126,47 @@ impl Packager {
         if self.dropped.video || tag.frame_type == FrameType::Command {
             return Ok(Vec::new());
         }
-        if tag.codec != VideoCodec::Avc {
+        let Some(codec) = Codec::of(&tag.codec) else {
             self.dropped.video = true;
             return Err(MediaError::Unsupported(format!(
-                "video codec {} (only h264 is packaged to cmaf; video dropped)",
+                "video codec {} (only h264, hevc and av1 are packaged to cmaf; video dropped)",
                 flv::video_codec_name(&tag.codec)
             )));
-        }
+        };
         match tag.packet {
             VideoPacket::SequenceHeader => {
-                let config = avc::parse(tag.data)?;
-                if self.avc.as_ref() == Some(&config) {
+                let config = video::Config::parse(codec, tag.data)?;
+                if self.video.as_ref() == Some(&config) {
                     return Ok(Vec::new());
                 }
-                if self.avc.is_some() {
+                if self.video.is_some() {
                     self.cuts.reconfigured();
                 }
                 let init = init::video(&config, tag.data, self.video_inits)?;
                 self.video_inits += 1;
                 self.parts.stage_init(init);
-                self.avc = Some(config);
+                self.video = Some(config);
                 Ok(Vec::new())
             }
-            VideoPacket::Nalu => self.video_frame(dts_ms, tag),
+            VideoPacket::Nalu => self.video_frame(dts_ms, codec, tag),
             VideoPacket::EndOfSequence | VideoPacket::Other => Ok(Vec::new()),
         }
     }
 
-    fn video_frame(&mut self, dts_ms: u64, tag: &VideoTag<'_>) -> Result<Vec<Event>, MediaError> {
-        let Some(config) = &self.avc else {
+    fn video_frame(
+        &mut self,
+        dts_ms: u64,
+        codec: Codec,
+        tag: &VideoTag<'_>,
+    ) -> Result<Vec<Event>, MediaError> {
+        let Some(config) = self.video.as_ref().filter(|c| c.codec() == codec) else {
             return Ok(Vec::new());
         };
         // Refuse what the TS packager refuses, so both count the same frames.
-        for nal in NalUnits::new(tag.data, config.nal_length_size) {
-            nal?;
-        }
+        config.check(tag.data)?;
         // Trust the bitstream over the FLV flag, as the TS packager does.
-        let keyframe = avc::contains_idr(config, tag.data);
-        let repeated = if keyframe {
-            cuts::config_len(config)
-        } else {
-            0
-        };
-        let cost = cuts::frame_cost(tag.data.len(), repeated);
+        let keyframe = config.is_keyframe(tag.data);
+        let cost = config.frame_cost(tag.data, keyframe);
 
         let mut events = Vec::new();
         let opened = match self.cuts.video(dts_ms, keyframe, cost) {
@@ -369,7 +368,7 @@ impl Packager {
             TrackKind::Audio
         };
         let active = Active {
-            video: video_mode && self.avc.is_some(),
+            video: video_mode && self.video.is_some(),
             audio: self.audio.is_some() && !self.dropped.audio,
         };
         self.parts

@@ -1,5 +1,13 @@
 //! Parsing of FLV video tag bodies (legacy codec ids and the Enhanced RTMP
-//! FourCC header), enough to route AVC to HLS and name everything else.
+//! FourCC header), enough to route AVC and Enhanced RTMP HEVC to the packagers and name
+//! everything else.
+//!
+//! Enhanced RTMP packet types map onto [`VideoPacket`]: `SequenceStart` is a
+//! [`VideoPacket::SequenceHeader`] (the codec's configuration record), `CodedFrames` and
+//! `CodedFramesX` are [`VideoPacket::Nalu`] (only `CodedFrames` of `hvc1` and `avc1` carry
+//! a 24-bit composition time; `CodedFramesX` means it is 0), `SequenceEnd` is
+//! [`VideoPacket::EndOfSequence`]; metadata, MPEG-2 TS sequence starts, multitrack and
+//! ModEx packets are [`VideoPacket::Other`].
 
 use crate::MediaError;
 use crate::read::ByteReader;
@@ -8,6 +16,14 @@ use crate::read::ByteReader;
 const CODEC_ID_AVC: u8 = 7;
 /// Enhanced RTMP marks its extended header with the top bit of byte 0.
 const ENHANCED_FLAG: u8 = 0x80;
+/// Enhanced RTMP `PacketTypeSequenceStart`.
+const EX_SEQUENCE_START: u8 = 0;
+/// Enhanced RTMP `PacketTypeCodedFrames` (with a composition time for `hvc1`/`avc1`).
+const EX_CODED_FRAMES: u8 = 1;
+/// Enhanced RTMP `PacketTypeSequenceEnd`.
+const EX_SEQUENCE_END: u8 = 2;
+/// Enhanced RTMP `PacketTypeCodedFramesX` (composition time 0, not sent).
+const EX_CODED_FRAMES_X: u8 = 3;
 
 /// FLV video frame type (upper bits of the first body byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,16 +66,18 @@ pub enum VideoCodec {
     Enhanced([u8; 4]),
 }
 
-/// What an AVC video tag body contains.
+/// What an AVC (or Enhanced RTMP) video tag body contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VideoPacket {
-    /// An AVCDecoderConfigurationRecord.
+    /// A decoder configuration record: AVCDecoderConfigurationRecord, or the Enhanced RTMP
+    /// codec's (`hvcC` for `hvc1`).
     SequenceHeader,
-    /// One access unit of length-prefixed NAL units.
+    /// One access unit (length-prefixed NAL units for AVC and HEVC).
     Nalu,
     /// End of sequence marker.
     EndOfSequence,
-    /// Anything else (non-AVC codecs, commands, reserved values).
+    /// Anything else (legacy non-AVC codecs, commands, other Enhanced RTMP packet types,
+    /// reserved values).
     Other,
 }
 
@@ -70,9 +88,9 @@ pub struct VideoTag<'a> {
     pub frame_type: FrameType,
     /// The codec.
     pub codec: VideoCodec,
-    /// The AVC packet type ([`VideoPacket::Other`] for non-AVC codecs).
+    /// The packet type ([`VideoPacket::Other`] for legacy non-AVC codecs).
     pub packet: VideoPacket,
-    /// Composition time offset (PTS - DTS) in milliseconds; 0 if not AVC.
+    /// Composition time offset (PTS - DTS) in milliseconds; 0 where the packet has none.
     pub composition_time_ms: i32,
     /// The payload after the codec-specific header.
     pub data: &'a [u8],
@@ -90,16 +108,7 @@ pub fn parse_video(body: &[u8]) -> Result<VideoTag<'_>, MediaError> {
     let mut reader = ByteReader::new(body);
     let first = reader.u8("flv video header")?;
     if first & ENHANCED_FLAG != 0 {
-        let fourcc = reader.take(4, "enhanced rtmp fourcc")?;
-        let mut codec = [0; 4];
-        codec.copy_from_slice(fourcc);
-        return Ok(VideoTag {
-            frame_type: FrameType::from_bits((first >> 4) & 0x07),
-            codec: VideoCodec::Enhanced(codec),
-            packet: VideoPacket::Other,
-            composition_time_ms: 0,
-            data: reader.rest(),
-        });
+        return parse_enhanced(first, reader);
     }
     let frame_type = FrameType::from_bits(first >> 4);
     let codec_id = first & 0x0F;
@@ -123,9 +132,7 @@ pub fn parse_video(body: &[u8]) -> Result<VideoTag<'_>, MediaError> {
         2 => VideoPacket::EndOfSequence,
         _ => VideoPacket::Other,
     };
-    let raw_cts = reader.u24("avc composition time")?;
-    // Sign-extend the 24-bit field by parking it in the top of an i32.
-    let composition_time_ms = ((raw_cts << 8) as i32) >> 8;
+    let composition_time_ms = composition_time(&mut reader)?;
     Ok(VideoTag {
         frame_type,
         codec: VideoCodec::Avc,
@@ -133,6 +140,44 @@ pub fn parse_video(body: &[u8]) -> Result<VideoTag<'_>, MediaError> {
         composition_time_ms,
         data: reader.rest(),
     })
+}
+
+/// The body after an Enhanced RTMP first byte (`IsExHeader`, frame type, packet type).
+fn parse_enhanced<'a>(first: u8, mut reader: ByteReader<'a>) -> Result<VideoTag<'a>, MediaError> {
+    let frame_type = FrameType::from_bits((first >> 4) & 0x07);
+    let fourcc = reader.take(4, "enhanced rtmp fourcc")?;
+    let mut codec = [0; 4];
+    codec.copy_from_slice(fourcc);
+    let packet = match first & 0x0F {
+        _ if frame_type == FrameType::Command => VideoPacket::Other,
+        EX_SEQUENCE_START => VideoPacket::SequenceHeader,
+        EX_CODED_FRAMES | EX_CODED_FRAMES_X => VideoPacket::Nalu,
+        EX_SEQUENCE_END => VideoPacket::EndOfSequence,
+        _ => VideoPacket::Other,
+    };
+    // Only the codecs with B-frames in their FLV mapping send a composition time.
+    let has_cts = first & 0x0F == EX_CODED_FRAMES
+        && frame_type != FrameType::Command
+        && matches!(&codec, b"hvc1" | b"avc1");
+    let composition_time_ms = if has_cts {
+        composition_time(&mut reader)?
+    } else {
+        0
+    };
+    Ok(VideoTag {
+        frame_type,
+        codec: VideoCodec::Enhanced(codec),
+        packet,
+        composition_time_ms,
+        data: reader.rest(),
+    })
+}
+
+/// A signed 24-bit composition time in milliseconds.
+fn composition_time(reader: &mut ByteReader<'_>) -> Result<i32, MediaError> {
+    let raw_cts = reader.u24("composition time")?;
+    // Sign-extend the 24-bit field by parking it in the top of an i32.
+    Ok(((raw_cts << 8) as i32) >> 8)
 }
 
 /// A human-readable codec name for logs and error messages.
@@ -198,13 +243,47 @@ mod tests {
     }
 
     #[test]
-    fn parses_enhanced_fourcc_only() {
+    fn parses_enhanced_sequence_start_and_end() {
         let tag = parse_video(b"\x90hvc1\x00\x01").unwrap();
         assert_eq!(tag.codec, VideoCodec::Enhanced(*b"hvc1"));
         assert_eq!(tag.frame_type, FrameType::Key);
-        assert_eq!(tag.packet, VideoPacket::Other);
+        assert_eq!(tag.packet, VideoPacket::SequenceHeader);
+        assert_eq!(tag.data, &[0, 1]);
         assert_eq!(video_codec_name(&tag.codec), "hevc (enhanced rtmp hvc1)");
         assert!(parse_video(b"\x90hv").is_err());
+        let end = parse_video(b"\x92hvc1").unwrap();
+        assert_eq!(
+            (end.packet, end.data),
+            (VideoPacket::EndOfSequence, &[][..])
+        );
+    }
+
+    #[test]
+    fn enhanced_coded_frames_with_and_without_composition_time() {
+        let tag = parse_video(b"\x91hvc1\x00\x00\x21\x07").unwrap();
+        assert_eq!(tag.packet, VideoPacket::Nalu);
+        assert_eq!((tag.composition_time_ms, tag.data), (33, &[7][..]));
+        let negative = parse_video(b"\xA1hvc1\xFF\xFF\xDF").unwrap();
+        assert_eq!(
+            (negative.frame_type, negative.composition_time_ms),
+            (FrameType::Inter, -33)
+        );
+        let x = parse_video(b"\xA3hvc1\x00\x00\x21").unwrap();
+        assert_eq!(x.packet, VideoPacket::Nalu);
+        assert_eq!((x.composition_time_ms, x.data), (0, &[0, 0, 0x21][..]));
+        // AV1 coded frames carry no composition time.
+        let av1 = parse_video(b"\x91av01\x12\x00").unwrap();
+        assert_eq!((av1.packet, av1.data), (VideoPacket::Nalu, &[0x12, 0][..]));
+        assert!(parse_video(b"\x91hvc1\x00\x00").is_err());
+    }
+
+    #[test]
+    fn other_enhanced_packets_and_commands() {
+        for first in [0x94u8, 0x95, 0x96, 0x97, 0x9F, 0xD1] {
+            let body = [first, b'h', b'v', b'c', b'1', 0];
+            let tag = parse_video(&body).unwrap();
+            assert_eq!(tag.packet, VideoPacket::Other, "{first:#x}");
+        }
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! Audio is AAC (each frame behind an ADTS header) or MPEG audio such as MP3 (FLV sound
 //! formats 2 and 14, carried as they are, stream type 0x03 or 0x04).
 //!
+//! HEVC and AV1 video (Enhanced RTMP `hvc1`, `av01`) are not written: MPEG-TS HLS stays
+//! H.264 for legacy players. They are followed all the same (configuration, keyframes and
+//! frame costs), so such a publish's TS segments carry its audio and are cut where the CMAF
+//! rendition, which carries the video, is cut (ADR 19).
+//!
 //! Frames come in parsed ([`flv::VideoTag`], [`flv::AudioTag`]): the origin parses each tag
 //! once at ingest, for its own flags, and hands the parsed form on.
 
@@ -20,12 +25,11 @@ use super::audio::AudioConfig;
 use super::segmenter::{Segment, Segmenter, Tracks};
 use crate::MediaError;
 use crate::aac;
-use crate::avc::{self, DecoderConfig};
+use crate::avc;
 use crate::cuts::{self, Action, Backlog, Cutter, Held};
-use crate::flv::{
-    self, AudioCodec, AudioPacket, AudioTag, FrameType, VideoCodec, VideoPacket, VideoTag,
-};
+use crate::flv::{self, AudioCodec, AudioPacket, AudioTag, FrameType, VideoPacket, VideoTag};
 use crate::mpeg_audio;
+use crate::video::{self, Codec};
 
 /// Settings of a [`Packager`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +57,8 @@ impl Default for PackagerConfig {
 /// Tracks removed from HLS output because their codec is unsupported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DroppedTracks {
-    /// The video track was dropped (non-AVC codec).
+    /// The video track was dropped (neither H.264, HEVC nor AV1; HEVC and AV1 are followed
+    /// for the cuts but not written, and do not count as dropped).
     pub video: bool,
     /// The audio track was dropped (neither AAC nor MP3, or an AAC config ADTS cannot carry).
     pub audio: bool,
@@ -68,7 +73,9 @@ type HeldAudio = (Vec<u8>, u64);
 /// (see [`crate::timestamp::Normalizer`]).
 #[derive(Debug)]
 pub struct Packager {
-    avc: Option<DecoderConfig>,
+    video: Option<video::Config>,
+    /// The "this video is not written" notice (HEVC, AV1) was given.
+    unwritten_noticed: bool,
     audio: Option<AudioConfig>,
     dropped: DroppedTracks,
     cuts: Cutter,
@@ -85,7 +92,8 @@ impl Packager {
     pub fn new(config: PackagerConfig) -> Self {
         let cuts = Cutter::new(config);
         Self {
-            avc: None,
+            video: None,
+            unwritten_noticed: false,
             audio: None,
             dropped: DroppedTracks::default(),
             backlog: cuts.backlog(),
@@ -112,15 +120,16 @@ impl Packager {
 
     fn video_state(&self) -> cuts::Video {
         cuts::Video {
-            configured: self.avc.is_some(),
+            configured: self.video.is_some(),
             dropped: self.dropped.video,
         }
     }
 
     /// Feeds one parsed FLV video tag with its session DTS.
     ///
-    /// Returns a segment when this frame starts a new one. An unsupported
-    /// codec yields `Err(Unsupported)` once; the track is then ignored.
+    /// Returns a segment when this frame starts a new one. An HEVC or AV1 sequence start
+    /// yields `Err(Unsupported)` once, as a notice (followed for the cuts, not written).
+    /// Another unsupported codec yields `Err(Unsupported)` once; the track is then ignored.
     pub fn push_video(
         &mut self,
         dts_ms: u64,
@@ -132,23 +141,30 @@ impl Packager {
         if tag.frame_type == FrameType::Command {
             return Ok(None);
         }
-        if tag.codec != VideoCodec::Avc {
+        let Some(codec) = Codec::of(&tag.codec) else {
             self.dropped.video = true;
             return Err(MediaError::Unsupported(format!(
                 "video codec {} (only h264 is packaged to hls; video dropped)",
                 flv::video_codec_name(&tag.codec)
             )));
-        }
+        };
         match tag.packet {
             VideoPacket::SequenceHeader => {
-                let config = avc::parse(tag.data)?;
-                if self.avc.as_ref().is_some_and(|old| *old != config) {
+                let config = video::Config::parse(codec, tag.data)?;
+                if self.video.as_ref().is_some_and(|old| *old != config) {
                     self.cuts.reconfigured();
                 }
-                self.avc = Some(config);
+                self.video = Some(config);
+                if codec != Codec::Avc && !self.unwritten_noticed {
+                    self.unwritten_noticed = true;
+                    return Err(MediaError::Unsupported(format!(
+                        "video codec {} (carried by cmaf only; hls segments carry the audio)",
+                        flv::video_codec_name(&tag.codec)
+                    )));
+                }
                 Ok(None)
             }
-            VideoPacket::Nalu => self.video_frame(dts_ms, tag),
+            VideoPacket::Nalu => self.video_frame(dts_ms, codec, tag),
             VideoPacket::EndOfSequence | VideoPacket::Other => Ok(None),
         }
     }
@@ -156,25 +172,27 @@ impl Packager {
     fn video_frame(
         &mut self,
         dts_ms: u64,
+        codec: Codec,
         tag: &VideoTag<'_>,
     ) -> Result<Option<Segment>, MediaError> {
-        let Some(config) = &self.avc else {
+        let Some(config) = self.video.as_ref().filter(|c| c.codec() == codec) else {
             return Ok(None);
         };
-        // Trust the bitstream over the FLV flag: only an IDR is a clean
-        // random access point for a segment start.
-        let keyframe = avc::contains_idr(config, tag.data);
+        // Trust the bitstream over the FLV flag: only an IDR (an IRAP picture in HEVC, a key
+        // frame in AV1) is a clean random access point for a segment start.
+        let keyframe = config.is_keyframe(tag.data);
+        let cost = config.frame_cost(tag.data, keyframe);
         self.scratch.clear();
-        avc::to_annex_b(config, tag.data, keyframe, &mut self.scratch)?;
-
-        let cost = cuts::frame_cost(
-            tag.data.len(),
-            if keyframe {
-                cuts::config_len(config)
-            } else {
-                0
-            },
-        );
+        let written = match config {
+            video::Config::Avc(avc) => {
+                avc::to_annex_b(avc, tag.data, keyframe, &mut self.scratch)?;
+                true
+            }
+            video::Config::Hevc(_) | video::Config::Av1(_) => {
+                config.check(tag.data)?;
+                false
+            }
+        };
         let (closed, opened) = match self.cuts.video(dts_ms, keyframe, cost) {
             Action::Skip | Action::Hold => return Ok(None),
             Action::Write => (None, false),
@@ -183,8 +201,12 @@ impl Packager {
         let cts = u64::from(tag.composition_time_ms.max(0).unsigned_abs());
         let pts_ms = dts_ms.saturating_add(cts);
         let step = self.cuts.video_step_ms();
-        self.segmenter
-            .write_video(dts_ms, pts_ms, keyframe, &self.scratch, step);
+        if written {
+            self.segmenter
+                .write_video(dts_ms, pts_ms, keyframe, &self.scratch, step);
+        } else {
+            self.segmenter.follow_video(dts_ms, step);
+        }
         if opened {
             // Audio held for the first keyframe that plays from it on follows it.
             for held in self.backlog.take() {
@@ -333,7 +355,11 @@ impl Packager {
     fn cut(&mut self, dts_ms: u64, start: cuts::Start) -> Option<Segment> {
         let audio = self.audio.filter(|_| !self.dropped.audio);
         let tracks = Tracks {
-            video: self.video_mode() && self.avc.is_some(),
+            video: self.video_mode()
+                && self
+                    .video
+                    .as_ref()
+                    .is_some_and(|config| config.codec() == Codec::Avc),
             audio: audio.is_some(),
             audio_format: audio.map(AudioConfig::format).unwrap_or_default(),
         };

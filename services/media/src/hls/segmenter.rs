@@ -145,6 +145,14 @@ impl Segmenter {
         open.video_end_ms = Some(dts_ms.saturating_add(frame_step_ms));
     }
 
+    /// Times a video frame the segment does not carry (HEVC, ADR 19): the segment lasts
+    /// at least until that frame's end, as if it were written (ignored if none is open).
+    pub(crate) fn follow_video(&mut self, dts_ms: u64, frame_step_ms: u64) {
+        if let Some(open) = &mut self.open {
+            open.video_end_ms = Some(dts_ms.saturating_add(frame_step_ms));
+        }
+    }
+
     /// Writes one audio frame (ADTS, or MPEG audio) to the open segment (ignored if none).
     pub(crate) fn write_audio(&mut self, dts_ms: u64, frame: &[u8], frame_ms: u64) {
         let Some(open) = &mut self.open else {
@@ -230,5 +238,18 @@ mod tests {
         assert!(segmenter.finish().is_none());
         segmenter.write_audio(5, &[1], 23);
         assert!(segmenter.finish().is_none());
+    }
+
+    #[test]
+    fn a_followed_video_frame_times_the_segment_without_media() {
+        let mut segmenter = Segmenter::new();
+        segmenter.follow_video(0, 33);
+        assert!(segmenter.finish().is_none(), "no segment open");
+        segmenter.cut(100, Start::RandomAccess, Tracks::default());
+        segmenter.follow_video(100, 33);
+        segmenter.follow_video(133, 33);
+        let last = segmenter.finish().unwrap();
+        assert_eq!((last.start_dts_ms, last.duration_ms), (100, 66));
+        assert!(pes_units(&last.data).is_empty(), "tables only");
     }
 }

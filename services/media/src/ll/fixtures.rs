@@ -1,5 +1,5 @@
-//! Test fixtures: a synthetic publisher (30 fps H.264 with a keyframe every 2 s, 44.1 kHz
-//! AAC) run through a real [`Packager`], its events as [`LogEvent`]s.
+//! Test fixtures: a synthetic publisher (30 fps H.264, or HEVC from Enhanced RTMP, with a
+//! keyframe every 2 s, 44.1 kHz AAC) run through a real [`Packager`], its events as [`LogEvent`]s.
 
 use ferrocast_base::{Epoch, Msn};
 
@@ -7,7 +7,9 @@ use super::{LogConfig, LogEvent, PartLog, SessionInfo};
 use crate::cmaf::{Config, Event, Packager};
 use crate::flv;
 use crate::hls::PackagerConfig;
-use crate::test_support::{flv_aac, flv_avc_sequence_header, flv_video};
+use crate::test_support::{
+    flv_aac, flv_avc_sequence_header, flv_hevc, flv_hevc_sequence_start, flv_video,
+};
 
 /// A real x264 SPS (High profile, 320x240).
 const SPS: [u8; 23] = [
@@ -30,6 +32,8 @@ pub(crate) struct Publisher {
     pub(crate) info: SessionInfo,
     video: bool,
     audio: bool,
+    /// Video is x265's 160x120 HEVC rather than H.264.
+    hevc: bool,
     video_frames: u64,
     audio_frames: u64,
 }
@@ -62,6 +66,7 @@ impl Publisher {
             info,
             video,
             audio,
+            hevc: false,
             video_frames: 0,
             audio_frames: 0,
         };
@@ -71,6 +76,15 @@ impl Publisher {
         if audio {
             publisher.push_audio(0, &AAC_SEQUENCE_HEADER);
         }
+        publisher
+    }
+
+    /// A session with HEVC video (Enhanced RTMP `hvc1`) and audio, 2 s segments.
+    pub(crate) fn hevc(epoch: u64, first_msn: u64) -> Self {
+        let mut publisher = Self::with(epoch, first_msn, false, true);
+        publisher.video = true;
+        publisher.hevc = true;
+        publisher.push_video(0, &flv_hevc_sequence_start(30));
         publisher
     }
 
@@ -112,7 +126,12 @@ impl Publisher {
             if next.1 {
                 let keyframe = self.video_frames.is_multiple_of(60);
                 self.video_frames += 1;
-                events.extend(self.push_video(next.0, &flv_video(keyframe, 0, 600)));
+                let body = if self.hevc {
+                    flv_hevc(keyframe, keyframe, 0, 600)
+                } else {
+                    flv_video(keyframe, 0, 600)
+                };
+                events.extend(self.push_video(next.0, &body));
             } else {
                 self.audio_frames += 1;
                 events.extend(self.push_audio(next.0, &flv_aac(120)));

@@ -2,7 +2,9 @@
 //! `CODECS` (from the init segments' codec strings), `RESOLUTION`, `FRAME-RATE` and
 //! `BANDWIDTH` (the peak measured over the log's complete segments, both tracks, as
 //! §4.4.6.2 asks), audio as an `EXT-X-MEDIA` rendition; and, as an alternative, the MPEG-TS
-//! variant. An audio-only stream's variant is its audio playlist.
+//! variant. An audio-only stream's variant is its audio playlist. The MPEG-TS variant is
+//! offered only when it carries what the LL one does: not for HEVC video, which only CMAF
+//! carries (ADR 19).
 
 use std::fmt::Write as _;
 
@@ -27,13 +29,15 @@ struct Rates {
 }
 
 /// Renders the multivariant playlist; `None` before the log has an init segment. With `ts`,
-/// the MPEG-TS variant is listed after the LL one.
+/// the MPEG-TS variant is listed after the LL one, unless the video is not H.264.
 pub fn render(log: &PartLog, ts: Option<&TsVariant>) -> Option<String> {
     let video = init(log, TrackKind::Video);
     let audio = init(log, TrackKind::Audio);
     if video.is_none() && audio.is_none() {
         return None;
     }
+    // The TS rendition writes H.264 only; an HEVC publish's TS segments have no video.
+    let ts = ts.filter(|_| video.is_none_or(|init| init.codec.starts_with("avc1")));
     let codecs: Vec<&str> = [video, audio]
         .into_iter()
         .flatten()

@@ -1,15 +1,22 @@
 //! The delivery rules of issue 13 item 6 on the CMAF rendition, beside the TS one fed the
 //! same frames: no segment rounds above the constant target duration (RFC 8216 §6.2.1), an
-//! audio-only publish keeps every frame, and audio held for video follows the first IDR.
+//! audio-only publish keeps every frame, and audio held for video follows the first IDR; and
+//! ADR 19 on an HEVC publish, which only the CMAF rendition carries video of.
 
 use super::*;
 use crate::hls::{self, target_duration_s};
+use crate::test_support::{
+    flv_av1, flv_av1_sequence_start, flv_hevc, flv_hevc_sequence_start, verify_tables,
+};
+use crate::ts::{AUDIO_PID, STREAM_TYPE_AAC_ADTS};
 
 /// The same FLV tag bodies fed to both packagers: the CMAF events and the TS segments.
 struct Twin {
     cmaf: Session,
     ts: hls::Packager,
     ts_segments: Vec<hls::Segment>,
+    /// What the TS packager reported as not written.
+    ts_notices: Vec<String>,
 }
 
 impl Twin {
@@ -19,14 +26,18 @@ impl Twin {
             cmaf: Session::new(config),
             ts: hls::Packager::new(config.segments),
             ts_segments: Vec::new(),
+            ts_notices: Vec::new(),
         }
     }
 
     fn video(&mut self, dts_ms: u64, body: &[u8]) {
         self.cmaf.video(dts_ms, body).unwrap();
         let tag = flv::parse_video(body).unwrap();
-        self.ts_segments
-            .extend(self.ts.push_video(dts_ms, &tag).unwrap());
+        match self.ts.push_video(dts_ms, &tag) {
+            Ok(segment) => self.ts_segments.extend(segment),
+            Err(MediaError::Unsupported(notice)) => self.ts_notices.push(notice),
+            Err(other) => panic!("the ts packager refused a frame: {other}"),
+        }
     }
 
     fn audio(&mut self, dts_ms: u64, body: &[u8]) {
@@ -214,4 +225,107 @@ fn both_renditions_carry_the_same_timestamps() {
             "audio {seq}"
         );
     }
+}
+
+/// ADR 19: the TS rendition of an HEVC publish carries its audio only, and is cut where the
+/// CMAF rendition, which carries the video too, is cut: at the IRAP pictures.
+#[test]
+fn an_hevc_publish_is_cut_alike_and_its_ts_segments_carry_the_audio() {
+    let mut twin = Twin::new(1_000, true);
+    twin.audio(0, &AAC_SEQUENCE_HEADER);
+    twin.video(0, &flv_hevc_sequence_start(30));
+    // Audio before the first IRAP is held; what is not older than it follows it.
+    for i in 0..10u64 {
+        twin.audio(i * 23, &audio(20));
+    }
+    for i in 0..150u64 {
+        let keyframe = i % 31 == 0;
+        twin.video(115 + i * 33, &flv_hevc(keyframe, keyframe, 33, 60));
+        twin.audio(230 + i * 33, &audio(20));
+    }
+    let notices = twin.ts_notices.clone();
+    let (events, ts) = twin.finish();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("hevc"));
+    let ends = segment_ends(&events);
+    let starts: Vec<u64> = ends.iter().map(|end| end.start_dts_ms).collect();
+    assert_eq!(
+        starts,
+        [
+            115,
+            115 + 31 * 33,
+            115 + 62 * 33,
+            115 + 93 * 33,
+            115 + 124 * 33
+        ]
+    );
+    for (end, ts) in ends.iter().zip(&ts) {
+        assert!(end.starts_with_keyframe && ts.starts_with_keyframe);
+        // A cut segment lasts until the next cut in both; the last one until its last
+        // frame's end, of the video in CMAF and of the audio in TS.
+        if end.seq + 1 < ends.len() as u64 {
+            assert_eq!(ms(&end.duration), ts.duration_ms, "segment {}", end.seq);
+        }
+        let tables = verify_tables(&ts.data);
+        assert_eq!(tables.streams, vec![(STREAM_TYPE_AAC_ADTS, AUDIO_PID)]);
+        let tracks: Vec<TrackKind> = end.tracks.iter().map(|t| t.track).collect();
+        assert_eq!(tracks, [TrackKind::Video, TrackKind::Audio]);
+    }
+    assert_eq!(inits(&events)[0].codec, "hvc1.1.6.L30.90");
+}
+
+/// Found by the `cmaf_packager` fuzz target on the x265 seed: an HEVC publish without audio
+/// left the TS rendition's last segment out (it had no frame to end at), so the renditions
+/// ended on different segments. TS now times the video it does not carry.
+#[test]
+fn an_hevc_publish_without_audio_lists_the_same_segments_in_both() {
+    let mut twin = Twin::new(100, true);
+    twin.video(0, &flv_hevc_sequence_start(30));
+    for i in 0..6u64 {
+        twin.video(i * 100, &flv_hevc(i % 5 == 0, i % 5 == 0, 0, 2_000));
+    }
+    let (events, ts) = twin.finish();
+    let ends = segment_ends(&events);
+    assert_eq!(ends.len(), 2);
+    for (end, ts) in ends.iter().zip(&ts) {
+        assert_eq!(ms(&end.duration), ts.duration_ms, "segment {}", end.seq);
+        assert!(verify_tables(&ts.data).streams.is_empty(), "no media in TS");
+    }
+}
+
+/// ADR 19 for AV1 as for HEVC: the CMAF rendition carries `av01`, the TS one the audio, and
+/// both cut at the key frames.
+#[test]
+fn an_av1_publish_is_cut_alike_and_its_ts_segments_carry_the_audio() {
+    let mut twin = Twin::new(1_000, true);
+    twin.audio(0, &AAC_SEQUENCE_HEADER);
+    twin.video(0, &flv_av1_sequence_start());
+    for i in 0..100u64 {
+        twin.video(i * 33, &flv_av1(i % 31 == 0, 300));
+        twin.audio(i * 33 + 5, &audio(20));
+    }
+    let notices = twin.ts_notices.clone();
+    let (events, ts) = twin.finish();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("av1"));
+    let starts: Vec<u64> = segment_ends(&events)
+        .iter()
+        .map(|e| e.start_dts_ms)
+        .collect();
+    assert_eq!(starts, [0, 31 * 33, 62 * 33, 93 * 33]);
+    for segment in &ts {
+        let tables = verify_tables(&segment.data);
+        assert_eq!(tables.streams, vec![(STREAM_TYPE_AAC_ADTS, AUDIO_PID)]);
+    }
+    let init = inits(&events)[0];
+    assert_eq!(
+        (init.codec.as_str(), init.dimensions),
+        ("av01.0.00M.08", Some((170, 98)))
+    );
+    let (_, moov) = decode_init(&init.data);
+    let mp4_atom::Codec::Av01(av01) = &moov.trak[0].mdia.minf.stbl.stsd.codecs[0] else {
+        panic!("not av01");
+    };
+    assert_eq!((av01.visual.width, av01.visual.height), (170, 98));
+    assert_eq!(av01.av1c.config_obus.len(), 12);
 }

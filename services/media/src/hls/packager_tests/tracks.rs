@@ -9,13 +9,13 @@ use crate::ts::{AUDIO_PID, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, VIDEO_PID};
 fn unsupported_video_is_reported_once_and_stream_becomes_audio_only() {
     let mut packager = Packager::new(config(1_000, true));
     packager.push_audio_body(0, &AAC_SEQUENCE_HEADER).unwrap();
-    let hevc = b"\x90hvc1\x00\x00\x00";
-    let err = packager.push_video_body(0, hevc).unwrap_err();
+    let vp9 = b"\x90vp09\x00\x00\x00";
+    let err = packager.push_video_body(0, vp9).unwrap_err();
     assert!(
-        matches!(&err, MediaError::Unsupported(text) if text.contains("hevc")),
+        matches!(&err, MediaError::Unsupported(text) if text.contains("vp9")),
         "{err}"
     );
-    assert_eq!(packager.push_video_body(33, hevc), Ok(None));
+    assert_eq!(packager.push_video_body(33, vp9), Ok(None));
     assert_eq!(
         packager.push_video_body(66, &avc_sequence_header()),
         Ok(None)

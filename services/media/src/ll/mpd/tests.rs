@@ -95,3 +95,16 @@ fn nothing_before_a_complete_segment_and_a_period_per_session() {
     ));
     assert!(text.contains("media=\"2/$Number$.video.m4s\" startNumber=\"0\""));
 }
+
+/// ADR 19: an HEVC stream's video adaptation set names its `hvc1` codec and size.
+#[test]
+fn an_hevc_stream_names_hvc1() {
+    let mut publisher = Publisher::hevc(1, 0);
+    let log = log_of(LogConfig::default(), &session_events(&mut publisher, 7_000));
+    let text = render(&log).unwrap();
+    elements(&text);
+    assert!(text.contains(
+        "<AdaptationSet id=\"1\" contentType=\"video\" mimeType=\"video/mp4\" codecs=\"hvc1.1.6.L30.90\" \
+         width=\"160\" height=\"120\" frameRate=\"30\""
+    ), "{text}");
+}

@@ -69,3 +69,23 @@ fn audio_only_and_early_streams() {
     assert!(peak > 100_000, "{text}");
     assert!(text.contains("FRAME-RATE=30."));
 }
+
+/// ADR 19: an HEVC stream's variant names `hvc1`; the MPEG-TS rendition has no video then,
+/// so it is not offered beside it.
+#[test]
+fn an_hevc_stream_names_hvc1_and_offers_no_ts_variant() {
+    let mut publisher = Publisher::hevc(1, 0);
+    let log = log_of(LogConfig::default(), &session_events(&mut publisher, 6_500));
+    let ts = TsVariant {
+        uri: "../../hls/abc/index.m3u8".into(),
+        bandwidth: 250_000,
+    };
+    let text = render(&log, Some(&ts)).unwrap();
+    assert!(
+        text.ends_with(
+            ",CODECS=\"hvc1.1.6.L30.90,mp4a.40.2\",RESOLUTION=160x120,FRAME-RATE=30.000,AUDIO=\"audio\"\nvideo.m3u8\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("hls/abc"), "{text}");
+}
