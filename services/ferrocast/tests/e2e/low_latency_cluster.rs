@@ -223,6 +223,10 @@ fn ll_hls_through_both_edges_plays_answers_blocking_reloads_promptly_and_identic
             "{edge}: no part loaded: {result}"
         );
         assert_eq!(result["videoWidth"], 1280, "{edge}: {result}");
+        eprintln!(
+            "measured: hls.js through {edge}: {} parts loaded, latency {} s",
+            result["parts"], result["latency"]
+        );
     }
 
     let observer = credential(cluster.var("CLUSTER_SECRET"), Role::Edge, "edge-part-clock");
