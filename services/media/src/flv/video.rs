@@ -1,5 +1,5 @@
 //! Parsing of FLV video tag bodies (legacy codec ids and the Enhanced RTMP
-//! FourCC header), enough to route AVC and Enhanced RTMP HEVC to the packagers and name
+//! FourCC header), enough to route AVC and Enhanced RTMP HEVC and AV1 to the packagers and name
 //! everything else.
 //!
 //! Enhanced RTMP packet types map onto [`VideoPacket`]: `SequenceStart` is a
