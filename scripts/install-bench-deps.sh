@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what loadtest/benchmark.sh needs on a fresh Debian 12 machine: the peer servers
 # (nginx with Debian's nginx-rtmp module; node-media-server 4.4.x pinned by
-# loadtest/bench/package-lock.json), ffmpeg for the clips, matplotlib for the plot, jq.
+# loadtest/bench/package-lock.json), ffmpeg for the clips, matplotlib for the plot, jq, and wrk (the
+# HTTP load of loadtest/ll-edge-vs-nginx.sh).
 # Idempotent and quick when everything is there:
 #   - apt packages are checked with dpkg; apt-get update/install runs only for missing ones;
 #   - `npm ci` in loadtest/bench runs only when node_modules is missing or older than
@@ -12,7 +13,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_DIR="$ROOT/loadtest/bench"
-APT_PACKAGES=(nginx libnginx-mod-rtmp ffmpeg python3 python3-matplotlib jq nodejs npm)
+APT_PACKAGES=(nginx libnginx-mod-rtmp ffmpeg python3 python3-matplotlib jq wrk nodejs npm)
 
 log() { printf '[install-bench-deps] %s\n' "$*" >&2; }
 die() { printf '[install-bench-deps] error: %s\n' "$*" >&2; exit 1; }
@@ -57,4 +58,5 @@ echo "node-media-server: $(node -p "require('$BENCH_DIR/node_modules/node-media-
 echo "node: $(node --version)"
 echo "ffmpeg: $(ffmpeg -hide_banner -version 2>/dev/null | head -n1)"
 echo "matplotlib: $(/usr/bin/python3 -c 'import matplotlib; print(matplotlib.__version__)')"
+echo "wrk: $(wrk --version 2>&1 | head -n1)"
 echo "jq: $(jq --version)"

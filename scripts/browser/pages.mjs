@@ -164,6 +164,10 @@ export function pageHtml(opts) {
   const fail = (e) => { try { st.errors.push(JSON.parse(JSON.stringify(e))); } catch (_) { st.errors.push({ message: String(e) }); } };
   const video = document.getElementById('v');
   video.muted = true;
+  // Time to first frame: from before the player is created to the first frame the browser
+  // presents (requestVideoFrameCallback fires on presentation, not on decode).
+  const started = performance.now();
+  video.requestVideoFrameCallback(() => { st.firstFrameMs = Math.round(performance.now() - started); });
   video.addEventListener('error', () => {
     const me = video.error;
     fail({ source: 'video', code: me ? me.code : null, message: me ? me.message : 'media element error' });

@@ -99,6 +99,7 @@ const result = {
   videoWidth: 0,
   videoHeight: 0,
   latency: null,
+  firstFrameMs: null,
   elapsedMs: 0,
   errors: [],
 };
@@ -167,7 +168,7 @@ function snapshot(kind) {
   const st = window.__state || { errors: [], notes: [], latency: () => null };
   const out = {
     t: v ? v.currentTime : 0, w: v ? v.videoWidth : 0, h: v ? v.videoHeight : 0,
-    rs: v ? v.readyState : 0, paused: v ? v.paused : true,
+    rs: v ? v.readyState : 0, paused: v ? v.paused : true, firstFrameMs: st.firstFrameMs ?? null,
     errors: st.errors || [], notes: st.notes || [], nonFatal: st.nonFatal || 0,
   };
   if (watch) {
@@ -201,6 +202,7 @@ function record(s, g2gFrom) {
   result.currentTime = s.t;
   result.videoWidth = s.w;
   result.videoHeight = s.h;
+  if (s.firstFrameMs !== null && s.firstFrameMs !== undefined) result.firstFrameMs = s.firstFrameMs;
   if (result.startTime === null && s.t > 0) result.startTime = s.t;
   result.advanced = result.startTime === null ? 0 : +(s.t - result.startTime).toFixed(3);
   result.latency = s.latency === null || s.latency === undefined ? null : +Number(s.latency).toFixed(3);
