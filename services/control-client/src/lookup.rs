@@ -2,8 +2,8 @@
 //! by and answers with. The proto messages are built and read here only.
 
 use ferrocast_base::{Epoch, PlaybackId, PlaybackPolicy, StreamId};
-use ferrocast_proto::control::{self as wire, LookupStreamResponse};
 use ferrocast_proto::control::lookup_stream_request::By;
+use ferrocast_proto::control::{self as wire, LookupStreamResponse};
 
 /// Which id a lookup goes by.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -212,7 +212,10 @@ mod tests {
                 .unwrap(),
             Some(StreamId::new("abc123"))
         );
-        let found = control.resolve_stream(&PlaybackId::new("p1")).await.unwrap();
+        let found = control
+            .resolve_stream(&PlaybackId::new("p1"))
+            .await
+            .unwrap();
         assert_eq!(found.map(|s| s.policy), Some(PlaybackPolicy::Signed));
         assert!(matches!(
             control.resolve_playback(&PlaybackId::new("nope")).await,

@@ -40,7 +40,9 @@ async fn a_stream_is_created_signed_and_patched_back_and_forth() {
     assert_eq!(created["playback_policy"], "signed");
     let id = created["id"].as_str().unwrap();
     let playback_id = PlaybackId::new(created["playback_id"].as_str().unwrap());
-    let (_, shown) = control.admin("GET", &format!("/v1/streams/{id}"), None).await;
+    let (_, shown) = control
+        .admin("GET", &format!("/v1/streams/{id}"), None)
+        .await;
     assert_eq!(shown["playback_policy"], "signed");
 
     // An edge that never caches sees each change at once.
@@ -123,7 +125,10 @@ async fn signing_keys_are_made_listed_served_and_rotated_out() {
     assert_eq!(status, 201, "{made}");
     let kid = made["kid"].as_str().unwrap().to_owned();
     let private = made["private_key"].as_str().unwrap();
-    assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM");
+    assert!(
+        private.starts_with("-----BEGIN PRIVATE KEY-----"),
+        "PKCS#8 PEM"
+    );
     assert_eq!(made["jwk"]["kty"], "EC");
     assert_eq!(made["jwk"]["crv"], "P-256");
     assert_eq!(made["jwk"]["kid"], kid.as_str());
@@ -155,7 +160,10 @@ async fn signing_keys_are_made_listed_served_and_rotated_out() {
         .collect();
     assert_eq!(kids, [kid.as_str(), second["kid"].as_str().unwrap()]);
     let text = list.to_string();
-    assert!(!text.contains("PRIVATE") && !text.contains("private_key"), "{text}");
+    assert!(
+        !text.contains("PRIVATE") && !text.contains("private_key"),
+        "{text}"
+    );
     assert!(list[0]["created_at_ms"].as_u64().unwrap() > 0);
 
     // Rotation: deleting the first leaves the second, for every edge.

@@ -36,7 +36,13 @@ pub async fn serve(
     let Some(playback_id) = file.strip_suffix(".flv").map(PlaybackId::new) else {
         return not_found();
     };
-    let admitted = auth::admit(&edge, &playback_id, query.as_deref(), &request, Audience::Live);
+    let admitted = auth::admit(
+        &edge,
+        &playback_id,
+        query.as_deref(),
+        &request,
+        Audience::Live,
+    );
     let stream_id = match admitted.await {
         Ok(access) => access.stream_id,
         Err(response) => return response,

@@ -37,11 +37,18 @@ pub async fn serve(
     RawQuery(query): RawQuery,
     request: HeaderMap,
 ) -> Response {
-    let access =
-        match auth::admit(&edge, &playback_id, query.as_deref(), &request, Audience::Live).await {
-            Ok(access) => access,
-            Err(response) => return response,
-        };
+    let access = match auth::admit(
+        &edge,
+        &playback_id,
+        query.as_deref(),
+        &request,
+        Audience::Live,
+    )
+    .await
+    {
+        Ok(access) => access,
+        Err(response) => return response,
+    };
     let (stream_id, token) = (access.stream_id, access.token);
     let state = match edge.deps.index.load(&stream_id).await {
         Ok(Some(state)) if !state.segments.is_empty() => state,

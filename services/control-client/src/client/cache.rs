@@ -98,10 +98,7 @@ mod tests {
         let t0 = Instant::now();
         cache.put(&PlaybackId::new("a"), found("s1"), t0);
         cache.put(&PlaybackId::new("b"), None, t0);
-        assert_eq!(
-            cache.get(&PlaybackId::new("a"), t0),
-            Some(found("s1"))
-        );
+        assert_eq!(cache.get(&PlaybackId::new("a"), t0), Some(found("s1")));
         assert_eq!(cache.get(&PlaybackId::new("b"), t0), Some(None));
         let later = t0 + Duration::from_secs(2);
         assert_eq!(
@@ -123,9 +120,6 @@ mod tests {
         assert_eq!(lock(&cache.entries).len(), 2, "the expired miss made room");
         cache.put(&PlaybackId::new("d"), found("s4"), later);
         assert_eq!(lock(&cache.entries).len(), 2, "never above capacity");
-        assert_eq!(
-            cache.get(&PlaybackId::new("d"), later),
-            Some(found("s4"))
-        );
+        assert_eq!(cache.get(&PlaybackId::new("d"), later), Some(found("s4")));
     }
 }

@@ -192,8 +192,14 @@ mod tests {
     fn a_made_key_signs_what_its_jwk_verifies() {
         let made = make_key(1234).expect("a key");
         assert_eq!(made.public.kid.len(), 16);
-        assert!(made.private_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
-        assert!(!made.public.jwk.contains("\"d\""), "no private part in the JWK");
+        assert!(
+            made.private_pem
+                .starts_with("-----BEGIN PRIVATE KEY-----\n")
+        );
+        assert!(
+            !made.public.jwk.contains("\"d\""),
+            "no private part in the JWK"
+        );
         let jwk: serde_json::Value = serde_json::from_str(&made.public.jwk).expect("JSON");
         assert_eq!(jwk["kty"], "EC");
         assert_eq!(jwk["crv"], "P-256");

@@ -186,7 +186,10 @@ pub async fn refresh(
             Err(_) => {
                 crate::metrics::signing_keys_refresh_failed();
                 if !failing {
-                    tracing::warn!(?deadline, "signing keys not refreshed in time; the last set stays");
+                    tracing::warn!(
+                        ?deadline,
+                        "signing keys not refreshed in time; the last set stays"
+                    );
                 }
                 failing = true;
             }

@@ -113,7 +113,12 @@ impl Refusal {
                 HeaderValue::from_static("text/plain; charset=utf-8"),
             ),
         ];
-        (StatusCode::FORBIDDEN, headers, format!("{}\n", self.message())).into_response()
+        (
+            StatusCode::FORBIDDEN,
+            headers,
+            format!("{}\n", self.message()),
+        )
+            .into_response()
     }
 }
 

@@ -131,7 +131,10 @@ fn unknown_missing_and_deleted_keys_are_refused() {
     assert_eq!(check(&ring, &by_known, "pb1"), Ok(()));
     assert!(ring.replace(&[known.public(), stranger.public()]));
     assert_eq!(check(&ring, &by_stranger, "pb1"), Ok(()));
-    assert!(!ring.replace(&[known.public(), stranger.public()]), "same set");
+    assert!(
+        !ring.replace(&[known.public(), stranger.public()]),
+        "same set"
+    );
     assert!(ring.replace(&[stranger.public()]));
     assert_eq!(check(&ring, &by_known, "pb1"), Err(Refusal::UnknownKey));
     assert_eq!(check(&ring, &by_stranger, "pb1"), Ok(()));
@@ -208,9 +211,19 @@ fn keys_that_are_not_p256_never_enter_the_set() {
 fn the_token_comes_from_the_query_or_the_bearer_header() {
     let mut headers = HeaderMap::new();
     assert_eq!(token_of(None, &headers), None);
-    assert_eq!(token_of(Some("_HLS_msn=3&token=abc&_HLS_part=1"), &headers), Some("abc"));
-    headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
+    assert_eq!(
+        token_of(Some("_HLS_msn=3&token=abc&_HLS_part=1"), &headers),
+        Some("abc")
+    );
+    headers.insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_static("Bearer xyz"),
+    );
     assert_eq!(token_of(None, &headers), Some("xyz"));
-    assert_eq!(token_of(Some("token=abc"), &headers), Some("abc"), "the query first");
+    assert_eq!(
+        token_of(Some("token=abc"), &headers),
+        Some("abc"),
+        "the query first"
+    );
     assert_eq!(token_of(Some("mytoken=abc"), &headers), Some("xyz"));
 }

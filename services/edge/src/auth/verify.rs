@@ -64,7 +64,12 @@ fn decoding_key(kid: &str, text: &str) -> Option<DecodingKey> {
     if params.curve != EllipticCurve::P256 {
         return None;
     }
-    if jwk.common.key_id.as_deref().is_some_and(|named| named != kid) {
+    if jwk
+        .common
+        .key_id
+        .as_deref()
+        .is_some_and(|named| named != kid)
+    {
         return None;
     }
     let alg_is_es256 = jwk
@@ -127,8 +132,8 @@ pub fn signature(token: &str, keys: &KeySet) -> Result<Claims, Refusal> {
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
-    let data = jsonwebtoken::decode::<WireClaims>(token, key, &validation)
-        .map_err(|_| Refusal::Bad)?;
+    let data =
+        jsonwebtoken::decode::<WireClaims>(token, key, &validation).map_err(|_| Refusal::Bad)?;
     let claims = data.claims;
     if !claims.exp.is_finite() || claims.nbf.is_some_and(|nbf| !nbf.is_finite()) {
         return Err(Refusal::Bad);

@@ -62,7 +62,10 @@ impl Signer {
 
     /// A token for `sub` expiring `expires_in_s` from now (negative: in the past).
     fn token(&self, sub: &str, expires_in_s: i64) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         let claims = json!({ "sub": sub, "exp": now + expires_in_s, "aud": "live" });
@@ -116,7 +119,10 @@ fn hls_uris(text: &str) -> Vec<String> {
 /// The value of attribute `name` in the first element that has it.
 fn xml_attribute<'a>(text: &'a str, name: &str) -> &'a str {
     let pattern = format!(" {name}=\"");
-    let at = text.find(&pattern).unwrap_or_else(|| panic!("no {name} in {text}")) + pattern.len();
+    let at = text
+        .find(&pattern)
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        + pattern.len();
     &text[at..at + text[at..].find('"').unwrap()]
 }
 
@@ -135,7 +141,10 @@ fn walk_hls(url: &str, token: &str, depth: u32) -> usize {
     let text = response.text();
     let mut fetched = 0;
     for uri in hls_uris(&text) {
-        assert!(uri.contains(&format!("token={token}")), "{uri} in {url}:\n{text}");
+        assert!(
+            uri.contains(&format!("token={token}")),
+            "{uri} in {url}:\n{text}"
+        );
         let target = resolve(url, &uri);
         if uri.contains(".m3u8") {
             assert!(depth < 3, "{url} names playlists too deep");
@@ -188,13 +197,19 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
     let ts = |edge: &str, query: &str| format!("{edge}/hls/{pid}/index.m3u8{query}");
     let ll = |edge: &str, file: &str, query: &str| format!("{edge}/ll/{pid}/{file}{query}");
     let with = format!("?token={token}");
-    wait_for("the signed stream's LL-HLS segments", Duration::from_secs(40), || {
-        let text = get(&ll(&edges[0], "video.m3u8", &with)).text();
-        (text.matches("#EXTINF").count() >= 2).then_some(())
-    });
-    wait_for("the signed stream's TS playlist", Duration::from_secs(40), || {
-        (get(&ts(&edges[0], &with)).status == 200).then_some(())
-    });
+    wait_for(
+        "the signed stream's LL-HLS segments",
+        Duration::from_secs(40),
+        || {
+            let text = get(&ll(&edges[0], "video.m3u8", &with)).text();
+            (text.matches("#EXTINF").count() >= 2).then_some(())
+        },
+    );
+    wait_for(
+        "the signed stream's TS playlist",
+        Duration::from_secs(40),
+        || (get(&ts(&edges[0], &with)).status == 200).then_some(()),
+    );
 
     // Refusals, on every protocol's entry point and through both edges.
     let expired = signer.token(&pid, -60);
@@ -214,7 +229,11 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
             let join = |t: &str| format!("{entry}?token={t}");
             refused(&get(entry), "token missing", entry);
             refused(&get(&join(&expired)), "token expired", entry);
-            refused(&get(&join(&other_stream)), "token for another stream", entry);
+            refused(
+                &get(&join(&other_stream)),
+                "token for another stream",
+                entry,
+            );
             refused(&get(&join(&unknown_key)), "unknown signing key", entry);
             refused(&get(&join("not.a.token")), "bad token", entry);
         }
@@ -224,8 +243,13 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
     for edge in &edges {
         let ts_objects = walk_hls(&ts(edge, &with), &token, 0);
         let ll_objects = walk_hls(&ll(edge, "multivariant.m3u8", &with), &token, 0);
-        assert!(ts_objects >= 1 && ll_objects >= 4, "{ts_objects} {ll_objects}");
-        eprintln!("measured: {edge}: {ts_objects} TS and {ll_objects} LL objects fetched with the token");
+        assert!(
+            ts_objects >= 1 && ll_objects >= 4,
+            "{ts_objects} {ll_objects}"
+        );
+        eprintln!(
+            "measured: {edge}: {ts_objects} TS and {ll_objects} LL objects fetched with the token"
+        );
 
         let mpd_url = ll(edge, "manifest.mpd", &with);
         let mpd = get(&mpd_url);
@@ -245,7 +269,10 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
         }
 
         // HTTP-FLV with the token; the same via `Authorization: Bearer`.
-        let flv = try_stream(&format!("{edge}/live/{pid}.flv{with}"), Duration::from_secs(10));
+        let flv = try_stream(
+            &format!("{edge}/live/{pid}.flv{with}"),
+            Duration::from_secs(10),
+        );
         assert_eq!(flv.unwrap().status, 200);
         let bearer = http::request(
             "GET",
@@ -257,17 +284,29 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
     }
 
     // The same token and blocking request: the same bytes from both edges.
-    let blocking = format!("?{}&token={token}", listed_part(&ll(&edges[0], "video.m3u8", &with)));
-    let answers = edges.clone().map(|edge| get(&ll(&edge, "video.m3u8", &blocking)));
+    let blocking = format!(
+        "?{}&token={token}",
+        listed_part(&ll(&edges[0], "video.m3u8", &with))
+    );
+    let answers = edges
+        .clone()
+        .map(|edge| get(&ll(&edge, "video.m3u8", &blocking)));
     assert_eq!(answers[0].status, 200);
-    assert_eq!(answers[0].body, answers[1].body, "edges differ for one token");
+    assert_eq!(
+        answers[0].body, answers[1].body,
+        "edges differ for one token"
+    );
 
     // Real clients: ffprobe through the TS URL, hls.js through TS and LL-HLS.
     let probed = probe(&ts(&edges[1], &with));
     assert!(probed["streams"].as_array().unwrap().len() >= 2, "{probed}");
     let played = plays("hls", &ts(&edges[0], &with), &["--seconds", "3"]);
     assert!(number(&played, "advanced") >= 3.0, "{played}");
-    let played = plays("hls-ll", &ll(&edges[1], "index.m3u8", &with), &["--seconds", "3"]);
+    let played = plays(
+        "hls-ll",
+        &ll(&edges[1], "index.m3u8", &with),
+        &["--seconds", "3"],
+    );
     assert!(number(&played, "advanced") >= 3.0, "{played}");
     assert!(number(&played, "parts") >= 1.0, "{played}");
 
@@ -281,7 +320,12 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
             (get(&next_url(edge)).status == 200).then_some(())
         });
     }
-    let (status, _) = admin(&cluster, "DELETE", &format!("/v1/signing-keys/{}", signer.kid), None);
+    let (status, _) = admin(
+        &cluster,
+        "DELETE",
+        &format!("/v1/signing-keys/{}", signer.kid),
+        None,
+    );
     assert_eq!(status, 204);
     let deleted = Instant::now();
     for edge in &edges {
@@ -303,7 +347,12 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
     // Public again: plays without a token (within the edges' cache time), ignores one, and
     // answers the same bytes with and without it.
     let path = format!("/v1/streams/{}", stream["id"].as_str().unwrap());
-    let (status, _) = admin(&cluster, "PATCH", &path, Some(json!({ "playback_policy": "public" })));
+    let (status, _) = admin(
+        &cluster,
+        "PATCH",
+        &path,
+        Some(json!({ "playback_policy": "public" })),
+    );
     assert_eq!(status, 200);
     let changed = Instant::now();
     for edge in &edges {
@@ -311,10 +360,17 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
             (get(&ll(edge, "index.m3u8", "")).status == 200).then_some(())
         });
     }
-    eprintln!("measured: public on both edges {} ms after PATCH", changed.elapsed().as_millis());
+    eprintln!(
+        "measured: public on both edges {} ms after PATCH",
+        changed.elapsed().as_millis()
+    );
     let bare = format!("?{}", listed_part(&ll(&edges[0], "video.m3u8", "")));
     let plain = get(&ll(&edges[0], "video.m3u8", &bare));
-    let ignored = get(&ll(&edges[0], "video.m3u8", &format!("{bare}&token={expired}")));
+    let ignored = get(&ll(
+        &edges[0],
+        "video.m3u8",
+        &format!("{bare}&token={expired}"),
+    ));
     assert_eq!(plain.status, 200);
     assert_eq!(plain.body, ignored.body, "a public stream ignores tokens");
     assert!(!plain.text().contains("token="));
