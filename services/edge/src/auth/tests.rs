@@ -227,3 +227,28 @@ fn the_token_comes_from_the_query_or_the_bearer_header() {
     );
     assert_eq!(token_of(Some("mytoken=abc"), &headers), Some("xyz"));
 }
+
+/// The cost of a check: a new token (ES256 signature check) and a remembered one.
+/// `cargo test -p ferrocast-edge --release --lib auth::tests::verification_cost -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, not a check"]
+fn verification_cost() {
+    let key = TestKey::new("k1", 7);
+    let ring = ring(&[&key]);
+    let tokens: Vec<String> = (0..500)
+        .map(|n| key.sign(&claims("pb1", NOW + 60.0 + f64::from(n))))
+        .collect();
+    let started = std::time::Instant::now();
+    for token in &tokens {
+        assert_eq!(check(&ring, token, "pb1"), Ok(()));
+    }
+    let fresh = started.elapsed() / 500;
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        for token in &tokens {
+            assert_eq!(check(&ring, token, "pb1"), Ok(()));
+        }
+    }
+    let remembered = started.elapsed() / 10_000;
+    eprintln!("measured: a new token {fresh:?}, a remembered one {remembered:?} per check");
+}

@@ -2,7 +2,7 @@
 //! and s3s-fs), published by ffmpeg: a signed stream answers 403 without a token, with an
 //! expired one, one for another playback id and one signed by an unknown key; with a valid
 //! token every URI its TS, LL-HLS and DASH manifests name answers (each carrying the token),
-//! ffprobe reads it and hls.js plays it in Chromium; a deleted key stops working within the
+//! ffprobe reads it and hls.js plays it in Chromium (also through the watch page); a deleted key stops working within the
 //! edges' bound (ADR 22); made public again, it plays without a token and ignores one.
 //!
 //! Tokens are signed here with `jsonwebtoken`, as an operator's backend would.
@@ -309,6 +309,10 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
     );
     assert!(number(&played, "advanced") >= 3.0, "{played}");
     assert!(number(&played, "parts") >= 1.0, "{played}");
+    // The watch page passes its ?token= on to its player.
+    let watch = format!("{}/watch/{pid}{with}", edges[0]);
+    let watched = plays("watch", &watch, &["--seconds", "3"]);
+    assert_eq!(watched["state"], "live", "{watched}");
 
     // Rotation: a second key made, the first deleted. The first's token stops within the
     // bound on both edges; the second's keeps playing.
