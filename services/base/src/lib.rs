@@ -3,7 +3,9 @@
 //! ever a stream key), and one poison-tolerant lock.
 
 mod ids;
+mod policy;
 mod sync;
 
 pub use ids::{Epoch, Msn, PlaybackId, StreamId};
+pub use policy::PlaybackPolicy;
 pub use sync::lock;

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferrocast_base::{Epoch, PlaybackId, StreamId};
+use ferrocast_base::{Epoch, PlaybackId, PlaybackPolicy, StreamId};
 
-use crate::ClientError;
+use crate::{ClientError, PlaybackStream, PublicSigningKey};
 
 /// Permission to publish: this origin owns the stream under `epoch` until released.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +91,8 @@ pub enum DirectoryError {
     Unavailable(#[source] ClientError),
 }
 
-/// Resolves public playback ids to streams.
+/// Resolves public playback ids to streams, with their playback policy, and lists the keys
+/// that sign playback tokens.
 #[async_trait]
 pub trait StreamDirectory: Send + Sync {
     /// The internal stream id of a playback id: `Ok(None)` when no such stream exists,
@@ -100,4 +101,24 @@ pub trait StreamDirectory: Send + Sync {
         &self,
         playback_id: &PlaybackId,
     ) -> Result<Option<StreamId>, DirectoryError>;
+
+    /// The stream of a playback id with its playback policy. A directory that knows no
+    /// policies (a test twin) answers every stream public.
+    async fn resolve_stream(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<PlaybackStream>, DirectoryError> {
+        let found = self.resolve_playback(playback_id).await?;
+        Ok(found.map(|stream_id| PlaybackStream {
+            stream_id,
+            policy: PlaybackPolicy::Public,
+        }))
+    }
+
+    /// Every current key that signs playback tokens (public halves only). Edges poll this
+    /// and keep the last set they got; none means no token verifies, so a directory without
+    /// keys fails closed for signed streams.
+    async fn signing_keys(&self) -> Result<Vec<PublicSigningKey>, DirectoryError> {
+        Ok(Vec::new())
+    }
 }

@@ -1,6 +1,7 @@
 //! The control client that origins and edges use: publish authorization (failing closed),
-//! playback lookup (cached), stream owners for the relay, and heartbeats. Every call carries
-//! the node's cluster credential.
+//! playback lookup with the stream's policy (cached), the keys that sign playback tokens,
+//! stream owners for the relay, and heartbeats. Every call carries the node's cluster
+//! credential.
 
 mod cache;
 
@@ -12,7 +13,9 @@ use async_trait::async_trait;
 use ferrocast_base::{Epoch, PlaybackId, StreamId};
 use ferrocast_proto::auth::{NodeCredential, NodeIdentity, Role};
 use ferrocast_proto::control::control_client::ControlClient as GrpcClient;
-use ferrocast_proto::control::{AuthorizePublishRequest, EndPublishRequest, LookupStreamRequest};
+use ferrocast_proto::control::{
+    AuthorizePublishRequest, EndPublishRequest, GetSigningKeysRequest, LookupStreamRequest,
+};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
@@ -21,7 +24,7 @@ use crate::heartbeat::{self, Beat};
 use crate::stream_key::claimed_stream_id;
 use crate::{
     AuthError, DEFAULT_TAKEOVER_AFTER, DirectoryError, FoundStream, LookupBy, MAX_DECISION_SLACK,
-    PublishAuthorizer, PublishGrant, StreamDirectory,
+    PlaybackStream, PublicSigningKey, PublishAuthorizer, PublishGrant, StreamDirectory,
 };
 use cache::PlaybackCache;
 
@@ -41,8 +44,9 @@ pub struct ClientOptions {
     pub authorize_timeout: Duration,
     /// Most playback ids remembered.
     pub playback_cache_capacity: usize,
-    /// How long a found playback id is remembered (ids never change; this only bounds how
-    /// long a deleted stream keeps resolving).
+    /// How long a found playback id is remembered: a playback id never changes its stream,
+    /// so this bounds how long a stream's playback policy change (public ↔ signed) and its
+    /// delete take to reach this node.
     pub playback_hit_ttl: Duration,
     /// How long an unknown playback id is remembered.
     pub playback_miss_ttl: Duration,
@@ -51,7 +55,8 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// Defaults for the node `credential` names: 2 s deadline (3.75 s for authorization:
     /// control's default 1.5 s takeover time, its 250 ms slack, and 2 s), 10 000 cached
-    /// playback ids, hits for 5 minutes, misses for 3 seconds.
+    /// playback ids, hits for 10 seconds (ADR 22: a policy change shows within that), misses
+    /// for 3 seconds.
     pub fn new(credential: NodeCredential) -> Self {
         let timeout = Duration::from_secs(2);
         let decision_wait = DEFAULT_TAKEOVER_AFTER.saturating_add(MAX_DECISION_SLACK);
@@ -60,7 +65,7 @@ impl ClientOptions {
             timeout,
             authorize_timeout: decision_wait.saturating_add(timeout),
             playback_cache_capacity: 10_000,
-            playback_hit_ttl: Duration::from_secs(300),
+            playback_hit_ttl: Duration::from_secs(10),
             playback_miss_ttl: Duration::from_secs(3),
         }
     }
@@ -160,6 +165,25 @@ impl ControlClient {
             })
             .await?;
         Ok(FoundStream::from_wire(response))
+    }
+
+    /// Every current playback signing key (public halves), uncached: edges poll it.
+    pub async fn signing_keys(&self) -> Result<Vec<PublicSigningKey>, ClientError> {
+        let request = self.request(GetSigningKeysRequest {}, self.timeout);
+        let response = self
+            .call(self.timeout, |mut grpc| async move {
+                grpc.get_signing_keys(request).await
+            })
+            .await?;
+        Ok(response
+            .keys
+            .into_iter()
+            .map(|key| PublicSigningKey {
+                kid: key.kid,
+                jwk: key.jwk,
+                created_at_ms: key.created_at_ms,
+            })
+            .collect())
     }
 
     /// A request carrying the deadline, so the server gives up when the caller does.
@@ -263,27 +287,44 @@ impl StreamDirectory for ControlClient {
         &self,
         playback_id: &PlaybackId,
     ) -> Result<Option<StreamId>, DirectoryError> {
+        let found = self.resolve_stream(playback_id).await?;
+        Ok(found.map(|stream| stream.stream_id))
+    }
+
+    async fn resolve_stream(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<PlaybackStream>, DirectoryError> {
         if let Some(answer) = self.playback.get(playback_id, Instant::now()) {
             return Ok(answer);
         }
         match self.lookup(LookupBy::PlaybackId(playback_id.clone())).await {
             Ok(found) => {
-                let answer = found.map(|stream| stream.stream_id);
+                let answer = found.map(|stream| PlaybackStream {
+                    stream_id: stream.stream_id,
+                    policy: stream.playback_policy,
+                });
                 self.playback
                     .put(playback_id, answer.clone(), Instant::now());
                 Ok(answer)
             }
             Err(error) => {
-                // Stale-if-error: a stream known before the outage keeps playing. A remembered
-                // miss is not reused: "no such stream" might be wrong by now, and a 503 tells
-                // the viewer to try again.
-                if let Some(stream_id) = self.playback.stale_hit(playback_id) {
+                // Stale-if-error: a stream known before the outage keeps playing, under the
+                // policy it had. A remembered miss is not reused: "no such stream" might be
+                // wrong by now, and a 503 tells the viewer to try again.
+                if let Some(stream) = self.playback.stale_hit(playback_id) {
                     tracing::debug!(playback_id = playback_id.as_str(), %error, "playback lookup failed; served stale");
-                    return Ok(Some(stream_id));
+                    return Ok(Some(stream));
                 }
                 tracing::warn!(playback_id = playback_id.as_str(), %error, "playback lookup failed");
                 Err(DirectoryError::Unavailable(error))
             }
         }
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<PublicSigningKey>, DirectoryError> {
+        ControlClient::signing_keys(self)
+            .await
+            .map_err(DirectoryError::Unavailable)
     }
 }

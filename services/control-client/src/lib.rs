@@ -1,5 +1,6 @@
 //! What origins and edges need of the control plane, without its server side: the
-//! boundaries they call ([`PublishAuthorizer`], [`StreamDirectory`]), the gRPC
+//! boundaries they call ([`PublishAuthorizer`], [`StreamDirectory`], which also answers a
+//! stream's playback policy and the keys that sign playback tokens), the gRPC
 //! [`ControlClient`] that implements them for the cluster, and the [`heartbeat`] loop that
 //! reports a node's liveness and load. Its methods take and answer typed values (ids from
 //! `ferrocast_base`, a [`heartbeat::Beat`], a [`LookupBy`] and a [`FoundStream`]); the proto
@@ -13,6 +14,7 @@ mod boundary;
 mod client;
 pub mod heartbeat;
 mod lookup;
+mod signing;
 pub mod stream_key;
 mod timing;
 
@@ -20,4 +22,5 @@ pub use boundary::{AuthError, DirectoryError, PublishAuthorizer, PublishGrant, S
 pub use client::{ClientError, ClientOptions, ControlClient};
 pub use ferrocast_proto::auth::{ClusterSecret, NodeCredential, NodeIdentity, Role};
 pub use lookup::{FoundStream, LookupBy};
+pub use signing::{PlaybackStream, PublicSigningKey};
 pub use timing::{DEFAULT_TAKEOVER_AFTER, MAX_DECISION_SLACK};

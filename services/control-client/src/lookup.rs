@@ -1,9 +1,9 @@
 //! A stream lookup in control's registry, typed: what [`crate::ControlClient::lookup`] asks
 //! by and answers with. The proto messages are built and read here only.
 
-use ferrocast_base::{Epoch, PlaybackId, StreamId};
-use ferrocast_proto::control::LookupStreamResponse;
+use ferrocast_base::{Epoch, PlaybackId, PlaybackPolicy, StreamId};
 use ferrocast_proto::control::lookup_stream_request::By;
+use ferrocast_proto::control::{self as wire, LookupStreamResponse};
 
 /// Which id a lookup goes by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct FoundStream {
     pub relay_url: String,
     /// The epoch of the lease (0 while not live).
     pub epoch: Epoch,
+    /// Public, or signed: playback needs a token.
+    pub playback_policy: PlaybackPolicy,
 }
 
 impl LookupBy {
@@ -46,6 +48,11 @@ impl FoundStream {
     /// Reads an answer: `None` when control knows no such stream. The ids come from control's
     /// own registry, so they are taken as they are.
     pub(crate) fn from_wire(response: LookupStreamResponse) -> Option<Self> {
+        // An unknown value (a policy newer than this node) is read as signed: the safe side.
+        let playback_policy = match wire::PlaybackPolicy::try_from(response.playback_policy) {
+            Ok(wire::PlaybackPolicy::Public) => PlaybackPolicy::Public,
+            Ok(wire::PlaybackPolicy::Signed) | Err(_) => PlaybackPolicy::Signed,
+        };
         response.found.then(|| FoundStream {
             stream_id: StreamId::new(response.stream_id),
             playback_id: PlaybackId::new(response.playback_id),
@@ -53,6 +60,7 @@ impl FoundStream {
             origin_id: response.origin_id,
             relay_url: response.relay_url,
             epoch: Epoch(response.epoch),
+            playback_policy,
         })
     }
 }

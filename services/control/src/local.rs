@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ferrocast_base::{Epoch, PlaybackId, StreamId, lock};
 use ferrocast_control_client::{
-    AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory,
+    AuthError, DirectoryError, PlaybackStream, PublishAuthorizer, PublishGrant, StreamDirectory,
 };
 
 use crate::credentials::{claimed_stream_id, key_matches};
@@ -133,10 +133,28 @@ impl StreamDirectory for LocalControl {
             .find(|s| s.playback_id == *playback_id)
             .map(|s| s.id.clone()))
     }
+
+    /// The stream with its record's policy. `dev` has no admin API to make signing keys (the
+    /// key set stays empty), so its one stream is public.
+    async fn resolve_stream(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<PlaybackStream>, DirectoryError> {
+        let streams = lock(&self.streams);
+        let mut records = streams.values();
+        Ok(records
+            .find(|s| s.playback_id == *playback_id)
+            .map(|s| PlaybackStream {
+                stream_id: s.id.clone(),
+                policy: s.playback_policy,
+            }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use ferrocast_base::PlaybackPolicy;
+
     use super::*;
     use crate::credentials::{key_hash_hex, new_stream_key};
 
@@ -153,6 +171,7 @@ mod tests {
             key_sha256: key_hash_hex(&key),
             name: "test".into(),
             created_at_ms: 0,
+            playback_policy: PlaybackPolicy::Signed,
         });
         (control, key)
     }
@@ -193,6 +212,11 @@ mod tests {
                 .unwrap(),
             Some(StreamId::new("abc123"))
         );
+        let found = control
+            .resolve_stream(&PlaybackId::new("p1"))
+            .await
+            .unwrap();
+        assert_eq!(found.map(|s| s.policy), Some(PlaybackPolicy::Signed));
         assert!(matches!(
             control.resolve_playback(&PlaybackId::new("nope")).await,
             Ok(None)

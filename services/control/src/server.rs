@@ -9,6 +9,8 @@ pub mod metrics;
 mod nodes;
 mod repo;
 mod rest;
+mod signing;
+mod signing_rest;
 mod views;
 
 use std::sync::Arc;

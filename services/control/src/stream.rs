@@ -1,6 +1,6 @@
 //! The stream object.
 
-use ferrocast_base::{PlaybackId, StreamId};
+use ferrocast_base::{PlaybackId, PlaybackPolicy, StreamId};
 use serde::{Deserialize, Serialize};
 
 /// A stream as the control plane stores it. The key itself is never stored.
@@ -16,6 +16,10 @@ pub struct StreamRecord {
     pub name: String,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
+    /// Public, or signed (playback needs a token). Records written before the field existed
+    /// read as public.
+    #[serde(default)]
+    pub playback_policy: PlaybackPolicy,
 }
 
 impl StreamRecord {
@@ -24,5 +28,23 @@ impl StreamRecord {
         let mut hash = [0; 32];
         hex::decode_to_slice(&self.key_sha256, &mut hash).ok()?;
         Some(hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_without_a_policy_is_public() {
+        let old = r#"{"id":"s","playback_id":"p","key_sha256":"00","name":"n","created_at_ms":1}"#;
+        let record: StreamRecord = serde_json::from_str(old).expect("an old record loads");
+        assert_eq!(record.playback_policy, PlaybackPolicy::Public);
+        let signed = StreamRecord {
+            playback_policy: PlaybackPolicy::Signed,
+            ..record
+        };
+        let json = serde_json::to_string(&signed).unwrap_or_default();
+        assert!(json.contains(r#""playback_policy":"signed""#), "{json}");
     }
 }

@@ -1,6 +1,7 @@
 // The ferrocast watch page: picks a player for ?player=, follows the stream's state (live,
 // offline, ended) and shows the latency behind live once a second. Every URL it loads is
-// built from the page's playback id under this origin: the query only picks among them.
+// built from the page's playback id under this origin: the query only picks among them, and
+// a signed stream's ?token= (a JWT: base64url and dots only) is passed on to the player's URL.
 (function () {
   'use strict';
 
@@ -22,6 +23,10 @@
   };
   var mode = Object.prototype.hasOwnProperty.call(SOURCES, params.get('player')) ? params.get('player') : 'll';
   var source = new URL(SOURCES[mode], location.href).href;
+  var token = params.get('token');
+  if (token && /^[A-Za-z0-9_.-]{1,2048}$/.test(token)) {
+    source += '?token=' + token;
+  }
   var wantSound = params.get('muted') === '0';
 
   // What the page shows, for people and for the browser tests.

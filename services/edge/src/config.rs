@@ -34,6 +34,31 @@ pub struct EdgeConfig {
     pub ll_hls: LlHlsConfig,
     /// The watch page's player files (`/watch/`).
     pub watch: WatchConfig,
+    /// Token checks of signed streams (ADR 22).
+    pub signed_playback: SignedPlaybackConfig,
+}
+
+/// The `[edge.signed_playback]` table: how fresh the edge keeps control's signing keys, and
+/// how much clock difference a token's `exp` and `nbf` get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignedPlaybackConfig {
+    /// How often the signing keys are asked of control; each ask is bounded by the same
+    /// time. A deleted key stops verifying within twice this (ADR 22).
+    #[serde(with = "humantime_serde")]
+    pub keys_refresh: Duration,
+    /// Clock difference allowed on `exp` and `nbf`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+}
+
+impl Default for SignedPlaybackConfig {
+    fn default() -> Self {
+        Self {
+            keys_refresh: Duration::from_secs(2),
+            leeway: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The `[edge.ll_hls]` table: what an edge holds of each stream's low-latency window and how
@@ -69,6 +94,7 @@ impl Default for EdgeConfig {
             drain: Drain::default(),
             ll_hls: LlHlsConfig::default(),
             watch: WatchConfig::default(),
+            signed_playback: SignedPlaybackConfig::default(),
         }
     }
 }

@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use ferrocast_base::PlaybackId;
@@ -20,17 +20,31 @@ use ferrocast_live::{Cursor, Egress, Frame, LiveError, Step};
 use ferrocast_media::flv::file_header;
 use ferrocast_ops::LiveGuard;
 
+use crate::auth::{self, Audience};
 use crate::metrics;
 use crate::reply::{error, not_found};
-use crate::state::{Edge, resolve};
+use crate::state::Edge;
 
-/// `GET /live/{playback_id}.flv`.
-pub async fn serve(State(edge): State<Arc<Edge>>, Path(file): Path<String>) -> Response {
+/// `GET /live/{playback_id}.flv` (with `?token=` for a signed stream; checked once, when the
+/// viewer connects).
+pub async fn serve(
+    State(edge): State<Arc<Edge>>,
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    request: HeaderMap,
+) -> Response {
     let Some(playback_id) = file.strip_suffix(".flv").map(PlaybackId::new) else {
         return not_found();
     };
-    let stream_id = match resolve(&edge, &playback_id).await {
-        Ok(stream_id) => stream_id,
+    let admitted = auth::admit(
+        &edge,
+        &playback_id,
+        query.as_deref(),
+        &request,
+        Audience::Live,
+    );
+    let stream_id = match admitted.await {
+        Ok(access) => access.stream_id,
         Err(response) => return response,
     };
     let (hub, subscription) = match edge.deps.live.subscribe(&stream_id).await {

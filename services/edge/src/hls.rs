@@ -3,19 +3,21 @@
 //!
 //! `index.m3u8` names `media-{generation}.m3u8`; a new playlist after an ended one is a new
 //! generation, so the ended one keeps its `EXT-X-ENDLIST` forever (ADR 14). Segments keep
-//! their `{msn}.ts` names: msns are unique across generations.
+//! their `{msn}.ts` names: msns are unique across generations. A signed stream's requests
+//! need a token, which the playlists then write into the URIs they name ([`crate::auth`]).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrocast_base::{Msn, PlaybackId, StreamId};
 use ferrocast_media::hls::{self as playlist, Playlist, PlaylistSegment, SegmentSize};
 use ferrocast_store::{IndexState, StoreError};
 
+use crate::auth::{self, Audience, Token};
 use crate::reply::{error, not_found, unavailable};
-use crate::state::{Edge, resolve};
+use crate::state::Edge;
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/mp2t";
@@ -32,12 +34,22 @@ const BANDWIDTH_FLOOR: u64 = 3_000_000;
 pub async fn serve(
     State(edge): State<Arc<Edge>>,
     Path((playback_id, file)): Path<(PlaybackId, String)>,
+    RawQuery(query): RawQuery,
     request: HeaderMap,
 ) -> Response {
-    let stream_id = match resolve(&edge, &playback_id).await {
-        Ok(stream_id) => stream_id,
+    let access = match auth::admit(
+        &edge,
+        &playback_id,
+        query.as_deref(),
+        &request,
+        Audience::Live,
+    )
+    .await
+    {
+        Ok(access) => access,
         Err(response) => return response,
     };
+    let (stream_id, token) = (access.stream_id, access.token);
     let state = match edge.deps.index.load(&stream_id).await {
         Ok(Some(state)) if !state.segments.is_empty() => state,
         Ok(_) => return not_found(),
@@ -49,7 +61,7 @@ pub async fn serve(
         }
     };
     if file == "index.m3u8" {
-        return render_multivariant(&state);
+        return render_multivariant(&state, token.as_ref());
     }
     if let Some(generation) = playlist::parse_media_playlist_name(&file) {
         // An older generation's playlist is gone with its segments; never serve the current
@@ -57,7 +69,7 @@ pub async fn serve(
         if generation != state.generation.get() {
             return not_found();
         }
-        return render_media(&edge, &state);
+        return render_media(&edge, &state, token.as_ref());
     }
     let Some(msn) = file
         .strip_suffix(".ts")
@@ -69,11 +81,9 @@ pub async fn serve(
     serve_segment(&edge, &stream_id, &state, msn, &request).await
 }
 
-fn render_multivariant(state: &IndexState) -> Response {
-    playlist_response(playlist::render_multivariant(
-        state.generation.get(),
-        bandwidth(state),
-    ))
+fn render_multivariant(state: &IndexState, token: Option<&Token>) -> Response {
+    let text = playlist::render_multivariant(state.generation.get(), bandwidth(state));
+    playlist_response(auth::uris::playlist(text, token))
 }
 
 /// The MPEG-TS variant's `BANDWIDTH`: the peak bit rate of the listed segments. Also what
@@ -90,7 +100,7 @@ pub(crate) fn bandwidth(state: &IndexState) -> u64 {
     playlist::peak_bandwidth(&sizes, BANDWIDTH_FLOOR)
 }
 
-fn render_media(edge: &Edge, state: &IndexState) -> Response {
+fn render_media(edge: &Edge, state: &IndexState, token: Option<&Token>) -> Response {
     let segments: Vec<PlaylistSegment> = state
         .segments
         .iter()
@@ -125,7 +135,7 @@ fn render_media(edge: &Edge, state: &IndexState) -> Response {
         min_target_duration_s: edge.config.hls_min_target_duration_s,
         ended: state.ended,
     });
-    playlist_response(text)
+    playlist_response(auth::uris::playlist(text, token))
 }
 
 fn unix_millis() -> i64 {

@@ -1,10 +1,13 @@
 //! The edge: stateless HTTP delivery of HLS (playlists from the index, segments from the
 //! object store), LL-HLS, DASH and the multivariant playlists (from each stream's part log,
-//! mirrored from its origin: [`ll`]) and HTTP-FLV (from a live source), behind a CDN.
+//! mirrored from its origin: [`ll`]) and HTTP-FLV (from a live source), behind a CDN. A
+//! signed stream's requests need a playback token, verified here with keys polled from
+//! control ([`auth`]).
 //!
 //! Nothing here survives a restart or needs to: every answer is rebuilt from the index, the
 //! object store and the live source, and every edge renders the same bytes for the same state.
 
+pub mod auth;
 mod config;
 mod flv;
 mod hls;
@@ -27,7 +30,7 @@ use ferrocast_store::{SegmentCache, SegmentIndex};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{EdgeConfig, LlHlsConfig};
+pub use config::{EdgeConfig, LlHlsConfig, SignedPlaybackConfig};
 pub use ferrocast_ops::http::ConnectionLimits;
 
 /// What an edge reads from.
@@ -68,6 +71,19 @@ pub async fn run(
         token: shutdown,
         drain_deadline: config.drain.request_deadline,
     };
-    let app = router::build(Arc::new(config), deps);
-    ferrocast_ops::http::serve(listener, app, options, shutdown).await;
+    // The signing keys are polled for as long as the edge serves (its drain included).
+    let keys = Arc::new(auth::KeyRing::default());
+    let served = CancellationToken::new();
+    let refresh = auth::keys::refresh(
+        keys.clone(),
+        deps.directory.clone(),
+        config.signed_playback.keys_refresh,
+        served.clone(),
+    );
+    let app = router::build(Arc::new(config), deps, keys);
+    let serve = async {
+        ferrocast_ops::http::serve(listener, app, options, shutdown).await;
+        served.cancel();
+    };
+    tokio::join!(serve, refresh);
 }

@@ -26,6 +26,10 @@ const LL_REQUESTS: &str = "ferrocast_edge_ll_requests_total";
 const LL_BLOCKED_REQUESTS: &str = "ferrocast_edge_ll_blocked_requests";
 const LL_BLOCKED_REFUSED: &str = "ferrocast_edge_ll_blocked_refused_total";
 const LL_BLOCK_WAIT: &str = "ferrocast_edge_ll_block_wait_seconds";
+const PLAYBACK_REFUSALS: &str = "ferrocast_edge_playback_refusals_total";
+const SIGNING_KEYS: &str = "ferrocast_edge_signing_keys";
+const SIGNING_KEYS_REFRESHED: &str = "ferrocast_edge_signing_keys_refreshed_timestamp_seconds";
+const SIGNING_KEYS_FAILURES: &str = "ferrocast_edge_signing_keys_refresh_failures_total";
 
 /// The HTTP request metrics of the edge's public port.
 pub const HTTP: HttpMetrics = HttpMetrics {
@@ -98,6 +102,7 @@ static HLS_DEMAND: MediaDemand = MediaDemand::new();
 
 /// Describes every edge metric and registers the label-free and fixed-label ones at zero.
 pub fn describe() {
+    describe_signed_playback();
     metrics::describe_gauge!(
         VIEWERS,
         "Viewers by protocol (HLS estimated from segment requests)."
@@ -278,6 +283,50 @@ fn unix_seconds() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs()
+}
+
+fn describe_signed_playback() {
+    metrics::describe_counter!(
+        PLAYBACK_REFUSALS,
+        "Requests of signed streams refused (403), by reason."
+    );
+    for refusal in crate::auth::Refusal::ALL {
+        metrics::counter!(PLAYBACK_REFUSALS, "reason" => refusal.label()).absolute(0);
+    }
+    metrics::describe_gauge!(SIGNING_KEYS, "Playback signing keys in force on this edge.");
+    metrics::describe_gauge!(
+        SIGNING_KEYS_REFRESHED,
+        Unit::Seconds,
+        "When the signing keys were last fetched from control (Unix time): its age is how stale they may be."
+    );
+    metrics::describe_counter!(
+        SIGNING_KEYS_FAILURES,
+        "Polls of control for the signing keys that failed or timed out (the last set stays)."
+    );
+    metrics::counter!(SIGNING_KEYS_FAILURES).absolute(0);
+}
+
+/// Counts a signed stream's request refused for `refusal`.
+pub(crate) fn playback_refused(refusal: crate::auth::Refusal) {
+    metrics::counter!(PLAYBACK_REFUSALS, "reason" => refusal.label()).increment(1);
+}
+
+/// Sets how many signing keys are in force.
+pub(crate) fn signing_keys(count: usize) {
+    metrics::gauge!(SIGNING_KEYS).set(count as f64);
+}
+
+/// Stamps a successful poll of the signing keys.
+pub(crate) fn signing_keys_refreshed() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    metrics::gauge!(SIGNING_KEYS_REFRESHED).set(now.as_secs_f64());
+}
+
+/// Counts a failed poll of the signing keys.
+pub(crate) fn signing_keys_refresh_failed() {
+    metrics::counter!(SIGNING_KEYS_FAILURES).increment(1);
 }
 
 #[cfg(test)]

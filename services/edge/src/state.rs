@@ -8,6 +8,7 @@ use axum::response::Response;
 use ferrocast_base::{PlaybackId, StreamId};
 use tokio::sync::Semaphore;
 
+use crate::auth::KeyRing;
 use crate::reply::{not_found, unavailable};
 use crate::{EdgeConfig, EdgeDeps};
 
@@ -19,11 +20,13 @@ pub struct Edge {
     pub deps: EdgeDeps,
     /// One permit per request allowed to wait for a part (`edge.ll_hls.max_blocked_requests`).
     pub blocked: Semaphore,
+    /// The signing keys of playback tokens, kept fresh by `auth::keys::refresh`.
+    pub keys: Arc<KeyRing>,
 }
 
 impl Edge {
-    /// The handlers' state for `config` over `deps`.
-    pub fn new(config: Arc<EdgeConfig>, deps: EdgeDeps) -> Self {
+    /// The handlers' state for `config` over `deps`, verifying tokens with `keys`.
+    pub fn new(config: Arc<EdgeConfig>, deps: EdgeDeps, keys: Arc<KeyRing>) -> Self {
         let permits = config
             .ll_hls
             .max_blocked_requests
@@ -32,13 +35,17 @@ impl Edge {
             config,
             deps,
             blocked: Semaphore::new(permits),
+            keys,
         }
     }
 }
 
-/// The stream id of `playback_id`, or the response to send instead: 404 when the directory
+/// The stream id of `playback_id` **without** any token check, or the response to send
+/// instead: 404 when the directory
 /// says no such stream exists, 503 with `Retry-After` when it cannot tell (control unreachable
 /// and the id not cached), so players and CDNs retry instead of giving up.
+/// Media routes use [`crate::auth::admit`], which also enforces a signed stream's token.
+#[allow(dead_code)] // kept for routes that serve nothing a signed stream protects
 pub async fn resolve(edge: &Edge, playback_id: &PlaybackId) -> Result<StreamId, Response> {
     match edge.deps.directory.resolve_playback(playback_id).await {
         Ok(Some(stream_id)) => Ok(stream_id),

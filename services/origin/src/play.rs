@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocast_base::PlaybackId;
+use ferrocast_base::{PlaybackId, PlaybackPolicy};
 use ferrocast_live::{Cursor, Egress, Frame, Hub, Step, Subscription, ViewerLimits};
 use ferrocast_ops::LiveGuard;
 use ferrocast_rtmp::{Connection, Player, RtmpError};
@@ -98,9 +98,17 @@ async fn find(
     }
     // The play name is where a playback id enters the origin.
     let playback_id = PlaybackId::new(playback_id(request.key));
-    let lookup = deps.directory.resolve_playback(&playback_id);
+    let lookup = deps.directory.resolve_stream(&playback_id);
     let stream_id = match timeout(config.authorize_timeout, lookup).await {
-        Ok(Ok(Some(stream_id))) => stream_id,
+        // RTMP play has no place for a playback token: a signed stream plays over HTTP only.
+        Ok(Ok(Some(stream))) if stream.policy == PlaybackPolicy::Signed => {
+            return Err(Refusal {
+                code: "NetStream.Play.Failed",
+                reason: "signed_playback",
+                description: "this stream needs a playback token: play it over HTTP",
+            });
+        }
+        Ok(Ok(Some(stream))) => stream.stream_id,
         Ok(Ok(None)) => return Err(not_found("unknown_playback_id")),
         Ok(Err(_)) | Err(_) => {
             return Err(Refusal {

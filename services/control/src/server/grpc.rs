@@ -1,5 +1,5 @@
-//! The gRPC `Control` service: publish authorization with placement leases, heartbeats, and
-//! stream lookup. Refusals are status codes the client maps back to
+//! The gRPC `Control` service: publish authorization with placement leases, heartbeats,
+//! stream lookup (with the playback policy), and the public playback signing keys. Refusals are status codes the client maps back to
 //! [`AuthError`](ferrocast_control_client::AuthError); no message ever carries a stream key.
 //!
 //! Who calls comes from the cluster credential the server's interceptor verified, never from
@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrocast_base::{Epoch, PlaybackId, StreamId};
+use ferrocast_base::{Epoch, PlaybackId, PlaybackPolicy, StreamId};
 use ferrocast_proto::auth::{self, NodeIdentity, caller};
 use ferrocast_proto::control::control_server::Control;
 use ferrocast_proto::control::lookup_stream_request::By;
 use ferrocast_proto::control::{
-    AuthorizePublishRequest, AuthorizePublishResponse, EndPublishRequest, EndPublishResponse,
-    HeartbeatRequest, HeartbeatResponse, LookupStreamRequest, LookupStreamResponse,
+    self as wire, AuthorizePublishRequest, AuthorizePublishResponse, EndPublishRequest,
+    EndPublishResponse, GetSigningKeysRequest, GetSigningKeysResponse, HeartbeatRequest,
+    HeartbeatResponse, LookupStreamRequest, LookupStreamResponse, PublicSigningKey,
 };
 use tonic::{Request, Response, Status};
 
@@ -129,6 +130,13 @@ impl Control for ControlService {
         request: Request<LookupStreamRequest>,
     ) -> Result<Response<LookupStreamResponse>, Status> {
         observed("lookup_stream", self.lookup(request)).await
+    }
+
+    async fn get_signing_keys(
+        &self,
+        request: Request<GetSigningKeysRequest>,
+    ) -> Result<Response<GetSigningKeysResponse>, Status> {
+        observed("get_signing_keys", self.signing_keys(request)).await
     }
 }
 
@@ -333,10 +341,15 @@ impl ControlService {
             return Ok(Response::new(LookupStreamResponse::default()));
         };
         let lease = repo.lease(&record.id).await.map_err(unavailable)?;
+        let playback_policy = match record.playback_policy {
+            PlaybackPolicy::Public => wire::PlaybackPolicy::Public,
+            PlaybackPolicy::Signed => wire::PlaybackPolicy::Signed,
+        };
         let mut response = LookupStreamResponse {
             found: true,
             stream_id: record.id.into_string(),
             playback_id: record.playback_id.into_string(),
+            playback_policy: playback_policy.into(),
             ..LookupStreamResponse::default()
         };
         if let Some(lease) = lease {
@@ -352,5 +365,23 @@ impl ControlService {
             response.epoch = lease.epoch.get();
         }
         Ok(Response::new(response))
+    }
+
+    /// The public signing keys, for edges (and origins) to verify playback tokens with.
+    async fn signing_keys(
+        &self,
+        request: Request<GetSigningKeysRequest>,
+    ) -> Result<Response<GetSigningKeysResponse>, Status> {
+        caller(&request)?.require(&[auth::Role::Origin, auth::Role::Edge], "GetSigningKeys")?;
+        let held = self.shared.repo.signing_keys().await.map_err(unavailable)?;
+        let keys = held
+            .into_iter()
+            .map(|key| PublicSigningKey {
+                kid: key.kid,
+                jwk: key.jwk,
+                created_at_ms: key.created_at_ms,
+            })
+            .collect();
+        Ok(Response::new(GetSigningKeysResponse { keys }))
     }
 }

@@ -11,6 +11,7 @@
 //! | `fc:holder:<id>`         | string | origin id granted the newest epoch (for restores)  |
 //! | `fc:nodes`               | set    | ids of nodes that heartbeated (pruned lazily)      |
 //! | `fc:node:<node id>`      | string | node registration as JSON, with a TTL (`PX`)       |
+//! | `fc:signing-keys`        | hash   | kid → public playback signing key (JWK) as JSON    |
 
 use ferrocast_base::{PlaybackId, StreamId};
 
@@ -19,6 +20,9 @@ pub const STREAMS: &str = "fc:streams";
 
 /// The set of registered node ids; members whose registration expired are pruned on read.
 pub const NODES: &str = "fc:nodes";
+
+/// The public halves of the playback signing keys, by kid (ADR 22).
+pub const SIGNING_KEYS: &str = "fc:signing-keys";
 
 /// A stream's record.
 pub fn stream(stream_id: &StreamId) -> String {

@@ -24,11 +24,12 @@ const OUTCOMES: [&str; 6] = [
     "already_live",
     "unavailable",
 ];
-const METHODS: [&str; 4] = [
+const METHODS: [&str; 5] = [
     "authorize_publish",
     "end_publish",
     "heartbeat",
     "lookup_stream",
+    "get_signing_keys",
 ];
 
 /// The REST admin API's request metrics.
@@ -37,7 +38,15 @@ pub const HTTP: HttpMetrics = HttpMetrics {
     duration: "ferrocast_control_http_request_duration_seconds",
     route_of,
 };
-const ROUTES: [&str; 5] = ["streams", "stream", "rotate_key", "ingest", "other"];
+const ROUTES: [&str; 7] = [
+    "streams",
+    "stream",
+    "rotate_key",
+    "ingest",
+    "signing_keys",
+    "signing_key",
+    "other",
+];
 
 /// Describes every control metric and registers the fixed-label ones at zero.
 pub fn describe() {
@@ -137,6 +146,8 @@ fn route_of(request: &Request) -> &'static str {
     match path.strip_prefix("/v1/") {
         Some("streams") => "streams",
         Some("ingest") => "ingest",
+        Some("signing-keys") => "signing_keys",
+        Some(rest) if rest.starts_with("signing-keys/") => "signing_key",
         Some(rest) if rest.starts_with("streams/") && rest.ends_with("/rotate-key") => "rotate_key",
         Some(rest) if rest.starts_with("streams/") && !rest["streams/".len()..].contains('/') => {
             "stream"

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use ferrocast_base::{PlaybackId, StreamId};
+use ferrocast_base::{PlaybackId, PlaybackPolicy, StreamId};
 use ferrocast_store::{LinkHandle, RedisLink};
 use redis::{RedisResult, Script};
 
@@ -36,7 +36,7 @@ return 1
 });
 
 /// Replaces a record only if it is still the one read (compare and set), so concurrent key
-/// rotations cannot both report success.
+/// rotations cannot both report success and a policy change cannot undo a rotation.
 static REPLACE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -161,6 +161,7 @@ impl Repo {
     pub async fn create_stream(
         &self,
         name: &str,
+        playback_policy: PlaybackPolicy,
         now_ms: i64,
     ) -> Result<(StreamRecord, String), RepoError> {
         let mut last_id = StreamId::default();
@@ -173,6 +174,7 @@ impl Repo {
                 key_sha256: key_hash_hex(&key),
                 name: name.to_owned(),
                 created_at_ms: now_ms,
+                playback_policy,
             };
             let json = encode(&record, id.as_str())?;
             let mut con = self.con();
@@ -271,17 +273,34 @@ impl Repo {
     /// Gives a stream a new secret key (the old one stops working at once). `None` if the
     /// stream does not exist.
     pub async fn rotate_key(&self, stream_id: &StreamId) -> Result<Option<String>, RepoError> {
+        let mut key = String::new();
+        let rotated = self
+            .update_stream(stream_id, |record| {
+                key = new_stream_key(stream_id);
+                record.key_sha256 = key_hash_hex(&key);
+            })
+            .await?;
+        Ok(rotated.map(|_| key))
+    }
+
+    /// Changes a stream's record with `change` (compare and set: a concurrent change makes
+    /// it read and apply again). Answers the stored record, `None` if the stream does not
+    /// exist.
+    pub async fn update_stream(
+        &self,
+        stream_id: &StreamId,
+        mut change: impl FnMut(&mut StreamRecord),
+    ) -> Result<Option<StreamRecord>, RepoError> {
         for _ in 0..CREATE_ATTEMPTS {
             let Some((mut record, expected)) = self.stream_raw(stream_id).await? else {
                 return Ok(None);
             };
-            let key = new_stream_key(stream_id);
-            record.key_sha256 = key_hash_hex(&key);
+            change(&mut record);
             let json = encode(&record, stream_id.as_str())?;
             let mut con = self.con();
             let outcome: i64 = self
                 .deadline(
-                    "rotate key",
+                    "update stream",
                     REPLACE
                         .key(keys::stream(stream_id))
                         .arg(expected)
@@ -290,14 +309,14 @@ impl Repo {
                 )
                 .await?;
             match outcome {
-                1 => return Ok(Some(key)),
+                1 => return Ok(Some(record)),
                 -1 => return Ok(None),
-                _ => continue, // rotated concurrently: read again
+                _ => continue, // changed concurrently: read again
             }
         }
         Err(RepoError::Corrupt {
             key: keys::stream(stream_id),
-            detail: "record kept changing during key rotation".into(),
+            detail: "record kept changing during an update".into(),
         })
     }
 

@@ -1,5 +1,6 @@
-//! The REST admin API (JSON): streams, their keys and live state, and where to publish.
-//! Every request needs `Authorization: Bearer <admin token>`.
+//! The REST admin API (JSON): streams, their keys, playback policy and live state, where to
+//! publish, and playback signing keys ([`super::signing_rest`]). Every request needs
+//! `Authorization: Bearer <admin token>`.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ferrocast_base::StreamId;
+use ferrocast_base::{PlaybackPolicy, StreamId};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -36,9 +37,20 @@ type AppState = Arc<Shared>;
 pub fn router(shared: AppState) -> Router {
     let routes = Router::new()
         .route("/v1/streams", post(create_stream).get(list_streams))
-        .route("/v1/streams/{id}", get(get_stream).delete(delete_stream))
+        .route(
+            "/v1/streams/{id}",
+            get(get_stream).patch(update_stream).delete(delete_stream),
+        )
         .route("/v1/streams/{id}/rotate-key", post(rotate_key))
         .route("/v1/ingest", get(ingest))
+        .route(
+            "/v1/signing-keys",
+            post(super::signing_rest::create).get(super::signing_rest::list),
+        )
+        .route(
+            "/v1/signing-keys/{kid}",
+            axum::routing::delete(super::signing_rest::delete),
+        )
         .fallback(|| async { ApiError::NotFound("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Outermost, so even unknown routes say nothing to a caller without the token.
@@ -51,11 +63,15 @@ pub fn router(shared: AppState) -> Router {
 
 /// A refusal, as `{"error": "..."}` with its status.
 #[derive(Debug)]
-enum ApiError {
+pub(super) enum ApiError {
     Unauthorized,
     NotFound(&'static str),
     BadRequest(String),
+    /// 409: the request conflicts with what is held (too many signing keys).
+    Conflict(String),
     NoOrigin,
+    /// 500 that is no store's fault (the OS random source failed).
+    Internal(&'static str),
     Store(RepoError),
 }
 
@@ -75,6 +91,8 @@ impl IntoResponse for ApiError {
             ),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_owned()),
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, why),
+            ApiError::Internal(what) => (StatusCode::INTERNAL_SERVER_ERROR, what.to_owned()),
             ApiError::NoOrigin => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no healthy origin available".to_owned(),
@@ -142,6 +160,28 @@ fn check_path_id(id: &str) -> Result<(), ApiError> {
 struct CreateStream {
     #[serde(default)]
     name: String,
+    /// `public` (the default) or `signed`.
+    #[serde(default)]
+    playback_policy: PlaybackPolicy,
+}
+
+/// Body of `PATCH /v1/streams/{id}`: the fields to change, each optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateStream {
+    name: Option<String>,
+    playback_policy: Option<PlaybackPolicy>,
+}
+
+/// A trimmed, bounded, printable name.
+fn checked_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "name must be at most {MAX_NAME_CHARS} printable characters"
+        )));
+    }
+    Ok(name)
 }
 
 async fn create_stream(
@@ -149,15 +189,17 @@ async fn create_stream(
     body: Result<Json<CreateStream>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Json(body) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let name = body.name.trim();
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(format!(
-            "name must be at most {MAX_NAME_CHARS} printable characters"
-        )));
-    }
+    let name = checked_name(&body.name)?;
     let created_at_ms = i64::try_from(now_ms()).unwrap_or(i64::MAX);
-    let (record, key) = shared.repo.create_stream(name, created_at_ms).await?;
-    tracing::info!(stream_id = record.id.as_str(), "stream created");
+    let (record, key) = shared
+        .repo
+        .create_stream(name, body.playback_policy, created_at_ms)
+        .await?;
+    tracing::info!(
+        stream_id = record.id.as_str(),
+        playback_policy = record.playback_policy.as_str(),
+        "stream created"
+    );
     let view = CreatedStream::new(record, key, &urls(&shared));
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -208,6 +250,39 @@ async fn get_stream(
         &urls,
     );
     Ok(Json(view))
+}
+
+/// Changes a stream's name or playback policy. Edges apply a policy change within the
+/// control client's playback cache time (`playback_hit_ttl`, 10 s by default; ADR 22).
+async fn update_stream(
+    State(shared): State<AppState>,
+    Path(id): Path<StreamId>,
+    body: Result<Json<UpdateStream>, JsonRejection>,
+) -> Result<Json<StreamView>, ApiError> {
+    check_path_id(id.as_str())?;
+    let Json(body) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let name = body.name.as_deref().map(checked_name).transpose()?;
+    let policy = body.playback_policy;
+    let updated = shared
+        .repo
+        .update_stream(&id, |record| {
+            if let Some(name) = name {
+                name.clone_into(&mut record.name);
+            }
+            if let Some(policy) = policy {
+                record.playback_policy = policy;
+            }
+        })
+        .await?;
+    if updated.is_none() {
+        return Err(ApiError::NotFound("unknown stream"));
+    }
+    tracing::info!(
+        stream_id = id.as_str(),
+        playback_policy = policy.map(PlaybackPolicy::as_str),
+        "stream updated"
+    );
+    get_stream(State(shared), Path(id)).await
 }
 
 async fn rotate_key(

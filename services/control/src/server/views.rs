@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ferrocast_base::{Epoch, PlaybackId, StreamId};
+use ferrocast_base::{Epoch, PlaybackId, PlaybackPolicy, StreamId};
 use serde::Serialize;
 
 use super::nodes::{NodeRecord, Role};
@@ -46,6 +46,7 @@ pub struct CreatedStream {
     flv_url: String,
     name: String,
     created_at_ms: i64,
+    playback_policy: PlaybackPolicy,
 }
 
 impl CreatedStream {
@@ -60,6 +61,7 @@ impl CreatedStream {
             stream_key,
             name: record.name,
             created_at_ms: record.created_at_ms,
+            playback_policy: record.playback_policy,
         }
     }
 }
@@ -71,6 +73,7 @@ pub struct StreamView {
     playback_id: PlaybackId,
     name: String,
     created_at_ms: i64,
+    playback_policy: PlaybackPolicy,
     rtmp_url: String,
     hls_url: String,
     flv_url: String,
@@ -110,6 +113,7 @@ impl StreamView {
             playback_id: record.playback_id,
             name: record.name,
             created_at_ms: record.created_at_ms,
+            playback_policy: record.playback_policy,
         }
     }
 }

@@ -24,6 +24,7 @@ use ferrocast_media::ll::variants::{self, TsVariant};
 
 use super::blocking;
 use super::query::Refused;
+use crate::auth::{Token, uris};
 use crate::metrics::LlKind;
 use crate::reply::{error, not_found, unavailable};
 use crate::state::Edge;
@@ -50,6 +51,7 @@ pub async fn media_playlist(
     channel: &LogChannel,
     track: TrackKind,
     request: Request,
+    token: Option<&Token>,
 ) -> Response {
     let blocking = request.msn.is_some();
     crate::metrics::ll_request(if blocking {
@@ -77,25 +79,34 @@ pub async fn media_playlist(
             } else {
                 PLAIN_CACHE
             };
-            text_response(PLAYLIST_TYPE, cache, text)
+            text_response(PLAYLIST_TYPE, cache, uris::playlist(text, token))
         }
         Answer::BadRequest(reason) => error(StatusCode::BAD_REQUEST, reason),
         Answer::NotFound | Answer::Wait => not_found(),
     }
 }
 
+/// The stream a multivariant playlist lists, and the token its URIs carry.
+pub struct Listed<'a> {
+    /// The stream.
+    pub stream_id: &'a StreamId,
+    /// Its playback id (the TS variant's URI names it).
+    pub playback_id: &'a PlaybackId,
+    /// A signed stream's verified token.
+    pub token: Option<&'a Token>,
+}
+
 /// `index.m3u8` (`with_ts` false) or `multivariant.m3u8` (with the MPEG-TS variant, when the
 /// index lists segments).
 pub async fn multivariant(
     edge: &Edge,
-    stream_id: &StreamId,
-    playback_id: &PlaybackId,
+    listed: &Listed<'_>,
     channel: &LogChannel,
     with_ts: bool,
 ) -> Response {
     crate::metrics::ll_request(LlKind::Multivariant);
     let ts = if with_ts {
-        match ts_variant(edge, stream_id, playback_id).await {
+        match ts_variant(edge, listed.stream_id, listed.playback_id).await {
             Ok(ts) => ts,
             Err(response) => return response,
         }
@@ -103,7 +114,11 @@ pub async fn multivariant(
         None
     };
     match channel.read(|log| variants::render(log, ts.as_ref())) {
-        Some(text) => text_response(PLAYLIST_TYPE, MANIFEST_CACHE, text),
+        Some(text) => text_response(
+            PLAYLIST_TYPE,
+            MANIFEST_CACHE,
+            uris::playlist(text, listed.token),
+        ),
         None => not_found(),
     }
 }
@@ -133,10 +148,10 @@ async fn ts_variant(
 }
 
 /// `manifest.mpd`.
-pub fn mpd(channel: &LogChannel) -> Response {
+pub fn mpd(channel: &LogChannel, token: Option<&Token>) -> Response {
     crate::metrics::ll_request(LlKind::Mpd);
     match channel.read(mpd::render) {
-        Some(text) => text_response(MPD_TYPE, MANIFEST_CACHE, text),
+        Some(text) => text_response(MPD_TYPE, MANIFEST_CACHE, uris::mpd(text, token)),
         None => not_found(),
     }
 }

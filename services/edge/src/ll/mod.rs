@@ -9,6 +9,8 @@
 //! - [`objects`]: init segments, parts and segments, from the log or from object storage.
 //!
 //! Nothing here depends on the edge or the viewer: no cookie, no session id, no host name.
+//! A signed stream's token (checked by [`crate::auth`]) is written into every URI of the
+//! playlists and the MPD answered to a request that carried it.
 
 mod blocking;
 mod manifests;
@@ -25,39 +27,35 @@ use ferrocast_base::{PlaybackId, StreamId};
 use ferrocast_live::{LiveError, LogChannel};
 use ferrocast_media::ll::names::{self, LlName};
 
+use crate::auth::{self, Audience};
 use crate::reply::{not_found, unavailable};
-use crate::state::{Edge, resolve};
+use crate::state::Edge;
 
 /// `GET /ll/{playback_id}/{file}`: the playlists and the MPD.
 pub async fn serve(
     State(edge): State<Arc<Edge>>,
     Path((playback_id, file)): Path<(PlaybackId, String)>,
     RawQuery(query): RawQuery,
+    request: HeaderMap,
 ) -> Response {
     let Some(name) = names::parse(&file) else {
         return not_found();
     };
-    serve_name(
-        &edge,
-        &playback_id,
-        name,
-        query.as_deref(),
-        &HeaderMap::new(),
-    )
-    .await
+    serve_name(&edge, &playback_id, name, query.as_deref(), &request).await
 }
 
 /// `GET /ll/{playback_id}/{epoch}/{file}`: init segments, parts and segments.
 pub async fn serve_object(
     State(edge): State<Arc<Edge>>,
     Path((playback_id, epoch, file)): Path<(PlaybackId, String, String)>,
+    RawQuery(query): RawQuery,
     request: HeaderMap,
 ) -> Response {
     // One parser for every name, so a spelling `names` refuses is refused here too.
     let Some(name) = names::parse(&format!("{epoch}/{file}")) else {
         return not_found();
     };
-    serve_name(&edge, &playback_id, name, None, &request).await
+    serve_name(&edge, &playback_id, name, query.as_deref(), &request).await
 }
 
 async fn serve_name(
@@ -73,7 +71,7 @@ async fn serve_name(
 }
 
 /// The answer to `name` (objects honour `request`'s `Range`); `Err` is an early answer (an
-/// unknown id, an unreachable backend).
+/// unknown id, a refused token, an unreachable backend).
 async fn answer(
     edge: &Edge,
     playback_id: &PlaybackId,
@@ -81,22 +79,28 @@ async fn answer(
     query: Option<&str>,
     request: &HeaderMap,
 ) -> Result<Response, Response> {
-    let stream_id = resolve(edge, playback_id).await?;
+    let access = auth::admit(edge, playback_id, query, request, Audience::Live).await?;
+    let (stream_id, token) = (access.stream_id, access.token);
     let response = match name {
         LlName::Playlist(track) => {
             let request =
                 query::parse(query.unwrap_or_default()).map_err(manifests::bad_request)?;
             let channel = log(edge, &stream_id).await?.ok_or_else(not_found)?;
-            manifests::media_playlist(edge, &channel, track, request).await
+            manifests::media_playlist(edge, &channel, track, request, token.as_ref()).await
         }
         LlName::LlMultivariant | LlName::Multivariant => {
             let channel = log(edge, &stream_id).await?.ok_or_else(not_found)?;
             let with_ts = name == LlName::Multivariant;
-            manifests::multivariant(edge, &stream_id, playback_id, &channel, with_ts).await
+            let listed = manifests::Listed {
+                stream_id: &stream_id,
+                playback_id,
+                token: token.as_ref(),
+            };
+            manifests::multivariant(edge, &listed, &channel, with_ts).await
         }
         LlName::Mpd => {
             let channel = log(edge, &stream_id).await?.ok_or_else(not_found)?;
-            manifests::mpd(&channel)
+            manifests::mpd(&channel, token.as_ref())
         }
         object @ (LlName::Init { .. } | LlName::Segment { .. } | LlName::Part { .. }) => {
             // An offline stream's complete segments and inits may still be in storage.

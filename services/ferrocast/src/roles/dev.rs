@@ -155,6 +155,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         key_sha256: credentials::key_hash_hex(&stream.stream_key),
         name: "dev".into(),
         created_at_ms: stream.created_at_ms,
+        playback_policy: Default::default(),
     });
 
     let store = SegmentStore::new(

@@ -19,6 +19,7 @@ mod low_latency_cluster;
 mod operations;
 mod robustness;
 mod rtmp_play;
+mod signed_playback;
 mod statuses;
 #[allow(dead_code)] // shared with the faults binary, which uses the rest
 mod support;
