@@ -37,7 +37,15 @@ pub const HTTP: HttpMetrics = HttpMetrics {
     duration: "ferrocast_control_http_request_duration_seconds",
     route_of,
 };
-const ROUTES: [&str; 5] = ["streams", "stream", "rotate_key", "ingest", "other"];
+const ROUTES: [&str; 7] = [
+    "streams",
+    "stream",
+    "rotate_key",
+    "ingest",
+    "webhooks",
+    "webhook",
+    "other",
+];
 
 /// Describes every control metric and registers the fixed-label ones at zero.
 pub fn describe() {
@@ -67,6 +75,7 @@ pub fn describe() {
     metrics::counter!(TAKEOVERS).absolute(0);
     metrics::counter!(LEASES_RESTORED).absolute(0);
     HTTP.describe(&ROUTES);
+    super::webhooks::metrics::describe();
 }
 
 /// Runs one gRPC handler, counting and timing it.
@@ -137,6 +146,8 @@ fn route_of(request: &Request) -> &'static str {
     match path.strip_prefix("/v1/") {
         Some("streams") => "streams",
         Some("ingest") => "ingest",
+        Some("webhooks") => "webhooks",
+        Some(rest) if rest.starts_with("webhooks/") => "webhook",
         Some(rest) if rest.starts_with("streams/") && rest.ends_with("/rotate-key") => "rotate_key",
         Some(rest) if rest.starts_with("streams/") && !rest["streams/".len()..].contains('/') => {
             "stream"

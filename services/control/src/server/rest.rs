@@ -39,6 +39,7 @@ pub fn router(shared: AppState) -> Router {
         .route("/v1/streams/{id}", get(get_stream).delete(delete_stream))
         .route("/v1/streams/{id}/rotate-key", post(rotate_key))
         .route("/v1/ingest", get(ingest))
+        .merge(super::webhooks::rest::routes())
         .fallback(|| async { ApiError::NotFound("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Outermost, so even unknown routes say nothing to a caller without the token.
