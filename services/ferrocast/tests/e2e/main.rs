@@ -24,3 +24,4 @@ mod statuses;
 mod support;
 mod tracing;
 mod viewers;
+mod webhooks;
