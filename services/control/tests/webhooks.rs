@@ -6,9 +6,9 @@
 
 #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
-mod support;
 #[path = "webhooks/receiver.rs"]
 mod receiver;
+mod support;
 
 use std::time::Duration;
 
@@ -47,6 +47,10 @@ async fn add_target(control: &Control, receiver: &Receiver) -> String {
 
 /// A producer of events through the public API, as another module of control would be.
 async fn producer(control: &Control) -> Webhooks {
+    producer_with(control, WebhooksConfig::default()).await
+}
+
+async fn producer_with(control: &Control, config: WebhooksConfig) -> Webhooks {
     let redis = connect_redis(
         control.redis_url(),
         &SentinelConfig::default(),
@@ -56,7 +60,7 @@ async fn producer(control: &Control) -> Webhooks {
     .unwrap();
     Webhooks::new(
         redis,
-        WebhooksConfig::default(),
+        config,
         Duration::from_secs(60),
         Duration::from_secs(2),
     )
@@ -85,7 +89,11 @@ fn assert_signed_and_once(got: &[Received]) {
     let mut ids: Vec<&str> = got.iter().map(Received::id).collect();
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), got.len(), "an event was delivered twice: {got:?}");
+    assert_eq!(
+        ids.len(),
+        got.len(),
+        "an event was delivered twice: {got:?}"
+    );
 }
 
 fn ids(got: &[Received]) -> Vec<&str> {
@@ -102,12 +110,22 @@ async fn the_lifecycle_arrives_in_order_signed_once_and_after_an_outage_of_the_r
     let producer = producer(&replica_a).await;
 
     // One origin, calling a different replica each time, as behind a load balancer.
-    let grant = replica_a.origin("origin-1").authorize("live", &key).await.unwrap();
+    let grant = replica_a
+        .origin("origin-1")
+        .authorize("live", &key)
+        .await
+        .unwrap();
     replica_b.origin("origin-1").release(&grant).await;
     receiver.wait_for(3, Duration::from_secs(15)).await;
     // recording.ready, queued twice (two replicas noticing the same recording): sent once.
-    producer.enqueue(recording_ready(&stream_id, 1)).await.unwrap();
-    producer.enqueue(recording_ready(&stream_id, 1)).await.unwrap();
+    producer
+        .enqueue(recording_ready(&stream_id, 1))
+        .await
+        .unwrap();
+    producer
+        .enqueue(recording_ready(&stream_id, 1))
+        .await
+        .unwrap();
     let got = receiver.wait_for(4, Duration::from_secs(10)).await;
     let epoch = grant.epoch;
     let expected = [
@@ -120,7 +138,12 @@ async fn the_lifecycle_arrives_in_order_signed_once_and_after_an_outage_of_the_r
     let kinds: Vec<&str> = got.iter().map(Received::kind).collect();
     assert_eq!(
         kinds,
-        ["stream.active", "stream.disconnected", "stream.idle", "recording.ready"]
+        [
+            "stream.active",
+            "stream.disconnected",
+            "stream.idle",
+            "recording.ready"
+        ]
     );
     for received in &got[..3] {
         let data = &received.body["data"];
@@ -128,19 +151,33 @@ async fn the_lifecycle_arrives_in_order_signed_once_and_after_an_outage_of_the_r
         assert_eq!(data["playback_id"], playback_id.as_str());
         assert_eq!(data["epoch"], epoch.get());
         assert_eq!(data["origin_id"], "origin-1");
-        assert!(!received.body.to_string().contains(&key), "the stream key leaked");
+        assert!(
+            !received.body.to_string().contains(&key),
+            "the stream key leaked"
+        );
     }
     assert_signed_and_once(&got);
 
     // The receiver's port refuses connections for 20 s while a second session comes and goes.
     receiver.stop().await;
     let down_at = tokio::time::Instant::now();
-    let second = replica_b.origin("origin-2").authorize("live", &key).await.unwrap();
+    let second = replica_b
+        .origin("origin-2")
+        .authorize("live", &key)
+        .await
+        .unwrap();
     replica_a.origin("origin-2").release(&second).await;
     // Let the outage run its full 20 s (the scenario, not a synchronisation).
     tokio::time::sleep_until(down_at + Duration::from_secs(20)).await;
-    producer.enqueue(recording_ready(&stream_id, 2)).await.unwrap();
-    assert_eq!(receiver.received().len(), 4, "nothing arrives while the port is closed");
+    producer
+        .enqueue(recording_ready(&stream_id, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        receiver.received().len(),
+        4,
+        "nothing arrives while the port is closed"
+    );
     receiver.restart().await;
     let got = receiver.wait_for(8, Duration::from_secs(30)).await;
     let epoch = second.epoch;
@@ -156,7 +193,12 @@ async fn the_lifecycle_arrives_in_order_signed_once_and_after_an_outage_of_the_r
 
     // Nothing more comes: no replica delivers any of them again.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(receiver.received().len(), 8, "{:?}", ids(&receiver.received()));
+    assert_eq!(
+        receiver.received().len(),
+        8,
+        "{:?}",
+        ids(&receiver.received())
+    );
     replica_b.stop().await;
     replica_a.stop().await;
 }
@@ -174,7 +216,11 @@ async fn a_vanished_origin_is_reported_disconnected_then_idle() {
     let (stream_id, _, key) = replica_a.create_stream("crash").await;
 
     // Granted, then the origin is gone: no heartbeat renews the lease, no EndPublish comes.
-    let grant = replica_a.origin("origin-1").authorize("live", &key).await.unwrap();
+    let grant = replica_a
+        .origin("origin-1")
+        .authorize("live", &key)
+        .await
+        .unwrap();
     let got = receiver.wait_for(3, Duration::from_secs(15)).await;
     assert_eq!(
         ids(&got),
@@ -197,8 +243,16 @@ async fn a_takeover_reports_the_old_session_disconnected_before_the_new_one_is_a
     let (stream_id, _, key) = replica_a.create_stream("takeover").await;
 
     // origin-1 reports no media, so origin-2 takes the stream over after takeover_after.
-    let first = replica_a.origin("origin-1").authorize("live", &key).await.unwrap();
-    let second = replica_a.origin("origin-2").authorize("live", &key).await.unwrap();
+    let first = replica_a
+        .origin("origin-1")
+        .authorize("live", &key)
+        .await
+        .unwrap();
+    let second = replica_a
+        .origin("origin-2")
+        .authorize("live", &key)
+        .await
+        .unwrap();
     assert!(second.epoch > first.epoch);
     replica_a.origin("origin-2").release(&second).await;
     let got = receiver.wait_for(5, Duration::from_secs(15)).await;
@@ -232,9 +286,15 @@ async fn targets_are_validated_listed_without_secrets_and_removed() {
     .await;
     for (body, why) in [
         (json!({"url": "ftp://x/", "secret": WEBHOOK_SECRET}), "http"),
-        (json!({"url": "http://x/", "secret": "short"}), "secret must be"),
+        (
+            json!({"url": "http://x/", "secret": "short"}),
+            "secret must be",
+        ),
         (json!({"url": "http://x/"}), "expected a JSON object"),
-        (json!({"url": configured_url, "secret": WEBHOOK_SECRET}), "configured"),
+        (
+            json!({"url": configured_url, "secret": WEBHOOK_SECRET}),
+            "configured",
+        ),
     ] {
         let (status, answer) = control.admin("POST", "/v1/webhooks", Some(body)).await;
         assert!(status == 400 || status == 409, "{status} {answer}");
@@ -254,7 +314,10 @@ async fn targets_are_validated_listed_without_secrets_and_removed() {
     let (status, list) = control.admin("GET", "/v1/webhooks", None).await;
     assert_eq!(status, 200);
     let text = list.to_string();
-    assert!(!text.contains(WEBHOOK_SECRET) && !text.contains("configured-secret"), "{text}");
+    assert!(
+        !text.contains(WEBHOOK_SECRET) && !text.contains("configured-secret"),
+        "{text}"
+    );
     let sources: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -295,5 +358,43 @@ async fn bad_events_are_refused_by_the_public_api() {
         .enqueue(event("recording.deleted:1", json!({})))
         .await
         .unwrap();
+    control.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_its_oldest_events() {
+    let control = Control::start(fast).await;
+    let mut receiver = Receiver::start(WEBHOOK_SECRET).await;
+    add_target(&control, &receiver).await;
+    receiver.stop().await;
+    let config = WebhooksConfig {
+        max_queue: 3,
+        ..WebhooksConfig::default()
+    };
+    let producer = producer_with(&control, config).await;
+    let stream_id = StreamId::new("full");
+    for n in 1..=5 {
+        producer
+            .enqueue(recording_ready(&stream_id, n))
+            .await
+            .unwrap();
+    }
+    receiver.restart().await;
+    let got = receiver.wait_for(3, Duration::from_secs(15)).await;
+    assert_eq!(
+        ids(&got),
+        [
+            "recording.ready:full:3",
+            "recording.ready:full:4",
+            "recording.ready:full:5"
+        ]
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        receiver.received().len(),
+        3,
+        "a dropped event came after all"
+    );
+    assert_signed_and_once(&receiver.received());
     control.stop().await;
 }

@@ -172,5 +172,8 @@ fn control_reconnect_window_defaults_to_the_origins_and_webhook_targets_come_fro
     assert_eq!(webhooks.targets.len(), 1);
     assert_eq!(webhooks.targets[0].url, "https://hooks.example/a");
     assert_eq!(webhooks.targets[0].secret, secret);
-    assert!(!format!("{config:?}").contains(secret), "Debug shows a secret");
+    assert!(
+        !format!("{config:?}").contains(secret),
+        "Debug shows a secret"
+    );
 }

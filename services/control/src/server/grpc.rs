@@ -316,7 +316,11 @@ impl ControlService {
                 .renew(claim, &held)
                 .await
                 .map_err(lease_unavailable)?;
-            for (stream, _) in held.iter().zip(answers).filter(|(_, a)| *a == Renewed::Restored) {
+            for (stream, _) in held
+                .iter()
+                .zip(answers)
+                .filter(|(_, a)| *a == Renewed::Restored)
+            {
                 let playback_id = match repo.stream(&stream.stream_id).await {
                     Ok(Some(record)) => record.playback_id.into_string(),
                     _ => String::new(),

@@ -28,16 +28,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{TargetConfig, WebhooksConfig, check_target};
-pub use event::{
-    Event, EventKind, MAX_EVENT_ID_LEN, Session, active_id, disconnected_id, idle_id,
-};
+pub use event::{Event, EventKind, MAX_EVENT_ID_LEN, Session, active_id, disconnected_id, idle_id};
 pub use sign::{
     EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, header_value, signature, verify,
 };
 pub use targets::{Source, Target, TargetView};
 
-use super::repo::{Repo, RepoError};
 use super::now_ms;
+use super::repo::{Repo, RepoError};
 use backoff::Backoff;
 use lifecycle::Lifecycle;
 use outbox::{Outbox, Queued};
@@ -150,7 +148,11 @@ impl Webhooks {
     }
 
     /// Counts and logs what a queueing step did; wakes the delivery loop.
-    fn account(&self, step: &'static str, queued: Result<Queued, RepoError>) -> Result<(), RepoError> {
+    fn account(
+        &self,
+        step: &'static str,
+        queued: Result<Queued, RepoError>,
+    ) -> Result<(), RepoError> {
         match queued {
             Ok(queued) => {
                 for kind in &queued.kinds {

@@ -147,7 +147,10 @@ fn answer(mut stream: TcpStream) -> Option<Hook> {
         data.extend_from_slice(&buffer[..n]);
     }
     let body = &data[head_end..head_end + length];
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let verified = verify(SECRET, &header("ferrocast-signature"), body, now, 300);
     stream
         .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
@@ -209,7 +212,11 @@ fn webhooks_follow_real_publishes_through_two_control_replicas() {
     let (ok, errors) = finish(publish_clip(&ingest(2), 0));
     assert!(ok, "ffmpeg: {errors}");
     std::thread::sleep(Duration::from_secs(20).saturating_sub(down_at.elapsed()));
-    assert_eq!(receiver.hooks().len(), 3, "nothing arrives while the port is closed");
+    assert_eq!(
+        receiver.hooks().len(),
+        3,
+        "nothing arrives while the port is closed"
+    );
     receiver.restart();
     let hooks = receiver.wait_for(6, Duration::from_secs(30));
     let second = assert_session(&hooks[3..], &stream_id, "origin-2");

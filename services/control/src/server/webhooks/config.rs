@@ -77,9 +77,7 @@ impl WebhooksConfig {
     pub fn problems(&self) -> Vec<String> {
         let mut bad = Vec::new();
         if self.targets.len() > MAX_TARGETS {
-            bad.push(format!(
-                "webhooks.targets: at most {MAX_TARGETS} targets"
-            ));
+            bad.push(format!("webhooks.targets: at most {MAX_TARGETS} targets"));
         }
         let mut urls = HashSet::new();
         for (index, target) in self.targets.iter().enumerate() {
@@ -154,11 +152,22 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_targets_checked() {
         assert!(WebhooksConfig::default().problems().is_empty());
-        assert!(with_target("http://127.0.0.1:9/hook", SECRET).problems().is_empty());
-        assert!(with_target("https://hooks.example/x?y=1", SECRET).problems().is_empty());
+        assert!(
+            with_target("http://127.0.0.1:9/hook", SECRET)
+                .problems()
+                .is_empty()
+        );
+        assert!(
+            with_target("https://hooks.example/x?y=1", SECRET)
+                .problems()
+                .is_empty()
+        );
         for url in ["ftp://x/", "not a url", "http://", "file:///etc/passwd"] {
             let problems = with_target(url, SECRET).problems();
-            assert!(problems[0].contains("targets[0]: url"), "{url}: {problems:?}");
+            assert!(
+                problems[0].contains("targets[0]: url"),
+                "{url}: {problems:?}"
+            );
         }
         let problems = with_target("http://x/", "short-secret").problems();
         assert!(problems[0].contains("secret must be"), "{problems:?}");
@@ -176,8 +185,10 @@ mod tests {
         assert_eq!(parsed.retry_max, Duration::from_secs(60));
         assert!(serde_json::from_str::<WebhooksConfig>(r#"{"target":[]}"#).is_err());
         assert!(
-            serde_json::from_str::<WebhooksConfig>(r#"{"targets":[{"url":"u","secret":"s","x":1}]}"#)
-                .is_err()
+            serde_json::from_str::<WebhooksConfig>(
+                r#"{"targets":[{"url":"u","secret":"s","x":1}]}"#
+            )
+            .is_err()
         );
     }
 

@@ -114,7 +114,11 @@ async fn attempt(webhooks: &Webhooks, client: &reqwest::Client, claimed: Claimed
     } else {
         let failures = claimed.failures.saturating_add(1);
         let age = Duration::from_millis(now.saturating_sub(claimed.item.enqueued_ms));
-        match webhooks.inner.backoff.after(failures, age, rand::random::<f64>()) {
+        match webhooks
+            .inner
+            .backoff
+            .after(failures, age, rand::random::<f64>())
+        {
             Next::RetryIn(wait) => {
                 tracing::info!(
                     target_id = claimed.target,
@@ -176,7 +180,11 @@ async fn post(client: &reqwest::Client, target: &Target, claimed: &Claimed) -> A
         .body(body.to_vec());
     match request.send().await {
         Ok(response) if response.status().is_success() => {
-            tracing::debug!(target_id = target.id, event_id = claimed.item.id, "webhook delivered");
+            tracing::debug!(
+                target_id = target.id,
+                event_id = claimed.item.id,
+                "webhook delivered"
+            );
             Attempt::Delivered
         }
         Ok(response) => {

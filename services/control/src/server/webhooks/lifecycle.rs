@@ -172,14 +172,29 @@ impl Lifecycle {
     }
 
     /// A publish of `session` was granted.
-    pub async fn granted(&self, session_json: &str, stream_id: &StreamId, epoch: u64, now_ms: u64) -> Result<Queued, RepoError> {
+    pub async fn granted(
+        &self,
+        session_json: &str,
+        stream_id: &StreamId,
+        epoch: u64,
+        now_ms: u64,
+    ) -> Result<Queued, RepoError> {
         let mut invocation = self.outbox.invocation(&GRANT, now_ms);
-        invocation.arg(stream_id.as_str()).arg(epoch).arg(session_json);
+        invocation
+            .arg(stream_id.as_str())
+            .arg(epoch)
+            .arg(session_json);
         Ok(self.outbox.run("webhook grant", invocation).await?.0)
     }
 
     /// The origin ended the publish of `epoch`.
-    pub async fn ended(&self, session_json: &str, stream_id: &StreamId, epoch: u64, now_ms: u64) -> Result<Queued, RepoError> {
+    pub async fn ended(
+        &self,
+        session_json: &str,
+        stream_id: &StreamId,
+        epoch: u64,
+        now_ms: u64,
+    ) -> Result<Queued, RepoError> {
         let mut invocation = self.outbox.invocation(&END, now_ms);
         invocation
             .arg(stream_id.as_str())
@@ -190,9 +205,18 @@ impl Lifecycle {
     }
 
     /// A lapsed lease of `epoch` was restored.
-    pub async fn restored(&self, session_json: &str, stream_id: &StreamId, epoch: u64, now_ms: u64) -> Result<Queued, RepoError> {
+    pub async fn restored(
+        &self,
+        session_json: &str,
+        stream_id: &StreamId,
+        epoch: u64,
+        now_ms: u64,
+    ) -> Result<Queued, RepoError> {
         let mut invocation = self.outbox.invocation(&RESTORED, now_ms);
-        invocation.arg(stream_id.as_str()).arg(epoch).arg(session_json);
+        invocation
+            .arg(stream_id.as_str())
+            .arg(epoch)
+            .arg(session_json);
         Ok(self.outbox.run("webhook restore", invocation).await?.0)
     }
 

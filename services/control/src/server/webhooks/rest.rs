@@ -108,7 +108,12 @@ async fn remove(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Refusal> {
-    if shared.webhooks.configured_targets().iter().any(|t| t.id == id) {
+    if shared
+        .webhooks
+        .configured_targets()
+        .iter()
+        .any(|t| t.id == id)
+    {
         return Err(Refusal::Conflict(
             "a configured target: remove it from control.webhooks.targets",
         ));

@@ -79,7 +79,13 @@ mod tests {
         let header = header_value(secret, 1_700_000_000, body);
         assert!(verify(secret, &header, body, 1_700_000_100, 300));
         // Another secret, another body, another timestamp, or too old.
-        assert!(!verify("whsec_other_0123456789", &header, body, 1_700_000_000, 300));
+        assert!(!verify(
+            "whsec_other_0123456789",
+            &header,
+            body,
+            1_700_000_000,
+            300
+        ));
         assert!(!verify(secret, &header, b"{}", 1_700_000_000, 300));
         let moved = header.replace("t=1700000000", "t=1700000001");
         assert!(!verify(secret, &moved, body, 1_700_000_000, 300));
