@@ -8,7 +8,11 @@
 #   ORIGIN_DRAIN_PUBLISH_DEADLINE=3s ORIGIN_DRAIN_FLUSH_DEADLINE=5s deploy/local-cluster.sh
 #   ORIGIN_MAX_CONNECTIONS_PER_IP=16 deploy/local-cluster.sh   # default 0 (off): every local
 #                                      # client, load tests included, comes from 127.0.0.1
-#   RECONNECT_WINDOW=2s deploy/local-cluster.sh   # origins' reconnect window (default: theirs)
+#   RECONNECT_WINDOW=2s deploy/local-cluster.sh   # origins' (and control's) reconnect window
+#   WEBHOOK_TARGETS='[{url="http://127.0.0.1:9000/hook",secret="..."}]' WEBHOOK_RETRY_MAX=2s \
+#     deploy/local-cluster.sh          # control.webhooks.targets and .retry_max
+#   CONTROL_REPLICAS=2 deploy/local-cluster.sh   # a second control on the same Redis (prints
+#                                      # ADMIN_URL_2, CONTROL_OPS_2, CONTROL_PID_2); nodes call the first
 #   LOCAL_CLUSTER_SENTINEL=1 deploy/local-cluster.sh   # Redis as primary + 2 replicas watched by
 #                                      # three redis-sentinel; every role finds the primary
 #                                      # through them (prints REDIS_REPLICA_PID, SENTINEL_PORT_1..3)
@@ -169,6 +173,9 @@ control_env=("${redis_env[@]}" FERROCAST_CLUSTER_SECRET="$CLUSTER_SECRET"
   FERROCAST_CONTROL__ADMIN_TOKEN="$ADMIN_TOKEN" FERROCAST_OPS_LISTEN="127.0.0.1:$CONTROL_OPS"
   FERROCAST_CONTROL__PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live"
   FERROCAST_CONTROL__PUBLIC_PLAY_URL="http://127.0.0.1:${EDGE_HTTP[0]}")
+[ -n "${RECONNECT_WINDOW:-}" ] && control_env+=(FERROCAST_CONTROL__RECONNECT_WINDOW="$RECONNECT_WINDOW")
+[ -n "${WEBHOOK_TARGETS:-}" ] && control_env+=(FERROCAST_CONTROL__WEBHOOKS__TARGETS="$WEBHOOK_TARGETS")
+[ -n "${WEBHOOK_RETRY_MAX:-}" ] && control_env+=(FERROCAST_CONTROL__WEBHOOKS__RETRY_MAX="$WEBHOOK_RETRY_MAX")
 CONTROL_RESTART="$WORK/restart-control.sh"
 {
   echo '#!/usr/bin/env bash'
@@ -183,6 +190,15 @@ chmod 700 "$CONTROL_RESTART"
 start control env "${control_env[@]}" "$BIN" control
 CONTROL_PID=${PIDS[-1]}
 wait_port 127.0.0.1 "$CONTROL_GRPC" control
+control_2_out=""
+if [ "${CONTROL_REPLICAS:-1}" = 2 ]; then
+  # Same settings and Redis, its own ports (later env assignments win).
+  CONTROL_REST_2=$(free_port); CONTROL_GRPC_2=$(free_port); CONTROL_OPS_2=$(free_port)
+  start control-2 env "${control_env[@]}" FERROCAST_REST_LISTEN="127.0.0.1:$CONTROL_REST_2" \
+    FERROCAST_GRPC_LISTEN="127.0.0.1:$CONTROL_GRPC_2" FERROCAST_OPS_LISTEN="127.0.0.1:$CONTROL_OPS_2" "$BIN" control
+  control_2_out="CONTROL_PID_2=${PIDS[-1]}"$'\n'"ADMIN_URL_2=http://127.0.0.1:$CONTROL_REST_2"$'\n'"CONTROL_OPS_2=http://127.0.0.1:$CONTROL_OPS_2"
+  wait_port 127.0.0.1 "$CONTROL_GRPC_2" control-2
+fi
 
 for i in 0 1; do
   n=$((i + 1))
@@ -230,6 +246,7 @@ S3_PID=$S3_PID
 CONTROL_PID=$CONTROL_PID
 CONTROL_RESTART=$CONTROL_RESTART
 ${sentinel_out}
+${control_2_out}
 S3_ENDPOINT=$S3_ENDPOINT
 S3_BUCKET=$BUCKET
 S3_ACCESS_KEY_ID=$S3_KEY

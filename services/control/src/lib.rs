@@ -23,6 +23,6 @@ pub use lease::{HeldStream, LeasePolicy, LeaseStore, MemoryLeaseStore};
 pub use local::LocalControl;
 pub use server::{
     ControlConfig, MIN_ADMIN_TOKEN_CHARS, RedisLeaseStore, RepoError, ServerError, connect_redis,
-    metrics, run,
+    metrics, run, webhooks,
 };
 pub use stream::StreamRecord;

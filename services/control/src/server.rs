@@ -12,6 +12,7 @@ mod rest;
 mod signing;
 mod signing_rest;
 mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +30,7 @@ pub use repo::RepoError;
 use crate::credentials::key_hash;
 use crate::lease::LeasePolicy;
 use repo::Repo;
+use webhooks::Webhooks;
 
 /// Why the control service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,8 @@ pub(crate) struct Shared {
     leases: LeasePolicy<RedisLeaseStore>,
     /// Only the hash is kept, so comparisons are constant-time over equal lengths.
     admin_token_hash: [u8; 32],
+    /// The outbox of signed webhooks, and the stream lifecycle that feeds it.
+    webhooks: Webhooks,
 }
 
 /// Connects to the Redis primary (at `url`, or found through `sentinel` when that is set)
@@ -91,9 +95,19 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     config.validate()?;
+    // Webhook delivery uses rustls with the ring provider, which must be chosen once per
+    // process (the binary does it first; an error here means it is chosen already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let repo = Repo::new(redis, config.redis_timeout);
     let lease_store = RedisLeaseStore::over(repo.clone(), config.lease_ttl);
+    let webhooks = Webhooks::over(
+        repo.clone(),
+        config.webhooks.clone(),
+        config.reconnect_window,
+    )
+    .map_err(|error| ServerError::Config(error.to_string()))?;
     let shared = Arc::new(Shared {
+        webhooks: webhooks.clone(),
         admin_token_hash: key_hash(&config.admin_token),
         leases: LeasePolicy::new(lease_store, config.takeover_after),
         repo,
@@ -106,6 +120,7 @@ pub async fn run(
     );
     // One failing server stops the other, so the process never runs half a control plane.
     let stop = shutdown.child_token();
+    let background = webhooks.spawn(stop.clone());
     let rest = {
         let stop = stop.clone();
         let router = rest::router(shared.clone());
@@ -146,6 +161,8 @@ pub async fn run(
         }
     };
     let (rest, grpc) = tokio::join!(rest, grpc);
+    stop.cancel();
+    let _ = background.await;
     tracing::info!("control stopped");
     rest.and(grpc)
 }

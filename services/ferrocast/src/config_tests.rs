@@ -154,3 +154,26 @@ fn a_bad_url_is_refused_at_load_naming_the_key() {
     let error = require_scheme("public_url", &url, &["rtmp", "rtmps"]).unwrap_err();
     assert!(error.to_string().contains("rtmp:// or rtmps://"), "{error}");
 }
+
+#[test]
+fn control_reconnect_window_defaults_to_the_origins_and_webhook_targets_come_from_env() {
+    use crate::roles::control::ControlRoleConfig;
+    let defaults = ControlRoleConfig::default();
+    assert_eq!(
+        defaults.control.reconnect_window,
+        ferrocast_origin::OriginConfig::default().reconnect_window,
+        "control.reconnect_window must default to the origins' origin.reconnect_window"
+    );
+    let secret = "whsec-from-the-environment-0123";
+    let targets = format!(r#"[{{ url = "https://hooks.example/a", secret = "{secret}" }}]"#);
+    let vars = env(&[("FERROCAST_CONTROL__WEBHOOKS__TARGETS", &targets)]);
+    let config: ControlRoleConfig = load(None, &vars, Table::new()).unwrap();
+    let webhooks = &config.control.webhooks;
+    assert_eq!(webhooks.targets.len(), 1);
+    assert_eq!(webhooks.targets[0].url, "https://hooks.example/a");
+    assert_eq!(webhooks.targets[0].secret, secret);
+    assert!(
+        !format!("{config:?}").contains(secret),
+        "Debug shows a secret"
+    );
+}

@@ -7,6 +7,10 @@ use ferrocast_control_client::DEFAULT_TAKEOVER_AFTER;
 use serde::{Deserialize, Serialize};
 
 use super::ServerError;
+use super::webhooks::WebhooksConfig;
+
+/// The origins' default reconnect window, which control's must equal.
+pub const DEFAULT_RECONNECT_WINDOW: Duration = Duration::from_secs(60);
 
 /// Fewest characters of an admin token: a bearer token must resist guessing on its own.
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
@@ -40,6 +44,12 @@ pub struct ControlConfig {
     /// Deadline of every Redis call.
     #[serde(with = "humantime_serde")]
     pub redis_timeout: Duration,
+    /// How long after a publish ends `stream.idle` follows `stream.disconnected` if no
+    /// publish came back. Keep it equal to the origins' `origin.reconnect_window`.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_window: Duration,
+    /// Signed webhooks: targets and retries.
+    pub webhooks: WebhooksConfig,
 }
 
 impl Default for ControlConfig {
@@ -53,6 +63,8 @@ impl Default for ControlConfig {
             public_rtmp_url: "rtmp://localhost:1935/live".into(),
             public_play_url: "http://localhost:8080".into(),
             redis_timeout: Duration::from_secs(2),
+            reconnect_window: DEFAULT_RECONNECT_WINDOW,
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -74,6 +86,8 @@ impl fmt::Debug for ControlConfig {
             .field("public_rtmp_url", &self.public_rtmp_url)
             .field("public_play_url", &self.public_play_url)
             .field("redis_timeout", &self.redis_timeout)
+            .field("reconnect_window", &self.reconnect_window)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -114,6 +128,11 @@ impl ControlConfig {
         {
             bad.push("public_play_url must start with http:// or https://");
         }
+        if self.reconnect_window < Duration::from_millis(1) {
+            bad.push("reconnect_window must be at least 1ms");
+        }
+        let mut bad: Vec<String> = bad.into_iter().map(str::to_owned).collect();
+        bad.extend(self.webhooks.problems());
         if bad.is_empty() {
             Ok(())
         } else {

@@ -23,9 +23,9 @@ use tonic::{Request, Response, Status};
 use super::config::millis;
 use super::nodes::{NodeRecord, Role};
 use super::repo::RepoError;
-use super::{Shared, metrics, now_ms};
+use super::{Shared, metrics, now_ms, webhooks};
 use crate::credentials::{claimed_stream_id, key_matches};
-use crate::lease::{Acquired, Claim, HeldStream, LeaseStoreError, Release};
+use crate::lease::{Acquired, Claim, HeldStream, LeaseStoreError, Release, Renewed};
 use metrics::observed;
 
 /// Bounds one heartbeat's work (and the Lua script it runs).
@@ -220,6 +220,9 @@ impl ControlService {
             epoch = epoch.get(),
             "publish authorized"
         );
+        // Queued before answering, so the origin cannot end the publish before it is active.
+        let session = webhooks::session(&record.id, record.playback_id.as_str(), epoch, origin_id);
+        self.shared.webhooks.stream_granted(&session).await;
         Ok(Response::new(AuthorizePublishResponse {
             stream_id: record.id.into_string(),
             playback_id: record.playback_id.into_string(),
@@ -254,6 +257,14 @@ impl ControlService {
             )));
         }
         let released = outcome == Release::Released;
+        // The playback id is for the payload only: without it (Redis trouble) the session
+        // already recorded at the grant is used.
+        let playback_id = match self.shared.repo.stream(&stream_id).await {
+            Ok(Some(record)) => record.playback_id.into_string(),
+            _ => String::new(),
+        };
+        let session = webhooks::session(&stream_id, &playback_id, epoch, &caller.node_id);
+        self.shared.webhooks.stream_ended(&session).await;
         tracing::info!(
             node_id = caller.node_id,
             stream_id = stream_id.as_str(),
@@ -307,11 +318,25 @@ impl ControlService {
                 relay_url: &node.relay_url,
             };
             // Lost and restored leases are logged and counted by the policy.
-            self.shared
+            let answers = self
+                .shared
                 .leases
                 .renew(claim, &held)
                 .await
                 .map_err(lease_unavailable)?;
+            for (stream, _) in held
+                .iter()
+                .zip(answers)
+                .filter(|(_, a)| *a == Renewed::Restored)
+            {
+                let playback_id = match repo.stream(&stream.stream_id).await {
+                    Ok(Some(record)) => record.playback_id.into_string(),
+                    _ => String::new(),
+                };
+                let session =
+                    webhooks::session(&stream.stream_id, &playback_id, stream.epoch, &node.node_id);
+                self.shared.webhooks.stream_restored(&session).await;
+            }
         }
         Ok(Response::new(HeartbeatResponse {
             ttl_ms: millis(config.heartbeat_ttl()),

@@ -45,6 +45,8 @@ const ROUTES: [&str; 7] = [
     "ingest",
     "signing_keys",
     "signing_key",
+    "webhooks",
+    "webhook",
     "other",
 ];
 
@@ -76,6 +78,7 @@ pub fn describe() {
     metrics::counter!(TAKEOVERS).absolute(0);
     metrics::counter!(LEASES_RESTORED).absolute(0);
     HTTP.describe(&ROUTES);
+    super::webhooks::metrics::describe();
 }
 
 /// Runs one gRPC handler, counting and timing it.
@@ -148,6 +151,8 @@ fn route_of(request: &Request) -> &'static str {
         Some("ingest") => "ingest",
         Some("signing-keys") => "signing_keys",
         Some(rest) if rest.starts_with("signing-keys/") => "signing_key",
+        Some("webhooks") => "webhooks",
+        Some(rest) if rest.starts_with("webhooks/") => "webhook",
         Some(rest) if rest.starts_with("streams/") && rest.ends_with("/rotate-key") => "rotate_key",
         Some(rest) if rest.starts_with("streams/") && !rest["streams/".len()..].contains('/') => {
             "stream"

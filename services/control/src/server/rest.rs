@@ -51,6 +51,7 @@ pub fn router(shared: AppState) -> Router {
             "/v1/signing-keys/{kid}",
             axum::routing::delete(super::signing_rest::delete),
         )
+        .merge(super::webhooks::rest::routes())
         .fallback(|| async { ApiError::NotFound("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Outermost, so even unknown routes say nothing to a caller without the token.

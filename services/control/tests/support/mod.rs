@@ -80,13 +80,32 @@ pub struct Control {
     pub grpc: SocketAddr,
     shutdown: CancellationToken,
     task: Option<JoinHandle<Result<(), ServerError>>>,
-    redis: RedisServer,
+    /// The Redis this control started (a replica started with [`Control::replica`] has none).
+    redis: Option<RedisServer>,
+    redis_url: String,
 }
 
 impl Control {
     /// Starts control with test defaults changed by `tweak`.
     pub async fn start(tweak: impl FnOnce(&mut ControlConfig)) -> Self {
         let redis = RedisServer::start();
+        let url = redis.url();
+        let mut control = Self::start_on(url, tweak).await;
+        control.redis = Some(redis);
+        control
+    }
+
+    /// Another control replica on this one's Redis, with test defaults changed by `tweak`.
+    pub async fn replica(&self, tweak: impl FnOnce(&mut ControlConfig)) -> Self {
+        Self::start_on(self.redis_url.clone(), tweak).await
+    }
+
+    /// `redis://…` of the Redis under this control.
+    pub fn redis_url(&self) -> &str {
+        &self.redis_url
+    }
+
+    async fn start_on(redis_url: String, tweak: impl FnOnce(&mut ControlConfig)) -> Self {
         let mut config = ControlConfig {
             admin_token: TOKEN.into(),
             public_rtmp_url: "rtmp://ingest.example:1935/live".into(),
@@ -97,7 +116,7 @@ impl Control {
         };
         tweak(&mut config);
         let manager = ferrocast_control::connect_redis(
-            &redis.url(),
+            &redis_url,
             &ferrocast_store::SentinelConfig::default(),
             Duration::from_secs(2),
         )
@@ -121,7 +140,8 @@ impl Control {
             grpc,
             shutdown,
             task: Some(task),
-            redis,
+            redis: None,
+            redis_url,
         }
     }
 
@@ -174,7 +194,9 @@ impl Control {
 
     /// Kills Redis under the running service.
     pub fn kill_redis(&mut self) {
-        self.redis.stop();
+        if let Some(redis) = &mut self.redis {
+            redis.stop();
+        }
     }
 
     /// One admin API request with the right token.

@@ -25,3 +25,4 @@ mod statuses;
 mod support;
 mod tracing;
 mod viewers;
+mod webhooks;
