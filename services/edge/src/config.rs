@@ -7,6 +7,7 @@ use ferrocast_ops::Drain;
 use ferrocast_ops::http::ConnectionLimits;
 use serde::{Deserialize, Serialize};
 
+use crate::thumbnail::ThumbnailConfig;
 use crate::watch::WatchConfig;
 
 /// Everything an edge needs to know: the `edge` table of `ferrocast edge` and of
@@ -34,6 +35,8 @@ pub struct EdgeConfig {
     pub ll_hls: LlHlsConfig,
     /// The watch page's player files (`/watch/`).
     pub watch: WatchConfig,
+    /// Thumbnails (`/thumbnail/`): the decoder's bounds and the cache.
+    pub thumbnails: ThumbnailConfig,
 }
 
 /// The `[edge.ll_hls]` table: what an edge holds of each stream's low-latency window and how
@@ -69,6 +72,7 @@ impl Default for EdgeConfig {
             drain: Drain::default(),
             ll_hls: LlHlsConfig::default(),
             watch: WatchConfig::default(),
+            thumbnails: ThumbnailConfig::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ use ferrocast_base::{PlaybackId, StreamId};
 use tokio::sync::Semaphore;
 
 use crate::reply::{not_found, unavailable};
+use crate::thumbnail::Thumbnails;
 use crate::{EdgeConfig, EdgeDeps};
 
 /// State shared by the handlers.
@@ -19,6 +20,8 @@ pub struct Edge {
     pub deps: EdgeDeps,
     /// One permit per request allowed to wait for a part (`edge.ll_hls.max_blocked_requests`).
     pub blocked: Semaphore,
+    /// Thumbnails: their cache and decoder; `None` if its thread could not be started.
+    pub(crate) thumbnails: Option<Thumbnails>,
 }
 
 impl Edge {
@@ -28,10 +31,14 @@ impl Edge {
             .ll_hls
             .max_blocked_requests
             .min(Semaphore::MAX_PERMITS);
+        let thumbnails = Thumbnails::new(&config.thumbnails)
+            .inspect_err(|error| tracing::error!(%error, "thumbnail worker not started"))
+            .ok();
         Self {
             config,
             deps,
             blocked: Semaphore::new(permits),
+            thumbnails,
         }
     }
 }
