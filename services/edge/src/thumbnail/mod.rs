@@ -23,9 +23,9 @@ use ferrocast_base::PlaybackId;
 use ferrocast_thumbnail::WIDTH_RANGE;
 use serde::Deserialize;
 
+pub use access::AUDIENCE;
 pub use config::ThumbnailConfig;
 pub(crate) use metrics::describe;
-pub use access::AUDIENCE;
 
 pub(crate) use cache::Thumbnails;
 use cache::{Failure, Key, Rendered};
