@@ -22,5 +22,6 @@ mod rtmp_play;
 mod statuses;
 #[allow(dead_code)] // shared with the faults binary, which uses the rest
 mod support;
+mod thumbnails;
 mod tracing;
 mod viewers;
