@@ -16,7 +16,7 @@ pub const AUDIENCE: &str = "thumbnail";
 /// [`AUDIENCE`], passed as `?token=`) is wired here once it lands: look up whether the
 /// stream requires signing, and if so verify `token` for `playback_id` with audience
 /// [`AUDIENCE`], answering 403 when it is missing, expired or for another audience.
-pub(crate) fn authorize(
+pub(crate) async fn authorize(
     _edge: &Edge,
     _playback_id: &PlaybackId,
     _stream_id: &StreamId,

@@ -228,10 +228,7 @@ impl Thumbnails {
             options,
             flight,
         };
-        if let Err((job, refusal)) = self.worker.submit(job) {
-            metrics::refused(refusal);
-            job.flight.complete_with(Err(Failure::Busy(refusal)));
-        }
+        self.worker.submit(job);
     }
 }
 

@@ -56,28 +56,24 @@ struct Wanted {
 }
 
 impl Wanted {
-    /// The query checked: a 400 naming the bad parameter otherwise.
-    fn parse(query: &ThumbnailQuery) -> Result<Self, Response> {
+    /// The query checked, or why not (the body of a 400).
+    fn parse(query: &ThumbnailQuery) -> Result<Self, &'static str> {
         let time_s = match query.time.as_deref() {
             None => None,
             Some(text) => match text.parse::<f64>() {
                 Ok(time) if time.is_finite() && (0.0..=MAX_TIME_S).contains(&time) => Some(time),
-                _ => return Err(bad_request("time must be seconds, 0 or more\n")),
+                _ => return Err("time must be seconds, 0 or more\n"),
             },
         };
         let width = match query.width.as_deref() {
             None => None,
             Some(text) => match text.parse::<u32>() {
                 Ok(width) if WIDTH_RANGE.contains(&width) => Some(width),
-                _ => return Err(bad_request("width must be 16 to 1920\n")),
+                _ => return Err("width must be 16 to 1920\n"),
             },
         };
         Ok(Self { time_s, width })
     }
-}
-
-fn bad_request(message: &'static str) -> Response {
-    error(StatusCode::BAD_REQUEST, message)
 }
 
 /// `GET /thumbnail/{playback_id}.jpg[?width=W][&time=T][&token=JWT]`.
@@ -92,18 +88,18 @@ pub async fn serve(
     };
     let wanted = match Wanted::parse(&query) {
         Ok(wanted) => wanted,
-        Err(response) => return response,
+        Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
     };
     let stream_id = match resolve(&edge, &playback_id).await {
         Ok(stream_id) => stream_id,
         Err(response) => return response,
     };
-    if let Err(refused) = access::authorize(&edge, &playback_id, &stream_id, query.token.as_deref())
-    {
+    let token = query.token.as_deref();
+    if let Err(refused) = access::authorize(&edge, &playback_id, &stream_id, token).await {
         return refused;
     }
     if let Some(time_s) = wanted.time_s {
-        return match source::recording_keyframe(&stream_id, time_s) {
+        return match source::recording_keyframe(&stream_id, time_s).await {
             Ok(_) => not_found(),
             Err(response) => response,
         };
@@ -203,12 +199,8 @@ mod tests {
             (None, Some("1921")),
             (None, Some("wide")),
         ] {
-            let refused = Wanted::parse(&query(time, width)).unwrap_err();
-            assert_eq!(
-                refused.status(),
-                StatusCode::BAD_REQUEST,
-                "{time:?} {width:?}"
-            );
+            let refused = Wanted::parse(&query(time, width));
+            assert!(refused.is_err(), "{time:?} {width:?}");
         }
     }
 }

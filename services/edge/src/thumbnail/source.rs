@@ -122,7 +122,7 @@ pub(crate) async fn newest_keyframe(
 /// ([`Keyframe::from_annex_b`]), a CMAF segment as an AVC configuration (from its init
 /// segment) and an access unit ([`Keyframe::from_avc`]). The result then goes through the
 /// same cache and worker as a live keyframe, keyed by the recording and the keyframe's time.
-pub(crate) fn recording_keyframe(
+pub(crate) async fn recording_keyframe(
     _stream_id: &StreamId,
     _time_s: f64,
 ) -> Result<Keyframe, Response> {

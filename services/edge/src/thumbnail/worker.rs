@@ -14,7 +14,7 @@ use std::time::Instant;
 use ferrocast_base::lock;
 use ferrocast_thumbnail::{Keyframe, Options, Thumbnail, ThumbnailError};
 
-use super::cache::Flight;
+use super::cache::{Failure, Flight};
 use super::metrics;
 
 /// The name the worker thread carries, as `top -H` and `/proc/<pid>/task/*/comm` show it.
@@ -64,17 +64,21 @@ impl Worker {
         })
     }
 
-    /// Queues `job`, or hands it back with the reason it was refused.
-    pub(crate) fn submit(&self, job: Job) -> Result<(), (Job, Refusal)> {
-        if !lock(&self.bucket).take(Instant::now()) {
-            return Err((job, Refusal::Rate));
-        }
-        match self.queue.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
-                Err((job, Refusal::QueueFull))
+    /// Queues `job`, or ends its flight as busy, with the reason, at once.
+    pub(crate) fn submit(&self, job: Job) {
+        let refused = if !lock(&self.bucket).take(Instant::now()) {
+            (job, Refusal::Rate)
+        } else {
+            match self.queue.try_send(job) {
+                Ok(()) => return,
+                Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
+                    (job, Refusal::QueueFull)
+                }
             }
-        }
+        };
+        let (job, refusal) = refused;
+        metrics::refused(refusal);
+        job.flight.complete_with(Err(Failure::Busy(refusal)));
     }
 }
 
@@ -93,7 +97,7 @@ fn run(jobs: Receiver<Job>, nice: u8, renderer: Renderer) {
             }
             Err(_) => {
                 tracing::error!("thumbnail decode panicked");
-                Err(super::cache::Failure::Failed)
+                Err(Failure::Failed)
             }
         };
         metrics::decoded(elapsed, outcome.is_ok());
