@@ -7,6 +7,7 @@ use ferrocast_ops::Drain;
 use ferrocast_ops::http::ConnectionLimits;
 use serde::{Deserialize, Serialize};
 
+use crate::thumbnail::ThumbnailConfig;
 use crate::watch::WatchConfig;
 
 /// Everything an edge needs to know: the `edge` table of `ferrocast edge` and of
@@ -36,6 +37,8 @@ pub struct EdgeConfig {
     pub watch: WatchConfig,
     /// Token checks of signed streams (ADR 22).
     pub signed_playback: SignedPlaybackConfig,
+    /// Thumbnails (`/thumbnail/`): the decoder's bounds and the cache.
+    pub thumbnails: ThumbnailConfig,
 }
 
 /// The `[edge.signed_playback]` table: how fresh the edge keeps control's signing keys, and
@@ -95,6 +98,7 @@ impl Default for EdgeConfig {
             ll_hls: LlHlsConfig::default(),
             watch: WatchConfig::default(),
             signed_playback: SignedPlaybackConfig::default(),
+            thumbnails: ThumbnailConfig::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Edge metrics (`ferrocast_edge_*`): viewers, egress, HTTP requests, the segment cache,
-//! slow FLV viewers and LL-HLS (requests by kind, blocked requests and their waits). Counters are recorded where things happen; gauges and the cache's
+//! slow FLV viewers, LL-HLS (requests by kind, blocked requests and their waits) and, in
+//! `thumbnail`, thumbnails. Counters are recorded where things happen; gauges and the cache's
 //! counters are set by [`collect`] when scraped.
 
 use std::sync::Mutex;
@@ -37,10 +38,11 @@ pub const HTTP: HttpMetrics = HttpMetrics {
     duration: "ferrocast_edge_http_request_duration_seconds",
     route_of,
 };
-const ROUTES: [&str; 6] = [
+const ROUTES: [&str; 7] = [
     "hls_playlist",
     "hls_segment",
     "flv",
+    "thumbnail",
     "ll_manifest",
     "ll_object",
     "other",
@@ -153,6 +155,7 @@ pub fn describe() {
         metrics::counter!(name).absolute(0);
     }
     HTTP.describe(&ROUTES);
+    crate::thumbnail::describe();
 }
 
 /// Sets the edge's gauges and cache counters at scrape time.
@@ -186,6 +189,9 @@ fn route_of(request: &Request) -> &'static str {
     }
     if path.starts_with("/live/") && path.ends_with(".flv") {
         return "flv";
+    }
+    if path.starts_with("/thumbnail/") {
+        return "thumbnail";
     }
     if let Some(rest) = path.strip_prefix("/ll/") {
         // `/ll/{playback_id}/{file}` is a manifest; one more level is an epoch's object.

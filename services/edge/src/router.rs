@@ -18,10 +18,11 @@ pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps, keys: Arc<KeyRing>) -> Rou
     let home = deps.home.clone();
     let edge = Arc::new(Edge::new(config, deps, keys));
     let cors = cors();
-    // axum refuses `{id}.flv` as a route, so the whole segment is captured and split later.
+    // axum refuses `{id}.flv` (and `{id}.jpg`) as a route, so the whole segment is captured and split later.
     let routes = Router::new()
         .route("/hls/{playback_id}/{file}", get(crate::hls::serve))
         .route("/live/{file}", get(crate::flv::serve))
+        .route("/thumbnail/{file}", get(crate::thumbnail::serve))
         .route("/ll/{playback_id}/{file}", get(crate::ll::serve))
         .route(
             "/ll/{playback_id}/{epoch}/{file}",

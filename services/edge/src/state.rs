@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::KeyRing;
 use crate::reply::{not_found, unavailable};
+use crate::thumbnail::Thumbnails;
 use crate::{EdgeConfig, EdgeDeps};
 
 /// State shared by the handlers.
@@ -22,6 +23,8 @@ pub struct Edge {
     pub blocked: Semaphore,
     /// The signing keys of playback tokens, kept fresh by `auth::keys::refresh`.
     pub keys: Arc<KeyRing>,
+    /// Thumbnails: their cache and decoder; `None` if its thread could not be started.
+    pub(crate) thumbnails: Option<Thumbnails>,
 }
 
 impl Edge {
@@ -31,11 +34,15 @@ impl Edge {
             .ll_hls
             .max_blocked_requests
             .min(Semaphore::MAX_PERMITS);
+        let thumbnails = Thumbnails::new(&config.thumbnails)
+            .inspect_err(|error| tracing::error!(%error, "thumbnail worker not started"))
+            .ok();
         Self {
             config,
             deps,
             blocked: Semaphore::new(permits),
             keys,
+            thumbnails,
         }
     }
 }

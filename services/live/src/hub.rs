@@ -58,9 +58,13 @@ pub struct Claim {
     pub timestamp_offset_ms: u32,
 }
 
+/// Serial numbers of hubs: no two hubs of a process share one.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
 /// The fan-out point of one live stream.
 pub struct Hub {
     limits: HubLimits,
+    serial: u64,
     state: Mutex<State>,
     claims: AtomicU64,
     newest_timestamp_ms: AtomicU32,
@@ -98,6 +102,7 @@ impl Hub {
         };
         Self {
             limits,
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             state: Mutex::new(state),
             claims: AtomicU64::new(0),
             newest_timestamp_ms: AtomicU32::new(0),
@@ -173,6 +178,12 @@ impl Hub {
             number,
             timestamp_offset_ms: newest.saturating_add(1),
         })
+    }
+
+    /// This hub's serial number, unique in the process: with a frame's timestamp (which
+    /// never goes back within a hub) it names that frame, e.g. to cache what was made of it.
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// Whether the session holding `claim` is still the hub's newest.
@@ -355,6 +366,15 @@ mod tests {
         hub.publish(audio(0));
         hub.end();
         assert_eq!(batch_timestamps(&mut live), vec![vec![0]]);
+    }
+
+    #[test]
+    fn every_hub_has_its_own_serial() {
+        let (first, second) = (
+            Hub::new(HubLimits::default()),
+            Hub::new(HubLimits::default()),
+        );
+        assert_ne!(first.serial(), second.serial());
     }
 
     #[test]

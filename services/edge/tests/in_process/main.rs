@@ -13,7 +13,9 @@
 //!   never comes is 503 after three target durations, the multivariant playlists and the MPD;
 //! - [`ll_objects`]: init segments, parts and segments are the log's bytes, a hinted part is
 //!   waited for, and the edge's cap on waiting requests holds;
-//! - [`ll_stored`]: segments and inits the log does not hold come from object storage.
+//! - [`ll_stored`]: segments and inits the log does not hold come from object storage;
+//! - [`thumbnail`]: a live keyframe becomes a JPEG of the stream's size; unknown, offline,
+//!   audio-only and HEVC streams and bad queries get a clear status.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
 mod delivery;
@@ -25,3 +27,4 @@ mod ll_fixture;
 mod ll_objects;
 mod ll_stored;
 mod support;
+mod thumbnail;

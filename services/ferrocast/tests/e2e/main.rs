@@ -23,6 +23,7 @@ mod signed_playback;
 mod statuses;
 #[allow(dead_code)] // shared with the faults binary, which uses the rest
 mod support;
+mod thumbnails;
 mod tracing;
 mod viewers;
 mod webhooks;
