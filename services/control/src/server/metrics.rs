@@ -38,7 +38,7 @@ pub const HTTP: HttpMetrics = HttpMetrics {
     duration: "ferrocast_control_http_request_duration_seconds",
     route_of,
 };
-const ROUTES: [&str; 7] = [
+const ROUTES: [&str; 9] = [
     "streams",
     "stream",
     "rotate_key",
