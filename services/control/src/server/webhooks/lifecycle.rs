@@ -179,11 +179,7 @@ impl Lifecycle {
         epoch: u64,
         now_ms: u64,
     ) -> Result<Queued, RepoError> {
-        let mut invocation = self.outbox.invocation(&GRANT, now_ms);
-        invocation
-            .arg(stream_id.as_str())
-            .arg(epoch)
-            .arg(session_json);
+        let invocation = self.session_step(&GRANT, session_json, stream_id, epoch, now_ms);
         Ok(self.outbox.run("webhook grant", invocation).await?.0)
     }
 
@@ -195,12 +191,8 @@ impl Lifecycle {
         epoch: u64,
         now_ms: u64,
     ) -> Result<Queued, RepoError> {
-        let mut invocation = self.outbox.invocation(&END, now_ms);
-        invocation
-            .arg(stream_id.as_str())
-            .arg(epoch)
-            .arg(session_json)
-            .arg(millis(self.window));
+        let mut invocation = self.session_step(&END, session_json, stream_id, epoch, now_ms);
+        invocation.arg(millis(self.window));
         Ok(self.outbox.run("webhook end", invocation).await?.0)
     }
 
@@ -212,12 +204,26 @@ impl Lifecycle {
         epoch: u64,
         now_ms: u64,
     ) -> Result<Queued, RepoError> {
-        let mut invocation = self.outbox.invocation(&RESTORED, now_ms);
+        let invocation = self.session_step(&RESTORED, session_json, stream_id, epoch, now_ms);
+        Ok(self.outbox.run("webhook restore", invocation).await?.0)
+    }
+
+    /// The call of a per-session script: every one takes the stream, the epoch and the
+    /// session's JSON first.
+    fn session_step<'s>(
+        &self,
+        script: &'s Script,
+        session_json: &str,
+        stream_id: &StreamId,
+        epoch: u64,
+        now_ms: u64,
+    ) -> redis::ScriptInvocation<'s> {
+        let mut invocation = self.outbox.invocation(script, now_ms);
         invocation
             .arg(stream_id.as_str())
             .arg(epoch)
             .arg(session_json);
-        Ok(self.outbox.run("webhook restore", invocation).await?.0)
+        invocation
     }
 
     /// Finds live sessions whose lease is gone; returns what was queued and how many ended.
