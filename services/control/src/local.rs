@@ -105,6 +105,8 @@ impl PublishAuthorizer for LocalControl {
                 stream_id,
                 playback_id: record.playback_id,
                 epoch,
+                // `dev` has no reaper: it records nothing.
+                recording: None,
             }),
             Acquired::Refused { .. } => Err(AuthError::AlreadyLive { stream_id }),
         }
@@ -153,6 +155,7 @@ mod tests {
             key_sha256: key_hash_hex(&key),
             name: "test".into(),
             created_at_ms: 0,
+            recording_retention: crate::Retention::Off,
         });
         (control, key)
     }

@@ -3,6 +3,8 @@
 use ferrocast_base::{PlaybackId, StreamId};
 use serde::{Deserialize, Serialize};
 
+use crate::Retention;
+
 /// A stream as the control plane stores it. The key itself is never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamRecord {
@@ -16,6 +18,10 @@ pub struct StreamRecord {
     pub name: String,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: i64,
+    /// How long its recordings are kept (ADR 21); absent in records written before
+    /// recordings, which then follow the control's default.
+    #[serde(default)]
+    pub recording_retention: Retention,
 }
 
 impl StreamRecord {

@@ -1,5 +1,5 @@
 //! The edge: stateless HTTP delivery of HLS (playlists from the index, segments from the
-//! object store), LL-HLS, DASH and the multivariant playlists (from each stream's part log,
+//! object store), recordings as VOD (`vod`), LL-HLS, DASH and the multivariant playlists (from each stream's part log,
 //! mirrored from its origin: [`ll`]) and HTTP-FLV (from a live source), behind a CDN.
 //!
 //! Nothing here survives a restart or needs to: every answer is rebuilt from the index, the
@@ -15,6 +15,7 @@ pub mod parts;
 mod reply;
 mod router;
 mod state;
+mod vod;
 pub mod watch;
 
 use std::sync::Arc;

@@ -102,6 +102,11 @@ pub fn stream_objects(prefix: &str, stream_id: &StreamId) -> Path {
     under_prefix(prefix, stream_id.to_string())
 }
 
+/// Where the objects of the session `epoch` of a stream live (`<prefix>/<stream>/<epoch>/`).
+pub fn session_objects(prefix: &str, stream_id: &StreamId, epoch: Epoch) -> Path {
+    under_prefix(prefix, format!("{stream_id}/{epoch}"))
+}
+
 /// Whether `name` (the last part of a key) is a CMAF init segment's.
 pub fn is_cmaf_init(name: &str) -> bool {
     name.starts_with("init.") && name.ends_with(".mp4")

@@ -37,6 +37,7 @@ pub use keys::SessionObject;
 pub use memory_index::MemoryIndex;
 pub use recording::{
     MAX_RECORDING_SEGMENTS, Recording, RecordingPolicy, RecordingSummary, Retired,
+    parse_recording_id, recording_id,
 };
 pub use redis_index::{RedisIndex, RedisIndexConfig};
 pub use redis_link::{LinkHandle, RedisLink, SentinelConfig};

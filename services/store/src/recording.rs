@@ -10,13 +10,41 @@
 //! listing of an ended generation is cleared with it), deleting the objects, then
 //! [`crate::SegmentIndex::forget_recording`].
 
-use ferrocast_base::{Epoch, Msn};
+use ferrocast_base::{Epoch, Msn, StreamId};
 
 use crate::index::SegmentRecord;
 
 /// The most segments one recording's log holds, whatever its duration cap: a bound on the
 /// log's memory (about 8 MB in Redis) when segments are short.
 pub const MAX_RECORDING_SEGMENTS: u64 = 100_000;
+
+/// Longest recording id accepted: a stream id (at most 128 characters) and an epoch.
+const MAX_RECORDING_ID_LEN: usize = 160;
+
+/// A recording's public id, `rec_<stream id>_<generation>`: URL-safe, stable, and enough to
+/// find it without a lookup table.
+pub fn recording_id(stream_id: &StreamId, generation: Epoch) -> String {
+    format!("rec_{stream_id}_{generation}")
+}
+
+/// The stream and generation a recording id names; `None` for anything that is not one
+/// (the stream id must be letters, digits, `-` and `_`; the generation canonical decimal).
+pub fn parse_recording_id(id: &str) -> Option<(StreamId, Epoch)> {
+    if id.len() > MAX_RECORDING_ID_LEN {
+        return None;
+    }
+    let (stream, generation) = id.strip_prefix("rec_")?.rsplit_once('_')?;
+    let safe = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_';
+    if stream.is_empty() || !stream.bytes().all(safe) {
+        return None;
+    }
+    let number: u64 = generation.parse().ok()?;
+    // One spelling per recording: `07` or `+7` would be a second URL for the same one.
+    if number.to_string() != generation {
+        return None;
+    }
+    Some((StreamId::new(stream), Epoch(number)))
+}
 
 /// How a publish session records, from its grant; `None` at an append means "not recording".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,5 +219,25 @@ pub(crate) mod rules {
     fn media_end(record: &SegmentRecord) -> i64 {
         let duration = i64::try_from(record.duration_ms).unwrap_or(i64::MAX);
         record.program_date_time_ms.saturating_add(duration)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_ids_round_trip_in_one_spelling() {
+        let stream = StreamId::new("a1b2_c3");
+        let id = recording_id(&stream, Epoch(42));
+        assert_eq!(id, "rec_a1b2_c3_42");
+        assert_eq!(parse_recording_id(&id), Some((stream, Epoch(42))));
+        for bad in [
+            "", "rec_", "rec__1", "rec_ab_", "rec_ab_07", "rec_ab_+7", "rec_a/b_1", "rec_ab_x",
+            "xrec_ab_1", "rec_ab_99999999999999999999",
+        ] {
+            assert_eq!(parse_recording_id(bad), None, "{bad}");
+        }
+        assert_eq!(parse_recording_id(&format!("rec_{}_1", "a".repeat(200))), None);
     }
 }

@@ -85,6 +85,21 @@ impl RedisIndex {
         })
     }
 
+    /// The index over an existing link (control's own connection): no second connection
+    /// pool, and no change listener (nothing reads changes through it: `changes` then
+    /// never announces anything).
+    pub fn over_link(link: RedisLink, call_timeout: Duration) -> Self {
+        let (changes, _) = broadcast::channel(CHANGES_CAPACITY);
+        let listener = tokio::spawn(async {}).abort_handle();
+        Self {
+            link,
+            scripts: Scripts::new(),
+            call_timeout,
+            changes,
+            listener,
+        }
+    }
+
     /// Runs one read-only script under the call deadline.
     pub(crate) async fn run<T: FromRedisValue>(
         &self,

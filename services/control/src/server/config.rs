@@ -7,6 +7,7 @@ use ferrocast_control_client::DEFAULT_TAKEOVER_AFTER;
 use serde::{Deserialize, Serialize};
 
 use super::ServerError;
+use crate::Retention;
 
 /// Fewest characters of an admin token: a bearer token must resist guessing on its own.
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
@@ -40,6 +41,50 @@ pub struct ControlConfig {
     /// Deadline of every Redis call.
     #[serde(with = "humantime_serde")]
     pub redis_timeout: Duration,
+    /// Recordings (live to VOD, ADR 21).
+    pub recordings: RecordingsConfig,
+}
+
+/// The `control.recordings` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingsConfig {
+    /// How long a stream's recordings are kept when the stream says `"default"`: `"off"`
+    /// (record nothing, the default) or a duration like `"7d"`.
+    pub retention: Retention,
+    /// The longest one recording grows; past it the recording stops (the stream goes on).
+    #[serde(with = "humantime_serde")]
+    pub max_duration: Duration,
+    /// The shortest retention a stream may ask for; lower it only for tests.
+    #[serde(with = "humantime_serde")]
+    pub min_retention: Duration,
+    /// How often each control replica looks for recordings that became ready or expired.
+    #[serde(with = "humantime_serde")]
+    pub reap_interval: Duration,
+}
+
+impl Default for RecordingsConfig {
+    fn default() -> Self {
+        Self {
+            retention: Retention::Off,
+            max_duration: Duration::from_secs(12 * 3600),
+            min_retention: Duration::from_secs(3600),
+            reap_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RecordingsConfig {
+    /// A stream's retention setting, checked against `min_retention`.
+    pub(crate) fn check(&self, retention: Retention) -> Result<(), String> {
+        match retention {
+            Retention::Keep(kept) if kept < self.min_retention => Err(format!(
+                "recording retention must be at least {} (control.recordings.min_retention)",
+                humantime::format_duration(self.min_retention)
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for ControlConfig {
@@ -53,6 +98,7 @@ impl Default for ControlConfig {
             public_rtmp_url: "rtmp://localhost:1935/live".into(),
             public_play_url: "http://localhost:8080".into(),
             redis_timeout: Duration::from_secs(2),
+            recordings: RecordingsConfig::default(),
         }
     }
 }
@@ -74,6 +120,7 @@ impl fmt::Debug for ControlConfig {
             .field("public_rtmp_url", &self.public_rtmp_url)
             .field("public_play_url", &self.public_play_url)
             .field("redis_timeout", &self.redis_timeout)
+            .field("recordings", &self.recordings)
             .finish()
     }
 }
@@ -103,6 +150,19 @@ impl ControlConfig {
         }
         if self.redis_timeout.is_zero() {
             bad.push("redis_timeout must be positive");
+        }
+        let recordings = &self.recordings;
+        if recordings.retention == Retention::Default {
+            bad.push("recordings.retention must be \"off\" or a duration");
+        }
+        if recordings.check(recordings.retention).is_err() {
+            bad.push("recordings.retention must be at least recordings.min_retention");
+        }
+        if recordings.max_duration < Duration::from_secs(1) {
+            bad.push("recordings.max_duration must be at least 1s");
+        }
+        if recordings.reap_interval < Duration::from_millis(100) {
+            bad.push("recordings.reap_interval must be at least 100ms");
         }
         if !self.public_rtmp_url.starts_with("rtmp://")
             && !self.public_rtmp_url.starts_with("rtmps://")

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrocast_base::{Epoch, PlaybackId, StreamId};
+use ferrocast_control_client::RecordingGrant;
 use ferrocast_proto::auth::{self, NodeIdentity, caller};
 use ferrocast_proto::control::control_server::Control;
 use ferrocast_proto::control::lookup_stream_request::By;
@@ -212,10 +213,23 @@ impl ControlService {
             epoch = epoch.get(),
             "publish authorized"
         );
+        // The session records by the stream's setting at its grant (ADR 21).
+        let recordings = &self.shared.config.recordings;
+        let recording = record
+            .recording_retention
+            .effective(recordings.retention)
+            .map(|retention| RecordingGrant {
+                retention,
+                max_duration: recordings.max_duration,
+            });
+        let (recording_retention_ms, recording_max_duration_ms) =
+            RecordingGrant::to_millis(recording);
         Ok(Response::new(AuthorizePublishResponse {
             stream_id: record.id.into_string(),
             playback_id: record.playback_id.into_string(),
             epoch: epoch.get(),
+            recording_retention_ms,
+            recording_max_duration_ms,
         }))
     }
 

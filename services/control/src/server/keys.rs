@@ -11,14 +11,33 @@
 //! | `fc:holder:<id>`         | string | origin id granted the newest epoch (for restores)  |
 //! | `fc:nodes`               | set    | ids of nodes that heartbeated (pruned lazily)      |
 //! | `fc:node:<node id>`      | string | node registration as JSON, with a TTL (`PX`)       |
+//! | `fc:recorded`            | set    | ids of streams seen with recordings (the reaper's) |
+//! | `fc:rec:ready:<id>:<gen>`| string | claim: this recording's `ready` event was emitted  |
+//! | `fc:rec:reap:<id>:<gen>` | string | claim (`PX`): a replica is deleting this recording |
+//!
+//! The recordings themselves live in the segment index (`ferrocast_store::keys`).
 
-use ferrocast_base::{PlaybackId, StreamId};
+use ferrocast_base::{Epoch, PlaybackId, StreamId};
 
 /// The set of all stream ids.
 pub const STREAMS: &str = "fc:streams";
 
 /// The set of registered node ids; members whose registration expired are pruned on read.
 pub const NODES: &str = "fc:nodes";
+
+/// Streams seen with recordings: the reaper also visits these, so a deleted stream's
+/// recordings still expire.
+pub const RECORDED: &str = "fc:recorded";
+
+/// Claim of a recording's `ready` event.
+pub fn recording_ready(stream_id: &StreamId, generation: Epoch) -> String {
+    format!("fc:rec:ready:{stream_id}:{generation}")
+}
+
+/// Claim of a recording's deletion.
+pub fn recording_reap(stream_id: &StreamId, generation: Epoch) -> String {
+    format!("fc:rec:reap:{stream_id}:{generation}")
+}
 
 /// A stream's record.
 pub fn stream(stream_id: &StreamId) -> String {

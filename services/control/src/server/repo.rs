@@ -10,7 +10,7 @@ use ferrocast_store::{LinkHandle, RedisLink};
 use redis::{RedisResult, Script};
 
 use super::keys;
-use crate::StreamRecord;
+use crate::{Retention, StreamRecord};
 use crate::credentials::{key_hash_hex, new_playback_id, new_stream_id, new_stream_key};
 
 /// MGET batch size: bounds one reply while keeping round trips few.
@@ -161,6 +161,7 @@ impl Repo {
     pub async fn create_stream(
         &self,
         name: &str,
+        recording_retention: Retention,
         now_ms: i64,
     ) -> Result<(StreamRecord, String), RepoError> {
         let mut last_id = StreamId::default();
@@ -173,6 +174,7 @@ impl Repo {
                 key_sha256: key_hash_hex(&key),
                 name: name.to_owned(),
                 created_at_ms: now_ms,
+                recording_retention,
             };
             let json = encode(&record, id.as_str())?;
             let mut con = self.con();
@@ -298,6 +300,42 @@ impl Repo {
         Err(RepoError::Corrupt {
             key: keys::stream(stream_id),
             detail: "record kept changing during key rotation".into(),
+        })
+    }
+
+    /// Sets a stream's recording retention; the updated record, or `None` if the stream does
+    /// not exist. Compare-and-set, so a concurrent key rotation is not undone.
+    pub async fn set_recording_retention(
+        &self,
+        stream_id: &StreamId,
+        retention: Retention,
+    ) -> Result<Option<StreamRecord>, RepoError> {
+        for _ in 0..CREATE_ATTEMPTS {
+            let Some((mut record, expected)) = self.stream_raw(stream_id).await? else {
+                return Ok(None);
+            };
+            record.recording_retention = retention;
+            let json = encode(&record, stream_id.as_str())?;
+            let mut con = self.con();
+            let outcome: i64 = self
+                .deadline(
+                    "set retention",
+                    REPLACE
+                        .key(keys::stream(stream_id))
+                        .arg(expected)
+                        .arg(json)
+                        .invoke_async(&mut con),
+                )
+                .await?;
+            match outcome {
+                1 => return Ok(Some(record)),
+                -1 => return Ok(None),
+                _ => continue, // changed concurrently: read again
+            }
+        }
+        Err(RepoError::Corrupt {
+            key: keys::stream(stream_id),
+            detail: "record kept changing while setting its retention".into(),
         })
     }
 

@@ -8,7 +8,7 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use ferrocast_base::StreamId;
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use super::nodes::least_loaded_origin;
 use super::repo::RepoError;
 use super::views::{CreatedStream, PublicUrls, StreamView};
 use super::{Shared, now_ms};
+use crate::Retention;
 use crate::credentials::key_hash;
 
 /// Requests are tiny; a bound keeps a client from making the server buffer much.
@@ -38,6 +39,18 @@ pub fn router(shared: AppState) -> Router {
         .route("/v1/streams", post(create_stream).get(list_streams))
         .route("/v1/streams/{id}", get(get_stream).delete(delete_stream))
         .route("/v1/streams/{id}/rotate-key", post(rotate_key))
+        .route(
+            "/v1/streams/{id}/recordings",
+            get(super::recordings::list),
+        )
+        .route(
+            "/v1/streams/{id}/recording-retention",
+            put(super::recordings::set_retention),
+        )
+        .route(
+            "/v1/recordings/{id}",
+            get(super::recordings::get).delete(super::recordings::delete),
+        )
         .route("/v1/ingest", get(ingest))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -51,10 +64,12 @@ pub fn router(shared: AppState) -> Router {
 
 /// A refusal, as `{"error": "..."}` with its status.
 #[derive(Debug)]
-enum ApiError {
+pub(super) enum ApiError {
     Unauthorized,
     NotFound(&'static str),
     BadRequest(String),
+    Conflict(&'static str),
+    Unavailable(&'static str),
     NoOrigin,
     Store(RepoError),
 }
@@ -75,6 +90,8 @@ impl IntoResponse for ApiError {
             ),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_owned()),
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, why.to_owned()),
+            ApiError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, why.to_owned()),
             ApiError::NoOrigin => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no healthy origin available".to_owned(),
@@ -129,7 +146,7 @@ fn urls(shared: &Shared) -> PublicUrls<'_> {
     }
 }
 
-fn check_path_id(id: &str) -> Result<(), ApiError> {
+pub(super) fn check_path_id(id: &str) -> Result<(), ApiError> {
     if id.is_empty() || id.len() > MAX_ID_LEN {
         return Err(ApiError::NotFound("unknown stream"));
     }
@@ -142,6 +159,9 @@ fn check_path_id(id: &str) -> Result<(), ApiError> {
 struct CreateStream {
     #[serde(default)]
     name: String,
+    /// How long its recordings are kept (ADR 21); the control's default when absent.
+    #[serde(default)]
+    recording_retention: Retention,
 }
 
 async fn create_stream(
@@ -155,8 +175,17 @@ async fn create_stream(
             "name must be at most {MAX_NAME_CHARS} printable characters"
         )));
     }
+    let retention = body.recording_retention;
+    shared
+        .config
+        .recordings
+        .check(retention)
+        .map_err(ApiError::BadRequest)?;
     let created_at_ms = i64::try_from(now_ms()).unwrap_or(i64::MAX);
-    let (record, key) = shared.repo.create_stream(name, created_at_ms).await?;
+    let (record, key) = shared
+        .repo
+        .create_stream(name, retention, created_at_ms)
+        .await?;
     tracing::info!(stream_id = record.id.as_str(), "stream created");
     let view = CreatedStream::new(record, key, &urls(&shared));
     Ok((StatusCode::CREATED, Json(view)))

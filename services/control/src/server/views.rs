@@ -7,7 +7,7 @@ use ferrocast_base::{Epoch, PlaybackId, StreamId};
 use serde::Serialize;
 
 use super::nodes::{NodeRecord, Role};
-use crate::StreamRecord;
+use crate::{Retention, StreamRecord};
 use crate::lease::Lease;
 
 /// Public URLs built from the configured bases.
@@ -46,6 +46,7 @@ pub struct CreatedStream {
     flv_url: String,
     name: String,
     created_at_ms: i64,
+    recording_retention: Retention,
 }
 
 impl CreatedStream {
@@ -60,6 +61,7 @@ impl CreatedStream {
             stream_key,
             name: record.name,
             created_at_ms: record.created_at_ms,
+            recording_retention: record.recording_retention,
         }
     }
 }
@@ -80,6 +82,7 @@ pub struct StreamView {
     epoch: Option<Epoch>,
     ingest_bitrate_bps: u64,
     viewers: u64,
+    recording_retention: Retention,
 }
 
 impl StreamView {
@@ -106,6 +109,7 @@ impl StreamView {
             epoch: lease.as_ref().map(|l| l.epoch),
             ingest_bitrate_bps,
             viewers,
+            recording_retention: record.recording_retention,
             id: record.id,
             playback_id: record.playback_id,
             name: record.name,

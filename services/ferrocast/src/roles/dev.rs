@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use ferrocast_base::{PlaybackId, StreamId};
-use ferrocast_control::{LocalControl, StreamRecord, credentials};
+use ferrocast_control::{LocalControl, Retention, StreamRecord, credentials};
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
 use ferrocast_live::{HubLimits, Hubs, PartLogs};
 use ferrocast_media::ll::LogConfig;
@@ -155,6 +155,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         key_sha256: credentials::key_hash_hex(&stream.stream_key),
         name: "dev".into(),
         created_at_ms: stream.created_at_ms,
+        recording_retention: Retention::Off,
     });
 
     let store = SegmentStore::new(

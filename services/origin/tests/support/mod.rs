@@ -158,6 +158,7 @@ impl Harness {
             stream_id: stream_id(),
             playback_id: "pb".into(),
             epoch: Epoch(epoch),
+            recording: None,
         };
         PublishSession::start(grant, &self.config, &self.deps, None, &self.shutdown)
             .await
