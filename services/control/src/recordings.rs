@@ -26,8 +26,9 @@ pub struct RecordingView {
     pub stream_id: StreamId,
     /// The stream's playback id (empty once the stream was deleted).
     pub playback_id: String,
-    /// `recording` (its playlist is live), `ready` (ended, playable to the end), or `expired`
-    /// (past its retention, about to be deleted).
+    /// `recording` (its playlist is live), `ready` (ended, playable to the end), `expired`
+    /// (past its retention, about to be deleted) or `deleting` (no longer served; its objects
+    /// are being deleted, then it leaves the list).
     pub state: &'static str,
     /// Wall-clock time of its first frame, Unix ms.
     pub started_at_ms: i64,
@@ -65,7 +66,9 @@ impl RecordingView {
             cmaf: None,
             watch: format!("{base}/watch/{pb}?recording={id}"),
         });
-        let state = if !summary.is_ready() {
+        let state = if summary.deleting {
+            "deleting"
+        } else if !summary.is_ready() {
             "recording"
         } else if summary.is_expired(now_ms) {
             "expired"

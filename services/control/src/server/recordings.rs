@@ -1,5 +1,6 @@
 //! The recordings routes of the admin API (ADR 21):
-//! - `GET /v1/streams/{id}/recordings` — the stream's recordings, oldest first;
+//! - `GET /v1/streams/{id}/recordings` — the stream's recordings, oldest first (one being
+//!   deleted stays listed, as `deleting`, until its objects are gone);
 //! - `GET /v1/recordings/{id}` — one recording;
 //! - `DELETE /v1/recordings/{id}` — deletes an ended recording now (objects, then entries);
 //! - `PUT /v1/streams/{id}/recording-retention` — `{"recording_retention": "7d"}` (or `"off"`,
@@ -64,7 +65,6 @@ pub(super) async fn list(
     let play = &shared.config.public_play_url;
     let views = summaries
         .iter()
-        .filter(|summary| !summary.deleting)
         .map(|summary| RecordingView::new(&id, Some(&record.playback_id), summary, play, now()))
         .collect();
     Ok(Json(views))
@@ -80,7 +80,7 @@ async fn find(
     let summaries = shared.index.recordings(&stream_id).await?;
     let summary = summaries
         .into_iter()
-        .find(|summary| summary.generation == generation && !summary.deleting)
+        .find(|summary| summary.generation == generation)
         .ok_or(ApiError::NotFound("unknown recording"))?;
     Ok((stream_id, generation, summary))
 }
