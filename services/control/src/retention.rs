@@ -83,7 +83,9 @@ impl<'de> Deserialize<'de> for Retention {
             fn visit_u64<E: de::Error>(self, days: u64) -> Result<Retention, E> {
                 let days = u32::try_from(days).map_err(|_| E::custom("too many days"))?;
                 match days {
-                    0 => Err(E::custom("a recording retention must be positive (or \"off\")")),
+                    0 => Err(E::custom(
+                        "a recording retention must be positive (or \"off\")",
+                    )),
                     days => Ok(Retention::Keep(DAY * days)),
                 }
             }

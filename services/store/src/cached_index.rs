@@ -264,10 +264,7 @@ impl SegmentIndex for CachedIndex {
         result
     }
 
-    async fn recordings(
-        &self,
-        stream_id: &StreamId,
-    ) -> Result<Vec<RecordingSummary>, IndexError> {
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
         self.inner.recordings(stream_id).await
     }
 
@@ -285,7 +282,9 @@ impl SegmentIndex for CachedIndex {
         generation: Epoch,
         msn: Msn,
     ) -> Result<Option<(RecordingSummary, SegmentRecord)>, IndexError> {
-        self.inner.recording_segment(stream_id, generation, msn).await
+        self.inner
+            .recording_segment(stream_id, generation, msn)
+            .await
     }
 
     async fn retire_recording(

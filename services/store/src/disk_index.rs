@@ -144,10 +144,7 @@ impl SegmentIndex for DiskIndex {
         Ok(self.read(stream_id).await?.map(|stream| stream.view))
     }
 
-    async fn recordings(
-        &self,
-        stream_id: &StreamId,
-    ) -> Result<Vec<RecordingSummary>, IndexError> {
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
         let stream = self.read(stream_id).await?;
         Ok(stream
             .map(|stream| stream_state::recordings(&stream))

@@ -191,8 +191,7 @@ pub trait SegmentIndex: Send + Sync {
     async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError>;
 
     /// The stream's recordings, oldest generation first (those being deleted included).
-    async fn recordings(&self, stream_id: &StreamId)
-    -> Result<Vec<RecordingSummary>, IndexError>;
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError>;
 
     /// One recording with its segments; `None` if unknown.
     async fn recording(

@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(super::index_meta(&stream), "fc:idx:{st_1}:meta");
         assert_eq!(super::index_segments(&stream), "fc:idx:{st_1}:segs");
         assert_eq!(super::recordings(&stream), "fc:idx:{st_1}:recs");
-        assert_eq!(super::recording_log(&stream, Epoch(7)), "fc:idx:{st_1}:rec:7");
+        assert_eq!(
+            super::recording_log(&stream, Epoch(7)),
+            "fc:idx:{st_1}:rec:7"
+        );
         assert_eq!(
             super::recording_meta(&stream, Epoch(7)),
             "fc:idx:{st_1}:recmeta:7"

@@ -100,10 +100,7 @@ impl SegmentIndex for MemoryIndex {
         Ok(self.with_streams(|streams| streams.get(stream_id).map(|stream| stream.view.clone())))
     }
 
-    async fn recordings(
-        &self,
-        stream_id: &StreamId,
-    ) -> Result<Vec<RecordingSummary>, IndexError> {
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
         Ok(self.with_streams(|streams| {
             streams
                 .get(stream_id)

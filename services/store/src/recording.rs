@@ -104,7 +104,8 @@ impl RecordingSummary {
 
     /// Whether it has expired at `now_ms`.
     pub fn is_expired(&self, now_ms: i64) -> bool {
-        self.expires_at_ms().is_some_and(|expires| expires <= now_ms)
+        self.expires_at_ms()
+            .is_some_and(|expires| expires <= now_ms)
     }
 
     /// Whether it may be served at `now_ms`: not being deleted, not expired.
@@ -159,7 +160,11 @@ pub(crate) mod rules {
 
     impl Log {
         /// A recording of `generation` that starts with `first` (not yet added).
-        pub(crate) fn start(generation: Epoch, first: &SegmentRecord, policy: RecordingPolicy) -> Self {
+        pub(crate) fn start(
+            generation: Epoch,
+            first: &SegmentRecord,
+            policy: RecordingPolicy,
+        ) -> Self {
             Self {
                 summary: RecordingSummary {
                     generation,
@@ -233,11 +238,22 @@ mod tests {
         assert_eq!(id, "rec_a1b2_c3_42");
         assert_eq!(parse_recording_id(&id), Some((stream, Epoch(42))));
         for bad in [
-            "", "rec_", "rec__1", "rec_ab_", "rec_ab_07", "rec_ab_+7", "rec_a/b_1", "rec_ab_x",
-            "xrec_ab_1", "rec_ab_99999999999999999999",
+            "",
+            "rec_",
+            "rec__1",
+            "rec_ab_",
+            "rec_ab_07",
+            "rec_ab_+7",
+            "rec_a/b_1",
+            "rec_ab_x",
+            "xrec_ab_1",
+            "rec_ab_99999999999999999999",
         ] {
             assert_eq!(parse_recording_id(bad), None, "{bad}");
         }
-        assert_eq!(parse_recording_id(&format!("rec_{}_1", "a".repeat(200))), None);
+        assert_eq!(
+            parse_recording_id(&format!("rec_{}_1", "a".repeat(200))),
+            None
+        );
     }
 }

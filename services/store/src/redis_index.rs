@@ -305,10 +305,7 @@ impl SegmentIndex for RedisIndex {
         }))
     }
 
-    async fn recordings(
-        &self,
-        stream_id: &StreamId,
-    ) -> Result<Vec<RecordingSummary>, IndexError> {
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
         self.load_recordings(stream_id).await
     }
 

@@ -23,8 +23,7 @@ impl RedisIndex {
         invocation
             .key(keys::recordings(stream_id))
             .arg(keys::index_prefix(stream_id));
-        let listed: Vec<(String, Fields)> =
-            self.run("recordings", stream_id, &invocation).await?;
+        let listed: Vec<(String, Fields)> = self.run("recordings", stream_id, &invocation).await?;
         let mut summaries = listed
             .iter()
             .map(|(generation, fields)| summary(generation, fields))

@@ -126,11 +126,7 @@ impl SegmentIndex for ScriptedIndex {
         self.inner.load(stream_id).await
     }
 
-
-    async fn recordings(
-        &self,
-        stream_id: &StreamId,
-    ) -> Result<Vec<RecordingSummary>, IndexError> {
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
         self.inner.recordings(stream_id).await
     }
 
@@ -148,7 +144,9 @@ impl SegmentIndex for ScriptedIndex {
         generation: Epoch,
         msn: Msn,
     ) -> Result<Option<(RecordingSummary, SegmentRecord)>, IndexError> {
-        self.inner.recording_segment(stream_id, generation, msn).await
+        self.inner
+            .recording_segment(stream_id, generation, msn)
+            .await
     }
 
     async fn retire_recording(
@@ -156,8 +154,7 @@ impl SegmentIndex for ScriptedIndex {
         stream_id: &StreamId,
         generation: Epoch,
     ) -> Result<Retired, IndexError> {
-        let result = self.inner.retire_recording(stream_id, generation).await;
-                result
+        self.inner.retire_recording(stream_id, generation).await
     }
 
     async fn forget_recording(

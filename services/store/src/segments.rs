@@ -334,13 +334,21 @@ mod tests {
             track: TrackKind::Video,
         };
         for epoch in [Epoch(1), Epoch(2), Epoch(11)] {
-            for object in [SessionObject::Ts { seq: 0 }, SessionObject::Ts { seq: 1 }, init] {
+            for object in [
+                SessionObject::Ts { seq: 0 },
+                SessionObject::Ts { seq: 1 },
+                init,
+            ] {
                 let data = Bytes::from_static(b"x");
                 store.put_object(s, epoch, object, data).await.unwrap();
             }
         }
         assert_eq!(store.delete_session(s, Epoch(1)).await.unwrap(), 3);
-        assert_eq!(store.delete_session(s, Epoch(1)).await.unwrap(), 0, "idempotent");
+        assert_eq!(
+            store.delete_session(s, Epoch(1)).await.unwrap(),
+            0,
+            "idempotent"
+        );
         assert!(store.get(s, Epoch(1), 0).await.is_err());
         // `1/` is not a prefix of `11/`: the session's folder is matched whole.
         assert!(store.get(s, Epoch(11), 0).await.is_ok());

@@ -77,7 +77,8 @@ async fn pass(shared: &Shared) -> Result<(), ReapError> {
     streams.extend(repo.recorded_streams().await?);
     for stream_id in streams {
         let summaries = shared.index.recordings(&stream_id).await?;
-        repo.mark_recorded(&stream_id, !summaries.is_empty()).await?;
+        repo.mark_recorded(&stream_id, !summaries.is_empty())
+            .await?;
         for summary in summaries {
             if let Err(error) = visit(shared, &stream_id, &summary).await {
                 metrics::reap_failed();
@@ -174,7 +175,13 @@ async fn view(
     let playback_id = record.as_ref().map(|record| &record.playback_id);
     let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     let play = &shared.config.public_play_url;
-    Ok(RecordingView::new(stream_id, playback_id, summary, play, now))
+    Ok(RecordingView::new(
+        stream_id,
+        playback_id,
+        summary,
+        play,
+        now,
+    ))
 }
 
 impl Repo {
@@ -203,7 +210,9 @@ impl Repo {
         let ids: Vec<String> = self
             .deadline(
                 "recorded streams",
-                redis::cmd("SMEMBERS").arg(keys::RECORDED).query_async(&mut con),
+                redis::cmd("SMEMBERS")
+                    .arg(keys::RECORDED)
+                    .query_async(&mut con),
             )
             .await?;
         Ok(ids.into_iter().map(StreamId::new).collect())

@@ -71,10 +71,7 @@ pub(super) async fn list(
 }
 
 /// The stream and generation of a recording id in a path, and its summary.
-async fn find(
-    shared: &Shared,
-    id: &str,
-) -> Result<(StreamId, Epoch, RecordingSummary), ApiError> {
+async fn find(shared: &Shared, id: &str) -> Result<(StreamId, Epoch, RecordingSummary), ApiError> {
     let unknown = ApiError::NotFound("unknown recording");
     let (stream_id, generation) = parse_recording_id(id).ok_or(unknown)?;
     let summaries = shared.index.recordings(&stream_id).await?;

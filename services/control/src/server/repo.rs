@@ -10,8 +10,8 @@ use ferrocast_store::{LinkHandle, RedisLink};
 use redis::{RedisResult, Script};
 
 use super::keys;
-use crate::{Retention, StreamRecord};
 use crate::credentials::{key_hash_hex, new_playback_id, new_stream_id, new_stream_key};
+use crate::{Retention, StreamRecord};
 
 /// MGET batch size: bounds one reply while keeping round trips few.
 const MGET_BATCH: usize = 256;

@@ -39,10 +39,7 @@ pub fn router(shared: AppState) -> Router {
         .route("/v1/streams", post(create_stream).get(list_streams))
         .route("/v1/streams/{id}", get(get_stream).delete(delete_stream))
         .route("/v1/streams/{id}/rotate-key", post(rotate_key))
-        .route(
-            "/v1/streams/{id}/recordings",
-            get(super::recordings::list),
-        )
+        .route("/v1/streams/{id}/recordings", get(super::recordings::list))
         .route(
             "/v1/streams/{id}/recording-retention",
             put(super::recordings::set_retention),

@@ -7,8 +7,8 @@ use ferrocast_base::{Epoch, PlaybackId, StreamId};
 use serde::Serialize;
 
 use super::nodes::{NodeRecord, Role};
-use crate::{Retention, StreamRecord};
 use crate::lease::Lease;
+use crate::{Retention, StreamRecord};
 
 /// Public URLs built from the configured bases.
 pub struct PublicUrls<'a> {

@@ -86,6 +86,14 @@ pub struct Control {
 impl Control {
     /// Starts control with test defaults changed by `tweak`.
     pub async fn start(tweak: impl FnOnce(&mut ControlConfig)) -> Self {
+        Self::start_with(tweak, ferrocast_control::RecordingDeps::default()).await
+    }
+
+    /// Starts control with test defaults changed by `tweak` and recordings' `deps`.
+    pub async fn start_with(
+        tweak: impl FnOnce(&mut ControlConfig),
+        deps: ferrocast_control::RecordingDeps,
+    ) -> Self {
         let redis = RedisServer::start();
         let mut config = ControlConfig {
             admin_token: TOKEN.into(),
@@ -108,12 +116,12 @@ impl Control {
         let rest = rest_listener.local_addr().unwrap();
         let grpc = grpc_listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(ferrocast_control::run(
+        let task = tokio::spawn(ferrocast_control::run_with(
             config,
             ClusterSecret::new(SECRET).unwrap(),
             manager,
-            rest_listener,
-            grpc_listener,
+            deps,
+            (rest_listener, grpc_listener),
             shutdown.clone(),
         ));
         Self {
@@ -175,6 +183,11 @@ impl Control {
     /// Kills Redis under the running service.
     pub fn kill_redis(&mut self) {
         self.redis.stop();
+    }
+
+    /// The URL of control's Redis (where origins would keep the segment index).
+    pub fn redis_url(&self) -> String {
+        self.redis.url()
     }
 
     /// One admin API request with the right token.

@@ -98,7 +98,10 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
     assert!((48.0..=52.0).contains(&duration), "{recording}");
     assert_eq!(recording["discontinuities"], 1, "{recording}");
     assert_eq!(recording["skipped_segments"], 0, "{recording}");
-    assert!(recording["size_bytes"].as_u64().unwrap() > 1_000_000, "{recording}");
+    assert!(
+        recording["size_bytes"].as_u64().unwrap() > 1_000_000,
+        "{recording}"
+    );
     let ended = recording["ended_at_ms"].as_i64().unwrap();
     assert_eq!(
         recording["expires_at_ms"].as_i64(),
@@ -152,14 +155,21 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
         cluster.var("EDGE_URL_1"),
         created["playback_id"].as_str().unwrap()
     );
-    assert_eq!(get(&live_playlist).status, 200, "the ended live playlist is still there");
+    assert_eq!(
+        get(&live_playlist).status,
+        200,
+        "the ended live playlist is still there"
+    );
 
     // Retention passes: the reaper deletes the objects, then the entries.
     let bucket = std::path::Path::new(cluster.var("S3_ROOT"))
         .join(cluster.var("S3_BUCKET"))
         .join("live")
         .join(&stream_id);
-    assert!(!files_under(&bucket).is_empty(), "its segments are in the bucket");
+    assert!(
+        !files_under(&bucket).is_empty(),
+        "its segments are in the bucket"
+    );
     // Listed (`expired`, then `deleting`) until its objects are gone.
     wait_for(
         "the recording to be reaped",

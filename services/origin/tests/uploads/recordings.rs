@@ -99,7 +99,12 @@ async fn broadcast(origin: &Harness, epoch: u64, gops: usize, recording: Option<
 async fn stored(origin: &Harness, epoch: u64, count: u64) -> Vec<u64> {
     let mut present = Vec::new();
     for seq in 0..count {
-        if origin.store.get(&stream_id(), Epoch(epoch), seq).await.is_ok() {
+        if origin
+            .store
+            .get(&stream_id(), Epoch(epoch), seq)
+            .await
+            .is_ok()
+        {
             present.push(seq);
         }
     }
@@ -119,7 +124,11 @@ async fn a_recorded_window_trims_without_deleting() {
         "every segment the recording holds is still stored"
     );
     let index = origin.index.inner();
-    let recording = index.recording(&stream_id(), Epoch(1)).await.unwrap().unwrap();
+    let recording = index
+        .recording(&stream_id(), Epoch(1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(recording.segments.len(), 8, "a segment per GOP");
     assert!(recording.summary.is_ready(), "ready once the window closed");
 

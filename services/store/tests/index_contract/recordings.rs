@@ -28,7 +28,10 @@ async fn recording_contract(index: &dyn SegmentIndex, s: &StreamId) {
             .append_recorded(s, record(msn, 1, false), 3, Some(KEEP))
             .await
             .unwrap();
-        assert!(trimmed.is_empty(), "a recorded segment is never handed back");
+        assert!(
+            trimmed.is_empty(),
+            "a recorded segment is never handed back"
+        );
     }
     let state = index.load(s).await.unwrap().unwrap();
     assert_eq!(msns(&state), vec![1, 2, 3], "the live window still trims");
@@ -38,22 +41,38 @@ async fn recording_contract(index: &dyn SegmentIndex, s: &StreamId) {
     recorded(index, s, 5, 2, false).await;
 
     let listed = index.recordings(s).await.unwrap();
-    assert_eq!(listed.len(), 1, "a reconnect within the window is the same recording");
+    assert_eq!(
+        listed.len(),
+        1,
+        "a reconnect within the window is the same recording"
+    );
     let summary = &listed[0];
     assert_eq!(summary.generation, Epoch(1));
-    assert_eq!((summary.first_msn, summary.last_msn), (Msn(0), Some(Msn(5))));
+    assert_eq!(
+        (summary.first_msn, summary.last_msn),
+        (Msn(0), Some(Msn(5)))
+    );
     assert_eq!((summary.segments, summary.duration_ms), (6, 12_000));
     assert_eq!(summary.discontinuities, 1);
     assert_eq!(summary.bytes, (0..6).map(|msn| 250_000 + msn).sum::<u64>());
-    assert_eq!(summary.started_at_ms, record(0, 1, false).program_date_time_ms);
-    assert_eq!(summary.media_end_ms, record(5, 2, false).program_date_time_ms + 2000);
+    assert_eq!(
+        summary.started_at_ms,
+        record(0, 1, false).program_date_time_ms
+    );
+    assert_eq!(
+        summary.media_end_ms,
+        record(5, 2, false).program_date_time_ms + 2000
+    );
     assert!(!summary.is_ready() && summary.expires_at_ms().is_none());
     assert_eq!(summary.retention_ms, 60_000);
 
     let whole = index.recording(s, Epoch(1)).await.unwrap().unwrap();
     let mut expected: Vec<SegmentRecord> = (0..4).map(|msn| record(msn, 1, false)).collect();
     expected.extend([record(4, 2, true), record(5, 2, false)]);
-    assert_eq!(whole.segments, expected, "the log holds the whole broadcast");
+    assert_eq!(
+        whole.segments, expected,
+        "the log holds the whole broadcast"
+    );
     let (_, one) = index
         .recording_segment(s, Epoch(1), Msn(4))
         .await
@@ -61,12 +80,21 @@ async fn recording_contract(index: &dyn SegmentIndex, s: &StreamId) {
         .unwrap();
     assert_eq!(one, record(4, 2, true));
     for missing in [Msn(6), Msn(1 << 40)] {
-        assert!(index.recording_segment(s, Epoch(1), missing).await.unwrap().is_none());
+        assert!(
+            index
+                .recording_segment(s, Epoch(1), missing)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     assert!(index.recording(s, Epoch(9)).await.unwrap().is_none());
 
     // Still recording: it cannot be deleted.
-    assert_eq!(index.retire_recording(s, Epoch(1)).await.unwrap(), Retired::Busy);
+    assert_eq!(
+        index.retire_recording(s, Epoch(1)).await.unwrap(),
+        Retired::Busy
+    );
     assert!(!index.forget_recording(s, Epoch(1)).await.unwrap());
 
     // The window closes: ready, stamped.
@@ -96,18 +124,33 @@ async fn recording_contract(index: &dyn SegmentIndex, s: &StreamId) {
     };
     assert_eq!(recording.segments, expected);
     assert!(recording.summary.deleting);
-    assert!(cleared.is_empty(), "another generation's listing is not touched");
+    assert!(
+        cleared.is_empty(),
+        "another generation's listing is not touched"
+    );
     assert_eq!(msns(&index.load(s).await.unwrap().unwrap()), vec![7, 8, 9]);
-    assert!(index.recording_segment(s, Epoch(1), Msn(4)).await.unwrap().is_none());
+    assert!(
+        index
+            .recording_segment(s, Epoch(1), Msn(4))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(matches!(
         index.retire_recording(s, Epoch(1)).await.unwrap(),
         Retired::Retired { .. }
     ));
     assert!(index.forget_recording(s, Epoch(1)).await.unwrap());
-    assert!(!index.forget_recording(s, Epoch(1)).await.unwrap(), "only once");
+    assert!(
+        !index.forget_recording(s, Epoch(1)).await.unwrap(),
+        "only once"
+    );
     assert!(index.recordings(s).await.unwrap().is_empty());
     assert!(index.recording(s, Epoch(1)).await.unwrap().is_none());
-    assert_eq!(index.retire_recording(s, Epoch(1)).await.unwrap(), Retired::Unknown);
+    assert_eq!(
+        index.retire_recording(s, Epoch(1)).await.unwrap(),
+        Retired::Unknown
+    );
 }
 
 /// Retiring the recording of the stream's ended playlist clears that listing (no playlist may
@@ -149,7 +192,11 @@ async fn capped(index: &dyn SegmentIndex, s: &StreamId) {
     assert_eq!((summary.segments, summary.duration_ms), (2, 4_000));
     assert_eq!(summary.skipped_segments, 6);
     assert!(summary.stopped);
-    assert_eq!(handed_back, vec![2, 3, 4, 5], "past the cap, trimmed objects go");
+    assert_eq!(
+        handed_back,
+        vec![2, 3, 4, 5],
+        "past the cap, trimmed objects go"
+    );
 
     // Another generation, recorded by its first session but not by its reconnect.
     index.close_session(s, Epoch(1)).await.unwrap();
@@ -160,7 +207,11 @@ async fn capped(index: &dyn SegmentIndex, s: &StreamId) {
     index.open_session(s, Epoch(4)).await.unwrap();
     recorded(index, s, 10, 4, true).await;
     let second = index.recording(s, Epoch(2)).await.unwrap().unwrap();
-    assert_eq!(second.segments, vec![record(8, 2, false)], "stopped for good");
+    assert_eq!(
+        second.segments,
+        vec![record(8, 2, false)],
+        "stopped for good"
+    );
     assert_eq!(second.summary.skipped_segments, 2);
 }
 
