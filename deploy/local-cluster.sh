@@ -13,6 +13,9 @@
 #     deploy/local-cluster.sh          # control.webhooks.targets and .retry_max
 #   CONTROL_REPLICAS=2 deploy/local-cluster.sh   # a second control on the same Redis (prints
 #                                      # ADMIN_URL_2, CONTROL_OPS_2, CONTROL_PID_2); nodes call the first
+#   RECORDINGS_MIN_RETENTION=1s RECORDINGS_REAP_INTERVAL=500ms deploy/local-cluster.sh
+#                                      # control's recordings.* (default: theirs): tests that
+#                                      # watch a recording expire
 #   LOCAL_CLUSTER_SENTINEL=1 deploy/local-cluster.sh   # Redis as primary + 2 replicas watched by
 #                                      # three redis-sentinel; every role finds the primary
 #                                      # through them (prints REDIS_REPLICA_PID, SENTINEL_PORT_1..3)
@@ -172,10 +175,16 @@ control_env=("${redis_env[@]}" FERROCAST_CLUSTER_SECRET="$CLUSTER_SECRET"
   FERROCAST_REST_LISTEN="127.0.0.1:$CONTROL_REST" FERROCAST_GRPC_LISTEN="127.0.0.1:$CONTROL_GRPC"
   FERROCAST_CONTROL__ADMIN_TOKEN="$ADMIN_TOKEN" FERROCAST_OPS_LISTEN="127.0.0.1:$CONTROL_OPS"
   FERROCAST_CONTROL__PUBLIC_RTMP_URL="rtmp://127.0.0.1:${ORIGIN_RTMP[0]}/live"
-  FERROCAST_CONTROL__PUBLIC_PLAY_URL="http://127.0.0.1:${EDGE_HTTP[0]}")
+  FERROCAST_CONTROL__PUBLIC_PLAY_URL="http://127.0.0.1:${EDGE_HTTP[0]}"
+  # The bucket, so control can delete recordings' objects.
+  FERROCAST_S3__ENDPOINT="$S3_ENDPOINT" FERROCAST_S3__BUCKET="$BUCKET" FERROCAST_S3__REGION=us-east-1
+  FERROCAST_S3__ACCESS_KEY_ID="$S3_KEY" FERROCAST_S3__SECRET_ACCESS_KEY="$S3_SECRET"
+  FERROCAST_S3__PATH_STYLE=true FERROCAST_S3__ALLOW_HTTP=true)
 [ -n "${RECONNECT_WINDOW:-}" ] && control_env+=(FERROCAST_CONTROL__RECONNECT_WINDOW="$RECONNECT_WINDOW")
 [ -n "${WEBHOOK_TARGETS:-}" ] && control_env+=(FERROCAST_CONTROL__WEBHOOKS__TARGETS="$WEBHOOK_TARGETS")
 [ -n "${WEBHOOK_RETRY_MAX:-}" ] && control_env+=(FERROCAST_CONTROL__WEBHOOKS__RETRY_MAX="$WEBHOOK_RETRY_MAX")
+[ -n "${RECORDINGS_MIN_RETENTION:-}" ] && control_env+=(FERROCAST_CONTROL__RECORDINGS__MIN_RETENTION="$RECORDINGS_MIN_RETENTION")
+[ -n "${RECORDINGS_REAP_INTERVAL:-}" ] && control_env+=(FERROCAST_CONTROL__RECORDINGS__REAP_INTERVAL="$RECORDINGS_REAP_INTERVAL")
 CONTROL_RESTART="$WORK/restart-control.sh"
 {
   echo '#!/usr/bin/env bash'

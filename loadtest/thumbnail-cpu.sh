@@ -56,6 +56,18 @@ function request()
 end
 EOF
 
+# One line of counters: server, decoder thread, loadtest and wrk CPU ticks, the machine's busy
+# ticks, then decodes, decode seconds, and refusals by rate and by queue from /metrics.
+snapshot() {
+  local tid=$1 load=$2 wrk_pid=$3
+  echo "$(ticks "$SERVER") $(ticks "$SERVER/task/$tid") $(ticks "$load")" \
+    "$([ -n "$wrk_pid" ] && ticks "$wrk_pid" || echo 0) $(busy_ticks)" \
+    "$(series 'ferrocast_edge_thumbnail_decodes_total{outcome="ok"}')" \
+    "$(series 'ferrocast_edge_thumbnail_decode_seconds_sum')" \
+    "$(series 'ferrocast_edge_thumbnail_refused_total{reason="rate"}')" \
+    "$(series 'ferrocast_edge_thumbnail_refused_total{reason="queue"}')"
+}
+
 # phase name, wrk script ("" for no thumbnail load)
 phase() {
   local name=$1 script=$2
@@ -74,21 +86,13 @@ phase() {
     sleep 1
   fi
   local tid; tid=$(decoder_tid)
-  local s0 t0 l0 w0 m0 d0 n0 r0 q0
-  s0=$(ticks "$SERVER"); t0=$(ticks "$SERVER/task/$tid"); l0=$(ticks "$load")
-  w0=$([ -n "$wrk_pid" ] && ticks "$wrk_pid" || echo 0); m0=$(busy_ticks)
-  d0=$(series 'ferrocast_edge_thumbnail_decodes_total{outcome="ok"}')
-  n0=$(series 'ferrocast_edge_thumbnail_decode_seconds_sum')
-  r0=$(series 'ferrocast_edge_thumbnail_refused_total{reason="rate"}')
-  q0=$(series 'ferrocast_edge_thumbnail_refused_total{reason="queue"}')
+  local before after
+  before=$(snapshot "$tid" "$load" "$wrk_pid")
   sleep "$WINDOW"
-  local s1 t1 l1 w1 m1 d1 n1 r1 q1
-  s1=$(ticks "$SERVER"); t1=$(ticks "$SERVER/task/$tid"); l1=$(ticks "$load")
-  w1=$([ -n "$wrk_pid" ] && ticks "$wrk_pid" || echo 0); m1=$(busy_ticks)
-  d1=$(series 'ferrocast_edge_thumbnail_decodes_total{outcome="ok"}')
-  n1=$(series 'ferrocast_edge_thumbnail_decode_seconds_sum')
-  r1=$(series 'ferrocast_edge_thumbnail_refused_total{reason="rate"}')
-  q1=$(series 'ferrocast_edge_thumbnail_refused_total{reason="queue"}')
+  after=$(snapshot "$tid" "$load" "$wrk_pid")
+  local s0 t0 l0 w0 m0 d0 n0 r0 q0 s1 t1 l1 w1 m1 d1 n1 r1 q1
+  read -r s0 t0 l0 w0 m0 d0 n0 r0 q0 <<<"$before"
+  read -r s1 t1 l1 w1 m1 d1 n1 r1 q1 <<<"$after"
   [ -n "$wrk_pid" ] && wait "$wrk_pid"
   wait "$load" || true
   local requests=0 non2xx=0

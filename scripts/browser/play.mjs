@@ -194,7 +194,8 @@ function done(s) {
   // watch --state S: the page shows S (offline, ended, unavailable), whatever the video does.
   if (opts.state) return s.state === opts.state;
   if (result.advanced < opts.seconds) return false;
-  if (opts.kind === 'watch') return s.state === 'live' && s.latency !== null;
+  // A recording (?recording=) has no latency: it is 'playing' once its video advances.
+  if (opts.kind === 'watch') return (s.state === 'live' && s.latency !== null) || s.state === 'playing';
   return true;
 }
 

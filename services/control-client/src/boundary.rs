@@ -1,6 +1,7 @@
 //! The boundaries that origins and edges call: publish authorization and stream lookup.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use ferrocast_base::{Epoch, PlaybackId, PlaybackPolicy, StreamId};
@@ -16,6 +17,37 @@ pub struct PublishGrant {
     pub playback_id: PlaybackId,
     /// Fencing epoch; index writes carry it.
     pub epoch: Epoch,
+    /// Whether and how the session records (ADR 21); `None`: it does not.
+    pub recording: Option<RecordingGrant>,
+}
+
+/// How a publish session records its broadcast (live to VOD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingGrant {
+    /// How long the recording is kept after it ended.
+    pub retention: Duration,
+    /// The longest a recording grows; past it the recording stops.
+    pub max_duration: Duration,
+}
+
+impl RecordingGrant {
+    /// From the grant's wire fields (milliseconds): both must be set, or the session does not
+    /// record. An older control sends neither, so its publishes record nothing (it would not
+    /// reap what they kept).
+    pub fn from_millis(retention_ms: u64, max_duration_ms: u64) -> Option<Self> {
+        (retention_ms > 0 && max_duration_ms > 0).then(|| Self {
+            retention: Duration::from_millis(retention_ms),
+            max_duration: Duration::from_millis(max_duration_ms),
+        })
+    }
+
+    /// The wire fields (milliseconds), both 0 for `None`.
+    pub fn to_millis(grant: Option<Self>) -> (u64, u64) {
+        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        grant.map_or((0, 0), |grant| {
+            (millis(grant.retention), millis(grant.max_duration))
+        })
+    }
 }
 
 /// Why a publish was refused. None of the variants carries the key.

@@ -24,7 +24,8 @@ use crate::heartbeat::{self, Beat};
 use crate::stream_key::claimed_stream_id;
 use crate::{
     AuthError, DEFAULT_TAKEOVER_AFTER, DirectoryError, FoundStream, LookupBy, MAX_DECISION_SLACK,
-    PlaybackStream, PublicSigningKey, PublishAuthorizer, PublishGrant, StreamDirectory,
+    PlaybackStream, PublicSigningKey, PublishAuthorizer, PublishGrant, RecordingGrant,
+    StreamDirectory,
 };
 use cache::PlaybackCache;
 
@@ -255,6 +256,10 @@ impl PublishAuthorizer for ControlClient {
             stream_id: StreamId::new(response.stream_id),
             playback_id: PlaybackId::new(response.playback_id),
             epoch: Epoch(response.epoch),
+            recording: RecordingGrant::from_millis(
+                response.recording_retention_ms,
+                response.recording_max_duration_ms,
+            ),
         })
     }
 

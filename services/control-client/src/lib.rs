@@ -18,7 +18,9 @@ mod signing;
 pub mod stream_key;
 mod timing;
 
-pub use boundary::{AuthError, DirectoryError, PublishAuthorizer, PublishGrant, StreamDirectory};
+pub use boundary::{
+    AuthError, DirectoryError, PublishAuthorizer, PublishGrant, RecordingGrant, StreamDirectory,
+};
 pub use client::{ClientError, ClientOptions, ControlClient};
 pub use ferrocast_proto::auth::{ClusterSecret, NodeCredential, NodeIdentity, Role};
 pub use lookup::{FoundStream, LookupBy};

@@ -16,13 +16,16 @@
 pub mod credentials;
 pub mod lease;
 mod local;
+pub mod recordings;
+mod retention;
 mod server;
 mod stream;
 
 pub use lease::{HeldStream, LeasePolicy, LeaseStore, MemoryLeaseStore};
 pub use local::LocalControl;
+pub use retention::Retention;
 pub use server::{
-    ControlConfig, MIN_ADMIN_TOKEN_CHARS, RedisLeaseStore, RepoError, ServerError, connect_redis,
-    metrics, run, webhooks,
+    ControlConfig, MIN_ADMIN_TOKEN_CHARS, RecordingDeps, RecordingsConfig, RedisLeaseStore,
+    RepoError, ServerError, connect_redis, metrics, run, run_with, webhooks,
 };
 pub use stream::StreamRecord;

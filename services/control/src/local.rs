@@ -105,6 +105,8 @@ impl PublishAuthorizer for LocalControl {
                 stream_id,
                 playback_id: record.playback_id,
                 epoch,
+                // `dev` has no reaper: it records nothing.
+                recording: None,
             }),
             Acquired::Refused { .. } => Err(AuthError::AlreadyLive { stream_id }),
         }
@@ -172,6 +174,7 @@ mod tests {
             name: "test".into(),
             created_at_ms: 0,
             playback_policy: PlaybackPolicy::Signed,
+            recording_retention: crate::Retention::Off,
         });
         (control, key)
     }

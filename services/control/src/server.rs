@@ -7,6 +7,8 @@ mod keys;
 mod leases;
 pub mod metrics;
 mod nodes;
+mod reaper;
+mod recordings;
 mod repo;
 mod rest;
 mod signing;
@@ -19,16 +21,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrocast_proto::auth::{ClusterSecret, Verifier};
 use ferrocast_proto::control::control_server::ControlServer;
-use ferrocast_store::{RedisLink, SentinelConfig};
+use ferrocast_store::{RedisIndex, RedisLink, SegmentIndex, SegmentStore, SentinelConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{ControlConfig, MIN_ADMIN_TOKEN_CHARS};
+pub use config::{ControlConfig, MIN_ADMIN_TOKEN_CHARS, RecordingsConfig};
 pub use leases::RedisLeaseStore;
 pub use repo::RepoError;
 
 use crate::credentials::key_hash;
 use crate::lease::LeasePolicy;
+use crate::recordings::{NoRecordingEvents, RecordingEvents};
 use repo::Repo;
 use webhooks::Webhooks;
 
@@ -62,6 +65,31 @@ pub(crate) struct Shared {
     admin_token_hash: [u8; 32],
     /// The outbox of signed webhooks, and the stream lifecycle that feeds it.
     webhooks: Webhooks,
+    /// The segment index, for recordings (ADR 21).
+    index: Arc<dyn SegmentIndex>,
+    /// Where recordings' objects are deleted; without it nothing is deleted.
+    store: Option<SegmentStore>,
+    /// Who hears `recording.ready` and `recording.deleted`.
+    events: Arc<dyn RecordingEvents>,
+}
+
+/// What control needs for recordings beyond its Redis (ADR 21).
+#[derive(Clone)]
+pub struct RecordingDeps {
+    /// The segment object store the origins write to (same bucket and prefix). Without it
+    /// control neither reaps expired recordings nor deletes one on request (503).
+    pub store: Option<SegmentStore>,
+    /// Who hears about recordings becoming ready and being deleted.
+    pub events: Arc<dyn RecordingEvents>,
+}
+
+impl Default for RecordingDeps {
+    fn default() -> Self {
+        Self {
+            store: None,
+            events: Arc::new(NoRecordingEvents),
+        }
+    }
 }
 
 /// Connects to the Redis primary (at `url`, or found through `sentinel` when that is set)
@@ -94,10 +122,27 @@ pub async fn run(
     grpc_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
+    let listeners = (rest_listener, grpc_listener);
+    let deps = RecordingDeps::default();
+    run_with(config, cluster_secret, redis, deps, listeners, shutdown).await
+}
+
+/// [`run`], with the object store and event sink of recordings: the recording reaper runs
+/// on every replica (ADR 21) when `recordings.store` is set.
+pub async fn run_with(
+    config: ControlConfig,
+    cluster_secret: ClusterSecret,
+    redis: RedisLink,
+    recordings: RecordingDeps,
+    (rest_listener, grpc_listener): (TcpListener, TcpListener),
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
     config.validate()?;
     // Webhook delivery uses rustls with the ring provider, which must be chosen once per
     // process (the binary does it first; an error here means it is chosen already).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let index: Arc<dyn SegmentIndex> =
+        Arc::new(RedisIndex::over_link(redis.clone(), config.redis_timeout));
     let repo = Repo::new(redis, config.redis_timeout);
     let lease_store = RedisLeaseStore::over(repo.clone(), config.lease_ttl);
     let webhooks = Webhooks::over(
@@ -112,7 +157,17 @@ pub async fn run(
         leases: LeasePolicy::new(lease_store, config.takeover_after),
         repo,
         config,
+        index,
+        store: recordings.store,
+        events: recordings.events,
     });
+    let reaping = match shared.store {
+        Some(_) => Some(tokio::spawn(reaper::run(shared.clone(), shutdown.clone()))),
+        None => {
+            tracing::warn!("no object store configured: expired recordings are not deleted");
+            None
+        }
+    };
     tracing::info!(
         rest = ?rest_listener.local_addr().ok(),
         grpc = ?grpc_listener.local_addr().ok(),
@@ -163,6 +218,9 @@ pub async fn run(
     let (rest, grpc) = tokio::join!(rest, grpc);
     stop.cancel();
     let _ = background.await;
+    if let Some(reaping) = reaping {
+        reaping.abort();
+    }
     tracing::info!("control stopped");
     rest.and(grpc)
 }

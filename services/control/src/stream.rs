@@ -3,6 +3,8 @@
 use ferrocast_base::{PlaybackId, PlaybackPolicy, StreamId};
 use serde::{Deserialize, Serialize};
 
+use crate::Retention;
+
 /// A stream as the control plane stores it. The key itself is never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamRecord {
@@ -20,6 +22,10 @@ pub struct StreamRecord {
     /// read as public.
     #[serde(default)]
     pub playback_policy: PlaybackPolicy,
+    /// How long its recordings are kept (ADR 21); absent in records written before
+    /// recordings, which then follow the control's default.
+    #[serde(default)]
+    pub recording_retention: Retention,
 }
 
 impl StreamRecord {

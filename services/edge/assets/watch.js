@@ -21,7 +21,13 @@
     flv: '../live/' + id + '.flv',
     dash: '../ll/' + id + '/manifest.mpd',
   };
-  var mode = Object.prototype.hasOwnProperty.call(SOURCES, params.get('player')) ? params.get('player') : 'll';
+  // ?recording=<id> plays that recording (live to VOD, docs/recordings.md) with hls.js.
+  var recording = params.get('recording');
+  if (recording && /^rec_[A-Za-z0-9_-]{1,160}$/.test(recording)) {
+    SOURCES.vod = '../vod/' + id + '/' + encodeURIComponent(recording) + '/index.m3u8';
+  }
+  var mode = SOURCES.vod ? 'vod'
+    : Object.prototype.hasOwnProperty.call(SOURCES, params.get('player')) ? params.get('player') : 'll';
   var source = new URL(SOURCES[mode], location.href).href;
   var token = params.get('token');
   if (token && /^[A-Za-z0-9_.-]{1,2048}$/.test(token)) {
@@ -81,6 +87,8 @@
   }
 
   function onEnded() {
+    // A recording that played to its end stays where it is: nothing comes back.
+    if (mode === 'vod') return setState('ended');
     retryLater('ended', 'The stream has ended. This page starts again when it comes back.');
   }
 
@@ -171,7 +179,7 @@
       if (!Hls || !Hls.isSupported()) throw new Error('this browser has no Media Source Extensions');
       var hls = new Hls({ lowLatencyMode: mode === 'll', backBufferLength: 30 });
       status.player = hls;
-      playerEl.textContent = mode === 'll' ? 'LL-HLS · hls.js' : 'HLS · hls.js';
+      playerEl.textContent = mode === 'll' ? 'LL-HLS · hls.js' : mode === 'vod' ? 'recording · hls.js' : 'HLS · hls.js';
       var endList = false;
       hls.on(Hls.Events.LEVEL_LOADED, function (_event, data) {
         endList = !!(data && data.details && !data.details.live);
@@ -300,6 +308,19 @@
     retryTimer = null;
     stopPlayer();
     latencyOf = function () { return null; };
+    if (mode === 'vod') {
+      // A recording is there or it is not (expired, deleted): no waiting for it to go live.
+      return fetchText(source).then(function (text) {
+        if (text === null) {
+          setState('unavailable');
+          return say('This recording does not exist (any more).');
+        }
+        setState('starting');
+        return startPlayer();
+      }).catch(function () {
+        retryLater('offline', 'Cannot reach the server; trying again.');
+      });
+    }
     probe().then(function (found) {
       if (found === 'offline') return retryLater('offline', 'No stream yet. This page starts playing when it goes live.');
       if (found === 'ended') return retryLater('ended', 'The stream has ended. This page starts again when it comes back.');
@@ -311,6 +332,10 @@
   }
 
   video.addEventListener('playing', function () {
+    if (mode === 'vod') {
+      setState('playing');
+      return say('');
+    }
     if (status.state === 'starting' || status.state === 'offline') onLive();
   });
   unmuteEl.addEventListener('click', function () {

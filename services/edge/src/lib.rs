@@ -1,8 +1,8 @@
 //! The edge: stateless HTTP delivery of HLS (playlists from the index, segments from the
-//! object store), LL-HLS, DASH and the multivariant playlists (from each stream's part log,
-//! mirrored from its origin: [`ll`]), HTTP-FLV (from a live source) and thumbnails (a JPEG of
-//! a live stream's newest keyframe), behind a CDN. A signed stream's requests need a playback
-//! token, verified here with keys polled from control ([`auth`]).
+//! object store), recordings as VOD (`vod`), LL-HLS, DASH and the multivariant playlists (from
+//! each stream's part log, mirrored from its origin: [`ll`]), HTTP-FLV (from a live source) and
+//! thumbnails (a JPEG of a live stream's newest keyframe), behind a CDN. A signed stream's
+//! requests need a playback token, verified here with keys polled from control ([`auth`]).
 //!
 //! Nothing here survives a restart or needs to: every answer is rebuilt from the index, the
 //! object store and the live source, and every edge renders the same bytes for the same state.
@@ -19,6 +19,7 @@ mod reply;
 mod router;
 mod state;
 mod thumbnail;
+mod vod;
 pub mod watch;
 
 use std::sync::Arc;
@@ -33,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{EdgeConfig, LlHlsConfig, SignedPlaybackConfig};
 pub use ferrocast_ops::http::ConnectionLimits;
-pub use thumbnail::{AUDIENCE as THUMBNAIL_AUDIENCE, ThumbnailConfig, ThumbnailQuery};
+pub use thumbnail::{ThumbnailConfig, ThumbnailQuery};
 
 /// What an edge reads from.
 #[derive(Clone)]

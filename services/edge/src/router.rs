@@ -28,6 +28,10 @@ pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps, keys: Arc<KeyRing>) -> Rou
             "/ll/{playback_id}/{epoch}/{file}",
             get(crate::ll::serve_object),
         )
+        .route(
+            "/vod/{playback_id}/{recording_id}/{file}",
+            get(crate::vod::serve),
+        )
         .route("/watch/{playback_id}", watch.page_route())
         .route("/watch/assets/{file}", watch.assets_route());
     let routes = match home {

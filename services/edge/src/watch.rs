@@ -10,7 +10,7 @@
 //! them the page says the player is not installed and still lists the stream URLs.
 //!
 //! The page is the same for every viewer and every edge: the playback id is its only input
-//! (checked, then escaped), and the query (`player`, `muted`) is read by the page's script,
+//! (checked, then escaped), and the query (`player`, `muted`, `recording`) is read by the page's script,
 //! which only ever picks among the same-origin URLs of that id.
 
 use std::collections::HashMap;

@@ -8,6 +8,8 @@
 
 #[path = "uploads/cmaf.rs"]
 mod cmaf;
+#[path = "uploads/recordings.rs"]
+mod recordings;
 mod support;
 
 use std::sync::Arc;

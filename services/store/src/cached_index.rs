@@ -20,13 +20,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_base::{Epoch, StreamId, lock};
+use ferrocast_base::{Epoch, Msn, StreamId, lock};
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, timeout};
 
 use crate::index::{
     IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };
+use crate::recording::{Recording, RecordingPolicy, RecordingSummary, Retired};
 
 /// Limits of a [`CachedIndex`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,13 +243,17 @@ impl SegmentIndex for CachedIndex {
         result
     }
 
-    async fn append(
+    async fn append_recorded(
         &self,
         stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
+        recording: Option<RecordingPolicy>,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
-        let result = self.inner.append(stream_id, record, retain).await;
+        let result = self
+            .inner
+            .append_recorded(stream_id, record, retain, recording)
+            .await;
         self.wrote(stream_id);
         result
     }
@@ -257,6 +262,47 @@ impl SegmentIndex for CachedIndex {
         let result = self.inner.close_session(stream_id, epoch).await;
         self.wrote(stream_id);
         result
+    }
+
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
+        self.inner.recordings(stream_id).await
+    }
+
+    async fn recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Option<Recording>, IndexError> {
+        self.inner.recording(stream_id, generation).await
+    }
+
+    async fn recording_segment(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+        msn: Msn,
+    ) -> Result<Option<(RecordingSummary, SegmentRecord)>, IndexError> {
+        self.inner
+            .recording_segment(stream_id, generation, msn)
+            .await
+    }
+
+    async fn retire_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Retired, IndexError> {
+        let result = self.inner.retire_recording(stream_id, generation).await;
+        self.wrote(stream_id);
+        result
+    }
+
+    async fn forget_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<bool, IndexError> {
+        self.inner.forget_recording(stream_id, generation).await
     }
 
     async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError> {

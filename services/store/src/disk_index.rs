@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferrocast_base::{Epoch, StreamId};
+use ferrocast_base::{Epoch, Msn, StreamId};
 use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::broadcast;
 
@@ -18,6 +18,7 @@ use crate::encoding::{decode_stream, encode_stream};
 use crate::index::{
     BackendError, IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };
+use crate::recording::{Recording, RecordingPolicy, RecordingSummary, Retired};
 use crate::stream_state::{self, StreamState};
 
 /// Stream id → encoded stream state.
@@ -108,11 +109,12 @@ impl SegmentIndex for DiskIndex {
         .await
     }
 
-    async fn append(
+    async fn append_recorded(
         &self,
         stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
+        recording: Option<RecordingPolicy>,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
         self.write(stream_id, move |previous| {
             let Some(mut stream) = previous else {
@@ -121,7 +123,7 @@ impl SegmentIndex for DiskIndex {
                     current: Epoch(0),
                 });
             };
-            let trimmed = stream_state::append(&mut stream, record, retain)?;
+            let trimmed = stream_state::append(&mut stream, record, retain, recording)?;
             Ok((Some(stream), trimmed))
         })
         .await
@@ -132,13 +134,80 @@ impl SegmentIndex for DiskIndex {
             let Some(mut stream) = previous else {
                 return Ok((None, ()));
             };
-            stream_state::close_session(&mut stream, epoch)?;
+            stream_state::close_session(&mut stream, epoch, stream_state::now_ms())?;
             Ok((Some(stream), ()))
         })
         .await
     }
 
     async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError> {
+        Ok(self.read(stream_id).await?.map(|stream| stream.view))
+    }
+
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
+        let stream = self.read(stream_id).await?;
+        Ok(stream
+            .map(|stream| stream_state::recordings(&stream))
+            .unwrap_or_default())
+    }
+
+    async fn recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Option<Recording>, IndexError> {
+        let stream = self.read(stream_id).await?;
+        Ok(stream.and_then(|stream| stream_state::recording(&stream, generation)))
+    }
+
+    async fn recording_segment(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+        msn: Msn,
+    ) -> Result<Option<(RecordingSummary, SegmentRecord)>, IndexError> {
+        let stream = self.read(stream_id).await?;
+        Ok(stream.and_then(|stream| stream_state::recording_segment(&stream, generation, msn)))
+    }
+
+    async fn retire_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Retired, IndexError> {
+        self.write(stream_id, move |previous| {
+            let Some(mut stream) = previous else {
+                return Ok((None, Retired::Unknown));
+            };
+            let retired = stream_state::retire_recording(&mut stream, generation);
+            Ok((Some(stream), retired))
+        })
+        .await
+    }
+
+    async fn forget_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<bool, IndexError> {
+        self.write(stream_id, move |previous| {
+            let Some(mut stream) = previous else {
+                return Ok((None, false));
+            };
+            let forgotten = stream_state::forget_recording(&mut stream, generation);
+            Ok((Some(stream), forgotten))
+        })
+        .await
+    }
+
+    fn changes(&self) -> broadcast::Receiver<IndexChange> {
+        self.changes.subscribe()
+    }
+}
+
+impl DiskIndex {
+    /// A stream's whole state, read in one transaction.
+    async fn read(&self, stream_id: &StreamId) -> Result<Option<StreamState>, IndexError> {
         let database = Arc::clone(&self.database);
         let key = stream_id.clone();
         tokio::task::spawn_blocking(move || {
@@ -153,13 +222,9 @@ impl SegmentIndex for DiskIndex {
                 return Ok(None);
             };
             let stream = decode_stream(value.value()).map_err(corrupt)?;
-            Ok(Some(stream.view))
+            Ok(Some(stream))
         })
         .await
         .map_err(task_failed)?
-    }
-
-    fn changes(&self) -> broadcast::Receiver<IndexChange> {
-        self.changes.subscribe()
     }
 }

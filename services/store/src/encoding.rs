@@ -7,7 +7,11 @@
 
 use ferrocast_base::{Epoch, Msn};
 
+use std::collections::BTreeMap;
+
 use crate::index::{IndexState, SegmentRecord};
+use crate::recording::RecordingSummary;
+use crate::recording::rules::Log;
 use crate::stream_state::StreamState;
 
 /// Tag of the first record layout (no `seq`, no `bytes`): still decoded.
@@ -16,6 +20,8 @@ const RECORD_V1: &str = "v1";
 const RECORD_V2: &str = "v2";
 /// Tag of the stream state layout.
 const STREAM_V1: &str = "s1";
+/// Tag of a recording's header line in a stream state.
+const RECORDING_V1: &str = "r1";
 
 /// Encodes a record as
 /// `v2|msn|epoch|seq|duration_ms|bytes|program_date_time_ms|listed_at_ms|disc(0/1)`.
@@ -89,7 +95,9 @@ pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
 
 /// Encodes a stream's state: a header line
 /// `s1|epoch|generation|ended(0/1)|discontinuity_base|last_msn (empty if none)`, then one
-/// [`encode_record`] line per listed record, oldest first.
+/// [`encode_record`] line per listed record, oldest first; then each recording: a line
+/// [`encode_recording`] followed by its records. (A build from before recordings refuses a
+/// state that has one: a `dev` data directory does not go back.)
 pub(crate) fn encode_stream(stream: &StreamState) -> String {
     let view = &stream.view;
     let last_msn = stream
@@ -107,7 +115,93 @@ pub(crate) fn encode_stream(stream: &StreamState) -> String {
         text.push('\n');
         text.push_str(&encode_record(record));
     }
+    for log in stream.recordings.values() {
+        text.push('\n');
+        text.push_str(&encode_recording(&log.summary));
+        for record in &log.records {
+            text.push('\n');
+            text.push_str(&encode_record(record));
+        }
+    }
     text
+}
+
+/// `r1|generation|first_msn|last_msn|started_at_ms|media_end_ms|ended_at_ms|segments|
+/// duration_ms|bytes|discontinuities|retention_ms|skipped|stopped|deleting` (no line break;
+/// optional values empty when absent).
+fn encode_recording(summary: &RecordingSummary) -> String {
+    let optional = |value: Option<String>| value.unwrap_or_default();
+    format!(
+        "{RECORDING_V1}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        summary.generation,
+        summary.first_msn,
+        optional(summary.last_msn.map(|msn| msn.to_string())),
+        summary.started_at_ms,
+        summary.media_end_ms,
+        optional(summary.ended_at_ms.map(|ms| ms.to_string())),
+        summary.segments,
+        summary.duration_ms,
+        summary.bytes,
+        summary.discontinuities,
+        summary.retention_ms,
+        summary.skipped_segments,
+        u8::from(summary.stopped),
+        u8::from(summary.deleting),
+    )
+}
+
+fn decode_recording(line: &str) -> Result<RecordingSummary, String> {
+    let bad = || format!("malformed recording header {line:?}");
+    let fields: Vec<&str> = line.split('|').collect();
+    let [
+        _,
+        generation,
+        first_msn,
+        last_msn,
+        started,
+        media_end,
+        ended,
+        segments,
+        duration,
+        bytes,
+        discontinuities,
+        retention,
+        skipped,
+        stopped,
+        deleting,
+    ] = fields.as_slice()
+    else {
+        return Err(bad());
+    };
+    let number = |field: &str| field.parse::<u64>().map_err(|_| bad());
+    let signed = |field: &str| field.parse::<i64>().map_err(|_| bad());
+    let flag = |field: &str| match field {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(bad()),
+    };
+    Ok(RecordingSummary {
+        generation: Epoch(number(generation)?),
+        first_msn: Msn(number(first_msn)?),
+        last_msn: match *last_msn {
+            "" => None,
+            msn => Some(Msn(number(msn)?)),
+        },
+        started_at_ms: signed(started)?,
+        media_end_ms: signed(media_end)?,
+        ended_at_ms: match *ended {
+            "" => None,
+            ms => Some(signed(ms)?),
+        },
+        segments: number(segments)?,
+        duration_ms: number(duration)?,
+        bytes: number(bytes)?,
+        discontinuities: number(discontinuities)?,
+        retention_ms: number(retention)?,
+        skipped_segments: number(skipped)?,
+        stopped: flag(stopped)?,
+        deleting: flag(deleting)?,
+    })
 }
 
 /// Decodes [`encode_stream`]'s output.
@@ -130,7 +224,27 @@ pub(crate) fn decode_stream(encoded: &str) -> Result<StreamState, String> {
         return Err(format!("unknown stream state version {version:?}"));
     }
     let number = |field: &str| field.parse::<u64>().map_err(|_| bad());
-    let segments = lines.map(decode_record).collect::<Result<Vec<_>, _>>()?;
+    let mut segments = Vec::new();
+    let mut recordings: BTreeMap<Epoch, Log> = BTreeMap::new();
+    let mut current: Option<Epoch> = None;
+    for line in lines {
+        if line.starts_with(RECORDING_V1) {
+            let summary = decode_recording(line)?;
+            let generation = summary.generation;
+            let log = Log {
+                summary,
+                records: Vec::new(),
+            };
+            recordings.insert(generation, log);
+            current = Some(generation);
+            continue;
+        }
+        let record = decode_record(line)?;
+        match current.and_then(|generation| recordings.get_mut(&generation)) {
+            Some(log) => log.records.push(record),
+            None => segments.push(record),
+        }
+    }
     Ok(StreamState {
         view: IndexState {
             segments,
@@ -147,6 +261,7 @@ pub(crate) fn decode_stream(encoded: &str) -> Result<StreamState, String> {
             "" => None,
             msn => Some(Msn(number(msn)?)),
         },
+        recordings,
     })
 }
 
@@ -228,8 +343,32 @@ mod tests {
                 generation: Epoch(8),
             },
             last_msn: Some(Msn(5)),
+            recordings: BTreeMap::new(),
         };
         assert_eq!(decode_stream(&encode_stream(&stream)), Ok(stream.clone()));
+        let mut recorded = stream.clone();
+        let summary = RecordingSummary {
+            generation: Epoch(8),
+            first_msn: Msn(4),
+            last_msn: Some(Msn(5)),
+            ended_at_ms: Some(-3),
+            stopped: true,
+            ..RecordingSummary::default()
+        };
+        let log = Log {
+            summary,
+            records: vec![record(4, true), record(5, false)],
+        };
+        recorded.recordings.insert(Epoch(8), log);
+        let empty = Log {
+            summary: RecordingSummary {
+                generation: Epoch(9),
+                ..RecordingSummary::default()
+            },
+            records: Vec::new(),
+        };
+        recorded.recordings.insert(Epoch(9), empty);
+        assert_eq!(decode_stream(&encode_stream(&recorded)), Ok(recorded));
         stream.view.segments.clear();
         stream.last_msn = None;
         let encoded = encode_stream(&stream);

@@ -19,6 +19,8 @@ use async_trait::async_trait;
 use ferrocast_base::{Epoch, Msn, StreamId};
 use tokio::sync::broadcast;
 
+use crate::recording::{Recording, RecordingPolicy, RecordingSummary, Retired};
+
 /// What a [`SegmentIndex::changes`] notification says changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexChange {
@@ -144,7 +146,8 @@ impl From<String> for BackendError {
 pub trait SegmentIndex: Send + Sync {
     /// Opens a publish session under `epoch`, fencing out every older epoch. On a stream whose
     /// playlist ended, starts a new generation (`generation = epoch`) and retires the listed
-    /// records; otherwise keeps the listing and the generation. An ended session's own epoch
+    /// records (except those the ended generation's recording holds); otherwise keeps the
+    /// listing and the generation. An ended session's own epoch
     /// cannot reopen ([`IndexError::StaleEpoch`]).
     async fn open_session(
         &self,
@@ -156,21 +159,71 @@ pub trait SegmentIndex: Send + Sync {
     /// so their objects can be deleted. Only the epoch that opened the current session may
     /// append, and not after its playlist ended. Re-appending the newest listed record (same
     /// msn and epoch) is `Ok(vec![])`; any other msn not above the newest is
-    /// [`IndexError::SequenceRewind`].
+    /// [`IndexError::SequenceRewind`]. Records nothing: [`SegmentIndex::append_recorded`].
     async fn append(
         &self,
         stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
+    ) -> Result<Vec<SegmentRecord>, IndexError> {
+        self.append_recorded(stream_id, record, retain, None).await
+    }
+
+    /// [`SegmentIndex::append`], and in the same atomic step adds the record to the
+    /// generation's recording when `recording` is set (starting the recording at its first
+    /// segment), or stops that recording when it is `None` (see [`crate::recording`]). The
+    /// trimmed records returned never include one a recording holds.
+    async fn append_recorded(
+        &self,
+        stream_id: &StreamId,
+        record: SegmentRecord,
+        retain: usize,
+        recording: Option<RecordingPolicy>,
     ) -> Result<Vec<SegmentRecord>, IndexError>;
 
-    /// Marks the session of `epoch` ended: its playlist gets `EXT-X-ENDLIST`, for good. Any
+    /// Marks the session of `epoch` ended: its playlist gets `EXT-X-ENDLIST`, for good, and its
+    /// generation's recording (if any) becomes ready, stamped with the time. Any
     /// other epoch than the current one is [`IndexError::StaleEpoch`]; a stream that never
     /// had a session is left alone.
     async fn close_session(&self, stream_id: &StreamId, epoch: Epoch) -> Result<(), IndexError>;
 
     /// The stream's current state; `None` if it never had a session.
     async fn load(&self, stream_id: &StreamId) -> Result<Option<IndexState>, IndexError>;
+
+    /// The stream's recordings, oldest generation first (those being deleted included).
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError>;
+
+    /// One recording with its segments; `None` if unknown.
+    async fn recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Option<Recording>, IndexError>;
+
+    /// The record `msn` of a recording, with the recording's summary; `None` if the recording
+    /// does not hold it, is unknown, or is being deleted.
+    async fn recording_segment(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+        msn: Msn,
+    ) -> Result<Option<(RecordingSummary, SegmentRecord)>, IndexError>;
+
+    /// First step of deleting an ended recording: marks it deleted (no longer served) and, if
+    /// its generation is the stream's ended playlist, clears that listing. Idempotent.
+    async fn retire_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Retired, IndexError>;
+
+    /// Last step of deleting a recording, once its objects are gone: removes its entries.
+    /// `true` only for the call that removed them; a recording not retired first is kept.
+    async fn forget_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<bool, IndexError>;
 
     /// The streams whose state changed, each sent after a successful write (by any writer
     /// this index can hear). [`IndexChange::All`] (and a lagged receiver) means notifications

@@ -13,6 +13,11 @@
 //! - `fc:idx:{<stream>}:meta` — hash: `epoch`, `generation`, `ended` (`0`/`1`),
 //!   `discontinuity_base`, `last_msn` and `last_epoch` (absent until the first append);
 //! - `fc:idx:{<stream>}:segs` — list of encoded segment records, oldest first;
+//! - `fc:idx:{<stream>}:recs` — set of the generations that have a recording (ADR 21);
+//! - `fc:idx:{<stream>}:rec:<generation>` — list: the recording's segment records;
+//! - `fc:idx:{<stream>}:recmeta:<generation>` — hash: the recording's summary (`first_msn`,
+//!   `last_msn`, `started_at_ms`, `media_end_ms`, `ended_at_ms`, `segments`, `duration_ms`,
+//!   `bytes`, `discontinuities`, `retention_ms`, `skipped`, `stopped`, `deleting`);
 //! - channel [`INDEX_CHANGED_CHANNEL`] carries the id of every stream whose index changed.
 
 use ferrocast_base::{Epoch, StreamId};
@@ -97,6 +102,11 @@ pub fn stream_objects(prefix: &str, stream_id: &StreamId) -> Path {
     under_prefix(prefix, stream_id.to_string())
 }
 
+/// Where the objects of the session `epoch` of a stream live (`<prefix>/<stream>/<epoch>/`).
+pub fn session_objects(prefix: &str, stream_id: &StreamId, epoch: Epoch) -> Path {
+    under_prefix(prefix, format!("{stream_id}/{epoch}"))
+}
+
 /// Whether `name` (the last part of a key) is a CMAF init segment's.
 pub fn is_cmaf_init(name: &str) -> bool {
     name.starts_with("init.") && name.ends_with(".mp4")
@@ -123,6 +133,26 @@ pub fn index_segments(stream_id: &StreamId) -> String {
     format!("fc:idx:{{{stream_id}}}:segs")
 }
 
+/// What every index key of a stream starts with; the scripts name a recording's keys from it.
+pub fn index_prefix(stream_id: &StreamId) -> String {
+    format!("fc:idx:{{{stream_id}}}:")
+}
+
+/// The Redis set of the generations of a stream that have a recording.
+pub fn recordings(stream_id: &StreamId) -> String {
+    format!("{}recs", index_prefix(stream_id))
+}
+
+/// The Redis list of a recording's segment records.
+pub fn recording_log(stream_id: &StreamId, generation: Epoch) -> String {
+    format!("{}rec:{generation}", index_prefix(stream_id))
+}
+
+/// The Redis hash of a recording's summary.
+pub fn recording_meta(stream_id: &StreamId, generation: Epoch) -> String {
+    format!("{}recmeta:{generation}", index_prefix(stream_id))
+}
+
 #[cfg(test)]
 mod tests {
     use ferrocast_base::{Epoch, StreamId};
@@ -132,6 +162,15 @@ mod tests {
         let stream = StreamId::new("st_1");
         assert_eq!(super::index_meta(&stream), "fc:idx:{st_1}:meta");
         assert_eq!(super::index_segments(&stream), "fc:idx:{st_1}:segs");
+        assert_eq!(super::recordings(&stream), "fc:idx:{st_1}:recs");
+        assert_eq!(
+            super::recording_log(&stream, Epoch(7)),
+            "fc:idx:{st_1}:rec:7"
+        );
+        assert_eq!(
+            super::recording_meta(&stream, Epoch(7)),
+            "fc:idx:{st_1}:recmeta:7"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! - Index: [`MemoryIndex`] (tests), [`DiskIndex`] (`dev`, kept across restarts),
 //!   [`RedisIndex`] (cluster), and [`CachedIndex`] in front of any for edges; every index
-//!   announces changes ([`SegmentIndex::changes`]).
+//!   announces changes ([`SegmentIndex::changes`]) and keeps [`recording`]s.
 //! - Redis: [`RedisLink`] reaches the current primary, through Sentinel when
 //!   [`SentinelConfig`] is set, and confirms durable writes with `WAIT`.
 //! - Objects: [`SegmentStore`] over any `object_store` (memory, local directory, or S3 via
@@ -16,9 +16,11 @@ mod encoding;
 pub mod index;
 pub mod keys;
 mod memory_index;
+pub mod recording;
 mod redis_changes;
 mod redis_index;
 mod redis_link;
+mod redis_recordings;
 mod redis_scripts;
 mod s3;
 mod scripted_index;
@@ -33,6 +35,10 @@ pub use index::{
 };
 pub use keys::SessionObject;
 pub use memory_index::MemoryIndex;
+pub use recording::{
+    MAX_RECORDING_SEGMENTS, Recording, RecordingPolicy, RecordingSummary, Retired,
+    parse_recording_id, recording_id,
+};
 pub use redis_index::{RedisIndex, RedisIndexConfig};
 pub use redis_link::{LinkHandle, RedisLink, SentinelConfig};
 pub use s3::{S3Config, s3_object_store};

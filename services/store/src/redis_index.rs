@@ -19,6 +19,9 @@ use crate::index::{
     BackendError, IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };
 use crate::keys;
+use crate::recording::{
+    MAX_RECORDING_SEGMENTS, Recording, RecordingPolicy, RecordingSummary, Retired,
+};
 use crate::redis_changes::spawn_listener;
 use crate::redis_link::{RedisLink, SentinelConfig};
 use crate::redis_scripts::Scripts;
@@ -52,7 +55,7 @@ impl Default for RedisIndexConfig {
 /// A segment index in Redis, fenced atomically by Lua scripts.
 pub struct RedisIndex {
     link: RedisLink,
-    scripts: Scripts,
+    pub(crate) scripts: Scripts,
     call_timeout: Duration,
     changes: broadcast::Sender<IndexChange>,
     listener: AbortHandle,
@@ -82,8 +85,23 @@ impl RedisIndex {
         })
     }
 
+    /// The index over an existing link (control's own connection): no second connection
+    /// pool, and no change listener (nothing reads changes through it: `changes` then
+    /// never announces anything).
+    pub fn over_link(link: RedisLink, call_timeout: Duration) -> Self {
+        let (changes, _) = broadcast::channel(CHANGES_CAPACITY);
+        let listener = tokio::spawn(async {}).abort_handle();
+        Self {
+            link,
+            scripts: Scripts::new(),
+            call_timeout,
+            changes,
+            listener,
+        }
+    }
+
     /// Runs one read-only script under the call deadline.
-    async fn run<T: FromRedisValue>(
+    pub(crate) async fn run<T: FromRedisValue>(
         &self,
         operation: &'static str,
         stream_id: &StreamId,
@@ -94,7 +112,7 @@ impl RedisIndex {
 
     /// Runs one writing script and then `WAIT`s for the configured replicas, both under the
     /// call deadline: an acknowledged write survives a Sentinel failover.
-    async fn run_durable<T: FromRedisValue>(
+    pub(crate) async fn run_durable<T: FromRedisValue>(
         &self,
         operation: &'static str,
         stream_id: &StreamId,
@@ -142,14 +160,14 @@ impl Drop for RedisIndex {
 }
 
 /// Parses a decimal the scripts returned.
-fn number(text: &str) -> Result<u64, IndexError> {
+pub(crate) fn number(text: &str) -> Result<u64, IndexError> {
     text.parse().map_err(|_| {
         IndexError::Unavailable(format!("redis returned a bad number {text:?}").into())
     })
 }
 
 /// Decodes the records a script returned.
-fn decode_records(encoded: &[String]) -> Result<Vec<SegmentRecord>, IndexError> {
+pub(crate) fn decode_records(encoded: &[String]) -> Result<Vec<SegmentRecord>, IndexError> {
     encoded
         .iter()
         .map(|record| decode_record(record).map_err(|bad| IndexError::Unavailable(bad.into())))
@@ -185,7 +203,8 @@ impl SegmentIndex for RedisIndex {
             .key(keys::index_segments(stream_id))
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
-            .arg(stream_id.as_str());
+            .arg(stream_id.as_str())
+            .arg(keys::index_prefix(stream_id));
         let (status, last, discontinuity, retired): (String, String, String, Vec<String>) = self
             .run_durable("open_session", stream_id, &invocation)
             .await?;
@@ -203,13 +222,24 @@ impl SegmentIndex for RedisIndex {
         })
     }
 
-    async fn append(
+    async fn append_recorded(
         &self,
         stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
+        recording: Option<RecordingPolicy>,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
         let mut invocation = self.scripts.append.prepare_invoke();
+        let previous_msn = match record.msn.get() {
+            0 => String::new(),
+            msn => (msn - 1).to_string(),
+        };
+        let duration = i64::try_from(record.duration_ms).unwrap_or(i64::MAX);
+        let media_end_ms = record.program_date_time_ms.saturating_add(duration);
+        let policy = recording.unwrap_or(RecordingPolicy {
+            retention_ms: 0,
+            max_duration_ms: 0,
+        });
         invocation
             .key(keys::index_meta(stream_id))
             .key(keys::index_segments(stream_id))
@@ -218,7 +248,18 @@ impl SegmentIndex for RedisIndex {
             .arg(encode_record(&record))
             .arg(retain.max(1))
             .arg(keys::INDEX_CHANGED_CHANNEL)
-            .arg(stream_id.as_str());
+            .arg(stream_id.as_str())
+            .arg(keys::index_prefix(stream_id))
+            .arg(if recording.is_some() { "1" } else { "0" })
+            .arg(policy.retention_ms.to_string())
+            .arg(policy.max_duration_ms.to_string())
+            .arg(previous_msn)
+            .arg(record.duration_ms.to_string())
+            .arg(record.bytes.to_string())
+            .arg(record.program_date_time_ms.to_string())
+            .arg(media_end_ms.to_string())
+            .arg(if record.discontinuity { "1" } else { "0" })
+            .arg(MAX_RECORDING_SEGMENTS.to_string());
         let (status, value, trimmed): (String, String, Vec<String>) =
             self.run_durable("append", stream_id, &invocation).await?;
         if status != "ok" {
@@ -233,7 +274,9 @@ impl SegmentIndex for RedisIndex {
             .key(keys::index_meta(stream_id))
             .arg(epoch.to_string())
             .arg(keys::INDEX_CHANGED_CHANNEL)
-            .arg(stream_id.as_str());
+            .arg(stream_id.as_str())
+            .arg(keys::index_prefix(stream_id))
+            .arg(crate::stream_state::now_ms().to_string());
         let (status, value): (String, String) = self
             .run_durable("close_session", stream_id, &invocation)
             .await?;
@@ -260,6 +303,44 @@ impl SegmentIndex for RedisIndex {
             epoch: Epoch(number(&epoch)?),
             generation: Epoch(number(&generation)?),
         }))
+    }
+
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
+        self.load_recordings(stream_id).await
+    }
+
+    async fn recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Option<Recording>, IndexError> {
+        self.load_recording(stream_id, generation).await
+    }
+
+    async fn recording_segment(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+        msn: Msn,
+    ) -> Result<Option<(RecordingSummary, SegmentRecord)>, IndexError> {
+        self.load_recording_segment(stream_id, generation, msn)
+            .await
+    }
+
+    async fn retire_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Retired, IndexError> {
+        self.retire(stream_id, generation).await
+    }
+
+    async fn forget_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<bool, IndexError> {
+        self.forget(stream_id, generation).await
     }
 
     fn changes(&self) -> broadcast::Receiver<IndexChange> {

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrocast_base::{Epoch, StreamId};
+use ferrocast_base::{Epoch, Msn, StreamId};
 use tokio::sync::broadcast;
 
 use crate::index::{
     IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
 };
+use crate::recording::{Recording, RecordingPolicy, RecordingSummary, Retired};
 
 /// How a [`ScriptedIndex`] answers appends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,19 +87,27 @@ impl SegmentIndex for ScriptedIndex {
         self.inner.open_session(stream_id, epoch).await
     }
 
-    async fn append(
+    async fn append_recorded(
         &self,
         stream_id: &StreamId,
         record: SegmentRecord,
         retain: usize,
+        recording: Option<RecordingPolicy>,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
+        let inner = &self.inner;
         match self.append_fault.load(Ordering::SeqCst) {
             1 => Err(IndexError::Unavailable("scripted: down".into())),
             2 => {
-                let _ = self.inner.append(stream_id, record, retain).await;
+                let _ = inner
+                    .append_recorded(stream_id, record, retain, recording)
+                    .await;
                 Err(IndexError::Unavailable("scripted: reply lost".into()))
             }
-            _ => self.inner.append(stream_id, record, retain).await,
+            _ => {
+                inner
+                    .append_recorded(stream_id, record, retain, recording)
+                    .await
+            }
         }
     }
 
@@ -115,6 +124,45 @@ impl SegmentIndex for ScriptedIndex {
             return Err(IndexError::Unavailable("scripted: down".into()));
         }
         self.inner.load(stream_id).await
+    }
+
+    async fn recordings(&self, stream_id: &StreamId) -> Result<Vec<RecordingSummary>, IndexError> {
+        self.inner.recordings(stream_id).await
+    }
+
+    async fn recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Option<Recording>, IndexError> {
+        self.inner.recording(stream_id, generation).await
+    }
+
+    async fn recording_segment(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+        msn: Msn,
+    ) -> Result<Option<(RecordingSummary, SegmentRecord)>, IndexError> {
+        self.inner
+            .recording_segment(stream_id, generation, msn)
+            .await
+    }
+
+    async fn retire_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<Retired, IndexError> {
+        self.inner.retire_recording(stream_id, generation).await
+    }
+
+    async fn forget_recording(
+        &self,
+        stream_id: &StreamId,
+        generation: Epoch,
+    ) -> Result<bool, IndexError> {
+        self.inner.forget_recording(stream_id, generation).await
     }
 
     fn changes(&self) -> broadcast::Receiver<IndexChange> {

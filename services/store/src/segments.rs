@@ -246,6 +246,23 @@ impl SegmentStore {
         Ok(deleted)
     }
 
+    /// Deletes every object of the session `epoch` of the stream (its TS and CMAF segments
+    /// and init segments): a recording's sessions go whole when it is deleted (ADR 21). One
+    /// LIST of `<prefix>/<stream>/<epoch>/` and a DELETE per object; deleting a missing object
+    /// is fine, so a retry or a second deleter does no harm. Returns how many were deleted.
+    pub async fn delete_session(
+        &self,
+        stream_id: &StreamId,
+        epoch: Epoch,
+    ) -> Result<usize, StoreError> {
+        let session = keys::session_objects(&self.prefix, stream_id, epoch);
+        let objects = self.list(Some(&session)).await?.objects;
+        for object in &objects {
+            self.delete_path(&object.location).await?;
+        }
+        Ok(objects.len())
+    }
+
     async fn list(&self, prefix: Option<&Path>) -> Result<ListResult, StoreError> {
         let listing = self.store.list_with_delimiter(prefix);
         match timeout(self.retry.attempt_timeout, listing).await {
@@ -306,6 +323,36 @@ mod tests {
             assert!(store.get_object(s, epoch, segment).await.is_ok());
         }
         assert!(store.get_object(s, Epoch(3), init(1)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_session_is_deleted_whole_and_only_it() {
+        let store = SegmentStore::new(Arc::new(InMemory::new()), "p", RetryPolicy::default());
+        let s = &StreamId::new("s");
+        let init = SessionObject::CmafInit {
+            version: 0,
+            track: TrackKind::Video,
+        };
+        for epoch in [Epoch(1), Epoch(2), Epoch(11)] {
+            for object in [
+                SessionObject::Ts { seq: 0 },
+                SessionObject::Ts { seq: 1 },
+                init,
+            ] {
+                let data = Bytes::from_static(b"x");
+                store.put_object(s, epoch, object, data).await.unwrap();
+            }
+        }
+        assert_eq!(store.delete_session(s, Epoch(1)).await.unwrap(), 3);
+        assert_eq!(
+            store.delete_session(s, Epoch(1)).await.unwrap(),
+            0,
+            "idempotent"
+        );
+        assert!(store.get(s, Epoch(1), 0).await.is_err());
+        // `1/` is not a prefix of `11/`: the session's folder is matched whole.
+        assert!(store.get(s, Epoch(11), 0).await.is_ok());
+        assert!(store.get_object(s, Epoch(2), init).await.is_ok());
     }
 
     #[tokio::test]

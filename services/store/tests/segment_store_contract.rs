@@ -69,6 +69,21 @@ async fn contract(store: Arc<dyn ObjectStore>) {
     ));
     segments.delete(&s, Epoch(1), 0).await.unwrap(); // deleting a missing object is fine
     assert_eq!(segments.get(&s, Epoch(2), 0).await.unwrap(), big);
+
+    // A recording's session goes whole (ADR 21), and only it.
+    for seq in 0..50 {
+        let data = Bytes::from_static(b"\x47ts");
+        segments.put(&s, Epoch(3), seq, data).await.unwrap();
+    }
+    assert_eq!(segments.delete_session(&s, Epoch(3)).await.unwrap(), 50);
+    for seq in 0..50 {
+        assert!(matches!(
+            segments.get(&s, Epoch(3), seq).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    assert_eq!(segments.delete_session(&s, Epoch(3)).await.unwrap(), 0);
+    assert_eq!(segments.get(&s, Epoch(2), 0).await.unwrap(), big);
 }
 
 /// The client configuration for `server`.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ServerError;
 use super::webhooks::WebhooksConfig;
+use crate::Retention;
 
 /// The origins' default reconnect window, which control's must equal.
 pub const DEFAULT_RECONNECT_WINDOW: Duration = Duration::from_secs(60);
@@ -50,6 +51,50 @@ pub struct ControlConfig {
     pub reconnect_window: Duration,
     /// Signed webhooks: targets and retries.
     pub webhooks: WebhooksConfig,
+    /// Recordings (live to VOD, ADR 21).
+    pub recordings: RecordingsConfig,
+}
+
+/// The `control.recordings` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingsConfig {
+    /// How long a stream's recordings are kept when the stream says `"default"`: `"off"`
+    /// (record nothing, the default) or a duration like `"7d"`.
+    pub retention: Retention,
+    /// The longest one recording grows; past it the recording stops (the stream goes on).
+    #[serde(with = "humantime_serde")]
+    pub max_duration: Duration,
+    /// The shortest retention a stream may ask for; lower it only for tests.
+    #[serde(with = "humantime_serde")]
+    pub min_retention: Duration,
+    /// How often each control replica looks for recordings that became ready or expired.
+    #[serde(with = "humantime_serde")]
+    pub reap_interval: Duration,
+}
+
+impl Default for RecordingsConfig {
+    fn default() -> Self {
+        Self {
+            retention: Retention::Off,
+            max_duration: Duration::from_secs(12 * 3600),
+            min_retention: Duration::from_secs(3600),
+            reap_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RecordingsConfig {
+    /// A stream's retention setting, checked against `min_retention`.
+    pub(crate) fn check(&self, retention: Retention) -> Result<(), String> {
+        match retention {
+            Retention::Keep(kept) if kept < self.min_retention => Err(format!(
+                "recording retention must be at least {} (control.recordings.min_retention)",
+                humantime::format_duration(self.min_retention)
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for ControlConfig {
@@ -65,6 +110,7 @@ impl Default for ControlConfig {
             redis_timeout: Duration::from_secs(2),
             reconnect_window: DEFAULT_RECONNECT_WINDOW,
             webhooks: WebhooksConfig::default(),
+            recordings: RecordingsConfig::default(),
         }
     }
 }
@@ -88,6 +134,7 @@ impl fmt::Debug for ControlConfig {
             .field("redis_timeout", &self.redis_timeout)
             .field("reconnect_window", &self.reconnect_window)
             .field("webhooks", &self.webhooks)
+            .field("recordings", &self.recordings)
             .finish()
     }
 }
@@ -117,6 +164,19 @@ impl ControlConfig {
         }
         if self.redis_timeout.is_zero() {
             bad.push("redis_timeout must be positive");
+        }
+        let recordings = &self.recordings;
+        if recordings.retention == Retention::Default {
+            bad.push("recordings.retention must be \"off\" or a duration");
+        }
+        if recordings.check(recordings.retention).is_err() {
+            bad.push("recordings.retention must be at least recordings.min_retention");
+        }
+        if recordings.max_duration < Duration::from_secs(1) {
+            bad.push("recordings.max_duration must be at least 1s");
+        }
+        if recordings.reap_interval < Duration::from_millis(100) {
+            bad.push("recordings.reap_interval must be at least 100ms");
         }
         if !self.public_rtmp_url.starts_with("rtmp://")
             && !self.public_rtmp_url.starts_with("rtmps://")

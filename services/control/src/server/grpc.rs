@@ -1,22 +1,25 @@
 //! The gRPC `Control` service: publish authorization with placement leases, heartbeats,
-//! stream lookup (with the playback policy), and the public playback signing keys. Refusals are status codes the client maps back to
+//! stream lookup (with the playback policy) and the public playback signing keys
+//! ([`lookup`]). Refusals are status codes the client maps back to
 //! [`AuthError`](ferrocast_control_client::AuthError); no message ever carries a stream key.
 //!
 //! Who calls comes from the cluster credential the server's interceptor verified, never from
 //! the body: an origin authorizes, ends and renews only its own publishes, and registers only
 //! itself. Node ids in bodies stay for compatibility and must equal the credential's.
 
+mod lookup;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrocast_base::{Epoch, PlaybackId, PlaybackPolicy, StreamId};
+use ferrocast_base::{Epoch, StreamId};
+use ferrocast_control_client::RecordingGrant;
 use ferrocast_proto::auth::{self, NodeIdentity, caller};
 use ferrocast_proto::control::control_server::Control;
-use ferrocast_proto::control::lookup_stream_request::By;
 use ferrocast_proto::control::{
-    self as wire, AuthorizePublishRequest, AuthorizePublishResponse, EndPublishRequest,
-    EndPublishResponse, GetSigningKeysRequest, GetSigningKeysResponse, HeartbeatRequest,
-    HeartbeatResponse, LookupStreamRequest, LookupStreamResponse, PublicSigningKey,
+    AuthorizePublishRequest, AuthorizePublishResponse, EndPublishRequest, EndPublishResponse,
+    GetSigningKeysRequest, GetSigningKeysResponse, HeartbeatRequest, HeartbeatResponse,
+    LookupStreamRequest, LookupStreamResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -223,10 +226,23 @@ impl ControlService {
         // Queued before answering, so the origin cannot end the publish before it is active.
         let session = webhooks::session(&record.id, record.playback_id.as_str(), epoch, origin_id);
         self.shared.webhooks.stream_granted(&session).await;
+        // The session records by the stream's setting at its grant (ADR 21).
+        let recordings = &self.shared.config.recordings;
+        let recording = record
+            .recording_retention
+            .effective(recordings.retention)
+            .map(|retention| RecordingGrant {
+                retention,
+                max_duration: recordings.max_duration,
+            });
+        let (recording_retention_ms, recording_max_duration_ms) =
+            RecordingGrant::to_millis(recording);
         Ok(Response::new(AuthorizePublishResponse {
             stream_id: record.id.into_string(),
             playback_id: record.playback_id.into_string(),
             epoch: epoch.get(),
+            recording_retention_ms,
+            recording_max_duration_ms,
         }))
     }
 
@@ -341,72 +357,5 @@ impl ControlService {
         Ok(Response::new(HeartbeatResponse {
             ttl_ms: millis(config.heartbeat_ttl()),
         }))
-    }
-
-    async fn lookup(
-        &self,
-        request: Request<LookupStreamRequest>,
-    ) -> Result<Response<LookupStreamResponse>, Status> {
-        // Any node of the cluster: edges find relays, origins resolve playback ids for RTMP play.
-        caller(&request)?.require(&[auth::Role::Origin, auth::Role::Edge], "LookupStream")?;
-        let repo = &self.shared.repo;
-        let record = match request.into_inner().by {
-            Some(By::PlaybackId(id)) => {
-                check_id("playback_id", &id)?;
-                repo.stream_by_playback(&PlaybackId::new(id)).await
-            }
-            Some(By::StreamId(id)) => {
-                check_id("stream_id", &id)?;
-                repo.stream(&StreamId::new(id)).await
-            }
-            None => return Err(Status::invalid_argument("give playback_id or stream_id")),
-        }
-        .map_err(unavailable)?;
-        let Some(record) = record else {
-            return Ok(Response::new(LookupStreamResponse::default()));
-        };
-        let lease = repo.lease(&record.id).await.map_err(unavailable)?;
-        let playback_policy = match record.playback_policy {
-            PlaybackPolicy::Public => wire::PlaybackPolicy::Public,
-            PlaybackPolicy::Signed => wire::PlaybackPolicy::Signed,
-        };
-        let mut response = LookupStreamResponse {
-            found: true,
-            stream_id: record.id.into_string(),
-            playback_id: record.playback_id.into_string(),
-            playback_policy: playback_policy.into(),
-            ..LookupStreamResponse::default()
-        };
-        if let Some(lease) = lease {
-            let relay_url = if lease.relay_url.is_empty() {
-                let node = repo.node(&lease.origin_id).await.map_err(unavailable)?;
-                node.map(|n| n.relay_url).unwrap_or_default()
-            } else {
-                lease.relay_url
-            };
-            response.live = true;
-            response.origin_id = lease.origin_id;
-            response.relay_url = relay_url;
-            response.epoch = lease.epoch.get();
-        }
-        Ok(Response::new(response))
-    }
-
-    /// The public signing keys, for edges (and origins) to verify playback tokens with.
-    async fn signing_keys(
-        &self,
-        request: Request<GetSigningKeysRequest>,
-    ) -> Result<Response<GetSigningKeysResponse>, Status> {
-        caller(&request)?.require(&[auth::Role::Origin, auth::Role::Edge], "GetSigningKeys")?;
-        let held = self.shared.repo.signing_keys().await.map_err(unavailable)?;
-        let keys = held
-            .into_iter()
-            .map(|key| PublicSigningKey {
-                kid: key.kid,
-                jwk: key.jwk,
-                created_at_ms: key.created_at_ms,
-            })
-            .collect();
-        Ok(Response::new(GetSigningKeysResponse { keys }))
     }
 }

@@ -12,8 +12,13 @@
 //! | `fc:nodes`               | set    | ids of nodes that heartbeated (pruned lazily)      |
 //! | `fc:node:<node id>`      | string | node registration as JSON, with a TTL (`PX`)       |
 //! | `fc:signing-keys`        | hash   | kid → public playback signing key (JWK) as JSON    |
+//! | `fc:recorded`            | set    | ids of streams seen with recordings (the reaper's) |
+//! | `fc:rec:ready:<id>:<gen>`| string | claim: this recording's `ready` event was emitted  |
+//! | `fc:rec:reap:<id>:<gen>` | string | claim (`PX`): a replica is deleting this recording |
+//!
+//! The recordings themselves live in the segment index (`ferrocast_store::keys`).
 
-use ferrocast_base::{PlaybackId, StreamId};
+use ferrocast_base::{Epoch, PlaybackId, StreamId};
 
 /// The set of all stream ids.
 pub const STREAMS: &str = "fc:streams";
@@ -23,6 +28,19 @@ pub const NODES: &str = "fc:nodes";
 
 /// The public halves of the playback signing keys, by kid (ADR 22).
 pub const SIGNING_KEYS: &str = "fc:signing-keys";
+/// Streams seen with recordings: the reaper also visits these, so a deleted stream's
+/// recordings still expire.
+pub const RECORDED: &str = "fc:recorded";
+
+/// Claim of a recording's `ready` event.
+pub fn recording_ready(stream_id: &StreamId, generation: Epoch) -> String {
+    format!("fc:rec:ready:{stream_id}:{generation}")
+}
+
+/// Claim of a recording's deletion.
+pub fn recording_reap(stream_id: &StreamId, generation: Epoch) -> String {
+    format!("fc:rec:reap:{stream_id}:{generation}")
+}
 
 /// A stream's record.
 pub fn stream(stream_id: &StreamId) -> String {

@@ -15,6 +15,10 @@ const GRPC_DURATION: &str = "ferrocast_control_grpc_request_duration_seconds";
 const REDIS_ERRORS: &str = "ferrocast_control_redis_errors_total";
 const TAKEOVERS: &str = "ferrocast_control_publish_takeovers_total";
 const LEASES_RESTORED: &str = "ferrocast_control_leases_restored_total";
+const RECORDINGS_READY: &str = "ferrocast_control_recordings_ready_total";
+const RECORDINGS_DELETED: &str = "ferrocast_control_recordings_deleted_total";
+const RECORDING_OBJECTS_DELETED: &str = "ferrocast_control_recording_objects_deleted_total";
+const REAP_FAILURES: &str = "ferrocast_control_recording_reap_failures_total";
 
 const OUTCOMES: [&str; 6] = [
     "granted",
@@ -38,7 +42,7 @@ pub const HTTP: HttpMetrics = HttpMetrics {
     duration: "ferrocast_control_http_request_duration_seconds",
     route_of,
 };
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 11] = [
     "streams",
     "stream",
     "rotate_key",
@@ -47,6 +51,8 @@ const ROUTES: [&str; 9] = [
     "signing_key",
     "webhooks",
     "webhook",
+    "recordings",
+    "recording",
     "other",
 ];
 
@@ -74,6 +80,28 @@ pub fn describe() {
         LEASES_RESTORED,
         "Lapsed leases restored by their holder's renewal (their epoch was still newest)."
     );
+    metrics::describe_counter!(
+        RECORDINGS_READY,
+        "Recordings announced ready (their playlist ended), by this replica."
+    );
+    metrics::describe_counter!(
+        RECORDINGS_DELETED,
+        "Recordings deleted by this replica, by reason (expired, requested)."
+    );
+    metrics::describe_counter!(
+        RECORDING_OBJECTS_DELETED,
+        "Objects deleted from the object store with recordings."
+    );
+    metrics::describe_counter!(
+        REAP_FAILURES,
+        "Recording deletions that failed (object store or Redis) and will be retried."
+    );
+    metrics::counter!(RECORDINGS_READY).absolute(0);
+    for reason in ["expired", "requested"] {
+        metrics::counter!(RECORDINGS_DELETED, "reason" => reason).absolute(0);
+    }
+    metrics::counter!(RECORDING_OBJECTS_DELETED).absolute(0);
+    metrics::counter!(REAP_FAILURES).absolute(0);
     metrics::counter!(REDIS_ERRORS).absolute(0);
     metrics::counter!(TAKEOVERS).absolute(0);
     metrics::counter!(LEASES_RESTORED).absolute(0);
@@ -122,6 +150,22 @@ pub(crate) fn lease_restored() {
     metrics::counter!(LEASES_RESTORED).increment(1);
 }
 
+/// Counts a recording announced ready.
+pub(super) fn recording_ready() {
+    metrics::counter!(RECORDINGS_READY).increment(1);
+}
+
+/// Counts a recording deleted (`expired` or `requested`) with its objects.
+pub(super) fn recording_deleted(reason: &'static str, objects: usize) {
+    metrics::counter!(RECORDINGS_DELETED, "reason" => reason).increment(1);
+    metrics::counter!(RECORDING_OBJECTS_DELETED).increment(objects as u64);
+}
+
+/// Counts a recording deletion that failed.
+pub(super) fn reap_failed() {
+    metrics::counter!(REAP_FAILURES).increment(1);
+}
+
 pub(super) fn redis_failed() {
     metrics::counter!(REDIS_ERRORS).increment(1);
 }
@@ -154,6 +198,8 @@ fn route_of(request: &Request) -> &'static str {
         Some("webhooks") => "webhooks",
         Some(rest) if rest.starts_with("webhooks/") => "webhook",
         Some(rest) if rest.starts_with("streams/") && rest.ends_with("/rotate-key") => "rotate_key",
+        Some(rest) if rest.starts_with("streams/") && rest.ends_with("/recordings") => "recordings",
+        Some(rest) if rest.starts_with("recordings/") => "recording",
         Some(rest) if rest.starts_with("streams/") && !rest["streams/".len()..].contains('/') => {
             "stream"
         }

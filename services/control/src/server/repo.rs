@@ -10,8 +10,8 @@ use ferrocast_store::{LinkHandle, RedisLink};
 use redis::{RedisResult, Script};
 
 use super::keys;
-use crate::StreamRecord;
 use crate::credentials::{key_hash_hex, new_playback_id, new_stream_id, new_stream_key};
+use crate::{Retention, StreamRecord};
 
 /// MGET batch size: bounds one reply while keeping round trips few.
 const MGET_BATCH: usize = 256;
@@ -162,6 +162,7 @@ impl Repo {
         &self,
         name: &str,
         playback_policy: PlaybackPolicy,
+        recording_retention: Retention,
         now_ms: i64,
     ) -> Result<(StreamRecord, String), RepoError> {
         let mut last_id = StreamId::default();
@@ -175,6 +176,7 @@ impl Repo {
                 name: name.to_owned(),
                 created_at_ms: now_ms,
                 playback_policy,
+                recording_retention,
             };
             let json = encode(&record, id.as_str())?;
             let mut con = self.con();

@@ -20,6 +20,7 @@ use super::nodes::least_loaded_origin;
 use super::repo::RepoError;
 use super::views::{CreatedStream, PublicUrls, StreamView};
 use super::{Shared, now_ms};
+use crate::Retention;
 use crate::credentials::key_hash;
 
 /// Requests are tiny; a bound keeps a client from making the server buffer much.
@@ -42,6 +43,11 @@ pub fn router(shared: AppState) -> Router {
             get(get_stream).patch(update_stream).delete(delete_stream),
         )
         .route("/v1/streams/{id}/rotate-key", post(rotate_key))
+        .route("/v1/streams/{id}/recordings", get(super::recordings::list))
+        .route(
+            "/v1/recordings/{id}",
+            get(super::recordings::get).delete(super::recordings::delete),
+        )
         .route("/v1/ingest", get(ingest))
         .route(
             "/v1/signing-keys",
@@ -68,8 +74,11 @@ pub(super) enum ApiError {
     Unauthorized,
     NotFound(&'static str),
     BadRequest(String),
-    /// 409: the request conflicts with what is held (too many signing keys).
+    /// 409: the request conflicts with what is held (too many signing keys, a recording
+    /// still recording).
     Conflict(String),
+    /// 503: a dependency this request needs is not configured.
+    Unavailable(&'static str),
     NoOrigin,
     /// 500 that is no store's fault (the OS random source failed).
     Internal(&'static str),
@@ -93,6 +102,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, what.to_owned()),
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, why),
+            ApiError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, why.to_owned()),
             ApiError::Internal(what) => (StatusCode::INTERNAL_SERVER_ERROR, what.to_owned()),
             ApiError::NoOrigin => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -148,7 +158,7 @@ fn urls(shared: &Shared) -> PublicUrls<'_> {
     }
 }
 
-fn check_path_id(id: &str) -> Result<(), ApiError> {
+pub(super) fn check_path_id(id: &str) -> Result<(), ApiError> {
     if id.is_empty() || id.len() > MAX_ID_LEN {
         return Err(ApiError::NotFound("unknown stream"));
     }
@@ -164,6 +174,9 @@ struct CreateStream {
     /// `public` (the default) or `signed`.
     #[serde(default)]
     playback_policy: PlaybackPolicy,
+    /// How long its recordings are kept (ADR 21); the control's default when absent.
+    #[serde(default)]
+    recording_retention: Retention,
 }
 
 /// Body of `PATCH /v1/streams/{id}`: the fields to change, each optional.
@@ -172,6 +185,8 @@ struct CreateStream {
 struct UpdateStream {
     name: Option<String>,
     playback_policy: Option<PlaybackPolicy>,
+    /// Applies to the stream's next publishes; a recording under way keeps its own.
+    recording_retention: Option<Retention>,
 }
 
 /// A trimmed, bounded, printable name.
@@ -191,10 +206,16 @@ async fn create_stream(
 ) -> Result<impl IntoResponse, ApiError> {
     let Json(body) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let name = checked_name(&body.name)?;
+    let retention = body.recording_retention;
+    shared
+        .config
+        .recordings
+        .check(retention)
+        .map_err(ApiError::BadRequest)?;
     let created_at_ms = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     let (record, key) = shared
         .repo
-        .create_stream(name, body.playback_policy, created_at_ms)
+        .create_stream(name, body.playback_policy, retention, created_at_ms)
         .await?;
     tracing::info!(
         stream_id = record.id.as_str(),
@@ -253,8 +274,9 @@ async fn get_stream(
     Ok(Json(view))
 }
 
-/// Changes a stream's name or playback policy. Edges apply a policy change within the
-/// control client's playback cache time (`playback_hit_ttl`, 10 s by default; ADR 22).
+/// Changes a stream's name, playback policy or recording retention (its next publishes
+/// record by it). Edges apply a policy change within the control client's playback cache
+/// time (`playback_hit_ttl`, 10 s by default; ADR 22).
 async fn update_stream(
     State(shared): State<AppState>,
     Path(id): Path<StreamId>,
@@ -264,6 +286,14 @@ async fn update_stream(
     let Json(body) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let name = body.name.as_deref().map(checked_name).transpose()?;
     let policy = body.playback_policy;
+    let retention = body.recording_retention;
+    if let Some(retention) = retention {
+        shared
+            .config
+            .recordings
+            .check(retention)
+            .map_err(ApiError::BadRequest)?;
+    }
     let updated = shared
         .repo
         .update_stream(&id, |record| {
@@ -273,6 +303,9 @@ async fn update_stream(
             if let Some(policy) = policy {
                 record.playback_policy = policy;
             }
+            if let Some(retention) = retention {
+                record.recording_retention = retention;
+            }
         })
         .await?;
     if updated.is_none() {
@@ -281,6 +314,7 @@ async fn update_stream(
     tracing::info!(
         stream_id = id.as_str(),
         playback_policy = policy.map(PlaybackPolicy::as_str),
+        recording_retention = retention.map(|r| r.to_string()),
         "stream updated"
     );
     get_stream(State(shared), Path(id)).await

@@ -7,8 +7,8 @@ use ferrocast_base::{Epoch, PlaybackId, PlaybackPolicy, StreamId};
 use serde::Serialize;
 
 use super::nodes::{NodeRecord, Role};
-use crate::StreamRecord;
 use crate::lease::Lease;
+use crate::{Retention, StreamRecord};
 
 /// Public URLs built from the configured bases.
 pub struct PublicUrls<'a> {
@@ -47,6 +47,7 @@ pub struct CreatedStream {
     name: String,
     created_at_ms: i64,
     playback_policy: PlaybackPolicy,
+    recording_retention: Retention,
 }
 
 impl CreatedStream {
@@ -62,6 +63,7 @@ impl CreatedStream {
             name: record.name,
             created_at_ms: record.created_at_ms,
             playback_policy: record.playback_policy,
+            recording_retention: record.recording_retention,
         }
     }
 }
@@ -83,6 +85,7 @@ pub struct StreamView {
     epoch: Option<Epoch>,
     ingest_bitrate_bps: u64,
     viewers: u64,
+    recording_retention: Retention,
 }
 
 impl StreamView {
@@ -109,6 +112,7 @@ impl StreamView {
             epoch: lease.as_ref().map(|l| l.epoch),
             ingest_bitrate_bps,
             viewers,
+            recording_retention: record.recording_retention,
             id: record.id,
             playback_id: record.playback_id,
             name: record.name,

@@ -215,6 +215,13 @@ impl Webhooks {
         let _ = self.account("restore", step);
     }
 
+    /// Whether the event `id` was queued (within the dedupe time, 48 h), with or without
+    /// targets.
+    pub(crate) async fn was_queued(&self, id: &str) -> Result<bool, RepoError> {
+        let guard = format!("{}{id}", keys::SEEN);
+        self.inner.outbox.repo().exists(&guard).await
+    }
+
     /// The targets set by configuration.
     pub fn configured_targets(&self) -> &[Target] {
         &self.inner.configured

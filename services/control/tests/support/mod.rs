@@ -88,24 +88,38 @@ pub struct Control {
 impl Control {
     /// Starts control with test defaults changed by `tweak`.
     pub async fn start(tweak: impl FnOnce(&mut ControlConfig)) -> Self {
+        Self::start_with(tweak, ferrocast_control::RecordingDeps::default()).await
+    }
+
+    /// Starts control with test defaults changed by `tweak` and recordings' `deps`.
+    pub async fn start_with(
+        tweak: impl FnOnce(&mut ControlConfig),
+        deps: ferrocast_control::RecordingDeps,
+    ) -> Self {
         let redis = RedisServer::start();
         let url = redis.url();
-        let mut control = Self::start_on(url, tweak).await;
+        let mut control = Self::start_on(url, tweak, deps).await;
         control.redis = Some(redis);
         control
     }
 
     /// Another control replica on this one's Redis, with test defaults changed by `tweak`.
     pub async fn replica(&self, tweak: impl FnOnce(&mut ControlConfig)) -> Self {
-        Self::start_on(self.redis_url.clone(), tweak).await
+        let deps = ferrocast_control::RecordingDeps::default();
+        Self::start_on(self.redis_url.clone(), tweak, deps).await
     }
 
-    /// `redis://…` of the Redis under this control.
+    /// `redis://…` of the Redis under this control (where origins would keep the segment
+    /// index).
     pub fn redis_url(&self) -> &str {
         &self.redis_url
     }
 
-    async fn start_on(redis_url: String, tweak: impl FnOnce(&mut ControlConfig)) -> Self {
+    async fn start_on(
+        redis_url: String,
+        tweak: impl FnOnce(&mut ControlConfig),
+        deps: ferrocast_control::RecordingDeps,
+    ) -> Self {
         let mut config = ControlConfig {
             admin_token: TOKEN.into(),
             public_rtmp_url: "rtmp://ingest.example:1935/live".into(),
@@ -127,12 +141,12 @@ impl Control {
         let rest = rest_listener.local_addr().unwrap();
         let grpc = grpc_listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(ferrocast_control::run(
+        let task = tokio::spawn(ferrocast_control::run_with(
             config,
             ClusterSecret::new(SECRET).unwrap(),
             manager,
-            rest_listener,
-            grpc_listener,
+            deps,
+            (rest_listener, grpc_listener),
             shutdown.clone(),
         ));
         Self {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocast_base::{StreamId, lock};
+use ferrocast_base::{Epoch, Msn, StreamId, lock};
 use ferrocast_thumbnail::{Keyframe, Options, Thumbnail, ThumbnailError};
 use tokio::sync::watch;
 
@@ -28,12 +28,20 @@ use super::worker::{Job, Refusal, Renderer, Worker};
 pub(crate) struct Key {
     /// The stream.
     pub(crate) stream: StreamId,
-    /// Which run of frames the keyframe belongs to: the live hub's serial.
-    pub(crate) source: u64,
-    /// The keyframe's timestamp in that run.
-    pub(crate) timestamp_ms: u32,
+    /// Which keyframe of the stream.
+    pub(crate) frame: Frame,
     /// The width asked for (`None`: the stream's own).
     pub(crate) width: Option<u32>,
+}
+
+/// Where a keyframe is in a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Frame {
+    /// A live keyframe: the serial of the hub it came through (a run of frames) and its
+    /// timestamp in that run.
+    Live { hub_serial: u64, timestamp_ms: u32 },
+    /// The keyframe opening a recorded segment: the recording and the segment's msn.
+    Recorded { generation: Epoch, msn: Msn },
 }
 
 /// A JPEG and its entity tag.

@@ -33,8 +33,10 @@ fn keyframe() -> Keyframe {
 fn key(timestamp_ms: u32) -> Key {
     Key {
         stream: StreamId::new("s"),
-        source: 1,
-        timestamp_ms,
+        frame: Frame::Live {
+            hub_serial: 1,
+            timestamp_ms,
+        },
         width: None,
     }
 }

@@ -1,12 +1,12 @@
-//! `GET /thumbnail/{playback_id}.jpg`: a JPEG of a live stream's newest keyframe, at the
-//! stream's size or scaled down to `?width=`; `?time=` (recordings) is validated and answered
-//! 404 until recordings exist. See docs/thumbnails.md and ADR 23.
+//! `GET /thumbnail/{playback_id}.jpg`: a JPEG of a live stream's newest keyframe, or with
+//! `?time=` of a recording's keyframe at that time (`&recording=` names which; the newest by
+//! default), at the stream's size or scaled down to `?width=`. See docs/thumbnails.md and
+//! ADR 23.
 //!
 //! Decoding is the one CPU-heavy thing an edge does, so it is fenced in: a cache per
 //! keyframe with single flight ([`cache`]), one worker thread at lowered priority behind a
 //! short queue and a rate cap ([`worker`]). The async runtime only looks things up.
 
-mod access;
 mod cache;
 mod config;
 mod lru;
@@ -16,14 +16,13 @@ mod worker;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrocast_base::PlaybackId;
 use ferrocast_thumbnail::WIDTH_RANGE;
 use serde::Deserialize;
 
-pub use access::AUDIENCE;
 pub use config::ThumbnailConfig;
 pub(crate) use metrics::describe;
 
@@ -31,8 +30,9 @@ pub(crate) use cache::Thumbnails;
 use cache::{Failure, Key, Rendered};
 use worker::Refusal;
 
+use crate::auth::{self, Audience};
 use crate::reply::{error, not_found, unavailable};
-use crate::state::{Edge, resolve};
+use crate::state::Edge;
 
 /// Longest recording time accepted in `?time=`, seconds (a year): larger is a typo.
 const MAX_TIME_S: f64 = 366.0 * 24.0 * 3600.0;
@@ -42,9 +42,12 @@ const MAX_TIME_S: f64 = 366.0 * 24.0 * 3600.0;
 pub struct ThumbnailQuery {
     /// Seconds into a recording (decimal); absent for the live stream.
     pub time: Option<String>,
+    /// The recording `time` is in (its id); absent for the stream's newest recording.
+    pub recording: Option<String>,
     /// Width in pixels to scale down to, within [`WIDTH_RANGE`].
     pub width: Option<String>,
-    /// A signed playback token (`aud=thumbnail`), for streams that require one.
+    /// A signed playback token (`aud=thumbnail`), for streams that require one; read by
+    /// [`auth::admit`] from the raw query (or an `Authorization: Bearer` header).
     pub token: Option<String>,
 }
 
@@ -81,6 +84,7 @@ pub async fn serve(
     State(edge): State<Arc<Edge>>,
     Path(file): Path<String>,
     Query(query): Query<ThumbnailQuery>,
+    RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let Some(playback_id) = file.strip_suffix(".jpg").map(PlaybackId::new) else {
@@ -90,35 +94,42 @@ pub async fn serve(
         Ok(wanted) => wanted,
         Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
     };
-    let stream_id = match resolve(&edge, &playback_id).await {
-        Ok(stream_id) => stream_id,
+    let audience = Audience::Thumbnail;
+    let admitted = auth::admit(&edge, &playback_id, raw_query.as_deref(), &headers, audience);
+    let stream_id = match admitted.await {
+        Ok(access) => access.stream_id,
         Err(response) => return response,
     };
-    let token = query.token.as_deref();
-    if let Err(refused) = access::authorize(&edge, &playback_id, &stream_id, token).await {
-        return refused;
-    }
-    if let Some(time_s) = wanted.time_s {
-        return match source::recording_keyframe(&stream_id, time_s).await {
-            Ok(_) => not_found(),
-            Err(response) => response,
-        };
-    }
     let Some(thumbnails) = &edge.thumbnails else {
         return unavailable("thumbnails unavailable\n");
     };
     let config = &edge.config.thumbnails;
-    let live = match source::newest_keyframe(&edge, &stream_id, config.max_wait).await {
-        Ok(live) => live,
-        Err(response) => return response,
+    let outcome = if let Some(time_s) = wanted.time_s {
+        let recording = query.recording.as_deref();
+        let found = source::recording_keyframe(&edge, &stream_id, recording, time_s).await;
+        let (frame, keyframe) = match found {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        let key = Key {
+            stream: stream_id,
+            frame,
+            width: wanted.width,
+        };
+        thumbnails.get(key, || Ok(keyframe)).await
+    } else {
+        let live = match source::newest_keyframe(&edge, &stream_id, config.max_wait).await {
+            Ok(live) => live,
+            Err(response) => return response,
+        };
+        let key = Key {
+            stream: stream_id,
+            frame: live.frame(),
+            width: wanted.width,
+        };
+        thumbnails.get(key, || live.prepare()).await
     };
-    let key = Key {
-        stream: stream_id,
-        source: live.hub_serial,
-        timestamp_ms: live.keyframe.timestamp_ms,
-        width: wanted.width,
-    };
-    match thumbnails.get(key, || live.prepare()).await {
+    match outcome {
         Ok(rendered) => answer(&rendered, &headers, config.max_age.as_secs()),
         Err(failure) => refuse(failure),
     }
@@ -179,6 +190,7 @@ mod tests {
         ThumbnailQuery {
             time: time.map(str::to_owned),
             width: width.map(str::to_owned),
+            recording: None,
             token: None,
         }
     }

@@ -73,11 +73,12 @@ impl SegmentIndex for Unreachable {
     async fn open_session(&self, _: &StreamId, _: Epoch) -> Result<SessionStart, IndexError> {
         Err(index_down())
     }
-    async fn append(
+    async fn append_recorded(
         &self,
         _: &StreamId,
         _: SegmentRecord,
         _: usize,
+        _: Option<ferrocast_store::RecordingPolicy>,
     ) -> Result<Vec<SegmentRecord>, IndexError> {
         Err(index_down())
     }
@@ -85,6 +86,37 @@ impl SegmentIndex for Unreachable {
         Err(index_down())
     }
     async fn load(&self, _: &StreamId) -> Result<Option<IndexState>, IndexError> {
+        Err(index_down())
+    }
+    async fn recordings(
+        &self,
+        _: &StreamId,
+    ) -> Result<Vec<ferrocast_store::RecordingSummary>, IndexError> {
+        Err(index_down())
+    }
+    async fn recording(
+        &self,
+        _: &StreamId,
+        _: Epoch,
+    ) -> Result<Option<ferrocast_store::Recording>, IndexError> {
+        Err(index_down())
+    }
+    async fn recording_segment(
+        &self,
+        _: &StreamId,
+        _: Epoch,
+        _: ferrocast_base::Msn,
+    ) -> Result<Option<(ferrocast_store::RecordingSummary, SegmentRecord)>, IndexError> {
+        Err(index_down())
+    }
+    async fn retire_recording(
+        &self,
+        _: &StreamId,
+        _: Epoch,
+    ) -> Result<ferrocast_store::Retired, IndexError> {
+        Err(index_down())
+    }
+    async fn forget_recording(&self, _: &StreamId, _: Epoch) -> Result<bool, IndexError> {
         Err(index_down())
     }
     fn changes(&self) -> broadcast::Receiver<IndexChange> {

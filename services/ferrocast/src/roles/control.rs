@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrocast_control::{ControlConfig, connect_redis};
+use ferrocast_control::{ControlConfig, RecordingDeps, connect_redis};
 use ferrocast_ops::Drain;
-use ferrocast_store::SentinelConfig;
+use ferrocast_store::{RetryPolicy, S3Config, SegmentStore, SentinelConfig, s3_object_store};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,11 @@ pub struct ControlRoleConfig {
     pub cluster_secret: SecretSetting,
     /// The control service itself.
     pub control: ControlConfig,
+    /// The origins' segment object storage (same bucket): control deletes recordings' objects
+    /// there (ADR 21). With no bucket set, expired recordings are not deleted.
+    pub s3: S3Config,
+    /// Key prefix of segment objects: the origins' `segment_prefix`.
+    pub segment_prefix: String,
     /// Ops endpoints: `/metrics`, `/healthz`, `/readyz`, `/drain`.
     pub ops_listen: SocketAddr,
     /// What SIGTERM does to calls in flight: `request_deadline` applies (the ingest deadlines
@@ -51,6 +56,8 @@ impl Default for ControlRoleConfig {
             redis_sentinel: SentinelConfig::default(),
             cluster_secret: SecretSetting::default(),
             control: ControlConfig::default(),
+            s3: S3Config::default(),
+            segment_prefix: "live".into(),
             ops_listen: SocketAddr::from(([0, 0, 0, 0], 9100)),
             drain: Drain {
                 request_deadline: Duration::from_secs(5),
@@ -92,9 +99,27 @@ pub async fn run(config: ControlRoleConfig, shutdown: CancellationToken) -> anyh
         .with_context(|| format!("binding grpc {}", config.grpc_listen))?;
     tracing::info!(rest = %config.rest_listen, grpc = %config.grpc_listen, "control started");
     ops.health.set_ready();
+    let store = if config.s3.bucket.is_empty() {
+        None
+    } else {
+        let objects = s3_object_store(&config.s3).context("s3")?;
+        let prefix = config.segment_prefix.clone();
+        Some(SegmentStore::new(objects, prefix, RetryPolicy::default()))
+    };
+    // The webhooks outbox takes the events here once it exists; until then they are dropped.
+    let recordings = RecordingDeps {
+        store,
+        ..RecordingDeps::default()
+    };
     let deadline = config.drain.request_deadline;
-    let serving =
-        ferrocast_control::run(config.control, secret, redis, rest, grpc, shutdown.clone());
+    let serving = ferrocast_control::run_with(
+        config.control,
+        secret,
+        redis,
+        recordings,
+        (rest, grpc),
+        shutdown.clone(),
+    );
     let drain_deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(deadline).await;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use ferrocast_base::{PlaybackId, StreamId};
-use ferrocast_control::{LocalControl, StreamRecord, credentials};
+use ferrocast_control::{LocalControl, Retention, StreamRecord, credentials};
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
 use ferrocast_live::{HubLimits, Hubs, PartLogs};
 use ferrocast_media::ll::LogConfig;
@@ -156,6 +156,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         name: "dev".into(),
         created_at_ms: stream.created_at_ms,
         playback_policy: Default::default(),
+        recording_retention: Retention::Off,
     });
 
     let store = SegmentStore::new(

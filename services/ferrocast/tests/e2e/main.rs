@@ -17,6 +17,7 @@ mod interop;
 mod low_latency_browser;
 mod low_latency_cluster;
 mod operations;
+mod recordings;
 mod robustness;
 mod rtmp_play;
 mod signed_playback;

@@ -2,8 +2,9 @@
 //! and s3s-fs), published by ffmpeg: a signed stream answers 403 without a token, with an
 //! expired one, one for another playback id and one signed by an unknown key; with a valid
 //! token every URI its TS, LL-HLS and DASH manifests name answers (each carrying the token),
-//! ffprobe reads it and hls.js plays it in Chromium (also through the watch page); a deleted key stops working within the
-//! edges' bound (ADR 22); made public again, it plays without a token and ignores one.
+//! ffprobe reads it and hls.js plays it in Chromium (also through the watch page); its
+//! thumbnail needs a token for thumbnails; a deleted key stops working within the edges'
+//! bound (ADR 22); made public again, it plays without a token and ignores one.
 //!
 //! Tokens are signed here with `jsonwebtoken`, as an operator's backend would.
 
@@ -62,13 +63,18 @@ impl Signer {
 
     /// A token for `sub` expiring `expires_in_s` from now (negative: in the past).
     fn token(&self, sub: &str, expires_in_s: i64) -> String {
+        self.token_for(sub, expires_in_s, "live")
+    }
+
+    /// [`Self::token`] for the audience `aud`.
+    fn token_for(&self, sub: &str, expires_in_s: i64, aud: &str) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
-        let claims = json!({ "sub": sub, "exp": now + expires_in_s, "aud": "live" });
+        let claims = json!({ "sub": sub, "exp": now + expires_in_s, "aud": aud });
         jsonwebtoken::encode(&header, &claims, &self.key).unwrap()
     }
 }
@@ -237,6 +243,20 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
             refused(&get(&join(&unknown_key)), "unknown signing key", entry);
             refused(&get(&join("not.a.token")), "bad token", entry);
         }
+    }
+
+    // Thumbnails need a token for them (`aud` = thumbnail); a live one is for another use.
+    let thumbnail_token = signer.token_for(&pid, 600, "thumbnail");
+    for edge in &edges {
+        let thumbnail = format!("{edge}/thumbnail/{pid}.jpg");
+        refused(&get(&thumbnail), "token missing", &thumbnail);
+        let live_only = format!("{thumbnail}?width=160&token={token}");
+        refused(&get(&live_only), "token not for this use", &live_only);
+        let jpeg = get(&format!("{thumbnail}?width=160&token={thumbnail_token}"));
+        assert_eq!(jpeg.status, 200, "{}", jpeg.text());
+        assert_eq!(jpeg.header("content-type"), Some("image/jpeg"));
+        let for_thumbnails = format!("{}?token={thumbnail_token}", ts(edge, ""));
+        refused(&get(&for_thumbnails), "token not for this use", &for_thumbnails);
     }
 
     // With the token: every URI of every manifest carries it and answers, through both edges.

@@ -1,8 +1,9 @@
 //! Signed webhooks from the real cluster, two control replicas on one Redis, driven by real
-//! ffmpeg publishes: `stream.active`, `stream.disconnected` and `stream.idle` arrive in order,
-//! each verifying; with the receiver's port closed for 20 s everything arrives afterwards, once;
-//! an origin killed with SIGKILL (no EndPublish) is still reported disconnected, then idle.
-//! (`recording.ready` goes through the same outbox; control's own test queues one.)
+//! ffmpeg publishes of a recorded stream: `stream.active`, `stream.disconnected`,
+//! `stream.idle` and `recording.ready` arrive in order, each verifying; with the receiver's
+//! port closed for 20 s everything arrives afterwards, once; an origin killed with SIGKILL (no
+//! EndPublish) is still reported disconnected, then idle, and its recording is still ended
+//! by control and announced ready.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 use crate::support::cluster::LocalCluster;
 use crate::support::faults::{metric_samples, signal};
+use crate::support::http::request;
 use crate::support::media::{finish, publish_clip};
 use crate::support::wait_for;
 
@@ -166,20 +168,36 @@ fn kinds(hooks: &[Hook]) -> Vec<&str> {
     hooks.iter().map(Hook::kind).collect()
 }
 
-/// One session's three events, for `stream_id`, from `origin`, under one epoch.
+/// Events per broadcast: three of the stream's lifecycle and its recording's.
+const PER_BROADCAST: usize = 4;
+
+/// One broadcast's events, for `stream_id`, from `origin`, under one epoch, then its
+/// recording ready at the broadcast's length.
 fn assert_session(hooks: &[Hook], stream_id: &str, origin: &str) -> u64 {
     assert_eq!(
         kinds(hooks),
-        ["stream.active", "stream.disconnected", "stream.idle"],
+        [
+            "stream.active",
+            "stream.disconnected",
+            "stream.idle",
+            "recording.ready"
+        ],
         "{hooks:?}"
     );
     let epoch = hooks[0].epoch();
-    for hook in hooks {
+    for hook in &hooks[..3] {
         assert_eq!(hook.epoch(), epoch, "{hook:?}");
         assert_eq!(hook.body["data"]["stream_id"], stream_id, "{hook:?}");
         assert_eq!(hook.body["data"]["origin_id"], origin, "{hook:?}");
         assert_eq!(hook.id(), format!("{}:{stream_id}:{epoch}", hook.kind()));
     }
+    let recording = &hooks[3].body["data"];
+    assert_eq!(recording["stream_id"], stream_id, "{recording}");
+    assert_eq!(recording["state"], "ready", "{recording}");
+    let id = recording["id"].as_str().expect("a recording id");
+    assert_eq!(hooks[3].id(), format!("recording.ready:{id}"));
+    let duration = recording["duration_s"].as_f64().unwrap_or_default();
+    assert!(duration >= 2.0, "a recording of the broadcast: {recording}");
     epoch
 }
 
@@ -195,14 +213,23 @@ fn webhooks_follow_real_publishes_through_two_control_replicas() {
         ("CONTROL_REPLICAS", "2"),
         ("WEBHOOK_TARGETS", &targets),
         ("WEBHOOK_RETRY_MAX", "2s"),
+        ("RECORDINGS_REAP_INTERVAL", "500ms"),
     ]);
     let (stream_id, playback_id, key) = cluster.create_stream("webhooks");
+    // Recorded from the next publish on.
+    let changed = request(
+        "PATCH",
+        &format!("{}/v1/streams/{stream_id}", cluster.var("ADMIN_URL")),
+        &[("Authorization", &format!("Bearer {}", cluster.var("ADMIN_TOKEN")))],
+        r#"{"recording_retention":"1h"}"#,
+    );
+    assert_eq!(changed.status, 200, "{}", changed.text());
     let ingest = |n: u32| format!("{}/{key}", cluster.var(&format!("ORIGIN_RTMP_{n}")));
 
     // An 8 s publish to origin 1, ended by the encoder.
     let (ok, errors) = finish(publish_clip(&ingest(1), 0));
     assert!(ok, "ffmpeg: {errors}");
-    let hooks = receiver.wait_for(3, Duration::from_secs(30));
+    let hooks = receiver.wait_for(PER_BROADCAST, Duration::from_secs(30));
     let first = assert_session(&hooks, &stream_id, "origin-1");
     assert_eq!(hooks[0].body["data"]["playback_id"], playback_id);
 
@@ -214,29 +241,31 @@ fn webhooks_follow_real_publishes_through_two_control_replicas() {
     std::thread::sleep(Duration::from_secs(20).saturating_sub(down_at.elapsed()));
     assert_eq!(
         receiver.hooks().len(),
-        3,
+        PER_BROADCAST,
         "nothing arrives while the port is closed"
     );
     receiver.restart();
-    let hooks = receiver.wait_for(6, Duration::from_secs(30));
-    let second = assert_session(&hooks[3..], &stream_id, "origin-2");
+    let hooks = receiver.wait_for(2 * PER_BROADCAST, Duration::from_secs(30));
+    let second = assert_session(&hooks[PER_BROADCAST..], &stream_id, "origin-2");
     assert!(second > first);
 
     // Origin 1 killed mid-publish: no EndPublish; its lease lapses and control notices.
     let publisher = publish_clip(&ingest(1), -1);
-    receiver.wait_for(7, Duration::from_secs(30));
+    receiver.wait_for(2 * PER_BROADCAST + 1, Duration::from_secs(30));
+    // A few segments into the recording before the kill.
+    std::thread::sleep(Duration::from_secs(8));
     let killed_at = Instant::now();
     signal(cluster.var("ORIGIN_PID_1"), "KILL");
-    let hooks = receiver.wait_for(9, Duration::from_secs(40));
+    let hooks = receiver.wait_for(3 * PER_BROADCAST, Duration::from_secs(40));
     eprintln!(
-        "origin SIGKILL to stream.idle: {:.1} s (lease_ttl 10s + sweep + 2s window)",
+        "origin SIGKILL to recording.ready: {:.1} s (lease_ttl 10s + sweep + 2s window + reap)",
         killed_at.elapsed().as_secs_f64()
     );
-    let third = assert_session(&hooks[6..], &stream_id, "origin-1");
+    let third = assert_session(&hooks[2 * PER_BROADCAST..], &stream_id, "origin-1");
     assert!(third > second);
     let _ = finish(publisher);
 
-    // Every one verified and came once; the two replicas delivered nine in all between them.
+    // Every one verified and came once; the two replicas delivered twelve in all between them.
     for hook in &hooks {
         assert!(hook.verified, "signature did not verify: {hook:?}");
         assert_eq!(hook.id_header, hook.id());
@@ -244,9 +273,18 @@ fn webhooks_follow_real_publishes_through_two_control_replicas() {
     let mut ids: Vec<&str> = hooks.iter().map(Hook::id).collect();
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), 9, "an event came twice: {:?}", kinds(&hooks));
+    assert_eq!(
+        ids.len(),
+        3 * PER_BROADCAST,
+        "an event came twice: {:?}",
+        kinds(&hooks)
+    );
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(receiver.hooks().len(), 9, "an event came again later");
+    assert_eq!(
+        receiver.hooks().len(),
+        3 * PER_BROADCAST,
+        "an event came again later"
+    );
     let delivered = |ops: &str| -> f64 {
         metric_samples(ops, "ferrocast_control_webhook_attempts_total", |_| true)
             .iter()
@@ -259,5 +297,5 @@ fn webhooks_follow_real_publishes_through_two_control_replicas() {
         delivered(cluster.var("CONTROL_OPS_2")),
     );
     eprintln!("deliveries by replica: {one} + {two}");
-    assert_eq!(one + two, 9.0);
+    assert_eq!(one + two, (3 * PER_BROADCAST) as f64);
 }

@@ -6,6 +6,7 @@ mod multivariant;
 mod packager;
 mod playlist;
 mod segmenter;
+mod vod;
 
 pub use multivariant::{
     SegmentSize, media_playlist_name, parse_media_playlist_name, peak_bandwidth,
@@ -17,6 +18,7 @@ pub use playlist::{
     window_start,
 };
 pub use segmenter::Segment;
+pub use vod::render_vod;
 
 /// Delay (0.7 s at 90 kHz) added to every PTS and DTS written to segments.
 ///

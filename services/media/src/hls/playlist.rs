@@ -143,7 +143,7 @@ pub fn render(playlist: &Playlist<'_>) -> String {
 
 /// RFC 3339 UTC with milliseconds; out-of-range values are clamped because
 /// humantime cannot format dates before 1970 or after 9999.
-fn format_date_time(unix_ms: i64) -> String {
+pub(super) fn format_date_time(unix_ms: i64) -> String {
     let clamped = unix_ms.clamp(0, MAX_PROGRAM_DATE_TIME_MS).unsigned_abs();
     let time = SystemTime::UNIX_EPOCH + Duration::from_millis(clamped);
     humantime::format_rfc3339_millis(time).to_string()

@@ -1,6 +1,8 @@
 //! MPEG-TS muxer for HLS segments: one program with an H.264 and/or an audio stream (AAC
-//! in ADTS, or MPEG audio such as MP3), one PES packet per frame.
+//! in ADTS, or MPEG audio such as MP3), one PES packet per frame; and [`demux`], which reads
+//! a segment's first video access unit back.
 
+pub mod demux;
 mod packet;
 mod pes;
 mod psi;

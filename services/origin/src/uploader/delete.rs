@@ -1,5 +1,6 @@
 //! Deleting what left the index: a segment's TS object with its CMAF objects, and the init
-//! segments of sessions the index no longer lists any segment of.
+//! segments of sessions the index no longer lists any segment of. What a recording holds is
+//! never handed back by the index (ADR 21), so it is never deleted here.
 
 use ferrocast_base::Epoch;
 use ferrocast_media::cmaf::TrackKind;
@@ -42,9 +43,14 @@ impl Uploader {
         }
     }
 
-    /// Deletes the init segments of every session older than `epoch`, once per boundary.
+    /// Deletes the init segments of every session older than `epoch`, once per boundary;
+    /// never while this session records: an older session of its generation may belong to
+    /// its recording, and the reaper deletes a recording's sessions whole (ADR 21).
     pub(super) async fn delete_inits_before(&mut self, epoch: Epoch) {
         self.inits_deleted_before = Some(epoch);
+        if self.recording.is_some() {
+            return;
+        }
         match self.store.delete_inits_before(&self.stream_id, epoch).await {
             Ok(deleted) => {
                 tracing::debug!(stream_id = %self.stream_id, before = epoch.get(), deleted, "old init segments deleted")

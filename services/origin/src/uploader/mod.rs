@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_control_client::PublishGrant;
-use ferrocast_store::{IndexError, SegmentIndex, SegmentRecord, SegmentStore, SessionStart};
+use ferrocast_store::{
+    IndexError, RecordingPolicy, SegmentIndex, SegmentRecord, SegmentStore, SessionStart,
+};
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, timeout};
 
@@ -110,6 +112,9 @@ pub struct Uploader {
     cmaf: Arc<CmafShared>,
     /// The newest session whose older sessions' init segments were deleted.
     inits_deleted_before: Option<Epoch>,
+    /// The session records its broadcast (ADR 21): every listed segment also goes into the
+    /// generation's recording, and the index hands none of those back for deletion.
+    recording: Option<RecordingPolicy>,
 }
 
 impl Uploader {
@@ -169,6 +174,13 @@ impl Uploader {
             cmaf_lane: Some(cmaf_lane),
             cmaf,
             inits_deleted_before: None,
+            recording: grant.recording.map(|grant| {
+                let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+                RecordingPolicy {
+                    retention_ms: millis(grant.retention),
+                    max_duration_ms: millis(grant.max_duration),
+                }
+            }),
         };
         (uploads, uploader)
     }
@@ -302,7 +314,9 @@ impl Uploader {
                 media_end_ms,
                 record.listed_at_ms,
             );
-            let appending = self.index.append(&self.stream_id, record.clone(), retain);
+            let appending =
+                self.index
+                    .append_recorded(&self.stream_id, record.clone(), retain, self.recording);
             let appended = timeout(INDEX_TIMEOUT, appending)
                 .await
                 .unwrap_or_else(|_| Err(IndexError::Unavailable("append timed out".into())));

@@ -48,6 +48,7 @@ impl PublishAuthorizer for OneStreamControl {
             stream_id: STREAM_ID.into(),
             playback_id: PLAYBACK_ID.into(),
             epoch: Epoch(self.epochs.fetch_add(1, Ordering::Relaxed) + 1),
+            recording: None,
         })
     }
 

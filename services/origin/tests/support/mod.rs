@@ -154,10 +154,20 @@ impl Harness {
     }
 
     pub async fn start(&self, epoch: u64) -> PublishSession {
+        self.start_recorded(epoch, None).await
+    }
+
+    /// A session granted `recording` (ADR 21).
+    pub async fn start_recorded(
+        &self,
+        epoch: u64,
+        recording: Option<ferrocast_control_client::RecordingGrant>,
+    ) -> PublishSession {
         let grant = PublishGrant {
             stream_id: stream_id(),
             playback_id: "pb".into(),
             epoch: Epoch(epoch),
+            recording,
         };
         PublishSession::start(grant, &self.config, &self.deps, None, &self.shutdown)
             .await

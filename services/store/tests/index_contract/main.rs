@@ -18,6 +18,7 @@ use ferrocast_testkit::{RedisServer, TempDir};
 use tokio::sync::broadcast;
 
 mod cache;
+mod recordings;
 mod redis_only;
 
 fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
