@@ -168,7 +168,10 @@ async fn retention_is_set_checked_and_granted() {
     let (status, _) = control.admin("PATCH", &path, Some(body.clone())).await;
     assert_eq!(status, 400, "below min_retention");
     let (_, shown) = control.admin("GET", &path, None).await;
-    assert_eq!(shown["recording_retention"], "default", "a refused change changes nothing");
+    assert_eq!(
+        shown["recording_retention"], "default",
+        "a refused change changes nothing"
+    );
     let (status, _) = control
         .admin(
             "PATCH",

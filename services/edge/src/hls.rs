@@ -18,6 +18,7 @@ use ferrocast_store::{IndexState, StoreError};
 use crate::auth::{self, Audience, Token};
 use crate::reply::{error, not_found, unavailable};
 use crate::state::Edge;
+use crate::unix_millis;
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/mp2t";
@@ -136,13 +137,6 @@ fn render_media(edge: &Edge, state: &IndexState, token: Option<&Token>) -> Respo
         ended: state.ended,
     });
     playlist_response(auth::uris::playlist(text, token))
-}
-
-fn unix_millis() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn playlist_response(text: String) -> Response {

@@ -90,3 +90,11 @@ pub async fn run(
     };
     tokio::join!(serve, refresh);
 }
+
+/// Now, Unix milliseconds (what the index's times are in).
+pub(crate) fn unix_millis() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}

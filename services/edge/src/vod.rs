@@ -23,6 +23,7 @@ use ferrocast_store::{IndexError, RecordingSummary, StoreError, parse_recording_
 use crate::auth::{self, Audience, Token};
 use crate::reply::{error, not_found, unavailable};
 use crate::state::Edge;
+use crate::unix_millis;
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/mp2t";
@@ -163,13 +164,6 @@ fn set_cache(response: &mut Response, seconds: i64) {
 fn index_failed(stream_id: &StreamId, failure: &IndexError) -> Response {
     tracing::warn!(%stream_id, error = %failure, "index unavailable for a recording");
     unavailable("index unavailable\n")
-}
-
-fn unix_millis() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

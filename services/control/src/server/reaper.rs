@@ -209,7 +209,10 @@ async fn last_session(
     let Some(last) = summary.last_msn else {
         return Ok(None);
     };
-    let found = shared.index.recording_segment(stream_id, summary.generation, last).await?;
+    let found = shared
+        .index
+        .recording_segment(stream_id, summary.generation, last)
+        .await?;
     Ok(found.map(|(_, record)| record.epoch))
 }
 
@@ -290,8 +293,11 @@ impl Repo {
     /// Whether `key` exists.
     pub(super) async fn exists(&self, key: &str) -> Result<bool, RepoError> {
         let mut con = self.con();
-        self.deadline("exists", redis::cmd("EXISTS").arg(key).query_async(&mut con))
-            .await
+        self.deadline(
+            "exists",
+            redis::cmd("EXISTS").arg(key).query_async(&mut con),
+        )
+        .await
     }
 
     /// Takes `key` for `hold` if nobody holds it (`SET NX PX`); whether this call took it.

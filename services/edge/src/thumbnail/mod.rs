@@ -95,7 +95,13 @@ pub async fn serve(
         Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
     };
     let audience = Audience::Thumbnail;
-    let admitted = auth::admit(&edge, &playback_id, raw_query.as_deref(), &headers, audience);
+    let admitted = auth::admit(
+        &edge,
+        &playback_id,
+        raw_query.as_deref(),
+        &headers,
+        audience,
+    );
     let stream_id = match admitted.await {
         Ok(access) => access.stream_id,
         Err(response) => return response,

@@ -16,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::cache::Frame;
 use crate::reply::{error, unavailable};
 use crate::state::Edge;
+use crate::unix_millis;
 
 /// A live stream's newest keyframe and the video configuration it decodes with.
 pub(crate) struct LiveKeyframe {
@@ -145,7 +146,10 @@ pub(crate) async fn recording_keyframe(
         },
         None => {
             let summaries = index.recordings(stream_id).await.map_err(index_failed)?;
-            let newest = summaries.iter().filter(|s| s.is_servable(now)).max_by_key(|s| s.generation);
+            let newest = summaries
+                .iter()
+                .filter(|s| s.is_servable(now))
+                .max_by_key(|s| s.generation);
             match newest {
                 Some(summary) => summary.generation,
                 None => return Err(error(StatusCode::NOT_FOUND, "stream has no recording\n")),
@@ -158,16 +162,29 @@ pub(crate) async fn recording_keyframe(
         Err(failure) => return Err(index_failed(failure)),
     };
     let Some(record) = covering(&recording.segments, time_s) else {
-        return Err(error(StatusCode::NOT_FOUND, "time past the recording's end\n"));
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "time past the recording's end\n",
+        ));
     };
-    let data = match edge.deps.segments.get(stream_id, record.epoch, record.seq).await {
+    let data = match edge
+        .deps
+        .segments
+        .get(stream_id, record.epoch, record.seq)
+        .await
+    {
         Ok(data) => data,
         Err(failure) => {
             tracing::warn!(%stream_id, msn = record.msn.get(), error = %failure, "recorded segment read failed");
             return Err(error(StatusCode::BAD_GATEWAY, "object store unavailable\n"));
         }
     };
-    let unsupported = || error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "recording has no H.264 keyframe\n");
+    let unsupported = || {
+        error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "recording has no H.264 keyframe\n",
+        )
+    };
     let access_unit = first_h264_access_unit(&data).ok_or_else(unsupported)?;
     let keyframe = Keyframe::from_annex_b(&access_unit).map_err(|_| unsupported())?;
     let frame = Frame::Recorded {
@@ -190,13 +207,6 @@ fn covering(segments: &[SegmentRecord], time_s: f64) -> Option<&SegmentRecord> {
 fn index_failed(failure: IndexError) -> Response {
     tracing::warn!(error = %failure, "index unavailable for a recording thumbnail");
     unavailable("index unavailable\n")
-}
-
-fn unix_millis() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -112,7 +112,9 @@ async fn unknown_offline_and_malformed_requests_are_refused_clearly() {
         assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{query}");
     }
     let recorded = edge.get(&format!("{THUMBNAIL}?time=12.5")).await;
-    let named = edge.get(&format!("{THUMBNAIL}?time=1&recording=rec_other_3")).await;
+    let named = edge
+        .get(&format!("{THUMBNAIL}?time=1&recording=rec_other_3"))
+        .await;
     assert_eq!(
         (named.status, named.text()),
         (StatusCode::NOT_FOUND, "no such recording\n")

@@ -143,8 +143,14 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
     assert!((48.0..=52.0).contains(&probed_s), "ffprobe: {probed_s} s");
 
     // Thumbnails of it, from both sessions, at the recording's picture size; none past its end.
-    let video = probed["streams"].as_array().unwrap().iter().find(|s| s["codec_type"] == "video");
-    let size = video.map(|v| (v["width"].clone(), v["height"].clone())).expect("a video stream");
+    let video = probed["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["codec_type"] == "video");
+    let size = video
+        .map(|v| (v["width"].clone(), v["height"].clone()))
+        .expect("a video stream");
     let thumbnail = one["playback"]["thumbnail"].as_str().unwrap();
     for time in ["0", "25", "40.5"] {
         let jpeg = get(&thumbnail.replace("time=0", &format!("time={time}")));

@@ -256,7 +256,11 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
         assert_eq!(jpeg.status, 200, "{}", jpeg.text());
         assert_eq!(jpeg.header("content-type"), Some("image/jpeg"));
         let for_thumbnails = format!("{}?token={thumbnail_token}", ts(edge, ""));
-        refused(&get(&for_thumbnails), "token not for this use", &for_thumbnails);
+        refused(
+            &get(&for_thumbnails),
+            "token not for this use",
+            &for_thumbnails,
+        );
     }
 
     // With the token: every URI of every manifest carries it and answers, through both edges.

@@ -220,7 +220,10 @@ fn webhooks_follow_real_publishes_through_two_control_replicas() {
     let changed = request(
         "PATCH",
         &format!("{}/v1/streams/{stream_id}", cluster.var("ADMIN_URL")),
-        &[("Authorization", &format!("Bearer {}", cluster.var("ADMIN_TOKEN")))],
+        &[(
+            "Authorization",
+            &format!("Bearer {}", cluster.var("ADMIN_TOKEN")),
+        )],
         r#"{"recording_retention":"1h"}"#,
     );
     assert_eq!(changed.status, 200, "{}", changed.text());

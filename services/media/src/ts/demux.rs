@@ -47,7 +47,9 @@ fn section(payload: &[u8]) -> Option<&[u8]> {
     let section = payload.get(1 + pointer..)?;
     let length = usize::from(u16::from(section.get(1)? & 0x0F) << 8 | u16::from(*section.get(2)?));
     // The CRC's four bytes end the section; what comes before them is the body.
-    section.get(..3 + length)?.get(..(3 + length).checked_sub(4)?)
+    section
+        .get(..3 + length)?
+        .get(..(3 + length).checked_sub(4)?)
 }
 
 /// The PMT PID of the first program in a PAT.
