@@ -6,7 +6,10 @@
 #                              TS (MPEG-TS HLS playlist), FLV (HTTP-FLV), EDGE (HTTP base)
 #                              and EDGE2 (the cluster's second edge; empty on dev).
 #   stop_target                stops it (by PID) so the next target starts on a quiet machine.
-#   wait_ll URL                waits until an LL-HLS playlist lists a part (at most 30 s).
+#   media_playlist URL         the first variant's media playlist when URL is a multivariant
+#                              playlist (both /ll/ and /hls/ index.m3u8 are), else URL.
+#   wait_ll URL                waits until the LL-HLS playlist (or its first variant) lists a
+#                              part (at most 30 s).
 #   cpu_ticks PID...           utime + stime of the processes, in clock ticks.
 #   percentile P FILE          the P-th percentile (nearest rank) of the numbers in FILE.
 
@@ -58,7 +61,24 @@ stop_target() {
   TARGET_PIDS=()
 }
 
+media_playlist() {
+  python3 - "$1" <<'PY'
+import sys, urllib.parse, urllib.request
+url = sys.argv[1]
+lines = urllib.request.urlopen(url, timeout=5).read().decode().splitlines()
+for i, line in enumerate(lines):
+    if line.startswith("#EXT-X-STREAM-INF") and i + 1 < len(lines):
+        url = urllib.parse.urljoin(url, lines[i + 1])
+        break
+print(url)
+PY
+}
+
 wait_ll() {
-  for _ in $(seq 300); do curl -sf "$1" | grep -q '^#EXT-X-PART:' && return 0; sleep 0.1; done
+  local media
+  for _ in $(seq 300); do
+    media=$(media_playlist "$1" 2>/dev/null) && curl -sf "$media" | grep -q '^#EXT-X-PART:' && return 0
+    sleep 0.1
+  done
   echo "no LL-HLS part at $1 within 30 s" >&2; exit 1
 }

@@ -24,7 +24,7 @@ wait_ll "$LL"
 sleep 12 # several complete segments in both renditions
 
 # The newest 3 complete segments of each rendition, and the CMAF init segment, as paths.
-python3 - "$TS" "$LL" >"$WORK/paths" <<'PY'
+python3 - "$(media_playlist "$TS")" "$(media_playlist "$LL")" >"$WORK/paths" <<'PY'
 import sys, urllib.parse, urllib.request
 paths = []
 for playlist in sys.argv[1:]:
@@ -40,6 +40,8 @@ while read -r path; do
   mkdir -p "$WORK/www$(dirname "$path")"
   curl -sf -o "$WORK/www$path" "$EDGE$path"
 done <"$WORK/paths"
+# nginx's worker runs as nobody: let it through the private work directory.
+chmod a+x "$WORK"; chmod -R a+rX "$WORK/www"
 echo "paths: $(wc -l <"$WORK/paths"), $(du -sb "$WORK/www" | cut -f1) bytes in all"
 
 NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
