@@ -12,7 +12,10 @@
 // Except for `watch`, the player page is served from this script's own 127.0.0.1 server on a
 // random port, so the stream is fetched cross-origin and the server's CORS headers are
 // exercised. `watch --state S` waits for the page to show S (offline, ended, unavailable)
-// instead of playback. Prints exactly one JSON line on stdout; exit 0 = ok, 1 = failure, 2 = bad usage.
+// instead of playback. `hls --seek-back` (DVR): after playing SECONDS at the live edge, seeks to
+// 10 s after the start of the seekable range and must play SECONDS from there, at least 20 s
+// behind the live edge (reports `seekableS`, `seekedTo`, `liveEdgeAtSeek`).
+// Prints exactly one JSON line on stdout; exit 0 = ok, 1 = failure, 2 = bad usage.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -30,7 +33,7 @@ const G2G_MIN_FRAMES_PER_S = 10;
 function usage(msg) {
   if (msg) process.stderr.write(`play.mjs: ${msg}\n`);
   process.stderr.write(
-    `usage: node play.mjs --kind ${KINDS.join('|')} --url <url> [--seconds 3] [--timeout 30] [--player hls-ll|hls|flv] [--state S] [--verbose]\n` +
+    `usage: node play.mjs --kind ${KINDS.join('|')} --url <url> [--seconds 3] [--timeout 30] [--player hls-ll|hls|flv] [--state S] [--seek-back] [--verbose]\n` +
       '       node play.mjs KIND URL [SECONDS]\n',
   );
   process.exit(2);
@@ -59,6 +62,7 @@ function parseArgs(argv) {
       case '--timeout': opts.timeout = Number(next()); break;
       case '--player': opts.player = next(); break;
       case '--state': opts.state = next(); break;
+      case '--seek-back': opts.seekBack = true; break;
       case '--verbose': case '-v': opts.verbose = true; break;
       case '--help': case '-h': usage(); break;
       default:
@@ -81,6 +85,7 @@ function parseArgs(argv) {
     if (!['hls-ll', 'hls', 'flv'].includes(opts.player)) usage('--player must be hls-ll, hls or flv');
   } else if (opts.player) usage('--player is for g2g');
   if (opts.state && opts.kind !== 'watch') usage('--state is for watch');
+  if (opts.seekBack && opts.kind !== 'hls') usage('--seek-back is for hls');
   return opts;
 }
 
@@ -170,6 +175,8 @@ function snapshot(kind) {
     t: v ? v.currentTime : 0, w: v ? v.videoWidth : 0, h: v ? v.videoHeight : 0,
     rs: v ? v.readyState : 0, paused: v ? v.paused : true, firstFrameMs: st.firstFrameMs ?? null,
     errors: st.errors || [], notes: st.notes || [], nonFatal: st.nonFatal || 0,
+    seekStart: v && v.seekable.length ? v.seekable.start(0) : null,
+    seekEnd: v && v.seekable.length ? v.seekable.end(v.seekable.length - 1) : null,
   };
   if (watch) {
     const w = window.__watch || {};
@@ -258,6 +265,7 @@ async function main() {
 
     let last = null;
     let g2gFrom = null;
+    let seekedTo = null;
     while (Date.now() < deadline) {
       const s = await page.evaluate(snapshot, opts.kind);
       last = s;
@@ -265,9 +273,27 @@ async function main() {
       record(s, g2gFrom ?? (s.g2g ? s.g2g.length : 0));
       if (s.errors.length) { result.errors.push(...s.errors); break; }
       if (result.errors.length) break; // uncaught page exception
+      if (done(s) && opts.seekBack && seekedTo === null && s.seekStart !== null) {
+        // --seek-back: once live playback advanced, seek 10 s after the oldest seekable
+        // point (the DVR window's start, which moves on as the stream goes) and play from
+        // there for --seconds again.
+        result.seekableS = +(s.seekEnd - s.seekStart).toFixed(3);
+        result.liveEdgeAtSeek = +s.seekEnd.toFixed(3);
+        seekedTo = s.seekStart + 10;
+        await page.evaluate((to) => { document.getElementById('v').currentTime = to; }, seekedTo);
+        result.seekedTo = +seekedTo.toFixed(3);
+        result.startTime = null;
+        result.advanced = 0;
+        await sleep(POLL_MS);
+        continue;
+      }
       if (done(s)) { result.ok = true; break; }
       if (opts.verbose) log(`t=${s.t.toFixed(2)} readyState=${s.rs} paused=${s.paused} ${s.w}x${s.h} latency=${s.latency} state=${s.state}`);
       await sleep(POLL_MS);
+    }
+    if (result.ok && opts.seekBack && !(result.startTime !== null && result.startTime < result.liveEdgeAtSeek - 20)) {
+      result.ok = false;
+      result.errors.push({ source: 'seek', message: `played from ${result.startTime}, not behind the live edge ${result.liveEdgeAtSeek}` });
     }
     if (result.ok && opts.kind === 'g2g' && !(result.count >= opts.seconds * G2G_MIN_FRAMES_PER_S)) {
       result.ok = false;

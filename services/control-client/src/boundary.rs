@@ -144,6 +144,7 @@ pub trait StreamDirectory: Send + Sync {
         Ok(found.map(|stream_id| PlaybackStream {
             stream_id,
             policy: PlaybackPolicy::Public,
+            dvr_window: std::time::Duration::ZERO,
         }))
     }
 

@@ -308,6 +308,7 @@ impl StreamDirectory for ControlClient {
                 let answer = found.map(|stream| PlaybackStream {
                     stream_id: stream.stream_id,
                     policy: stream.playback_policy,
+                    dvr_window: stream.dvr_window,
                 });
                 self.playback
                     .put(playback_id, answer.clone(), Instant::now());

@@ -32,6 +32,8 @@ pub struct FoundStream {
     pub epoch: Epoch,
     /// Public, or signed: playback needs a token.
     pub playback_policy: PlaybackPolicy,
+    /// How far back its live playlist reaches (DVR); zero is off.
+    pub dvr_window: std::time::Duration,
 }
 
 impl LookupBy {
@@ -61,6 +63,7 @@ impl FoundStream {
             relay_url: response.relay_url,
             epoch: Epoch(response.epoch),
             playback_policy,
+            dvr_window: std::time::Duration::from_millis(response.dvr_window_ms),
         })
     }
 }

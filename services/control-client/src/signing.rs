@@ -21,4 +21,6 @@ pub struct PlaybackStream {
     pub stream_id: ferrocast_base::StreamId,
     /// Public, or signed.
     pub policy: ferrocast_base::PlaybackPolicy,
+    /// How far back its live playlist reaches (DVR); zero is off.
+    pub dvr_window: std::time::Duration,
 }

@@ -14,6 +14,7 @@
 //! implements too), so they never compile this server side.
 
 pub mod credentials;
+mod dvr;
 pub mod lease;
 mod local;
 pub mod recordings;
@@ -21,6 +22,7 @@ mod retention;
 mod server;
 mod stream;
 
+pub use dvr::DvrWindow;
 pub use lease::{HeldStream, LeasePolicy, LeaseStore, MemoryLeaseStore};
 pub use local::LocalControl;
 pub use retention::Retention;

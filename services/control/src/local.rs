@@ -149,6 +149,7 @@ impl StreamDirectory for LocalControl {
             .map(|s| PlaybackStream {
                 stream_id: s.id.clone(),
                 policy: s.playback_policy,
+                dvr_window: s.dvr_window.get(),
             }))
     }
 }
@@ -175,6 +176,7 @@ mod tests {
             created_at_ms: 0,
             playback_policy: PlaybackPolicy::Signed,
             recording_retention: crate::Retention::Off,
+            dvr_window: crate::DvrWindow::default(),
         });
         (control, key)
     }

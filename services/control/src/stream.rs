@@ -3,7 +3,7 @@
 use ferrocast_base::{PlaybackId, PlaybackPolicy, StreamId};
 use serde::{Deserialize, Serialize};
 
-use crate::Retention;
+use crate::{DvrWindow, Retention};
 
 /// A stream as the control plane stores it. The key itself is never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,10 @@ pub struct StreamRecord {
     /// recordings, which then follow the control's default.
     #[serde(default)]
     pub recording_retention: Retention,
+    /// How far back its live playlist reaches (docs/dvr.md); off in records written before
+    /// DVR.
+    #[serde(default)]
+    pub dvr_window: DvrWindow,
 }
 
 impl StreamRecord {

@@ -2,7 +2,7 @@
 //! segment index as origins write it, and an in-memory object store holding the objects:
 //! retention settings and the grant, the list and one recording, a deletion (objects, then
 //! entries, idempotent), a recording that cannot be deleted yet, and expiry by the reaper,
-//! each with its event.
+//! each with its event; a stream's DVR window, set, checked and carried to edges.
 
 #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrocast_base::{Epoch, Msn, StreamId};
+use ferrocast_base::{Epoch, Msn, PlaybackId, StreamId};
 use ferrocast_control::RecordingDeps;
 use ferrocast_control::recordings::{RecordingEvents, RecordingView};
-use ferrocast_control_client::PublishAuthorizer;
+use ferrocast_control_client::{PublishAuthorizer, StreamDirectory};
 use ferrocast_store::{
     RecordingPolicy, RedisIndex, RedisIndexConfig, RetryPolicy, SegmentIndex, SegmentRecord,
     SegmentStore,
@@ -279,5 +279,45 @@ async fn the_reaper_announces_ready_and_deletes_what_expired() {
         vec![("ready", id.clone()), ("deleted", id)],
         "each once"
     );
+    setup.control.stop().await;
+}
+
+#[tokio::test]
+async fn dvr_window_is_set_checked_and_carried_to_edges() {
+    let setup = setup(Duration::from_secs(3600), Duration::from_secs(60)).await;
+    let control = &setup.control;
+    for bad in [json!("30s"), json!("13h"), json!("later"), json!(7200)] {
+        let body = json!({ "name": "x", "dvr_window": bad });
+        let (status, answer) = control.admin("POST", "/v1/streams", Some(body)).await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+    let body = json!({ "name": "rewind", "dvr_window": "2h", "recording_retention": "1d" });
+    let (status, created) = control.admin("POST", "/v1/streams", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["dvr_window"], "2h");
+    let id = created["id"].as_str().unwrap();
+    let playback_id = PlaybackId::new(created["playback_id"].as_str().unwrap());
+    let edge = control.edge("e1");
+    let found = edge.resolve_stream(&playback_id).await.unwrap().unwrap();
+    assert_eq!(found.dvr_window, Duration::from_secs(7200));
+
+    let path = format!("/v1/streams/{id}");
+    let (status, changed) = control
+        .admin("PATCH", &path, Some(json!({ "dvr_window": "off" })))
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["dvr_window"], "off");
+    assert_eq!(
+        changed["recording_retention"], "1day",
+        "a field not given is kept"
+    );
+    let (status, _) = control
+        .admin("PATCH", &path, Some(json!({ "dvr_window": "5s" })))
+        .await;
+    assert_eq!(status, 400);
+    let (_, plain) = control
+        .admin("POST", "/v1/streams", Some(json!({ "name": "plain" })))
+        .await;
+    assert_eq!(plain["dvr_window"], "off", "off by default");
     setup.control.stop().await;
 }

@@ -75,6 +75,7 @@ async fn a_stream_is_created_signed_and_patched_back_and_forth() {
         Some(PlaybackStream {
             stream_id: signed.stream_id.clone(),
             policy: PlaybackPolicy::Public,
+            dvr_window: std::time::Duration::ZERO,
         })
     );
     let (status, renamed) = control

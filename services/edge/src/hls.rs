@@ -5,6 +5,8 @@
 //! generation, so the ended one keeps its `EXT-X-ENDLIST` forever (ADR 14). Segments keep
 //! their `{msn}.ts` names: msns are unique across generations. A signed stream's requests
 //! need a token, which the playlists then write into the URIs they name ([`crate::auth`]).
+//! A stream with a DVR window gets a longer media playlist, with delta updates
+//! ([`crate::dvr`]).
 
 use std::sync::Arc;
 
@@ -12,10 +14,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrocast_base::{Msn, PlaybackId, StreamId};
-use ferrocast_media::hls::{self as playlist, Playlist, PlaylistSegment, SegmentSize};
-use ferrocast_store::{IndexState, StoreError};
+use ferrocast_media::hls::{self as playlist, Delta, Playlist, SegmentSize};
+use ferrocast_store::{IndexState, SegmentRecord, StoreError};
 
-use crate::auth::{self, Audience, Token};
+use crate::auth::{self, Access, Audience, Token};
+use crate::dvr;
 use crate::reply::{error, not_found, unavailable};
 use crate::state::Edge;
 use crate::unix_millis;
@@ -50,7 +53,11 @@ pub async fn serve(
         Ok(access) => access,
         Err(response) => return response,
     };
-    let (stream_id, token) = (access.stream_id, access.token);
+    let Access {
+        stream_id,
+        token,
+        dvr_window,
+    } = access;
     let state = match edge.deps.index.load(&stream_id).await {
         Ok(Some(state)) if !state.segments.is_empty() => state,
         Ok(_) => return not_found(),
@@ -70,7 +77,8 @@ pub async fn serve(
         if generation != state.generation.get() {
             return not_found();
         }
-        return render_media(&edge, &state, token.as_ref());
+        let dvr = (!dvr_window.is_zero()).then_some((dvr_window, query.as_deref()));
+        return render_media(&edge, &stream_id, &state, dvr, token.as_ref()).await;
     }
     let Some(msn) = file
         .strip_suffix(".ts")
@@ -79,7 +87,22 @@ pub async fn serve(
     else {
         return not_found();
     };
-    serve_segment(&edge, &stream_id, &state, msn, &request).await
+    let listed = state
+        .segments
+        .iter()
+        .find(|record| record.msn == msn)
+        .cloned();
+    let record = match listed {
+        Some(record) => record,
+        None if !dvr_window.is_zero() => {
+            match dvr::recorded_segment(&edge, &stream_id, &state, msn).await {
+                Some(record) => record,
+                None => return not_found(),
+            }
+        }
+        None => return not_found(),
+    };
+    serve_segment(&edge, &stream_id, &record, &request).await
 }
 
 fn render_multivariant(state: &IndexState, token: Option<&Token>) -> Response {
@@ -101,17 +124,16 @@ pub(crate) fn bandwidth(state: &IndexState) -> u64 {
     playlist::peak_bandwidth(&sizes, BANDWIDTH_FLOOR)
 }
 
-fn render_media(edge: &Edge, state: &IndexState, token: Option<&Token>) -> Response {
-    let segments: Vec<PlaylistSegment> = state
-        .segments
-        .iter()
-        .map(|record| PlaylistSegment {
-            msn: record.msn.get(),
-            duration_ms: record.duration_ms,
-            program_date_time_ms: record.program_date_time_ms,
-            discontinuity: record.discontinuity,
-        })
-        .collect();
+/// The media playlist: the live window, or with `dvr` (the stream's window and the request's
+/// query) the recorded segments before it within the window, with delta updates.
+async fn render_media(
+    edge: &Edge,
+    stream_id: &StreamId,
+    state: &IndexState,
+    dvr: Option<(std::time::Duration, Option<&str>)>,
+    token: Option<&Token>,
+) -> Response {
+    let mut segments: Vec<_> = state.segments.iter().map(dvr::entry).collect();
     let window = edge.config.hls_window;
     // A segment listed on time is shown for the window's duration; one listed late (after an
     // outage) for longer, so a player that stalled finds every one (`shown_count`).
@@ -128,14 +150,30 @@ fn render_media(edge: &Edge, state: &IndexState, token: Option<&Token>) -> Respo
             (record.listed_at_ms, media_end)
         })
         .collect();
-    let shown = playlist::shown_count(&listed, window, unix_millis(), keep_ms);
-    let text = playlist::render(&Playlist {
-        segments: &segments,
-        discontinuity_base: state.discontinuity_base,
-        window: shown,
-        min_target_duration_s: edge.config.hls_min_target_duration_s,
-        ended: state.ended,
-    });
+    let mut shown = playlist::shown_count(&listed, window, unix_millis(), keep_ms);
+    let mut discontinuity_base = state.discontinuity_base;
+    let mut delta = Delta::default();
+    let target_s = edge.config.hls_min_target_duration_s;
+    if let Some((dvr_window, query)) = dvr {
+        let older = dvr::older_segments(edge, stream_id, state, dvr_window).await;
+        // They left the live listing, so the base counts their discontinuities already.
+        let older_discontinuities = older.iter().filter(|s| s.discontinuity).count() as u64;
+        discontinuity_base = discontinuity_base.saturating_sub(older_discontinuities);
+        segments.splice(0..0, older);
+        // Every retained live segment is within the window too.
+        shown = segments.len();
+        delta = dvr::delta(target_s, query);
+    }
+    let text = playlist::render_with(
+        &Playlist {
+            segments: &segments,
+            discontinuity_base,
+            window: shown,
+            min_target_duration_s: target_s,
+            ended: state.ended,
+        },
+        delta,
+    );
     playlist_response(auth::uris::playlist(text, token))
 }
 
@@ -157,13 +195,10 @@ fn playlist_response(text: String) -> Response {
 async fn serve_segment(
     edge: &Edge,
     stream_id: &StreamId,
-    state: &IndexState,
-    msn: Msn,
+    record: &SegmentRecord,
     request: &HeaderMap,
 ) -> Response {
-    let Some(record) = state.segments.iter().find(|record| record.msn == msn) else {
-        return not_found();
-    };
+    let msn = record.msn;
     // The object is named by the writing session's own counter, not by the msn (decision 1).
     match edge
         .deps

@@ -9,6 +9,7 @@
 
 pub mod auth;
 mod config;
+mod dvr;
 mod flv;
 mod hls;
 pub mod ll;

@@ -89,6 +89,7 @@ mod tests {
         Some(PlaybackStream {
             stream_id: StreamId::new(id),
             policy: PlaybackPolicy::Signed,
+            dvr_window: Duration::ZERO,
         })
     }
 

@@ -11,7 +11,7 @@ use redis::{RedisResult, Script};
 
 use super::keys;
 use crate::credentials::{key_hash_hex, new_playback_id, new_stream_id, new_stream_key};
-use crate::{Retention, StreamRecord};
+use crate::{DvrWindow, Retention, StreamRecord};
 
 /// MGET batch size: bounds one reply while keeping round trips few.
 const MGET_BATCH: usize = 256;
@@ -163,6 +163,7 @@ impl Repo {
         name: &str,
         playback_policy: PlaybackPolicy,
         recording_retention: Retention,
+        dvr_window: DvrWindow,
         now_ms: i64,
     ) -> Result<(StreamRecord, String), RepoError> {
         let mut last_id = StreamId::default();
@@ -177,6 +178,7 @@ impl Repo {
                 created_at_ms: now_ms,
                 playback_policy,
                 recording_retention,
+                dvr_window,
             };
             let json = encode(&record, id.as_str())?;
             let mut con = self.con();

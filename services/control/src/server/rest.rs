@@ -20,8 +20,8 @@ use super::nodes::least_loaded_origin;
 use super::repo::RepoError;
 use super::views::{CreatedStream, PublicUrls, StreamView};
 use super::{Shared, now_ms};
-use crate::Retention;
 use crate::credentials::key_hash;
+use crate::{DvrWindow, Retention};
 
 /// Requests are tiny; a bound keeps a client from making the server buffer much.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -177,6 +177,9 @@ struct CreateStream {
     /// How long its recordings are kept (ADR 21); the control's default when absent.
     #[serde(default)]
     recording_retention: Retention,
+    /// How far back its live playlist reaches (docs/dvr.md); off when absent.
+    #[serde(default)]
+    dvr_window: DvrWindow,
 }
 
 /// Body of `PATCH /v1/streams/{id}`: the fields to change, each optional.
@@ -187,6 +190,8 @@ struct UpdateStream {
     playback_policy: Option<PlaybackPolicy>,
     /// Applies to the stream's next publishes; a recording under way keeps its own.
     recording_retention: Option<Retention>,
+    /// Applies at once to the live playlist, within the edges' lookup cache time.
+    dvr_window: Option<DvrWindow>,
 }
 
 /// A trimmed, bounded, printable name.
@@ -215,7 +220,13 @@ async fn create_stream(
     let created_at_ms = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     let (record, key) = shared
         .repo
-        .create_stream(name, body.playback_policy, retention, created_at_ms)
+        .create_stream(
+            name,
+            body.playback_policy,
+            retention,
+            body.dvr_window,
+            created_at_ms,
+        )
         .await?;
     tracing::info!(
         stream_id = record.id.as_str(),
@@ -306,6 +317,9 @@ async fn update_stream(
             if let Some(retention) = retention {
                 record.recording_retention = retention;
             }
+            if let Some(window) = body.dvr_window {
+                record.dvr_window = window;
+            }
         })
         .await?;
     if updated.is_none() {
@@ -315,6 +329,7 @@ async fn update_stream(
         stream_id = id.as_str(),
         playback_policy = policy.map(PlaybackPolicy::as_str),
         recording_retention = retention.map(|r| r.to_string()),
+        dvr_window = body.dvr_window.map(|w| w.to_string()),
         "stream updated"
     );
     get_stream(State(shared), Path(id)).await

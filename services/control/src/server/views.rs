@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::nodes::{NodeRecord, Role};
 use crate::lease::Lease;
-use crate::{Retention, StreamRecord};
+use crate::{DvrWindow, Retention, StreamRecord};
 
 /// Public URLs built from the configured bases.
 pub struct PublicUrls<'a> {
@@ -48,6 +48,7 @@ pub struct CreatedStream {
     created_at_ms: i64,
     playback_policy: PlaybackPolicy,
     recording_retention: Retention,
+    dvr_window: DvrWindow,
 }
 
 impl CreatedStream {
@@ -64,6 +65,7 @@ impl CreatedStream {
             created_at_ms: record.created_at_ms,
             playback_policy: record.playback_policy,
             recording_retention: record.recording_retention,
+            dvr_window: record.dvr_window,
         }
     }
 }
@@ -86,6 +88,7 @@ pub struct StreamView {
     ingest_bitrate_bps: u64,
     viewers: u64,
     recording_retention: Retention,
+    dvr_window: DvrWindow,
 }
 
 impl StreamView {
@@ -113,6 +116,7 @@ impl StreamView {
             ingest_bitrate_bps,
             viewers,
             recording_retention: record.recording_retention,
+            dvr_window: record.dvr_window,
             id: record.id,
             playback_id: record.playback_id,
             name: record.name,

@@ -140,6 +140,8 @@ pub struct Access {
     pub stream_id: StreamId,
     /// `Some` for a signed stream: what [`uris`] writes into the answer's URIs.
     pub token: Option<Token>,
+    /// How far back the stream's live playlist reaches (DVR); zero is off.
+    pub dvr_window: std::time::Duration,
 }
 
 /// Resolves `playback_id` and, when its stream is signed, checks the request's token for
@@ -164,6 +166,7 @@ pub async fn admit(
         return Ok(Access {
             stream_id: stream.stream_id,
             token: None,
+            dvr_window: stream.dvr_window,
         });
     }
     let presented = token_of(query, headers);
@@ -171,6 +174,7 @@ pub async fn admit(
         Ok(token) => Ok(Access {
             stream_id: stream.stream_id,
             token: Some(token),
+            dvr_window: stream.dvr_window,
         }),
         Err(refusal) => {
             crate::metrics::playback_refused(refusal);

@@ -8,6 +8,8 @@
 //!   the drain's request deadline;
 //! - [`delivery`]: segments answer byte ranges, and the CORS preflight allows the headers a
 //!   player adds;
+//! - [`dvr`]: a stream with a rewind window lists that much of its recording, with delta
+//!   updates, and serves the segments that left the live listing;
 //! - [`ll`]: LL-HLS playlists from a part log fed by a real CMAF packager: blocking reloads
 //!   wait for their part and answer up to exactly it, malformed queries are 400, a part that
 //!   never comes is 503 after three target durations, the multivariant playlists and the MPD;
@@ -19,6 +21,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing unwrap is a failing test
 
 mod delivery;
+mod dvr;
 mod flv;
 mod hls;
 mod http;

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use ferrocast_base::{Epoch, Msn, PlaybackId, StreamId};
-use ferrocast_control_client::{ClientError, DirectoryError, StreamDirectory};
+use ferrocast_base::{Epoch, Msn, PlaybackId, PlaybackPolicy, StreamId};
+use ferrocast_control_client::{ClientError, DirectoryError, PlaybackStream, StreamDirectory};
 use ferrocast_edge::parts::LocalParts;
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
 use ferrocast_live::{Frame, FrameKind, Hub, Hubs, LogChannel, PartLogs};
 use ferrocast_store::{
-    BackendError, IndexChange, IndexError, IndexState, MemoryIndex, RetryPolicy, SegmentCache,
-    SegmentIndex, SegmentRecord, SegmentStore, SessionStart,
+    BackendError, IndexChange, IndexError, IndexState, MemoryIndex, RecordingPolicy, RetryPolicy,
+    SegmentCache, SegmentIndex, SegmentRecord, SegmentStore, SessionStart,
 };
 use object_store::memory::InMemory;
 use tokio::net::TcpListener;
@@ -50,6 +50,33 @@ impl StreamDirectory for OneStream {
         playback_id: &PlaybackId,
     ) -> Result<Option<StreamId>, DirectoryError> {
         Ok((playback_id.as_str() == PLAYBACK_ID).then(stream_id))
+    }
+}
+
+/// The directory of one stream with a DVR window: [`PLAYBACK_ID`] is [`STREAM_ID`], public,
+/// its live playlist reaching back the given time.
+pub struct DvrStream(pub Duration);
+
+#[async_trait]
+impl StreamDirectory for DvrStream {
+    async fn resolve_playback(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<StreamId>, DirectoryError> {
+        Ok((playback_id.as_str() == PLAYBACK_ID).then(stream_id))
+    }
+
+    async fn resolve_stream(
+        &self,
+        playback_id: &PlaybackId,
+    ) -> Result<Option<PlaybackStream>, DirectoryError> {
+        Ok(
+            (playback_id.as_str() == PLAYBACK_ID).then(|| PlaybackStream {
+                stream_id: stream_id(),
+                policy: PlaybackPolicy::Public,
+                dvr_window: self.0,
+            }),
+        )
     }
 }
 
@@ -154,14 +181,32 @@ impl Backends {
     /// Stores `objects` and lists them as the stream's segments (msn = seq = position),
     /// two seconds each and listed just now, as an origin would have.
     pub async fn list_segments(&self, objects: &[Bytes]) {
-        self.index.open_session(&stream_id(), EPOCH).await.unwrap();
+        self.index_segments(objects, 100, None).await;
+    }
+
+    /// [`Self::list_segments`] for a recorded stream: the live listing trimmed to the newest
+    /// `live_window` while the recording keeps every one.
+    pub async fn record_segments(&self, objects: &[Bytes], live_window: usize) {
+        let policy = RecordingPolicy {
+            retention_ms: 3_600_000,
+            max_duration_ms: 12 * 3_600_000,
+        };
+        self.index_segments(objects, live_window, Some(policy))
+            .await;
+    }
+
+    async fn index_segments(
+        &self,
+        objects: &[Bytes],
+        retain: usize,
+        recording: Option<RecordingPolicy>,
+    ) {
+        let stream = stream_id();
+        self.index.open_session(&stream, EPOCH).await.unwrap();
         let now_ms = unix_millis();
         let count = objects.len() as i64;
         for (seq, object) in (0u64..).zip(objects) {
-            let stored = self
-                .store
-                .put(&stream_id(), EPOCH, seq, object.clone())
-                .await;
+            let stored = self.store.put(&stream, EPOCH, seq, object.clone()).await;
             stored.unwrap();
             let record = SegmentRecord {
                 msn: Msn(seq),
@@ -173,7 +218,10 @@ impl Backends {
                 listed_at_ms: now_ms,
                 discontinuity: false,
             };
-            self.index.append(&stream_id(), record, 100).await.unwrap();
+            let appended = self
+                .index
+                .append_recorded(&stream, record, retain, recording);
+            appended.await.unwrap();
         }
     }
 

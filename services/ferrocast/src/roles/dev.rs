@@ -157,6 +157,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
         created_at_ms: stream.created_at_ms,
         playback_policy: Default::default(),
         recording_retention: Retention::Off,
+        dvr_window: Default::default(),
     });
 
     let store = SegmentStore::new(

@@ -8,6 +8,7 @@ mod browser;
 mod cluster;
 mod cluster_auth;
 mod delivery;
+mod dvr;
 mod encoder_variety;
 mod hevc;
 mod hostile;

@@ -3,8 +3,9 @@
 //! expired one, one for another playback id and one signed by an unknown key; with a valid
 //! token every URI its TS, LL-HLS and DASH manifests name answers (each carrying the token),
 //! ffprobe reads it and hls.js plays it in Chromium (also through the watch page); its
-//! thumbnail needs a token for thumbnails; a deleted key stops working within the edges'
-//! bound (ADR 22); made public again, it plays without a token and ignores one.
+//! thumbnail needs a token for thumbnails and RTMP play is refused; a deleted key stops
+//! working within the edges' bound (ADR 22); made public again, it plays without a token and
+//! ignores one.
 //!
 //! Tokens are signed here with `jsonwebtoken`, as an operator's backend would.
 
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use crate::low_latency_browser::{number, plays};
 use crate::support::cluster::LocalCluster;
 use crate::support::http::{self, Response, get, try_stream};
-use crate::support::media::{probe, publish_clip};
+use crate::support::media::{probe, publish_clip, run_bounded};
 use crate::support::wait_for;
 
 /// The edges poll control every 2 s and a poll is bounded by as much: a deleted key is gone
@@ -244,6 +245,18 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
             refused(&get(&join("not.a.token")), "bad token", entry);
         }
     }
+
+    // RTMP play has no place for a token: the origin refuses a signed stream, saying why.
+    let mut rtmp_play = std::process::Command::new("ffprobe");
+    rtmp_play.args([
+        "-v",
+        "error",
+        &format!("{}/{pid}", cluster.var("ORIGIN_RTMP_1")),
+    ]);
+    let refused_play = run_bounded(rtmp_play, 20);
+    let said = String::from_utf8_lossy(&refused_play.stderr);
+    assert!(!refused_play.status.success(), "{said}");
+    assert!(said.contains("needs a playback token"), "{said}");
 
     // Thumbnails need a token for them (`aud` = thumbnail); a live one is for another use.
     let thumbnail_token = signer.token_for(&pid, 600, "thumbnail");

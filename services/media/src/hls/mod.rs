@@ -14,8 +14,8 @@ pub use multivariant::{
 };
 pub use packager::{DroppedTracks, Packager, PackagerConfig};
 pub use playlist::{
-    Playlist, PlaylistSegment, listed_until_ms, render, shown_count, shown_from, target_duration_s,
-    window_start,
+    Delta, Playlist, PlaylistSegment, listed_until_ms, render, render_with, shown_count,
+    shown_from, target_duration_s, window_start,
 };
 pub use segmenter::Segment;
 pub use vod::render_vod;

@@ -92,8 +92,27 @@ pub fn shown_count(segments: &[(i64, i64)], window: usize, now_ms: i64, keep_ms:
     segments.len() - shown_from(segments, window, now_ms, keep_ms)
 }
 
+/// Delta updates of a media playlist (RFC 8216bis §6.2.5.1): a long (DVR) playlist offers
+/// them, and a client that asks (`_HLS_skip=YES`) gets the older segments as one
+/// `EXT-X-SKIP` line instead of listed again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delta {
+    /// `EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL`, seconds: segments that start at least this far
+    /// from the playlist's end may be skipped. `None`: no delta updates offered.
+    pub can_skip_until_s: Option<u64>,
+    /// This answer is a delta update (the request asked for one and one is offered).
+    pub skip: bool,
+}
+
 /// Renders the media playlist text (LF line endings, trailing newline).
 pub fn render(playlist: &Playlist<'_>) -> String {
+    render_with(playlist, Delta::default())
+}
+
+/// [`render`], offering delta updates as `delta` says. A delta update keeps the full
+/// playlist's `EXT-X-MEDIA-SEQUENCE` and `EXT-X-DISCONTINUITY-SEQUENCE` and replaces its
+/// leading segments (with their tags) by `EXT-X-SKIP:SKIPPED-SEGMENTS=<n>`.
+pub fn render_with(playlist: &Playlist<'_>, delta: Delta) -> String {
     let start = window_start(playlist.segments.len(), playlist.window);
     let (hidden, shown) = playlist
         .segments
@@ -113,16 +132,35 @@ pub fn render(playlist: &Playlist<'_>) -> String {
     let discontinuity_sequence = playlist
         .discontinuity_base
         .saturating_add(hidden_discontinuities);
+    let skipped = match delta.can_skip_until_s {
+        Some(until_s) if delta.skip => skippable(shown, until_s.saturating_mul(1000)),
+        _ => 0,
+    };
+    // EXT-X-SKIP (and the server control that offers it) need version 9.
+    let version = if delta.can_skip_until_s.is_some() {
+        9
+    } else {
+        3
+    };
 
-    let mut out = String::with_capacity(160 + shown.len() * 96);
+    let mut out = String::with_capacity(200 + (shown.len() - skipped) * 96);
     // Writing to a String cannot fail.
     let _ = write!(
         out,
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n\
-         #EXT-X-MEDIA-SEQUENCE:{media_sequence}\n\
+        "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n"
+    );
+    if let Some(until_s) = delta.can_skip_until_s {
+        let _ = writeln!(out, "#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL={until_s}");
+    }
+    let _ = write!(
+        out,
+        "#EXT-X-MEDIA-SEQUENCE:{media_sequence}\n\
          #EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}\n"
     );
-    for segment in shown {
+    if skipped > 0 {
+        let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
+    }
+    for segment in &shown[skipped..] {
         if segment.discontinuity {
             out.push_str("#EXT-X-DISCONTINUITY\n");
         }
@@ -139,6 +177,21 @@ pub fn render(playlist: &Playlist<'_>) -> String {
         out.push_str("#EXT-X-ENDLIST\n");
     }
     out
+}
+
+/// How many leading segments of `shown` start more than `until_ms` before its end: the ones
+/// a delta update may skip.
+fn skippable(shown: &[PlaylistSegment], until_ms: u64) -> usize {
+    let total: u64 = shown.iter().map(|s| s.duration_ms).sum();
+    let mut start = 0u64;
+    shown
+        .iter()
+        .take_while(|segment| {
+            let from_end = total.saturating_sub(start);
+            start = start.saturating_add(segment.duration_ms);
+            from_end > until_ms
+        })
+        .count()
 }
 
 /// RFC 3339 UTC with milliseconds; out-of-range values are clamped because

@@ -50,6 +50,65 @@ fn golden_render() {
 }
 
 #[test]
+fn a_long_playlist_offers_delta_updates_that_skip_all_but_its_end() {
+    // Two hours of 2 s segments, one discontinuity early on.
+    let segments: Vec<PlaylistSegment> = (0..3600u64)
+        .map(|i| segment(100 + i, 2_000, 1_795_244_858_000 + 2_000 * i as i64, i == 7))
+        .collect();
+    let playlist = Playlist {
+        segments: &segments,
+        discontinuity_base: 1,
+        window: segments.len(),
+        min_target_duration_s: 2,
+        ended: false,
+    };
+    let offered = Delta {
+        can_skip_until_s: Some(12),
+        skip: false,
+    };
+    let full = render_with(&playlist, offered);
+    let delta = render_with(
+        &playlist,
+        Delta {
+            skip: true,
+            ..offered
+        },
+    );
+    assert!(full.starts_with(
+        "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=12\n\
+         #EXT-X-MEDIA-SEQUENCE:100\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n"
+    ));
+    assert_eq!(full.matches("#EXTINF").count(), 3600);
+    // Kept: the segments that start less than 12 s before the end (6 of 2 s each).
+    let head = "#EXT-X-MEDIA-SEQUENCE:100\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n\
+                #EXT-X-SKIP:SKIPPED-SEGMENTS=3594\n";
+    assert!(delta.contains(head), "{delta}");
+    assert_eq!(delta.matches("#EXTINF").count(), 6);
+    assert!(delta.contains("\n3694.ts\n") && !delta.contains("\n3693.ts\n"));
+    assert!(
+        !delta.contains("#EXT-X-DISCONTINUITY\n"),
+        "the skipped one's tag goes too"
+    );
+    // The cost per request that docs/dvr.md quotes.
+    eprintln!(
+        "measured: 2 h DVR playlist {} bytes, delta update {} bytes",
+        full.len(),
+        delta.len()
+    );
+    assert!(full.len() > 200_000 && delta.len() < 1_000);
+    // Without the offer, a request for a delta gets the full playlist, version 3.
+    let plain = render_with(
+        &playlist,
+        Delta {
+            can_skip_until_s: None,
+            skip: true,
+        },
+    );
+    assert_eq!(plain, render(&playlist));
+    assert!(plain.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n"));
+}
+
+#[test]
 fn empty_and_extreme_inputs_do_not_panic() {
     let empty = Playlist {
         segments: &[],

@@ -46,6 +46,8 @@ impl ControlService {
             stream_id: record.id.into_string(),
             playback_id: record.playback_id.into_string(),
             playback_policy: playback_policy.into(),
+            // Exact: zero (off) must stay zero.
+            dvr_window_ms: u64::try_from(record.dvr_window.get().as_millis()).unwrap_or(u64::MAX),
             ..LookupStreamResponse::default()
         };
         if let Some(lease) = lease {
