@@ -43,18 +43,6 @@ decoder_tid() { grep -lx 'thumbs-decode' /proc/"$SERVER"/task/*/comm | head -n1 
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 series() { curl -sf "$METRICS" | awk -v s="$1" '$1 == s {print $2; found=1} END {if (!found) print 0}'; }
 
-cat >"$WORK/same.lua" <<'EOF'
-function delay() return 50 end
-EOF
-cat >"$WORK/widths.lua" <<'EOF'
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
-function init() math.randomseed(os.time() + id) end
-function delay() return 50 end
-function request()
-  return wrk.format("GET", wrk.path .. "?width=" .. math.random(16, 1920))
-end
-EOF
 
 # One line of counters: server, decoder thread, loadtest and wrk CPU ticks, the machine's busy
 # ticks, then decodes, decode seconds, and refusals by rate and by queue from /metrics.
@@ -81,7 +69,7 @@ phase() {
   sleep 2
   local wrk_pid=""
   if [ -n "$script" ]; then
-    wrk -t1 -c20 -d"$((WINDOW + 2))s" -s "$WORK/$script" "$THUMB" >"$WORK/$name.wrk" 2>&1 &
+    wrk -t1 -c20 -d"$((WINDOW + 2))s" -s "$script" "$THUMB" >"$WORK/$name.wrk" 2>&1 &
     wrk_pid=$!; PIDS+=("$wrk_pid")
     sleep 1
   fi
@@ -116,5 +104,5 @@ phase() {
 
 echo "== ferrocast dev, one 2.5 Mb/s 720p30 publish, ${WINDOW}s windows ($(nproc) cores)"
 phase none ""
-phase same same.lua
-phase widths widths.lua
+phase same loadtest/bench/thumbnail-same.lua
+phase widths loadtest/bench/thumbnail-widths.lua

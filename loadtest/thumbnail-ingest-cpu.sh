@@ -30,18 +30,6 @@ LOAD=$!; PIDS+=("$LOAD")
 for _ in $(seq 300); do curl -sf -o /dev/null "$THUMB" && break; sleep 0.1; done
 sleep 5
 
-cat >"$WORK/same.lua" <<'EOF'
-function delay() return 50 end
-EOF
-cat >"$WORK/widths.lua" <<'EOF'
-local counter = 0
-function setup(thread) thread:set("id", counter); counter = counter + 1 end
-function init() math.randomseed(os.time() + id) end
-function delay() return 50 end
-function request()
-  return wrk.format("GET", wrk.path .. "?width=" .. math.random(16, 1920))
-end
-EOF
 
 echo "== local cluster, one 2.5 Mb/s 720p30 publish on origin 1, 5 HTTP-FLV viewers on edge 1, ${WINDOW}s windows ($(nproc) cores)"
 printf '%-7s %12s %8s %12s %10s %9s\n' phase origin_cores ratio edge_cores requests non_2xx
@@ -49,7 +37,7 @@ BASE=""
 for phase in none same widths; do
   WRK=""
   if [ "$phase" != none ]; then
-    wrk -t1 -c20 -d"$((WINDOW + 2))s" -s "$WORK/$phase.lua" "$THUMB" >"$WORK/$phase.wrk" 2>&1 &
+    wrk -t1 -c20 -d"$((WINDOW + 2))s" -s "loadtest/bench/thumbnail-$phase.lua" "$THUMB" >"$WORK/$phase.wrk" 2>&1 &
     WRK=$!; PIDS+=("$WRK")
     sleep 1
   fi

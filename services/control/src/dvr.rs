@@ -5,11 +5,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// A DVR window setting; zero is off (the default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DvrWindow(Duration);
 
 impl DvrWindow {
@@ -52,25 +52,16 @@ impl fmt::Display for DvrWindow {
     }
 }
 
-impl Serialize for DvrWindow {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl TryFrom<String> for DvrWindow {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
     }
 }
 
-impl<'de> Deserialize<'de> for DvrWindow {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl Visitor<'_> for Text {
-            type Value = DvrWindow;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("\"off\" or a duration like \"2h\"")
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<DvrWindow, E> {
-                DvrWindow::parse(text).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(Text)
+impl From<DvrWindow> for String {
+    fn from(window: DvrWindow) -> String {
+        window.to_string()
     }
 }
 

@@ -98,7 +98,9 @@ pub(crate) async fn recorded_segment(
 
 /// The delta updates a DVR playlist offers, and whether `query` asks for one.
 pub(crate) fn delta(target_duration_s: u64, query: Option<&str>) -> Delta {
-    let asked = query.is_some_and(|query| query.split('&').any(|pair| pair == "_HLS_skip=YES"));
+    // The LL-HLS parser reads the directive; a query it refuses asks for no delta.
+    let asked = query.and_then(|query| crate::ll::query::parse(query).ok());
+    let asked = asked.is_some_and(|request| request.skip);
     Delta {
         can_skip_until_s: Some(target_duration_s.saturating_mul(SKIP_UNTIL_TARGETS)),
         skip: asked,

@@ -26,6 +26,7 @@ use tonic::{Request, Response, Status};
 use super::config::millis;
 use super::nodes::{NodeRecord, Role};
 use super::repo::RepoError;
+use super::webhooks::SessionStep;
 use super::{Shared, metrics, now_ms, webhooks};
 use crate::credentials::{claimed_stream_id, key_matches};
 use crate::lease::{Acquired, Claim, HeldStream, LeaseStoreError, Release, Renewed};
@@ -225,7 +226,10 @@ impl ControlService {
         );
         // Queued before answering, so the origin cannot end the publish before it is active.
         let session = webhooks::session(&record.id, record.playback_id.as_str(), epoch, origin_id);
-        self.shared.webhooks.stream_granted(&session).await;
+        self.shared
+            .webhooks
+            .session_changed(SessionStep::Granted, &session)
+            .await;
         // The session records by the stream's setting at its grant (ADR 21).
         let recordings = &self.shared.config.recordings;
         let recording = record
@@ -280,7 +284,10 @@ impl ControlService {
             _ => String::new(),
         };
         let session = webhooks::session(&stream_id, &playback_id, epoch, &caller.node_id);
-        self.shared.webhooks.stream_ended(&session).await;
+        self.shared
+            .webhooks
+            .session_changed(SessionStep::Ended, &session)
+            .await;
         tracing::info!(
             node_id = caller.node_id,
             stream_id = stream_id.as_str(),
@@ -351,7 +358,10 @@ impl ControlService {
                 };
                 let session =
                     webhooks::session(&stream.stream_id, &playback_id, stream.epoch, &node.node_id);
-                self.shared.webhooks.stream_restored(&session).await;
+                self.shared
+                    .webhooks
+                    .session_changed(SessionStep::Restored, &session)
+                    .await;
             }
         }
         Ok(Response::new(HeartbeatResponse {

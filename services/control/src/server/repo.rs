@@ -124,6 +124,35 @@ impl Repo {
         self.deadline(op, self.redis.wait_replicas(con)).await
     }
 
+    /// Whether `key` exists.
+    pub(super) async fn exists(&self, key: &str) -> Result<bool, RepoError> {
+        let mut con = self.con();
+        self.deadline(
+            "exists",
+            redis::cmd("EXISTS").arg(key).query_async(&mut con),
+        )
+        .await
+    }
+
+    /// Takes `key` for `hold` if nobody holds it (`SET NX PX`); whether this call took it.
+    pub(super) async fn claim(&self, key: &str, hold: Duration) -> Result<bool, RepoError> {
+        let millis = super::config::millis(hold);
+        let mut con = self.con();
+        let set: Option<String> = self
+            .deadline(
+                "claim",
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg("1")
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis)
+                    .query_async(&mut con),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
     /// Runs one Redis call under the deadline.
     pub(super) async fn deadline<T>(
         &self,

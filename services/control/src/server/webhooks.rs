@@ -38,6 +38,7 @@ use super::now_ms;
 use super::repo::{Repo, RepoError};
 use backoff::Backoff;
 use lifecycle::Lifecycle;
+pub(crate) use lifecycle::SessionStep;
 use outbox::{Outbox, Queued};
 
 /// Why an event could not be queued.
@@ -181,38 +182,17 @@ impl Webhooks {
         }
     }
 
-    /// A publish was granted: `stream.active` (after `stream.disconnected` of an older
-    /// session still live). Failures are logged and counted, never the caller's.
-    pub(crate) async fn stream_granted(&self, session: &Session) {
+    /// A publish session changed: granted (`stream.active`, after `stream.disconnected` of
+    /// an older session still live), ended by its origin (`stream.disconnected`; the
+    /// reconnect window starts) or its lapsed lease restored. Failures are logged and
+    /// counted, never the caller's.
+    pub(crate) async fn session_changed(&self, step: SessionStep, session: &Session) {
         let stream_id = StreamId::new(session.stream_id.as_str());
-        let step = self
-            .inner
-            .lifecycle
-            .granted(&session.json(), &stream_id, session.epoch, now_ms())
+        let lifecycle = &self.inner.lifecycle;
+        let queued = lifecycle
+            .step(step, &session.json(), &stream_id, session.epoch, now_ms())
             .await;
-        let _ = self.account("grant", step);
-    }
-
-    /// An origin ended a publish: `stream.disconnected`, and the reconnect window starts.
-    pub(crate) async fn stream_ended(&self, session: &Session) {
-        let stream_id = StreamId::new(session.stream_id.as_str());
-        let step = self
-            .inner
-            .lifecycle
-            .ended(&session.json(), &stream_id, session.epoch, now_ms())
-            .await;
-        let _ = self.account("end", step);
-    }
-
-    /// A lapsed lease was restored by its origin's heartbeat.
-    pub(crate) async fn stream_restored(&self, session: &Session) {
-        let stream_id = StreamId::new(session.stream_id.as_str());
-        let step = self
-            .inner
-            .lifecycle
-            .restored(&session.json(), &stream_id, session.epoch, now_ms())
-            .await;
-        let _ = self.account("restore", step);
+        let _ = self.account(step.label(), queued);
     }
 
     /// Whether the event `id` was queued (within the dedupe time, 48 h), with or without

@@ -189,10 +189,8 @@ pub async fn admit(
 }
 
 /// Checks `token` for a request of a **signed** stream's `playback_id` on a route of
-/// `audience`, with the edge's current keys and leeway. For routes outside this module
-/// (recordings, thumbnails) that resolved the stream's policy themselves; [`admit`] does
-/// both.
-pub fn check(
+/// `audience`, with the edge's current keys and leeway: [`admit`]'s second half.
+fn check(
     edge: &Edge,
     playback_id: &PlaybackId,
     token: Option<&str>,

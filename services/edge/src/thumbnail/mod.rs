@@ -37,7 +37,8 @@ use crate::state::Edge;
 /// Longest recording time accepted in `?time=`, seconds (a year): larger is a typo.
 const MAX_TIME_S: f64 = 366.0 * 24.0 * 3600.0;
 
-/// The query of a thumbnail request, as sent; [`Wanted::parse`] checks it.
+/// The query of a thumbnail request, as sent; [`Wanted::parse`] checks it. A playback token
+/// (`token=`) is read by [`auth::admit`] from the raw query.
 #[derive(Debug, Default, Deserialize)]
 pub struct ThumbnailQuery {
     /// Seconds into a recording (decimal); absent for the live stream.
@@ -46,9 +47,6 @@ pub struct ThumbnailQuery {
     pub recording: Option<String>,
     /// Width in pixels to scale down to, within [`WIDTH_RANGE`].
     pub width: Option<String>,
-    /// A signed playback token (`aud=thumbnail`), for streams that require one; read by
-    /// [`auth::admit`] from the raw query (or an `Authorization: Bearer` header).
-    pub token: Option<String>,
 }
 
 /// What a valid query asks for.
@@ -197,7 +195,6 @@ mod tests {
             time: time.map(str::to_owned),
             width: width.map(str::to_owned),
             recording: None,
-            token: None,
         }
     }
 

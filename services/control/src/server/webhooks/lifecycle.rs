@@ -165,47 +165,63 @@ pub struct Lifecycle {
     window: Duration,
 }
 
+/// What happened to a publish session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStep {
+    /// The publish was granted.
+    Granted,
+    /// The origin ended the publish.
+    Ended,
+    /// A lapsed lease was restored by its origin's heartbeat.
+    Restored,
+}
+
+impl SessionStep {
+    /// The Redis operation's name, for errors.
+    fn op(self) -> &'static str {
+        match self {
+            SessionStep::Granted => "webhook grant",
+            SessionStep::Ended => "webhook end",
+            SessionStep::Restored => "webhook restore",
+        }
+    }
+
+    /// The step's name in logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            SessionStep::Granted => "grant",
+            SessionStep::Ended => "end",
+            SessionStep::Restored => "restore",
+        }
+    }
+}
+
 impl Lifecycle {
     /// Steps whose idle deadline is `window` after the disconnect.
     pub fn new(outbox: Outbox, window: Duration) -> Self {
         Self { outbox, window }
     }
 
-    /// A publish of `session` was granted.
-    pub async fn granted(
+    /// Runs the script of `step` for the publish session of `epoch` (`session_json`).
+    pub async fn step(
         &self,
+        step: SessionStep,
         session_json: &str,
         stream_id: &StreamId,
         epoch: u64,
         now_ms: u64,
     ) -> Result<Queued, RepoError> {
-        let invocation = self.session_step(&GRANT, session_json, stream_id, epoch, now_ms);
-        Ok(self.outbox.run("webhook grant", invocation).await?.0)
-    }
-
-    /// The origin ended the publish of `epoch`.
-    pub async fn ended(
-        &self,
-        session_json: &str,
-        stream_id: &StreamId,
-        epoch: u64,
-        now_ms: u64,
-    ) -> Result<Queued, RepoError> {
-        let mut invocation = self.session_step(&END, session_json, stream_id, epoch, now_ms);
-        invocation.arg(millis(self.window));
-        Ok(self.outbox.run("webhook end", invocation).await?.0)
-    }
-
-    /// A lapsed lease of `epoch` was restored.
-    pub async fn restored(
-        &self,
-        session_json: &str,
-        stream_id: &StreamId,
-        epoch: u64,
-        now_ms: u64,
-    ) -> Result<Queued, RepoError> {
-        let invocation = self.session_step(&RESTORED, session_json, stream_id, epoch, now_ms);
-        Ok(self.outbox.run("webhook restore", invocation).await?.0)
+        let script: &Script = match step {
+            SessionStep::Granted => &GRANT,
+            SessionStep::Ended => &END,
+            SessionStep::Restored => &RESTORED,
+        };
+        let mut invocation = self.session_step(script, session_json, stream_id, epoch, now_ms);
+        if step == SessionStep::Ended {
+            // The idle deadline is the reconnect window after the disconnect.
+            invocation.arg(millis(self.window));
+        }
+        Ok(self.outbox.run(step.op(), invocation).await?.0)
     }
 
     /// The call of a per-session script: every one takes the stream, the epoch and the
