@@ -1,6 +1,7 @@
 //! DVR: a stream with a rewind window gets a live MPEG-TS playlist that reaches back that
 //! far into its recording, with delta updates; segments that left the live listing are
-//! still served; a stream without a window keeps its live window.
+//! still served; a stream without a window keeps its live window, and so does one whose
+//! recording stopped long ago (a playlist never skips a sequence number).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +29,7 @@ async fn a_dvr_playlist_reaches_back_its_window_with_delta_updates() {
     let objects = objects(100);
     let mut backends = Backends::new();
     backends.directory = Arc::new(DvrStream(Duration::from_secs(60)));
-    backends.record_segments(&objects, 6).await;
+    backends.record_segments(&objects, 6, 1000).await;
     let mut edge = Edge::start(EdgeConfig::default(), &backends).await;
 
     // 60 s of 2 s segments: the newest 30, from msn 70.
@@ -74,7 +75,7 @@ async fn a_dvr_playlist_reaches_back_its_window_with_delta_updates() {
 #[tokio::test]
 async fn without_a_window_the_same_stream_lists_its_live_window() {
     let backends = Backends::new();
-    backends.record_segments(&objects(100), 6).await;
+    backends.record_segments(&objects(100), 6, 1000).await;
     let mut edge = Edge::start(EdgeConfig::default(), &backends).await;
     let text = edge.get(PLAYLIST).await.text().to_owned();
     assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n"), "{text}");
@@ -82,5 +83,18 @@ async fn without_a_window_the_same_stream_lists_its_live_window() {
     assert_eq!(extinfs(&text), 6, "{text}");
     let old = edge.get(&format!("/hls/{PLAYBACK_ID}/71.ts")).await;
     assert_eq!(old.status, 404, "not listed without DVR");
+    edge.stop(ANSWER_WITHIN).await;
+}
+
+#[tokio::test]
+async fn a_recording_that_stopped_leaves_no_hole_in_the_playlist() {
+    let mut backends = Backends::new();
+    backends.directory = Arc::new(DvrStream(Duration::from_secs(600)));
+    // Recorded: msn 0 to 29; live: the newest 6 of 100.
+    backends.record_segments(&objects(100), 6, 30).await;
+    let mut edge = Edge::start(EdgeConfig::default(), &backends).await;
+    let text = edge.get(PLAYLIST).await.text().to_owned();
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:94\n"), "{text}");
+    assert_eq!(extinfs(&text), 6, "{text}");
     edge.stop(ANSWER_WITHIN).await;
 }

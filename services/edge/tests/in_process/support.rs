@@ -185,11 +185,12 @@ impl Backends {
     }
 
     /// [`Self::list_segments`] for a recorded stream: the live listing trimmed to the newest
-    /// `live_window` while the recording keeps every one.
-    pub async fn record_segments(&self, objects: &[Bytes], live_window: usize) {
+    /// `live_window` while the recording keeps every one, up to `max_recorded` segments
+    /// (then the recording stops, as at `recordings.max_duration`).
+    pub async fn record_segments(&self, objects: &[Bytes], live_window: usize, max_recorded: u64) {
         let policy = RecordingPolicy {
             retention_ms: 3_600_000,
-            max_duration_ms: 12 * 3_600_000,
+            max_duration_ms: max_recorded * 2000,
         };
         self.index_segments(objects, live_window, Some(policy))
             .await;

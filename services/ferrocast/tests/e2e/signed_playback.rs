@@ -3,7 +3,7 @@
 //! expired one, one for another playback id and one signed by an unknown key; with a valid
 //! token every URI its TS, LL-HLS and DASH manifests name answers (each carrying the token),
 //! ffprobe reads it and hls.js plays it in Chromium (also through the watch page); its
-//! thumbnail needs a token for thumbnails and RTMP play is refused; a deleted key stops
+//! thumbnail and its recording need tokens for those uses and RTMP play is refused; a deleted key stops
 //! working within the edges' bound (ADR 22); made public again, it plays without a token and
 //! ignores one.
 //!
@@ -192,7 +192,7 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
         &cluster,
         "POST",
         "/v1/streams",
-        Some(json!({ "name": "signed", "playback_policy": "signed" })),
+        Some(json!({ "name": "signed", "playback_policy": "signed", "recording_retention": "1h" })),
     );
     assert_eq!(status, 201, "{stream}");
     let pid = stream["playback_id"].as_str().unwrap().to_owned();
@@ -274,6 +274,26 @@ fn a_signed_stream_plays_only_with_a_valid_token_on_every_protocol() {
             "token not for this use",
             &for_thumbnails,
         );
+    }
+
+    // Its recording (still recording, so served as it grows) needs a token for recordings.
+    let listed = format!("/v1/streams/{}/recordings", stream["id"].as_str().unwrap());
+    let (status, recordings) = admin(&cluster, "GET", &listed, None);
+    assert_eq!(status, 200, "{recordings}");
+    let vod = recordings[0]["playback"]["hls"]
+        .as_str()
+        .expect("a recording")
+        .to_owned();
+    refused(&get(&vod), "token missing", &vod);
+    let live_only = format!("{vod}?token={token}");
+    refused(&get(&live_only), "token not for this use", &live_only);
+    let recording_token = signer.token_for(&pid, 600, "recording");
+    let playlist = get(&format!("{vod}?token={recording_token}"));
+    assert_eq!(playlist.status, 200, "{}", playlist.text());
+    let segments = hls_uris(&playlist.text());
+    assert!(!segments.is_empty(), "{}", playlist.text());
+    for uri in &segments {
+        assert!(uri.ends_with(&format!("?token={recording_token}")), "{uri}");
     }
 
     // With the token: every URI of every manifest carries it and answers, through both edges.
