@@ -25,6 +25,7 @@ mod error;
 mod read;
 #[cfg(test)]
 mod test_support;
+mod text;
 mod video;
 
 pub use error::{BoxError, MediaError};

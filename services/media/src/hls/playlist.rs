@@ -3,10 +3,6 @@
 //! byte-identical playlists for the same index.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
-
-/// Largest program date time humantime can format (9999-12-31T23:59:59.999Z).
-const MAX_PROGRAM_DATE_TIME_MS: i64 = 253_402_300_799_999;
 
 /// One segment as listed in the playlist index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +163,7 @@ pub fn render_with(playlist: &Playlist<'_>, delta: Delta) -> String {
         let _ = write!(
             out,
             "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{}.{:03},\n{}.ts\n",
-            format_date_time(segment.program_date_time_ms),
+            crate::text::date_time(segment.program_date_time_ms),
             segment.duration_ms / 1000,
             segment.duration_ms % 1000,
             segment.msn
@@ -192,14 +188,6 @@ fn skippable(shown: &[PlaylistSegment], until_ms: u64) -> usize {
             from_end > until_ms
         })
         .count()
-}
-
-/// RFC 3339 UTC with milliseconds; out-of-range values are clamped because
-/// humantime cannot format dates before 1970 or after 9999.
-pub(super) fn format_date_time(unix_ms: i64) -> String {
-    let clamped = unix_ms.clamp(0, MAX_PROGRAM_DATE_TIME_MS).unsigned_abs();
-    let time = SystemTime::UNIX_EPOCH + Duration::from_millis(clamped);
-    humantime::format_rfc3339_millis(time).to_string()
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::playlist::{PlaylistSegment, format_date_time};
+use super::playlist::PlaylistSegment;
+use crate::text::date_time;
 
 /// Renders a recording's playlist. `segments` are its segments, oldest first and
 /// msn-contiguous (URIs `<msn>.ts`, relative); `ready` ends it. `EXT-X-TARGETDURATION` is the
@@ -36,7 +37,7 @@ pub fn render_vod(segments: &[PlaylistSegment], ready: bool) -> String {
             let _ = writeln!(
                 out,
                 "#EXT-X-PROGRAM-DATE-TIME:{}",
-                format_date_time(segment.program_date_time_ms)
+                date_time(segment.program_date_time_ms)
             );
         }
         let _ = write!(

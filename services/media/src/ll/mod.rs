@@ -13,7 +13,6 @@ mod log;
 pub mod mpd;
 pub mod names;
 pub mod playlist;
-mod text;
 pub mod variants;
 
 use ferrocast_base::{Epoch, Msn};

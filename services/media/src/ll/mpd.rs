@@ -21,10 +21,10 @@ use std::fmt::Write as _;
 use ferrocast_base::Epoch;
 
 use super::log::target_duration_s;
-use super::text::{date_time, seconds};
 use super::variants::{bits_per_second, frame_rate_millis};
 use super::{LogSegment, PartLog, names};
 use crate::cmaf::{self, Init, TrackKind};
+use crate::text::{date_time, seconds};
 
 /// Segments of one session that share their init segments.
 struct Run<'a> {

@@ -52,7 +52,7 @@ pub fn render(log: &PartLog, ts: Option<&TsVariant>) -> Option<String> {
     if video.is_some()
         && let Some(rate) = frame_rate_millis(log)
     {
-        let _ = write!(shared, ",FRAME-RATE={}", super::text::seconds(rate));
+        let _ = write!(shared, ",FRAME-RATE={}", crate::text::seconds(rate));
     }
     let rates = rates(log);
     let mut text = String::from("#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n");

@@ -7,8 +7,8 @@ use ferrocast_base::Epoch;
 use super::View;
 use crate::cmaf::TrackKind;
 use crate::ll::log::{listed_start, target_duration_s};
-use crate::ll::text::{date_time, round_ms, seconds};
 use crate::ll::{LogSegment, PartLog, SessionInfo, names};
+use crate::text::{date_time, round_ms, seconds};
 
 /// One shown segment with its durations as written.
 struct Shown<'a> {

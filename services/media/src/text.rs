@@ -15,10 +15,15 @@ pub(crate) fn seconds(millis: u64) -> String {
     format!("{}.{:03}", millis / 1_000, millis % 1_000)
 }
 
-/// Unix milliseconds as an ISO 8601 UTC time with milliseconds (`2026-11-05T12:00:00.000Z`);
-/// times before 1970 are written as 1970.
+/// The last millisecond RFC 3339 can spell with a four-digit year: 9999-12-31T23:59:59.999Z.
+const LAST_SPELLABLE_MS: i64 = 253_402_300_799_999;
+
+/// Unix milliseconds as an ISO 8601 UTC time with milliseconds (`2026-11-05T12:00:00.000Z`).
+/// Times before 1970 are written as 1970 and times after 9999 as the end of 9999: the value
+/// comes from another node (an origin's wall clock over the relay), and humantime refuses to
+/// spell a five-digit year, which `to_string` would turn into a panic.
 pub(crate) fn date_time(unix_ms: i64) -> String {
-    let millis = u64::try_from(unix_ms).unwrap_or(0);
+    let millis = unix_ms.clamp(0, LAST_SPELLABLE_MS).unsigned_abs();
     let time = SystemTime::UNIX_EPOCH + Duration::from_millis(millis);
     humantime::format_rfc3339_millis(time).to_string()
 }
@@ -35,5 +40,7 @@ mod tests {
         assert_eq!(seconds(40), "0.040");
         assert_eq!(date_time(1_800_000_000_123), "2027-01-15T08:00:00.123Z");
         assert_eq!(date_time(-5), "1970-01-01T00:00:00.000Z");
+        assert_eq!(date_time(i64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(date_time(LAST_SPELLABLE_MS + 1), "9999-12-31T23:59:59.999Z");
     }
 }
