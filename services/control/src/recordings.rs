@@ -11,8 +11,9 @@ use serde::Serialize;
 pub struct RecordingPlayback {
     /// The MPEG-TS VOD playlist on the edges.
     pub hls: String,
-    /// A CMAF VOD playlist: not built yet, always `None` (ADR 21).
-    pub cmaf: Option<String>,
+    /// The CMAF (fMP4) VOD multivariant playlist (ADR 24); 404 for a recording whose CMAF
+    /// objects were not stored.
+    pub cmaf: String,
     /// The watch page playing it.
     pub watch: String,
     /// A JPEG of its first keyframe; change `time` for another moment (seconds).
@@ -65,7 +66,7 @@ impl RecordingView {
         let base = play_url.trim_end_matches('/');
         let playback = playback_id.map(|pb| RecordingPlayback {
             hls: format!("{base}/vod/{pb}/{id}/index.m3u8"),
-            cmaf: None,
+            cmaf: format!("{base}/vod/{pb}/{id}/cmaf.m3u8"),
             watch: format!("{base}/watch/{pb}?recording={id}"),
             thumbnail: format!("{base}/thumbnail/{pb}.jpg?recording={id}&time=0"),
         });

@@ -102,6 +102,7 @@ async fn broadcast(setup: &Setup, s: &StreamId, epoch: u64, segments: u64, reten
                 bytes: 188,
                 program_date_time_ms: 1_700_000_000_000 + msn as i64 * 2000,
                 listed_at_ms: 0,
+                cmaf: Default::default(),
                 discontinuity: seq == 0 && start.discontinuity,
             };
             setup
@@ -207,6 +208,10 @@ async fn recordings_are_listed_and_deleted_with_their_objects() {
     assert_eq!(
         item["playback"]["hls"],
         format!("http://edge.example:8080/vod/{playback_id}/{id}/index.m3u8")
+    );
+    assert_eq!(
+        item["playback"]["cmaf"],
+        format!("http://edge.example:8080/vod/{playback_id}/{id}/cmaf.m3u8")
     );
     assert_eq!(
         item["playback"]["watch"],

@@ -21,22 +21,27 @@
     flv: '../live/' + id + '.flv',
     dash: '../ll/' + id + '/manifest.mpd',
   };
-  // ?recording=<id> plays that recording (live to VOD, docs/recordings.md) with hls.js.
+  // ?recording=<id> plays that recording (live to VOD, docs/recordings.md) with hls.js: its
+  // CMAF playlist where it has one, else its MPEG-TS one (recorded before CMAF was kept).
   var recording = params.get('recording');
+  var vodCmaf = null;
   if (recording && /^rec_[A-Za-z0-9_-]{1,160}$/.test(recording)) {
-    SOURCES.vod = '../vod/' + id + '/' + encodeURIComponent(recording) + '/index.m3u8';
+    var vodDir = '../vod/' + id + '/' + encodeURIComponent(recording) + '/';
+    SOURCES.vod = vodDir + 'index.m3u8';
+    vodCmaf = vodDir + 'cmaf.m3u8';
   }
   var mode = SOURCES.vod ? 'vod'
     : Object.prototype.hasOwnProperty.call(SOURCES, params.get('player')) ? params.get('player') : 'll';
-  var source = new URL(SOURCES[mode], location.href).href;
   var token = params.get('token');
-  if (token && /^[A-Za-z0-9_.-]{1,2048}$/.test(token)) {
-    source += '?token=' + token;
+  function withToken(path) {
+    var url = new URL(path, location.href).href;
+    return token && /^[A-Za-z0-9_.-]{1,2048}$/.test(token) ? url + '?token=' + token : url;
   }
+  var source = withToken(SOURCES[mode]);
   var wantSound = params.get('muted') === '0';
 
   // What the page shows, for people and for the browser tests.
-  var status = (window.__watch = { mode: mode, state: 'starting', latency: null, latencySource: null, player: null });
+  var status = (window.__watch = { mode: mode, state: 'starting', latency: null, latencySource: null, player: null, rendition: null });
 
   document.querySelectorAll('#urls a[data-path]').forEach(function (link) {
     var absolute = new URL(link.dataset.path, location.href).href;
@@ -179,7 +184,8 @@
       if (!Hls || !Hls.isSupported()) throw new Error('this browser has no Media Source Extensions');
       var hls = new Hls({ lowLatencyMode: mode === 'll', backBufferLength: 30 });
       status.player = hls;
-      playerEl.textContent = mode === 'll' ? 'LL-HLS · hls.js' : mode === 'vod' ? 'recording · hls.js' : 'HLS · hls.js';
+      playerEl.textContent = mode === 'll' ? 'LL-HLS · hls.js'
+        : mode === 'vod' ? 'recording (' + status.rendition + ') · hls.js' : 'HLS · hls.js';
       var endList = false;
       hls.on(Hls.Events.LEVEL_LOADED, function (_event, data) {
         endList = !!(data && data.details && !data.details.live);
@@ -310,11 +316,18 @@
     latencyOf = function () { return null; };
     if (mode === 'vod') {
       // A recording is there or it is not (expired, deleted): no waiting for it to go live.
-      return fetchText(source).then(function (text) {
-        if (text === null) {
+      var cmaf = withToken(vodCmaf);
+      var ts = withToken(SOURCES.vod);
+      return fetchText(cmaf).then(function (text) {
+        if (text !== null) return [cmaf, 'CMAF'];
+        return fetchText(ts).then(function (tsText) { return tsText === null ? null : [ts, 'MPEG-TS']; });
+      }).then(function (found) {
+        if (found === null) {
           setState('unavailable');
           return say('This recording does not exist (any more).');
         }
+        source = found[0];
+        status.rendition = found[1];
         setState('starting');
         return startPlayer();
       }).catch(function () {

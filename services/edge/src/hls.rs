@@ -113,8 +113,12 @@ fn render_multivariant(state: &IndexState, token: Option<&Token>) -> Response {
 /// The MPEG-TS variant's `BANDWIDTH`: the peak bit rate of the listed segments. Also what
 /// `/ll/{playback_id}/multivariant.m3u8` announces for it.
 pub(crate) fn bandwidth(state: &IndexState) -> u64 {
-    let sizes: Vec<SegmentSize> = state
-        .segments
+    peak_bandwidth(&state.segments)
+}
+
+/// The peak bit rate of `records`' TS segments, at least [`BANDWIDTH_FLOOR`].
+pub(crate) fn peak_bandwidth(records: &[SegmentRecord]) -> u64 {
+    let sizes: Vec<SegmentSize> = records
         .iter()
         .map(|record| SegmentSize {
             bytes: record.bytes,

@@ -21,6 +21,7 @@ mod router;
 mod state;
 mod thumbnail;
 mod vod;
+mod vod_cmaf;
 pub mod watch;
 
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! Recordings (live to VOD, ADR 21) under `/vod/{playback_id}/{recording_id}/`:
 //! `index.m3u8`, the recording's MPEG-TS media playlist, and `<msn>.ts`, its segments, read
-//! from the object store where the live stream left them (nothing was copied).
+//! from the object store where the live stream left them (nothing was copied). Its CMAF
+//! playlists and objects ([`crate::vod_cmaf`], ADR 24) share the admission, the lookups and
+//! the caching here.
 //!
 //! Only what the recording's log lists is served, and nothing once the recording expired or
 //! its deletion began (404). Caching: a ready recording never changes, so its playlist and
@@ -17,10 +19,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrocast_base::{Epoch, Msn, PlaybackId, StreamId};
-use ferrocast_media::hls::{PlaylistSegment, render_vod};
-use ferrocast_store::{IndexError, RecordingSummary, StoreError, parse_recording_id};
+use ferrocast_media::hls::{parse_cmaf_vod_name, render_vod};
+use ferrocast_store::{
+    IndexError, Recording, RecordingSummary, SegmentRecord, SessionObject, StoreError,
+    parse_recording_id,
+};
 
 use crate::auth::{self, Audience, Token};
+use crate::dvr;
 use crate::reply::{error, not_found, unavailable};
 use crate::state::Edge;
 use crate::unix_millis;
@@ -29,6 +35,9 @@ const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const SEGMENT_TYPE: &str = "video/mp2t";
 /// The longest a CDN or player keeps anything of a recording, in seconds.
 const MAX_AGE_S: i64 = 86_400;
+
+/// A recording: its stream and its generation.
+pub(crate) type RecordingAt<'a> = (&'a StreamId, Epoch);
 
 /// `GET /vod/{playback_id}/{recording_id}/{file}`.
 pub async fn serve(
@@ -44,17 +53,23 @@ pub async fn serve(
             Err(response) => return response,
         };
     // A recording id names its stream: under another stream's playback id it is unknown.
-    let generation = match parse_recording_id(&recording_id) {
-        Some((owner, generation)) if owner == stream_id => generation,
+    let at = match parse_recording_id(&recording_id) {
+        Some((owner, generation)) if owner == stream_id => (&stream_id, generation),
         _ => return not_found(),
     };
     if file == "index.m3u8" {
-        return playlist(&edge, &stream_id, generation, token.as_ref()).await;
+        return playlist(&edge, at, token.as_ref()).await;
+    }
+    if let Some(name) = parse_cmaf_vod_name(&file) {
+        return crate::vod_cmaf::serve(&edge, at, name, token.as_ref(), &request).await;
     }
     let Some(msn) = file.strip_suffix(".ts").and_then(canonical_msn) else {
         return not_found();
     };
-    segment(&edge, &stream_id, generation, msn, &request).await
+    segment(&edge, at, msn, &request, |record| {
+        Some((SessionObject::Ts { seq: record.seq }, SEGMENT_TYPE))
+    })
+    .await
 }
 
 /// A msn in its one spelling (`7`, never `07`), so each segment has one cacheable URL.
@@ -63,44 +78,55 @@ fn canonical_msn(text: &str) -> Option<Msn> {
     (msn.to_string() == text).then_some(Msn(msn))
 }
 
-async fn playlist(
+async fn playlist(edge: &Edge, at: RecordingAt<'_>, token: Option<&Token>) -> Response {
+    let recording = match servable_recording(edge, at).await {
+        Ok(recording) => recording,
+        Err(response) => return response,
+    };
+    let segments: Vec<_> = recording.segments.iter().map(dvr::entry).collect();
+    let text = render_vod(&segments, recording.summary.is_ready());
+    send_playlist(text, token, &recording.summary)
+}
+
+/// The recording at `at`, with a segment, if it may be served now; else the answer (404, or
+/// 503 when the index cannot say).
+pub(crate) async fn servable_recording(
     edge: &Edge,
-    stream_id: &StreamId,
-    generation: Epoch,
-    token: Option<&Token>,
-) -> Response {
+    (stream_id, generation): RecordingAt<'_>,
+) -> Result<Recording, Response> {
     let recording = match edge.deps.index.recording(stream_id, generation).await {
         Ok(Some(recording)) => recording,
-        Ok(None) => return not_found(),
-        Err(failure) => return index_failed(stream_id, &failure),
+        Ok(None) => return Err(not_found()),
+        Err(failure) => return Err(index_failed(stream_id, &failure)),
     };
-    let now = unix_millis();
-    if !recording.summary.is_servable(now) || recording.segments.is_empty() {
-        return not_found();
+    if !recording.summary.is_servable(unix_millis()) || recording.segments.is_empty() {
+        return Err(not_found());
     }
-    let segments: Vec<PlaylistSegment> = recording
-        .segments
-        .iter()
-        .map(|record| PlaylistSegment {
-            msn: record.msn.get(),
-            duration_ms: record.duration_ms,
-            program_date_time_ms: record.program_date_time_ms,
-            discontinuity: record.discontinuity,
-        })
-        .collect();
-    let text = auth::uris::playlist(render_vod(&segments, recording.summary.is_ready()), token);
+    Ok(recording)
+}
+
+/// A playlist of the recording `summary`, with `token` in its URIs, cached as its state
+/// allows.
+pub(crate) fn send_playlist(
+    text: String,
+    token: Option<&Token>,
+    summary: &RecordingSummary,
+) -> Response {
+    let text = auth::uris::playlist(text, token);
     crate::metrics::hls_sent(text.len(), None);
     let mut response = ([(header::CONTENT_TYPE, PLAYLIST_TYPE)], text).into_response();
-    set_cache(&mut response, cache_seconds(&recording.summary, now, 1));
+    set_cache(&mut response, cache_seconds(summary, unix_millis(), 1));
     response
 }
 
-async fn segment(
+/// Serves the object that `pick` names for the recorded segment `msn` (with its content
+/// type), or 404 when it names none: the TS segment, or one of its CMAF objects.
+pub(crate) async fn segment(
     edge: &Edge,
-    stream_id: &StreamId,
-    generation: Epoch,
+    (stream_id, generation): RecordingAt<'_>,
     msn: Msn,
     request: &HeaderMap,
+    pick: impl FnOnce(&SegmentRecord) -> Option<(SessionObject, &'static str)>,
 ) -> Response {
     let found = edge
         .deps
@@ -116,16 +142,20 @@ async fn segment(
     if !summary.is_servable(now) {
         return not_found();
     }
+    let Some((object, content_type)) = pick(&record) else {
+        return not_found();
+    };
     match edge
         .deps
         .segments
-        .get(stream_id, record.epoch, record.seq)
+        .get_object(stream_id, record.epoch, object)
         .await
     {
         Ok(data) => {
             let (mut response, sent) =
-                crate::object::respond(request, data, SEGMENT_TYPE, "no-cache");
-            crate::metrics::hls_sent(sent, Some(record.duration_ms));
+                crate::object::respond(request, data, content_type, "no-cache");
+            let media = !matches!(object, SessionObject::CmafInit { .. });
+            crate::metrics::hls_sent(sent, media.then_some(record.duration_ms));
             if response.status().is_success() {
                 let growing = i64::try_from(summary.retention_ms / 1000).unwrap_or(MAX_AGE_S);
                 set_cache(&mut response, cache_seconds(&summary, now, growing));
@@ -134,11 +164,11 @@ async fn segment(
         }
         Err(StoreError::NotFound) => {
             // Listed in a recording that is not being deleted: its object must exist.
-            tracing::error!(%stream_id, msn = msn.get(), seq = record.seq, "recorded segment missing from object store");
+            tracing::error!(%stream_id, msn = msn.get(), ?object, "recorded object missing from object store");
             not_found()
         }
         Err(failure) => {
-            tracing::warn!(%stream_id, msn = msn.get(), error = %failure, "recorded segment read failed");
+            tracing::warn!(%stream_id, msn = msn.get(), ?object, error = %failure, "recorded object read failed");
             error(StatusCode::BAD_GATEWAY, "object store unavailable\n")
         }
     }
@@ -161,7 +191,7 @@ fn set_cache(response: &mut Response, seconds: i64) {
     }
 }
 
-fn index_failed(stream_id: &StreamId, failure: &IndexError) -> Response {
+pub(crate) fn index_failed(stream_id: &StreamId, failure: &IndexError) -> Response {
     tracing::warn!(%stream_id, error = %failure, "index unavailable for a recording");
     unavailable("index unavailable\n")
 }

@@ -41,6 +41,7 @@ const DROP_REASONS: [&str; 5] = [
 const CMAF_OBJECTS_STORED: &str = "ferrocast_origin_cmaf_objects_stored_total";
 const CMAF_PUT_FAILURES: &str = "ferrocast_origin_cmaf_put_failures_total";
 const CMAF_OBJECTS_DROPPED: &str = "ferrocast_origin_cmaf_objects_dropped_total";
+const CMAF_SETTLE_TIMEOUTS: &str = "ferrocast_origin_cmaf_settle_timeouts_total";
 const CMAF_UPLOAD_BYTES: &str = "ferrocast_origin_cmaf_upload_bytes_total";
 const CMAF_UPLOAD_DURATION: &str = "ferrocast_origin_cmaf_upload_duration_seconds";
 const PART_LOG_ERRORS: &str = "ferrocast_origin_part_log_errors_total";
@@ -167,6 +168,7 @@ pub fn describe() {
         INDEX_WRITES_FENCED,
         DRAIN_CLOSED,
         CMAF_OBJECTS_DROPPED,
+        CMAF_SETTLE_TIMEOUTS,
         CMAF_UPLOAD_BYTES,
         PART_LOG_ERRORS,
     ] {
@@ -287,6 +289,11 @@ fn describe_low_latency() {
          newer session."
     );
     metrics::describe_counter!(
+        CMAF_SETTLE_TIMEOUTS,
+        "Recorded segments listed before their CMAF objects were stored or dropped (after 1 s): \
+         the recording's CMAF playlists leave them out."
+    );
+    metrics::describe_counter!(
         CMAF_UPLOAD_BYTES,
         Unit::Bytes,
         "Bytes of CMAF objects stored."
@@ -318,6 +325,10 @@ pub(crate) fn cmaf_objects_dropped(objects: usize) {
     if objects > 0 {
         metrics::counter!(CMAF_OBJECTS_DROPPED).increment(objects as u64);
     }
+}
+
+pub(crate) fn cmaf_settle_timed_out() {
+    metrics::counter!(CMAF_SETTLE_TIMEOUTS).increment(1);
 }
 
 pub(crate) fn part_log_error() {

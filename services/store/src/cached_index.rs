@@ -357,6 +357,7 @@ mod tests {
             bytes: 1000,
             program_date_time_ms: 0,
             listed_at_ms: 0,
+            cmaf: Default::default(),
             discontinuity: false,
         }
     }

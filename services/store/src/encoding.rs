@@ -9,27 +9,34 @@ use ferrocast_base::{Epoch, Msn};
 
 use std::collections::BTreeMap;
 
-use crate::index::{IndexState, SegmentRecord};
+use crate::index::{CmafTracks, IndexState, SegmentRecord};
 use crate::recording::RecordingSummary;
 use crate::recording::rules::Log;
 use crate::stream_state::StreamState;
 
 /// Tag of the first record layout (no `seq`, no `bytes`): still decoded.
 const RECORD_V1: &str = "v1";
-/// Tag of the current record layout.
+/// Tag of the second record layout (no `cmaf`): still decoded.
 const RECORD_V2: &str = "v2";
+/// Tag of the current record layout.
+const RECORD_V3: &str = "v3";
 /// Tag of the stream state layout.
 const STREAM_V1: &str = "s1";
 /// Tag of a recording's header line in a stream state.
 const RECORDING_V1: &str = "r1";
+/// The `cmaf` field of a record that names no stored CMAF object.
+const NO_CMAF: &str = "-.-";
 
 /// Encodes a record as
-/// `v2|msn|epoch|seq|duration_ms|bytes|program_date_time_ms|listed_at_ms|disc(0/1)`.
+/// `v3|msn|epoch|seq|duration_ms|bytes|program_date_time_ms|listed_at_ms|cmaf|disc(0/1)`,
+/// where `cmaf` is `<video init version>.<audio init version>`, `-` for a track not stored;
+/// a record that names no CMAF object keeps layout v2 (the same without `cmaf`), so that
+/// during a rolling upgrade an older edge still reads every stream that does not record.
 /// The discontinuity flag must stay the last field: the Redis scripts count trimmed
 /// discontinuities by it.
 pub(crate) fn encode_record(record: &SegmentRecord) -> String {
-    format!(
-        "{RECORD_V2}|{}|{}|{}|{}|{}|{}|{}|{}",
+    let common = format!(
+        "{}|{}|{}|{}|{}|{}|{}",
         record.msn,
         record.epoch,
         record.seq,
@@ -37,46 +44,50 @@ pub(crate) fn encode_record(record: &SegmentRecord) -> String {
         record.bytes,
         record.program_date_time_ms,
         record.listed_at_ms,
-        u8::from(record.discontinuity)
-    )
+    );
+    let discontinuity = u8::from(record.discontinuity);
+    if record.cmaf == CmafTracks::default() {
+        return format!("{RECORD_V2}|{common}|{discontinuity}");
+    }
+    let version = |init: Option<u32>| init.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let (video, audio) = (version(record.cmaf.video), version(record.cmaf.audio));
+    format!("{RECORD_V3}|{common}|{video}.{audio}|{discontinuity}")
 }
 
-/// Decodes [`encode_record`]'s output, or a v1 record (`seq = msn`, `bytes = 0`,
-/// `listed_at_ms = 0`: v1 objects were named by their msn).
+/// Decodes [`encode_record`]'s output; also a v2 record (no CMAF object named) and a v1
+/// record (`seq = msn`, `bytes = 0`, `listed_at_ms = 0`: v1 objects were named by their msn).
 pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
     let bad = || format!("malformed segment record {encoded:?}");
     let number = |field: &str| field.parse::<u64>().map_err(|_| bad());
     let fields: Vec<&str> = encoded.split('|').collect();
-    let (msn, epoch, seq, duration_ms, bytes, pdt_ms, listed_ms, discontinuity) =
-        match fields.as_slice() {
-            [version, msn, epoch, duration_ms, pdt_ms, disc] if *version == RECORD_V1 => {
-                (*msn, *epoch, *msn, *duration_ms, "0", *pdt_ms, "0", *disc)
-            }
-            [
-                version,
-                msn,
-                epoch,
-                seq,
-                duration_ms,
-                bytes,
-                pdt_ms,
-                listed_ms,
-                disc,
-            ] if *version == RECORD_V2 => (
-                *msn,
-                *epoch,
-                *seq,
-                *duration_ms,
-                *bytes,
-                *pdt_ms,
-                *listed_ms,
-                *disc,
-            ),
-            [version, ..] if *version != RECORD_V1 && *version != RECORD_V2 => {
-                return Err(format!("unknown segment record version {version:?}"));
-            }
-            _ => return Err(bad()),
-        };
+    // Every layout as the v3 fields, defaults standing in for those it lacks.
+    let v3: Vec<&str> = match fields.as_slice() {
+        [RECORD_V1, msn, epoch, duration, pdt, disc] => {
+            vec![msn, epoch, msn, duration, "0", pdt, "0", NO_CMAF, disc]
+        }
+        [RECORD_V2, v2 @ ..] if v2.len() == 8 => {
+            let mut fields = v2.to_vec();
+            fields.insert(7, NO_CMAF);
+            fields
+        }
+        [RECORD_V1 | RECORD_V2 | RECORD_V3, rest @ ..] => rest.to_vec(),
+        [version, ..] => return Err(format!("unknown segment record version {version:?}")),
+        [] => return Err(bad()),
+    };
+    let [
+        msn,
+        epoch,
+        seq,
+        duration_ms,
+        bytes,
+        pdt_ms,
+        listed_ms,
+        cmaf,
+        discontinuity,
+    ] = v3.as_slice()
+    else {
+        return Err(bad());
+    };
     Ok(SegmentRecord {
         msn: Msn(number(msn)?),
         epoch: Epoch(number(epoch)?),
@@ -85,11 +96,25 @@ pub(crate) fn decode_record(encoded: &str) -> Result<SegmentRecord, String> {
         bytes: number(bytes)?,
         program_date_time_ms: pdt_ms.parse().map_err(|_| bad())?,
         listed_at_ms: listed_ms.parse().map_err(|_| bad())?,
-        discontinuity: match discontinuity {
+        cmaf: decode_cmaf(cmaf).ok_or_else(bad)?,
+        discontinuity: match *discontinuity {
             "0" => false,
             "1" => true,
             _ => return Err(bad()),
         },
+    })
+}
+
+/// `<video>.<audio>`, each an init version or `-`.
+fn decode_cmaf(field: &str) -> Option<CmafTracks> {
+    let version = |text: &str| match text {
+        "-" => Some(None),
+        digits => digits.parse::<u32>().ok().map(Some),
+    };
+    let (video, audio) = field.split_once('.')?;
+    Some(CmafTracks {
+        video: version(video)?,
+        audio: version(audio)?,
     })
 }
 
@@ -278,6 +303,10 @@ mod tests {
             bytes: 512_000,
             program_date_time_ms: -5,
             listed_at_ms: 1_700_000_000_123,
+            cmaf: CmafTracks {
+                video: Some(2),
+                audio: None,
+            },
             discontinuity,
         }
     }
@@ -288,7 +317,7 @@ mod tests {
         let encoded = encode_record(&record);
         assert_eq!(
             encoded,
-            format!("v2|{}|7|3|2002|512000|-5|1700000000123|1", u64::MAX)
+            format!("v3|{}|7|3|2002|512000|-5|1700000000123|2.-|1", u64::MAX)
         );
         assert!(
             encoded.ends_with("|1"),
@@ -310,8 +339,17 @@ mod tests {
                 bytes: 0,
                 program_date_time_ms: -5,
                 listed_at_ms: 0,
+                cmaf: CmafTracks::default(),
                 discontinuity: false,
             }
+        );
+        let v2 = decode_record("v2|42|7|3|2002|512000|-5|9|1").unwrap();
+        assert_eq!((v2.seq, v2.bytes, v2.listed_at_ms), (3, 512_000, 9));
+        assert_eq!((v2.cmaf, v2.discontinuity), (CmafTracks::default(), true));
+        assert_eq!(
+            encode_record(&v2),
+            "v2|42|7|3|2002|512000|-5|9|1",
+            "a record without CMAF objects stays readable by older builds"
         );
     }
 
@@ -327,6 +365,12 @@ mod tests {
             "v2|1|2|3|4|-5|6|7|0",
             "v2|1|2|3|4|5|6|0",
             "v2|1|2|3|4|5|6|7|0|0",
+            "v3|1|2|3|4|5|6|7|0",
+            "v3|1|2|3|4|5|6|7|-|0",
+            "v3|1|2|3|4|5|6|7|1.x|0",
+            "v3|1|2|3|4|5|6|7|-.-.-|0",
+            "v3|1|2|3|4|5|6|7|-.-|0|0",
+            "v4|1|2|3|4|5|6|7|-.-|0",
         ] {
             assert!(decode_record(bad).is_err(), "{bad:?}");
         }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrocast_base::{Epoch, Msn, StreamId};
+use ferrocast_media::cmaf::TrackKind;
 use tokio::sync::broadcast;
 
 use crate::recording::{Recording, RecordingPolicy, RecordingSummary, Retired};
@@ -52,8 +53,40 @@ pub struct SegmentRecord {
     /// late (after an outage) stays in the playlist longer: see
     /// `ferrocast_media::hls::window_start`.
     pub listed_at_ms: i64,
+    /// Which tracks' CMAF objects were stored with it (ADR 24): what a recording's CMAF
+    /// playlists may name. Empty for a record of a session that does not record, or that
+    /// was written before layout v3.
+    pub cmaf: CmafTracks,
     /// First segment of a session that follows an earlier one.
     pub discontinuity: bool,
+}
+
+/// The stored CMAF objects of one segment: per track, the version of the session's init
+/// segment its object needs, or `None` when that track's object (or its init) was not stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CmafTracks {
+    /// The video track's init version.
+    pub video: Option<u32>,
+    /// The audio track's init version.
+    pub audio: Option<u32>,
+}
+
+impl CmafTracks {
+    /// The init version of `track`'s stored object.
+    pub fn get(&self, track: TrackKind) -> Option<u32> {
+        match track {
+            TrackKind::Video => self.video,
+            TrackKind::Audio => self.audio,
+        }
+    }
+
+    /// Records `track`'s stored object (`None`: not stored).
+    pub fn set(&mut self, track: TrackKind, init_version: Option<u32>) {
+        match track {
+            TrackKind::Video => self.video = init_version,
+            TrackKind::Audio => self.audio = init_version,
+        }
+    }
 }
 
 /// Everything a playlist is rendered from.

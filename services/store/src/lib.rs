@@ -31,7 +31,8 @@ mod stream_state;
 pub use cached_index::{CachedIndex, CachedIndexConfig};
 pub use disk_index::DiskIndex;
 pub use index::{
-    BackendError, IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord, SessionStart,
+    BackendError, CmafTracks, IndexChange, IndexError, IndexState, SegmentIndex, SegmentRecord,
+    SessionStart,
 };
 pub use keys::SessionObject;
 pub use memory_index::MemoryIndex;

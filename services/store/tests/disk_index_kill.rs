@@ -28,6 +28,7 @@ fn record(msn: u64) -> SegmentRecord {
         bytes: 1000,
         program_date_time_ms: 0,
         listed_at_ms: 0,
+        cmaf: Default::default(),
         discontinuity: false,
     }
 }

@@ -29,6 +29,7 @@ fn record(msn: u64, epoch: u64) -> SegmentRecord {
         bytes: 625_000,
         program_date_time_ms: 1_700_000_000_000,
         listed_at_ms: 0,
+        cmaf: Default::default(),
         discontinuity: false,
     }
 }

@@ -14,7 +14,7 @@
 
 mod blocking;
 mod manifests;
-mod objects;
+pub(crate) mod objects;
 pub mod query;
 mod stored;
 

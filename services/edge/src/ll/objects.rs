@@ -190,7 +190,7 @@ async fn held_or_stored(
 }
 
 /// `video/mp4` or `audio/mp4` for a track's parts and segments.
-fn media_type(track: TrackKind) -> &'static str {
+pub(crate) fn media_type(track: TrackKind) -> &'static str {
     match track {
         TrackKind::Video => "video/mp4",
         TrackKind::Audio => "audio/mp4",

@@ -217,6 +217,7 @@ impl Backends {
                 bytes: object.len() as u64,
                 program_date_time_ms: now_ms - (count - seq as i64) * 2000,
                 listed_at_ms: now_ms,
+                cmaf: Default::default(),
                 discontinuity: false,
             };
             let appended = self

@@ -1,9 +1,10 @@
 //! Recordings (live to VOD, ADR 21) on the local cluster: a broadcast with one encoder
 //! reconnect inside the reconnect window is one recording; its VOD playlist on the edges names
 //! the segments already in the bucket, ffprobe reads it at the broadcast's length with one
-//! discontinuity, hls.js and the watch page play it in Chromium, its thumbnails decode at its
-//! picture size; when its retention has
-//! passed, the reaper has deleted its objects from the bucket and its playlist answers 404.
+//! discontinuity, and so does its CMAF (fMP4) playlist set (ADR 24), one init segment per
+//! track and session; hls.js and the watch page play both in Chromium; its thumbnails decode at
+//! its picture size; when its retention has passed, the reaper has deleted its objects from the
+//! bucket and its playlists answer 404.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -17,8 +18,8 @@ use crate::support::{files_under, wait_for};
 /// The origins' reconnect window here: short, so the broadcast ends soon after its publisher.
 const RECONNECT_WINDOW: &str = "4s";
 /// The stream's retention: long enough for the playback checks, short enough to wait out
-/// (shown as "1m" below).
-const RETENTION_S: u64 = 60;
+/// (shown as "1m 15s" below).
+const RETENTION_S: u64 = 75;
 
 /// Publishes the pre-encoded clip (looped) at real-time pace for `seconds`.
 fn publish_for(url: &str, seconds: u32) -> Child {
@@ -72,7 +73,7 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
     );
     assert_eq!(status, 201, "{created}");
     // Shown in humantime's own spelling.
-    assert_eq!(created["recording_retention"], "1m");
+    assert_eq!(created["recording_retention"], "1m 15s");
     let stream_id = created["id"].as_str().unwrap().to_owned();
     let key = created["stream_key"].as_str().unwrap();
     let publish_url = format!("{}/{key}", cluster.var("ORIGIN_RTMP_1"));
@@ -116,7 +117,8 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
         playlist_url.starts_with(cluster.var("EDGE_URL_1")),
         "absolute, on public_play_url: {playlist_url}"
     );
-    assert!(one["playback"]["cmaf"].is_null());
+    let cmaf_url = one["playback"]["cmaf"].as_str().unwrap().to_owned();
+    assert_eq!(cmaf_url, playlist_url.replace("index.m3u8", "cmaf.m3u8"));
 
     // The VOD playlist, the same bytes on both edges.
     let playlist = get(&playlist_url);
@@ -142,6 +144,8 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
         .unwrap_or_else(|| panic!("no duration: {probed}"));
     assert!((48.0..=52.0).contains(&probed_s), "ffprobe: {probed_s} s");
 
+    check_cmaf_playlists(&cmaf_url);
+
     // Thumbnails of it, from both sessions, at the recording's picture size; none past its end.
     let video = probed["streams"]
         .as_array()
@@ -162,9 +166,11 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
 
     // hls.js (cross-origin, from a page of its own) and the watch page play it.
     plays("hls", &playlist_url, &["--seconds", "5"]);
+    plays("hls", &cmaf_url, &["--seconds", "5"]);
     let watch = one["playback"]["watch"].as_str().unwrap();
     let shown = plays("watch", watch, &["--seconds", "3"]);
     assert_eq!(shown["state"], "playing", "{shown}");
+    assert_eq!(shown["player"], "recording (CMAF) · hls.js", "{shown}");
     assert!(
         unix_ms() < ended + RETENTION_S as i64 * 1000,
         "the checks outlasted the retention; raise RETENTION_S"
@@ -199,6 +205,7 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
     assert!(left.is_empty(), "objects left in the bucket: {left:?}");
     assert_eq!(get(&playlist_url).status, 404);
     assert_eq!(get(&other_edge).status, 404);
+    assert_eq!(get(&cmaf_url).status, 404);
     assert_eq!(
         get(&live_playlist).status,
         404,
@@ -208,6 +215,52 @@ fn a_broadcast_with_a_reconnect_is_one_recording_that_plays_and_expires() {
     assert_eq!(status, 404);
     let (status, _) = admin.call("DELETE", &format!("/v1/recordings/{id}"), "");
     assert_eq!(status, 404, "deleting it again: unknown");
+}
+
+/// The CMAF playlists of the recording: H.264 video with AAC audio as a rendition; per track
+/// one discontinuity (the reconnect) and one init segment per session; every object they name
+/// is there; ffprobe reads them at the broadcast's length.
+fn check_cmaf_playlists(cmaf_url: &str) {
+    let multivariant = get(cmaf_url);
+    assert_eq!(multivariant.status, 200, "{}", multivariant.text());
+    let text = multivariant.text();
+    assert!(text.contains("CODECS=\"avc1."), "{text}");
+    assert!(text.contains(",mp4a.40."), "{text}");
+    assert!(text.contains("AUDIO=\"audio\""), "{text}");
+    for track in ["video", "audio"] {
+        let url = cmaf_url.replace("cmaf.m3u8", &format!("{track}.m3u8"));
+        let playlist = get(&url);
+        assert_eq!(playlist.status, 200, "{track}.m3u8");
+        let text = playlist.text();
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD\n"), "{text}");
+        assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+        let count = |tag: &str| text.lines().filter(|l| l.starts_with(tag)).count();
+        assert_eq!(count("#EXT-X-DISCONTINUITY"), 1, "{text}");
+        assert_eq!(count("#EXT-X-MAP:"), 2, "one init per session: {text}");
+        let maps = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
+            .map(|l| l.trim_end_matches('"'));
+        let segments = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let named: Vec<&str> = maps.chain(segments).collect();
+        assert!(named.len() > 20, "{text}");
+        for name in named {
+            let object = get(&cmaf_url.replace("cmaf.m3u8", name));
+            assert_eq!(object.status, 200, "{track}: {name}");
+            assert!(!object.body.is_empty(), "{track}: {name}");
+        }
+    }
+    let probed = probe(cmaf_url);
+    let probed_s: f64 = probed["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("no duration: {probed}"));
+    assert!(
+        (48.0..=52.0).contains(&probed_s),
+        "ffprobe cmaf: {probed_s} s"
+    );
 }
 
 /// `(width, height)` of a JPEG as ffprobe reads it.

@@ -10,14 +10,15 @@ use mp4_atom::{
     Url, Visual, Vmhd, esds,
 };
 
+use super::codecs::{
+    OBJECT_TYPE_MPEG4_AUDIO, aac_codec_string, avc_codec_string, mpeg_audio_codec_string,
+};
 use super::{Init, TrackKind, VIDEO_TIMESCALE};
 use crate::aac::AudioSpecificConfig;
 use crate::avc::{DecoderConfig, NAL_SPS};
 use crate::video::Config as VideoConfig;
 use crate::{BoxError, MediaError, av1, hevc, mpeg_audio};
 
-/// objectTypeIndication of MPEG-4 audio (AAC) in an `esds`.
-const OBJECT_TYPE_MPEG4_AUDIO: u8 = 0x40;
 /// streamType of audio in an `esds` DecoderConfigDescriptor.
 const STREAM_TYPE_AUDIO: u8 = 0x05;
 
@@ -106,10 +107,7 @@ fn avc(config: &DecoderConfig, record: &[u8], version: u32) -> Result<Init, Medi
     Ok(Init {
         track: TrackKind::Video,
         version,
-        codec: format!(
-            "avc1.{:02x}{:02x}{:02x}",
-            config.profile, config.compatibility, config.level
-        ),
+        codec: avc_codec_string(config.profile, config.compatibility, config.level),
         timescale: VIDEO_TIMESCALE,
         dimensions,
         data,
@@ -167,7 +165,7 @@ pub(super) fn aac(
     Ok(Init {
         track: TrackKind::Audio,
         version,
-        codec: format!("mp4a.40.{}", config.object_type),
+        codec: aac_codec_string(config.object_type),
         timescale: config.sample_rate,
         dimensions: None,
         data,
@@ -181,7 +179,7 @@ pub(super) fn mp3(header: &mpeg_audio::Header, version: u32) -> Result<Init, Med
     Ok(Init {
         track: TrackKind::Audio,
         version,
-        codec: format!("mp4a.{object_type:02X}"),
+        codec: mpeg_audio_codec_string(object_type),
         timescale: header.sample_rate,
         dimensions: None,
         data,

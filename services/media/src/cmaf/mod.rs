@@ -23,6 +23,8 @@
 //! Nothing here touches I/O: the origin uploads [`SegmentEnd::tracks`] and relays each
 //! [`Part`].
 
+mod codecs;
+mod describe;
 mod init;
 mod packager;
 mod segments;
@@ -34,6 +36,7 @@ use bytes::Bytes;
 pub use crate::mpeg_audio::{
     Header as Mp3Header, Version as MpegVersion, parse as parse_mp3_header,
 };
+pub use describe::{InitDescription, describe_init};
 pub use packager::{Config, DEFAULT_PART_TARGET_MS, Packager};
 
 /// The 90 kHz timescale of video tracks.

@@ -7,6 +7,7 @@ mod packager;
 mod playlist;
 mod segmenter;
 mod vod;
+mod vod_cmaf;
 
 pub use multivariant::{
     SegmentSize, media_playlist_name, parse_media_playlist_name, peak_bandwidth,
@@ -19,6 +20,10 @@ pub use playlist::{
 };
 pub use segmenter::Segment;
 pub use vod::render_vod;
+pub use vod_cmaf::{
+    CMAF_MULTIVARIANT, CmafVodName, CmafVodSegment, parse_cmaf_vod_name, render_cmaf_vod,
+    render_cmaf_vod_multivariant,
+};
 
 /// Delay (0.7 s at 90 kHz) added to every PTS and DTS written to segments.
 ///

@@ -125,7 +125,8 @@ pub fn parse(name: &str) -> Option<LlName> {
     }
 }
 
-fn track(name: &str) -> Option<TrackKind> {
+/// The track a name field spells (`video`, `audio`: [`TrackKind::name`]).
+pub(crate) fn track(name: &str) -> Option<TrackKind> {
     match name {
         "video" => Some(TrackKind::Video),
         "audio" => Some(TrackKind::Audio),
@@ -135,7 +136,7 @@ fn track(name: &str) -> Option<TrackKind> {
 
 /// A decimal number without sign or leading zeros (one spelling per value, so one URI per
 /// object for a CDN).
-fn number(text: &str) -> Option<u64> {
+pub(crate) fn number(text: &str) -> Option<u64> {
     let canonical = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit())
         && (text == "0" || !text.starts_with('0'));

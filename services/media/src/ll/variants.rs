@@ -38,17 +38,12 @@ pub fn render(log: &PartLog, ts: Option<&TsVariant>) -> Option<String> {
     }
     // The TS rendition writes H.264 only; an HEVC publish's TS segments have no video.
     let ts = ts.filter(|_| video.is_none_or(|init| init.codec.starts_with("avc1")));
-    let codecs: Vec<&str> = [video, audio]
-        .into_iter()
-        .flatten()
-        .map(|init| init.codec.as_str())
-        .collect();
-    let codecs = codecs.join(",");
     // What the LL and the TS variants share: CODECS, RESOLUTION, FRAME-RATE.
-    let mut shared = format!("CODECS=\"{codecs}\"");
-    if let Some((width, height)) = video.and_then(|init| init.dimensions) {
-        let _ = write!(shared, ",RESOLUTION={width}x{height}");
-    }
+    let mut shared = codecs_and_resolution(
+        video.map(|init| init.codec.as_str()),
+        audio.map(|init| init.codec.as_str()),
+        video.and_then(|init| init.dimensions),
+    );
     if video.is_some()
         && let Some(rate) = frame_rate_millis(log)
     {
@@ -56,29 +51,11 @@ pub fn render(log: &PartLog, ts: Option<&TsVariant>) -> Option<String> {
     }
     let rates = rates(log);
     let mut text = String::from("#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    let variant = if video.is_some() {
-        TrackKind::Video
-    } else {
-        TrackKind::Audio
-    };
-    let with_audio = video.is_some() && audio.is_some();
-    if with_audio {
-        let _ = writeln!(
-            text,
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,\
-             AUTOSELECT=YES,URI=\"{}\"",
-            names::playlist(TrackKind::Audio)
-        );
-    }
-    let _ = write!(
-        text,
-        "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},{shared}",
+    let attributes = format!(
+        "BANDWIDTH={},AVERAGE-BANDWIDTH={},{shared}",
         rates.peak, rates.average
     );
-    if with_audio {
-        text.push_str(",AUDIO=\"audio\"");
-    }
-    let _ = writeln!(text, "\n{}", names::playlist(variant));
+    write_track_variant(&mut text, &attributes, video.is_some(), audio.is_some());
     if let Some(ts) = ts {
         let _ = writeln!(
             text,
@@ -88,6 +65,53 @@ pub fn render(log: &PartLog, ts: Option<&TsVariant>) -> Option<String> {
         );
     }
     Some(text)
+}
+
+/// `CODECS` (the tracks' codec strings, video first) and, for video of a known size,
+/// `RESOLUTION`: the attributes every variant of a stream, or of a recording, carries.
+pub(crate) fn codecs_and_resolution(
+    video_codec: Option<&str>,
+    audio_codec: Option<&str>,
+    resolution: Option<(u32, u32)>,
+) -> String {
+    let codecs: Vec<&str> = [video_codec, audio_codec].into_iter().flatten().collect();
+    let mut attributes = format!("CODECS=\"{}\"", codecs.join(","));
+    if let Some((width, height)) = resolution {
+        // Writing to a String cannot fail.
+        let _ = write!(attributes, ",RESOLUTION={width}x{height}");
+    }
+    attributes
+}
+
+/// Writes the variant of separate CMAF tracks (`attributes` are its `EXT-X-STREAM-INF`
+/// attributes): with video and audio, the audio track is an `EXT-X-MEDIA` rendition of the
+/// video variant (players need both tracks together); without video the audio playlist is
+/// the variant itself.
+pub(crate) fn write_track_variant(
+    text: &mut String,
+    attributes: &str,
+    has_video: bool,
+    has_audio: bool,
+) {
+    let with_audio = has_video && has_audio;
+    if with_audio {
+        let _ = writeln!(
+            text,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,\
+             AUTOSELECT=YES,URI=\"{}\"",
+            names::playlist(TrackKind::Audio)
+        );
+    }
+    let _ = write!(text, "#EXT-X-STREAM-INF:{attributes}");
+    if with_audio {
+        text.push_str(",AUDIO=\"audio\"");
+    }
+    let variant = if has_video {
+        TrackKind::Video
+    } else {
+        TrackKind::Audio
+    };
+    let _ = writeln!(text, "\n{}", names::playlist(variant));
 }
 
 /// The newest init segment of `track`: the newest session's, or that of the newest segment

@@ -144,10 +144,12 @@ impl PublishSession {
         };
         let at = self.hub_timestamp(dts);
         self.to_hub(Frame::with_role(FrameKind::Video, role, at, body));
-        let packaged = self.packager.push_video(dts, &tag);
-        self.on_packaged(packaged);
+        // CMAF objects before the TS segment they go with: a recorded segment's listing
+        // waits for them (ADR 24), and they are queued by then.
         let objects = self.low_latency.on_video(dts, &tag);
         self.uploads.push_cmaf(objects);
+        let packaged = self.packager.push_video(dts, &tag);
+        self.on_packaged(packaged);
     }
 
     /// An FLV audio tag body: parsed once, here, for the hub's flags and the packager.
@@ -165,10 +167,10 @@ impl PublishSession {
             Frame::audio(at, body)
         };
         self.to_hub(frame);
-        let packaged = self.packager.push_audio(dts, &tag);
-        self.on_packaged(packaged);
         let objects = self.low_latency.on_audio(dts, &tag);
         self.uploads.push_cmaf(objects);
+        let packaged = self.packager.push_audio(dts, &tag);
+        self.on_packaged(packaged);
     }
 
     /// The publisher stopped: the last segment is queued and the wind-up starts; viewers stay
@@ -182,11 +184,11 @@ impl PublishSession {
         let Some(ending) = self.ending.take() else {
             return;
         };
+        let objects = self.low_latency.finish();
+        self.uploads.push_cmaf(objects);
         if let Some(last) = self.packager.finish() {
             self.enqueue(last);
         }
-        let objects = self.low_latency.finish();
-        self.uploads.push_cmaf(objects);
         self.uploads.close();
         self.deps
             .publishing

@@ -7,7 +7,9 @@
 //! process's [`BufferBudget`], oldest dropped first and counted), PUTs retried with capped
 //! backoff until stored, dropped, or the session is fenced out. Nothing lists CMAF objects: an
 //! edge names them from the TS listing's `(epoch, seq)` and its part log, so a missing one is
-//! a 404 for a player far behind live, never a wrong playlist.
+//! a 404 for a player far behind live, never a wrong playlist. A recording's CMAF playlists
+//! do name them, so the lane notes what it stored in a [`Ledger`], and the TS listing of a
+//! recorded session waits a moment for its segment's objects to settle ([`CmafShared::settle`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,11 +18,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocast_base::{Epoch, StreamId};
-use ferrocast_store::{SegmentStore, SessionObject, StoreError};
+use ferrocast_store::{CmafTracks, SegmentStore, SessionObject, StoreError};
 use tokio::sync::Notify;
-use tokio::time::{Instant, sleep};
+use tokio::time::{Instant, sleep, timeout_at};
 
 use super::budget::BufferBudget;
+use super::ledger::Ledger;
 use super::queue::{Limits, StreamBytes};
 use super::{FIRST_BACKOFF, MAX_BACKOFF};
 use crate::metrics;
@@ -47,6 +50,12 @@ impl CmafObject {
 struct Waiting {
     id: u64,
     object: CmafObject,
+    /// A segment's: the version of its track's newest init segment when it was queued, the
+    /// one it needs (`None`: its track had none).
+    init_version: Option<u32>,
+    /// The first segment that may need it: a segment's own seq; for an init segment, the
+    /// segment after the newest one queued (inits come before the segments using them).
+    for_seq: u64,
     queued_at: Instant,
 }
 
@@ -60,6 +69,11 @@ pub(super) struct CmafQueue {
     next_id: u64,
     bytes: u64,
     fenced: bool,
+    /// Each track's newest init version queued.
+    newest_init: CmafTracks,
+    /// One past the newest segment queued.
+    next_seq: u64,
+    ledger: Ledger,
 }
 
 impl CmafQueue {
@@ -73,6 +87,9 @@ impl CmafQueue {
             next_id: 0,
             bytes: 0,
             fenced: false,
+            newest_init: CmafTracks::default(),
+            next_seq: 0,
+            ledger: Ledger::default(),
         }
     }
 
@@ -87,9 +104,22 @@ impl CmafQueue {
             self.bytes += size;
             self.stream.add(size);
             self.budget.charge(size);
+            let (init_version, for_seq) = match object.object {
+                SessionObject::CmafInit { version, track } => {
+                    self.newest_init.set(track, Some(version));
+                    (None, self.next_seq)
+                }
+                SessionObject::CmafSegment { seq, track } => {
+                    self.next_seq = self.next_seq.max(seq.saturating_add(1));
+                    (self.newest_init.get(track), seq)
+                }
+                SessionObject::Ts { seq } => (None, seq),
+            };
             self.waiting.push_back(Waiting {
                 id: self.next_id,
                 object,
+                init_version,
+                for_seq,
                 queued_at: now,
             });
             self.next_id += 1;
@@ -130,12 +160,35 @@ impl CmafQueue {
         self.waiting.front().is_some_and(|head| head.id == id)
     }
 
-    /// Object `id` is done with (stored, or refused for good): it leaves the queue.
-    pub(super) fn done(&mut self, id: u64) {
-        if self.holds(id) {
-            self.pop();
-            self.publish_oldest();
+    /// Object `id` is done with (`stored`, or refused for good): it leaves the queue.
+    pub(super) fn done(&mut self, id: u64, stored: bool) {
+        if !self.holds(id) {
+            return;
         }
+        if stored && let Some(head) = self.waiting.front() {
+            match (head.object.object, head.init_version) {
+                (SessionObject::CmafInit { version, track }, _) => {
+                    self.ledger.init_stored(track, version);
+                }
+                (SessionObject::CmafSegment { seq, track }, Some(init)) => {
+                    self.ledger.segment_stored(seq, track, init);
+                }
+                _ => {}
+            }
+        }
+        self.pop();
+        self.publish_oldest();
+    }
+
+    /// Whether an object that segment `seq`'s CMAF objects may need still waits: one of its
+    /// own, an older segment's, or an init segment queued before them.
+    pub(super) fn unsettled(&self, seq: u64) -> bool {
+        self.waiting.iter().any(|waiting| waiting.for_seq <= seq)
+    }
+
+    /// What was stored of segment `seq` (see [`Ledger::take`]).
+    pub(super) fn take_stored(&mut self, seq: u64) -> CmafTracks {
+        self.ledger.take(seq)
     }
 
     /// The session is fenced out: drops everything, now and later; returns how many.
@@ -181,6 +234,8 @@ impl Drop for CmafQueue {
 pub(super) struct CmafShared {
     queue: Mutex<CmafQueue>,
     wake: Notify,
+    /// Woken whenever objects leave the queue (stored or dropped), for [`CmafShared::settle`].
+    changed: Notify,
     closed: AtomicBool,
 }
 
@@ -189,6 +244,7 @@ impl CmafShared {
         Self {
             queue: Mutex::new(queue),
             wake: Notify::new(),
+            changed: Notify::new(),
             closed: AtomicBool::new(false),
         }
     }
@@ -200,8 +256,32 @@ impl CmafShared {
     /// Queues objects; never waits.
     pub(super) fn push(&self, objects: Vec<CmafObject>) {
         let dropped = self.lock().push(objects, Instant::now());
-        metrics::cmaf_objects_dropped(dropped);
+        self.dropped(dropped);
         self.wake.notify_one();
+    }
+
+    /// Waits until segment `seq`'s CMAF objects are stored or dropped, or until `deadline`;
+    /// false when the deadline came first.
+    pub(super) async fn settle(&self, seq: u64, deadline: Instant) -> bool {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a change right after it is not missed.
+            changed.as_mut().enable();
+            if !self.lock().unsettled(seq) {
+                return true;
+            }
+            if timeout_at(deadline, changed).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    fn dropped(&self, count: usize) {
+        metrics::cmaf_objects_dropped(count);
+        if count > 0 {
+            self.changed.notify_waiters();
+        }
     }
 
     /// No more objects: the lane ends once the queue is drained.
@@ -213,7 +293,7 @@ impl CmafShared {
     /// The session is fenced out: nothing more is stored.
     pub(super) fn fence(&self) {
         let dropped = self.lock().fence();
-        metrics::cmaf_objects_dropped(dropped);
+        self.dropped(dropped);
         self.close();
     }
 }
@@ -229,8 +309,9 @@ pub(super) struct CmafLane {
 impl CmafLane {
     pub(super) async fn run(self) {
         while let Some((id, object)) = self.next().await {
-            self.store_object(id, &object).await;
-            self.shared.lock().done(id);
+            let stored = self.store_object(id, &object).await;
+            self.shared.lock().done(id, stored);
+            self.shared.changed.notify_waiters();
         }
     }
 
@@ -246,9 +327,9 @@ impl CmafLane {
         }
     }
 
-    /// PUTs the object until the store acknowledges it, a bound drops it, or the store
+    /// PUTs the object until the store acknowledges it (true), a bound drops it, or the store
     /// refuses its name for good.
-    async fn store_object(&self, id: u64, object: &CmafObject) {
+    async fn store_object(&self, id: u64, object: &CmafObject) -> bool {
         let mut backoff = FIRST_BACKOFF;
         let mut tried = false;
         loop {
@@ -269,20 +350,21 @@ impl CmafLane {
                         started.elapsed(),
                         object.data.len(),
                     );
-                    return;
+                    return true;
                 }
-                Err(StoreError::AlreadyExists) if tried => return,
+                // An earlier try of ours landed after its deadline.
+                Err(StoreError::AlreadyExists) if tried => return true,
                 Err(StoreError::AlreadyExists) => {
                     tracing::error!(stream_id = %self.stream_id, object = ?object.object, "cmaf object dropped: its name is taken");
                     metrics::cmaf_objects_dropped(1);
-                    return;
+                    return false;
                 }
                 Err(error) => {
                     metrics::cmaf_object_failed(object.kind());
                     tracing::warn!(stream_id = %self.stream_id, object = ?object.object, %error, retry_in = ?backoff, "cmaf object put failed; retrying");
                     tried = true;
                     if !self.pause(id, &mut backoff).await {
-                        return;
+                        return false;
                     }
                 }
             }
@@ -295,7 +377,7 @@ impl CmafLane {
         let wait = *backoff;
         *backoff = (*backoff * 2).min(MAX_BACKOFF);
         let dropped = self.shared.lock().enforce(Instant::now());
-        metrics::cmaf_objects_dropped(dropped);
+        self.shared.dropped(dropped);
         sleep(wait).await;
         self.shared.lock().holds(id)
     }
@@ -335,7 +417,7 @@ mod tests {
         assert_eq!(budget.held_bytes(), 200);
         assert!(!queue.holds(0), "the dropped head is no longer held");
         let (id, _) = queue.head().unwrap();
-        queue.done(id);
+        queue.done(id, true);
         assert_eq!(queue.ids(), vec![2]);
         let aged = queue.enforce(now + Duration::from_secs(301));
         assert_eq!((aged, budget.held_bytes()), (1, 0));
@@ -367,6 +449,55 @@ mod tests {
         assert_eq!(stream.get(), 200);
         drop(ts);
         assert_eq!((stream.get(), budget.held_bytes()), (0, 0));
+    }
+
+    fn init(version: u32, track: TrackKind) -> CmafObject {
+        CmafObject {
+            object: SessionObject::CmafInit { version, track },
+            data: Bytes::from_static(b"init"),
+        }
+    }
+
+    fn store_head(queue: &mut CmafQueue, stored: bool) {
+        let (id, _) = queue.head().unwrap();
+        queue.done(id, stored);
+    }
+
+    #[test]
+    fn a_segment_is_recorded_with_the_init_queued_before_it_once_both_are_stored() {
+        let budget = Arc::new(BufferBudget::new(u64::MAX));
+        let mut queue = queue(1_000, &budget);
+        let now = Instant::now();
+        let audio = |seq| CmafObject {
+            object: SessionObject::CmafSegment {
+                seq,
+                track: TrackKind::Audio,
+            },
+            data: Bytes::from_static(b"aac"),
+        };
+        queue.push(
+            vec![init(0, TrackKind::Video), object(0, 10), audio(0)],
+            now,
+        );
+        queue.push(vec![init(1, TrackKind::Video), object(1, 10)], now);
+        assert!(queue.unsettled(0));
+        store_head(&mut queue, true);
+        store_head(&mut queue, true);
+        assert!(queue.unsettled(0), "segment 0's audio still waits");
+        store_head(&mut queue, true);
+        assert!(!queue.unsettled(0));
+        assert!(queue.unsettled(1));
+        // Video init 1 is refused: segment 1's video object is useless without it.
+        store_head(&mut queue, false);
+        store_head(&mut queue, true);
+        assert!(!queue.unsettled(1));
+        let first = queue.take_stored(0);
+        assert_eq!(
+            (first.video, first.audio),
+            (Some(0), None),
+            "audio had no init"
+        );
+        assert_eq!(queue.take_stored(1), CmafTracks::default());
     }
 
     #[test]

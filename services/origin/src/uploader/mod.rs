@@ -11,6 +11,7 @@
 mod budget;
 mod cmaf;
 mod delete;
+mod ledger;
 mod queue;
 mod retention;
 
@@ -20,7 +21,8 @@ use std::time::Duration;
 use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_control_client::PublishGrant;
 use ferrocast_store::{
-    IndexError, RecordingPolicy, SegmentIndex, SegmentRecord, SegmentStore, SessionStart,
+    CmafTracks, IndexError, RecordingPolicy, SegmentIndex, SegmentRecord, SegmentStore,
+    SessionStart,
 };
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep, timeout};
@@ -41,6 +43,10 @@ pub const INDEX_TIMEOUT: Duration = Duration::from_secs(3);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest wait between two tries: a recovered store or index is used within this.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long a recorded segment's listing waits for its CMAF objects to be stored (ADR 24):
+/// they were queued first and are smaller, so this is reached only when the store struggles,
+/// and then the recording goes without them rather than its TS segment waiting longer.
+const CMAF_SETTLE: Duration = Duration::from_secs(1);
 
 /// How an uploader ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +304,7 @@ impl Uploader {
             bytes: segment.data.len() as u64,
             program_date_time_ms: segment.program_date_time_ms,
             listed_at_ms: 0,
+            cmaf: self.stored_cmaf(segment.seq).await,
             discontinuity: work.gap_before || self.discontinuity_first,
         };
         let media_end_ms = record
@@ -358,6 +365,21 @@ impl Uploader {
                 self.delete_object(&old).await;
             }
             return true;
+        }
+    }
+
+    /// Which of segment `seq`'s CMAF objects a recorded session stored, after waiting at most
+    /// [`CMAF_SETTLE`] for them; none for a session that does not record.
+    async fn stored_cmaf(&self, seq: u64) -> CmafTracks {
+        if self.recording.is_some() && !self.cmaf.settle(seq, Instant::now() + CMAF_SETTLE).await {
+            metrics::cmaf_settle_timed_out();
+            tracing::warn!(stream_id = %self.stream_id, seq, "recorded segment listed before its cmaf objects were stored; the recording's cmaf playlists leave it out");
+        }
+        let stored = self.cmaf.lock().take_stored(seq);
+        if self.recording.is_some() {
+            stored
+        } else {
+            CmafTracks::default()
         }
     }
 

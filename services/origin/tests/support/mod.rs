@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,11 +28,13 @@ pub mod control;
 pub use control::{OneStreamControl, stream_id};
 
 /// An in-memory object store whose PUTs can be held, like a server stopped with SIGSTOP: a
-/// held PUT lands when the store resumes, whether or not its caller still waits.
+/// held PUT lands when the store resumes, whether or not its caller still waits. It can also
+/// refuse every CMAF object (`.m4s`, `.mp4`) while taking the TS segments.
 #[derive(Debug)]
 pub struct HaltableStore {
     inner: Arc<InMemory>,
     running: watch::Sender<bool>,
+    refusing_cmaf: AtomicBool,
 }
 
 impl HaltableStore {
@@ -39,7 +42,13 @@ impl HaltableStore {
         Arc::new(Self {
             inner: Arc::new(InMemory::new()),
             running: watch::Sender::new(true),
+            refusing_cmaf: AtomicBool::new(false),
         })
+    }
+
+    /// From now on, every PUT of a CMAF object fails.
+    pub fn refuse_cmaf(&self) {
+        self.refusing_cmaf.store(true, Ordering::Relaxed);
     }
 
     pub fn halt(&self) {
@@ -65,6 +74,15 @@ impl ObjectStore for HaltableStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        let cmaf = location
+            .extension()
+            .is_some_and(|ext| ext == "m4s" || ext == "mp4");
+        if cmaf && self.refusing_cmaf.load(Ordering::Relaxed) {
+            return Err(object_store::Error::Generic {
+                store: "HaltableStore",
+                source: "cmaf objects refused".into(),
+            });
+        }
         let (inner, location) = (self.inner.clone(), location.clone());
         let mut running = self.running.subscribe();
         let landing = tokio::spawn(async move {

@@ -1,6 +1,8 @@
 //! A session that records (ADR 21): its live window still trims the listing, but nothing the
 //! recording holds is deleted, neither by the trim nor when the next broadcast retires the
 //! ended playlist; a session that does not record deletes what leaves its window, as before.
+//! Each recorded segment's record names the CMAF objects stored with it (ADR 24), and none
+//! when the store refused them: a recording's CMAF playlists never name a missing object.
 //!
 //! The window is made tight by an index wrapper that lists with `retain = 2` (the uploader's
 //! own retention follows the wall clock, which these paused-clock tests do not move).
@@ -12,10 +14,13 @@ use async_trait::async_trait;
 use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_control_client::RecordingGrant;
 use ferrocast_store::{
-    IndexChange, IndexError, IndexState, Recording, RecordingPolicy, RecordingSummary, Retired,
-    SegmentIndex, SegmentRecord, SessionStart,
+    CmafTracks, IndexChange, IndexError, IndexState, Recording, RecordingPolicy, RecordingSummary,
+    Retired, SegmentIndex, SegmentRecord, SessionStart,
 };
 use tokio::sync::broadcast;
+
+use ferrocast_media::cmaf::TrackKind;
+use ferrocast_store::SessionObject;
 
 use super::config;
 use crate::support::{Encoder, Harness, stream_id};
@@ -138,6 +143,15 @@ async fn a_recorded_window_trims_without_deleting() {
     assert_eq!(stored(&origin, 1, 9).await, (0..8).collect::<Vec<_>>());
     let own = stored(&origin, 2, 7).await;
     assert_eq!(own, vec![4, 5], "only its window is left: {own:?}");
+    let init = SessionObject::CmafInit {
+        version: 0,
+        track: TrackKind::Video,
+    };
+    let kept = origin.store.get_object(&stream_id(), Epoch(1), init).await;
+    assert!(
+        kept.is_ok(),
+        "the recording's CMAF playlists still name its init"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -147,4 +161,55 @@ async fn an_unrecorded_window_deletes_what_it_trims() {
     assert_eq!(stored(&origin, 1, 9).await, vec![6, 7]);
     let recordings = origin.index.inner().recordings(&stream_id()).await.unwrap();
     assert!(recordings.is_empty());
+}
+
+/// The CMAF tracks each segment of session `epoch`'s recording names.
+async fn recorded_cmaf(origin: &Harness, epoch: u64) -> Vec<CmafTracks> {
+    let recording = origin
+        .index
+        .inner()
+        .recording(&stream_id(), Epoch(epoch))
+        .await;
+    let recording = recording.unwrap().expect("a recording");
+    recording
+        .segments
+        .iter()
+        .map(|record| record.cmaf)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recorded_segment_names_the_cmaf_objects_stored_with_it() {
+    let origin = tight_origin();
+    broadcast(&origin, 1, 5, Some(KEEP)).await;
+    // The synthetic encoder sends H.264 only: video with its first init, no audio.
+    let video = CmafTracks {
+        video: Some(0),
+        audio: None,
+    };
+    assert_eq!(recorded_cmaf(&origin, 1).await, vec![video; 5]);
+    for seq in 0..5 {
+        let object = SessionObject::CmafSegment {
+            seq,
+            track: TrackKind::Video,
+        };
+        let stored = origin
+            .store
+            .get_object(&stream_id(), Epoch(1), object)
+            .await;
+        assert!(stored.is_ok(), "segment {seq}'s video object is stored");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recording_names_no_cmaf_object_the_store_refused() {
+    let origin = tight_origin();
+    origin.objects.refuse_cmaf();
+    broadcast(&origin, 1, 5, Some(KEEP)).await;
+    assert_eq!(
+        recorded_cmaf(&origin, 1).await,
+        vec![CmafTracks::default(); 5],
+        "every TS segment is recorded, none with a CMAF object"
+    );
+    assert_eq!(stored(&origin, 1, 6).await, (0..5).collect::<Vec<_>>());
 }

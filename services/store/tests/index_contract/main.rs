@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrocast_base::{Epoch, Msn, StreamId};
 use ferrocast_store::{
-    CachedIndex, CachedIndexConfig, DiskIndex, IndexChange, IndexError, IndexState, MemoryIndex,
-    RedisIndex, RedisIndexConfig, ScriptedIndex, SegmentIndex, SegmentRecord, keys,
+    CachedIndex, CachedIndexConfig, CmafTracks, DiskIndex, IndexChange, IndexError, IndexState,
+    MemoryIndex, RedisIndex, RedisIndexConfig, ScriptedIndex, SegmentIndex, SegmentRecord, keys,
 };
 use ferrocast_testkit::{RedisServer, TempDir};
 use tokio::sync::broadcast;
@@ -31,6 +31,11 @@ fn record(msn: u64, epoch: u64, discontinuity: bool) -> SegmentRecord {
         bytes: 250_000 + msn,
         program_date_time_ms: 1_700_000_000_000i64.wrapping_add((msn as i64).wrapping_mul(2000)),
         listed_at_ms: 0,
+        // Round-trips through every index: a recording's CMAF playlists read it back.
+        cmaf: CmafTracks {
+            video: Some(1),
+            audio: None,
+        },
         discontinuity,
     }
 }

@@ -43,7 +43,7 @@ async fn redis_refuses_a_stale_epoch_write_atomically() {
         .unwrap();
     assert_eq!(
         records,
-        vec!["v2|0|1|100|2000|250000|1700000000000|0|0".to_owned()]
+        vec!["v3|0|1|100|2000|250000|1700000000000|0|1.-|0".to_owned()]
     );
     let (epoch, ended): (String, String) = redis::cmd("HMGET")
         .arg(keys::index_meta(&s))

@@ -9,6 +9,7 @@ use crate::test_support::{flv_aac as audio, flv_avc_sequence_header, flv_video a
 use crate::{MediaError, flv};
 
 mod delivery;
+mod describe;
 mod hevc;
 mod parts;
 mod properties;
