@@ -34,12 +34,16 @@
 # A protocol whose two-viewer probe gets no video (e.g. a server without RTMP play) is
 # reported n/a; a step where fewer than half the viewers receive ends that protocol's ramp.
 #
-# Usage: loadtest/benchmark.sh [--quick] [--servers ferrocast,nginx,nms,cluster] [--steps 50,200]
-#                              [--hold SECONDS] [--plot PATH]
+# Usage: loadtest/benchmark.sh [--quick] [--servers ferrocast,nginx,nms,cluster,raw] [--steps 50,200]
+#                              [--hold SECONDS] [--plot PATH] [--merge-window DURATION]
 #   --quick   steps 50,200 held 10 s (a smoke run, ~15 min); default: 50,200,500,1000,2000
 #             held 20 s (~35 min on a quiet machine)
 #   --plot    where the PNG goes (default: docs/benchmarks/viewers.png for a full run with
 #             all servers, target/benchmark/viewers.png otherwise)
+#   --merge-window  ferrocast's origin.rtmp.play_merge_window (e.g. 0s); its default otherwise
+#   raw       the ceiling (issue 15): ferrocast dev ingests, loadtest's `raw-fanout` pulls its
+#             HTTP-FLV once and writes each read to every viewer from one thread; only
+#             raw-fanout's CPU counts
 # Needs scripts/install-bench-deps.sh. Every process it starts is stopped by PID.
 COMMAND="loadtest/benchmark.sh${*:+ $*}"
 QUICK=0
@@ -47,6 +51,7 @@ SERVERS=ferrocast,nginx,nms
 STEPS=
 HOLD=
 PLOT=
+MERGE_WINDOW=
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -54,6 +59,7 @@ while [ $# -gt 0 ]; do
     --steps) STEPS=$2; shift ;;
     --hold) HOLD=$2; shift ;;
     --plot) PLOT=$2; shift ;;
+    --merge-window) MERGE_WINDOW=$2; shift ;;
     -h|--help) sed -n '2,/^COMMAND=/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -82,6 +88,7 @@ fi
 source "$ROOT/loadtest/common.sh"
 cargo build --release -q -p ferrocast-loadtest
 LOADTEST=target/release/ferrocast-loadtest
+RAW_FANOUT=target/release/raw-fanout
 # The same encode as common.sh's clip, at 1 Mb/s.
 CLIP_1000=$WORK/clip-1000.flv
 ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=1000:sample_rate=48000 \
@@ -217,7 +224,9 @@ wait_for() { # wait_for SECONDS COMMAND...
 }
 start_ferrocast() {
   local dir=$1
-  FERROCAST_OPS_LISTEN=127.0.0.1:0 "$ROOT/$BIN" dev --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+  local merge=()
+  [ -n "$MERGE_WINDOW" ] && merge=("FERROCAST_ORIGIN__RTMP__PLAY_MERGE_WINDOW=$MERGE_WINDOW")
+  env "${merge[@]}" FERROCAST_OPS_LISTEN=127.0.0.1:0 "$ROOT/$BIN" dev --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
     --data-dir "$dir/data" >"$dir/urls" 2>"$dir/log" &
   SERVER_PID=$!; PIDS+=("$SERVER_PID")
   wait_for 20 grep -q '^Metrics: ' "$dir/urls" || { log "ferrocast dev did not start: $(tail -n3 "$dir/log")"; return 1; }
@@ -225,6 +234,17 @@ start_ferrocast() {
   FLV_URL=$(sed -n 's/^HTTP-FLV: //p' "$dir/urls")
   READY_URL=$(sed -n 's/^HLS: //p' "$dir/urls")
   RTMP_PLAY_URL="$(sed -n 's/^OBS server: //p' "$dir/urls")/$(basename "$FLV_URL" .flv)"
+}
+start_raw() { # the ceiling: ferrocast dev ingests; raw-fanout fans its HTTP-FLV out
+  local dir=$1
+  start_ferrocast "$dir" || return 1
+  UPSTREAM_PID=$SERVER_PID
+  "$ROOT/$RAW_FANOUT" --upstream "$FLV_URL" >"$dir/raw-urls" 2>"$dir/raw-log" &
+  SERVER_PID=$!; PIDS+=("$SERVER_PID")
+  wait_for 10 grep -q '^HTTP-FLV: ' "$dir/raw-urls" || { log "raw-fanout did not start: $(tail -n3 "$dir/raw-log")"; return 1; }
+  FLV_URL=$(sed -n 's/^HTTP-FLV: //p' "$dir/raw-urls")
+  READY_URL=$FLV_URL
+  RTMP_PLAY_URL=
 }
 start_nginx() {
   local dir=$1 rtmp http
@@ -282,18 +302,24 @@ stop_pid() { # TERM, then (ferrocast drains) a second TERM after 5 s, KILL after
   if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; fi
   wait "$pid" 2>/dev/null || true
 }
+stop_server() { # the server, and the upstream it fans out (raw)
+  stop_pid "$SERVER_PID"
+  if [ -n "${UPSTREAM_PID:-}" ]; then stop_pid "$UPSTREAM_PID"; UPSTREAM_PID=; fi
+}
 server_version() {
   case "$1" in
     ferrocast) echo "ferrocast $(git -C "$ROOT" describe --always --dirty 2>/dev/null)" ;;
     cluster) echo "ferrocast $(git -C "$ROOT" describe --always --dirty 2>/dev/null) local cluster, redis $(redis-server --version 2>/dev/null | sed -n "s/.*v=\([0-9.]*\).*/\1/p"), s3s-fs" ;;
     nginx) echo "nginx $(nginx -v 2>&1 | sed 's#.*/##') + nginx-rtmp $(dpkg-query -W -f='${Version}' libnginx-mod-rtmp 2>/dev/null)" ;;
     nms) echo "node-media-server $(node -p "require('$BENCH/node_modules/node-media-server/package.json').version") on node $(node --version)" ;;
+    raw) echo "raw-fanout (one thread, one write per read per viewer) over ferrocast $(git -C "$ROOT" describe --always --dirty 2>/dev/null)" ;;
   esac
 }
 protocols_of() {
   case "$1" in
     ferrocast|cluster|nms) echo "rtmp flv" ;;
     nginx) echo "rtmp" ;;
+    raw) echo "flv" ;;
   esac
 }
 
@@ -333,7 +359,7 @@ run_combo() { # SERVER KBPS PROTO
     log "  the stream did not come up ($READY_URL)"
     M_JSON=null
     record error "$kbps" "$proto" 0 '{"error":"stream not ready"}'
-    kill -INT "$pub" 2>/dev/null; wait "$pub" 2>/dev/null || true; stop_pid "$SERVER_PID"; return
+    kill -INT "$pub" 2>/dev/null; wait "$pub" 2>/dev/null || true; stop_server; return
   fi
   sleep "$settle"
   wait_quiet "$SERVER_PID" "$pub"
@@ -380,7 +406,7 @@ run_combo() { # SERVER KBPS PROTO
   kill -INT "$pub" 2>/dev/null; wait "$pub" 2>/dev/null || true
   PUB_PID=
   M_JSON=null; record publisher "$kbps" "$proto" 1 "$(jq -c "{loadtest: .}" "$pub_json" 2>/dev/null || echo null)"
-  stop_pid "$SERVER_PID"
+  stop_server
 }
 
 # ---- run ------------------------------------------------------------------------
@@ -389,17 +415,18 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$(lscpu | sed -n 's
   --argjson quick "$QUICK" --arg steps "$STEPS" --argjson hold "$HOLD" --argjson idle "$IDLE" \
   --arg servers "$SERVERS" --arg cmd "$COMMAND" \
   --arg vf "$(server_version ferrocast)" --arg vc "$(server_version cluster)" --arg vn "$(server_version nginx)" --arg vm "$(server_version nms)" \
+  --arg vr "$(server_version raw)" --arg merge "${MERGE_WINDOW:-default}" \
   --arg lt "$("$ROOT/$LOADTEST" --version)" --arg nofile "$(ulimit -n)" \
   '{date: $date, machine: {cpu: $cpu, nproc: ($nproc | tonumber), kernel: $kernel, mem_gib: ($mem | tonumber)},
     quick: ($quick == 1), steps: ($steps | split(",") | map(tonumber)), hold_s: $hold, idle_s: $idle,
     servers: ($servers | split(",")), command: $cmd, nofile: ($nofile | tonumber), loadtest: $lt,
-    versions: {ferrocast: $vf, cluster: $vc, nginx: $vn, nms: $vm},
+    versions: {ferrocast: $vf, cluster: $vc, nginx: $vn, nms: $vm, raw: $vr}, merge_window: $merge,
     clips: {"1000": "720p30 x264 veryfast zerolatency, 2 s GOP, 2 B-frames, 1 Mb/s + AAC 128 kb/s",
             "2500": "720p30 x264 veryfast zerolatency, 2 s GOP, 2 B-frames, 2.5 Mb/s + AAC 128 kb/s"}}' \
   >"$OUT/meta.json"
 log "steps ${STEPS} viewers, ${HOLD} s each; servers ${SERVERS}; open files $(ulimit -n); work in $OUT"
 for SERVER in ${SERVERS//,/ }; do
-  case "$SERVER" in ferrocast|cluster|nginx|nms) ;; *) echo "unknown server $SERVER" >&2; exit 2 ;; esac
+  case "$SERVER" in ferrocast|cluster|nginx|nms|raw) ;; *) echo "unknown server $SERVER" >&2; exit 2 ;; esac
   for kbps in 1000 2500; do
     for proto in $(protocols_of "$SERVER"); do
       run_combo "$SERVER" "$kbps" "$proto"

@@ -15,11 +15,14 @@ import os
 import sys
 
 NAMES = {"ferrocast": "ferrocast", "cluster": "ferrocast cluster", "nginx": "nginx-rtmp",
-         "nms": "node-media-server"}
+         "nms": "node-media-server", "raw": "raw fan-out"}
 PROTOS = {"rtmp": "RTMP play", "flv": "HTTP-FLV"}
-# Ratio pairs: ferrocast's protocol vs the peer that serves it.
-PAIRS = [("rtmp", "nginx", 2.0), ("flv", "nms", 1.5)]
-RSS_PER_VIEWER_TARGET_KB = 64
+# Ratio pairs (issue 15): ferrocast's protocol vs a peer's protocol, and the viewers-per-core
+# ratio to reach. Viewers per core ≥ 2x is CPU per viewer ≤ 0.5x. The raw fan-out is the
+# ceiling (one thread writing the same bytes to every socket): ferrocast should reach 70 % of it.
+PAIRS = [("rtmp", "nginx", "rtmp", 2.0), ("flv", "nginx", "rtmp", 2.0), ("flv", "nms", "flv", 3.0),
+         ("flv", "raw", "flv", 0.7)]
+RSS_PER_VIEWER_TARGET_KB = 16
 FLV_LATENCY_TARGET_MS = 50
 GENERATOR_BUSY = 0.9  # cores: the load generator (one thread) is the bottleneck beyond this
 # Why a protocol a server serves could not be measured, when known.
@@ -35,6 +38,8 @@ DOES = {
                "HLS segments to S3 and the index to Redis, HTTP-FLV on an edge over the gRPC relay",
     "nginx": "RTMP ingest, `hls on` (2 s fragments to disk), no GOP cache",
     "nms": "RTMP ingest, GOP cache for FLV and RTMP play; no HLS (4.x has none)",
+    "raw": "the ceiling: `raw-fanout` pulls ferrocast's HTTP-FLV once and writes each read to every "
+           "viewer from one thread (one write of a shared buffer; ferrocast's CPU is not counted)",
 }
 
 
@@ -196,11 +201,12 @@ def derive(meta, records):
     ratios = []
     by = {(d["server"], d["protocol"], d["kbps"]): d for d in derived}
     for kbps in (1000, 2500):
-        for proto, peer, target in PAIRS:
-            f, p = by.get(("ferrocast", proto, kbps)), by.get((peer, proto, kbps))
+        for proto, peer, peer_proto, target in PAIRS:
+            f, p = by.get(("ferrocast", proto, kbps)), by.get((peer, peer_proto, kbps))
             if not f or not p:
                 continue
-            r = {"kbps": kbps, "protocol": proto, "peer": peer, "viewers_per_core_target": target}
+            r = {"kbps": kbps, "protocol": proto, "peer": peer, "peer_protocol": peer_proto,
+                 "viewers_per_core_target": target}
             for k in ("viewers_per_core", "cpu_per_1000_cores", "rss_per_viewer_kb",
                       "latency_p50_ms", "ttff_p50_ms"):
                 a, b = f.get(k), p.get(k)
@@ -241,12 +247,12 @@ def derive(meta, records):
                             "met": None if lat is None else lat <= FLV_LATENCY_TARGET_MS})
     for r in ratios:
         targets.append({"kbps": r["kbps"], "protocol": r["protocol"],
-                        "measure": f"viewers_per_core vs {NAMES[r['peer']]}",
+                        "measure": f"viewers_per_core vs {peer_label(r)}",
                         "value": r["viewers_per_core"], "target": f">= {r['viewers_per_core_target']}x",
                         "met": r["viewers_per_core_met"]})
         v = r["viewers_per_core_at_common_step"]
         targets.append({"kbps": r["kbps"], "protocol": r["protocol"],
-                        "measure": f"viewers_per_core vs {NAMES[r['peer']]} at {r['common_step']} viewers",
+                        "measure": f"viewers_per_core vs {peer_label(r)} at {r['common_step']} viewers",
                         "value": v, "target": f">= {r['viewers_per_core_target']}x",
                         "met": None if v is None else v >= r["viewers_per_core_target"]})
     return derived, ingest, ratios, targets
@@ -275,7 +281,7 @@ def why_not(s):
 
 def order(key):
     server, proto, kbps = key
-    return (kbps, ["ferrocast", "cluster", "nginx", "nms"].index(server) if server in NAMES else 9,
+    return (kbps, ["ferrocast", "cluster", "nginx", "nms", "raw"].index(server) if server in NAMES else 9,
             ["rtmp", "flv"].index(proto) if proto in PROTOS else 9)
 
 
@@ -289,6 +295,10 @@ def fmt(v, digits=0, unit=""):
 
 def ratio(v):
     return "n/a" if v is None else f"{v:.2f}x"
+
+
+def peer_label(r):
+    return f"{NAMES[r['peer']]} {PROTOS[r['peer_protocol']]}"
 
 
 def label(d):
@@ -327,7 +337,7 @@ def markdown(meta, derived, ingest, ratios, targets):
             common = (f"{ratio(r['viewers_per_core_at_common_step'])} at {r['common_step']} viewers, "
                       f"RSS per viewer {ratio(r['rss_per_viewer_at_common_step'])}"
                       if r["common_step"] else "no common clean step")
-            add(f"| **ferrocast / {NAMES[r['peer']]}, {PROTOS[r['protocol']]}** "
+            add(f"| **ferrocast {PROTOS[r['protocol']]} / {peer_label(r)}** "
                 f"| **{ratio(r['viewers_per_core'])}** (target ≥ {r['viewers_per_core_target']:g}x) "
                 f"| {ratio(r['cpu_per_1000_cores'])} | {ratio(r['rss_per_viewer_kb'])} "
                 f"| {ratio(r['latency_p50_ms'])} | {ratio(r['ttff_p50_ms'])} | | | like for like: {common} |")
@@ -420,7 +430,7 @@ def text(derived, ratios):
                        f"{fmt(d['generator_cores_at_largest_clean'], 2):>9}"
                        + (f"  next {d['next_step']['viewers']}: {d['next_step']['why']}" if d["next_step"] else ""))
         for r in [r for r in ratios if r["kbps"] == kbps]:
-            out.append(f"{'ferrocast/' + NAMES[r['peer']] + ' ' + r['protocol']:32} "
+            out.append(f"{'ferrocast ' + r['protocol'] + '/' + r['peer'] + ' ' + r['peer_protocol']:32} "
                        f"{ratio(r['viewers_per_core']):>12} {ratio(r['cpu_per_1000_cores']):>9} "
                        f"{ratio(r['rss_per_viewer_kb']):>13} {ratio(r['latency_p50_ms']):>10} "
                        f"{ratio(r['ttff_p50_ms']):>9}"
@@ -438,7 +448,7 @@ def plot(derived, path):
     styles = {("ferrocast", "rtmp"): ("tab:blue", "-"), ("ferrocast", "flv"): ("tab:blue", "--"),
               ("cluster", "rtmp"): ("tab:purple", "-"), ("cluster", "flv"): ("tab:purple", "--"),
               ("nginx", "rtmp"): ("tab:green", "-"), ("nms", "rtmp"): ("tab:red", "-"),
-              ("nms", "flv"): ("tab:red", "--")}
+              ("nms", "flv"): ("tab:red", "--"), ("raw", "flv"): ("tab:gray", ":")}
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex=True)

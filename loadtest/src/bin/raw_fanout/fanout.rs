@@ -1,0 +1,154 @@
+//! The fan-out loop: one thread, driven by the upstream's reads. Per read it admits the
+//! viewers that arrived, then writes the read's whole tags to every viewer: one `write` of
+//! the shared buffer, or, for a viewer with a backlog (its start, or a write the socket did
+//! not take whole), one `writev` of the backlog. A viewer whose backlog passes
+//! [`MAX_BACKLOG`] is cut, as a server cuts a viewer that cannot keep up.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, IoSlice, Write};
+use std::net::TcpStream;
+use std::sync::mpsc::Receiver;
+
+use bytes::Bytes;
+
+use crate::upstream::{Tag, TagKind, Upstream};
+
+/// The response head: raw FLV until the connection closes.
+const HTTP_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\n\
+Connection: close\r\n\r\n";
+/// Most bytes a viewer may have waiting.
+const MAX_BACKLOG: usize = 8 * 1024 * 1024;
+/// Most buffers in one `writev`.
+const MAX_SLICES: usize = 64;
+/// Most bytes of GOP kept for starting viewers.
+const MAX_GOP: usize = 16 * 1024 * 1024;
+
+/// What a new viewer is sent before the live tags.
+#[derive(Default)]
+struct Start {
+    script: Option<Bytes>,
+    video_config: Option<Bytes>,
+    audio_config: Option<Bytes>,
+    gop: Vec<Bytes>,
+    gop_bytes: usize,
+}
+
+impl Start {
+    fn note(&mut self, tag: &Tag) {
+        let bytes = tag.bytes.clone();
+        match tag.kind {
+            TagKind::Script => self.script = Some(bytes),
+            TagKind::VideoConfig => self.video_config = Some(bytes),
+            TagKind::AudioConfig => self.audio_config = Some(bytes),
+            TagKind::Keyframe => {
+                self.gop.clear();
+                self.gop_bytes = bytes.len();
+                self.gop.push(bytes);
+            }
+            // Media before the first keyframe cannot start a decoder: not kept.
+            TagKind::Media if !self.gop.is_empty() && self.gop_bytes < MAX_GOP => {
+                self.gop_bytes += bytes.len();
+                self.gop.push(bytes);
+            }
+            TagKind::Media => {}
+        }
+    }
+
+    fn opening(&self, file_header: &Bytes) -> VecDeque<Bytes> {
+        let configs = [&self.script, &self.video_config, &self.audio_config];
+        [Bytes::from_static(HTTP_HEAD), file_header.clone()]
+            .into_iter()
+            .chain(configs.into_iter().flatten().cloned())
+            .chain(self.gop.iter().cloned())
+            .collect()
+    }
+}
+
+struct Viewer {
+    stream: TcpStream,
+    backlog: VecDeque<Bytes>,
+    backlog_bytes: usize,
+}
+
+impl Viewer {
+    /// Sends `live` (after any backlog); false when the viewer is gone or cut.
+    fn send(&mut self, live: &Bytes) -> bool {
+        if self.backlog.is_empty() {
+            match self.stream.write(live) {
+                Ok(sent) if sent == live.len() => return true,
+                Ok(sent) => self.queue(live.slice(sent..)),
+                Err(error) if error.kind() == ErrorKind::WouldBlock => self.queue(live.clone()),
+                Err(_) => return false,
+            }
+            return self.backlog_bytes <= MAX_BACKLOG;
+        }
+        if !live.is_empty() {
+            self.queue(live.clone());
+        }
+        self.flush()
+    }
+
+    fn queue(&mut self, bytes: Bytes) {
+        self.backlog_bytes += bytes.len();
+        self.backlog.push_back(bytes);
+    }
+
+    /// Writes the backlog until the socket takes no more; false when gone or cut.
+    fn flush(&mut self) -> bool {
+        while !self.backlog.is_empty() {
+            let slices: Vec<IoSlice<'_>> = self
+                .backlog
+                .iter()
+                .take(MAX_SLICES)
+                .map(|bytes| IoSlice::new(bytes))
+                .collect();
+            match self.stream.write_vectored(&slices) {
+                Ok(0) => return false,
+                Ok(sent) => self.advance(sent),
+                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        self.backlog_bytes <= MAX_BACKLOG
+    }
+
+    fn advance(&mut self, mut sent: usize) {
+        self.backlog_bytes -= sent;
+        while let Some(front) = self.backlog.front_mut() {
+            if sent < front.len() {
+                let _ = front.split_to(sent);
+                return;
+            }
+            sent -= front.len();
+            self.backlog.pop_front();
+        }
+    }
+}
+
+/// Fans the upstream out until it ends.
+pub fn run(mut source: Upstream, arrivals: &Receiver<TcpStream>) -> anyhow::Result<()> {
+    let mut start = Start::default();
+    let mut viewers: Vec<Viewer> = Vec::new();
+    while let Some(batch) = source.read()? {
+        // Admitted before this read's tags join the start, which they are sent live.
+        while let Ok(stream) = arrivals.try_recv() {
+            if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
+                continue;
+            }
+            let backlog = start.opening(source.header());
+            let backlog_bytes = backlog.iter().map(Bytes::len).sum();
+            viewers.push(Viewer {
+                stream,
+                backlog,
+                backlog_bytes,
+            });
+        }
+        for tag in &batch.tags {
+            start.note(tag);
+        }
+        viewers.retain_mut(|viewer| viewer.send(&batch.bytes));
+    }
+    Ok(())
+}
