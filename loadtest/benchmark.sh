@@ -289,8 +289,14 @@ start_cluster() { # deploy/local-cluster.sh: redis-server, s3s-fs, control, 2 or
   READY_URL=$(cluster_var EDGE_URL_1)/hls/$playback/index.m3u8
 }
 stream_ready() {
+  local text media
   case "$READY_URL" in
-    *.m3u8) curl -sf --max-time 2 "$READY_URL" | grep -q '\.ts' ;;
+    *.m3u8)
+      text=$(curl -sf --max-time 2 "$READY_URL") || return 1
+      # A multivariant playlist (ferrocast's index.m3u8) names the media playlist: follow it.
+      media=$(grep -m1 '^[^#].*\.m3u8' <<<"$text" || true)
+      if [ -n "$media" ]; then text=$(curl -sf --max-time 2 "${READY_URL%/*}/$media") || return 1; fi
+      grep -q '\.ts' <<<"$text" ;;
     *) [ "$(curl -s --max-time 2 "$READY_URL" | head -c 200000 | wc -c)" -ge 100000 ] ;;
   esac
 }
