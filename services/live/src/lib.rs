@@ -13,6 +13,7 @@ mod cursor;
 mod egress;
 mod frame;
 mod hub;
+pub mod lane;
 mod parts;
 mod registry;
 mod resume;
