@@ -191,7 +191,7 @@ fn set_cache(response: &mut Response, seconds: i64) {
     }
 }
 
-pub(crate) fn index_failed(stream_id: &StreamId, failure: &IndexError) -> Response {
+fn index_failed(stream_id: &StreamId, failure: &IndexError) -> Response {
     tracing::warn!(%stream_id, error = %failure, "index unavailable for a recording");
     unavailable("index unavailable\n")
 }

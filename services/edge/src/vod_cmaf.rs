@@ -20,12 +20,10 @@ use ferrocast_store::{Recording, SessionObject, StoreError};
 
 use crate::auth::Token;
 use crate::dvr;
-use crate::ll::objects::media_type;
+use crate::ll::objects::{INIT_TYPE, media_type};
 use crate::reply::{error, not_found};
 use crate::state::Edge;
 use crate::vod::{self, RecordingAt};
-
-const INIT_TYPE: &str = "video/mp4";
 
 /// Answers one CMAF name of the recording at `at`.
 pub(crate) async fn serve(

@@ -31,7 +31,8 @@ use crate::state::Edge;
 
 /// Object names hold their epoch and are never reused (ADR 16 decision 5).
 const OBJECT_CACHE: &str = "public, max-age=31536000, immutable";
-const INIT_TYPE: &str = "video/mp4";
+/// The content type of an init segment, live or recorded.
+pub(crate) const INIT_TYPE: &str = "video/mp4";
 
 /// Serves an init segment, a segment or a part; `channel` is `None` when the stream is not
 /// live (storage may still hold its complete segments).
