@@ -20,19 +20,33 @@ pub struct Batch(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
+    /// The hub's number for this batch: 1 for its first, one more for each after.
+    sequence: u64,
     frames: Box<[Frame]>,
     flv_tags: OnceLock<Bytes>,
     rtmp_chunks: OnceLock<Bytes>,
 }
 
 impl Batch {
-    /// A batch of `frames`.
+    /// A batch of `frames`, unnumbered (0).
     pub fn new(frames: Vec<Frame>) -> Self {
+        Self::numbered(frames, 0)
+    }
+
+    /// A batch of `frames` that its hub numbered `sequence`.
+    pub fn numbered(frames: Vec<Frame>, sequence: u64) -> Self {
         Self(Arc::new(Shared {
+            sequence,
             frames: frames.into_boxed_slice(),
             flv_tags: OnceLock::new(),
             rtmp_chunks: OnceLock::new(),
         }))
+    }
+
+    /// The hub's number for this batch, which a viewer handed from its own receiver to a
+    /// fan-out lane uses to send no batch twice and skip none.
+    pub fn sequence(&self) -> u64 {
+        self.0.sequence
     }
 
     /// The frames, in publish order.
@@ -97,6 +111,11 @@ impl LiveReceiver {
         self.ring.try_recv()
     }
 
+    /// Whether nothing is waiting to be received.
+    pub fn is_empty(&self) -> bool {
+        self.current.is_none() && self.ring.is_empty()
+    }
+
     /// The next frame; errors as in [`LiveReceiver::recv_batch`]. Cancel-safe.
     pub async fn recv(&mut self) -> Result<Frame, RecvError> {
         loop {
@@ -135,7 +154,10 @@ impl LiveReceiver {
         match index {
             0 => Some(batch),
             _ if index >= batch.frames().len() => None,
-            _ => Some(Batch::new(batch.frames()[index..].to_vec())),
+            _ => Some(Batch::numbered(
+                batch.frames()[index..].to_vec(),
+                batch.sequence(),
+            )),
         }
     }
 }

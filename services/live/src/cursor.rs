@@ -40,6 +40,9 @@ pub struct Cursor {
     policy: ViewerPolicy,
     /// Adds to the viewer kind's counter of frames dropped for being late.
     count_dropped: fn(u64),
+    /// The number of the last batch taken from the ring (or before the first): `None` after
+    /// the ring overran the viewer, until the next batch.
+    through: Option<u64>,
 }
 
 impl Cursor {
@@ -52,18 +55,63 @@ impl Cursor {
         limits: ViewerLimits,
         count_dropped: fn(u64),
     ) -> (Self, Vec<Frame>) {
-        let Subscription { start, live } = subscription;
         let mut policy = ViewerPolicy::new(limits);
-        if !start.iter().any(|frame| frame.keyframe) {
+        if !subscription.start.iter().any(|frame| frame.keyframe) {
             policy.wait_for_keyframe();
         }
+        Self::with_policy(hub, subscription, policy, count_dropped)
+    }
+
+    /// A cursor for a viewer that already played `hub` and fell behind while a fan-out lane
+    /// served it: its policy counts that as a skip, and it restarts at the next keyframe after
+    /// the newest codec configurations. [`Step::Cut`] when it fell behind too often,
+    /// [`Step::Ended`] when the stream has ended.
+    pub fn after_falling_behind(
+        hub: Arc<Hub>,
+        mut policy: ViewerPolicy,
+        count_dropped: fn(u64),
+    ) -> Result<(Self, Vec<Frame>), Step> {
+        if policy.overrun(Instant::now()) == Verdict::Cut {
+            return Err(Step::Cut);
+        }
+        let subscription = hub.resubscribe().ok_or(Step::Ended)?;
+        Ok(Self::with_policy(hub, subscription, policy, count_dropped))
+    }
+
+    fn with_policy(
+        hub: Arc<Hub>,
+        subscription: Subscription,
+        policy: ViewerPolicy,
+        count_dropped: fn(u64),
+    ) -> (Self, Vec<Frame>) {
+        let Subscription {
+            start,
+            live,
+            through,
+        } = subscription;
         let cursor = Self {
             hub,
             live,
             policy,
             count_dropped,
+            through: Some(through),
         };
         (cursor, start)
+    }
+
+    /// The number of the last batch taken, when the viewer is caught up: nothing waits in
+    /// the ring for it and it is not waiting for a keyframe. A fan-out lane can take over
+    /// such a viewer from the next batch on.
+    pub fn caught_up_through(&self) -> Option<u64> {
+        if self.policy.is_waiting() || !self.live.is_empty() {
+            return None;
+        }
+        self.through
+    }
+
+    /// The slow-viewer policy, for a viewer that a fan-out lane takes over.
+    pub fn into_policy(self) -> ViewerPolicy {
+        self.policy
     }
 
     /// The hub the cursor reads.
@@ -93,6 +141,7 @@ impl Cursor {
         let batch = match received {
             Ok(batch) => batch,
             Err(RecvError::Lagged(missed)) => {
+                self.through = None;
                 tracing::debug!(missed, "viewer fell off the ring");
                 (self.count_dropped)(missed);
                 return match self.policy.overrun(now) {
@@ -102,6 +151,7 @@ impl Cursor {
             }
             Err(RecvError::Closed) => return Step::Ended,
         };
+        self.through = Some(batch.sequence());
         let live = LiveEdge {
             newest_timestamp_ms: self.hub.newest_timestamp_ms(),
             has_video: self.hub.has_video(),

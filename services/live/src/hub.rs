@@ -44,6 +44,8 @@ pub struct Subscription {
     pub start: Vec<Frame>,
     /// Live frames published after `start` was taken.
     pub live: LiveReceiver,
+    /// The number of the last batch published before `live`'s first ([`Batch::sequence`]).
+    pub through: u64,
 }
 
 /// A publish session's hold on a hub: the hub outlives the session for the origin's
@@ -76,6 +78,8 @@ pub struct Hub {
 struct State {
     /// `None` once the stream has ended; dropping it ends every receiver.
     sender: Option<broadcast::Sender<Batch>>,
+    /// The number of the last batch sent.
+    sequence: u64,
     /// Frames waiting to go out as one batch (only audio waits; the frame that ends the wait
     /// joins it); not yet in the ring nor the GOP cache.
     held: Vec<Frame>,
@@ -149,7 +153,27 @@ impl Hub {
         let state = lock(&self.state);
         let live = LiveReceiver::new(state.sender.as_ref()?.subscribe());
         let start = state.start_frames();
-        Some(Subscription { start, live })
+        let through = state.sequence;
+        Some(Subscription {
+            start,
+            live,
+            through,
+        })
+    }
+
+    /// Subscribes a viewer that already played this stream and skipped ahead: its start is
+    /// the metadata and codec configurations only (their newest), not the GOP it has seen
+    /// part of. `None` once the stream has ended.
+    pub fn resubscribe(&self) -> Option<Subscription> {
+        let state = lock(&self.state);
+        let live = LiveReceiver::new(state.sender.as_ref()?.subscribe());
+        let start = state.headers();
+        let through = state.sequence;
+        Some(Subscription {
+            start,
+            live,
+            through,
+        })
     }
 
     /// A publish session takes the hub over: `None` once the hub has ended. A session after
@@ -237,9 +261,10 @@ impl State {
         for frame in &frames {
             self.remember(frame, limits);
         }
+        self.sequence += 1;
         if let Some(sender) = &self.sender {
             // An error only means nobody is watching right now.
-            let _ = sender.send(Batch::new(frames));
+            let _ = sender.send(Batch::numbered(frames, self.sequence));
         }
     }
 
@@ -273,10 +298,15 @@ impl State {
     }
 
     fn start_frames(&self) -> Vec<Frame> {
-        let headers = [&self.metadata, &self.video_config, &self.audio_config];
-        let mut start: Vec<Frame> = headers.into_iter().flatten().cloned().collect();
+        let mut start = self.headers();
         start.extend(self.gop.iter().cloned());
         start
+    }
+
+    /// The newest metadata and codec configurations, in that order.
+    fn headers(&self) -> Vec<Frame> {
+        let headers = [&self.metadata, &self.video_config, &self.audio_config];
+        headers.into_iter().flatten().cloned().collect()
     }
 }
 

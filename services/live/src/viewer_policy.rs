@@ -99,6 +99,11 @@ impl ViewerPolicy {
         self.gate.close(0);
     }
 
+    /// Whether media is being dropped until the next resume point.
+    pub fn is_waiting(&self) -> bool {
+        self.gate.is_waiting()
+    }
+
     /// The verdict on the next live frame.
     pub fn judge(&mut self, frame: &Frame, live: LiveEdge, now: Instant) -> Verdict {
         // Headers are never behind: a decoder needs the newest ones whatever it skips.

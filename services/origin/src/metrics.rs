@@ -48,6 +48,7 @@ const PART_LOG_ERRORS: &str = "ferrocast_origin_part_log_errors_total";
 const CMAF_KINDS: [&str; 2] = ["segment", "init"];
 const DRAIN_CLOSED: &str = "ferrocast_origin_drain_closed_publishes_total";
 const RTMP_PLAYERS: &str = "ferrocast_origin_rtmp_players";
+const RTMP_PLAYERS_IN_LANES: &str = "ferrocast_origin_rtmp_players_in_lanes";
 const RTMP_EGRESS_BYTES: &str = "ferrocast_origin_rtmp_egress_bytes_total";
 const RTMP_FRAMES_DROPPED: &str = "ferrocast_origin_rtmp_frames_dropped_total";
 const RTMP_CLIENT_ADDRESSES: &str = "ferrocast_origin_rtmp_client_addresses";
@@ -76,6 +77,8 @@ const REFUSAL_REASONS: [&str; 7] = [
 pub(crate) static CONNECTIONS: LiveCount = LiveCount::new();
 /// RTMP players playing now.
 pub(crate) static PLAYERS: LiveCount = LiveCount::new();
+/// RTMP players a fan-out lane writes to now (ADR 25).
+pub(crate) static PLAYERS_IN_LANES: LiveCount = LiveCount::new();
 /// Client address groups (IPv6: /64) with an RTMP connection open now: the size of the
 /// per-address table.
 pub(crate) static CLIENT_ADDRESSES: LiveCount = LiveCount::new();
@@ -143,6 +146,10 @@ pub fn describe() {
     );
     describe_low_latency();
     metrics::describe_gauge!(RTMP_PLAYERS, "RTMP players playing a stream.");
+    metrics::describe_gauge!(
+        RTMP_PLAYERS_IN_LANES,
+        "RTMP players whose media a fan-out lane writes (caught up, no merge window)."
+    );
     metrics::describe_counter!(
         RTMP_EGRESS_BYTES,
         Unit::Bytes,
@@ -372,6 +379,7 @@ impl Collector {
     pub fn collect(&self) {
         metrics::gauge!(RTMP_CONNECTIONS).set(CONNECTIONS.get() as f64);
         metrics::gauge!(RTMP_PLAYERS).set(PLAYERS.get() as f64);
+        metrics::gauge!(RTMP_PLAYERS_IN_LANES).set(PLAYERS_IN_LANES.get() as f64);
         metrics::gauge!(RTMP_CLIENT_ADDRESSES).set(CLIENT_ADDRESSES.get() as f64);
         if let Some(buffers) = &self.buffers {
             buffers.collect();

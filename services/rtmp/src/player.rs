@@ -1,14 +1,19 @@
 //! A connection that plays a stream: media goes out as pre-serialized chunks shared by every
 //! player, control messages (acknowledgements, pings, deleteStream) keep coming in.
+//!
+//! The socket is shared ([`Player::socket`]) so that a fan-out lane can write media to it
+//! from another task, without waiting, while the player's own task reads.
 
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferrocast_media::rtmp_chunk;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::{Connection, Event, RtmpError, status};
+use crate::{Connection, Event, Limits, RtmpError, Session, status};
 
 /// Players send little (acknowledgements, pings, buffer lengths), so a small read buffer does.
 const READ_BUFFER_BYTES: usize = 4096;
@@ -21,21 +26,48 @@ const MAX_SLICES: usize = 64;
 /// media with [`Player::send`]; replies to the player's control messages go out before the
 /// next media, so they never split a message.
 pub struct Player {
-    connection: Connection,
+    socket: Arc<TcpStream>,
+    session: Session,
+    limits: Limits,
+    read_buffer: Vec<u8>,
     stream_id: u32,
     /// Replies to the player's control messages, not yet sent.
     replies: Vec<u8>,
 }
 
 impl Player {
-    pub(crate) fn new(mut connection: Connection, stream_id: u32) -> Self {
-        connection.read_buffer = vec![0; READ_BUFFER_BYTES];
-        connection.session.clear_events();
+    pub(crate) fn new(connection: Connection, stream_id: u32) -> Self {
+        let Connection {
+            socket,
+            mut session,
+            limits,
+            ..
+        } = connection;
+        session.clear_events();
         Self {
-            connection,
+            socket: Arc::new(socket),
+            session,
+            limits,
+            read_buffer: vec![0; READ_BUFFER_BYTES],
             stream_id,
             replies: Vec::new(),
         }
+    }
+
+    /// The socket, for a writer in another task: one that writes only whole messages, and
+    /// only while [`Player::send`] is not running, and that sends [`Player::take_replies`].
+    pub fn socket(&self) -> &Arc<TcpStream> {
+        &self.socket
+    }
+
+    /// How long a write may make no progress before the player is given up.
+    pub fn write_timeout(&self) -> Duration {
+        self.limits.write_timeout
+    }
+
+    /// Replies to the player's control messages not yet sent, for a writer in another task.
+    pub fn take_replies(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.replies)
     }
 
     /// The message stream the player plays on.
@@ -56,23 +88,32 @@ impl Player {
     ///
     /// Cancel-safe: received bytes are processed in full as soon as a read completes.
     pub async fn stopped(&mut self) -> Result<(), RtmpError> {
-        loop {
-            let connection = &mut self.connection;
-            let count = connection.socket.read(&mut connection.read_buffer).await?;
-            if count == 0 {
-                return Ok(());
+        while self.receive().await? {}
+        Ok(())
+    }
+
+    /// Reads and handles what the player sent next: `Ok(false)` when it stopped (as in
+    /// [`Player::stopped`]), `Ok(true)` when it plays on, maybe with replies to send
+    /// ([`Player::take_replies`]). Cancel-safe.
+    pub async fn receive(&mut self) -> Result<bool, RtmpError> {
+        let count = loop {
+            self.socket.readable().await?;
+            match self.socket.try_read(&mut self.read_buffer) {
+                Ok(count) => break count,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Err(error.into()),
             }
-            connection
-                .session
-                .receive(&connection.read_buffer[..count], &mut self.replies)?;
-            let mut finished = false;
-            while let Some(event) = connection.session.next_event() {
-                finished |= matches!(event, Event::PlayFinished);
-            }
-            if finished {
-                return Ok(());
-            }
+        };
+        if count == 0 {
+            return Ok(false);
         }
+        self.session
+            .receive(&self.read_buffer[..count], &mut self.replies)?;
+        let mut finished = false;
+        while let Some(event) = self.session.next_event() {
+            finished |= matches!(event, Event::PlayFinished);
+        }
+        Ok(!finished)
     }
 
     /// Writes pending replies, then `messages` (complete serialized messages, such as
@@ -82,7 +123,7 @@ impl Player {
     pub async fn send(&mut self, messages: &[Bytes]) -> Result<(), RtmpError> {
         if !self.replies.is_empty() {
             let replies = std::mem::take(&mut self.replies);
-            self.connection.write_all(&replies).await?;
+            self.write_slices(&mut [IoSlice::new(&replies)]).await?;
         }
         for group in messages.chunks(MAX_SLICES) {
             self.write_group(group).await?;
@@ -95,7 +136,7 @@ impl Player {
     pub async fn complete(&mut self) -> Result<(), RtmpError> {
         let mut outbound = std::mem::take(&mut self.replies);
         status::write_play_stopped(self.stream_id, &mut outbound);
-        self.connection.write_all(&outbound).await
+        self.write_slices(&mut [IoSlice::new(&outbound)]).await
     }
 
     async fn write_group(&mut self, group: &[Bytes]) -> Result<(), RtmpError> {
@@ -106,16 +147,25 @@ impl Player {
             storage[filled] = IoSlice::new(message);
             filled += 1;
         }
-        let mut slices = &mut storage[..filled];
-        let deadline = self.connection.limits.write_timeout;
+        self.write_slices(&mut storage[..filled]).await
+    }
+
+    /// Writes every slice; fails with [`RtmpError::WriteTimeout`] when a write makes no
+    /// progress within the write timeout.
+    async fn write_slices(&self, mut slices: &mut [IoSlice<'_>]) -> Result<(), RtmpError> {
+        let deadline = self.limits.write_timeout;
         while !slices.is_empty() {
-            let write = self.connection.socket.write_vectored(slices);
-            let written = timeout(deadline, write)
-                .await
-                .map_err(|_| RtmpError::WriteTimeout(deadline))??;
-            if written == 0 {
-                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
-            }
+            let written = match self.socket.try_write_vectored(slices) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(written) => written,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    timeout(deadline, self.socket.writable())
+                        .await
+                        .map_err(|_| RtmpError::WriteTimeout(deadline))??;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             IoSlice::advance_slices(&mut slices, written);
         }
         Ok(())

@@ -4,14 +4,29 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::ingest::{playlist_when, segment_uris};
+use crate::support::attack::Attacker;
+use crate::support::http::get;
 use crate::support::media::{codecs, decode_errors, probe, publish_clip, run_bounded};
 use crate::support::server::{DevServer, dev};
 
 /// `rtmp://127.0.0.1:<port>/live/<playback id>`.
 fn rtmp_play_url(server: &DevServer) -> String {
+    format!("{}/{}", server.rtmp_server, playback_id(server))
+}
+
+fn playback_id(server: &DevServer) -> &str {
     let file = server.flv_url.rsplit('/').next().unwrap();
-    let playback_id = file.trim_end_matches(".flv");
-    format!("{}/{playback_id}", server.rtmp_server)
+    file.trim_end_matches(".flv")
+}
+
+/// The value of one series on the ops port's `/metrics` (0 when absent).
+fn metric(server: &DevServer, series: &str) -> f64 {
+    let text = get(&format!("{}/metrics", server.ops_url)).text();
+    let prefix = format!("{series} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Starts `dev`, publishes the clip in a loop and waits until the stream has a segment (so
@@ -131,4 +146,56 @@ fn without_a_merge_window_players_decode_cleanly_too() {
     let _ = publisher.wait();
     assert!(decoded >= 2.9, "decoded {decoded} s: {errors}");
     assert!(errors.trim().is_empty(), "decode errors: {errors}");
+}
+
+#[test]
+fn a_player_that_stops_reading_is_dropped_while_the_others_decode_cleanly() {
+    // Without a merge window caught-up players ride the hub's fan-out lane (ADR 25); one
+    // whose socket stops taking bytes must fall out of it, skip, and be ended, alone.
+    let (server, mut publisher) = live_server_with(&[
+        ("FERROCAST_ORIGIN__RTMP__PLAY_MERGE_WINDOW", "0s"),
+        ("FERROCAST_ORIGIN__VIEWERS__MAX_LAG", "1s"),
+        ("FERROCAST_ORIGIN__VIEWERS__MAX_SKIPS", "1"),
+    ]);
+    let rtmp = server.rtmp_server.trim_start_matches("rtmp://");
+    let host_port = &rtmp[..rtmp.find('/').unwrap()];
+    let mut stalled = Attacker::connect(host_port).expect("connect");
+    stalled.handshake().expect("handshake");
+    let until = Instant::now() + Duration::from_secs(10);
+    let stream_id = stalled.create_stream("live", until).expect("createStream");
+    let status = stalled
+        .request_play(stream_id, playback_id(&server), until)
+        .expect("play status");
+    assert_eq!(status.level, "status", "{status:?}");
+    let dropped_before = metric(&server, "ferrocast_origin_rtmp_frames_dropped_total");
+
+    // The stalled player reads nothing from here on; a healthy one plays meanwhile.
+    let url = rtmp_play_url(&server);
+    let healthy = std::thread::spawn(move || decode_seconds(&url, 8));
+    std::thread::sleep(Duration::from_secs(4));
+    let in_lanes = metric(&server, "ferrocast_origin_rtmp_players_in_lanes");
+    let (decoded, errors) = healthy.join().unwrap();
+    assert!(in_lanes >= 1.0, "{in_lanes} players rode a lane");
+    assert!(decoded >= 7.9, "decoded {decoded} s: {errors}");
+    assert!(errors.trim().is_empty(), "decode errors: {errors}");
+
+    let started = Instant::now();
+    let ended = loop {
+        if metric(&server, "ferrocast_origin_rtmp_players") == 0.0 {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the stalled player still counts as playing"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let dropped = metric(&server, "ferrocast_origin_rtmp_frames_dropped_total") - dropped_before;
+    println!(
+        "measured: stalled player ended {ended:?} after the healthy one; {dropped} frames dropped"
+    );
+    assert!(dropped > 0.0, "the stalled player skipped nothing");
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    drop(stalled);
 }

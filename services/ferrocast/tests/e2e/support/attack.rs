@@ -126,6 +126,21 @@ impl Attacker {
         self.next_status(until)
     }
 
+    /// `play` of `name` on `stream_id`: the first status it got by `until`.
+    pub fn request_play(
+        &mut self,
+        stream_id: u32,
+        name: &str,
+        until: Instant,
+    ) -> Result<Status, String> {
+        let mut arguments = Vec::new();
+        amf0::write_null(&mut arguments);
+        amf0::write_string(name, &mut arguments);
+        let play = command(stream_id, "play", 3.0, &arguments, DEFAULT_CHUNK_SIZE);
+        self.send(&play).map_err(|e| format!("send play: {e}"))?;
+        self.next_status(until)
+    }
+
     /// The arguments of the `_result` to `transaction` (the command object first).
     fn wait_result(&mut self, transaction: f64, until: Instant) -> Result<Vec<Amf0Value>, String> {
         loop {
