@@ -26,53 +26,78 @@ use crate::reply::{error, not_found};
 use crate::state::Edge;
 
 /// `GET /live/{playback_id}.flv` (with `?token=` for a signed stream; checked once, when the
-/// viewer connects).
+/// viewer connects), when hyper serves it: a request after the first on a kept-alive
+/// connection. A connection's first such request is served outside hyper ([`crate::flv_direct`]).
 pub async fn serve(
     State(edge): State<Arc<Edge>>,
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
     request: HeaderMap,
 ) -> Response {
-    let Some(playback_id) = file.strip_suffix(".flv").map(PlaybackId::new) else {
-        return not_found();
-    };
-    let admitted = auth::admit(
-        &edge,
-        &playback_id,
-        query.as_deref(),
-        &request,
-        Audience::Live,
-    );
-    let stream_id = match admitted.await {
-        Ok(access) => access.stream_id,
+    let (cursor, start) = match open(&edge, &file, query.as_deref(), &request).await {
+        Ok(opened) => opened,
         Err(response) => return response,
     };
-    let (hub, subscription) = match edge.deps.live.subscribe(&stream_id).await {
-        Ok(opened) => opened,
-        Err(LiveError::Offline) => return not_found(),
-        Err(failure) => {
-            tracing::warn!(%stream_id, error = %failure, "live upstream unavailable");
-            return error(
-                axum::http::StatusCode::BAD_GATEWAY,
-                "live upstream unavailable\n",
-            );
-        }
-    };
-    let limits = edge.config.viewers.clone();
-    let (cursor, start) = Cursor::new(hub, subscription, limits, metrics::flv_frames_dropped);
     let viewer = Viewer::new(cursor, start);
     let body = Body::from_stream(futures::stream::unfold(viewer, Viewer::next_chunk));
     let headers = [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("video/x-flv"),
-        ),
+        (header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)),
         (
             header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache, no-store"),
+            HeaderValue::from_static(CACHE_CONTROL),
         ),
     ];
     (headers, body).into_response()
+}
+
+/// The response's `Content-Type`.
+pub(crate) const CONTENT_TYPE: &str = "video/x-flv";
+/// The response's `Cache-Control`: a live body is never stored.
+pub(crate) const CACHE_CONTROL: &str = "no-cache, no-store";
+
+/// Admits a viewer of `file` (`{playback_id}.flv`) and subscribes it: its cursor and start
+/// frames, or the response that refuses it.
+pub(crate) async fn open(
+    edge: &Edge,
+    file: &str,
+    query: Option<&str>,
+    request: &HeaderMap,
+) -> Result<(Cursor, Vec<Frame>), Response> {
+    let Some(playback_id) = file.strip_suffix(".flv").map(PlaybackId::new) else {
+        return Err(not_found());
+    };
+    let admitted = auth::admit(edge, &playback_id, query, request, Audience::Live);
+    let stream_id = admitted.await?.stream_id;
+    let (hub, subscription) = match edge.deps.live.subscribe(&stream_id).await {
+        Ok(opened) => opened,
+        Err(LiveError::Offline) => return Err(not_found()),
+        Err(failure) => {
+            tracing::warn!(%stream_id, error = %failure, "live upstream unavailable");
+            return Err(error(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "live upstream unavailable\n",
+            ));
+        }
+    };
+    let limits = edge.config.viewers.clone();
+    Ok(Cursor::new(
+        hub,
+        subscription,
+        limits,
+        metrics::flv_frames_dropped,
+    ))
+}
+
+/// The FLV file header for `hub`'s stream.
+pub(crate) fn stream_header(hub: &ferrocast_live::Hub) -> Bytes {
+    let (audio, video) = (hub.has_audio(), hub.has_video());
+    // Before any media has arrived, announce both: the usual stream carries both.
+    let header = if audio || video {
+        file_header(audio, video)
+    } else {
+        file_header(true, true)
+    };
+    Bytes::copy_from_slice(&header)
 }
 
 /// One HTTP-FLV viewer: the shared [`Cursor`], serialized as FLV tags.
@@ -136,15 +161,7 @@ impl Viewer {
     /// Queues the FLV header and the hub's start frames (metadata, codec configurations, the
     /// GOP): handles on the hub's tags, not a copy.
     fn queue_start(&mut self, start: Vec<Frame>) {
-        let hub = self.cursor.hub();
-        let (audio, video) = (hub.has_audio(), hub.has_video());
-        // Before any media has arrived, announce both: the usual stream carries both.
-        let header = if audio || video {
-            file_header(audio, video)
-        } else {
-            file_header(true, true)
-        };
-        self.queued.push_back(Bytes::copy_from_slice(&header));
+        self.queued.push_back(stream_header(self.cursor.hub()));
         self.queued.extend(start.into_iter().map(|frame| frame.tag));
     }
 }

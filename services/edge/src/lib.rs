@@ -11,6 +11,7 @@ pub mod auth;
 mod config;
 mod dvr;
 mod flv;
+mod flv_direct;
 mod hls;
 pub mod ll;
 pub mod metrics;
@@ -85,9 +86,15 @@ pub async fn run(
         config.signed_playback.keys_refresh,
         served.clone(),
     );
-    let app = router::build(Arc::new(config), deps, keys);
+    let edge = Arc::new(state::Edge::new(Arc::new(config), deps, keys));
+    let app = router::build(edge.clone());
+    // A connection whose first request is for HTTP-FLV is served outside hyper, so that a
+    // fan-out lane can write to its socket (ADR 25).
+    let direct_flv: Arc<dyn ferrocast_ops::http::Takeover> =
+        Arc::new(flv_direct::DirectFlv::new(edge));
     let serve = async {
-        ferrocast_ops::http::serve(listener, app, options, shutdown).await;
+        ferrocast_ops::http::serve_taking_over(listener, app, Some(direct_flv), options, shutdown)
+            .await;
         served.cancel();
     };
     tokio::join!(serve, refresh);

@@ -22,6 +22,7 @@ const FETCHES: &str = "ferrocast_edge_segment_fetches_total";
 const FETCH_FAILURES: &str = "ferrocast_edge_segment_fetch_failures_total";
 const FLV_FRAMES_DROPPED: &str = "ferrocast_edge_flv_frames_dropped_total";
 const FLV_VIEWERS_CUT: &str = "ferrocast_edge_flv_viewers_cut_total";
+const FLV_LANE_VIEWERS: &str = "ferrocast_edge_flv_viewers_in_lanes";
 const INDEX_STALE_ANSWERS: &str = "ferrocast_edge_index_stale_answers_total";
 const LL_REQUESTS: &str = "ferrocast_edge_ll_requests_total";
 const LL_BLOCKED_REQUESTS: &str = "ferrocast_edge_ll_blocked_requests";
@@ -97,6 +98,8 @@ impl LlKind {
 
 /// HTTP-FLV viewers connected now.
 pub(crate) static FLV_VIEWERS: LiveCount = LiveCount::new();
+/// HTTP-FLV viewers a fan-out lane writes to now (ADR 25).
+pub(crate) static FLV_VIEWERS_IN_LANES: LiveCount = LiveCount::new();
 /// LL requests waiting for a part now.
 pub(crate) static LL_BLOCKED: LiveCount = LiveCount::new();
 /// Media seconds of HLS segments requested, per wall-clock second.
@@ -122,6 +125,10 @@ pub fn describe() {
     metrics::describe_counter!(FETCH_FAILURES, "Segment GETs that failed.");
     metrics::describe_counter!(FLV_FRAMES_DROPPED, "Frames skipped for slow FLV viewers.");
     metrics::describe_counter!(FLV_VIEWERS_CUT, "FLV viewers cut for lagging too often.");
+    metrics::describe_gauge!(
+        FLV_LANE_VIEWERS,
+        "HTTP-FLV viewers whose media a fan-out lane writes (caught up, served outside hyper)."
+    );
     metrics::describe_counter!(
         INDEX_STALE_ANSWERS,
         "Playlist requests answered from the last known index state while the index was unreachable."
@@ -161,6 +168,7 @@ pub fn describe() {
 /// Sets the edge's gauges and cache counters at scrape time.
 pub fn collect(segments: &SegmentCache) {
     metrics::gauge!(VIEWERS, "protocol" => "flv").set(FLV_VIEWERS.get() as f64);
+    metrics::gauge!(FLV_LANE_VIEWERS).set(FLV_VIEWERS_IN_LANES.get() as f64);
     metrics::gauge!(VIEWERS, "protocol" => "hls").set(HLS_DEMAND.viewers());
     metrics::gauge!(LL_BLOCKED_REQUESTS).set(LL_BLOCKED.get() as f64);
     let stats = segments.stats();

@@ -8,15 +8,12 @@ use axum::http::{Method, header};
 use axum::routing::get;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
-use crate::auth::KeyRing;
 use crate::state::Edge;
-use crate::{EdgeConfig, EdgeDeps};
 
 /// The edge's HTTP routes.
-pub fn build(config: Arc<EdgeConfig>, deps: EdgeDeps, keys: Arc<KeyRing>) -> Router {
-    let watch = crate::watch::Watch::load(&config.watch);
-    let home = deps.home.clone();
-    let edge = Arc::new(Edge::new(config, deps, keys));
+pub fn build(edge: Arc<Edge>) -> Router {
+    let watch = crate::watch::Watch::load(&edge.config.watch);
+    let home = edge.deps.home.clone();
     let cors = cors();
     // axum refuses `{id}.flv` (and `{id}.jpg`) as a route, so the whole segment is captured and split later.
     let routes = Router::new()

@@ -7,7 +7,7 @@
 //! [`AUDIO_HOLD_MS`] of media, so viewers are woken once per video frame.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicU64, Ordering};
 
 use ferrocast_base::lock;
 use tokio::sync::broadcast;
@@ -72,6 +72,9 @@ pub struct Hub {
     newest_timestamp_ms: AtomicU32,
     has_video: AtomicBool,
     has_audio: AtomicBool,
+    /// Viewers served by fan-out lanes (they hold no ring receiver of their own), less the
+    /// lanes' own receivers: added to the receivers to count viewers.
+    lane_adjustment: AtomicIsize,
 }
 
 #[derive(Default)]
@@ -112,6 +115,7 @@ impl Hub {
             newest_timestamp_ms: AtomicU32::new(0),
             has_video: AtomicBool::new(false),
             has_audio: AtomicBool::new(false),
+            lane_adjustment: AtomicIsize::new(0),
         }
     }
 
@@ -242,12 +246,20 @@ impl Hub {
         self.has_audio.load(Ordering::Relaxed)
     }
 
-    /// Number of subscribed viewers.
+    /// Number of subscribed viewers, those a fan-out lane serves included.
     pub fn viewer_count(&self) -> usize {
-        lock(&self.state)
+        let receivers = lock(&self.state)
             .sender
             .as_ref()
-            .map_or(0, broadcast::Sender::receiver_count)
+            .map_or(0, broadcast::Sender::receiver_count);
+        let adjustment = self.lane_adjustment.load(Ordering::Relaxed);
+        receivers.saturating_add_signed(adjustment)
+    }
+
+    /// Counts `change` more viewers than the ring has receivers: a lane's seats (+) and its
+    /// own receiver (-).
+    pub(crate) fn adjust_viewer_count(&self, change: isize) {
+        self.lane_adjustment.fetch_add(change, Ordering::Relaxed);
     }
 }
 

@@ -41,6 +41,14 @@ impl HttpMetrics {
         }
     }
 
+    /// Counts one request answered outside the router (a connection taken from hyper),
+    /// `elapsed` after it came in.
+    pub fn record(&self, route: &'static str, status: u16, elapsed: std::time::Duration) {
+        metrics::counter!(self.requests, "route" => route, "status" => status.to_string())
+            .increment(1);
+        metrics::histogram!(self.duration, "route" => route).record(elapsed.as_secs_f64());
+    }
+
     /// Wraps `router` so every request it answers is counted, timed and traced.
     pub fn wrap<S: Clone + Send + Sync + 'static>(
         self,
@@ -62,8 +70,6 @@ async fn track(State(names): State<HttpMetrics>, request: Request, next: Next) -
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.record("status", status);
-    metrics::counter!(names.requests, "route" => route, "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!(names.duration, "route" => route).record(started.elapsed().as_secs_f64());
+    names.record(route, status, started.elapsed());
     response
 }

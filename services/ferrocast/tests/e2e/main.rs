@@ -10,6 +10,7 @@ mod cluster_auth;
 mod delivery;
 mod dvr;
 mod encoder_variety;
+mod flv_lanes;
 mod hevc;
 mod hostile;
 mod http_defences;

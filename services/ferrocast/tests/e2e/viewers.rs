@@ -19,6 +19,10 @@ pub struct Received {
     pub keyframes: usize,
     pub first_video_ms: Option<u32>,
     pub last_video_ms: u32,
+    /// The longest step between consecutive video timestamps.
+    pub max_video_step_ms: u32,
+    /// Video timestamps that went back.
+    pub video_steps_back: usize,
 }
 
 impl Received {
@@ -52,6 +56,12 @@ pub fn watch_flv(url: &str, duration: Duration) -> Received {
                     if video.packet == flv::VideoPacket::Nalu {
                         received.video_tags += 1;
                         received.keyframes += usize::from(video.is_keyframe());
+                        if received.first_video_ms.is_some() {
+                            let last = received.last_video_ms;
+                            let step = tag.timestamp_ms.saturating_sub(last);
+                            received.max_video_step_ms = received.max_video_step_ms.max(step);
+                            received.video_steps_back += usize::from(tag.timestamp_ms < last);
+                        }
                         received.first_video_ms.get_or_insert(tag.timestamp_ms);
                         received.last_video_ms = tag.timestamp_ms;
                     }

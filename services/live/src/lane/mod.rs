@@ -14,13 +14,17 @@
 
 mod run;
 mod seat;
+mod viewer;
 
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use crate::Hub;
+
 pub use run::Lanes;
 pub use seat::{Drained, Leave, Offer, Seat, Sink};
+pub use viewer::{Ending, Outlet, Service, Viewer};
 
 /// One batch, serialized for a lane's viewers.
 #[derive(Debug, Clone)]
@@ -52,13 +56,16 @@ struct Seats<S> {
 
 /// The seats of one hub's caught-up viewers.
 pub struct Lane<S> {
+    /// The hub, which counts the lane's seats among its viewers.
+    hub: Arc<Hub>,
     seats: Mutex<Seats<S>>,
 }
 
 impl<S: Sink> Lane<S> {
-    /// A lane whose first delivery follows batch `through`.
-    pub fn new(through: u64) -> Self {
+    /// A lane of `hub` whose first delivery follows batch `through`.
+    pub fn new(hub: Arc<Hub>, through: u64) -> Self {
         Self {
+            hub,
             seats: Mutex::new(Seats {
                 list: Vec::new(),
                 delivered_through: through,
@@ -79,6 +86,7 @@ impl<S: Sink> Lane<S> {
         // already sent are skipped for this seat.
         seat.sent_through(sent_through);
         seats.list.push(seat);
+        self.hub.adjust_viewer_count(1);
         true
     }
 
@@ -87,6 +95,7 @@ impl<S: Sink> Lane<S> {
     pub fn deliver(&self, delivery: &Delivery) -> usize {
         let mut seats = ferrocast_base::lock(&self.seats);
         let mut written = 0;
+        let before = seats.list.len();
         seats.list.retain(|seat| match seat.offer(delivery) {
             Offer::Sent(bytes) | Offer::Queued(bytes) => {
                 written += bytes;
@@ -94,6 +103,7 @@ impl<S: Sink> Lane<S> {
             }
             Offer::Gone => false,
         });
+        self.forget(before - seats.list.len());
         if let Some(last) = delivery.pieces.last() {
             seats.delivered_through = last.sequence;
         }
@@ -105,6 +115,7 @@ impl<S: Sink> Lane<S> {
     /// the next delivery says where the lane is.
     pub fn empty(&self, why: Leave) {
         let mut seats = ferrocast_base::lock(&self.seats);
+        self.forget(seats.list.len());
         for seat in seats.list.drain(..) {
             seat.remove(why);
         }
@@ -113,6 +124,12 @@ impl<S: Sink> Lane<S> {
             Leave::FellBehind => seats.delivered_through = u64::MAX,
             Leave::Broken | Leave::Stopped => {}
         }
+    }
+
+    /// Stops counting `seats` gone seats among the hub's viewers.
+    fn forget(&self, seats: usize) {
+        self.hub
+            .adjust_viewer_count(-isize::try_from(seats).unwrap_or(isize::MAX));
     }
 
     /// How many viewers the lane serves.

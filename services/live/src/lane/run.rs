@@ -34,13 +34,15 @@ impl<S: Sink + 'static> Lanes<S> {
 
     /// The lane of `hub`, started on first use; `None` once the stream has ended. Call it
     /// within a Tokio runtime.
-    pub fn lane(self: &Arc<Self>, hub: &Hub) -> Option<Arc<Lane<S>>> {
+    pub fn lane(self: &Arc<Self>, hub: &Arc<Hub>) -> Option<Arc<Lane<S>>> {
         let mut lanes = ferrocast_base::lock(&self.lanes);
         if let Some(lane) = lanes.get(&hub.serial()) {
             return Some(lane.clone());
         }
         let subscription = hub.subscribe()?;
-        let lane = Arc::new(Lane::new(subscription.through));
+        // The lane's receiver is no viewer: its seats are.
+        hub.adjust_viewer_count(-1);
+        let lane = Arc::new(Lane::new(hub.clone(), subscription.through));
         lanes.insert(hub.serial(), lane.clone());
         let run = Run {
             lanes: self.clone(),
@@ -93,6 +95,7 @@ impl<S: Sink + 'static> Run<S> {
             }
         }
         self.lane.empty(Leave::StreamEnded);
+        self.lane.hub.adjust_viewer_count(1);
         let mut lanes = ferrocast_base::lock(&self.lanes.lanes);
         if lanes
             .get(&self.serial)

@@ -68,6 +68,10 @@ fn piece(sequence: u64, text: &'static str, media_ms: u32) -> Piece {
     }
 }
 
+fn hub() -> Arc<Hub> {
+    Arc::new(Hub::new(HubLimits::default()))
+}
+
 fn deliver(lane: &Lane<Arc<FakeSocket>>, pieces: Vec<Piece>) -> usize {
     lane.deliver(&Delivery { pieces })
 }
@@ -78,7 +82,7 @@ fn seat(socket: &Arc<FakeSocket>) -> Arc<Seat<Arc<FakeSocket>>> {
 
 #[test]
 fn a_full_socket_queues_in_order_and_the_viewer_drains_it() {
-    let lane = Lane::new(0);
+    let lane = Lane::new(hub(), 0);
     let socket = FakeSocket::with_room(1000);
     let seat = seat(&socket);
     assert!(lane.join(seat.clone(), 0));
@@ -102,7 +106,7 @@ fn a_full_socket_queues_in_order_and_the_viewer_drains_it() {
 
 #[test]
 fn a_viewer_too_far_behind_keeps_only_its_begun_batch_and_leaves() {
-    let lane = Lane::new(0);
+    let lane = Lane::new(hub(), 0);
     let socket = FakeSocket::with_room(1);
     let seat = seat(&socket);
     assert!(lane.join(seat.clone(), 0));
@@ -128,7 +132,7 @@ fn a_viewer_too_far_behind_keeps_only_its_begun_batch_and_leaves() {
 
 #[test]
 fn a_joining_viewer_gets_no_batch_twice_and_misses_none() {
-    let lane = Lane::new(2);
+    let lane = Lane::new(hub(), 2);
     let socket = FakeSocket::with_room(1000);
     let seat = seat(&socket);
     // The viewer sent batches 3 and 4 itself; the lane has not delivered them yet.
@@ -147,7 +151,7 @@ fn a_joining_viewer_gets_no_batch_twice_and_misses_none() {
 
 #[test]
 fn a_broken_socket_leaves_and_an_ended_stream_closes_the_lane() {
-    let lane = Lane::new(0);
+    let lane = Lane::new(hub(), 0);
     let broken = FakeSocket::with_room(1000);
     broken.broken.store(true, Ordering::SeqCst);
     let healthy = FakeSocket::with_room(1000);
@@ -168,7 +172,7 @@ fn a_broken_socket_leaves_and_an_ended_stream_closes_the_lane() {
 
 #[test]
 fn a_lane_that_lost_batches_takes_nobody_until_it_delivers_again() {
-    let lane = Lane::new(0);
+    let lane = Lane::new(hub(), 0);
     let socket = FakeSocket::with_room(1000);
     let seat = seat(&socket);
     assert!(lane.join(seat.clone(), 0));
@@ -195,7 +199,9 @@ async fn a_hubs_lane_sends_its_batches_whole_and_ends_with_the_stream() {
     let lane = lanes.lane(&hub).expect("the stream is live");
     let socket = FakeSocket::with_room(1 << 20);
     let seat = seat(&socket);
+    assert_eq!(hub.viewer_count(), 0, "a lane's own receiver is no viewer");
     assert!(lane.join(seat.clone(), hub.subscribe().unwrap().through));
+    assert_eq!(hub.viewer_count(), 1, "its seats are");
     let frames = [
         Frame::keyframe(0, &[0x17, 1, 0, 0, 0]),
         Frame::video(33, &[0x27, 1, 0, 0, 0]),
@@ -209,4 +215,5 @@ async fn a_hubs_lane_sends_its_batches_whole_and_ends_with_the_stream() {
     let expected: Vec<u8> = frames.iter().flat_map(|frame| frame.tag.to_vec()).collect();
     assert_eq!(socket.written(), expected);
     assert!(lanes.lane(&hub).is_none(), "an ended stream has no lane");
+    assert_eq!(hub.viewer_count(), 0);
 }

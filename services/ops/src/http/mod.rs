@@ -10,6 +10,7 @@
 mod connection;
 mod head_timer;
 mod metrics;
+mod takeover;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::throttle::Throttle;
 pub use connection::Closed;
 pub(crate) use metrics::collect;
 pub use metrics::describe;
+pub use takeover::{RequestHead, Takeover};
 
 /// How long a connection may take to send headers or stay idle, and how many may be open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +89,18 @@ pub async fn serve(
     options: ServerOptions,
     shutdown: Shutdown,
 ) {
+    serve_taking_over(listener, router, None, options, shutdown).await;
+}
+
+/// As [`serve`], but a connection whose first request `takeover` wants is served by it, with
+/// the bare socket, instead of hyper (see [`Takeover`]).
+pub async fn serve_taking_over(
+    listener: TcpListener,
+    router: axum::Router,
+    takeover: Option<Arc<dyn Takeover>>,
+    options: ServerOptions,
+    shutdown: Shutdown,
+) {
     let connections = TaskTracker::new();
     let close = CancellationToken::new();
     let cap = options.limits.max_connections.min(Semaphore::MAX_PERMITS);
@@ -108,7 +122,7 @@ pub async fn serve(
             }
             continue;
         };
-        let (router, options) = (router.clone(), options.clone());
+        let (router, options, takeover) = (router.clone(), options.clone(), takeover.clone());
         let stop = connection::Stop {
             draining: shutdown.token.clone(),
             closing: close.clone(),
@@ -116,9 +130,30 @@ pub async fn serve(
         let counters = counters.clone();
         connections.spawn(async move {
             let _open = counters.open.enter();
-            let io = connection::prepare(socket, options.write_timeout);
             let record = |closed| counters.closed(closed);
-            connection::serve(io, peer, router, &options.limits, &stop, record).await;
+            let Some(takeover) = takeover else {
+                let io = connection::prepare(socket, options.write_timeout);
+                connection::serve(io, peer, router, &options.limits, &stop, record).await;
+                return drop(slot);
+            };
+            let mut socket = socket;
+            let limit = options.limits.header_read_timeout;
+            match takeover::read_first(&mut socket, &*takeover, limit).await {
+                takeover::FirstRead::Wanted(head) => {
+                    let _ = socket.set_nodelay(true);
+                    takeover.serve(socket, head, peer, stop.closing).await;
+                    record(Closed::Done);
+                }
+                takeover::FirstRead::Other(read) => {
+                    let io = connection::prepare(socket, options.write_timeout);
+                    let io = takeover::Rewound::new(read, io);
+                    connection::serve(io, peer, router, &options.limits, &stop, record).await;
+                }
+                takeover::FirstRead::TimedOut => {
+                    tracing::debug!(%peer, "http connection timed out");
+                    record(Closed::HeaderTimeout);
+                }
+            }
             drop(slot);
         });
     }

@@ -3,21 +3,22 @@
 //!
 //! Each frame is serialized as RTMP chunks once, by the first player that sends it, and each
 //! of the hub's batches is concatenated once ([`ferrocast_live::Batch::rtmp_chunks`]), so a
-//! player costs a socket write of shared bytes. How it is written is in [`viewer`] (a task
-//! per player) and [`riding`] (the hub's fan-out lane, for players that keep up).
+//! player costs a socket write of shared bytes. A player is a live viewer
+//! ([`ferrocast_live::lane::Viewer`]): its own task until it has caught up, then, without a
+//! merge window, its hub's fan-out lane ([`outlet`]).
 
-mod riding;
-mod viewer;
+mod outlet;
 
 use std::sync::Arc;
 
 use ferrocast_base::{PlaybackId, PlaybackPolicy};
-use ferrocast_live::{Cursor, Hub, Subscription, ViewerLimits};
+use ferrocast_live::lane::{Ending, Service, Viewer};
+use ferrocast_live::{Cursor, Egress, Hub, Subscription, ViewerLimits};
 use ferrocast_rtmp::{Connection, RtmpError};
 use tokio::time::timeout;
 
 use crate::{OriginConfig, OriginDeps, metrics};
-use viewer::Viewer;
+use outlet::{LANES, RtmpOutlet};
 
 /// A play command as the connection received it.
 pub(crate) struct PlayRequest<'a> {
@@ -55,15 +56,25 @@ pub(crate) async fn serve(
     tracing::info!(start_frames = subscription.start.len(), "play started");
     let max_lag = limits.max_lag;
     let (cursor, start) = Cursor::new(hub, subscription, limits, metrics::rtmp_frames_dropped);
-    let merge_window = config.rtmp.play_merge_window;
-    let viewer = Viewer::new(player, merge_window, max_lag);
+    let service = Service {
+        lanes: Some(LANES.clone()),
+        merge_window: config.rtmp.play_merge_window,
+        max_lag,
+        count_dropped: metrics::rtmp_frames_dropped,
+        egress: Egress::new(metrics::rtmp_egress()),
+    };
+    let mut viewer = Viewer::new(RtmpOutlet::new(player), service);
     match viewer.run(cursor, start).await {
-        Err(error) if hung_up(&error) => {
-            tracing::info!("player hung up");
-            Ok(())
+        Ok(Ending::Stopped) => tracing::info!("player stopped"),
+        Ok(Ending::StreamEnded) => {
+            tracing::info!("stream ended; play complete");
+            return viewer.outlet.player.complete().await;
         }
-        outcome => outcome,
+        Ok(Ending::Cut) => tracing::info!("player cut: cannot keep up"),
+        Err(error) if hung_up(&error) => tracing::info!("player hung up"),
+        Err(error) => return Err(error),
     }
+    Ok(())
 }
 
 /// Why a play was refused.
