@@ -119,16 +119,12 @@ impl<S: Sink> Seat<S> {
             return Offer::Gone;
         }
         let skip_through = state.skip_through;
-        let pieces: Vec<&super::Piece> = delivery
+        let fresh = delivery
             .pieces
             .iter()
-            .filter(|piece| piece.sequence > skip_through)
-            .collect();
-        if pieces.is_empty() {
-            return Offer::Sent(0);
-        }
+            .filter(move |piece| piece.sequence > skip_through);
         if !state.backlog.is_empty() {
-            for piece in pieces {
+            for piece in fresh {
                 if !self.append(
                     &mut state,
                     piece.bytes.clone(),
@@ -140,13 +136,20 @@ impl<S: Sink> Seat<S> {
             }
             return Offer::Queued(0);
         }
-        let slices: Vec<IoSlice<'_>> = pieces
-            .iter()
-            .map(|piece| IoSlice::new(&piece.bytes))
-            .collect();
-        let total: usize = pieces.iter().map(|piece| piece.bytes.len()).sum();
-        let sent = match self.sink.try_write(&slices) {
-            Ok(sent) if sent == total => return Offer::Sent(sent),
+        // On the stack: this runs for every seat of every delivery.
+        let mut storage = [IoSlice::new(&[]); MAX_SLICES];
+        let (mut count, mut total) = (0, 0);
+        for (slot, piece) in storage.iter_mut().zip(fresh.clone()) {
+            *slot = IoSlice::new(&piece.bytes);
+            count += 1;
+            total += piece.bytes.len();
+        }
+        if count == 0 {
+            return Offer::Sent(0);
+        }
+        let whole = fresh.clone().nth(count).is_none();
+        let sent = match self.sink.try_write(&storage[..count]) {
+            Ok(sent) if sent == total && whole => return Offer::Sent(sent),
             Ok(sent) => sent,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
             Err(_) => {
@@ -155,7 +158,7 @@ impl<S: Sink> Seat<S> {
             }
         };
         let mut skip = sent;
-        for piece in pieces {
+        for piece in fresh {
             if skip >= piece.bytes.len() {
                 skip -= piece.bytes.len();
                 continue;
