@@ -93,7 +93,8 @@ async fn serve(edge: Arc<Edge>, socket: Arc<TcpStream>, head: RequestHead) {
     let file = flv_file(&head.path).unwrap_or_default();
     let query = head.query.as_deref();
     let write_timeout = edge.config.write_timeout;
-    let (cursor, start) = match flv::open(&edge, file, query, &head.headers).await {
+    // Boxed: a viewer's task does not keep the admission's memory for its whole life.
+    let (cursor, start) = match Box::pin(flv::open(&edge, file, query, &head.headers)).await {
         Ok(opened) => opened,
         Err(refusal) => {
             answered(refusal.status(), started);

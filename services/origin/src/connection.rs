@@ -51,9 +51,15 @@ async fn handle(
     deps: &OriginDeps,
     stop: &Stop,
 ) -> Result<(), RtmpError> {
-    let mut connection = Connection::handshake(socket, config.rtmp.limits()).await?;
+    // The steps that hold much on their way (the handshake's buffers, a publish's start, a
+    // play) are boxed: a connection's task is as large as its largest step for its whole
+    // life, and players are many.
+    let handshake = Connection::handshake(socket, config.rtmp.limits());
+    let mut connection = Box::new(Box::pin(handshake).await?);
+
     let mut metadata: Option<Metadata> = None;
-    let mut publish: Option<PublishSession> = None;
+    // Boxed: players and refused publishers never need one, and its room would be theirs too.
+    let mut publish: Option<Box<PublishSession>> = None;
     // Cancelled when a newer session owns the stream (here, or elsewhere: this one is fenced).
     let mut taken_over = CancellationToken::new();
     let outcome = loop {
@@ -94,7 +100,7 @@ async fn handle(
                         metadata: &metadata,
                         shutdown: &stop.draining,
                     };
-                    on_publish(&mut connection, request, context).await
+                    Box::pin(on_publish(&mut connection, request, context)).await
                 };
                 match started {
                     Ok(Some(session)) => {
@@ -146,7 +152,8 @@ async fn handle(
                         stream_id,
                     };
                     let limits = config.viewers.clone();
-                    break play::serve(connection, request, config, deps, limits).await;
+                    let play = play::serve(connection, request, config, deps, limits);
+                    break Box::pin(play).await;
                 }
             }
             // A play that never started.
@@ -182,7 +189,7 @@ struct PublishContext<'a> {
 async fn refuse_draining(
     connection: &mut Connection,
     request_id: u32,
-) -> Result<Option<PublishSession>, RtmpError> {
+) -> Result<Option<Box<PublishSession>>, RtmpError> {
     metrics::publish_refused("draining");
     tracing::info!("publish refused: origin draining");
     let why = "origin is draining, reconnect to publish elsewhere";
@@ -197,7 +204,7 @@ async fn on_publish(
     connection: &mut Connection,
     request: PublishRequest<'_>,
     context: PublishContext<'_>,
-) -> Result<Option<PublishSession>, RtmpError> {
+) -> Result<Option<Box<PublishSession>>, RtmpError> {
     let PublishContext {
         config,
         deps,
@@ -245,7 +252,7 @@ async fn on_publish(
     }
     metrics::publish_started();
     tracing::info!(epoch = grant.epoch.get(), playback_id = %grant.playback_id, "publish started");
-    Ok(Some(session))
+    Ok(Some(Box::new(session)))
 }
 
 async fn authorize(

@@ -157,7 +157,9 @@ async fn accept(
         let (config, deps, admission) = (config.clone(), deps.clone(), admission.clone());
         let (draining, close) = (shutdown.clone(), tasks.close_publishes.clone());
         let serve = async move {
-            let Some(admitted) = admission.admit(&mut socket, peer).await else {
+            // Boxed, as the steps of a connection are: its task holds only what it needs for
+            // the rest of its life.
+            let Some(admitted) = Box::pin(admission.admit(&mut socket, peer)).await else {
                 return;
             };
             let stop = connection::Stop { draining, close };

@@ -15,8 +15,8 @@ use tokio::time::timeout;
 
 use crate::{Connection, Event, Limits, RtmpError, Session, status};
 
-/// Players send little (acknowledgements, pings, buffer lengths), so a small read buffer does.
-const READ_BUFFER_BYTES: usize = 4096;
+/// Players send little (acknowledgements, pings, buffer lengths), so a small read does.
+const READ_BUFFER_BYTES: usize = 2048;
 /// Messages written per vectored write.
 const MAX_SLICES: usize = 64;
 
@@ -29,7 +29,6 @@ pub struct Player {
     socket: Arc<TcpStream>,
     session: Session,
     limits: Limits,
-    read_buffer: Vec<u8>,
     stream_id: u32,
     /// Replies to the player's control messages, not yet sent.
     replies: Vec<u8>,
@@ -48,7 +47,6 @@ impl Player {
             socket: Arc::new(socket),
             session,
             limits,
-            read_buffer: vec![0; READ_BUFFER_BYTES],
             stream_id,
             replies: Vec::new(),
         }
@@ -96,19 +94,21 @@ impl Player {
     /// [`Player::stopped`]), `Ok(true)` when it plays on, maybe with replies to send
     /// ([`Player::take_replies`]). Cancel-safe.
     pub async fn receive(&mut self) -> Result<bool, RtmpError> {
-        let count = loop {
+        loop {
             self.socket.readable().await?;
-            match self.socket.try_read(&mut self.read_buffer) {
-                Ok(count) => break count,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            // On the stack, and only between awaits: a waiting player holds no read buffer.
+            let mut buffer = [0u8; READ_BUFFER_BYTES];
+            let count = match self.socket.try_read(&mut buffer) {
+                Ok(count) => count,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(error) => return Err(error.into()),
+            };
+            if count == 0 {
+                return Ok(false);
             }
-        };
-        if count == 0 {
-            return Ok(false);
+            self.session.receive(&buffer[..count], &mut self.replies)?;
+            break;
         }
-        self.session
-            .receive(&self.read_buffer[..count], &mut self.replies)?;
         let mut finished = false;
         while let Some(event) = self.session.next_event() {
             finished |= matches!(event, Event::PlayFinished);
@@ -140,14 +140,15 @@ impl Player {
     }
 
     async fn write_group(&mut self, group: &[Bytes]) -> Result<(), RtmpError> {
-        let mut storage = [IoSlice::new(&[]); MAX_SLICES];
-        let mut filled = 0;
-        // An empty slice could make a write of only empty slices return 0, read as a failure.
-        for message in group.iter().filter(|message| !message.is_empty()) {
-            storage[filled] = IoSlice::new(message);
-            filled += 1;
-        }
-        self.write_slices(&mut storage[..filled]).await
+        // On the heap for the write only: an array here would be part of every waiting
+        // player's task. An empty slice could make a write of only empty slices return 0,
+        // read as a failure.
+        let mut slices: Vec<IoSlice<'_>> = group
+            .iter()
+            .filter(|message| !message.is_empty())
+            .map(|message| IoSlice::new(message))
+            .collect();
+        self.write_slices(&mut slices).await
     }
 
     /// Writes every slice; fails with [`RtmpError::WriteTimeout`] when a write makes no

@@ -226,6 +226,9 @@ impl<O: Outlet> Viewer<O> {
             return Ok(Ride::Declined(cursor));
         }
         let policy = cursor.into_policy();
+        // A rider writes nothing itself: its room for pending messages goes back until it
+        // falls behind.
+        self.pending = Vec::new();
         self.outlet.riding(true);
         let left = self.in_lane(&seat).await;
         // However the ride ends, the lane lets go of the seat and its socket.

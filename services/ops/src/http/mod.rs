@@ -134,11 +134,14 @@ pub async fn serve_taking_over(
             let Some(takeover) = takeover else {
                 let io = connection::prepare(socket, options.write_timeout);
                 connection::serve(io, peer, router, &options.limits, &stop, record).await;
-                return drop(slot);
+                drop(slot);
+                return;
             };
+            // The futures of the ways a connection can go are boxed, so that a connection
+            // holds the memory of its own way only, not that of the largest.
             let mut socket = socket;
             let limit = options.limits.header_read_timeout;
-            match takeover::read_first(&mut socket, &*takeover, limit).await {
+            match Box::pin(takeover::read_first(&mut socket, &*takeover, limit)).await {
                 takeover::FirstRead::Wanted(head) => {
                     let _ = socket.set_nodelay(true);
                     takeover.serve(socket, head, peer, stop.closing).await;
@@ -147,7 +150,8 @@ pub async fn serve_taking_over(
                 takeover::FirstRead::Other(read) => {
                     let io = connection::prepare(socket, options.write_timeout);
                     let io = takeover::Rewound::new(read, io);
-                    connection::serve(io, peer, router, &options.limits, &stop, record).await;
+                    let serve = connection::serve(io, peer, router, &options.limits, &stop, record);
+                    Box::pin(serve).await;
                 }
                 takeover::FirstRead::TimedOut => {
                     tracing::debug!(%peer, "http connection timed out");

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use ferrocast_base::{PlaybackId, PlaybackPolicy};
 use ferrocast_live::lane::{Ending, Service, Viewer};
-use ferrocast_live::{Cursor, Egress, Hub, Subscription, ViewerLimits};
+use ferrocast_live::{Cursor, Egress, Frame, Hub, Subscription, ViewerLimits};
 use ferrocast_rtmp::{Connection, RtmpError};
 use tokio::time::timeout;
 
@@ -34,12 +34,40 @@ pub(crate) struct PlayRequest<'a> {
 /// drain closes the publishes), bounding how far behind the player may fall by `limits`. A
 /// player hanging up is not an error.
 pub(crate) async fn serve(
-    mut connection: Connection,
+    connection: Box<Connection>,
     request: PlayRequest<'_>,
     config: &OriginConfig,
     deps: &OriginDeps,
     limits: ViewerLimits,
 ) -> Result<(), RtmpError> {
+    // Boxed: the play runs for as long as the player watches, and should not hold the room
+    // its start took.
+    let started = Box::pin(start(connection, request, config, deps, limits)).await?;
+    let Some((mut viewer, cursor, start)) = started else {
+        return Ok(());
+    };
+    match viewer.run(cursor, start).await {
+        Ok(Ending::Stopped) => tracing::info!("player stopped"),
+        Ok(Ending::StreamEnded) => {
+            tracing::info!("stream ended; play complete");
+            return viewer.outlet.player.complete().await;
+        }
+        Ok(Ending::Cut) => tracing::info!("player cut: cannot keep up"),
+        Err(error) if hung_up(&error) => tracing::info!("player hung up"),
+        Err(error) => return Err(error),
+    }
+    Ok(())
+}
+
+/// Finds the stream and accepts the play: the viewer, its cursor and start frames; `None`
+/// when the play was refused (and told so).
+async fn start(
+    mut connection: Box<Connection>,
+    request: PlayRequest<'_>,
+    config: &OriginConfig,
+    deps: &OriginDeps,
+    limits: ViewerLimits,
+) -> Result<Option<(Box<Viewer<RtmpOutlet>>, Cursor, Vec<Frame>)>, RtmpError> {
     let (hub, subscription) = match find(&request, config, deps).await {
         Ok(found) => found,
         Err(refusal) => {
@@ -47,7 +75,7 @@ pub(crate) async fn serve(
             connection
                 .reject_play(request.stream_id, refusal.code, refusal.description)
                 .await?;
-            return Ok(());
+            return Ok(None);
         }
     };
     let player = connection
@@ -63,18 +91,9 @@ pub(crate) async fn serve(
         count_dropped: metrics::rtmp_frames_dropped,
         egress: Egress::new(metrics::rtmp_egress()),
     };
-    let mut viewer = Viewer::new(RtmpOutlet::new(player), service);
-    match viewer.run(cursor, start).await {
-        Ok(Ending::Stopped) => tracing::info!("player stopped"),
-        Ok(Ending::StreamEnded) => {
-            tracing::info!("stream ended; play complete");
-            return viewer.outlet.player.complete().await;
-        }
-        Ok(Ending::Cut) => tracing::info!("player cut: cannot keep up"),
-        Err(error) if hung_up(&error) => tracing::info!("player hung up"),
-        Err(error) => return Err(error),
-    }
-    Ok(())
+    // Boxed, so that the play's task holds one viewer, not the room of each place it moved.
+    let viewer = Box::new(Viewer::new(RtmpOutlet::new(player), service));
+    Ok(Some((viewer, cursor, start)))
 }
 
 /// Why a play was refused.
