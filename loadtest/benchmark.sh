@@ -41,6 +41,8 @@
 #   --plot    where the PNG goes (default: docs/benchmarks/viewers.png for a full run with
 #             all servers, target/benchmark/viewers.png otherwise)
 #   --merge-window  ferrocast's origin.rtmp.play_merge_window (e.g. 0s); its default otherwise
+#   --generator-threads  threads of the viewers' load generator (default 1); more where one
+#             thread saturates before the server (nginx-rtmp writes each message on its own)
 #   raw       the ceiling (issue 15): ferrocast dev ingests, loadtest's `raw-fanout` pulls its
 #             HTTP-FLV once and writes each read to every viewer from one thread; only
 #             raw-fanout's CPU counts
@@ -52,6 +54,7 @@ STEPS=
 HOLD=
 PLOT=
 MERGE_WINDOW=
+GEN_THREADS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
     --hold) HOLD=$2; shift ;;
     --plot) PLOT=$2; shift ;;
     --merge-window) MERGE_WINDOW=$2; shift ;;
+    --generator-threads) GEN_THREADS=$2; shift ;;
     -h|--help) sed -n '2,/^COMMAND=/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -336,7 +340,7 @@ viewers() {
   local proto=$1 n=$2 ramp_ms=$3 after=$4 json=$5 args
   if [ "$proto" = rtmp ]; then args=(--rtmp-play-url "$RTMP_PLAY_URL" --rtmp-players "$n")
   else args=(--flv-url "$FLV_URL" --flv-viewers "$n"); fi
-  "$ROOT/$LOADTEST" --threads 1 -q "${args[@]}" --ramp "${ramp_ms}ms" \
+  "$ROOT/$LOADTEST" --threads "$GEN_THREADS" -q "${args[@]}" --ramp "${ramp_ms}ms" \
     --duration "$((ramp_ms + after * 1000))ms" --json "$json" 2>>"$OUT/raw/loadtest-stderr.log" &
   GEN=$!; PIDS+=("$GEN")
 }
@@ -421,12 +425,12 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$(lscpu | sed -n 's
   --argjson quick "$QUICK" --arg steps "$STEPS" --argjson hold "$HOLD" --argjson idle "$IDLE" \
   --arg servers "$SERVERS" --arg cmd "$COMMAND" \
   --arg vf "$(server_version ferrocast)" --arg vc "$(server_version cluster)" --arg vn "$(server_version nginx)" --arg vm "$(server_version nms)" \
-  --arg vr "$(server_version raw)" --arg merge "${MERGE_WINDOW:-default}" \
+  --arg vr "$(server_version raw)" --arg merge "${MERGE_WINDOW:-default}" --argjson gen_threads "$GEN_THREADS" \
   --arg lt "$("$ROOT/$LOADTEST" --version)" --arg nofile "$(ulimit -n)" \
   '{date: $date, machine: {cpu: $cpu, nproc: ($nproc | tonumber), kernel: $kernel, mem_gib: ($mem | tonumber)},
     quick: ($quick == 1), steps: ($steps | split(",") | map(tonumber)), hold_s: $hold, idle_s: $idle,
     servers: ($servers | split(",")), command: $cmd, nofile: ($nofile | tonumber), loadtest: $lt,
-    versions: {ferrocast: $vf, cluster: $vc, nginx: $vn, nms: $vm, raw: $vr}, merge_window: $merge,
+    versions: {ferrocast: $vf, cluster: $vc, nginx: $vn, nms: $vm, raw: $vr}, merge_window: $merge, generator_threads: $gen_threads,
     clips: {"1000": "720p30 x264 veryfast zerolatency, 2 s GOP, 2 B-frames, 1 Mb/s + AAC 128 kb/s",
             "2500": "720p30 x264 veryfast zerolatency, 2 s GOP, 2 B-frames, 2.5 Mb/s + AAC 128 kb/s"}}' \
   >"$OUT/meta.json"
