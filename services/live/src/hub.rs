@@ -152,31 +152,25 @@ impl Hub {
 
     /// Subscribes a viewer; `None` once the stream has ended.
     pub fn subscribe(&self) -> Option<Subscription> {
-        // Taking the snapshot and the receiver under one lock is what makes the hand-over
-        // from cached frames to live frames gap-free and duplicate-free.
-        let state = lock(&self.state);
-        let live = LiveReceiver::new(state.sender.as_ref()?.subscribe());
-        let start = state.start_frames();
-        let through = state.sequence;
-        Some(Subscription {
-            start,
-            live,
-            through,
-        })
+        self.subscribe_with(State::start_frames)
     }
 
     /// Subscribes a viewer that already played this stream and skipped ahead: its start is
     /// the metadata and codec configurations only (their newest), not the GOP it has seen
     /// part of. `None` once the stream has ended.
     pub fn resubscribe(&self) -> Option<Subscription> {
+        self.subscribe_with(State::headers)
+    }
+
+    fn subscribe_with(&self, start: fn(&State) -> Vec<Frame>) -> Option<Subscription> {
+        // Taking the snapshot and the receiver under one lock is what makes the hand-over
+        // from cached frames to live frames gap-free and duplicate-free.
         let state = lock(&self.state);
         let live = LiveReceiver::new(state.sender.as_ref()?.subscribe());
-        let start = state.headers();
-        let through = state.sequence;
         Some(Subscription {
-            start,
+            start: start(&state),
             live,
-            through,
+            through: state.sequence,
         })
     }
 

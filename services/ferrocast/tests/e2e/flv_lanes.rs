@@ -9,20 +9,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::ingest::{playlist_when, segment_uris};
-use crate::support::http::{get, stream};
 use crate::support::media::publish_clip;
-use crate::support::server::{DevServer, dev};
+use crate::support::server::{DevServer, dev, metric, until_metric_is_zero};
 use crate::viewers::watch_flv;
-
-/// The value of one series on the ops port's `/metrics` (0 when absent).
-fn metric(server: &DevServer, series: &str) -> f64 {
-    let text = get(&format!("{}/metrics", server.ops_url)).text();
-    let prefix = format!("{series} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(0.0)
-}
 
 /// `127.0.0.1:<port>` and the path of `url`.
 fn authority_and_path(url: &str) -> (&str, &str) {
@@ -45,8 +34,6 @@ fn viewers_ride_a_lane_and_one_that_stops_reading_falls_out_alone() {
         ("FERROCAST_EDGE__VIEWERS__MAX_LAG", "1s"),
         ("FERROCAST_EDGE__VIEWERS__MAX_SKIPS", "1"),
     ]);
-    let response = stream(&server.flv_url);
-    drop(response);
     let (authority, path) = authority_and_path(&server.flv_url);
     let mut stalled = TcpStream::connect(authority).expect("connect");
     write!(stalled, "GET {path} HTTP/1.1\r\nHost: {authority}\r\n\r\n").expect("request");
@@ -72,18 +59,11 @@ fn viewers_ride_a_lane_and_one_that_stops_reading_falls_out_alone() {
     }
     assert!(in_lanes >= 3.0, "{in_lanes} viewers rode a lane");
 
-    let started = Instant::now();
-    let ended = loop {
-        let viewers = metric(&server, "ferrocast_edge_viewers{protocol=\"flv\"}");
-        if viewers == 0.0 {
-            break started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{viewers} FLV viewers still connected"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let ended = until_metric_is_zero(
+        &server,
+        "ferrocast_edge_viewers{protocol=\"flv\"}",
+        Duration::from_secs(60),
+    );
     let dropped = metric(&server, "ferrocast_edge_flv_frames_dropped_total") - dropped_before;
     println!(
         "measured: stalled FLV viewer ended {ended:?} after the others; {dropped} frames dropped"

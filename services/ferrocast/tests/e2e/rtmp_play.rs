@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::ingest::{playlist_when, segment_uris};
 use crate::support::attack::Attacker;
-use crate::support::http::get;
 use crate::support::media::{codecs, decode_errors, probe, publish_clip, run_bounded};
-use crate::support::server::{DevServer, dev};
+use crate::support::server::{DevServer, dev, metric, until_metric_is_zero};
 
 /// `rtmp://127.0.0.1:<port>/live/<playback id>`.
 fn rtmp_play_url(server: &DevServer) -> String {
@@ -17,16 +16,6 @@ fn rtmp_play_url(server: &DevServer) -> String {
 fn playback_id(server: &DevServer) -> &str {
     let file = server.flv_url.rsplit('/').next().unwrap();
     file.trim_end_matches(".flv")
-}
-
-/// The value of one series on the ops port's `/metrics` (0 when absent).
-fn metric(server: &DevServer, series: &str) -> f64 {
-    let text = get(&format!("{}/metrics", server.ops_url)).text();
-    let prefix = format!("{series} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&prefix))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// Starts `dev`, publishes the clip in a loop and waits until the stream has a segment (so
@@ -179,17 +168,11 @@ fn a_player_that_stops_reading_is_dropped_while_the_others_decode_cleanly() {
     assert!(decoded >= 7.9, "decoded {decoded} s: {errors}");
     assert!(errors.trim().is_empty(), "decode errors: {errors}");
 
-    let started = Instant::now();
-    let ended = loop {
-        if metric(&server, "ferrocast_origin_rtmp_players") == 0.0 {
-            break started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the stalled player still counts as playing"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let ended = until_metric_is_zero(
+        &server,
+        "ferrocast_origin_rtmp_players",
+        Duration::from_secs(60),
+    );
     let dropped = metric(&server, "ferrocast_origin_rtmp_frames_dropped_total") - dropped_before;
     println!(
         "measured: stalled player ended {ended:?} after the healthy one; {dropped} frames dropped"

@@ -56,11 +56,14 @@ pub(crate) fn prepare(socket: TcpStream, write_timeout: Duration) -> Prepared {
     Box::pin(stream)
 }
 
-/// Serves HTTP/1.1 requests on `io` with `router` until the connection ends. Handlers can
+/// Serves HTTP/1.1 requests on `io`, whose first bytes were already read as `first` (a
+/// [`super::Takeover`] looked at them; empty otherwise), with `router` until the connection
+/// ends. Handlers can
 /// read the peer's address as `ConnectInfo<SocketAddr>`. `record` learns how it ended before
 /// the socket is closed, so a client that sees the close also sees it counted.
 pub(crate) async fn serve<I>(
     io: I,
+    first: Vec<u8>,
     peer: SocketAddr,
     router: axum::Router,
     limits: &ConnectionLimits,
@@ -76,7 +79,7 @@ where
         limits.idle_timeout,
         reads.clone(),
     );
-    let io = TokioIo::new(Counted { inner: io, reads });
+    let io = TokioIo::new(Counted::new(io, first, reads));
     let service = service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let mut router = router.clone();
@@ -125,10 +128,24 @@ fn classify(result: Option<hyper::Result<()>>, peer: SocketAddr, timer: &HeadTim
     }
 }
 
-/// A socket whose reads are counted.
+/// A socket whose reads are counted, and whose bytes already read are read again first.
 struct Counted<I> {
     inner: I,
     reads: ReadCount,
+    first: Vec<u8>,
+    /// How much of `first` was read again.
+    replayed: usize,
+}
+
+impl<I> Counted<I> {
+    fn new(inner: I, first: Vec<u8>, reads: ReadCount) -> Self {
+        Self {
+            inner,
+            reads,
+            first,
+            replayed: 0,
+        }
+    }
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Counted<I> {
@@ -138,6 +155,18 @@ impl<I: AsyncRead + Unpin> AsyncRead for Counted<I> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let rest = &this.first[this.replayed..];
+        if !rest.is_empty() {
+            let count = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..count]);
+            this.replayed += count;
+            if this.replayed == this.first.len() {
+                this.first = Vec::new();
+                this.replayed = 0;
+            }
+            this.reads.add(count as u64);
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         let read = buf.filled().len().saturating_sub(before);

@@ -64,7 +64,16 @@ fn peer() -> SocketAddr {
 /// Serves `server` until it closes; how it closed and when, from the start.
 async fn serve_timed(server: DuplexStream, stop: &Stop) -> (Closed, Duration) {
     let started = Instant::now();
-    let closed = serve(server, peer(), router(), &limits(), stop, |_| {}).await;
+    let closed = serve(
+        server,
+        Vec::new(),
+        peer(),
+        router(),
+        &limits(),
+        stop,
+        |_| {},
+    )
+    .await;
     (closed, started.elapsed())
 }
 
@@ -212,9 +221,19 @@ async fn the_socket_wrapper_keeps_vectored_writes_so_hyper_queues_shared_chunks(
     let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
         .await
         .unwrap();
-    let counted = Counted {
-        inner: prepare(client, Duration::from_secs(1)),
-        reads: ReadCount::default(),
-    };
+    let inner = prepare(client, Duration::from_secs(1));
+    let counted = Counted::new(inner, Vec::new(), ReadCount::default());
     assert!(counted.is_write_vectored());
+}
+
+#[tokio::test]
+async fn bytes_read_before_hyper_are_read_again_first_and_counted() {
+    let (client, server) = tokio::io::duplex(64);
+    drop(client);
+    let reads = ReadCount::default();
+    let mut counted = Counted::new(server, REQUEST.to_vec(), reads.clone());
+    let mut read = Vec::new();
+    counted.read_to_end(&mut read).await.unwrap();
+    assert_eq!(read, REQUEST);
+    assert_eq!(reads.get(), REQUEST.len() as u64);
 }

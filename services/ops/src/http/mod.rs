@@ -133,7 +133,8 @@ pub async fn serve_taking_over(
             let record = |closed| counters.closed(closed);
             let Some(takeover) = takeover else {
                 let io = connection::prepare(socket, options.write_timeout);
-                connection::serve(io, peer, router, &options.limits, &stop, record).await;
+                let limits = &options.limits;
+                connection::serve(io, Vec::new(), peer, router, limits, &stop, record).await;
                 drop(slot);
                 return;
             };
@@ -149,8 +150,8 @@ pub async fn serve_taking_over(
                 }
                 takeover::FirstRead::Other(read) => {
                     let io = connection::prepare(socket, options.write_timeout);
-                    let io = takeover::Rewound::new(read, io);
-                    let serve = connection::serve(io, peer, router, &options.limits, &stop, record);
+                    let limits = &options.limits;
+                    let serve = connection::serve(io, read, peer, router, limits, &stop, record);
                     Box::pin(serve).await;
                 }
                 takeover::FirstRead::TimedOut => {

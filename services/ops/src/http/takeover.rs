@@ -5,18 +5,16 @@
 //! task writing each live batch to many viewers' sockets (ADR 25), cannot serve an HTTP-FLV
 //! viewer through it. So where a server has a [`Takeover`], the first request's head is read
 //! here (within the header timeout, parsed with `httparse`); a request the takeover wants
-//! gets the bare socket, and every other connection goes to hyper with the bytes already read
-//! put back in front ([`Rewound`]).
+//! gets the bare socket, and every other connection goes to hyper, which reads the bytes
+//! already read first.
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -128,75 +126,6 @@ fn head_of(request: &httparse::Request<'_, '_>) -> Option<RequestHead> {
     })
 }
 
-/// A connection whose first bytes were already read: they are read again first.
-pub(crate) struct Rewound<I> {
-    prefix: Vec<u8>,
-    offset: usize,
-    inner: I,
-}
-
-impl<I> Rewound<I> {
-    pub(crate) fn new(prefix: Vec<u8>, inner: I) -> Self {
-        Self {
-            prefix,
-            offset: 0,
-            inner,
-        }
-    }
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for Rewound<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let rest = &this.prefix[this.offset..];
-        if rest.is_empty() {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
-        }
-        let count = rest.len().min(buf.remaining());
-        buf.put_slice(&rest[..count]);
-        this.offset += count;
-        if this.offset == this.prefix.len() {
-            this.prefix = Vec::new();
-            this.offset = 0;
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for Rewound<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,15 +145,5 @@ mod tests {
             parse(b"GET /\x01 HTTP/1.1\r\n\r\n"),
             Some(Err(()))
         ));
-    }
-
-    #[tokio::test]
-    async fn bytes_read_before_hyper_are_read_again_first() {
-        let (client, mut server) = tokio::io::duplex(64);
-        drop(client);
-        let mut rewound = Rewound::new(b"GET / HTTP/1.1\r\n".to_vec(), &mut server);
-        let mut read = Vec::new();
-        rewound.read_to_end(&mut read).await.unwrap();
-        assert_eq!(read, b"GET / HTTP/1.1\r\n");
     }
 }
