@@ -13,6 +13,13 @@ use crate::Publishing;
 use crate::ingest_rate::IngestRates;
 use crate::uploader::BufferBudget;
 
+mod cmaf;
+
+pub(crate) use cmaf::{
+    cmaf_object_failed, cmaf_object_stored, cmaf_objects_dropped, cmaf_settle_timed_out,
+    part_log_error,
+};
+
 const RTMP_CONNECTIONS: &str = "ferrocast_origin_rtmp_connections";
 const RTMP_ERRORS: &str = "ferrocast_origin_rtmp_connection_errors_total";
 const PUBLISHERS: &str = "ferrocast_origin_publishers";
@@ -38,14 +45,6 @@ const DROP_REASONS: [&str; 5] = [
     "store_refused",
     "fenced",
 ];
-const CMAF_OBJECTS_STORED: &str = "ferrocast_origin_cmaf_objects_stored_total";
-const CMAF_PUT_FAILURES: &str = "ferrocast_origin_cmaf_put_failures_total";
-const CMAF_OBJECTS_DROPPED: &str = "ferrocast_origin_cmaf_objects_dropped_total";
-const CMAF_SETTLE_TIMEOUTS: &str = "ferrocast_origin_cmaf_settle_timeouts_total";
-const CMAF_UPLOAD_BYTES: &str = "ferrocast_origin_cmaf_upload_bytes_total";
-const CMAF_UPLOAD_DURATION: &str = "ferrocast_origin_cmaf_upload_duration_seconds";
-const PART_LOG_ERRORS: &str = "ferrocast_origin_part_log_errors_total";
-const CMAF_KINDS: [&str; 2] = ["segment", "init"];
 const DRAIN_CLOSED: &str = "ferrocast_origin_drain_closed_publishes_total";
 const RTMP_PLAYERS: &str = "ferrocast_origin_rtmp_players";
 const RTMP_PLAYERS_IN_LANES: &str = "ferrocast_origin_rtmp_players_in_lanes";
@@ -144,7 +143,7 @@ pub fn describe() {
         Unit::Seconds,
         "How long the oldest segment waiting to be stored and listed has waited."
     );
-    describe_low_latency();
+    cmaf::describe();
     metrics::describe_gauge!(RTMP_PLAYERS, "RTMP players playing a stream.");
     metrics::describe_gauge!(
         RTMP_PLAYERS_IN_LANES,
@@ -174,10 +173,6 @@ pub fn describe() {
         INDEX_WRITE_FAILURES,
         INDEX_WRITES_FENCED,
         DRAIN_CLOSED,
-        CMAF_OBJECTS_DROPPED,
-        CMAF_SETTLE_TIMEOUTS,
-        CMAF_UPLOAD_BYTES,
-        PART_LOG_ERRORS,
     ] {
         metrics::counter!(name).absolute(0);
     }
@@ -186,10 +181,6 @@ pub fn describe() {
     }
     for reason in REFUSAL_REASONS {
         metrics::counter!(PUBLISH_REFUSALS, "reason" => reason).absolute(0);
-    }
-    for kind in CMAF_KINDS {
-        metrics::counter!(CMAF_OBJECTS_STORED, "kind" => kind).absolute(0);
-        metrics::counter!(CMAF_PUT_FAILURES, "kind" => kind).absolute(0);
     }
     for reason in DROP_REASONS {
         metrics::counter!(SEGMENTS_DROPPED, "reason" => reason).absolute(0);
@@ -279,67 +270,6 @@ pub(crate) fn buffer_held(bytes: u64, oldest_age: Option<Duration>) {
     metrics::gauge!(BUFFER_BYTES).set(bytes as f64);
     let age = oldest_age.unwrap_or_default().as_secs_f64();
     metrics::gauge!(BUFFER_OLDEST_AGE).set(age);
-}
-
-fn describe_low_latency() {
-    metrics::describe_counter!(
-        CMAF_OBJECTS_STORED,
-        "CMAF objects stored, by kind: a track's segment, or an init segment."
-    );
-    metrics::describe_counter!(
-        CMAF_PUT_FAILURES,
-        "Failed CMAF object PUT tries, by kind (each is retried)."
-    );
-    metrics::describe_counter!(
-        CMAF_OBJECTS_DROPPED,
-        "CMAF objects dropped before they were stored: a buffer bound, a taken name, or a \
-         newer session."
-    );
-    metrics::describe_counter!(
-        CMAF_SETTLE_TIMEOUTS,
-        "Recorded segments listed before their CMAF objects were stored or dropped (after 1 s): \
-         the recording's CMAF playlists leave them out."
-    );
-    metrics::describe_counter!(
-        CMAF_UPLOAD_BYTES,
-        Unit::Bytes,
-        "Bytes of CMAF objects stored."
-    );
-    metrics::describe_histogram!(
-        CMAF_UPLOAD_DURATION,
-        Unit::Seconds,
-        "CMAF object PUT time, the store's own retries included."
-    );
-    metrics::describe_counter!(
-        PART_LOG_ERRORS,
-        "Packager events a stream's part log refused (a bug: see the origin's error log)."
-    );
-}
-
-/// `kind` is `segment` or `init`.
-pub(crate) fn cmaf_object_stored(kind: &'static str, took: Duration, bytes: usize) {
-    metrics::histogram!(CMAF_UPLOAD_DURATION).record(took.as_secs_f64());
-    metrics::counter!(CMAF_OBJECTS_STORED, "kind" => kind).increment(1);
-    metrics::counter!(CMAF_UPLOAD_BYTES).increment(bytes as u64);
-}
-
-/// `kind` is `segment` or `init`.
-pub(crate) fn cmaf_object_failed(kind: &'static str) {
-    metrics::counter!(CMAF_PUT_FAILURES, "kind" => kind).increment(1);
-}
-
-pub(crate) fn cmaf_objects_dropped(objects: usize) {
-    if objects > 0 {
-        metrics::counter!(CMAF_OBJECTS_DROPPED).increment(objects as u64);
-    }
-}
-
-pub(crate) fn cmaf_settle_timed_out() {
-    metrics::counter!(CMAF_SETTLE_TIMEOUTS).increment(1);
-}
-
-pub(crate) fn part_log_error() {
-    metrics::counter!(PART_LOG_ERRORS).increment(1);
 }
 
 pub(crate) fn drain_closed(publishes: usize) {
