@@ -3,7 +3,7 @@
 //! Without a lane every viewer is a task that the ring wakes for every batch, which then
 //! writes its socket: on a loaded server the wake-ups, not the writes, are most of a
 //! viewer's cost. A lane is one task per hub that reads the ring once and writes each batch
-//! to every caught-up viewer's socket itself, without waiting ([`Sink::try_write`]). Under
+//! to every caught-up viewer's socket itself, without waiting ([`Sink::write_now`]). Under
 //! load it takes every batch waiting in the ring at once, so each viewer gets one vectored
 //! write for all of them: batching by load, with no clock and no added latency when idle.
 //!

@@ -217,3 +217,58 @@ async fn a_hubs_lane_sends_its_batches_whole_and_ends_with_the_stream() {
     assert!(lanes.lane(&hub).is_none(), "an ended stream has no lane");
     assert_eq!(hub.viewer_count(), 0);
 }
+
+/// The lane writes a real socket past the runtime's readiness; once the peer reads again,
+/// the viewer's drain (which waits on that readiness) must still finish the backlog.
+#[tokio::test]
+async fn a_real_socket_the_lane_filled_is_drained_once_the_peer_reads() {
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let mut peer = TcpStream::connect(listener.local_addr().expect("address"))
+        .await
+        .expect("connect");
+    let socket = Arc::new(listener.accept().await.expect("accept").0);
+    let lane = Lane::new(hub(), 0);
+    let seat = Seat::new(socket.clone(), Duration::from_secs(3600), count);
+    assert!(lane.join(seat.clone(), 0));
+
+    // The peer does not read: batches of 64 KiB go out until the socket queues.
+    let chunk = Bytes::from(vec![7u8; 64 * 1024]);
+    let mut offered = 0;
+    for sequence in 1..=1000 {
+        let piece = Piece {
+            sequence,
+            bytes: chunk.clone(),
+            media_ms: 0,
+            frames: 1,
+        };
+        lane.deliver(&Delivery {
+            pieces: vec![piece],
+        });
+        offered += chunk.len();
+        if seat.left().is_none() && matches!(seat.drain(), Ok((Drained::Full, _))) {
+            break;
+        }
+    }
+    assert!(offered < 1000 * chunk.len(), "the socket never filled");
+
+    let reader = tokio::spawn(async move {
+        let mut received = vec![0u8; offered];
+        peer.read_exact(&mut received).await.map(|_| received)
+    });
+    let drained = async {
+        loop {
+            match seat.drain().expect("drain") {
+                (Drained::Empty(_), _) => return,
+                (Drained::Full, _) => socket.writable().await.expect("writable"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), drained)
+        .await
+        .expect("the backlog was never drained: a writable wake-up was lost");
+    let received = reader.await.expect("reader").expect("read");
+    assert!(received.iter().all(|&byte| byte == 7));
+}
