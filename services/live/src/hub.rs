@@ -8,11 +8,12 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 use ferrocast_base::lock;
 use tokio::sync::broadcast;
 
-use crate::{Batch, Frame, FrameKind, GateVerdict, LiveReceiver, ResumeGate};
+use crate::{Batch, Frame, FrameKind, GateVerdict, LiveReceiver, ResumeGate, ViewerLimits};
 
 /// How much media time of audio may wait for the next video frame to share its batch. A
 /// 30 fps stream sends video every 33 ms; this delays audio only, which players buffer anyway,
@@ -29,12 +30,23 @@ pub struct HubLimits {
     pub max_gop_bytes: usize,
 }
 
-impl Default for HubLimits {
-    fn default() -> Self {
+impl HubLimits {
+    /// Limits whose ring holds half as much again as `max_lag` of a 60 fps stream (a batch is
+    /// about one video frame with its audio): a viewer is skipped by the time-based check
+    /// (`max_lag`) before the ring can overrun it, and the ring keeps no more than that.
+    /// 256 to 4096 batches; 450 for the default 5 s (15 s of a 30 fps stream).
+    pub fn holding(max_lag: Duration) -> Self {
+        let batches = (max_lag.as_secs_f64() * 60.0 * 1.5).ceil() as usize;
         Self {
-            ring_batches: 1024,
+            ring_batches: batches.clamp(256, 4096),
             max_gop_bytes: 16 * 1024 * 1024,
         }
+    }
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        Self::holding(ViewerLimits::default().max_lag)
     }
 }
 
@@ -426,6 +438,16 @@ mod tests {
         assert!(hub.subscribe().unwrap().start.is_empty());
         hub.publish(video(99, true));
         assert_eq!(hub.subscribe().unwrap().start.len(), 1);
+    }
+
+    #[test]
+    fn the_ring_holds_max_lag_of_a_60_fps_stream_and_half_again_within_bounds() {
+        let batches = |secs| HubLimits::holding(Duration::from_secs(secs)).ring_batches;
+        // 5 s at 60 batches a second is 300: the ring keeps 450, 15 s of a 30 fps stream.
+        assert_eq!(batches(5), 450);
+        assert_eq!(HubLimits::default().ring_batches, 450);
+        assert_eq!(batches(1), 256);
+        assert_eq!(batches(600), 4096);
     }
 
     #[test]

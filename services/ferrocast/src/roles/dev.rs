@@ -175,7 +175,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     if let Some(state) = index.load(&stream.id).await.context("reading the index")? {
         control.raise_epoch_floor(&stream.id, state.epoch);
     }
-    let hubs = Arc::new(Hubs::new(HubLimits::default()));
+    let hubs = Arc::new(Hubs::new(HubLimits::holding(config.origin.viewers.max_lag)));
     let part_logs = Arc::new(PartLogs::new(config.origin.hls.log_config()));
     let publishing: Arc<Publishing> = Arc::default();
     let segments = Arc::new(SegmentCache::new(
@@ -217,6 +217,7 @@ pub async fn run(config: DevConfig, shutdown: CancellationToken) -> anyhow::Resu
     // A stream whose hub ended (the window closed) is not coming back on this one origin.
     let relay_config = RelayConfig {
         resubscribe_for: config.origin.reconnect_window,
+        hub_limits: HubLimits::holding(config.edge.viewers.max_lag),
         ..RelayConfig::default()
     };
     let live = Arc::new(relay.source(hubs.clone(), relay_config.clone())?);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ferrocast_control_client::{ClientOptions, ControlClient, Role};
 use ferrocast_edge::{EdgeConfig, EdgeDeps};
+use ferrocast_live::HubLimits;
 use ferrocast_media::ll::LogConfig;
 use ferrocast_ops::Collector;
 use ferrocast_relay::{RelayConfig, RelayParts, RelaySource, StreamOwners};
@@ -141,6 +142,7 @@ pub async fn run(config: EdgeRoleConfig, shutdown: CancellationToken) -> anyhow:
             max_bytes: config.edge.ll_hls.max_window_bytes,
             ..LogConfig::default()
         },
+        hub_limits: HubLimits::holding(config.edge.viewers.max_lag),
         ..RelayConfig::default()
     };
     let relay = Arc::new(RelaySource::new(

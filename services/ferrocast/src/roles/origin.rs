@@ -139,7 +139,7 @@ pub async fn run(config: OriginRoleConfig, shutdown: CancellationToken) -> anyho
         config.segment_prefix.clone(),
         RetryPolicy::default(),
     );
-    let hubs = Arc::new(Hubs::new(HubLimits::default()));
+    let hubs = Arc::new(Hubs::new(HubLimits::holding(config.origin.viewers.max_lag)));
     let part_logs = Arc::new(PartLogs::new(config.origin.hls.log_config()));
 
     let rtmp = TcpListener::bind(config.rtmp_listen)
