@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ pub trait Sink: Send + Sync {
     fn write_now(&self, buffers: &[IoSlice<'_>]) -> io::Result<usize> {
         self.try_write(buffers)
     }
+
+    /// Reads what [`Sink::write_now`] will read first, so that it is in the cache by then.
+    fn warm(&self) {}
 }
 
 /// send(2) or sendmsg(2) rather than writev(2): socket writes that skip the file layer (its
@@ -60,6 +64,10 @@ impl Sink for TcpStream {
     fn write_now(&self, buffers: &[IoSlice<'_>]) -> io::Result<usize> {
         send(self, buffers)
     }
+
+    fn warm(&self) {
+        std::hint::black_box(self.as_fd().as_raw_fd());
+    }
 }
 
 impl<T: Sink> Sink for Arc<T> {
@@ -69,6 +77,10 @@ impl<T: Sink> Sink for Arc<T> {
 
     fn write_now(&self, buffers: &[IoSlice<'_>]) -> io::Result<usize> {
         (**self).write_now(buffers)
+    }
+
+    fn warm(&self) {
+        (**self).warm();
     }
 }
 
@@ -143,6 +155,13 @@ impl<S: Sink> Seat<S> {
             state: Mutex::new(SeatState::default()),
             backlogged: Notify::new(),
         })
+    }
+
+    /// Reads the memory [`Seat::offer`] will use first (called by the lane ahead of it).
+    pub(super) fn warm(&self) {
+        // The lock word's line: the offer's first access.
+        std::hint::black_box(self.state.is_poisoned());
+        self.sink.warm();
     }
 
     /// Offers consecutive batches (called by the lane).

@@ -131,6 +131,31 @@ fn a_viewer_too_far_behind_keeps_only_its_begun_batch_and_leaves() {
 }
 
 #[test]
+fn seats_that_leave_are_forgotten_and_the_rest_are_written_on() {
+    let lane = Lane::new(hub(), 0);
+    let seats: Vec<_> = (0..20)
+        .map(|_| {
+            let socket = FakeSocket::with_room(1000);
+            let seat = seat(&socket);
+            assert!(lane.join(seat.clone(), 0));
+            (socket, seat)
+        })
+        .collect();
+    deliver(&lane, vec![piece(1, "ab", 0)]);
+    // Every third viewer stops, across the groups the lane touches at once.
+    for (_, seat) in seats.iter().step_by(3) {
+        seat.leave_now();
+    }
+    assert_eq!(deliver(&lane, vec![piece(2, "cd", 33)]), 2 * 13);
+    assert_eq!(lane.len(), 13);
+    deliver(&lane, vec![piece(3, "ef", 66)]);
+    for (index, (socket, _)) in seats.iter().enumerate() {
+        let expected: &[u8] = if index % 3 == 0 { b"ab" } else { b"abcdef" };
+        assert_eq!(socket.written(), expected, "viewer {index}");
+    }
+}
+
+#[test]
 fn a_joining_viewer_gets_no_batch_twice_and_misses_none() {
     let lane = Lane::new(hub(), 2);
     let socket = FakeSocket::with_room(1000);
