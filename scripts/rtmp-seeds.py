@@ -4,7 +4,7 @@ rtmp_chunks,rtmp_session,amf0,proxy_header}) from real clients: `ferrocast dev` 
 loopback, and ffmpeg, GStreamer's librtmp `rtmpsink` and GStreamer's own `rtmp2sink` publish a
 short clip to it through a recording TCP relay. What each client sent is cut into seeds: its
 handshake, the first 16 KiB of its chunk stream, and the AMF0 commands in it. PROXY protocol
-seeds are written by hand after the specification.
+seeds, and a player's session, are written by hand after the specification.
 
 Usage: scripts/rtmp-seeds.py [path/to/ferrocast]   (default target/debug/ferrocast; needs
 ffmpeg, gst-launch-1.0; see scripts/install-test-deps.sh)
@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,38 @@ def amf_commands(stream):
     return found
 
 
+def player_seed():
+    """What a player sends after `connect` and `createStream` (which the rtmp_session target
+    sends itself), written by hand after the specification: play on stream 1, then (to the
+    PlaySession) a buffer length, a window acknowledgement size, a ping request and
+    deleteStream."""
+    def amf_string(text):
+        return b"\x02" + len(text).to_bytes(2, "big") + text.encode()
+
+    def amf_number(value):
+        return b"\x00" + struct.pack(">d", value)
+
+    def message(csid, type_id, stream_id, payload):
+        # One Type 0 chunk each: every payload here is under the initial chunk size of 128.
+        return (bytes([csid]) + bytes(3) + len(payload).to_bytes(3, "big") + bytes([type_id])
+                + stream_id.to_bytes(4, "little") + payload)
+
+    seed = message(8, 20, 1, amf_string("play") + amf_number(3) + b"\x05" + amf_string("key"))
+    # The target hands its input to the session in 512-byte pieces and to the PlaySession
+    # from the piece after the accepted play: pad the first piece with data messages the
+    # screen drops (header 12 bytes, AMF0 string 3 + n bytes, n under the chunk size).
+    while len(seed) < 512:
+        room = 512 - len(seed)
+        n = room - 15 if room <= 115 else min(100, room - 15 - 16)
+        seed += message(4, 18, 1, amf_string("x" * n))
+    assert len(seed) == 512
+    seed += message(2, 4, 0, (3).to_bytes(2, "big") + (1).to_bytes(4, "big") + (3000).to_bytes(4, "big"))
+    seed += message(2, 5, 0, (2_500_000).to_bytes(4, "big"))
+    seed += message(2, 4, 0, (6).to_bytes(2, "big") + (1234).to_bytes(4, "big"))
+    seed += message(3, 20, 0, amf_string("deleteStream") + amf_number(4) + b"\x05" + amf_number(1))
+    write("rtmp_session", "player", seed)
+
+
 def proxy_seeds():
     v2_signature = b"\r\n\r\n\x00\r\nQUIT\n"
     ipv4 = bytes([127, 0, 0, 1, 10, 0, 0, 1]) + (40000).to_bytes(2, "big") + (1935).to_bytes(2, "big")
@@ -162,6 +195,7 @@ def main():
                 write("amf0", f"{name}_{index}", command_bytes)
             time.sleep(1)  # dev ends the publish before the next client takes the key
         proxy_seeds()
+        player_seed()
     finally:
         dev.terminate()
         dev.wait(10)

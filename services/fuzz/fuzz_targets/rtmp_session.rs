@@ -5,6 +5,7 @@
 //!
 //! Beyond "no panic" it asserts that `rml_rtmp` never panics behind our front (its panic
 //! guard is the last line, not the defence), and that an accepted publish's events come out.
+//! An accepted play turns the session into a `PlaySession`, which takes the rest of the input.
 #![no_main]
 
 use ferrocast_media::amf0::{self, Value};
@@ -43,12 +44,20 @@ fuzz_target!(|data: &[u8]| {
     session
         .receive(&opening(), &mut outbound)
         .expect("connect and createStream");
-    for piece in data.chunks(512) {
+    let mut pieces = data.chunks(512);
+    let mut played = None;
+    for piece in pieces.by_ref() {
         let received = session.receive(piece, &mut outbound);
         while let Some(event) = session.next_event() {
-            if let Event::PublishRequested { request_id, .. } = event {
-                let accepted = session.accept(request_id, &mut outbound);
-                assert!(!matches!(accepted, Err(RtmpError::ParserPanicked)));
+            let (Event::PublishRequested { request_id, .. }
+            | Event::PlayRequested { request_id, .. }) = event
+            else {
+                continue;
+            };
+            let accepted = session.accept(request_id, &mut outbound);
+            assert!(!matches!(accepted, Err(RtmpError::ParserPanicked)));
+            if let Event::PlayRequested { stream_id, .. } = event {
+                played = Some(stream_id);
             }
         }
         match received {
@@ -57,5 +66,19 @@ fuzz_target!(|data: &[u8]| {
             Ok(()) => {}
         }
         outbound.clear();
+        if played.is_some() {
+            break;
+        }
+    }
+    // A player goes on without rml_rtmp: the rest of the input is what it sends.
+    let Some(stream_id) = played else {
+        return;
+    };
+    let mut playing = session.into_playing(stream_id);
+    for piece in pieces {
+        match playing.receive(piece, &mut outbound) {
+            Ok(true) => outbound.clear(),
+            Ok(false) | Err(_) => return,
+        }
     }
 });

@@ -114,9 +114,8 @@ impl Connection {
         let keep = |result: &_| !is_rml_data_message(result);
         self.session.accept_play(request_id, keep, &mut outbound)?;
         status::write_sample_access(stream_id, &mut outbound);
-        // On chunk stream 2 like rml_rtmp's own control messages. Its next one there (an
-        // acknowledgement or ping response, on message stream 0) gets a full Type 0 header,
-        // because its previous one was the StreamBegin above, on the player's stream.
+        // On chunk stream 2 like the control messages before it. rml_rtmp sends nothing
+        // after this: the player's own answers (`PlaySession`) carry full Type 0 headers.
         rtmp_chunk::write_set_chunk_size(&mut outbound);
         self.write_all(&outbound).await?;
         Ok(Player::new(self, stream_id))

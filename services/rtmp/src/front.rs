@@ -175,7 +175,7 @@ fn judge_user_control(payload: &[u8]) -> Result<Verdict, RtmpError> {
     }
 }
 
-fn read_amf(payload: &[u8]) -> Result<Vec<Value>, RtmpError> {
+pub(crate) fn read_amf(payload: &[u8]) -> Result<Vec<Value>, RtmpError> {
     if payload.len() > MAX_AMF_MESSAGE {
         return Err(RtmpError::Protocol(
             format!(

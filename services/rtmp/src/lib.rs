@@ -15,7 +15,9 @@
 //! [`Session`] joins the two without I/O, so fuzzers can drive it; `catch_unwind` around each
 //! call into `rml_rtmp` stays as the last line, turning a panic into
 //! [`RtmpError::ParserPanicked`] for that connection alone. No `rml_rtmp` type leaves this
-//! crate: the publisher's `onMetaData` comes out as our own [`Metadata`].
+//! crate: the publisher's `onMetaData` comes out as our own [`Metadata`]. Once a play is
+//! accepted, `rml_rtmp`'s session is dropped and a [`PlaySession`] answers the player alone
+//! (ADR 26): its state was a third of an idle player's memory.
 
 mod connection;
 mod error;
@@ -24,6 +26,7 @@ pub mod handshake;
 mod limits;
 mod metadata;
 mod player;
+mod playing;
 pub mod proxy;
 pub mod reader;
 mod session;
@@ -35,4 +38,5 @@ pub use error::RtmpError;
 pub use limits::Limits;
 pub use metadata::Metadata;
 pub use player::Player;
+pub use playing::PlaySession;
 pub use session::{Event, Session};

@@ -13,7 +13,7 @@ use ferrocast_media::rtmp_chunk;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::{Connection, Event, Limits, RtmpError, Session, status};
+use crate::{Connection, Limits, PlaySession, RtmpError, status};
 
 /// Players send little (acknowledgements, pings, buffer lengths), so a small read does.
 const READ_BUFFER_BYTES: usize = 2048;
@@ -27,7 +27,7 @@ const MAX_SLICES: usize = 64;
 /// next media, so they never split a message.
 pub struct Player {
     socket: Arc<TcpStream>,
-    session: Session,
+    session: PlaySession,
     limits: Limits,
     stream_id: u32,
     /// Replies to the player's control messages, not yet sent.
@@ -38,14 +38,13 @@ impl Player {
     pub(crate) fn new(connection: Connection, stream_id: u32) -> Self {
         let Connection {
             socket,
-            mut session,
+            session,
             limits,
             ..
         } = connection;
-        session.clear_events();
         Self {
             socket: Arc::new(socket),
-            session,
+            session: session.into_playing(stream_id),
             limits,
             stream_id,
             replies: Vec::new(),
@@ -106,14 +105,8 @@ impl Player {
             if count == 0 {
                 return Ok(false);
             }
-            self.session.receive(&buffer[..count], &mut self.replies)?;
-            break;
+            return self.session.receive(&buffer[..count], &mut self.replies);
         }
-        let mut finished = false;
-        while let Some(event) = self.session.next_event() {
-            finished |= matches!(event, Event::PlayFinished);
-        }
-        Ok(!finished)
     }
 
     /// Writes pending replies, then `messages` (complete serialized messages, such as

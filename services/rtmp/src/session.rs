@@ -13,6 +13,7 @@ use rml_rtmp::sessions::{
 };
 
 use crate::front::{Screen, Verdict, single_chunk};
+use crate::playing::PlaySession;
 use crate::reader::{ChunkReader, Message};
 use crate::{Limits, Metadata, RtmpError, status};
 
@@ -77,6 +78,10 @@ pub struct Session {
     /// The message stream of the message `rml_rtmp` is handling.
     feeding_stream_id: u32,
     started: bool,
+    /// What a [`PlaySession`] goes on from: the peer's acknowledgement window and the bytes
+    /// received so far.
+    peer_window: Option<u32>,
+    received: u64,
 }
 
 impl Session {
@@ -108,6 +113,8 @@ impl Session {
             publishing: None,
             feeding_stream_id: 0,
             started: false,
+            peer_window: None,
+            received: 0,
         };
         let mut outbound = Vec::new();
         session.collect(initial, &mut outbound)?;
@@ -122,6 +129,7 @@ impl Session {
     /// Takes in received bytes: events are queued, replies appended to `outbound`.
     pub fn receive(&mut self, bytes: &[u8], outbound: &mut Vec<u8>) -> Result<(), RtmpError> {
         self.reader.push(bytes)?;
+        self.received += bytes.len() as u64;
         let mut forwarded = Vec::new();
         while let Some(message) = self.reader.next_message()? {
             let verdict = self.screen.judge(&message)?;
@@ -140,6 +148,11 @@ impl Session {
                     continue;
                 }
             }
+            if let Ok(size) = <[u8; 4]>::try_from(&message.payload[..])
+                && message.type_id == rtmp_chunk::message_type::WINDOW_ACK_SIZE
+            {
+                self.peer_window = Some(u32::from_be_bytes(size));
+            }
             self.feeding_stream_id = message.message_stream_id;
             let results = guarded(|| self.rml.handle_input(&forwarded))?;
             self.collect(results, outbound)?;
@@ -152,9 +165,16 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// Drops queued events (a player's connection has no use for them).
-    pub(crate) fn clear_events(&mut self) {
-        self.events.clear();
+    /// The state a player's connection keeps once its play on `stream_id` was accepted;
+    /// `rml_rtmp`'s session and any queued events are dropped.
+    pub fn into_playing(self, stream_id: u32) -> PlaySession {
+        PlaySession::new(
+            self.reader,
+            self.screen,
+            stream_id,
+            self.peer_window,
+            self.received,
+        )
     }
 
     /// Accepts a publish or play request. An accepted publish may send messages up to
