@@ -36,6 +36,7 @@
 #
 # Usage: loadtest/benchmark.sh [--quick] [--servers ferrocast,nginx,nms,cluster,raw] [--steps 50,200]
 #                              [--hold SECONDS] [--plot PATH] [--merge-window DURATION]
+#                              [--generator-threads N] [--rounds N]
 #   --quick   steps 50,200 held 10 s (a smoke run, ~15 min); default: 50,200,500,1000,2000
 #             held 20 s (~35 min on a quiet machine)
 #   --plot    where the PNG goes (default: docs/benchmarks/viewers.png for a full run with
@@ -43,6 +44,9 @@
 #   --merge-window  ferrocast's origin.rtmp.play_merge_window (e.g. 0s); its default otherwise
 #   --generator-threads  threads of the viewers' load generator (default 1); more where one
 #             thread saturates before the server (nginx-rtmp writes each message on its own)
+#   --rounds  measure every server this many times (default 1), one round of all the servers
+#             after another, so that a drift of the machine falls on every server alike;
+#             report.py takes each step's median over the rounds and pairs the rounds' ratios
 #   raw       the ceiling (issue 15): ferrocast dev ingests, loadtest's `raw-fanout` pulls its
 #             HTTP-FLV once and writes each read to every viewer from one thread; only
 #             raw-fanout's CPU counts
@@ -55,6 +59,8 @@ HOLD=
 PLOT=
 MERGE_WINDOW=
 GEN_THREADS=1
+ROUNDS=1
+ROUND=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -64,6 +70,7 @@ while [ $# -gt 0 ]; do
     --plot) PLOT=$2; shift ;;
     --merge-window) MERGE_WINDOW=$2; shift ;;
     --generator-threads) GEN_THREADS=$2; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
     -h|--help) sed -n '2,/^COMMAND=/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -210,8 +217,8 @@ wait_quiet() { # wait_quiet PID... (ours: their CPU does not count)
 
 record() { # record KIND KBPS PROTO N [extra json]
   jq -c -n --arg server "$SERVER" --arg kind "$1" --argjson kbps "$2" --arg proto "$3" \
-    --argjson n "$4" --argjson m "${M_JSON:-null}" --argjson extra "${5:-null}" \
-    '{server: $server, kind: $kind, kbps: $kbps, protocol: $proto, viewers: $n, measured: $m}
+    --argjson n "$4" --argjson m "${M_JSON:-null}" --argjson extra "${5:-null}" --argjson round "$ROUND" \
+    '{server: $server, kind: $kind, kbps: $kbps, protocol: $proto, viewers: $n, round: $round, measured: $m}
      + ($extra // {})' >>"$RECORDS"
 }
 
@@ -350,10 +357,10 @@ sleep_until_ns() { sleep "$(awk -v t="$1" -v now="$(now_ns)" 'BEGIN { d = (t - n
 run_combo() { # SERVER KBPS PROTO
   local kbps=$2 proto=$3 dir clip pub_json probe n ramp_ms settle=3 t0 json receiving skip=0
   SERVER=$1
-  dir=$OUT/servers/$SERVER-$kbps-$proto
+  dir=$OUT/servers/$SERVER-$kbps-$proto-r$ROUND
   mkdir -p "$dir"
   clip=$CLIP_2500; [ "$kbps" = 1000 ] && clip=$CLIP_1000
-  log "$SERVER, $kbps kb/s, $proto play: starting the server"
+  log "$SERVER, $kbps kb/s, $proto play (round $ROUND of $ROUNDS): starting the server"
   M_JSON=null; PUB_PID=
   if ! "start_$SERVER" "$dir"; then record error "$kbps" "$proto" 0 '{"error":"server did not start"}'; return; fi
   sleep 2
@@ -361,7 +368,7 @@ run_combo() { # SERVER KBPS PROTO
   measure "$IDLE"; record idle "$kbps" "$proto" 0
   log "  idle: $(jq -r '"\(.cores) cores, RSS \(.rss_peak_kb) KiB"' <<<"$M_JSON")"
 
-  pub_json=$OUT/raw/$SERVER-$kbps-$proto-publisher.json
+  pub_json=$OUT/raw/$SERVER-$kbps-$proto-r$ROUND-publisher.json
   "$ROOT/$LOADTEST" --threads 1 -q --flv "$clip" --publish-url "$PUBLISH_URL" --duration 4h \
     --json "$pub_json" 2>>"$OUT/raw/loadtest-stderr.log" &
   local pub=$!; PIDS+=("$pub"); PUB_PID=$pub
@@ -377,7 +384,7 @@ run_combo() { # SERVER KBPS PROTO
   log "  1 publisher: $(jq -r '"\(.cores) cores, RSS \(.rss_peak_kb) KiB"' <<<"$M_JSON")"
 
   # Does the server play this protocol at all? Two viewers for 5 s.
-  probe=$OUT/raw/$SERVER-$kbps-$proto-probe.json
+  probe=$OUT/raw/$SERVER-$kbps-$proto-r$ROUND-probe.json
   viewers "$proto" 2 0 5 "$probe"; wait "$GEN" || true
   receiving=$(jq ".$proto.viewers_receiving // 0" "$probe" 2>/dev/null || echo 0)
   if [ "$receiving" = 0 ]; then
@@ -387,7 +394,7 @@ run_combo() { # SERVER KBPS PROTO
     for n in ${STEPS//,/ }; do
       if [ "$skip" = 1 ]; then M_JSON=null; record step "$kbps" "$proto" "$n" '{"skipped":true}'; continue; fi
       ramp_ms=$((n * 5 < 1000 ? 1000 : (n * 5 > 10000 ? 10000 : n * 5)))
-      json=$OUT/raw/$SERVER-$kbps-$proto-$n.json
+      json=$OUT/raw/$SERVER-$kbps-$proto-r$ROUND-$n.json
       for attempt in 1 2; do
         wait_quiet "$SERVER_PID" "$pub"
         t0=$(now_ns)
@@ -426,20 +433,25 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$(lscpu | sed -n 's
   --arg servers "$SERVERS" --arg cmd "$COMMAND" \
   --arg vf "$(server_version ferrocast)" --arg vc "$(server_version cluster)" --arg vn "$(server_version nginx)" --arg vm "$(server_version nms)" \
   --arg vr "$(server_version raw)" --arg merge "${MERGE_WINDOW:-default}" --argjson gen_threads "$GEN_THREADS" \
+  --argjson rounds "$ROUNDS" \
   --arg lt "$("$ROOT/$LOADTEST" --version)" --arg nofile "$(ulimit -n)" \
   '{date: $date, machine: {cpu: $cpu, nproc: ($nproc | tonumber), kernel: $kernel, mem_gib: ($mem | tonumber)},
     quick: ($quick == 1), steps: ($steps | split(",") | map(tonumber)), hold_s: $hold, idle_s: $idle,
     servers: ($servers | split(",")), command: $cmd, nofile: ($nofile | tonumber), loadtest: $lt,
-    versions: {ferrocast: $vf, cluster: $vc, nginx: $vn, nms: $vm, raw: $vr}, merge_window: $merge, generator_threads: $gen_threads,
+    versions: {ferrocast: $vf, cluster: $vc, nginx: $vn, nms: $vm, raw: $vr}, merge_window: $merge, generator_threads: $gen_threads, rounds: $rounds,
     clips: {"1000": "720p30 x264 veryfast zerolatency, 2 s GOP, 2 B-frames, 1 Mb/s + AAC 128 kb/s",
             "2500": "720p30 x264 veryfast zerolatency, 2 s GOP, 2 B-frames, 2.5 Mb/s + AAC 128 kb/s"}}' \
   >"$OUT/meta.json"
 log "steps ${STEPS} viewers, ${HOLD} s each; servers ${SERVERS}; open files $(ulimit -n); work in $OUT"
 for SERVER in ${SERVERS//,/ }; do
   case "$SERVER" in ferrocast|cluster|nginx|nms|raw) ;; *) echo "unknown server $SERVER" >&2; exit 2 ;; esac
-  for kbps in 1000 2500; do
-    for proto in $(protocols_of "$SERVER"); do
-      run_combo "$SERVER" "$kbps" "$proto"
+done
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+  for SERVER in ${SERVERS//,/ }; do
+    for kbps in 1000 2500; do
+      for proto in $(protocols_of "$SERVER"); do
+        run_combo "$SERVER" "$kbps" "$proto"
+      done
     done
   done
 done

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Turns loadtest/benchmark.sh's records into the derived numbers, the tables and the plot.
 
-Reads OUT/meta.json and OUT/records.jsonl (one JSON object per measurement); writes
-OUT/benchmark.json (meta, every record, the derived numbers and the ratios), OUT/table.md
-(the markdown tables) and the PNG plot; prints the text tables and then the markdown.
+Reads OUT/meta.json and OUT/records.jsonl (one JSON object per measurement, with its round
+when the run measured every server more than once: a step's numbers are then the median of its
+rounds); writes OUT/benchmark.json (meta, every record, the derived numbers and the ratios),
+OUT/table.md (the markdown tables) and the PNG plot; prints the text tables and then the
+markdown.
 
 Usage: report.py --out target/benchmark --plot docs/benchmarks/viewers.png
 """
@@ -12,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
 
 NAMES = {"ferrocast": "ferrocast", "cluster": "ferrocast cluster", "nginx": "nginx-rtmp",
@@ -71,6 +74,7 @@ def step_row(rec):
     n = rec["viewers"]
     row = {
         "viewers": n,
+        "round": rec.get("round", 1),
         "skipped": bool(rec.get("skipped")),
         "error": rec.get("error"),
         "cores": m.get("cores"),
@@ -109,6 +113,51 @@ def step_row(rec):
     return row
 
 
+# Counts of what went wrong: over rounds, their sum.
+SUMMED = ("dropped_frames", "late_frames", "stalls", "gaps", "errors", "reconnects")
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def median_measured(measured):
+    """One server start's idle or baseline window per round: the median of each number."""
+    measured = [m for m in measured if m]
+    if not measured:
+        return None
+    return {k: median([m.get(k) for m in measured]) for k in ("cores", "rss_peak_kb", "publisher_cores")}
+
+
+def combine_rounds(steps):
+    """A step measured in several rounds (--rounds) as one row: the median of every measure,
+    the sum of every failure count, clean only if every round was, generator-bound if any
+    round was. Each round's cores stay in `cores_by_round` for the spread and paired ratios."""
+    by_viewers = {}
+    for s in steps:
+        by_viewers.setdefault(s["viewers"], []).append(s)
+    rows = []
+    for n, group in sorted(by_viewers.items()):
+        measured = [s for s in group if not s["skipped"]] or group
+        row = dict(measured[0])
+        for k, v in row.items():
+            if k in SUMMED:
+                row[k] = sum(s[k] for s in measured) if all(s[k] is not None for s in measured) else None
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("viewers", "round"):
+                row[k] = median([s[k] for s in measured])
+        row["receiving"] = min((s["receiving"] for s in measured if s["receiving"] is not None), default=None)
+        row["error"] = next((s["error"] for s in measured if s["error"]), None)
+        row["errors_first"] = next((s["errors_first"] for s in measured if s["errors_first"]), None)
+        row["skipped"] = all(s["skipped"] for s in group)
+        row["clean"] = all(s["clean"] for s in group)
+        row["generator_bound"] = any(s["generator_bound"] for s in group)
+        row["cores_by_round"] = {s["round"]: s["cores"] for s in measured if s["cores"] is not None}
+        row["rounds"] = len(group)
+        rows.append(row)
+    return rows
+
+
 def mean(values):
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
@@ -118,13 +167,13 @@ def derive(meta, records):
     combos = {}  # (server, proto, kbps) -> {...}
     for rec in records:
         key = (rec["server"], rec["protocol"], rec["kbps"])
-        c = combos.setdefault(key, {"steps": [], "idle": None, "baseline": None,
+        c = combos.setdefault(key, {"steps": [], "idle": [], "baseline": [],
                                     "supported": True, "publisher": None, "error": None})
         kind = rec["kind"]
         if kind == "idle":
-            c["idle"] = rec["measured"]
+            c["idle"].append(rec["measured"])
         elif kind == "baseline":
-            c["baseline"] = rec["measured"]
+            c["baseline"].append(rec["measured"])
         elif kind == "unsupported":
             c["supported"] = False
             probe = (rec.get("probe") or {}).get(rec["protocol"]) or {}
@@ -137,6 +186,10 @@ def derive(meta, records):
             c["publisher"] = (rec.get("loadtest") or {}).get("publishers")
         elif kind == "error":
             c["error"] = rec.get("error")
+    for c in combos.values():
+        c["steps"] = combine_rounds(c["steps"])
+        c["idle"] = median_measured(c["idle"])
+        c["baseline"] = median_measured(c["baseline"])
 
     derived = []
     for (server, proto, kbps), c in sorted(combos.items(), key=lambda kv: order(kv[0])):
@@ -224,6 +277,12 @@ def derive(meta, records):
             r["viewers_per_core_at_common_step"] = (
                 pc[common]["cores"] / fc[common]["cores"]
                 if common and fc[common]["cores"] and pc[common]["cores"] else None)
+            # Each round's own ratio, the two servers measured minutes apart (--rounds).
+            r["viewers_per_core_at_common_step_by_round"] = {}
+            if common:
+                fr, pr = fc[common]["cores_by_round"], pc[common]["cores_by_round"]
+                r["viewers_per_core_at_common_step_by_round"] = {
+                    k: pr[k] / fr[k] for k in sorted(set(fr) & set(pr)) if fr[k] and pr[k]}
             r["rss_per_viewer_at_common_step"] = None
             if common and f["baseline_rss_kb"] is not None and p["baseline_rss_kb"] is not None:
                 fr = (fc[common]["rss_peak_kb"] - f["baseline_rss_kb"]) / common
@@ -337,7 +396,9 @@ def markdown(meta, derived, ingest, ratios, targets):
                 f"| {fmt(d['largest_clean'])} | {fmt(d['cores_at_largest_clean'], 3)} / "
                 f"{fmt(d['generator_cores_at_largest_clean'], 2)} | {nxt} |")
         for r in [r for r in ratios if r["kbps"] == kbps]:
-            common = (f"{ratio(r['viewers_per_core_at_common_step'])} at {r['common_step']} viewers, "
+            by_round = list(r["viewers_per_core_at_common_step_by_round"].values())
+            spread = (f" (rounds {min(by_round):.2f}–{max(by_round):.2f}x)" if len(by_round) > 1 else "")
+            common = (f"{ratio(r['viewers_per_core_at_common_step'])} at {r['common_step']} viewers{spread}, "
                       f"RSS per viewer {ratio(r['rss_per_viewer_at_common_step'])}"
                       if r["common_step"] else "no common clean step")
             add(f"| **ferrocast {PROTOS[r['protocol']]} / {peer_label(r)}** "
@@ -374,6 +435,12 @@ def markdown(meta, derived, ingest, ratios, targets):
             f"| {fmt(kib_mib(i['rss_per_publisher_kb']), 2)} | {fmt(pct(i['ingest_cores']), 1)} "
             f"| {fmt(pct(i['publisher_cores']), 1)} |")
     add("")
+    rounds = meta.get("rounds", 1)
+    if rounds > 1:
+        add(f"Every server was measured in {rounds} rounds, one after another: each step shows the "
+            "median of its rounds (each round's server cores in brackets), the failure counts summed "
+            "over the rounds; a step is clean only if it was in every round.")
+        add("")
     add("Every step (server cores = CPU seconds / wall seconds over the window; RSS = peak; "
         "latency and TTFF over the whole run, ramp included; generator = the viewers' "
         "ferrocast-loadtest process; other = the rest of the machine, publisher included; "
@@ -391,13 +458,21 @@ def markdown(meta, derived, ingest, ratios, targets):
                 continue
             flag = " ⚠" if s["generator_bound"] else ""
             add(f"| {d['kbps'] / 1000:g} Mb/s | {label(d)} | {s['viewers']}{flag} | {fmt(s['receiving'])} "
-                f"| {fmt(s['cores'], 3)} | {fmt(kib_mib(s['rss_peak_kb']), 1)} | {fmt(s['dropped_frames'])} "
+                f"| {fmt(s['cores'], 3)}{round_cores(s)} | {fmt(kib_mib(s['rss_peak_kb']), 1)} | {fmt(s['dropped_frames'])} "
                 f"| {fmt(s['late_frames'])} | {fmt(s['stalls'])} | {fmt(s['gaps'])} | {fmt(s['errors'])} "
                 f"| {fmt(s['latency_p50_ms'], 1)} / {fmt(s['latency_p99_ms'], 0)} "
                 f"| {fmt(s['ttff_p50_ms'], 1)} / {fmt(s['ttff_p99_ms'], 0)} | {fmt(s['generator_cores'], 2)} "
                 f"| {fmt(s['other_cores'], 2)} |")
     add("")
     return "\n".join(lines)
+
+
+def round_cores(step):
+    """Each round's cores after a step's median, when there were several rounds."""
+    cores = step.get("cores_by_round") or {}
+    if len(cores) < 2:
+        return ""
+    return " (" + ", ".join(f"{c:.3f}" for _, c in sorted(cores.items())) + ")"
 
 
 def short_error(e, width=90):
