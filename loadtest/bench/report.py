@@ -27,6 +27,9 @@ PAIRS = [("rtmp", "nginx", "rtmp", 2.0), ("flv", "nginx", "rtmp", 2.0), ("flv", 
          ("flv", "raw", "flv", 0.7), ("rtmp", "raw", "flv", 0.7)]
 RSS_PER_VIEWER_TARGET_KB = 16
 FLV_LATENCY_TARGET_MS = 50
+# A step whose median viewer is further behind than this is not serving live, however
+# healthy its viewers look otherwise: the server has fallen behind and queues.
+LIVE_P50_MS = 1000
 GENERATOR_BUSY = 0.9  # cores per generator thread: the generator is the bottleneck beyond this
 generator_busy = GENERATOR_BUSY  # for the run's generator threads (meta.json), set by load()
 # Why a protocol a server serves could not be measured, when known.
@@ -109,6 +112,7 @@ def step_row(rec):
         and row["stalls"] == 0
         and row["gaps"] == 0
         and row["errors"] == 0
+        and (row["latency_p50_ms"] is None or row["latency_p50_ms"] <= LIVE_P50_MS)
     )
     return row
 
@@ -333,6 +337,8 @@ def why_not(s):
         parts.append(f"{s['receiving']} of {s['viewers']} receiving")
     if s["stalls"]:
         parts.append(f"{s['stalls']} stalls")
+    if (s["latency_p50_ms"] or 0) > LIVE_P50_MS:
+        parts.append(f"latency p50 {s['latency_p50_ms'] / 1000:.1f} s: not live")
     if s["gaps"]:
         parts.append(f"{s['gaps']} gaps ({s['dropped_frames']} frames dropped)")
     if s["errors"]:
@@ -379,7 +385,8 @@ def markdown(meta, derived, ingest, ratios, targets):
         rows = [d for d in derived if d["kbps"] == kbps]
         if not rows:
             continue
-        add(f"**{kbps / 1000:g} Mb/s clip** (largest clean step: every viewer receiving, no stall, gap or error)")
+        add(f"**{kbps / 1000:g} Mb/s clip** (largest clean step: every viewer receiving, no stall, gap or error, "
+            f"latency p50 at most {LIVE_P50_MS / 1000:g} s)")
         add("")
         add("| server, play | viewers per core | CPU per 1000 viewers (cores) | RSS per viewer (KB) "
             "| latency p50 (ms) | TTFF p50 (ms) | largest clean step | server / generator cores there "
