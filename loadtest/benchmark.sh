@@ -60,7 +60,6 @@ PLOT=
 MERGE_WINDOW=
 GEN_THREADS=1
 ROUNDS=1
-ROUND=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -76,6 +75,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "--rounds wants a positive whole number, not $ROUNDS" >&2; exit 2; }
 if [ "$QUICK" = 1 ]; then STEPS=${STEPS:-50,200}; HOLD=${HOLD:-10}; IDLE=5
 else STEPS=${STEPS:-50,200,500,1000,2000}; HOLD=${HOLD:-20}; IDLE=10; fi
 

@@ -157,7 +157,6 @@ def combine_rounds(steps):
         row["clean"] = all(s["clean"] for s in group)
         row["generator_bound"] = any(s["generator_bound"] for s in group)
         row["cores_by_round"] = {s["round"]: s["cores"] for s in measured if s["cores"] is not None}
-        row["rounds"] = len(group)
         rows.append(row)
     return rows
 
@@ -282,11 +281,11 @@ def derive(meta, records):
                 pc[common]["cores"] / fc[common]["cores"]
                 if common and fc[common]["cores"] and pc[common]["cores"] else None)
             # Each round's own ratio, the two servers measured minutes apart (--rounds).
-            r["viewers_per_core_at_common_step_by_round"] = {}
-            if common:
-                fr, pr = fc[common]["cores_by_round"], pc[common]["cores_by_round"]
-                r["viewers_per_core_at_common_step_by_round"] = {
-                    k: pr[k] / fr[k] for k in sorted(set(fr) & set(pr)) if fr[k] and pr[k]}
+            f_rounds = fc[common]["cores_by_round"] if common else {}
+            p_rounds = pc[common]["cores_by_round"] if common else {}
+            r["viewers_per_core_at_common_step_by_round"] = {
+                k: p_rounds[k] / f_rounds[k] for k in sorted(set(f_rounds) & set(p_rounds))
+                if f_rounds[k] and p_rounds[k]}
             r["rss_per_viewer_at_common_step"] = None
             if common and f["baseline_rss_kb"] is not None and p["baseline_rss_kb"] is not None:
                 fr = (fc[common]["rss_peak_kb"] - f["baseline_rss_kb"]) / common
