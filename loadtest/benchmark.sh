@@ -48,8 +48,9 @@
 #             after another, so that a drift of the machine falls on every server alike;
 #             report.py takes each step's median over the rounds and pairs the rounds' ratios
 #   raw       the ceiling (issue 15): ferrocast dev ingests, loadtest's `raw-fanout` pulls its
-#             HTTP-FLV once and writes each read to every viewer from one thread; only
-#             raw-fanout's CPU counts
+#             HTTP-FLV once and writes each read to every viewer from one thread, as FLV tags
+#             to HTTP-FLV viewers and as RTMP messages to RTMP players; only raw-fanout's CPU
+#             counts
 # Needs scripts/install-bench-deps.sh. Every process it starts is stopped by PID.
 COMMAND="loadtest/benchmark.sh${*:+ $*}"
 QUICK=0
@@ -246,7 +247,7 @@ start_ferrocast() {
   READY_URL=$(sed -n 's/^HLS: //p' "$dir/urls")
   RTMP_PLAY_URL="$(sed -n 's/^OBS server: //p' "$dir/urls")/$(basename "$FLV_URL" .flv)"
 }
-start_raw() { # the ceiling: ferrocast dev ingests; raw-fanout fans its HTTP-FLV out
+start_raw() { # the ceiling: ferrocast dev ingests; raw-fanout fans its HTTP-FLV out (and as RTMP)
   local dir=$1
   start_ferrocast "$dir" || return 1
   UPSTREAM_PID=$SERVER_PID
@@ -255,7 +256,7 @@ start_raw() { # the ceiling: ferrocast dev ingests; raw-fanout fans its HTTP-FLV
   wait_for 10 grep -q '^HTTP-FLV: ' "$dir/raw-urls" || { log "raw-fanout did not start: $(tail -n3 "$dir/raw-log")"; return 1; }
   FLV_URL=$(sed -n 's/^HTTP-FLV: //p' "$dir/raw-urls")
   READY_URL=$FLV_URL
-  RTMP_PLAY_URL=
+  RTMP_PLAY_URL=$(sed -n 's/^RTMP: //p' "$dir/raw-urls")
 }
 start_nginx() {
   local dir=$1 rtmp http
@@ -329,14 +330,14 @@ server_version() {
     cluster) echo "ferrocast $(git -C "$ROOT" describe --always --dirty 2>/dev/null) local cluster, redis $(redis-server --version 2>/dev/null | sed -n "s/.*v=\([0-9.]*\).*/\1/p"), s3s-fs" ;;
     nginx) echo "nginx $(nginx -v 2>&1 | sed 's#.*/##') + nginx-rtmp $(dpkg-query -W -f='${Version}' libnginx-mod-rtmp 2>/dev/null)" ;;
     nms) echo "node-media-server $(node -p "require('$BENCH/node_modules/node-media-server/package.json').version") on node $(node --version)" ;;
-    raw) echo "raw-fanout (one thread, one write per read per viewer) over ferrocast $(git -C "$ROOT" describe --always --dirty 2>/dev/null)" ;;
+    raw) echo "raw-fanout (one thread, one write per read per viewer, HTTP-FLV and RTMP) over ferrocast $(git -C "$ROOT" describe --always --dirty 2>/dev/null)" ;;
   esac
 }
 protocols_of() {
   case "$1" in
     ferrocast|cluster|nms) echo "rtmp flv" ;;
     nginx) echo "rtmp" ;;
-    raw) echo "flv" ;;
+    raw) echo "rtmp flv" ;;
   esac
 }
 

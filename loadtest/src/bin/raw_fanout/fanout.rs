@@ -1,8 +1,9 @@
 //! The fan-out loop: one thread, driven by the upstream's reads. Per read it admits the
 //! viewers that arrived, then writes the read's whole tags to every viewer: one `write` of
-//! the shared buffer, or, for a viewer with a backlog (its start, or a write the socket did
-//! not take whole), one `writev` of the backlog. A viewer whose backlog passes
-//! [`MAX_BACKLOG`] is cut, as a server cuts a viewer that cannot keep up.
+//! the shared buffer (the FLV tags, or for RTMP players the same tags as RTMP messages, made
+//! once per read), or, for a viewer with a backlog (its start, or a write the socket did not
+//! take whole), one `writev` of the backlog. A viewer whose backlog passes [`MAX_BACKLOG`] is
+//! cut, as a server cuts a viewer that cannot keep up.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice, Write};
@@ -11,6 +12,7 @@ use std::sync::mpsc::Receiver;
 
 use bytes::Bytes;
 
+use crate::rtmp;
 use crate::upstream::{Tag, TagKind, Upstream};
 
 /// The response head: raw FLV until the connection closes.
@@ -24,49 +26,89 @@ const MAX_SLICES: usize = 64;
 /// Most bytes of GOP kept for starting viewers.
 const MAX_GOP: usize = 16 * 1024 * 1024;
 
+/// How a viewer plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP-FLV: an HTTP head, the FLV file header, then FLV tags.
+    Flv,
+    /// RTMP play, answered up to `play` already: RTMP messages.
+    Rtmp,
+}
+
+/// A viewer ready for the stream.
+pub struct Arrival {
+    pub stream: TcpStream,
+    pub protocol: Protocol,
+}
+
+/// One tag as each protocol sends it.
+#[derive(Clone)]
+struct Both {
+    flv: Bytes,
+    rtmp: Bytes,
+}
+
+impl Both {
+    fn of(&self, protocol: Protocol) -> Bytes {
+        match protocol {
+            Protocol::Flv => self.flv.clone(),
+            Protocol::Rtmp => self.rtmp.clone(),
+        }
+    }
+}
+
 /// What a new viewer is sent before the live tags.
 #[derive(Default)]
 struct Start {
-    script: Option<Bytes>,
-    video_config: Option<Bytes>,
-    audio_config: Option<Bytes>,
-    gop: Vec<Bytes>,
+    script: Option<Both>,
+    video_config: Option<Both>,
+    audio_config: Option<Both>,
+    gop: Vec<Both>,
     gop_bytes: usize,
 }
 
 impl Start {
-    fn note(&mut self, tag: &Tag) {
-        let bytes = tag.bytes.clone();
+    fn note(&mut self, tag: &Tag, rtmp: &Bytes) {
+        let both = Both {
+            flv: tag.bytes.clone(),
+            rtmp: rtmp.clone(),
+        };
         match tag.kind {
-            TagKind::Script => self.script = Some(bytes),
-            TagKind::VideoConfig => self.video_config = Some(bytes),
-            TagKind::AudioConfig => self.audio_config = Some(bytes),
+            TagKind::Script => self.script = Some(both),
+            TagKind::VideoConfig => self.video_config = Some(both),
+            TagKind::AudioConfig => self.audio_config = Some(both),
             TagKind::Keyframe => {
                 self.gop.clear();
-                self.gop_bytes = bytes.len();
-                self.gop.push(bytes);
+                self.gop_bytes = both.flv.len();
+                self.gop.push(both);
             }
             // Media before the first keyframe cannot start a decoder: not kept.
             TagKind::Media if !self.gop.is_empty() && self.gop_bytes < MAX_GOP => {
-                self.gop_bytes += bytes.len();
-                self.gop.push(bytes);
+                self.gop_bytes += both.flv.len();
+                self.gop.push(both);
             }
             TagKind::Media => {}
         }
     }
 
-    fn opening(&self, file_header: &Bytes) -> VecDeque<Bytes> {
+    fn opening(&self, protocol: Protocol, file_header: &Bytes) -> VecDeque<Bytes> {
+        let preamble = match protocol {
+            Protocol::Flv => vec![Bytes::from_static(HTTP_HEAD), file_header.clone()],
+            // The session's answers up to `play` were sent when it was accepted.
+            Protocol::Rtmp => Vec::new(),
+        };
         let configs = [&self.script, &self.video_config, &self.audio_config];
-        [Bytes::from_static(HTTP_HEAD), file_header.clone()]
+        preamble
             .into_iter()
-            .chain(configs.into_iter().flatten().cloned())
-            .chain(self.gop.iter().cloned())
+            .chain(configs.into_iter().flatten().map(|both| both.of(protocol)))
+            .chain(self.gop.iter().map(|both| both.of(protocol)))
             .collect()
     }
 }
 
 struct Viewer {
     stream: TcpStream,
+    protocol: Protocol,
     backlog: VecDeque<Bytes>,
     backlog_bytes: usize,
 }
@@ -128,27 +170,32 @@ impl Viewer {
 }
 
 /// Fans the upstream out until it ends.
-pub fn run(mut source: Upstream, arrivals: &Receiver<TcpStream>) -> anyhow::Result<()> {
+pub fn run(mut source: Upstream, arrivals: &Receiver<Arrival>) -> anyhow::Result<()> {
     let mut start = Start::default();
     let mut viewers: Vec<Viewer> = Vec::new();
     while let Some(batch) = source.read()? {
         // Admitted before this read's tags join the start, which they are sent live.
-        while let Ok(stream) = arrivals.try_recv() {
+        while let Ok(Arrival { stream, protocol }) = arrivals.try_recv() {
             if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
                 continue;
             }
-            let backlog = start.opening(source.header());
+            let backlog = start.opening(protocol, source.header());
             let backlog_bytes = backlog.iter().map(Bytes::len).sum();
             viewers.push(Viewer {
                 stream,
+                protocol,
                 backlog,
                 backlog_bytes,
             });
         }
-        for tag in &batch.tags {
-            start.note(tag);
+        let (rtmp_live, rtmp_tags) = rtmp::messages(&batch.tags);
+        for (tag, rtmp) in batch.tags.iter().zip(&rtmp_tags) {
+            start.note(tag, rtmp);
         }
-        viewers.retain_mut(|viewer| viewer.send(&batch.bytes));
+        viewers.retain_mut(|viewer| match viewer.protocol {
+            Protocol::Flv => viewer.send(&batch.bytes),
+            Protocol::Rtmp => viewer.send(&rtmp_live),
+        });
     }
     Ok(())
 }

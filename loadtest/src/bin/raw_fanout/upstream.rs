@@ -12,9 +12,9 @@ use bytes::{Bytes, BytesMut};
 /// FLV file header plus the first PreviousTagSize.
 const FILE_HEADER_LEN: usize = 13;
 /// An FLV tag's header.
-const TAG_HEADER_LEN: usize = 11;
+pub const TAG_HEADER_LEN: usize = 11;
 /// The PreviousTagSize after each tag.
-const TAG_TRAILER_LEN: usize = 4;
+pub const TAG_TRAILER_LEN: usize = 4;
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 256 * 1024;
 /// Longest HTTP response head accepted.
