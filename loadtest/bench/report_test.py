@@ -79,6 +79,16 @@ class NotLive(unittest.TestCase):
         self.assertEqual(nginx["largest_clean"], 1000)
         self.assertIn("not live", nginx["next_step"]["why"])
 
+    def test_a_step_not_live_in_one_round_is_not_clean_and_says_so(self):
+        records = [baseline("nginx", "rtmp", r) for r in (1, 2, 3)]
+        for r, p50 in enumerate([1442.0, 64.0, 45.0], start=1):
+            records += [step("nginx", "rtmp", 1000, 0.55, r, p50=15.0),
+                        step("nginx", "rtmp", 2000, 0.74, r, p50=p50)]
+        by, _ = derive(records)
+        nginx = by[("nginx", "rtmp")]
+        self.assertEqual(nginx["largest_clean"], 1000)
+        self.assertIn("1.4 s: not live", nginx["next_step"]["why"])
+
 
 if __name__ == "__main__":
     unittest.main()
