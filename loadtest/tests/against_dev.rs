@@ -8,8 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use ferrocast_testkit::DevCommand;
-use serde_json::Value;
-use support::{Scratch, ferrocast_binary, make_clip, number, run_loadtest, server_log};
+use support::{Scratch, ferrocast_binary, make_clip, number, run_for_summary, run_loadtest};
 
 #[test]
 fn publisher_flv_and_hls_viewers_against_ferrocast_dev() {
@@ -18,7 +17,6 @@ fn publisher_flv_and_hls_viewers_against_ferrocast_dev() {
     let ferrocast = ferrocast_binary();
     let clip = make_clip(dir);
     let server = DevCommand::new(&ferrocast, dir).start();
-    let json_path = dir.join("summary.json");
     let args = [
         "--duration",
         "8s",
@@ -35,14 +33,8 @@ fn publisher_flv_and_hls_viewers_against_ferrocast_dev() {
         &server.hls_url,
         "--hls-viewers",
         "2",
-        "--json",
-        json_path.to_str().unwrap(),
     ];
-    let (status, stderr) = run_loadtest(&args, dir, Duration::from_secs(60));
-    assert!(status.success(), "loadtest failed: {status}\n{stderr}");
-    let text = std::fs::read_to_string(&json_path).expect("the JSON summary was written");
-    let summary: Value = serde_json::from_str(&text).unwrap();
-    let context = format!("summary:\n{text}\nserver log:\n{}", server_log(dir));
+    let (summary, context) = run_for_summary(&args, dir);
 
     assert_eq!(number(&summary, &["errors_total"]), 0.0, "{context}");
     assert_eq!(

@@ -7,13 +7,9 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use ferrocast_testkit::DevCommand;
-use serde_json::Value;
-use support::{
-    Guard, LOADTEST, Scratch, ferrocast_binary, make_clip, number, run_loadtest, server_log,
-};
+use support::{Guard, LOADTEST, Scratch, ferrocast_binary, make_clip, number, run_for_summary};
 
 const RAW_FANOUT: &str = env!("CARGO_BIN_EXE_raw-fanout");
 
@@ -55,7 +51,6 @@ fn raw_fanout_serves_rtmp_players_and_flv_viewers_of_ferrocast_dev() {
     let _publisher = Guard(publisher);
     let (_raw, flv_url, rtmp_url) = start_raw_fanout(&server.flv_url);
 
-    let json_path = dir.join("summary.json");
     let args = [
         "--duration",
         "8s",
@@ -68,14 +63,8 @@ fn raw_fanout_serves_rtmp_players_and_flv_viewers_of_ferrocast_dev() {
         &flv_url,
         "--flv-viewers",
         "3",
-        "--json",
-        json_path.to_str().unwrap(),
     ];
-    let (status, stderr) = run_loadtest(&args, dir, Duration::from_secs(60));
-    assert!(status.success(), "loadtest failed: {status}\n{stderr}");
-    let text = std::fs::read_to_string(&json_path).expect("the JSON summary was written");
-    let summary: Value = serde_json::from_str(&text).unwrap();
-    let context = format!("summary:\n{text}\nserver log:\n{}", server_log(dir));
+    let (summary, context) = run_for_summary(&args, dir);
 
     assert_eq!(number(&summary, &["errors_total"]), 0.0, "{context}");
     for protocol in ["rtmp", "flv"] {

@@ -129,6 +129,21 @@ pub fn run_loadtest(
     )
 }
 
+/// Runs the loadtest binary with `args` and a JSON summary, at most a minute, and fails the
+/// test if it failed; returns the summary, and its text with the server's log to explain a
+/// failed assertion.
+pub fn run_for_summary(args: &[&str], dir: &Path) -> (Value, String) {
+    let json_path = dir.join("summary.json");
+    let json = json_path.to_str().unwrap();
+    let args: Vec<&str> = args.iter().copied().chain(["--json", json]).collect();
+    let (status, stderr) = run_loadtest(&args, dir, Duration::from_secs(60));
+    assert!(status.success(), "loadtest failed: {status}\n{stderr}");
+    let text = std::fs::read_to_string(&json_path).expect("the JSON summary was written");
+    let summary: Value = serde_json::from_str(&text).unwrap();
+    let context = format!("summary:\n{text}\nserver log:\n{}", server_log(dir));
+    (summary, context)
+}
+
 pub fn number(summary: &Value, path: &[&str]) -> f64 {
     let mut value = summary;
     for key in path {
