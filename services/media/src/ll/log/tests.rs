@@ -6,7 +6,7 @@ use ferrocast_base::{Epoch, Msn};
 use super::*;
 use crate::cmaf::TrackKind;
 use crate::ll::fixtures::{Publisher, log_of, session_events};
-use crate::ll::{LogConfig, LogEvent};
+use crate::ll::{LogConfig, LogEvent, SessionInfo};
 
 fn parts_of(events: &[LogEvent], track: TrackKind) -> Vec<&cmaf::Part> {
     events
@@ -246,6 +246,23 @@ fn a_session_after_a_gap_is_listed_alone_and_a_rewind_drops_segments() {
     assert_eq!(msns, [0, 1, 2, 3, 6]);
     assert_eq!(log.segments()[4].epoch, Epoch(3));
     assert!(log.init(Epoch(2), TrackKind::Video, 0).is_none());
+}
+
+#[test]
+fn an_absurd_target_duration_saturates_the_window_instead_of_panicking() {
+    // Found by the relay_parts fuzz target: a target near u64::MAX milliseconds.
+    let config = LogConfig {
+        window_ms: 6_000,
+        max_bytes: usize::MAX,
+    };
+    let session = SessionInfo {
+        epoch: Epoch(1),
+        first_msn: Msn(0),
+        started_at_unix_ms: 0,
+        part_target_ms: 334,
+        target_duration_ms: u64::MAX - 1,
+    };
+    assert_eq!(window::window_ms(&config, Some(&session)), u64::MAX);
 }
 
 #[test]

@@ -14,7 +14,10 @@ pub(crate) use crate::hls::target_duration_s;
 /// The playlist window, milliseconds: the configured one, and never under three target
 /// durations (RFC 8216bis §4.4.3.8 asks a live playlist to hold at least that much).
 pub(crate) fn window_ms(config: &LogConfig, session: Option<&SessionInfo>) -> u64 {
-    let target_ms = session.map_or(0, |s| target_duration_s(s.target_duration_ms) * 1_000);
+    // Saturating: the target comes from the relay, and an absurd one must not panic.
+    let target_ms = session.map_or(0, |s| {
+        target_duration_s(s.target_duration_ms).saturating_mul(1_000)
+    });
     config.window_ms.max(target_ms.saturating_mul(3))
 }
 
