@@ -14,11 +14,15 @@ pub(crate) use crate::hls::target_duration_s;
 /// The playlist window, milliseconds: the configured one, and never under three target
 /// durations (RFC 8216bis §4.4.3.8 asks a live playlist to hold at least that much).
 pub(crate) fn window_ms(config: &LogConfig, session: Option<&SessionInfo>) -> u64 {
-    // Saturating: the target comes from the relay, and an absurd one must not panic.
-    let target_ms = session.map_or(0, |s| {
+    config.window_ms.max(target_ms(session).saturating_mul(3))
+}
+
+/// The session's `EXT-X-TARGETDURATION` in milliseconds (0 without a session). Saturating:
+/// the target comes from the relay, and an absurd one must not panic.
+fn target_ms(session: Option<&SessionInfo>) -> u64 {
+    session.map_or(0, |s| {
         target_duration_s(s.target_duration_ms).saturating_mul(1_000)
-    });
-    config.window_ms.max(target_ms.saturating_mul(3))
+    })
 }
 
 /// Index of the first segment a playlist of `segments` lists: the newest complete ones
@@ -52,9 +56,7 @@ impl PartLog {
     /// no retained segment needs.
     pub(super) fn retain(&mut self) {
         let window_ms = self.window_ms();
-        let target_ms = self
-            .session()
-            .map_or(0, |s| target_duration_s(s.target_duration_ms) * 1_000);
+        let target_ms = target_ms(self.session());
         let segments = &self.state.segments;
         let listed = listed_start(segments, window_ms, true);
         // A segment leaves the playlist once `window_ms` of media follows it, and then stays
