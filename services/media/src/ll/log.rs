@@ -43,6 +43,9 @@ pub enum LogError {
     /// An event that needs an earlier one the log does not hold.
     #[error("out of order: {0}")]
     OutOfOrder(&'static str),
+    /// An event that contradicts what the log holds.
+    #[error("inconsistent: {0}")]
+    Inconsistent(&'static str),
 }
 
 /// One part of a segment in the log: both tracks' bytes of one part index.

@@ -157,6 +157,12 @@ impl PartLog {
             if usize::try_from(summary.parts).ok() != Some(segment.parts.len()) {
                 return Err(LogError::OutOfOrder("a segment end before its parts"));
             }
+            // The playlist's part durations must add up to the segment's EXTINF.
+            if segment.duration() != summary.duration {
+                return Err(LogError::Inconsistent(
+                    "a segment end whose duration is not its parts'",
+                ));
+            }
             let start_ms = i64::try_from(summary.start_dts_ms).unwrap_or(i64::MAX);
             segment.program_date_time_ms = session.started_at_unix_ms.saturating_add(start_ms);
             segment.complete = Some(*summary);
