@@ -171,6 +171,31 @@ fn events_out_of_order_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn a_segment_end_whose_duration_is_not_its_parts_is_refused_and_changes_nothing() {
+    let mut publisher = Publisher::new(1, 0);
+    let events = session_events(&mut publisher, 2_500);
+    let at = events
+        .iter()
+        .position(|e| matches!(e, LogEvent::SegmentEnd(_)))
+        .unwrap();
+    let mut log = log_of(LogConfig::default(), &events[..at]);
+    let before = log.clone();
+    let LogEvent::SegmentEnd(summary) = &events[at] else {
+        unreachable!()
+    };
+    let mut longer = *summary;
+    longer.duration.ticks += 1;
+    assert_eq!(
+        log.apply(LogEvent::SegmentEnd(longer)),
+        Err(LogError::Inconsistent(
+            "a segment end whose duration is not its parts'"
+        ))
+    );
+    assert_eq!(log, before);
+    assert!(log.apply(events[at].clone()).is_ok());
+}
+
+#[test]
 fn cut_off_closes_the_open_segment_and_the_next_session_is_a_discontinuity() {
     let mut first = Publisher::new(1, 0);
     let mut events = session_events(&mut first, 2_700);
