@@ -41,6 +41,11 @@ KNOWN_FAILURES = {
                      "player (rml_rtmp 0.8) drops such messages, so no viewer gets a frame",
 }
 CONTENDED = 0.3  # cores used by other work on the machine during a window
+# nginx-rtmp runs one worker, node-media-server one JavaScript thread and the raw fan-out one
+# writing thread: none can use more than a core. A peer that failed a step while using this much
+# was saturated, so serving every viewer of it would have cost more than it used: its cores there
+# give a lower bound on ferrocast's viewers-per-core ratio where no step was clean for both.
+SATURATED_CORES = 0.95
 DOES = {
     "ferrocast": "RTMP ingest, HLS (2 s segments to the local store), GOP cache for FLV and RTMP play",
     "cluster": "control, 2 origins, 2 edges, redis-server, s3s-fs: RTMP ingest and play on an origin, "
@@ -292,6 +297,7 @@ def derive(meta, records):
             r["viewers_per_core_at_common_step_by_round"] = {
                 k: p_rounds[k] / f_rounds[k] for k in sorted(set(f_rounds) & set(p_rounds))
                 if f_rounds[k] and p_rounds[k]}
+            r["saturated_peer_bound"] = None if common else saturated_peer_bound(fc, p["steps"])
             r["rss_per_viewer_at_common_step"] = None
             if common and f["baseline_rss_kb"] is not None and p["baseline_rss_kb"] is not None:
                 fr = (fc[common]["rss_peak_kb"] - f["baseline_rss_kb"]) / common
@@ -326,7 +332,27 @@ def derive(meta, records):
                         "measure": f"viewers_per_core vs {peer_label(r)} at {r['common_step']} viewers",
                         "value": v, "target": f">= {r['viewers_per_core_target']}x",
                         "met": None if v is None else v >= r["viewers_per_core_target"]})
+        bound = r["saturated_peer_bound"]
+        if bound:
+            targets.append({"kbps": r["kbps"], "protocol": r["protocol"],
+                            "measure": f"viewers_per_core vs {peer_label(r)} at {bound['viewers']} viewers, "
+                                       "at least (the peer saturated and failed there)",
+                            "value": bound["ratio"], "target": f">= {r['viewers_per_core_target']}x",
+                            "met": bound["ratio"] >= r["viewers_per_core_target"]})
     return derived, ingest, ratios, targets
+
+
+def saturated_peer_bound(ferrocast_clean, peer_steps):
+    """The smallest step ferrocast served cleanly where the peer failed while saturated
+    (SATURATED_CORES): the peer's cores over ferrocast's there, a lower bound on the
+    viewers-per-core ratio, since the peer would have needed more to serve everyone."""
+    for s in peer_steps:
+        f = ferrocast_clean.get(s["viewers"])
+        if (f and f["cores"] and not s["clean"] and not s["skipped"] and not s["generator_bound"]
+                and (s["cores"] or 0) >= SATURATED_CORES):
+            return {"viewers": s["viewers"], "ratio": s["cores"] / f["cores"], "peer_cores": s["cores"],
+                    "peer_receiving": s["receiving"], "peer_errors": s["errors"]}
+    return None
 
 
 def why_not(s):
@@ -413,7 +439,7 @@ def markdown(meta, derived, ingest, ratios, targets):
             spread = (f" (rounds {min(by_round):.2f}–{max(by_round):.2f}x)" if len(by_round) > 1 else "")
             common = (f"{ratio(r['viewers_per_core_at_common_step'])} at {r['common_step']} viewers{spread}, "
                       f"RSS per viewer {ratio(r['rss_per_viewer_at_common_step'])}"
-                      if r["common_step"] else "no common clean step")
+                      if r["common_step"] else "no common clean step" + bound_text(r))
             add(f"| **ferrocast {PROTOS[r['protocol']]} / {peer_label(r)}** "
                 f"| **{ratio(r['viewers_per_core'])}** (target ≥ {r['viewers_per_core_target']:g}x) "
                 f"| {ratio(r['cpu_per_1000_cores'])} | {ratio(r['rss_per_viewer_kb'])} "
@@ -488,6 +514,16 @@ def round_cores(step):
     return " (" + ", ".join(f"{c:.3f}" for _, c in sorted(cores.items())) + ")"
 
 
+def bound_text(r):
+    """The saturated-peer bound, in words, for a pair with no common clean step."""
+    b = r["saturated_peer_bound"]
+    if not b:
+        return ""
+    return (f"; at {b['viewers']} viewers {NAMES[r['peer']]} used {b['peer_cores']:.2f} cores and was not clean "
+            f"({fmt(b['peer_receiving'])} receiving, {fmt(b['peer_errors'])} errors), ferrocast was clean: "
+            f"at least {b['ratio']:.2f}x")
+
+
 def short_error(e, width=90):
     if isinstance(e, dict):
         e = "; ".join(f"{k}: {v}" for k, v in e.items())
@@ -527,7 +563,7 @@ def text(derived, ratios):
                        f"{ratio(r['rss_per_viewer_kb']):>13} {ratio(r['latency_p50_ms']):>10} "
                        f"{ratio(r['ttff_p50_ms']):>9}"
                        + (f"  at {r['common_step']} viewers: {ratio(r['viewers_per_core_at_common_step'])}"
-                          if r["common_step"] else ""))
+                          if r["common_step"] else bound_text(r)))
         out.append("")
     return "\n".join(out)
 

@@ -13,10 +13,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
 
-META = {"servers": ["ferrocast", "nginx"], "generator_threads": 2}
+META = {"servers": ["ferrocast", "nginx", "nms"], "generator_threads": 2}
 
 
-def step(server, proto, viewers, cores, round_=1, p50=8.0, stalls=0, receiving=None):
+def step(server, proto, viewers, cores, round_=1, p50=8.0, stalls=0, receiving=None, errors=0):
     """A step record as benchmark.sh writes it."""
     return {
         "server": server, "kind": "step", "kbps": 2500, "protocol": proto, "viewers": viewers,
@@ -25,7 +25,7 @@ def step(server, proto, viewers, cores, round_=1, p50=8.0, stalls=0, receiving=N
         "loadtest": {proto: {
             "viewers_receiving": viewers if receiving is None else receiving,
             "viewers_started": viewers, "dropped_frames": 0, "late_frames": 0, "stalls": stalls,
-            "gaps": 0, "errors": {"total": 0, "first": None}, "reconnects": 0,
+            "gaps": 0, "errors": {"total": errors, "first": None}, "reconnects": 0,
             "latency_ms": {"p50_ms": p50, "p99_ms": p50 * 2}, "ttff_ms": {"p50_ms": 1.0, "p99_ms": 2.0},
         }},
     }
@@ -88,6 +88,38 @@ class NotLive(unittest.TestCase):
         nginx = by[("nginx", "rtmp")]
         self.assertEqual(nginx["largest_clean"], 1000)
         self.assertIn("1.4 s: not live", nginx["next_step"]["why"])
+
+
+
+class SaturatedPeer(unittest.TestCase):
+    def flv_vs_nms(self, nms_cores, nms_receiving):
+        records = [baseline("ferrocast", "flv"), baseline("nms", "flv"),
+                   step("ferrocast", "flv", 1000, 0.25),
+                   step("nms", "flv", 1000, nms_cores, receiving=nms_receiving, errors=1000 - nms_receiving)]
+        derived, _, ratios, targets = report.derive(META, records)
+        pair = next(r for r in ratios if r["protocol"] == "flv" and r["peer"] == "nms")
+        bound_targets = [t for t in targets if "at least" in t["measure"]]
+        return pair, bound_targets
+
+    def test_a_peer_that_fails_a_step_using_a_whole_core_bounds_the_ratio_from_below(self):
+        pair, bound_targets = self.flv_vs_nms(1.004, 893)
+        self.assertIsNone(pair["common_step"])
+        self.assertEqual(pair["saturated_peer_bound"]["viewers"], 1000)
+        self.assertAlmostEqual(pair["saturated_peer_bound"]["ratio"], 1.004 / 0.25)
+        self.assertEqual(len(bound_targets), 1)
+        self.assertTrue(bound_targets[0]["met"])
+        self.assertIn("at least 4.02x", report.bound_text(pair))
+
+    def test_a_peer_that_fails_with_cores_to_spare_gives_no_bound(self):
+        pair, bound_targets = self.flv_vs_nms(0.6, 893)
+        self.assertIsNone(pair["saturated_peer_bound"])
+        self.assertEqual(bound_targets, [])
+
+    def test_a_common_clean_step_is_used_instead_of_a_bound(self):
+        pair, bound_targets = self.flv_vs_nms(1.0, 1000)
+        self.assertEqual(pair["common_step"], 1000)
+        self.assertIsNone(pair["saturated_peer_bound"])
+        self.assertEqual(bound_targets, [])
 
 
 if __name__ == "__main__":
