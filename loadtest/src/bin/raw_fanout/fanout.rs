@@ -1,9 +1,9 @@
 //! The fan-out loop: one thread, driven by the upstream's reads. Per read it admits the
 //! viewers that arrived, then writes the read's whole tags to every viewer: one `write` of
 //! the shared buffer (the FLV tags, or for RTMP players the same tags as RTMP messages, made
-//! once per read), or, for a viewer with a backlog (its start, or a write the socket did not
-//! take whole), one `writev` of the backlog. A viewer whose backlog passes [`MAX_BACKLOG`] is
-//! cut, as a server cuts a viewer that cannot keep up.
+//! once per read when a player is connected), or, for a viewer with a backlog (its start, or
+//! a write the socket did not take whole), one `writev` of the backlog. A viewer whose backlog
+//! passes [`MAX_BACKLOG`] is cut, as a server cuts a viewer that cannot keep up.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice, Write};
@@ -41,68 +41,48 @@ pub struct Arrival {
     pub protocol: Protocol,
 }
 
-/// One tag as each protocol sends it.
-#[derive(Clone)]
-struct Both {
-    flv: Bytes,
-    rtmp: Bytes,
-}
-
-impl Both {
-    fn of(&self, protocol: Protocol) -> Bytes {
-        match protocol {
-            Protocol::Flv => self.flv.clone(),
-            Protocol::Rtmp => self.rtmp.clone(),
-        }
-    }
-}
-
-/// What a new viewer is sent before the live tags.
+/// What a new viewer is sent before the live tags, kept as FLV tags: an RTMP player's are
+/// made into messages when it is admitted.
 #[derive(Default)]
 struct Start {
-    script: Option<Both>,
-    video_config: Option<Both>,
-    audio_config: Option<Both>,
-    gop: Vec<Both>,
+    script: Option<Tag>,
+    video_config: Option<Tag>,
+    audio_config: Option<Tag>,
+    gop: Vec<Tag>,
     gop_bytes: usize,
 }
 
 impl Start {
-    fn note(&mut self, tag: &Tag, rtmp: &Bytes) {
-        let both = Both {
-            flv: tag.bytes.clone(),
-            rtmp: rtmp.clone(),
-        };
+    fn note(&mut self, tag: &Tag) {
         match tag.kind {
-            TagKind::Script => self.script = Some(both),
-            TagKind::VideoConfig => self.video_config = Some(both),
-            TagKind::AudioConfig => self.audio_config = Some(both),
+            TagKind::Script => self.script = Some(tag.clone()),
+            TagKind::VideoConfig => self.video_config = Some(tag.clone()),
+            TagKind::AudioConfig => self.audio_config = Some(tag.clone()),
             TagKind::Keyframe => {
                 self.gop.clear();
-                self.gop_bytes = both.flv.len();
-                self.gop.push(both);
+                self.gop_bytes = tag.bytes.len();
+                self.gop.push(tag.clone());
             }
             // Media before the first keyframe cannot start a decoder: not kept.
             TagKind::Media if !self.gop.is_empty() && self.gop_bytes < MAX_GOP => {
-                self.gop_bytes += both.flv.len();
-                self.gop.push(both);
+                self.gop_bytes += tag.bytes.len();
+                self.gop.push(tag.clone());
             }
             TagKind::Media => {}
         }
     }
 
     fn opening(&self, protocol: Protocol, file_header: &Bytes) -> VecDeque<Bytes> {
-        let preamble = match protocol {
-            Protocol::Flv => vec![Bytes::from_static(HTTP_HEAD), file_header.clone()],
-            // The session's answers up to `play` were sent when it was accepted.
-            Protocol::Rtmp => Vec::new(),
-        };
         let configs = [&self.script, &self.video_config, &self.audio_config];
-        preamble
-            .into_iter()
-            .chain(configs.into_iter().flatten().map(|both| both.of(protocol)))
-            .chain(self.gop.iter().map(|both| both.of(protocol)))
-            .collect()
+        let tags = configs.into_iter().flatten().chain(&self.gop);
+        match protocol {
+            Protocol::Flv => [Bytes::from_static(HTTP_HEAD), file_header.clone()]
+                .into_iter()
+                .chain(tags.map(|tag| tag.bytes.clone()))
+                .collect(),
+            // The session's answers up to `play` were sent when it was accepted.
+            Protocol::Rtmp => VecDeque::from([rtmp::messages(tags)]),
+        }
     }
 }
 
@@ -188,13 +168,16 @@ pub fn run(mut source: Upstream, arrivals: &Receiver<Arrival>) -> anyhow::Result
                 backlog_bytes,
             });
         }
-        let (rtmp_live, rtmp_tags) = rtmp::messages(&batch.tags);
-        for (tag, rtmp) in batch.tags.iter().zip(&rtmp_tags) {
-            start.note(tag, rtmp);
+        for tag in &batch.tags {
+            start.note(tag);
         }
+        // Made at the first RTMP player's turn, so a run of HTTP-FLV viewers never pays it.
+        let mut rtmp_live = None;
         viewers.retain_mut(|viewer| match viewer.protocol {
             Protocol::Flv => viewer.send(&batch.bytes),
-            Protocol::Rtmp => viewer.send(&rtmp_live),
+            Protocol::Rtmp => {
+                viewer.send(rtmp_live.get_or_insert_with(|| rtmp::messages(&batch.tags)))
+            }
         });
     }
     Ok(())

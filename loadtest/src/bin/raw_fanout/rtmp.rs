@@ -1,9 +1,9 @@
 //! The ceiling's RTMP side: a player is taken through the handshake and `connect`,
 //! `createStream` and `play` by `rml_rtmp`'s server session on its own thread, then handed to
-//! the fan-out thread, which only writes to it. Tags become RTMP messages once per read (one
-//! Type 0 message each, on message stream 1, in chunks of `rtmp_chunk::CHUNK_SIZE`, as
-//! ferrocast sends them), so a player costs the fan-out what an HTTP-FLV viewer does: one
-//! write of a shared buffer per read.
+//! the fan-out thread, which only writes to it. While any player is connected, each read's
+//! tags become RTMP messages once (one Type 0 message each, on message stream 1, in chunks of
+//! `rtmp_chunk::CHUNK_SIZE`, as ferrocast sends them), so a player costs the fan-out what an
+//! HTTP-FLV viewer does: one write of a shared buffer per read.
 //!
 //! After `play` the ceiling never reads from a player: players acknowledge every
 //! `window_ack_size` bytes (1 GiB, announced by the session), which no run reaches, and
@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferrocast_media::rtmp_chunk::{self, Media, SHARED_MESSAGE_STREAM_ID};
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
@@ -105,43 +105,35 @@ pub fn accept_player(mut stream: TcpStream) -> anyhow::Result<TcpStream> {
     }
 }
 
-/// The RTMP messages of `tags`: all of them in one buffer, and each as a slice of it.
-pub fn messages(tags: &[Tag]) -> (Bytes, Vec<Bytes>) {
-    let mut all = BytesMut::new();
-    let mut ends = Vec::with_capacity(tags.len());
+/// The RTMP messages of `tags`, serialized straight into one buffer; kinds RTMP does not
+/// carry are left out.
+pub fn messages<'a>(tags: impl IntoIterator<Item = &'a Tag>) -> Bytes {
+    let mut all = Vec::new();
     for tag in tags {
-        all.extend_from_slice(&message(&tag.bytes));
-        ends.push(all.len());
+        append_message(&tag.bytes, &mut all);
     }
-    let all = all.freeze();
-    let mut start = 0;
-    let each = ends
-        .into_iter()
-        .map(|end| {
-            let slice = all.slice(start..end);
-            start = end;
-            slice
-        })
-        .collect();
-    (all, each)
+    Bytes::from(all)
 }
 
-/// One whole FLV tag as an RTMP message; empty for a kind RTMP does not carry.
-fn message(tag: &[u8]) -> Vec<u8> {
+/// Appends one whole FLV tag as an RTMP message.
+fn append_message(tag: &[u8], out: &mut Vec<u8>) {
     let media = match tag[0] & 0x1f {
         8 => Media::Audio,
         9 => Media::Video,
         // The script tag's body is `onMetaData` and its array: the data message players
         // expect.
         18 => Media::Data,
-        _ => return Vec::new(),
+        _ => return,
     };
     let timestamp = u32::from(tag[7]) << 24
         | u32::from(tag[4]) << 16
         | u32::from(tag[5]) << 8
         | u32::from(tag[6]);
     let body = &tag[TAG_HEADER_LEN..tag.len() - TAG_TRAILER_LEN];
-    rtmp_chunk::media_message(media, timestamp, SHARED_MESSAGE_STREAM_ID, body).unwrap_or_default()
+    let header = media.header(timestamp, SHARED_MESSAGE_STREAM_ID);
+    // A body too long for one RTMP message cannot be sent: `serialize` then writes nothing,
+    // and the tag is left out, as a server would leave it.
+    let _ = rtmp_chunk::serialize(&header, body, out);
 }
 
 fn read_some(stream: &mut TcpStream, buffer: &mut [u8]) -> anyhow::Result<usize> {
