@@ -336,14 +336,14 @@ def derive(meta, records):
         if bound:
             targets.append({"kbps": r["kbps"], "protocol": r["protocol"],
                             "measure": f"viewers_per_core vs {peer_label(r)} at {bound['viewers']} viewers, "
-                                       "at least (the peer saturated and failed there)",
+                                       "at least (the peer saturated and was not clean there)",
                             "value": bound["ratio"], "target": f">= {r['viewers_per_core_target']}x",
                             "met": bound["ratio"] >= r["viewers_per_core_target"]})
     return derived, ingest, ratios, targets
 
 
 def saturated_peer_bound(ferrocast_clean, peer_steps):
-    """The smallest step ferrocast served cleanly where the peer failed while saturated
+    """The smallest step ferrocast served cleanly where the peer was not clean while saturated
     (SATURATED_CORES): the peer's cores over ferrocast's there, a lower bound on the
     viewers-per-core ratio, since the peer would have needed more to serve everyone."""
     for s in peer_steps:
