@@ -41,6 +41,10 @@ KNOWN_FAILURES = {
                      "player (rml_rtmp 0.8) drops such messages, so no viewer gets a frame",
 }
 CONTENDED = 0.3  # cores used by other work on the machine during a window
+# ksoftirqd cores in a window beyond which the server's figure may leave out network work its
+# sends raised: ksoftirqd's CPU is in no process's (a batched-send experiment moved 0.03 cores
+# there while the machine as a whole was no less busy).
+SOFTIRQD_SPILL = 0.02
 # nginx-rtmp runs one worker, node-media-server one JavaScript thread and the raw fan-out one
 # writing thread: none can use more than a core. A peer that failed a step while using this much
 # was saturated, so serving every viewer of it would have cost more than it used: its cores there
@@ -96,6 +100,7 @@ def step_row(rec):
         "generator_cores": m.get("generator_cores"),
         "publisher_cores": m.get("publisher_cores"),
         "other_cores": m.get("other_cores"),
+        "softirqd_cores": m.get("softirqd_cores"),
         "receiving": p.get("viewers_receiving"),
         "started": p.get("viewers_started"),
         "dropped_frames": p.get("dropped_frames"),
@@ -228,6 +233,8 @@ def derive(meta, records):
         d["generator_bound_steps"] = [s["viewers"] for s in c["steps"]
                                       if (s["generator_cores"] or 0) >= generator_busy]
         d["contended_steps"] = [s["viewers"] for s in c["steps"] if (s["other_cores"] or 0) > CONTENDED]
+        d["softirqd_spill_steps"] = [s["viewers"] for s in c["steps"]
+                                     if (s["softirqd_cores"] or 0) > SOFTIRQD_SPILL]
         d["largest_step"] = max((s["viewers"] for s in c["steps"] if not s["skipped"]), default=None)
         if c["supported"] and clean:
             top = clean[-1]
@@ -482,18 +489,19 @@ def markdown(meta, derived, ingest, ratios, targets):
         add("")
     add("Every step (server cores = CPU seconds / wall seconds over the window; RSS = peak; "
         "latency and TTFF over the whole run, ramp included; generator = the viewers' "
-        "ferrocast-loadtest process; other = the rest of the machine, publisher included; "
+        "ferrocast-loadtest process; other = the rest of the machine, publisher and ksoftirqd included; "
+        "ksoftirqd = the kernel's softirq threads, whose work is in no process's CPU; "
         f"⚠ = the generator used ≥ {generator_busy:g} cores, {GENERATOR_BUSY} per thread, so the step "
         "measured it, not the server):")
     add("")
     add("| clip | server, play | viewers | receiving | server cores | RSS (MiB) | dropped | late | stalls | gaps "
-        "| errors | latency p50 / p99 (ms) | TTFF p50 / p99 (ms) | generator cores | other cores |")
-    add("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        "| errors | latency p50 / p99 (ms) | TTFF p50 / p99 (ms) | generator cores | other cores | ksoftirqd cores |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for d in derived:
         for s in d["steps"]:
             if s["skipped"]:
                 add(f"| {d['kbps'] / 1000:g} Mb/s | {label(d)} | {s['viewers']} | skipped (an earlier step collapsed) "
-                    "| | | | | | | | | | | |")
+                    "| | | | | | | | | | | | |")
                 continue
             flag = " ⚠" if s["generator_bound"] else ""
             add(f"| {d['kbps'] / 1000:g} Mb/s | {label(d)} | {s['viewers']}{flag} | {fmt(s['receiving'])} "
@@ -501,8 +509,14 @@ def markdown(meta, derived, ingest, ratios, targets):
                 f"| {fmt(s['late_frames'])} | {fmt(s['stalls'])} | {fmt(s['gaps'])} | {fmt(s['errors'])} "
                 f"| {fmt(s['latency_p50_ms'], 1)} / {fmt(s['latency_p99_ms'], 0)} "
                 f"| {fmt(s['ttff_p50_ms'], 1)} / {fmt(s['ttff_p99_ms'], 0)} | {fmt(s['generator_cores'], 2)} "
-                f"| {fmt(s['other_cores'], 2)} |")
+                f"| {fmt(s['other_cores'], 2)} | {fmt(s['softirqd_cores'], 3)} |")
     add("")
+    spills = [f"{label(d)} at {d['kbps'] / 1000:g} Mb/s ({', '.join(map(str, d['softirqd_spill_steps']))} viewers)"
+              for d in derived if d.get("softirqd_spill_steps")]
+    if spills:
+        add(f"ksoftirqd used more than {SOFTIRQD_SPILL} cores during: {'; '.join(spills)}. Those servers' "
+            "cores may leave out network work their own sends raised.")
+        add("")
     return "\n".join(lines)
 
 

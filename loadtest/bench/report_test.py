@@ -16,12 +16,14 @@ import report  # noqa: E402
 META = {"servers": ["ferrocast", "nginx", "nms"], "generator_threads": 2}
 
 
-def step(server, proto, viewers, cores, round_=1, p50=8.0, stalls=0, receiving=None, errors=0):
+def step(server, proto, viewers, cores, round_=1, p50=8.0, stalls=0, receiving=None, errors=0,
+         softirqd=0.0):
     """A step record as benchmark.sh writes it."""
     return {
         "server": server, "kind": "step", "kbps": 2500, "protocol": proto, "viewers": viewers,
         "round": round_,
-        "measured": {"cores": cores, "rss_peak_kb": 40000, "generator_cores": 0.5, "other_cores": 0.0},
+        "measured": {"cores": cores, "rss_peak_kb": 40000, "generator_cores": 0.5, "other_cores": 0.0,
+                     "softirqd_cores": softirqd},
         "loadtest": {proto: {
             "viewers_receiving": viewers if receiving is None else receiving,
             "viewers_started": viewers, "dropped_frames": 0, "late_frames": 0, "stalls": stalls,
@@ -120,6 +122,27 @@ class SaturatedPeer(unittest.TestCase):
         self.assertEqual(pair["common_step"], 1000)
         self.assertIsNone(pair["saturated_peer_bound"])
         self.assertEqual(bound_targets, [])
+
+
+
+class SoftirqSpill(unittest.TestCase):
+    def test_a_step_where_ksoftirqd_was_busy_is_named_under_the_table(self):
+        records = [baseline("ferrocast", "rtmp"), step("ferrocast", "rtmp", 1000, 0.25),
+                   step("ferrocast", "rtmp", 2000, 0.45, softirqd=0.03)]
+        meta = dict(META, date="d", command="c", steps=[1000, 2000], hold_s=20,
+                    machine={"nproc": 2, "cpu": "cpu", "mem_gib": 24, "kernel": "k"})
+        derived, ingest, ratios, targets = report.derive(meta, records)
+        by = {(d["server"], d["protocol"]): d for d in derived}
+        self.assertEqual(by[("ferrocast", "rtmp")]["softirqd_spill_steps"], [2000])
+        table = report.markdown(meta, derived, ingest, ratios, targets)
+        self.assertIn("ksoftirqd used more than 0.02 cores during: ferrocast RTMP play at 2.5 Mb/s (2000 viewers)",
+                      table)
+        self.assertIn("| 0.030 |", table)
+
+    def test_a_quiet_ksoftirqd_names_nothing(self):
+        records = [baseline("ferrocast", "rtmp"), step("ferrocast", "rtmp", 1000, 0.25, softirqd=0.001)]
+        derived, _, _, _ = report.derive(META, records)
+        self.assertEqual(derived[0]["softirqd_spill_steps"], [])
 
 
 if __name__ == "__main__":
