@@ -147,15 +147,17 @@ tree_pids() {
       } while (added)
     }'
 }
-# utime + stime in clock ticks (fields 14 and 15; the command name may hold spaces).
-tree_ticks() {
+# utime + stime in clock ticks of the processes or threads named (fields 14 and 15 of their
+# stat; the command name may hold spaces).
+pids_ticks() {
   local total=0 p t
-  for p in $(tree_pids "$1"); do
+  for p in "$@"; do
     t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
     total=$((total + ${t:-0}))
   done
   echo "$total"
 }
+tree_ticks() { pids_ticks $(tree_pids "$1"); }
 tree_rss_kb() {
   local total=0 p r
   for p in $(tree_pids "$1"); do
@@ -171,14 +173,7 @@ machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/
 # Clock ticks of the kernel's softirq threads: network receive work that a process's sends
 # raised but left to them is in no process's CPU (a batched-send experiment moved 0.03 cores
 # there), so every window reports it beside the server's.
-softirqd_ticks() {
-  local total=0 p t
-  for p in $(pgrep '^ksoftirqd/'); do
-    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
-    total=$((total + ${t:-0}))
-  done
-  echo "$total"
-}
+softirqd_ticks() { pids_ticks $(pgrep '^ksoftirqd/'); }
 
 # measure SECONDS [GENERATOR_PID]: the server's CPU and RSS, the generator's CPU and what the
 # rest of the machine used over a window; sets M_JSON.
