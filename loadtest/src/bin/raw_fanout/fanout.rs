@@ -5,6 +5,7 @@
 //! a write the socket did not take whole), one `writev` of the backlog. A viewer whose backlog
 //! passes [`MAX_BACKLOG`] is cut, as a server cuts a viewer that cannot keep up.
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice, Write};
 use std::net::TcpStream;
@@ -41,48 +42,74 @@ pub struct Arrival {
     pub protocol: Protocol,
 }
 
-/// What a new viewer is sent before the live tags, kept as FLV tags: an RTMP player's are
-/// made into messages when it is admitted.
+/// A tag kept for starting viewers, with its RTMP message made the first time an RTMP
+/// player is started on it and shared by every later one.
+struct Kept {
+    tag: Tag,
+    rtmp: OnceCell<Bytes>,
+}
+
+impl Kept {
+    fn new(tag: &Tag) -> Self {
+        Self {
+            tag: tag.clone(),
+            rtmp: OnceCell::new(),
+        }
+    }
+
+    fn of(&self, protocol: Protocol) -> Bytes {
+        match protocol {
+            Protocol::Flv => self.tag.bytes.clone(),
+            Protocol::Rtmp => self
+                .rtmp
+                .get_or_init(|| rtmp::messages([&self.tag]))
+                .clone(),
+        }
+    }
+}
+
+/// What a new viewer is sent before the live tags.
 #[derive(Default)]
 struct Start {
-    script: Option<Tag>,
-    video_config: Option<Tag>,
-    audio_config: Option<Tag>,
-    gop: Vec<Tag>,
+    script: Option<Kept>,
+    video_config: Option<Kept>,
+    audio_config: Option<Kept>,
+    gop: Vec<Kept>,
     gop_bytes: usize,
 }
 
 impl Start {
     fn note(&mut self, tag: &Tag) {
         match tag.kind {
-            TagKind::Script => self.script = Some(tag.clone()),
-            TagKind::VideoConfig => self.video_config = Some(tag.clone()),
-            TagKind::AudioConfig => self.audio_config = Some(tag.clone()),
+            TagKind::Script => self.script = Some(Kept::new(tag)),
+            TagKind::VideoConfig => self.video_config = Some(Kept::new(tag)),
+            TagKind::AudioConfig => self.audio_config = Some(Kept::new(tag)),
             TagKind::Keyframe => {
                 self.gop.clear();
                 self.gop_bytes = tag.bytes.len();
-                self.gop.push(tag.clone());
+                self.gop.push(Kept::new(tag));
             }
             // Media before the first keyframe cannot start a decoder: not kept.
             TagKind::Media if !self.gop.is_empty() && self.gop_bytes < MAX_GOP => {
                 self.gop_bytes += tag.bytes.len();
-                self.gop.push(tag.clone());
+                self.gop.push(Kept::new(tag));
             }
             TagKind::Media => {}
         }
     }
 
     fn opening(&self, protocol: Protocol, file_header: &Bytes) -> VecDeque<Bytes> {
-        let configs = [&self.script, &self.video_config, &self.audio_config];
-        let tags = configs.into_iter().flatten().chain(&self.gop);
-        match protocol {
-            Protocol::Flv => [Bytes::from_static(HTTP_HEAD), file_header.clone()]
-                .into_iter()
-                .chain(tags.map(|tag| tag.bytes.clone()))
-                .collect(),
+        let preamble = match protocol {
+            Protocol::Flv => vec![Bytes::from_static(HTTP_HEAD), file_header.clone()],
             // The session's answers up to `play` were sent when it was accepted.
-            Protocol::Rtmp => VecDeque::from([rtmp::messages(tags)]),
-        }
+            Protocol::Rtmp => Vec::new(),
+        };
+        let configs = [&self.script, &self.video_config, &self.audio_config];
+        let kept = configs.into_iter().flatten().chain(&self.gop);
+        preamble
+            .into_iter()
+            .chain(kept.map(|kept| kept.of(protocol)))
+            .collect()
     }
 }
 
